@@ -1,0 +1,116 @@
+# piyasa: plain Makefile. `make` builds bin/ (release), `make asan` the same with
+# AddressSanitizer + UBSan, `make test` runs the whole suite against whatever bin/
+# points at. Objects live in build/$(MODE)/ and bin is a link to build/$(MODE)/bin,
+# so switching modes never mixes objects of two builds.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PKGS    := libuv libcurl hiredis jansson libpq libsodium libsystemd libmicrohttpd
+MODE    ?= release
+B       := build/$(MODE)
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+CHECK_LIBS := $(shell pkg-config --libs check)
+
+CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -g -MMD -MP -D_GNU_SOURCE -Icommon
+ifeq ($(MODE),asan)
+  CFLAGS_MODE := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDFLAGS_MODE := -fsanitize=address,undefined
+else
+  CFLAGS_MODE := -O2
+  LDFLAGS_MODE :=
+endif
+ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_MODE) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS := $(LDFLAGS_MODE) $(LDFLAGS)
+LIBS := $(PKG_LIBS) -lm -lpthread
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
+LIBCOMMON  := $(B)/libcommon.a
+
+BINS := $(B)/bin/supervisor $(B)/bin/worker $(B)/bin/piyasactl $(B)/bin/piyasa-fakeapi
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+ITEST_SRC := $(wildcard tests/integration/test_*.c)
+ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(B)/tests/i%)
+ITEST_LIB := $(patsubst %.c,$(B)/%.o,$(filter-out $(ITEST_SRC),$(wildcard tests/integration/*.c)))
+
+.PHONY: all build asan release tests test test-unit test-integration demo install clean bench
+all: release
+
+release:
+	@echo release > .mode
+	@$(MAKE) --no-print-directory MODE=release build
+
+asan:
+	@echo asan > .mode
+	@$(MAKE) --no-print-directory MODE=asan build
+
+build: $(BINS) tests
+	@ln -sfn $(B)/bin bin
+
+tests: $(UNIT_BIN) $(ITEST_BIN)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBCOMMON): $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+define link_bin
+$(B)/bin/$(1): $(patsubst %.c,$(B)/%.o,$(wildcard $(2)/*.c)) $(LIBCOMMON)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LIBS)
+endef
+# piyasactl carries the migrations inside it (scripts/embed-sql).
+$(B)/ctl/migrations_gen.c: $(sort $(wildcard ctl/migrations/*.sql)) scripts/embed-sql
+	@mkdir -p $(dir $@)
+	bash scripts/embed-sql $@ $(sort $(wildcard ctl/migrations/*.sql))
+$(B)/ctl/migrations_gen.o: $(B)/ctl/migrations_gen.c
+	$(CC) $(ALL_CFLAGS) -Ictl -c $< -o $@
+$(B)/bin/piyasactl: $(B)/ctl/migrations_gen.o
+
+$(eval $(call link_bin,supervisor,supervisor))
+$(eval $(call link_bin,worker,worker))
+$(eval $(call link_bin,piyasactl,ctl))
+$(eval $(call link_bin,piyasa-fakeapi,tests/fakeapi))
+
+$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
+
+$(B)/tests/itest_%: $(B)/tests/integration/test_%.o $(ITEST_LIB) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
+
+# The suite: installs what is missing, starts its own PostgreSQL and Redis on test
+# ports, runs unit then integration tests against bin/, stops the services.
+test:
+	@bash scripts/test
+
+test-unit test-integration:
+	@bash scripts/test $(@:test-%=%)
+
+demo:
+	@bash scripts/demo
+
+bench:
+	@bash scripts/bench
+
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/piyasa/sql $(DESTDIR)/etc/piyasa
+	install -m 0755 build/release/bin/supervisor build/release/bin/worker build/release/bin/piyasactl build/release/bin/piyasa-fakeapi $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/piyasa/sql/
+	install -m 0644 config/piyasa.conf $(DESTDIR)/etc/piyasa/piyasa.conf.example
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0644 systemd/piyasa.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+
+clean:
+	rm -rf build bin .mode
+
+-include $(shell find build -name '*.d' 2>/dev/null)

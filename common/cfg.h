@@ -1,0 +1,69 @@
+/* cfg: the configuration every binary reads.
+ *
+ * Sources, weakest first: built-in defaults (which run against the local services
+ * of scripts/services), the file (`key = value`, `# comments`, `[section]`,
+ * `[provider NAME]` once per LLM provider, in order of preference), then the
+ * environment (PIYASA_*). Command-line flags are applied by the caller and win.
+ * An unknown key or a bad value is an error naming the file, line and key.
+ * The struct is plain data: callers read its fields and copy it freely. */
+#ifndef PIYASA_CFG_H
+#define PIYASA_CFG_H
+
+#include <stddef.h>
+
+#define CFG_MAX_PROVIDERS 8
+
+struct cfg_provider {
+	char name[32];
+	char base_url[256];   /* OpenAI-compatible, e.g. https://api.openai.com/v1 */
+	char model[64];
+	char api_key[256];    /* literal, or read from api_key_file */
+	int timeout_ms;
+	int rpm;              /* requests per minute, 0 = unlimited */
+	int tpm;              /* tokens per minute, 0 = unlimited */
+	long long daily_tokens; /* 0 = unlimited */
+};
+
+struct cfg {
+	char path[256];           /* the file read, "" for defaults only */
+	int workers;
+	char database_url[512];
+	char redis_url[256];
+	char redis_prefix[32];
+	char http_bind[64];
+	int http_port;
+	int max_inflight;
+	int lease_ms;
+	int max_attempts;
+	int backoff_base_ms;
+	int backoff_max_ms;
+	int heartbeat_ms;
+	int worker_timeout_ms;
+	int drain_timeout_ms;
+	int respawn_max_ms;
+	char telegram_api_url[256];
+	int telegram_timeout_ms;
+	int telegram_pacing;      /* 0 = off (benchmarks against the fake) */
+	int nproviders;
+	struct cfg_provider providers[CFG_MAX_PROVIDERS];
+	char log_level[16];
+	char log_format[16];
+	char token_key_file[256];
+};
+
+/* Fill c from defaults, then path (NULL: no file), then the environment.
+ * Returns 0, or -1 with "file:line: key: why" (or "ENV_VAR: why") in err. */
+int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Defaults only (no file, no environment). */
+void cfg_defaults(struct cfg *c);
+
+/* Check values that depend on each other; -1 with a message naming the key. */
+int cfg_validate(const struct cfg *c, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Parse "on/off/true/false/yes/no/1/0"; -1 when it is none of those. */
+int cfg_parse_bool(const char *s);
+
+#endif

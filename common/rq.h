@@ -1,0 +1,56 @@
+/* rq: the Redis priority queue shared by producers and workers.
+ *
+ * Each worker index w has its own keys, hash-tagged {wN} so every script touches
+ * one slot (Redis Cluster ready):
+ *   P:{wN}:q:high|normal|low  lists of job ids
+ *   P:{wN}:jobs      hash id -> job JSON (the id is the dedup key)
+ *   P:{wN}:att       hash id -> attempts so far (the lease token)
+ *   P:{wN}:leased    zset id -> lease deadline (ms, Redis TIME)
+ *   P:{wN}:delayed   zset id -> due time (ms)
+ *   P:{wN}:wake      list of at most one element a blocked worker waits on
+ *   P:{wN}:meta      hash: epoch ("resharding" while jobs move)
+ * and P:fleet is a hash {count, epoch}. Every script takes the same nine KEYS in
+ * that order and the caller's epoch as ARGV[1]; a script returns -1 when the
+ * epoch does not match, so a worker or producer of an old fleet cannot lease,
+ * ack or enqueue. */
+#ifndef PIYASA_RQ_H
+#define PIYASA_RQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "job.h"
+
+enum rq_script {
+	RQ_ENQUEUE,  /* ARGV epoch id json prio delay_ms -> 1 new, 0 duplicate id */
+	RQ_LEASE,    /* ARGV epoch lease_ms lowfirst max -> {id, json, attempts}... */
+	RQ_ACK,      /* ARGV epoch (id token)... -> number acked */
+	RQ_NACK,     /* ARGV epoch id token delay_ms -> 1, or 0 when the lease was lost */
+	RQ_RENEW,    /* ARGV epoch lease_ms (id token)... -> number renewed */
+	RQ_PROMOTE,  /* ARGV epoch max -> due delayed jobs moved to their queues */
+	RQ_REAP,     /* ARGV epoch max all -> expired (all=1: every) leases requeued */
+	RQ_NSCRIPTS
+};
+
+#define RQ_NKEYS 9
+#define RQ_KEY_MAX 96
+
+struct rq_keys {
+	char k[RQ_NKEYS][RQ_KEY_MAX]; /* q:high q:normal q:low jobs att leased delayed wake meta */
+};
+
+enum { RQ_K_JOBS = 3, RQ_K_ATT, RQ_K_LEASED, RQ_K_DELAYED, RQ_K_WAKE, RQ_K_META };
+
+/* The keys of worker w under prefix. */
+void rq_keys_for(struct rq_keys *k, const char *prefix, int w);
+
+/* "P:fleet". */
+void rq_fleet_key(char *buf, size_t n, const char *prefix);
+
+/* The fleet's one partitioning rule: the worker index that owns bot_id. */
+int rq_owner(int64_t bot_id, int count);
+
+const char *rq_script_source(enum rq_script s);
+const char *rq_script_name(enum rq_script s);
+
+#endif
