@@ -1,0 +1,112 @@
+/* shm: the shared-memory segment between the supervisor and its workers.
+ *
+ * The supervisor creates one memfd segment with a slot per worker index and hands
+ * the fd to every worker it spawns (as fd 3, `--shm-fd 3`). A worker writes only
+ * its own slot: heartbeat, state, health, counters, gauges and histograms, with
+ * relaxed atomics (no locks: a reader may see a counter one increment late, never
+ * torn). The supervisor reads every slot for /metrics, /status and its watchdog.
+ * A header carries a magic and a layout version; a worker refuses a segment whose
+ * version differs from its own, loudly. */
+#ifndef PIYASA_SHM_H
+#define PIYASA_SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHM_MAGIC 0x70697961u /* "piya" */
+#define SHM_VERSION 1
+#define SHM_MAX_WORKERS 256
+#define SHM_MAX_PROVIDERS 8
+
+enum shm_state { SHM_EMPTY, SHM_STARTING, SHM_READY, SHM_DRAINING, SHM_EXITED };
+
+/* Job outcomes, per job kind (speak, reply, memorize). */
+enum shm_outcome {
+	SHM_OUT_SENT,      /* row became sent */
+	SHM_OUT_FAILED,    /* dead-lettered (row failed) */
+	SHM_OUT_UNKNOWN,   /* a crash or timeout left the send in doubt: not resent */
+	SHM_OUT_RETRY,     /* nacked with backoff */
+	SHM_OUT_SKIPPED,   /* found already terminal (a second run of a finished job) */
+	SHM_OUT_COUNT
+};
+
+enum shm_counter {
+	SHM_C_LEASED,          /* jobs taken from the queues */
+	SHM_C_LEASES_LOST,     /* ack/nack refused: another attempt owns the job */
+	SHM_C_DEAD_LETTERS,
+	SHM_C_TG_OK, SHM_C_TG_429, SHM_C_TG_4XX, SHM_C_TG_5XX, SHM_C_TG_TIMEOUT, SHM_C_TG_NETERR,
+	SHM_C_CACHE_HIT, SHM_C_CACHE_MISS,
+	SHM_C_REDIS_ERRORS, SHM_C_PG_ERRORS,
+	SHM_C_COUNT
+};
+
+/* Per LLM provider (index in the config's provider list). */
+enum shm_pcounter {
+	SHM_P_CALLS_OK, SHM_P_CALLS_429, SHM_P_CALLS_5XX, SHM_P_CALLS_TIMEOUT, SHM_P_CALLS_ERROR,
+	SHM_P_PROMPT_TOKENS, SHM_P_COMPLETION_TOKENS,
+	SHM_P_COUNT
+};
+
+enum shm_gauge {
+	SHM_G_QUEUE_HIGH, SHM_G_QUEUE_NORMAL, SHM_G_QUEUE_LOW, SHM_G_LEASED, SHM_G_DELAYED,
+	SHM_G_INFLIGHT, SHM_G_LOOP_LAG_US, SHM_G_BOTS, SHM_G_REDIS_OK, SHM_G_PG_OK,
+	SHM_G_TG_BREAKER,      /* 0 closed, 1 open, 2 half-open (Telegram as a whole) */
+	SHM_G_COUNT
+};
+
+enum shm_hist {
+	SHM_H_JOB_SECONDS,        /* lease to ack */
+	SHM_H_E2E_SECONDS,        /* enqueued_at to sent */
+	SHM_H_LLM_SECONDS,
+	SHM_H_TG_SECONDS,
+	SHM_H_COUNT
+};
+
+#define SHM_NBUCKETS 14 /* upper bounds in shm_bucket_bounds, the last is +Inf */
+extern const double shm_bucket_bounds[SHM_NBUCKETS];
+
+struct shm_hist_data {
+	uint64_t buckets[SHM_NBUCKETS]; /* not cumulative; the exporter sums */
+	uint64_t count;
+	uint64_t sum_us;
+};
+
+struct shm_slot {
+	int32_t pid;
+	int32_t state;             /* enum shm_state */
+	int64_t heartbeat_ms;      /* CLOCK_MONOTONIC, written by the worker */
+	int64_t started_ms;        /* CLOCK_MONOTONIC */
+	uint64_t jobs[3][SHM_OUT_COUNT];
+	uint64_t counters[SHM_C_COUNT];
+	uint64_t pcounters[SHM_MAX_PROVIDERS][SHM_P_COUNT];
+	int64_t pbreaker[SHM_MAX_PROVIDERS];  /* 0 closed, 1 open, 2 half-open */
+	int64_t gauges[SHM_G_COUNT];
+	struct shm_hist_data hist[SHM_H_COUNT];
+};
+
+struct shm;
+
+/* Supervisor: a new zeroed segment (memfd) with nslots slots. NULL with err. */
+struct shm *shm_create(int nslots, char *err, size_t errlen);
+/* Worker: map the segment behind fd; checks magic and version. NULL with err. */
+struct shm *shm_attach(int fd, char *err, size_t errlen);
+void shm_free(struct shm *s);            /* unmaps; closes the fd it owns */
+int shm_fd(const struct shm *s);
+int shm_nslots(const struct shm *s);
+struct shm_slot *shm_slot(struct shm *s, int index); /* NULL when out of range */
+
+int64_t shm_now_ms(void);                /* CLOCK_MONOTONIC in ms */
+
+/* Writers (worker side); all relaxed atomics, safe with a concurrent reader. */
+void shm_heartbeat(struct shm_slot *sl);
+void shm_set_state(struct shm_slot *sl, enum shm_state st);
+void shm_count(struct shm_slot *sl, enum shm_counter c, uint64_t n);
+void shm_job(struct shm_slot *sl, int kind, enum shm_outcome o);
+void shm_pcount(struct shm_slot *sl, int provider, enum shm_pcounter c, uint64_t n);
+void shm_gauge(struct shm_slot *sl, enum shm_gauge g, int64_t v);
+void shm_observe(struct shm_slot *sl, enum shm_hist h, double seconds);
+
+/* Reader: an atomic 64-bit load of any field above. */
+uint64_t shm_load(const uint64_t *p);
+
+#endif

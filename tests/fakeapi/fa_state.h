@@ -1,0 +1,97 @@
+/* fa_state.h: everything the fake remembers (settings, counters, bots, chats, messages,
+ * update queues), behind one mutex whose critical sections stay a few hash lookups long. */
+#ifndef FA_STATE_H
+#define FA_STATE_H
+
+#include "fa_http.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+
+enum fa_scope { FA_SCOPE_ALL = 0, FA_SCOPE_LLM, FA_SCOPE_TELEGRAM };
+
+struct fa_settings {
+    int llm_latency_ms;
+    int telegram_latency_ms;
+    double fault_429, fault_5xx, fault_hang, fault_badjson;
+    int fault_scope;
+    int retry_after;
+    int hang_ms;
+};
+
+/* Call counters, indexed; names are the keys of "calls" in /_stats. */
+enum fa_call {
+    FA_CALL_GETME, FA_CALL_SEND, FA_CALL_ACTION, FA_CALL_UPDATES, FA_CALL_DELWEBHOOK,
+    FA_CALL_TG_OTHER, FA_CALL_COMPLETIONS, FA_CALL_EMBEDDINGS, FA_CALL_MODELS, FA_CALL_COUNT
+};
+
+enum fa_fault { FA_FAULT_NONE = -1, FA_FAULT_429, FA_FAULT_5XX, FA_FAULT_HANG, FA_FAULT_BADJSON,
+                FA_FAULT_COUNT };
+
+enum fa_send_rc { FA_SEND_OK = 0, FA_SEND_MISSING, FA_SEND_KICKED, FA_SEND_NOMEM };
+
+/* What a recorded send returns to the Telegram handler. */
+struct fa_sent {
+    int64_t message_id;
+    int64_t date;
+    json_t *reply_to; /* the replied-to message, if known (owned by caller) */
+};
+
+void fa_state_lock(void);
+void fa_state_unlock(void);
+pthread_mutex_t *fa_state_mutex(void);
+
+int fa_state_init(const struct fa_settings *initial, int history);
+void fa_state_free(void);
+
+/* Settings (fa_state.c). */
+void fa_settings_get(struct fa_settings *out);
+/* Applies the keys present in obj; on a bad value fills err and returns -1. */
+int fa_settings_apply(json_t *obj, char *err, size_t errlen);
+json_t *fa_settings_json(void);
+int fa_settings_add_missing_chat(int64_t chat_id);
+int fa_state_llm_down(const char *model, const char *key);
+
+/* Counters (fa_state.c). */
+void fa_stats_call(enum fa_call c);
+void fa_stats_fault(enum fa_fault f);
+void fa_stats_tokens(const char *key, const char *model, int64_t tokens);
+json_t *fa_stats_json(void);
+void fa_state_reset(void);
+
+/* Chats, bots, messages and updates (fa_chat.c). */
+enum fa_send_rc fa_chat_send(int64_t bot_id, int64_t chat_id, const char *text,
+                             int64_t reply_to, struct fa_sent *out);
+enum fa_send_rc fa_chat_action(int64_t bot_id, int64_t chat_id);
+int fa_chat_join(int64_t chat_id, int64_t bot_id, int kick);
+
+struct fa_human {
+    int64_t chat_id;
+    const char *text;
+    int64_t from_id;
+    const char *username, *first_name;
+    int64_t reply_to;
+    const int64_t *extra_bots;
+    size_t n_extra;
+};
+/* Records a human message and queues it for the chat's bots; returns -1 on no memory. */
+int fa_chat_human(const struct fa_human *h, int64_t *message_id, int *delivered);
+
+/* getUpdates: confirms updates below offset, then answers at once (returns 0, *out set)
+ * or suspends req as the bot's long poll (returns 1). */
+int fa_chat_updates(struct fa_req *req, int64_t bot_id, int64_t offset, int has_offset,
+                    int limit, int timeout_s, json_t **out);
+/* The answer of a resumed long poll: pending updates (possibly none). */
+json_t *fa_chat_poll_result(struct fa_req *req);
+void fa_state_poll_detach_locked(struct fa_req *req);
+
+json_t *fa_chat_messages(int64_t chat_id, int limit);
+
+/* Internals shared by fa_state.c and fa_chat.c (under the lock). */
+void fa_chat_reset_locked(void);
+void fa_chat_stats_locked(json_t *stats);
+void fa_chat_init_locked(int history);
+int fa_settings_chat_missing_locked(int64_t chat_id);
+
+#endif
