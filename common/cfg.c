@@ -182,24 +182,30 @@ static char *trim(char *s)
 	return s;
 }
 
-/* A value is the rest of the line; "double quotes" keep '#' and spaces. */
+/* A value is the rest of the line; "double quotes" keep '#' and spaces; an
+ * unquoted value ends at " #". */
 static int unquote(char *v, char *why, size_t wl)
 {
-	size_t n = strlen(v);
+	char *t = trim(v), *close, *rest;
 
-	if (n && v[0] == '"') {
-		if (n < 2 || v[n - 1] != '"') {
+	if (*t == '"') {
+		if (!(close = strchr(t + 1, '"'))) {
 			snprintf(why, wl, "unterminated quote");
 			return -1;
 		}
-		memmove(v, v + 1, n - 2);
-		v[n - 2] = '\0';
+		rest = trim(close + 1);
+		if (*rest && *rest != '#') {
+			snprintf(why, wl, "text after the closing quote");
+			return -1;
+		}
+		*close = '\0';
+		memmove(v, t + 1, strlen(t + 1) + 1);
 		return 0;
 	}
-	char *hash = strstr(v, " #");
+	char *hash = strstr(t, " #");
 	if (hash)
 		*hash = '\0';
-	char *t = trim(v);
+	t = trim(t);
 	memmove(v, t, strlen(t) + 1);
 	return 0;
 }

@@ -109,4 +109,26 @@ void shm_observe(struct shm_slot *sl, enum shm_hist h, double seconds);
 /* Reader: an atomic 64-bit load of any field above. */
 uint64_t shm_load(const uint64_t *p);
 
+/* Added for the supervisor (and tests); the declarations above are unchanged.
+ *
+ * shm_attach takes ownership of fd on success (shm_free closes it); on failure fd
+ * stays open and the caller's. shm_set_state(sl, SHM_STARTING) also stamps pid,
+ * started_ms and heartbeat_ms, so a worker's first call fills in its identity. */
+
+/* Relaxed atomic loads of the signed fields (pid, state, heartbeat, gauges). */
+int64_t shm_load_i64(const int64_t *p);
+int32_t shm_load_i32(const int32_t *p);
+
+/* "empty", "starting", "ready", "draining", "exited", or "unknown". */
+const char *shm_state_name(int state);
+
+/* Supervisor: zero every field of a slot whose worker has exited, with atomic
+ * stores (a reader may be looking at it). */
+void shm_reset(struct shm_slot *sl);
+
+/* acc += the counters and histograms of sl (jobs, counters, pcounters, hist);
+ * pid, state, times, gauges and breaker states are left alone. sl is read with
+ * atomic loads; acc is plain memory owned by the caller. */
+void shm_fold(struct shm_slot *acc, const struct shm_slot *sl);
+
 #endif

@@ -109,3 +109,6 @@ CREATE TABLE dead_jobs (
     retried_at timestamptz
 );
 CREATE INDEX dead_jobs_open ON dead_jobs (created_at) WHERE retried_at IS NULL;
+-- A job is dead once until an operator retries it (a worker that crashes while
+-- dead-lettering writes the same row again).
+CREATE UNIQUE INDEX dead_jobs_job ON dead_jobs (job_id) WHERE retried_at IS NULL;

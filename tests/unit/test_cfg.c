@@ -1,0 +1,160 @@
+/* Config parser: defaults, sections, providers, environment, and errors that
+ * name the file, the line and the key. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+
+static char path[64];
+
+static const char *write_conf(const char *text)
+{
+	FILE *f;
+
+	snprintf(path, sizeof path, "/tmp/piyasa-cfg-%d.conf", (int)getpid());
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static void teardown(void)
+{
+	unlink(path);
+}
+
+START_TEST(defaults_run_against_local_services)
+{
+	struct cfg c;
+	char err[256];
+
+	unsetenv("PIYASA_PG_PORT");
+	unsetenv("PIYASA_DATABASE_URL");
+	ck_assert_int_eq(cfg_load(&c, NULL, err, sizeof err), 0);
+	ck_assert_str_eq(c.database_url, "postgresql://postgres@127.0.0.1:55432/piyasa");
+	ck_assert_int_eq(c.workers, 4);
+	ck_assert_int_eq(c.nproviders, 1);
+	ck_assert_int_eq(c.telegram_pacing, 1);
+}
+END_TEST
+
+START_TEST(file_sections_and_providers)
+{
+	struct cfg c;
+	char err[256];
+	const char *p = write_conf("# comment\nworkers = 6\nredis_prefix = \"pz # x\"\n"
+				   "[telegram]\npacing = off\ntimeout_ms = 2500 # inline\n"
+				   "[provider main]\nbase_url = http://a/v1\nmodel = m1\n"
+				   "[provider spare]\nbase_url = http://b/v1\nmodel = m2\nrpm = 60\n"
+				   "[log]\nformat = json\n");
+
+	ck_assert_msg(cfg_load(&c, p, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(c.workers, 6);
+	ck_assert_str_eq(c.redis_prefix, "pz # x");
+	ck_assert_int_eq(c.telegram_pacing, 0);
+	ck_assert_int_eq(c.telegram_timeout_ms, 2500);
+	ck_assert_int_eq(c.nproviders, 2);
+	ck_assert_str_eq(c.providers[0].name, "main");
+	ck_assert_str_eq(c.providers[1].base_url, "http://b/v1");
+	ck_assert_int_eq(c.providers[1].rpm, 60);
+	ck_assert_str_eq(c.log_format, "json");
+}
+END_TEST
+
+START_TEST(unknown_key_names_file_line_key)
+{
+	struct cfg c;
+	char err[256], want[128];
+	const char *p = write_conf("workers = 2\n\nmax_inflite = 10\n");
+
+	ck_assert_int_eq(cfg_load(&c, p, err, sizeof err), -1);
+	snprintf(want, sizeof want, "%s:3: max_inflite: unknown key", p);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(bad_values_are_refused)
+{
+	struct cfg c;
+	char err[256];
+
+	ck_assert_int_eq(cfg_load(&c, write_conf("workers = many\n"), err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, ":1: workers: 'many' is not a whole number"));
+	ck_assert_int_eq(cfg_load(&c, write_conf("workers = 0\n"), err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "outside 1..256"));
+	ck_assert_int_eq(cfg_load(&c, write_conf("[telegram]\npacing = maybe\n"), err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, ":2: pacing:"));
+	ck_assert_int_eq(cfg_load(&c, write_conf("[nosuch]\n"), err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "unknown section"));
+	ck_assert_int_eq(cfg_load(&c, write_conf("just words\n"), err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "expected 'key = value'"));
+	ck_assert_int_eq(cfg_load(&c, write_conf("[log]\nformat = xml\n"), err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "log.format"));
+	ck_assert_int_eq(cfg_load(&c, "/nonexistent/piyasa.conf", err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "cannot open"));
+}
+END_TEST
+
+START_TEST(environment_overrides_file)
+{
+	struct cfg c;
+	char err[256];
+
+	setenv("PIYASA_REDIS_URL", "redis://10.0.0.1:7000", 1);
+	setenv("PIYASA_HTTP_PORT", "9999", 1);
+	setenv("PIYASA_LLM_BASE_URL", "http://llm/v1", 1);
+	setenv("PIYASA_TELEGRAM_PACING", "off", 1);
+	ck_assert_int_eq(cfg_load(&c, write_conf("redis_url = redis://x:1\n"), err, sizeof err), 0);
+	ck_assert_str_eq(c.redis_url, "redis://10.0.0.1:7000");
+	ck_assert_int_eq(c.http_port, 9999);
+	ck_assert_str_eq(c.providers[0].base_url, "http://llm/v1");
+	ck_assert_int_eq(c.telegram_pacing, 0);
+	setenv("PIYASA_HTTP_PORT", "eighty", 1);
+	ck_assert_int_eq(cfg_load(&c, NULL, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "PIYASA_HTTP_PORT"));
+	unsetenv("PIYASA_HTTP_PORT");
+	unsetenv("PIYASA_REDIS_URL");
+	unsetenv("PIYASA_LLM_BASE_URL");
+	unsetenv("PIYASA_TELEGRAM_PACING");
+}
+END_TEST
+
+START_TEST(ports_follow_service_variables)
+{
+	struct cfg c;
+	char err[256];
+
+	setenv("PIYASA_PG_PORT", "6000", 1);
+	setenv("PIYASA_REDIS_PORT", "6001", 1);
+	unsetenv("PIYASA_DATABASE_URL");
+	unsetenv("PIYASA_REDIS_URL");
+	ck_assert_int_eq(cfg_load(&c, NULL, err, sizeof err), 0);
+	ck_assert_ptr_nonnull(strstr(c.database_url, ":6000/"));
+	ck_assert_str_eq(c.redis_url, "redis://127.0.0.1:6001");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cfg");
+	TCase *tc = tcase_create("parse");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_test(tc, defaults_run_against_local_services);
+	tcase_add_test(tc, file_sections_and_providers);
+	tcase_add_test(tc, unknown_key_names_file_line_key);
+	tcase_add_test(tc, bad_values_are_refused);
+	tcase_add_test(tc, environment_overrides_file);
+	tcase_add_test(tc, ports_follow_service_variables);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

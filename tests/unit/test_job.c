@@ -1,0 +1,203 @@
+/* Job codec, ownership rule, wire codecs and the int64 map. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imap.h"
+#include "job.h"
+#include "llmw.h"
+#include "rq.h"
+#include "rurl.h"
+#include "tgw.h"
+
+START_TEST(job_round_trip)
+{
+	struct job j = { 0 }, back;
+	char err[128], *s;
+
+	job_new_id(j.id);
+	ck_assert_int_eq(strlen(j.id), 32);
+	j.kind = JOB_REPLY;
+	j.prio = PRIO_HIGH;
+	j.bot_id = 42;
+	j.chat_id = -1001000000001LL;
+	j.attempts = 2;
+	j.enqueued_at = 1700000000123LL;
+	j.payload = json_pack("{s:I}", "reply_to_message_id", (json_int_t)77);
+	s = job_encode(&j);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(job_decode(&back, s, strlen(s), err, sizeof err), 0);
+	ck_assert_str_eq(back.id, j.id);
+	ck_assert_int_eq(back.kind, JOB_REPLY);
+	ck_assert_int_eq(back.prio, PRIO_HIGH);
+	ck_assert_int_eq(back.bot_id, 42);
+	ck_assert(back.chat_id == -1001000000001LL);
+	ck_assert(back.enqueued_at == 1700000000123LL);
+	ck_assert_int_eq(json_integer_value(json_object_get(back.payload, "reply_to_message_id")), 77);
+	free(s);
+	job_clear(&j);
+	job_clear(&back);
+}
+END_TEST
+
+static void assert_refused(const char *text, const char *why)
+{
+	struct job j;
+	char err[128];
+
+	ck_assert_int_eq(job_decode(&j, text, strlen(text), err, sizeof err), -1);
+	ck_assert_msg(strstr(err, why) != NULL, "'%s' not in '%s'", why, err);
+	ck_assert_ptr_null(j.payload);
+}
+
+START_TEST(job_malformed_is_refused_with_reason)
+{
+	assert_refused("{", "not JSON");
+	assert_refused("[1]", "not a JSON object");
+	assert_refused("{\"kind\":\"speak\",\"bot_id\":1,\"chat_id\":1}", "'id'");
+	assert_refused("{\"id\":\"a b\",\"kind\":\"speak\",\"bot_id\":1,\"chat_id\":1}", "'id'");
+	assert_refused("{\"id\":\"a\",\"kind\":\"dance\",\"bot_id\":1,\"chat_id\":1}", "'kind'");
+	assert_refused("{\"id\":\"a\",\"kind\":\"speak\",\"chat_id\":1}", "missing field 'bot_id'");
+	assert_refused("{\"id\":\"a\",\"kind\":\"speak\",\"bot_id\":\"1\",\"chat_id\":1}", "not an integer");
+	assert_refused("{\"id\":\"a\",\"kind\":\"speak\",\"bot_id\":0,\"chat_id\":1}", "positive");
+	assert_refused("{\"id\":\"a\",\"kind\":\"speak\",\"bot_id\":1,\"chat_id\":1,\"priority\":\"urgent\"}", "'priority'");
+	assert_refused("{\"id\":\"a\",\"kind\":\"speak\",\"bot_id\":1,\"chat_id\":1,\"payload\":\"x\"}", "'payload'");
+	assert_refused("{\"id\":\"a\",\"id\":\"b\",\"kind\":\"speak\",\"bot_id\":1,\"chat_id\":1}", "not JSON");
+}
+END_TEST
+
+START_TEST(ownership_is_bot_id_mod_n)
+{
+	int seen[4] = { 0 };
+
+	ck_assert_int_eq(rq_owner(7, 4), 3);
+	ck_assert_int_eq(rq_owner(8, 4), 0);
+	ck_assert_int_eq(rq_owner(-5, 4), 3);
+	ck_assert_int_eq(rq_owner(5, 1), 0);
+	for (int b = 1; b <= 400; b++)
+		seen[rq_owner(b, 4)]++;
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(seen[i], 100);
+}
+END_TEST
+
+START_TEST(queue_keys_share_one_hash_tag)
+{
+	struct rq_keys k;
+
+	rq_keys_for(&k, "piyasa", 3);
+	ck_assert_str_eq(k.k[0], "piyasa:{w3}:q:high");
+	ck_assert_str_eq(k.k[2], "piyasa:{w3}:q:low");
+	ck_assert_str_eq(k.k[RQ_K_LEASED], "piyasa:{w3}:leased");
+	for (int i = 0; i < RQ_NKEYS; i++)
+		ck_assert_ptr_nonnull(strstr(k.k[i], "{w3}"));
+}
+END_TEST
+
+START_TEST(redis_urls)
+{
+	struct rurl u;
+	char err[128];
+
+	ck_assert_int_eq(rurl_parse(&u, "redis://127.0.0.1:56379", err, sizeof err), 0);
+	ck_assert_str_eq(u.host, "127.0.0.1");
+	ck_assert_int_eq(u.port, 56379);
+	ck_assert_int_eq(rurl_parse(&u, "redis://:pw@h/2", err, sizeof err), 0);
+	ck_assert_str_eq(u.password, "pw");
+	ck_assert_int_eq(u.db, 2);
+	ck_assert_int_eq(u.port, 6379);
+	ck_assert_int_eq(rurl_parse(&u, "unix:///run/r.sock?db=1", err, sizeof err), 0);
+	ck_assert_str_eq(u.path, "/run/r.sock");
+	ck_assert_int_eq(rurl_parse(&u, "http://x", err, sizeof err), -1);
+	ck_assert_int_eq(rurl_parse(&u, "redis://h:99999", err, sizeof err), -1);
+}
+END_TEST
+
+START_TEST(telegram_wire)
+{
+	struct tgw_result r;
+	char err[128], *body, big[5000 * 2 + 1];
+
+	const char *ok = "{\"ok\":true,\"result\":{\"message_id\":9}}";
+	ck_assert_int_eq(tgw_parse(ok, strlen(ok), &r, err, sizeof err), 0);
+	ck_assert(r.ok && r.message_id == 9);
+	const char *e429 = "{\"ok\":false,\"error_code\":429,\"description\":\"Too Many Requests\",\"parameters\":{\"retry_after\":5}}";
+	ck_assert_int_eq(tgw_parse(e429, strlen(e429), &r, err, sizeof err), 0);
+	ck_assert(!r.ok && r.error_code == 429 && r.retry_after == 5);
+	ck_assert_int_eq(tgw_parse("{\"ok\":tr", 8, &r, err, sizeof err), -1);
+	ck_assert_int_eq(tgw_parse("{\"result\":1}", 12, &r, err, sizeof err), -1);
+	/* 5000 two-byte characters are cut to 4096 characters, not bytes */
+	for (int i = 0; i < 5000; i++)
+		memcpy(big + 2 * i, "\xc3\xbc", 2);
+	big[10000] = '\0';
+	ck_assert_int_eq(tgw_utf8_prefix(big, 4096), 8192);
+	body = tgw_send_message(-100, big, 3);
+	json_t *o = json_loads(body, 0, NULL);
+	ck_assert_int_eq(strlen(json_string_value(json_object_get(o, "text"))), 8192);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(o, "reply_parameters"), "message_id")), 3);
+	json_decref(o);
+	free(body);
+}
+END_TEST
+
+START_TEST(llm_wire)
+{
+	struct llmw_result r;
+	char err[128];
+	const char *ok = "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"  selam  \"}}],"
+			 "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":3}}";
+
+	ck_assert_int_eq(llmw_parse(ok, strlen(ok), &r, err, sizeof err), 0);
+	ck_assert_str_eq(r.content, "selam");
+	ck_assert_int_eq(r.prompt_tokens, 10);
+	llmw_result_clear(&r);
+	ck_assert_int_eq(llmw_parse("{\"choices\":[]}", 14, &r, err, sizeof err), -1);
+	ck_assert_int_eq(llmw_parse("garbage", 7, &r, err, sizeof err), -1);
+	const char *quota = "{\"error\":{\"code\":\"insufficient_quota\"}}";
+	ck_assert_int_eq(llmw_classify(429, quota, strlen(quota)), LLMW_QUOTA);
+	ck_assert_int_eq(llmw_classify(429, "{}", 2), LLMW_RATE_LIMIT);
+	ck_assert_int_eq(llmw_classify(503, "", 0), LLMW_SERVER);
+	ck_assert_int_eq(llmw_classify(401, "", 0), LLMW_QUOTA);
+	ck_assert_int_eq(llmw_classify(400, "", 0), LLMW_BAD_REQUEST);
+}
+END_TEST
+
+START_TEST(imap_put_get_delete)
+{
+	struct imap *m = imap_new();
+	static int vals[5000];
+
+	for (int i = 0; i < 5000; i++)
+		ck_assert_int_eq(imap_put(m, i * 7919LL - 100000, &vals[i]), 0);
+	ck_assert_int_eq(imap_count(m), 5000);
+	for (int i = 0; i < 5000; i += 2)
+		ck_assert_ptr_eq(imap_del(m, i * 7919LL - 100000), &vals[i]);
+	for (int i = 0; i < 5000; i++)
+		ck_assert_ptr_eq(imap_get(m, i * 7919LL - 100000), i % 2 ? &vals[i] : NULL);
+	ck_assert_int_eq(imap_count(m), 2500);
+	imap_free(m);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("job");
+	TCase *tc = tcase_create("codec");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, job_round_trip);
+	tcase_add_test(tc, job_malformed_is_refused_with_reason);
+	tcase_add_test(tc, ownership_is_bot_id_mod_n);
+	tcase_add_test(tc, queue_keys_share_one_hash_tag);
+	tcase_add_test(tc, redis_urls);
+	tcase_add_test(tc, telegram_wire);
+	tcase_add_test(tc, llm_wire);
+	tcase_add_test(tc, imap_put_get_delete);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,244 @@
+/* The queue's Lua scripts against the real Redis of scripts/services: each
+ * step of a job's life, the lease token, priorities, the epoch fence. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rqs.h"
+
+static struct rqs *q;
+static char prefix[32];
+
+static void setup(void)
+{
+	const char *url = getenv("PIYASA_REDIS_URL");
+	char err[256];
+
+	snprintf(prefix, sizeof prefix, "t%d", (int)getpid());
+	q = rqs_connect(url ? url : "redis://127.0.0.1:56379", prefix, 2, err, sizeof err);
+	ck_assert_msg(q != NULL, "%s (is scripts/services running?)", err);
+}
+
+static void teardown(void)
+{
+	redisReply *r = redisCommand(rqs_context(q), "EVAL %s 0 %s*",
+				     "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end", prefix);
+	freeReplyObject(r);
+	rqs_free(q);
+}
+
+static void put(const char *id, int64_t bot, const char *prio)
+{
+	struct job j = { 0 }, *jp = &j;
+	size_t added;
+	char err[256];
+
+	snprintf(j.id, sizeof j.id, "%s", id);
+	j.kind = JOB_SPEAK;
+	j.prio = job_prio_parse(prio);
+	j.bot_id = bot;
+	j.chat_id = 1;
+	ck_assert_int_eq(rqs_enqueue(q, &jp, 1, 0, &added, err, sizeof err), 0);
+}
+
+/* Runs a script on worker 0 with epoch "1"; returns the reply (caller frees). */
+static redisReply *run(enum rq_script s, int argc, const char **argv)
+{
+	const char *av[16] = { "1" };
+	char err[256];
+	redisReply *r;
+
+	for (int i = 0; i < argc; i++)
+		av[i + 1] = argv[i];
+	r = rqs_eval(q, s, 0, argc + 1, av, err, sizeof err);
+	ck_assert_msg(r != NULL, "%s", err);
+	return r;
+}
+
+static redisReply *lease(const char *ms, const char *lowfirst, const char *max)
+{
+	const char *av[] = { ms, lowfirst, max };
+	return run(RQ_LEASE, 3, av);
+}
+
+static long long run_int(enum rq_script s, int argc, const char **argv)
+{
+	redisReply *r = run(s, argc, argv);
+	long long v = r->integer;
+
+	ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+	freeReplyObject(r);
+	return v;
+}
+
+START_TEST(enqueue_dedups_by_id)
+{
+	struct job j = { 0 }, *jp[2] = { &j, &j };
+	size_t added;
+	char err[256];
+
+	snprintf(j.id, sizeof j.id, "same");
+	j.kind = JOB_SPEAK;
+	j.prio = PRIO_NORMAL;
+	j.bot_id = 2;
+	j.chat_id = 1;
+	ck_assert_int_eq(rqs_enqueue(q, jp, 2, 0, &added, err, sizeof err), 0);
+	ck_assert_int_eq(added, 1);
+	redisReply *r = lease("10000", "0", "10");
+	ck_assert_int_eq(r->elements, 3);
+	freeReplyObject(r);
+}
+END_TEST
+
+START_TEST(lease_takes_highest_priority_first)
+{
+	put("n1", 2, "normal");
+	put("l1", 2, "low");
+	put("h1", 2, "high");
+	put("h2", 2, "high");
+	redisReply *r = lease("10000", "0", "3");
+	ck_assert_int_eq(r->elements, 9);
+	ck_assert_str_eq(r->element[0]->str, "h1");
+	ck_assert_str_eq(r->element[3]->str, "h2");
+	ck_assert_str_eq(r->element[6]->str, "n1");
+	ck_assert_int_eq(r->element[2]->integer, 1); /* first attempt */
+	freeReplyObject(r);
+	r = lease("10000", "1", "1"); /* the anti-starvation turn looks at low first */
+	ck_assert_str_eq(r->element[0]->str, "l1");
+	freeReplyObject(r);
+}
+END_TEST
+
+START_TEST(ack_needs_the_current_token)
+{
+	put("a", 2, "normal");
+	redisReply *r = lease("10000", "0", "1");
+	freeReplyObject(r);
+	const char *wrong[] = { "a", "7" }, *right[] = { "a", "1" };
+	ck_assert_int_eq(run_int(RQ_ACK, 2, wrong), 0);
+	ck_assert_int_eq(run_int(RQ_ACK, 2, right), 1);
+	ck_assert_int_eq(run_int(RQ_ACK, 2, right), 0); /* gone */
+	r = lease("10000", "0", "5");
+	ck_assert_int_eq(r->elements, 0);
+	freeReplyObject(r);
+}
+END_TEST
+
+START_TEST(nack_delays_then_promote_requeues_with_next_attempt)
+{
+	put("b", 2, "high");
+	freeReplyObject(lease("10000", "0", "1"));
+	const char *nack[] = { "b", "1", "100" }, *promote[] = { "100" };
+	ck_assert_int_eq(run_int(RQ_NACK, 3, nack), 1);
+	ck_assert_int_eq(run_int(RQ_PROMOTE, 1, promote), 0); /* not due yet */
+	usleep(150000);
+	ck_assert_int_eq(run_int(RQ_PROMOTE, 1, promote), 1);
+	redisReply *r = lease("10000", "0", "1");
+	ck_assert_str_eq(r->element[0]->str, "b");
+	ck_assert_int_eq(r->element[2]->integer, 2);
+	freeReplyObject(r);
+}
+END_TEST
+
+START_TEST(reap_returns_expired_lease_to_front_of_its_queue)
+{
+	put("x", 2, "normal");
+	put("y", 2, "normal");
+	put("hi", 2, "high");
+	freeReplyObject(lease("10000", "0", "1"));  /* hi, long lease */
+	redisReply *r = lease("1", "0", "1");       /* x, expires at once */
+	ck_assert_str_eq(r->element[0]->str, "x");
+	freeReplyObject(r);
+	put("h2", 2, "high");
+	usleep(20000);
+	const char *reap[] = { "100", "0" };
+	ck_assert_int_eq(run_int(RQ_REAP, 2, reap), 1);
+	r = lease("10000", "0", "3");
+	ck_assert_str_eq(r->element[0]->str, "h2"); /* never ahead of a higher priority */
+	ck_assert_str_eq(r->element[3]->str, "x");  /* ahead of its own queue */
+	ck_assert_str_eq(r->element[6]->str, "y");
+	ck_assert_int_eq(r->element[5]->integer, 2);
+	freeReplyObject(r);
+	/* the first attempt of x lost its lease: its ack is refused */
+	const char *old[] = { "x", "1" };
+	ck_assert_int_eq(run_int(RQ_ACK, 2, old), 0);
+}
+END_TEST
+
+START_TEST(renew_keeps_a_lease_alive)
+{
+	put("r", 2, "normal");
+	freeReplyObject(lease("200", "0", "1"));
+	const char *renew[] = { "10000", "r", "1" }, *reap[] = { "100", "0" };
+	ck_assert_int_eq(run_int(RQ_RENEW, 3, renew), 1);
+	usleep(300000);
+	ck_assert_int_eq(run_int(RQ_REAP, 2, reap), 0);
+	const char *bad[] = { "10000", "r", "5" };
+	ck_assert_int_eq(run_int(RQ_RENEW, 3, bad), 0);
+}
+END_TEST
+
+START_TEST(takeover_reaps_every_lease)
+{
+	put("t1", 2, "normal");
+	put("t2", 2, "low");
+	freeReplyObject(lease("60000", "0", "2"));
+	const char *all[] = { "100", "1" };
+	ck_assert_int_eq(run_int(RQ_REAP, 2, all), 2);
+	redisReply *r = lease("60000", "0", "5");
+	ck_assert_int_eq(r->elements, 6);
+	freeReplyObject(r);
+}
+END_TEST
+
+START_TEST(stale_epoch_is_refused)
+{
+	struct rq_keys k;
+	char err[256];
+	const char *av[] = { "1", "10000", "0", "5" };
+
+	rq_keys_for(&k, prefix, 0);
+	freeReplyObject(redisCommand(rqs_context(q), "HSET %s epoch 2", k.k[RQ_K_META]));
+	redisReply *r = rqs_eval(q, RQ_LEASE, 0, 4, av, err, sizeof err);
+	ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+	ck_assert_int_eq(r->integer, -1);
+	freeReplyObject(r);
+}
+END_TEST
+
+START_TEST(scripts_survive_script_flush)
+{
+	put("s", 2, "normal");
+	freeReplyObject(redisCommand(rqs_context(q), "SCRIPT FLUSH"));
+	redisReply *r = lease("10000", "0", "1");
+	ck_assert_int_eq(r->elements, 3);
+	freeReplyObject(r);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("rq");
+	TCase *tc = tcase_create("scripts");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, enqueue_dedups_by_id);
+	tcase_add_test(tc, lease_takes_highest_priority_first);
+	tcase_add_test(tc, ack_needs_the_current_token);
+	tcase_add_test(tc, nack_delays_then_promote_requeues_with_next_attempt);
+	tcase_add_test(tc, reap_returns_expired_lease_to_front_of_its_queue);
+	tcase_add_test(tc, renew_keeps_a_lease_alive);
+	tcase_add_test(tc, takeover_reaps_every_lease);
+	tcase_add_test(tc, stale_epoch_is_refused);
+	tcase_add_test(tc, scripts_survive_script_flush);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

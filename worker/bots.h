@@ -1,0 +1,33 @@
+/* bots: the worker's cache of the bots it owns (name, decrypted token, persona),
+ * read from PostgreSQL on first use and again after a reload. */
+#ifndef PIYASA_BOTS_H
+#define PIYASA_BOTS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "tok.h"
+
+struct wk;
+
+struct bot {
+	int64_t id;
+	char name[64];
+	char username[64];
+	char token[TOK_MAX];       /* never logged */
+	int enabled;
+	json_t *persona;           /* persona_profile */
+	json_t *emotion;           /* emotion_profile */
+};
+
+/* b is NULL when err is set or the bot does not exist (err NULL). Copy what you
+ * need: b is not valid after the callback returns. */
+typedef void (*bots_cb)(const struct bot *b, const char *err, void *arg);
+
+struct bots *bots_new(struct wk *w);
+void bots_free(struct bots *b);
+void bots_get(struct bots *b, int64_t id, bots_cb cb, void *arg);
+void bots_clear(struct bots *b);
+void bots_stats(const struct bots *b, uint64_t *hits, uint64_t *misses, size_t *size);
+
+#endif

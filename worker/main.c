@@ -1,0 +1,308 @@
+/* worker: one libuv loop that owns the bots with bot_id % count == index.
+ *
+ *   worker --index I --count N [--config FILE] [--shm-fd FD]
+ *   worker --reshard N [--config FILE]      (prepare the queues for N workers)
+ *
+ * Started by the supervisor, which hands it the shared-memory segment as fd 3.
+ * SIGTERM: stop leasing, finish what it holds, exit 0. SIGHUP: reload the
+ * config in place (limits, providers) and forget cached bots. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+#include <signal.h>
+#include <curl/curl.h>
+
+#include "backoff.h"
+#include "bots.h"
+#include "chats.h"
+#include "log.h"
+#include "reshard.h"
+#include "wk.h"
+
+#define VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: worker --index I --count N [--config FILE] [--shm-fd FD]\n"
+		   "       worker --reshard N [--config FILE]\n"
+		   "       worker --version\n");
+}
+
+void wk_update_ready(struct wk *w)
+{
+	int ok = w->fleet_ok && ra_up(w->redis) && pgc_ok(w->pg);
+
+	shm_gauge(w->slot, SHM_G_REDIS_OK, ra_up(w->redis));
+	shm_gauge(w->slot, SHM_G_PG_OK, pgc_ok(w->pg));
+	if (!w->draining)
+		shm_set_state(w->slot, ok ? SHM_READY : SHM_STARTING);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void close_all(struct wk *w)
+{
+	if (w->closing)
+		return;
+	w->closing = 1;
+	uv_close((uv_handle_t *)&w->tick, on_handle_closed);
+	uv_close((uv_handle_t *)&w->sig_term, on_handle_closed);
+	uv_close((uv_handle_t *)&w->sig_int, on_handle_closed);
+	uv_close((uv_handle_t *)&w->sig_hup, on_handle_closed);
+	bots_free(w->bots);
+	chats_free(w->chats);
+	w->bots = NULL;
+	w->chats = NULL;
+	httpc_free(w->http);
+	pgc_free(w->pg);
+	ra_free(w->redis);
+	ra_free(w->redis_wait);
+}
+
+void wk_maybe_exit(struct wk *w)
+{
+	if (!w->draining || w->inflight > 0 || w->leasing || w->closing)
+		return;
+	log_info("drained: exiting");
+	shm_set_state(w->slot, SHM_EXITED);
+	close_all(w);
+}
+
+static void on_redis_state(int up, const char *why, void *arg)
+{
+	struct wk *w = arg;
+
+	if (up) {
+		log_info("redis connected");
+		queue_start(w);
+	} else {
+		log_warn("redis link down: %s", why ? why : "?");
+		shm_count(w->slot, SHM_C_REDIS_ERRORS, 1);
+	}
+	wk_update_ready(w);
+}
+
+static void on_wait_state(int up, const char *why, void *arg)
+{
+	(void)why;
+	if (up)
+		queue_maybe_lease(arg);
+}
+
+static void on_pg_state(int up, void *arg)
+{
+	struct wk *w = arg;
+
+	if (up)
+		log_info("postgresql connected");
+	else
+		log_warn("postgresql link down");
+	if (!up)
+		shm_count(w->slot, SHM_C_PG_ERRORS, 1);
+	wk_update_ready(w);
+}
+
+static void publish_cache_stats(struct wk *w)
+{
+	static uint64_t last_hits, last_misses;
+	uint64_t h1, m1, h2, m2;
+	size_t n1, n2;
+
+	bots_stats(w->bots, &h1, &m1, &n1);
+	chats_stats(w->chats, &h2, &m2, &n2);
+	shm_count(w->slot, SHM_C_CACHE_HIT, h1 + h2 - last_hits);
+	shm_count(w->slot, SHM_C_CACHE_MISS, m1 + m2 - last_misses);
+	last_hits = h1 + h2;
+	last_misses = m1 + m2;
+	shm_gauge(w->slot, SHM_G_BOTS, (int64_t)n1);
+}
+
+/* The tick is also the loop-lag probe: how late it fires is how long some
+ * callback held the loop. */
+static void on_tick(uv_timer_t *t)
+{
+	struct wk *w = t->data;
+	uint64_t now = uv_now(w->loop);
+
+	if (w->tick_expected && now > w->tick_expected)
+		shm_gauge(w->slot, SHM_G_LOOP_LAG_US, (int64_t)(now - w->tick_expected) * 1000);
+	w->tick_expected = now + (uint64_t)w->cfg.heartbeat_ms;
+	shm_heartbeat(w->slot);
+	wk_update_ready(w);
+	publish_cache_stats(w);
+	queue_tick(w, now);
+	wk_maybe_exit(w);
+}
+
+static void on_sigterm(uv_signal_t *s, int signum)
+{
+	struct wk *w = s->data;
+
+	if (w->draining) {
+		log_notice("second signal %d: exiting now", signum);
+		exit(0);
+	}
+	log_info("signal %d: draining %d jobs in flight", signum, w->inflight);
+	w->draining = 1;
+	shm_set_state(w->slot, SHM_DRAINING);
+	wk_maybe_exit(w);
+}
+
+static void on_sighup(uv_signal_t *s, int signum)
+{
+	struct wk *w = s->data;
+	struct cfg next;
+	char err[512];
+
+	(void)signum;
+	if (cfg_load(&next, w->config_path, err, sizeof err) < 0) {
+		log_error("reload refused, keeping the old configuration: %s", err);
+		return;
+	}
+	/* Connections stay; limits, providers and timeouts take effect at once. */
+	next.workers = w->cfg.workers;
+	w->cfg = next;
+	log_init("worker", w->cfg.log_format, w->cfg.log_level);
+	bots_clear(w->bots);
+	log_info("configuration reloaded");
+}
+
+static int start_clients(struct wk *w, char *err, size_t el)
+{
+	if (!(w->redis = ra_new(w->loop, w->cfg.redis_url, 5000, on_redis_state, w, err, el)) ||
+	    !(w->redis_wait = ra_new(w->loop, w->cfg.redis_url, 5000, on_wait_state, w, err, el)) ||
+	    !(w->pg = pgc_new(w->loop, w->cfg.database_url, err, el)) ||
+	    !(w->http = httpc_new(w->loop, err, el)) || !(w->bots = bots_new(w)) ||
+	    !(w->chats = chats_new(w)))
+		return -1;
+	pgc_on_state(w->pg, on_pg_state, w);
+	return 0;
+}
+
+static void start_handles(struct wk *w)
+{
+	uv_timer_init(w->loop, &w->tick);
+	w->tick.data = w;
+	uv_timer_start(&w->tick, on_tick, 0, (uint64_t)w->cfg.heartbeat_ms);
+	uv_signal_init(w->loop, &w->sig_term);
+	uv_signal_init(w->loop, &w->sig_int);
+	uv_signal_init(w->loop, &w->sig_hup);
+	w->sig_term.data = w->sig_int.data = w->sig_hup.data = w;
+	uv_signal_start(&w->sig_term, on_sigterm, SIGTERM);
+	uv_signal_start(&w->sig_int, on_sigterm, SIGINT);
+	uv_signal_start(&w->sig_hup, on_sighup, SIGHUP);
+}
+
+static int attach_shm(struct wk *w, int fd, char *err, size_t el)
+{
+	if (fd < 0) {
+		w->slot = &w->local_slot; /* alone (tests): metrics go nowhere */
+		return 0;
+	}
+	if (!(w->shm = shm_attach(fd, err, el)))
+		return -1;
+	if (!(w->slot = shm_slot(w->shm, w->index))) {
+		snprintf(err, el, "shared memory has no slot %d", w->index);
+		return -1;
+	}
+	w->slot->pid = getpid();
+	w->slot->started_ms = shm_now_ms();
+	shm_set_state(w->slot, SHM_STARTING);
+	shm_heartbeat(w->slot);
+	return 0;
+}
+
+struct args {
+	int index, count, shm_fd, reshard;
+	const char *config;
+};
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{ "index", required_argument, NULL, 'i' }, { "count", required_argument, NULL, 'n' },
+		{ "config", required_argument, NULL, 'c' }, { "shm-fd", required_argument, NULL, 's' },
+		{ "reshard", required_argument, NULL, 'r' }, { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	*a = (struct args){ -1, 0, -1, 0, NULL };
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': a->index = atoi(optarg); break;
+		case 'n': a->count = atoi(optarg); break;
+		case 'c': a->config = optarg; break;
+		case 's': a->shm_fd = atoi(optarg); break;
+		case 'r': a->reshard = atoi(optarg); break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("piyasa worker " VERSION "\n"); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (a->reshard > 0)
+		return 0;
+	if (a->count < 1 || a->index < 0 || a->index >= a->count) {
+		fprintf(stderr, "worker: need --index I --count N with 0 <= I < N\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int run(struct wk *w, const struct args *a)
+{
+	char err[512];
+
+	if (attach_shm(w, a->shm_fd, err, sizeof err) < 0 ||
+	    tok_key_load(w->token_key, w->cfg.token_key_file, err, sizeof err) < 0 ||
+	    start_clients(w, err, sizeof err) < 0) {
+		log_error("cannot start: %s", err);
+		return 1;
+	}
+	start_handles(w);
+	log_info("worker %d/%d started (max_inflight %d)", w->index, w->count, w->cfg.max_inflight);
+	uv_run(w->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(w->loop) != 0)
+		log_warn("loop closed with handles still open");
+	shm_free(w->shm);
+	return w->exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	static struct wk w;
+	struct args a;
+	char err[512];
+
+	if (parse_args(argc, argv, &a) < 0)
+		return 2;
+	if (cfg_load(&w.cfg, a.config, err, sizeof err) < 0) {
+		fprintf(stderr, "worker: %s\n", err);
+		return 1;
+	}
+	log_init("worker", w.cfg.log_format, w.cfg.log_level);
+	if (a.reshard > 0)
+		return reshard_run(&w.cfg, a.reshard) < 0 ? 1 : 0;
+	/* Orphaned by a dead supervisor: drain and go, so no two workers share an index. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	log_set_worker(a.index);
+	w.index = a.index;
+	w.count = a.count;
+	w.config_path = a.config;
+	w.loop = uv_default_loop();
+	w.rng = backoff_seed();
+	w.exit_code = 0;
+	rq_keys_for(&w.keys, w.cfg.redis_prefix, w.index);
+	snprintf(w.epoch, sizeof w.epoch, "0");
+	int rc = run(&w, &a);
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,259 @@
+/* queue: the worker's side of the Redis queue (see rq.h for the scripts).
+ *
+ * Leasing runs while there is room (max_inflight) and work: a lease that comes
+ * back short means the queues are empty, so the worker blocks on its wake key
+ * (BLPOP, on a connection of its own, 1 s at most) instead of polling. Every
+ * k-th lease looks at the lower priorities first so `low` never starves. The
+ * tick promotes due delayed jobs, returns expired leases, renews ours and
+ * samples the queue depth. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "wk.h"
+
+#define LEASE_BATCH 64
+#define LOWFIRST_EVERY 8
+#define MAINT_MS 250
+#define DEPTH_MS 1000
+
+static void on_leased(redisReply *r, const char *err, void *arg);
+
+static void start_wait(struct wk *w);
+
+static void on_woken(redisReply *r, const char *err, void *arg)
+{
+	struct wk *w = arg;
+
+	(void)r;
+	(void)err;
+	w->waiting = 0;
+	queue_maybe_lease(w);
+}
+
+static void start_wait(struct wk *w)
+{
+	const char *av[] = { "BLPOP", w->keys.k[RQ_K_WAKE], "1" };
+
+	if (w->waiting || w->draining || !ra_up(w->redis_wait))
+		return;
+	if (ra_cmd(w->redis_wait, on_woken, w, 3000, 3, av) == 0)
+		w->waiting = 1;
+}
+
+void queue_maybe_lease(struct wk *w)
+{
+	char lease_ms[16], max[16];
+	const char *av[4] = { w->epoch, lease_ms, "0", max };
+	int room = w->cfg.max_inflight - w->inflight;
+
+	if (w->leasing || w->waiting || w->draining || !w->fleet_ok || room <= 0 ||
+	    !ra_up(w->redis))
+		return;
+	snprintf(lease_ms, sizeof lease_ms, "%d", w->cfg.lease_ms);
+	snprintf(max, sizeof max, "%d", room < LEASE_BATCH ? room : LEASE_BATCH);
+	if (++w->lease_calls % LOWFIRST_EVERY == 0)
+		av[2] = "1";
+	if (ra_eval(w->redis, RQ_LEASE, &w->keys, 4, av, on_leased, w) == 0)
+		w->leasing = 1;
+}
+
+static void on_leased(redisReply *r, const char *err, void *arg)
+{
+	struct wk *w = arg;
+	size_t n;
+
+	w->leasing = 0;
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		log_warn("lease failed: %s", r ? r->str : err);
+		shm_count(w->slot, SHM_C_REDIS_ERRORS, 1);
+		return; /* the tick tries again */
+	}
+	if (r->type == REDIS_REPLY_INTEGER) {
+		/* -1: our epoch is no longer the fleet's; a resize is under way. */
+		log_error("lease refused: epoch %s is stale; stopping", w->epoch);
+		w->draining = 1;
+		w->exit_code = 3;
+		wk_maybe_exit(w);
+		return;
+	}
+	n = r->elements / 3;
+	shm_count(w->slot, SHM_C_LEASED, n);
+	for (size_t i = 0; i + 2 < r->elements; i += 3)
+		task_start(w, r->element[i]->str, r->element[i + 1]->str, r->element[i + 1]->len,
+			   (int)r->element[i + 2]->integer);
+	if (n == 0)
+		start_wait(w);
+	else
+		queue_maybe_lease(w);
+}
+
+static void on_acked(redisReply *r, const char *err, void *arg)
+{
+	struct task *t = arg;
+
+	(void)err;
+	task_finished(t, r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+}
+
+void queue_ack(struct wk *w, struct task *t)
+{
+	const char *av[3] = { w->epoch, task_id(t), task_token(t) };
+
+	if (ra_eval(w->redis, RQ_ACK, &w->keys, 3, av, on_acked, t) < 0) {
+		shm_count(w->slot, SHM_C_REDIS_ERRORS, 1);
+		task_finished(t, 0); /* the lease expires; the outbox stops a second send */
+	}
+}
+
+void queue_nack(struct wk *w, struct task *t, int64_t delay_ms)
+{
+	char delay[24];
+	const char *av[4] = { w->epoch, task_id(t), task_token(t), delay };
+
+	snprintf(delay, sizeof delay, "%lld", (long long)(delay_ms > 0 ? delay_ms : 0));
+	if (ra_eval(w->redis, RQ_NACK, &w->keys, 4, av, on_acked, t) < 0) {
+		shm_count(w->slot, SHM_C_REDIS_ERRORS, 1);
+		task_finished(t, 0);
+	}
+}
+
+static void on_maint(redisReply *r, const char *err, void *arg)
+{
+	struct wk *w = arg;
+
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		shm_count(w->slot, SHM_C_REDIS_ERRORS, 1);
+		log_warn("queue maintenance failed: %s", r ? r->str : err);
+		return;
+	}
+	if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+		queue_maybe_lease(w);
+}
+
+static void renew_leases(struct wk *w)
+{
+	const char *av[2 + 2 * 64];
+	char lease_ms[16];
+	int n = 2;
+
+	snprintf(lease_ms, sizeof lease_ms, "%d", w->cfg.lease_ms);
+	av[0] = w->epoch;
+	av[1] = lease_ms;
+	for (struct task *t = w->tasks; t; t = task_next(t)) {
+		av[n++] = task_id(t);
+		av[n++] = task_token(t);
+		if (n == (int)(sizeof av / sizeof av[0]) || !task_next(t)) {
+			ra_eval(w->redis, RQ_RENEW, &w->keys, n, av, on_maint, w);
+			n = 2;
+		}
+	}
+}
+
+static void on_depth(redisReply *r, const char *err, void *arg)
+{
+	struct wk *w = arg;
+	static const enum shm_gauge g[] = { SHM_G_QUEUE_HIGH, SHM_G_QUEUE_NORMAL, SHM_G_QUEUE_LOW,
+					    SHM_G_LEASED, SHM_G_DELAYED };
+
+	(void)err;
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 5)
+		return;
+	for (int i = 0; i < 5; i++)
+		if (r->element[i]->type == REDIS_REPLY_INTEGER)
+			shm_gauge(w->slot, g[i], r->element[i]->integer);
+}
+
+/* One round trip for five counts: a tiny read-only script. */
+static void sample_depth(struct wk *w)
+{
+	static const char lua[] =
+		"return {redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), "
+		"redis.call('LLEN', KEYS[3]), redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[5])}";
+	const char *av[] = { "EVAL", lua, "5", w->keys.k[0], w->keys.k[1], w->keys.k[2],
+			     w->keys.k[RQ_K_LEASED], w->keys.k[RQ_K_DELAYED] };
+
+	ra_cmd(w->redis, on_depth, w, 0, 8, av);
+}
+
+void queue_tick(struct wk *w, uint64_t now)
+{
+	const char *promote[2] = { w->epoch, "500" };
+	const char *reap[3] = { w->epoch, "500", "0" };
+
+	if (!w->fleet_ok || !ra_up(w->redis))
+		return;
+	if (now >= w->next_maint) {
+		w->next_maint = now + MAINT_MS;
+		ra_eval(w->redis, RQ_PROMOTE, &w->keys, 2, promote, on_maint, w);
+		ra_eval(w->redis, RQ_REAP, &w->keys, 3, reap, on_maint, w);
+	}
+	if (now >= w->next_renew && w->tasks) {
+		w->next_renew = now + (uint64_t)w->cfg.lease_ms / 3;
+		renew_leases(w);
+	}
+	if (now >= w->next_depth) {
+		w->next_depth = now + DEPTH_MS;
+		sample_depth(w);
+	}
+	queue_maybe_lease(w);
+}
+
+/* ---- start: the fleet, then the predecessor's leases ---- */
+
+static void on_takeover(redisReply *r, const char *err, void *arg)
+{
+	struct wk *w = arg;
+
+	if (!r || r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
+		log_error("taking back leases failed: %s", r && r->type == REDIS_REPLY_ERROR ? r->str
+					: r ? "stale epoch" : err);
+		return; /* retried by the next queue_start */
+	}
+	if (r->integer > 0)
+		log_notice("took back %lld leased jobs of an earlier worker %d",
+			   (long long)r->integer, w->index);
+	w->fleet_ok = 1;
+	wk_update_ready(w);
+	queue_maybe_lease(w);
+}
+
+static void on_fleet(redisReply *r, const char *err, void *arg)
+{
+	struct wk *w = arg;
+	const char *av[3] = { w->epoch, "1000000", "1" };
+
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
+		log_error("cannot read the fleet: %s (run `worker --reshard %d` or start through the "
+			  "supervisor)", r && r->type == REDIS_REPLY_ERROR ? r->str : err ? err : "absent",
+			  w->count);
+		w->draining = 1;
+		w->exit_code = 3;
+		wk_maybe_exit(w);
+		return;
+	}
+	if (atoi(r->element[0]->str) != w->count) {
+		log_error("the fleet has %s workers, this worker was started for %d: stopping",
+			  r->element[0]->str, w->count);
+		w->draining = 1;
+		w->exit_code = 3;
+		wk_maybe_exit(w);
+		return;
+	}
+	snprintf(w->epoch, sizeof w->epoch, "%s", r->element[1]->str);
+	/* The worker that had our index before us is gone: its leases are ours. */
+	ra_eval(w->redis, RQ_REAP, &w->keys, 3, av, on_takeover, w);
+}
+
+void queue_start(struct wk *w)
+{
+	char key[64];
+	const char *av[] = { "HMGET", key, "count", "epoch" };
+
+	if (w->fleet_ok)
+		return;
+	rq_fleet_key(key, sizeof key, w->cfg.redis_prefix);
+	ra_cmd(w->redis, on_fleet, w, 0, 4, av);
+}

@@ -1,0 +1,390 @@
+/* ra: see ra.h. Replies on one connection arrive in order, so pending commands
+ * are a FIFO and only the oldest deadline needs watching. */
+#include "ra.h"
+
+#include <hiredis/async.h>
+#include <hiredis/adapters/libuv.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rurl.h"
+
+struct ra_req {
+	struct ra *r;
+	ra_cb cb;
+	void *arg;
+	uint64_t deadline;        /* uv_now ms */
+	int script;               /* -1: plain command */
+	int retried;              /* NOSCRIPT re-sent once */
+	int argc;
+	char **argv;              /* kept for a NOSCRIPT resend; NULL for plain commands */
+	size_t *argvlen;
+	struct ra_req *prev, *next;
+};
+
+struct ra {
+	uv_loop_t *loop;
+	struct rurl url;
+	redisAsyncContext *ac;
+	int up;                   /* connected and scripts loaded */
+	int closing;
+	long timeout_ms;
+	char sha[RQ_NSCRIPTS][48];
+	int scripts_loaded;
+	struct ra_req *head, *tail;
+	size_t pending;
+	uv_timer_t timer;         /* deadlines and reconnects */
+	uint64_t reconnect_at;
+	uint64_t backoff_ms;
+	ra_state_cb state_cb;
+	void *state_arg;
+};
+
+static void start_connect(struct ra *r);
+
+static void list_remove(struct ra *r, struct ra_req *q)
+{
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		r->head = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+	else
+		r->tail = q->prev;
+	q->prev = q->next = NULL;
+	r->pending--;
+}
+
+static void list_append(struct ra *r, struct ra_req *q)
+{
+	q->prev = r->tail;
+	q->next = NULL;
+	if (r->tail)
+		r->tail->next = q;
+	else
+		r->head = q;
+	r->tail = q;
+	r->pending++;
+}
+
+static void req_free(struct ra_req *q)
+{
+	if (q->argv) {
+		for (int i = 0; i < q->argc; i++)
+			free(q->argv[i]);
+		free(q->argv);
+		free(q->argvlen);
+	}
+	free(q);
+}
+
+static void set_state(struct ra *r, int up, const char *why)
+{
+	if (r->up == up)
+		return;
+	r->up = up;
+	if (r->state_cb)
+		r->state_cb(up, why, r->state_arg);
+}
+
+static int send_req(struct ra *r, struct ra_req *q);
+
+/* A NOSCRIPT error means Redis restarted and forgot the scripts: resend once as
+ * EVAL with the source, which also caches it again. */
+static int resend_as_eval(struct ra *r, struct ra_req *q)
+{
+	const char *src = rq_script_source(q->script);
+
+	free(q->argv[0]);
+	free(q->argv[1]);
+	q->argv[0] = strdup("EVAL");
+	q->argv[1] = strdup(src);
+	if (!q->argv[0] || !q->argv[1])
+		return -1;
+	q->argvlen[0] = 4;
+	q->argvlen[1] = strlen(src);
+	q->retried = 1;
+	return send_req(r, q);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct ra_req *q = privdata;
+	struct ra *r = q->r;
+	redisReply *rep = reply;
+
+	(void)ac;
+	list_remove(r, q);
+	if (rep && rep->type == REDIS_REPLY_ERROR && q->script >= 0 && !q->retried &&
+	    strncmp(rep->str, "NOSCRIPT", 8) == 0 && !r->closing && resend_as_eval(r, q) == 0)
+		return;
+	if (q->cb)
+		q->cb(rep, rep ? NULL : (r->closing ? "closing" : "connection lost"), q->arg);
+	req_free(q);
+}
+
+static int send_req(struct ra *r, struct ra_req *q)
+{
+	if (!r->ac || redisAsyncCommandArgv(r->ac, on_reply, q, q->argc,
+					    (const char **)q->argv, q->argvlen) != REDIS_OK)
+		return -1;
+	list_append(r, q);
+	return 0;
+}
+
+static int submit(struct ra *r, struct ra_req *q, long timeout_ms)
+{
+	q->r = r;
+	q->deadline = uv_now(r->loop) + (uint64_t)(timeout_ms > 0 ? timeout_ms : r->timeout_ms);
+	if (!r->ac || r->closing)
+		return -1;
+	return send_req(r, q);
+}
+
+int ra_cmd(struct ra *r, ra_cb cb, void *arg, long timeout_ms, int argc, const char **argv)
+{
+	struct ra_req *q;
+
+	if (!r->up || r->closing || !(q = calloc(1, sizeof *q)))
+		return -1;
+	q->cb = cb;
+	q->arg = arg;
+	q->script = -1;
+	q->r = r;
+	q->deadline = uv_now(r->loop) + (uint64_t)(timeout_ms > 0 ? timeout_ms : r->timeout_ms);
+	if (redisAsyncCommandArgv(r->ac, on_reply, q, argc, argv, NULL) != REDIS_OK) {
+		free(q);
+		return -1;
+	}
+	list_append(r, q);
+	return 0;
+}
+
+static struct ra_req *eval_req(struct ra *r, enum rq_script s, const struct rq_keys *k,
+			       int argc, const char **argv)
+{
+	struct ra_req *q = calloc(1, sizeof *q);
+	int n = 3 + RQ_NKEYS + argc, i = 0;
+	char nk[8];
+
+	if (!q)
+		return NULL;
+	q->script = s;
+	q->argc = n;
+	q->argv = calloc((size_t)n, sizeof *q->argv);
+	q->argvlen = calloc((size_t)n, sizeof *q->argvlen);
+	if (!q->argv || !q->argvlen) {
+		req_free(q);
+		return NULL;
+	}
+	snprintf(nk, sizeof nk, "%d", RQ_NKEYS);
+	q->argv[i++] = strdup("EVALSHA");
+	q->argv[i++] = strdup(r->sha[s]);
+	q->argv[i++] = strdup(nk);
+	for (int j = 0; j < RQ_NKEYS; j++)
+		q->argv[i++] = strdup(k->k[j]);
+	for (int j = 0; j < argc; j++)
+		q->argv[i++] = strdup(argv[j]);
+	for (i = 0; i < n; i++) {
+		if (!q->argv[i]) {
+			req_free(q);
+			return NULL;
+		}
+		q->argvlen[i] = strlen(q->argv[i]);
+	}
+	return q;
+}
+
+int ra_eval(struct ra *r, enum rq_script s, const struct rq_keys *k, int argc,
+	    const char **argv, ra_cb cb, void *arg)
+{
+	struct ra_req *q;
+
+	if (!r->up || r->closing || !(q = eval_req(r, s, k, argc, argv)))
+		return -1;
+	q->cb = cb;
+	q->arg = arg;
+	if (submit(r, q, 0) < 0) {
+		req_free(q);
+		return -1;
+	}
+	return 0;
+}
+
+/* Scripts are loaded before the link counts as up. */
+static void on_script_loaded(redisReply *rep, const char *err, void *arg)
+{
+	struct ra *r = arg;
+	int i = r->scripts_loaded;
+
+	if (!rep || rep->type != REDIS_REPLY_STRING) {
+		if (r->ac && !r->closing)
+			redisAsyncDisconnect(r->ac);
+		(void)err;
+		return;
+	}
+	snprintf(r->sha[i], sizeof r->sha[i], "%s", rep->str);
+	if (++r->scripts_loaded == RQ_NSCRIPTS) {
+		r->backoff_ms = 0;
+		set_state(r, 1, NULL);
+	}
+}
+
+static void handshake_cmd(struct ra *r, ra_cb cb, int argc, const char **argv)
+{
+	struct ra_req *q = calloc(1, sizeof *q);
+
+	if (!q)
+		return;
+	q->cb = cb;
+	q->arg = r;
+	q->script = -1;
+	q->r = r;
+	q->deadline = uv_now(r->loop) + (uint64_t)r->timeout_ms;
+	if (redisAsyncCommandArgv(r->ac, on_reply, q, argc, argv, NULL) != REDIS_OK) {
+		free(q);
+		return;
+	}
+	list_append(r, q);
+}
+
+static void on_handshake(redisReply *rep, const char *err, void *arg)
+{
+	struct ra *r = arg;
+
+	(void)err;
+	if ((!rep || rep->type == REDIS_REPLY_ERROR) && r->ac && !r->closing)
+		redisAsyncDisconnect(r->ac);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	struct ra *r = ac->data;
+	char db[16];
+
+	if (status != REDIS_OK) {
+		r->ac = NULL; /* hiredis frees a context whose connect failed */
+		set_state(r, 0, "connect failed");
+		r->backoff_ms = r->backoff_ms ? (r->backoff_ms * 2 > 5000 ? 5000 : r->backoff_ms * 2) : 100;
+		r->reconnect_at = uv_now(r->loop) + r->backoff_ms;
+		return;
+	}
+	if (*r->url.password) {
+		const char *av[] = { "AUTH", r->url.password };
+		handshake_cmd(r, on_handshake, 2, av);
+	}
+	if (r->url.db) {
+		snprintf(db, sizeof db, "%d", r->url.db);
+		const char *av[] = { "SELECT", db };
+		handshake_cmd(r, on_handshake, 2, av);
+	}
+	r->scripts_loaded = 0;
+	for (int i = 0; i < RQ_NSCRIPTS; i++) {
+		const char *av[] = { "SCRIPT", "LOAD", rq_script_source(i) };
+		handshake_cmd(r, on_script_loaded, 3, av);
+	}
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct ra *r = ac->data;
+
+	(void)status;
+	r->ac = NULL;
+	set_state(r, 0, "disconnected");
+	if (r->closing)
+		return;
+	r->backoff_ms = r->backoff_ms ? (r->backoff_ms * 2 > 5000 ? 5000 : r->backoff_ms * 2) : 100;
+	r->reconnect_at = uv_now(r->loop) + r->backoff_ms;
+}
+
+static void start_connect(struct ra *r)
+{
+	r->reconnect_at = 0;
+	r->ac = *r->url.path ? redisAsyncConnectUnix(r->url.path)
+			     : redisAsyncConnect(r->url.host, r->url.port);
+	if (!r->ac || r->ac->err) {
+		if (r->ac)
+			redisAsyncFree(r->ac);
+		r->ac = NULL;
+		r->backoff_ms = r->backoff_ms ? (r->backoff_ms * 2 > 5000 ? 5000 : r->backoff_ms * 2) : 100;
+		r->reconnect_at = uv_now(r->loop) + r->backoff_ms;
+		return;
+	}
+	r->ac->data = r;
+	redisLibuvAttach(r->ac, r->loop);
+	redisAsyncSetConnectCallback(r->ac, on_connect);
+	redisAsyncSetDisconnectCallback(r->ac, on_disconnect);
+}
+
+/* Every 50 ms: an overdue oldest command drops the link (failing all pending
+ * commands at once); a due reconnect starts. */
+static void on_tick(uv_timer_t *t)
+{
+	struct ra *r = t->data;
+	uint64_t now = uv_now(r->loop);
+
+	if (r->ac && r->head && r->head->deadline < now) {
+		redisAsyncContext *ac = r->ac;
+		set_state(r, 0, "command timed out");
+		redisAsyncFree(ac); /* runs every pending callback with NULL, then on_disconnect */
+		r->ac = NULL;
+		if (!r->reconnect_at)
+			r->reconnect_at = now + 100;
+		return;
+	}
+	if (!r->ac && r->reconnect_at && r->reconnect_at <= now)
+		start_connect(r);
+}
+
+struct ra *ra_new(uv_loop_t *loop, const char *url, long timeout_ms, ra_state_cb state_cb,
+		  void *arg, char *err, size_t el)
+{
+	struct ra *r = calloc(1, sizeof *r);
+
+	if (!r) {
+		snprintf(err, el, "out of memory");
+		return NULL;
+	}
+	if (rurl_parse(&r->url, url, err, el) < 0) {
+		free(r);
+		return NULL;
+	}
+	r->loop = loop;
+	r->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
+	r->state_cb = state_cb;
+	r->state_arg = arg;
+	uv_timer_init(loop, &r->timer);
+	r->timer.data = r;
+	uv_timer_start(&r->timer, on_tick, 50, 50);
+	start_connect(r);
+	return r;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void ra_free(struct ra *r)
+{
+	if (!r)
+		return;
+	r->closing = 1;
+	r->state_cb = NULL;
+	if (r->ac)
+		redisAsyncFree(r->ac); /* pending callbacks see "closing" */
+	r->ac = NULL;
+	uv_close((uv_handle_t *)&r->timer, on_timer_closed);
+}
+
+int ra_up(const struct ra *r)
+{
+	return r->up;
+}
+
+size_t ra_pending(const struct ra *r)
+{
+	return r->pending;
+}

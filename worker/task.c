@@ -1,0 +1,588 @@
+/* task: one job's life in a worker, a chain of asynchronous steps:
+ *
+ *   lease -> [attempt > 1: look at the outbox row] -> bot -> history -> LLM
+ *         -> claim the outbox row (sending) -> sendMessage -> mark sent -> ack
+ *
+ * The outbox row in PostgreSQL is the truth about a send (DESIGN.md): a row
+ * found 'sending' by a later attempt may have been sent, so it becomes 'unknown'
+ * and is never sent again; only failures known to happen before Telegram took
+ * the message (429, 5xx, connection refused) become 'retry'. Every step that
+ * cannot go on ends in ack, nack (with backoff) or a dead letter. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "bots.h"
+#include "chats.h"
+#include "job.h"
+#include "llmw.h"
+#include "log.h"
+#include "prompt.h"
+#include "tgw.h"
+#include "wk.h"
+
+struct task {
+	struct wk *w;
+	char id[JOB_ID_MAX];
+	char token_s[16];        /* the lease token: this attempt's number */
+	int attempt;
+	int decoded;
+	struct job job;
+	char *raw;               /* the job as leased, for dead letters */
+	int provider;            /* index in cfg.providers being tried */
+	char bot_name[64];
+	char bot_token[TOK_MAX];
+	char *system, *user, *text;
+	uint64_t leased_at;
+	enum shm_outcome outcome;
+	int64_t retry_delay_ms;  /* for a send marked 'retry' */
+	char why[256];           /* for a send marked 'failed' */
+	struct task *prev, *next;
+};
+
+static void load_bot(struct task *t);
+static void call_llm(struct task *t);
+static void claim(struct task *t);
+static void send_message(struct task *t);
+static void dead_letter(struct task *t, const char *reason);
+
+static struct log_ctx ctx_of(const struct task *t)
+{
+	struct log_ctx c = { t->job.bot_id, t->job.chat_id, t->id, NULL };
+	return c;
+}
+
+const char *task_id(const struct task *t)
+{
+	return t->id;
+}
+
+const char *task_token(const struct task *t)
+{
+	return t->token_s;
+}
+
+struct task *task_next(const struct task *t)
+{
+	return t->next;
+}
+
+static void task_free(struct task *t)
+{
+	struct wk *w = t->w;
+
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		w->tasks = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	job_clear(&t->job);
+	free(t->raw);
+	free(t->system);
+	free(t->user);
+	free(t->text);
+	memset(t->bot_token, 0, sizeof t->bot_token);
+	free(t);
+	w->inflight--;
+	shm_gauge(w->slot, SHM_G_INFLIGHT, w->inflight);
+}
+
+void task_finished(struct task *t, int acked)
+{
+	struct wk *w = t->w;
+	double secs = (double)(uv_now(w->loop) - t->leased_at) / 1000.0;
+
+	if (t->decoded) {
+		shm_job(w->slot, t->job.kind, t->outcome);
+		shm_observe(w->slot, SHM_H_JOB_SECONDS, secs);
+		if (t->outcome == SHM_OUT_SENT && t->job.enqueued_at > 0)
+			shm_observe(w->slot, SHM_H_E2E_SECONDS,
+				    (double)(job_now_ms() - t->job.enqueued_at) / 1000.0);
+	}
+	if (!acked)
+		shm_count(w->slot, SHM_C_LEASES_LOST, 1);
+	task_free(t);
+	queue_maybe_lease(w);
+	wk_maybe_exit(w);
+}
+
+static void finish(struct task *t, enum shm_outcome o)
+{
+	t->outcome = o;
+	queue_ack(t->w, t);
+}
+
+static void retry_later(struct task *t, int64_t delay_ms)
+{
+	struct wk *w = t->w;
+
+	if (delay_ms < 0)
+		delay_ms = backoff_full_jitter(t->attempt - 1, w->cfg.backoff_base_ms,
+					       w->cfg.backoff_max_ms, &w->rng);
+	t->outcome = SHM_OUT_RETRY;
+	queue_nack(w, t, delay_ms);
+}
+
+/* The database is unreachable mid-job: leave the lease to expire; the reaper
+ * hands the job back and the outbox row tells the next attempt where it was. */
+static void abandon(struct task *t, const char *why)
+{
+	struct log_ctx c = ctx_of(t);
+
+	log_msg(LOG_WARNING, &c, "job left to its lease: %s", why);
+	shm_count(t->w->slot, SHM_C_PG_ERRORS, 1);
+	t->outcome = SHM_OUT_RETRY;
+	task_finished(t, 1);
+}
+
+static int query(struct task *t, const char *sql, int n, const char *const *p, pgc_cb cb)
+{
+	if (pgc_query(t->w->pg, sql, n, p, cb, t) < 0) {
+		abandon(t, "database unavailable");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- dead letters ---- */
+
+static void on_dead_written(PGresult *res, const char *err, void *arg)
+{
+	struct task *t = arg;
+
+	if (!res) {
+		abandon(t, err);
+		return;
+	}
+	shm_count(t->w->slot, SHM_C_DEAD_LETTERS, 1);
+	finish(t, SHM_OUT_FAILED);
+}
+
+static void dead_letter(struct task *t, const char *reason)
+{
+	static const char sql[] =
+		"WITH d AS (INSERT INTO dead_jobs (job_id, kind, bot_id, chat_id, attempts, job, reason) "
+		"VALUES ($1, NULLIF($2, ''), NULLIF($3, '0')::bigint, NULLIF($4, '0')::bigint, $5, $6, $7) "
+		"ON CONFLICT (job_id) WHERE retried_at IS NULL DO NOTHING) "
+		"INSERT INTO messages (job_id, bot_id, chat_id, status, attempt, error) "
+		"SELECT $1, NULLIF($3, '0')::bigint, $4::bigint, 'failed', $5, $7 WHERE $4::bigint <> 0 "
+		"ON CONFLICT (job_id) DO UPDATE SET status = CASE messages.status "
+		"WHEN 'sending' THEN 'unknown' WHEN 'retry' THEN 'failed' ELSE messages.status END, "
+		"error = EXCLUDED.error";
+	char bot[24], chat[24], att[16];
+	const char *p[7] = { t->id, t->decoded ? job_kind_name(t->job.kind) : "", bot, chat, att,
+			     t->raw, reason };
+	struct log_ctx c = ctx_of(t);
+
+	log_msg(LOG_WARNING, &c, "dead letter: %s", reason);
+	snprintf(bot, sizeof bot, "%lld", (long long)t->job.bot_id);
+	snprintf(chat, sizeof chat, "%lld", (long long)t->job.chat_id);
+	snprintf(att, sizeof att, "%d", t->attempt);
+	query(t, sql, 7, p, on_dead_written);
+}
+
+/* ---- a second attempt first reads the outbox ---- */
+
+static void on_unknown_marked(PGresult *res, const char *err, void *arg)
+{
+	struct task *t = arg;
+
+	if (!res) {
+		abandon(t, err);
+		return;
+	}
+	finish(t, SHM_OUT_UNKNOWN);
+}
+
+static void on_outbox_row(PGresult *res, const char *err, void *arg)
+{
+	static const char mark[] = "UPDATE messages SET status = 'unknown' "
+				   "WHERE job_id = $1 AND status = 'sending' AND attempt < $2";
+	struct task *t = arg;
+	const char *st, *p[2] = { t->id, t->token_s };
+
+	if (!res) {
+		abandon(t, err);
+		return;
+	}
+	if (PQntuples(res) == 0 || strcmp((st = PQgetvalue(res, 0, 0)), "retry") == 0) {
+		load_bot(t);
+		return;
+	}
+	if (strcmp(st, "sending") == 0 && atoi(PQgetvalue(res, 0, 1)) < t->attempt) {
+		struct log_ctx c = ctx_of(t);
+		log_msg(LOG_WARNING, &c, "an earlier attempt may have sent this: marked unknown");
+		query(t, mark, 2, p, on_unknown_marked);
+		return;
+	}
+	finish(t, strcmp(st, "unknown") == 0 ? SHM_OUT_UNKNOWN : SHM_OUT_SKIPPED);
+}
+
+/* ---- context: bot and chat history ---- */
+
+static void on_history(const char *transcript, const char *err, void *arg)
+{
+	struct task *t = arg;
+
+	if (!transcript) {
+		retry_later(t, -1);
+		(void)err;
+		return;
+	}
+	if (!(t->user = prompt_user(t->bot_name, transcript, t->job.payload))) {
+		retry_later(t, -1);
+		return;
+	}
+	call_llm(t);
+}
+
+static void on_bot(const struct bot *b, const char *err, void *arg)
+{
+	struct task *t = arg;
+	char why[96];
+
+	if (!b && err) {
+		retry_later(t, -1);
+		return;
+	}
+	if (!b || !b->enabled) {
+		snprintf(why, sizeof why, "bot %lld %s", (long long)t->job.bot_id,
+			 b ? "is disabled" : "does not exist");
+		dead_letter(t, why);
+		return;
+	}
+	snprintf(t->bot_name, sizeof t->bot_name, "%s", b->name);
+	snprintf(t->bot_token, sizeof t->bot_token, "%s", b->token);
+	if (!(t->system = prompt_system(b))) {
+		retry_later(t, -1);
+		return;
+	}
+	chats_history(t->w->chats, t->job.chat_id, on_history, t);
+}
+
+static void load_bot(struct task *t)
+{
+	bots_get(t->w->bots, t->job.bot_id, on_bot, t);
+}
+
+/* ---- the LLM ---- */
+
+static void llm_failed(struct task *t, enum llmw_failure f, long retry_after_s, const char *why)
+{
+	struct wk *w = t->w;
+	struct log_ctx c = ctx_of(t);
+
+	c.provider = w->cfg.providers[t->provider].name;
+	log_msg(LOG_WARNING, &c, "llm call failed: %s", why);
+	if (f == LLMW_BAD_REQUEST) {
+		dead_letter(t, why);
+		return;
+	}
+	/* Fall through to the next provider at once; after the last, back off. */
+	if (t->provider + 1 < w->cfg.nproviders) {
+		t->provider++;
+		call_llm(t);
+		return;
+	}
+	retry_later(t, f == LLMW_RATE_LIMIT && retry_after_s >= 0 ? retry_after_s * 1000 : -1);
+}
+
+static void count_llm(struct task *t, const struct httpc_resp *r, enum llmw_failure f, int ok)
+{
+	struct shm_slot *s = t->w->slot;
+	int p = t->provider;
+
+	shm_observe(s, SHM_H_LLM_SECONDS, r->total_s);
+	if (ok)
+		shm_pcount(s, p, SHM_P_CALLS_OK, 1);
+	else if (r->err_kind == HTTPC_TIMEOUT)
+		shm_pcount(s, p, SHM_P_CALLS_TIMEOUT, 1);
+	else if (r->status == 429)
+		shm_pcount(s, p, SHM_P_CALLS_429, 1);
+	else if (f == LLMW_SERVER && r->status >= 500)
+		shm_pcount(s, p, SHM_P_CALLS_5XX, 1);
+	else
+		shm_pcount(s, p, SHM_P_CALLS_ERROR, 1);
+}
+
+static void on_llm(const struct httpc_resp *r, void *arg)
+{
+	struct task *t = arg;
+	struct llmw_result res;
+	char why[256];
+
+	if (r->err_kind != HTTPC_OK || r->status != 200) {
+		enum llmw_failure f = r->err_kind != HTTPC_OK ? LLMW_SERVER
+			: llmw_classify(r->status, r->body, r->body_len);
+		count_llm(t, r, f, 0);
+		if (r->err_kind != HTTPC_OK)
+			snprintf(why, sizeof why, "%s", r->err ? r->err : "network error");
+		else
+			snprintf(why, sizeof why, "HTTP %d", r->status);
+		llm_failed(t, f, r->retry_after_s, why);
+		return;
+	}
+	if (llmw_parse(r->body, r->body_len, &res, why, sizeof why) < 0 || !*res.content) {
+		count_llm(t, r, LLMW_SERVER, 0);
+		if (res.content)
+			snprintf(why, sizeof why, "empty completion");
+		llmw_result_clear(&res);
+		llm_failed(t, LLMW_SERVER, -1, why);
+		return;
+	}
+	count_llm(t, r, LLMW_SERVER, 1);
+	shm_pcount(t->w->slot, t->provider, SHM_P_PROMPT_TOKENS, (uint64_t)res.prompt_tokens);
+	shm_pcount(t->w->slot, t->provider, SHM_P_COMPLETION_TOKENS, (uint64_t)res.completion_tokens);
+	t->text = res.content;
+	claim(t);
+}
+
+static void call_llm(struct task *t)
+{
+	const struct cfg_provider *p = &t->w->cfg.providers[t->provider];
+	struct llmw_msg msgs[2] = { { "system", t->system }, { "user", t->user } };
+	struct llmw_params par = { 1.2, 0.92, 0.3, 0.4, 200 };
+	char url[300], auth[300];
+	const char *headers[] = { "Content-Type: application/json", auth, NULL };
+	struct httpc_req req = { 0 };
+	char *body = llmw_request(p->model, msgs, 2, &par);
+
+	if (!body) {
+		retry_later(t, -1);
+		return;
+	}
+	snprintf(url, sizeof url, "%s/chat/completions", p->base_url);
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s", p->api_key);
+	req.method = "POST";
+	req.url = url;
+	req.headers = headers;
+	req.body = body;
+	req.body_len = strlen(body);
+	req.timeout_ms = p->timeout_ms;
+	req.connect_timeout_ms = 3000;
+	req.low_speed_time_s = 10;
+	if (httpc_request(t->w->http, &req, on_llm, t) < 0) {
+		free(body);
+		llm_failed(t, LLMW_SERVER, -1, "cannot start the request");
+		return;
+	}
+	free(body);
+}
+
+/* ---- the outbox and Telegram ---- */
+
+static void on_claimed(PGresult *res, const char *err, void *arg)
+{
+	struct task *t = arg;
+	const char *st;
+
+	if (!res) {
+		retry_later(t, -1); /* nothing was sent: safe to run again */
+		(void)err;
+		return;
+	}
+	st = PQgetvalue(res, 0, 0);
+	if (strcmp(st, "sending") == 0 && atoi(PQgetvalue(res, 0, 1)) == t->attempt) {
+		send_message(t);
+		return;
+	}
+	finish(t, strcmp(st, "unknown") == 0 ? SHM_OUT_UNKNOWN : SHM_OUT_SKIPPED);
+}
+
+static void claim(struct task *t)
+{
+	static const char sql[] =
+		"INSERT INTO messages (job_id, bot_id, chat_id, status, attempt, text, reply_to_message_id) "
+		"VALUES ($1, $2, $3, 'sending', $4, $5, NULLIF($6, '0')::bigint) "
+		"ON CONFLICT (job_id) DO UPDATE SET "
+		"status = CASE WHEN EXCLUDED.attempt <= messages.attempt THEN messages.status "
+		"WHEN messages.status = 'retry' THEN 'sending' "
+		"WHEN messages.status = 'sending' THEN 'unknown' ELSE messages.status END, "
+		"text = CASE WHEN EXCLUDED.attempt > messages.attempt AND messages.status = 'retry' "
+		"THEN EXCLUDED.text ELSE messages.text END, "
+		"attempt = CASE WHEN EXCLUDED.attempt > messages.attempt AND messages.status IN "
+		"('retry', 'sending') THEN EXCLUDED.attempt ELSE messages.attempt END "
+		"RETURNING status, attempt";
+	char bot[24], chat[24], reply[24];
+	json_t *rt = json_object_get(t->job.payload, "reply_to_message_id");
+	const char *p[6] = { t->id, bot, chat, t->token_s, t->text, reply };
+
+	snprintf(bot, sizeof bot, "%lld", (long long)t->job.bot_id);
+	snprintf(chat, sizeof chat, "%lld", (long long)t->job.chat_id);
+	snprintf(reply, sizeof reply, "%lld", json_is_integer(rt) ? (long long)json_integer_value(rt) : 0LL);
+	query(t, sql, 6, p, on_claimed);
+}
+
+static void on_marked(PGresult *res, const char *err, void *arg)
+{
+	struct task *t = arg;
+
+	if (!res) {
+		abandon(t, err);
+		return;
+	}
+	if (t->outcome == SHM_OUT_RETRY)
+		retry_later(t, t->retry_delay_ms);
+	else if (t->outcome == SHM_OUT_FAILED)
+		dead_letter(t, t->why); /* the row is 'failed' already: it stays so */
+	else
+		finish(t, t->outcome);
+}
+
+/* Record what the send did; the outcome decides what follows (on_marked). */
+static void mark(struct task *t, const char *status, int64_t message_id, const char *error)
+{
+	static const char sql[] =
+		"UPDATE messages SET status = $3, telegram_message_id = NULLIF($4, '0')::bigint, "
+		"error = NULLIF($5, ''), sent_at = CASE WHEN $3 = 'sent' THEN now() END "
+		"WHERE job_id = $1 AND attempt = $2 AND status = 'sending'";
+	char mid[24];
+	const char *p[5] = { t->id, t->token_s, status, mid, error ? error : "" };
+
+	snprintf(mid, sizeof mid, "%lld", (long long)message_id);
+	query(t, sql, 5, p, on_marked);
+}
+
+static void tg_count(struct task *t, enum shm_counter c, const struct httpc_resp *r)
+{
+	shm_count(t->w->slot, c, 1);
+	shm_observe(t->w->slot, SHM_H_TG_SECONDS, r->total_s);
+}
+
+/* A known failure before Telegram took the message: send again later. */
+static void mark_retry(struct task *t, int64_t delay_ms, const char *why)
+{
+	struct wk *w = t->w;
+
+	if (delay_ms < 0)
+		delay_ms = backoff_full_jitter(t->attempt - 1, w->cfg.backoff_base_ms,
+					       w->cfg.backoff_max_ms, &w->rng);
+	t->outcome = SHM_OUT_RETRY;
+	t->retry_delay_ms = delay_ms;
+	mark(t, "retry", 0, why);
+}
+
+static void on_sent(const struct httpc_resp *r, void *arg)
+{
+	struct task *t = arg;
+	struct tgw_result res;
+	char why[256];
+
+	if (r->err_kind == HTTPC_CONNECT) {
+		tg_count(t, SHM_C_TG_NETERR, r);
+		mark_retry(t, -1, "telegram unreachable");
+		return;
+	}
+	if (r->err_kind != HTTPC_OK) {
+		/* The request left us: Telegram may have posted it. Never again. */
+		tg_count(t, r->err_kind == HTTPC_TIMEOUT ? SHM_C_TG_TIMEOUT : SHM_C_TG_NETERR, r);
+		t->outcome = SHM_OUT_UNKNOWN;
+		mark(t, "unknown", 0, r->err ? r->err : "network error after sending");
+		return;
+	}
+	if (r->status >= 500) {
+		tg_count(t, SHM_C_TG_5XX, r);
+		snprintf(why, sizeof why, "telegram HTTP %d", r->status);
+		mark_retry(t, -1, why);
+		return;
+	}
+	if (tgw_parse(r->body, r->body_len, &res, why, sizeof why) < 0) {
+		tg_count(t, r->status == 200 ? SHM_C_TG_NETERR : SHM_C_TG_4XX, r);
+		t->outcome = SHM_OUT_UNKNOWN;
+		mark(t, "unknown", 0, why);
+		return;
+	}
+	if (res.ok) {
+		tg_count(t, SHM_C_TG_OK, r);
+		t->outcome = SHM_OUT_SENT;
+		chats_invalidate(t->w->chats, t->job.chat_id);
+		mark(t, "sent", res.message_id, NULL);
+		return;
+	}
+	if (r->status == 429 || res.error_code == 429) {
+		long ra = res.retry_after >= 0 ? res.retry_after : r->retry_after_s;
+		tg_count(t, SHM_C_TG_429, r);
+		mark_retry(t, ra >= 0 ? ra * 1000 : -1, "telegram 429");
+		return;
+	}
+	tg_count(t, SHM_C_TG_4XX, r);
+	snprintf(t->why, sizeof t->why, "telegram %d: %s", res.error_code, res.description);
+	t->outcome = SHM_OUT_FAILED;
+	mark(t, "failed", 0, t->why);
+}
+
+static void send_message(struct task *t)
+{
+	struct wk *w = t->w;
+	json_t *rt = json_object_get(t->job.payload, "reply_to_message_id");
+	char *body = tgw_send_message(t->job.chat_id, t->text,
+				      json_is_integer(rt) ? json_integer_value(rt) : 0);
+	const char *headers[] = { "Content-Type: application/json", NULL };
+	struct httpc_req req = { 0 };
+	char url[TOK_MAX + 300];
+
+	if (!body) {
+		mark_retry(t, -1, "out of memory");
+		return;
+	}
+	/* The URL holds the bot's token: it goes to curl and nowhere else. */
+	snprintf(url, sizeof url, "%s/bot%s/sendMessage", w->cfg.telegram_api_url, t->bot_token);
+	req.method = "POST";
+	req.url = url;
+	req.headers = headers;
+	req.body = body;
+	req.body_len = strlen(body);
+	req.timeout_ms = w->cfg.telegram_timeout_ms;
+	req.connect_timeout_ms = 3000;
+	if (httpc_request(w->http, &req, on_sent, t) < 0)
+		mark_retry(t, -1, "cannot start the request");
+	memset(url, 0, sizeof url);
+	free(body);
+}
+
+/* ---- entry ---- */
+
+void task_start(struct wk *w, const char *id, const char *body, size_t len, int attempts)
+{
+	struct task *t = calloc(1, sizeof *t);
+	char why[256];
+
+	if (!t)
+		return; /* the lease expires and the job comes back */
+	t->w = w;
+	snprintf(t->id, sizeof t->id, "%s", id);
+	t->attempt = attempts;
+	snprintf(t->token_s, sizeof t->token_s, "%d", attempts);
+	t->leased_at = uv_now(w->loop);
+	t->raw = strndup(body, len);
+	t->next = w->tasks;
+	if (w->tasks)
+		w->tasks->prev = t;
+	w->tasks = t;
+	w->inflight++;
+	shm_gauge(w->slot, SHM_G_INFLIGHT, w->inflight);
+	if (!t->raw) {
+		abandon(t, "out of memory");
+		return;
+	}
+	if (job_decode(&t->job, body, len, why, sizeof why) < 0) {
+		char reason[300];
+		snprintf(reason, sizeof reason, "malformed job: %s", why);
+		dead_letter(t, reason);
+		return;
+	}
+	t->decoded = 1;
+	if (attempts > w->cfg.max_attempts) {
+		snprintf(why, sizeof why, "gave up after %d attempts", attempts - 1);
+		dead_letter(t, why);
+		return;
+	}
+	if (attempts > 1) {
+		const char *p[1] = { t->id };
+		query(t, "SELECT status, attempt FROM messages WHERE job_id = $1", 1, p, on_outbox_row);
+		return;
+	}
+	load_bot(t);
+}

@@ -1,0 +1,72 @@
+/* wk: the worker process's state, shared by the worker's modules (queue, task,
+ * bots, chats). One libuv loop; nothing here blocks. */
+#ifndef PIYASA_WK_H
+#define PIYASA_WK_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "cfg.h"
+#include "httpc.h"
+#include "pgc.h"
+#include "ra.h"
+#include "rq.h"
+#include "shm.h"
+#include "tok.h"
+
+struct task;
+struct bots;
+struct chats;
+
+struct wk {
+	uv_loop_t *loop;
+	struct cfg cfg;
+	const char *config_path;
+	int index, count;
+	char epoch[32];
+	struct rq_keys keys;
+	struct shm *shm;
+	struct shm_slot *slot;     /* ours in shm, or local_slot when run alone */
+	struct shm_slot local_slot;
+	unsigned char token_key[TOK_KEY_BYTES];
+	struct ra *redis;          /* scripts and commands */
+	struct ra *redis_wait;     /* only BLPOP on the wake key */
+	struct pgc *pg;
+	struct httpc *http;
+	struct bots *bots;
+	struct chats *chats;
+	uv_timer_t tick;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	int fleet_ok;              /* fleet checked and predecessor's leases taken back */
+	int draining;
+	int closing;
+	int leasing;               /* a lease call is outstanding */
+	int waiting;               /* a BLPOP is outstanding */
+	unsigned lease_calls;
+	int inflight;
+	struct task *tasks;        /* in flight, for lease renewal */
+	uint64_t next_maint, next_renew, next_depth, tick_expected;
+	uint64_t rng;
+	int exit_code;
+};
+
+/* queue.c: leasing and the periodic queue work. */
+void queue_start(struct wk *w);
+void queue_maybe_lease(struct wk *w);
+void queue_tick(struct wk *w, uint64_t now);
+void queue_ack(struct wk *w, struct task *t);
+void queue_nack(struct wk *w, struct task *t, int64_t delay_ms);
+
+/* task.c: one job's state machine. */
+void task_start(struct wk *w, const char *id, const char *body, size_t len, int attempts);
+/* Called by queue.c when the ack or nack of t is answered. */
+void task_finished(struct task *t, int acked);
+const char *task_id(const struct task *t);
+const char *task_token(const struct task *t);
+struct task *task_next(const struct task *t);
+
+/* Worker lifecycle (main.c). */
+void wk_maybe_exit(struct wk *w);
+void wk_update_ready(struct wk *w);
+
+#endif
