@@ -1,0 +1,358 @@
+/* itest: see itest.h. */
+#include "itest.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char db_url[256], admin_url[256], db_name[64], prefix[32];
+static int fake_port, http_port;
+
+int itest_fake_port(void) { return fake_port; }
+int itest_http_port(void) { return http_port; }
+
+int64_t itest_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *itest_bin(const char *name)
+{
+	const char *dir = getenv("PIYASA_BIN_DIR");
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir && *dir ? dir : "bin", name) < 0)
+		abort();
+	return p;
+}
+
+static int admin_exec(const char *sql)
+{
+	PGconn *c = PQconnectdb(admin_url);
+	PGresult *r;
+	int ok;
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "itest: %s", PQerrorMessage(c));
+		PQfinish(c);
+		return -1;
+	}
+	r = PQexec(c, sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+	if (!ok)
+		fprintf(stderr, "itest: %s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
+
+void itest_env_setup(void)
+{
+	const char *pg = getenv("PIYASA_PG_PORT"), *rd = getenv("PIYASA_REDIS_PORT");
+	char sql[128], url[128], *ctl;
+	int pid = (int)getpid();
+
+	pg = pg && *pg ? pg : "55432";
+	rd = rd && *rd ? rd : "56379";
+	snprintf(db_name, sizeof db_name, "itest_%d", pid);
+	snprintf(admin_url, sizeof admin_url, "postgresql://postgres@127.0.0.1:%s/postgres", pg);
+	snprintf(db_url, sizeof db_url, "postgresql://postgres@127.0.0.1:%s/%s", pg, db_name);
+	snprintf(prefix, sizeof prefix, "it%d", pid);
+	snprintf(url, sizeof url, "redis://127.0.0.1:%s", rd);
+	fake_port = 20000 + pid % 20000;
+	http_port = fake_port + 1;
+	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", db_name);
+	admin_exec(sql);
+	snprintf(sql, sizeof sql, "CREATE DATABASE %s", db_name);
+	if (admin_exec(sql) < 0)
+		abort();
+	setenv("PIYASA_DATABASE_URL", db_url, 1);
+	setenv("PIYASA_REDIS_URL", url, 1);
+	setenv("PIYASA_REDIS_PREFIX", prefix, 1);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", fake_port);
+	setenv("PIYASA_TELEGRAM_API_URL", url, 1);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1", fake_port);
+	setenv("PIYASA_LLM_BASE_URL", url, 1);
+	snprintf(url, sizeof url, "%d", http_port);
+	setenv("PIYASA_HTTP_PORT", url, 1);
+	if (!getenv("PIYASA_TOKEN_KEY"))
+		setenv("PIYASA_TOKEN_KEY",
+		       "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 1);
+	ctl = itest_bin("piyasactl");
+	const char *av[] = { ctl, "migrate", NULL };
+	if (itest_run(av) != 0)
+		abort();
+	free(ctl);
+}
+
+void itest_env_teardown(void)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db_name);
+	admin_exec(sql);
+	redisContext *c = redisConnect("127.0.0.1", atoi(strrchr(getenv("PIYASA_REDIS_URL"), ':') + 1));
+	if (c && !c->err) {
+		redisReply *r = redisCommand(c, "EVAL %s 0 %s*",
+			"local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) n = n + 1 end return n",
+			prefix);
+		freeReplyObject(r);
+	}
+	if (c)
+		redisFree(c);
+}
+
+pid_t itest_spawn(const char *const argv[], const char *logfile)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (logfile) {
+			int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0644);
+			if (fd >= 0) {
+				dup2(fd, 1);
+				dup2(fd, 2);
+				close(fd);
+			}
+		}
+		setpgid(0, 0);
+		execv(argv[0], (char *const *)argv);
+		fprintf(stderr, "itest: exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+int itest_wait_exit(pid_t pid, int timeout_ms)
+{
+	int64_t end = itest_now_ms() + timeout_ms;
+	int st;
+
+	do {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return st;
+		if (r < 0)
+			return -1;
+		usleep(20000);
+	} while (itest_now_ms() < end);
+	return -1;
+}
+
+int itest_run(const char *const argv[])
+{
+	pid_t pid = itest_spawn(argv, NULL);
+	int st = itest_wait_exit(pid, 120000);
+
+	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void itest_kill(pid_t pid, int sig)
+{
+	if (pid > 0)
+		kill(pid, sig);
+}
+
+struct buf {
+	char *p;
+	size_t n;
+};
+
+static size_t on_body(char *d, size_t sz, size_t nm, void *arg)
+{
+	struct buf *b = arg;
+	char *p = realloc(b->p, b->n + sz * nm + 1);
+
+	if (!p)
+		return 0;
+	memcpy(p + b->n, d, sz * nm);
+	b->n += sz * nm;
+	p[b->n] = '\0';
+	b->p = p;
+	return sz * nm;
+}
+
+static char *http(int port, const char *path, const char *post, long *status)
+{
+	CURL *c = curl_easy_init();
+	struct buf b = { NULL, 0 };
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	char url[256];
+
+	snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	if (post)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
+	*status = 0;
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	if (!b.p && *status)
+		b.p = strdup("");
+	return b.p;
+}
+
+char *itest_http_get(int port, const char *path, long *status)
+{
+	return http(port, path, NULL, status);
+}
+
+json_t *itest_fake_post(const char *path, const char *json)
+{
+	long st;
+	char *body = http(fake_port, path, json, &st);
+	json_t *o = body ? json_loads(body, 0, NULL) : NULL;
+
+	free(body);
+	return o;
+}
+
+json_t *itest_fake_stats(void)
+{
+	long st;
+	char *body = http(fake_port, "/_stats", NULL, &st);
+	json_t *o = body ? json_loads(body, 0, NULL) : NULL;
+
+	free(body);
+	return o;
+}
+
+static int fake_up(void *arg)
+{
+	json_t *s = itest_fake_stats();
+
+	(void)arg;
+	json_decref(s);
+	return s != NULL;
+}
+
+pid_t itest_fake_start(const char *const extra[])
+{
+	const char *av[32];
+	char port[16], *bin = itest_bin("piyasa-fakeapi");
+	int n = 0;
+	pid_t pid;
+
+	snprintf(port, sizeof port, "%d", fake_port);
+	av[n++] = bin;
+	av[n++] = "--port";
+	av[n++] = port;
+	av[n++] = "--quiet";
+	for (int i = 0; extra && extra[i] && n < 30; i++)
+		av[n++] = extra[i];
+	av[n] = NULL;
+	pid = itest_spawn(av, "/dev/null");
+	free(bin);
+	if (!itest_wait_for(fake_up, NULL, 10000)) {
+		fprintf(stderr, "itest: the fake API did not come up\n");
+		abort();
+	}
+	return pid;
+}
+
+long long itest_pg_int(const char *sql)
+{
+	PGconn *c = PQconnectdb(db_url);
+	PGresult *r;
+	long long v = -1;
+
+	if (PQstatus(c) == CONNECTION_OK) {
+		r = PQexec(c, sql);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+			v = atoll(PQgetvalue(r, 0, 0));
+		else if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			fprintf(stderr, "itest: %s: %s", sql, PQerrorMessage(c));
+		PQclear(r);
+	}
+	PQfinish(c);
+	return v;
+}
+
+int itest_pg_exec(const char *sql)
+{
+	PGconn *c = PQconnectdb(db_url);
+	PGresult *r = PQexec(c, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+
+	if (!ok)
+		fprintf(stderr, "itest: %s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
+
+long long itest_redis_int(const char *fmt, ...)
+{
+	const char *url = getenv("PIYASA_REDIS_URL");
+	redisContext *c = redisConnect("127.0.0.1", atoi(strrchr(url, ':') + 1));
+	redisReply *r;
+	long long v = -1;
+	va_list ap;
+
+	if (!c || c->err) {
+		if (c)
+			redisFree(c);
+		return -1;
+	}
+	va_start(ap, fmt);
+	r = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	if (r && r->type == REDIS_REPLY_INTEGER)
+		v = r->integer;
+	freeReplyObject(r);
+	redisFree(c);
+	return v;
+}
+
+char *itest_write_cast(int nbots, long long chat_id)
+{
+	json_t *cast = json_object(), *bots = json_array();
+	char *path, name[32], token[64];
+
+	json_object_set_new(cast, "chats", json_pack("[{s:I, s:s}]", "id", (json_int_t)chat_id,
+						     "title", "Test Grubu"));
+	for (int i = 1; i <= nbots; i++) {
+		snprintf(name, sizeof name, "bot%02d", i);
+		snprintf(token, sizeof token, "%d:test-token-%d", 9000000 + i, i);
+		json_array_append_new(bots, json_pack("{s:s, s:s, s:{s:s, s:s}, s:[I]}", "name", name,
+						      "token", token, "persona_profile", "tone",
+						      "samimi", "risk_profile", "orta", "chats",
+						      (json_int_t)chat_id));
+	}
+	json_object_set_new(cast, "bots", bots);
+	if (asprintf(&path, "/tmp/itest-cast-%d.json", (int)getpid()) < 0)
+		abort();
+	json_dump_file(cast, path, JSON_INDENT(1));
+	json_decref(cast);
+	return path;
+}
+
+int itest_wait_for(int (*cond)(void *), void *arg, int timeout_ms)
+{
+	int64_t end = itest_now_ms() + timeout_ms;
+
+	do {
+		if (cond(arg))
+			return 1;
+		usleep(50000);
+	} while (itest_now_ms() < end);
+	return cond(arg);
+}

@@ -1,0 +1,57 @@
+/* itest: helpers for integration tests that run the real binaries against the
+ * real PostgreSQL and Redis of scripts/services and the fake API.
+ *
+ * Each test process gets its own database (itest_<pid>) and Redis prefix
+ * (it<pid>), exported in the environment so every child (supervisor, workers,
+ * piyasactl) uses them. Binaries come from $PIYASA_BIN_DIR (default bin). */
+#ifndef PIYASA_ITEST_H
+#define PIYASA_ITEST_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Create and migrate a fresh database, pick ports, export the environment. */
+void itest_env_setup(void);
+/* Drop the database and the Redis keys of this test. */
+void itest_env_teardown(void);
+
+int itest_fake_port(void);
+int itest_http_port(void);
+
+/* Path of a binary (static buffer per call site is fine: returns malloc'd). */
+char *itest_bin(const char *name);
+
+/* Start a program in the background with stdout/stderr to logfile (or the
+ * test's stderr when NULL). */
+pid_t itest_spawn(const char *const argv[], const char *logfile);
+/* Run a program to the end; its exit status (-1 if it did not exit normally). */
+int itest_run(const char *const argv[]);
+/* Wait up to timeout_ms for pid to exit; its wait status, or -1 on timeout. */
+int itest_wait_exit(pid_t pid, int timeout_ms);
+void itest_kill(pid_t pid, int sig);
+
+/* The fake API on itest_fake_port() with extra flags (NULL-terminated). */
+pid_t itest_fake_start(const char *const extra[]);
+json_t *itest_fake_stats(void);
+/* POST a JSON body to the fake's control API; the answer (decref it) or NULL. */
+json_t *itest_fake_post(const char *path, const char *json);
+
+/* HTTP GET on loopback; body malloc'd (NULL when no answer), status out. */
+char *itest_http_get(int port, const char *path, long *status);
+
+/* First column of the first row as an integer (-1 on error). */
+long long itest_pg_int(const char *sql);
+int itest_pg_exec(const char *sql);
+/* Redis command on the test's server; integer result or -1. */
+long long itest_redis_int(const char *fmt, ...);
+
+/* Write a cast of nbots bots in one chat (chat_id) to a file; returns its path. */
+char *itest_write_cast(int nbots, long long chat_id);
+
+/* Poll cond every 50 ms up to timeout_ms; 1 when it became true. */
+int itest_wait_for(int (*cond)(void *), void *arg, int timeout_ms);
+
+int64_t itest_now_ms(void);
+
+#endif

@@ -1,0 +1,135 @@
+/* The walking skeleton end to end: supervisor + 4 workers + the fake APIs +
+ * PostgreSQL + Redis. 2,000 jobs over 40 bots must become 2,000 rows 'sent',
+ * 2,000 sends at the fake and not one duplicate. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+#define CHAT -1001000000042LL
+
+static pid_t fake, sup;
+
+static void setup(void)
+{
+	itest_env_setup();
+	fake = itest_fake_start(NULL);
+}
+
+static void teardown(void)
+{
+	itest_kill(sup, SIGKILL);
+	itest_kill(fake, SIGTERM);
+	itest_wait_exit(sup, 5000);
+	itest_wait_exit(fake, 5000);
+	itest_env_teardown();
+}
+
+static pid_t start_supervisor(const char *workers)
+{
+	char *bin = itest_bin("supervisor");
+	const char *av[] = { bin, "--workers", workers, NULL };
+	pid_t pid = itest_spawn(av, getenv("PIYASA_ITEST_LOG"));
+
+	free(bin);
+	return pid;
+}
+
+static int ctl(const char *a, const char *b, const char *c, const char *d, const char *e)
+{
+	char *bin = itest_bin("piyasactl");
+	const char *av[] = { bin, a, b, c, d, e, NULL };
+	int rc = itest_run(av);
+
+	free(bin);
+	return rc;
+}
+
+static int all_sent(void *arg)
+{
+	return itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'") >= (long long)(intptr_t)arg;
+}
+
+START_TEST(two_thousand_jobs_forty_bots_four_workers)
+{
+	char *cast = itest_write_cast(40, CHAT);
+	char chat[32];
+	int64_t t0;
+
+	snprintf(chat, sizeof chat, "%lld", CHAT);
+	ck_assert_int_eq(ctl("import", cast, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM chat_bots"), 40);
+	sup = start_supervisor("4");
+	t0 = itest_now_ms();
+	ck_assert_int_eq(ctl("enqueue", "--chat", chat, "--count", "2000"), 0);
+	ck_assert_msg(itest_wait_for(all_sent, (void *)(intptr_t)2000, 90000),
+		      "only %lld of 2000 sent", itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'"));
+	fprintf(stderr, "pipeline: 2000 jobs sent in %lld ms\n", (long long)(itest_now_ms() - t0));
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages"), 2000);
+	ck_assert_int_eq(itest_pg_int("SELECT count(DISTINCT bot_id) FROM messages"), 40);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE telegram_message_id IS NULL"), 0);
+	json_t *st = itest_fake_stats();
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "sends")), 2000);
+	ck_assert_int_eq(json_integer_value(json_object_get(st, "duplicate_sends")), 0);
+	json_decref(st);
+	/* every worker did its share: each owns 10 of the 40 bots */
+	for (int w = 0; w < 4; w++) {
+		char sql[128];
+		snprintf(sql, sizeof sql, "SELECT count(*) FROM messages WHERE bot_id %% 4 = %d", w);
+		ck_assert_int_eq(itest_pg_int(sql), 500);
+	}
+	kill(sup, SIGTERM);
+	int status = itest_wait_exit(sup, 20000);
+	ck_assert_msg(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "supervisor did not exit 0 on SIGTERM (status %d)", status);
+	sup = 0;
+	unlink(cast);
+	free(cast);
+}
+END_TEST
+
+START_TEST(malformed_job_goes_to_dead_letters_with_reason)
+{
+	char *cast = itest_write_cast(4, CHAT);
+
+	ck_assert_int_eq(ctl("import", cast, NULL, NULL, NULL), 0);
+	sup = start_supervisor("2");
+	/* A producer with a bug: an id pushed with a body that is not a job. */
+	const char *prefix = getenv("PIYASA_REDIS_PREFIX");
+	ck_assert_int_eq(ctl("enqueue", "--bot", "2", "--chat", "-1001000000042"), 0);
+	ck_assert_int_ge(itest_redis_int("HSET %s:{w0}:jobs bad1 %s", prefix, "{\"id\":\"bad1\",\"kind\":\"dance\"}"), 0);
+	ck_assert_int_ge(itest_redis_int("RPUSH %s:{w0}:q:normal bad1", prefix), 1);
+	ck_assert_int_ge(itest_redis_int("LPUSH %s:{w0}:wake 1", prefix), 1);
+	ck_assert(itest_wait_for(all_sent, (void *)(intptr_t)1, 30000));
+	for (int i = 0; i < 100 && itest_pg_int("SELECT count(*) FROM dead_jobs") < 1; i++)
+		usleep(100000);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE job_id = 'bad1' "
+				      "AND reason LIKE 'malformed job:%kind%'"), 1);
+	ck_assert_int_eq(itest_redis_int("HEXISTS %s:{w0}:jobs bad1", prefix), 0);
+	unlink(cast);
+	free(cast);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("pipeline");
+	TCase *tc = tcase_create("skeleton");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, two_thousand_jobs_forty_bots_four_workers);
+	tcase_add_test(tc, malformed_job_goes_to_dead_letters_with_reason);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
