@@ -508,7 +508,7 @@ static void on_sent(const struct httpc_resp *r, void *arg)
 		return;
 	}
 	tg_count(t, SHM_C_TG_4XX, r);
-	snprintf(t->why, sizeof t->why, "telegram %d: %s", res.error_code, res.description);
+	snprintf(t->why, sizeof t->why, "telegram %d: %.200s", res.error_code, res.description);
 	t->outcome = SHM_OUT_FAILED;
 	mark(t, "failed", 0, t->why);
 }
