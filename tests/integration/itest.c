@@ -39,12 +39,19 @@ char *itest_bin(const char *name)
 	return p;
 }
 
+static void quiet_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
 static int admin_exec(const char *sql)
 {
 	PGconn *c = PQconnectdb(admin_url);
 	PGresult *r;
 	int ok;
 
+	PQsetNoticeProcessor(c, quiet_notice, NULL);
 	if (PQstatus(c) != CONNECTION_OK) {
 		fprintf(stderr, "itest: %s", PQerrorMessage(c));
 		PQfinish(c);
