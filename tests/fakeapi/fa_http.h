@@ -28,8 +28,6 @@ struct fa_req {
     char *body;
     size_t body_len, body_cap;
     int too_big;
-    struct MHD_PostProcessor *pp;
-    json_t *form; /* fields of a form body, if the body was a form */
 
     /* Guarded by the state lock while the request waits (see fa_wait.c). */
     int wait_kind;
@@ -59,6 +57,10 @@ enum MHD_Result fa_http_access(void *cls, struct MHD_Connection *conn, const cha
                                void **con_cls);
 void fa_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                        enum MHD_RequestTerminationCode toe);
+
+/* Request parameters merged from a JSON or form body and the query string (body wins).
+ * Returns a new object, or NULL with *bad = 1 when the body is not a JSON object. */
+json_t *fa_req_params(struct fa_req *req, int *bad);
 
 /* Parameter helpers: integers may arrive as JSON numbers or as decimal strings. */
 int fa_param_int(json_t *params, const char *key, int64_t *out);

@@ -47,6 +47,8 @@ void fa_state_free(void);
 
 /* Settings (fa_state.c). */
 void fa_settings_get(struct fa_settings *out);
+/* Startup: the settings from the command line and the per-chat history length. */
+void fa_settings_set(const struct fa_settings *s, int history);
 /* Applies the keys present in obj; on a bad value fills err and returns -1. */
 int fa_settings_apply(json_t *obj, char *err, size_t errlen);
 json_t *fa_settings_json(void);
@@ -60,7 +62,7 @@ void fa_stats_tokens(const char *key, const char *model, int64_t tokens);
 json_t *fa_stats_json(void);
 void fa_state_reset(void);
 
-/* Chats, bots, messages and updates (fa_chat.c). */
+/* Chats, messages and sends (fa_chat.c); bots and updates are in fa_bots.h. */
 enum fa_send_rc fa_chat_send(int64_t bot_id, int64_t chat_id, const char *text,
                              int64_t reply_to, struct fa_sent *out);
 enum fa_send_rc fa_chat_action(int64_t bot_id, int64_t chat_id);
@@ -78,19 +80,14 @@ struct fa_human {
 /* Records a human message and queues it for the chat's bots; returns -1 on no memory. */
 int fa_chat_human(const struct fa_human *h, int64_t *message_id, int *delivered);
 
-/* getUpdates: confirms updates below offset, then answers at once (returns 0, *out set)
- * or suspends req as the bot's long poll (returns 1). */
-int fa_chat_updates(struct fa_req *req, int64_t bot_id, int64_t offset, int has_offset,
-                    int limit, int timeout_s, json_t **out);
-/* The answer of a resumed long poll: pending updates (possibly none). */
-json_t *fa_chat_poll_result(struct fa_req *req);
-void fa_state_poll_detach_locked(struct fa_req *req);
-
 json_t *fa_chat_messages(int64_t chat_id, int limit);
 
 /* Internals shared by fa_state.c and fa_chat.c (under the lock). */
-void fa_chat_reset_locked(void);
+/* Empties chats, bots and send counters; claims pending polls into *claimed (the caller
+ * resumes them after unlocking). Returns how many. */
+size_t fa_chat_reset_locked(struct fa_req ***claimed);
 void fa_chat_stats_locked(json_t *stats);
+void fa_chat_free_locked(void);
 void fa_chat_init_locked(int history);
 int fa_settings_chat_missing_locked(int64_t chat_id);
 

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 int fa_log_level = 1;
@@ -30,6 +31,36 @@ void fa_log(int level, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     funlockfile(stderr);
+}
+
+void fa_log_scrub(char *s)
+{
+    char *p = s;
+
+    while ((p = strstr(p, "/bot")) != NULL) {
+        char *tok = p + 4, *end = tok;
+        while (*end && *end != '/' && *end != ' ' && *end != '?' && *end != '\n')
+            end++;
+        if (end > tok) {
+            memcpy(tok, "***", 3);
+            memmove(tok + 3, end, strlen(end) + 1);
+        }
+        p = tok;
+    }
+}
+
+void fa_log_mhd(void *cls, const char *fmt, va_list ap)
+{
+    char buf[1024];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    n = strlen(buf);
+    while (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    fa_log_scrub(buf);
+    fa_log(1, "mhd: %s", buf);
 }
 
 int64_t fa_now_ms(void)

@@ -6,6 +6,7 @@
  * until it is resumed. */
 #include "fa_wait.h"
 
+#include "fa_bots.h"
 #include "fa_state.h"
 #include "fa_util.h"
 
@@ -110,7 +111,7 @@ int fa_wait_claim_locked(struct fa_req *req)
     req->waiting = 0;
     req->resumed = 1;
     if (req->wait_kind == FA_WAIT_POLL)
-        fa_state_poll_detach_locked(req);
+        fa_bots_poll_detach_locked(req);
     return 0;
 }
 
