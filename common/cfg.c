@@ -81,7 +81,7 @@ static void provider_defaults(struct cfg_provider *p, const char *name)
 {
 	memset(p, 0, sizeof *p);
 	snprintf(p->name, sizeof p->name, "%s", name);
-	snprintf(p->base_url, sizeof p->base_url, "http://127.0.0.1:58080/v1");
+	snprintf(p->base_url, sizeof p->base_url, "http://127.0.0.1:28080/v1");
 	snprintf(p->model, sizeof p->model, "fake-1");
 	snprintf(p->api_key, sizeof p->api_key, "fake-key");
 	p->timeout_ms = 30000;
@@ -95,9 +95,9 @@ void cfg_defaults(struct cfg *c)
 	c->workers = 4;
 	/* The local services of scripts/services; their ports follow the same variables. */
 	snprintf(c->database_url, sizeof c->database_url,
-		 "postgresql://postgres@127.0.0.1:%s/piyasa", pg && *pg ? pg : "55432");
+		 "postgresql://postgres@127.0.0.1:%s/piyasa", pg && *pg ? pg : "25432");
 	snprintf(c->redis_url, sizeof c->redis_url, "redis://127.0.0.1:%s",
-		 rd && *rd ? rd : "56379");
+		 rd && *rd ? rd : "26379");
 	snprintf(c->redis_prefix, sizeof c->redis_prefix, "piyasa");
 	snprintf(c->http_bind, sizeof c->http_bind, "127.0.0.1");
 	c->http_port = 9464;
@@ -110,7 +110,7 @@ void cfg_defaults(struct cfg *c)
 	c->worker_timeout_ms = 10000;
 	c->drain_timeout_ms = 15000;
 	c->respawn_max_ms = 30000;
-	snprintf(c->telegram_api_url, sizeof c->telegram_api_url, "http://127.0.0.1:58080");
+	snprintf(c->telegram_api_url, sizeof c->telegram_api_url, "http://127.0.0.1:28080");
 	c->telegram_timeout_ms = 10000;
 	c->telegram_pacing = 1;
 	snprintf(c->log_level, sizeof c->log_level, "info");

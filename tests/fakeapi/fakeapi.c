@@ -32,7 +32,7 @@ struct fa_opts {
 
 static const char fa_usage[] =
     "usage: piyasa-fakeapi [options]\n"
-    "  --port P                 listen port (default 58080; 0 picks a free one)\n"
+    "  --port P                 listen port (default 28080; 0 picks a free one)\n"
     "  --bind ADDR              listen address (default 127.0.0.1)\n"
     "  --llm-latency-ms N       delay of every successful LLM answer\n"
     "  --telegram-latency-ms N  delay of every successful Telegram answer\n"
@@ -233,7 +233,7 @@ static void fa_init_defaults(struct fa_opts *o)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
     memset(o, 0, sizeof(*o));
-    o->port = 58080;
+    o->port = 28080;
     o->bind = "127.0.0.1";
     o->threads = cpus > 0 ? (int)cpus : 1;
     o->seed = 1;

@@ -72,14 +72,14 @@ void itest_env_setup(void)
 	char sql[128], url[128], *ctl;
 	int pid = (int)getpid();
 
-	pg = pg && *pg ? pg : "55432";
-	rd = rd && *rd ? rd : "56379";
+	pg = pg && *pg ? pg : "25432";
+	rd = rd && *rd ? rd : "26379";
 	snprintf(db_name, sizeof db_name, "itest_%d", pid);
 	snprintf(admin_url, sizeof admin_url, "postgresql://postgres@127.0.0.1:%s/postgres", pg);
 	snprintf(db_url, sizeof db_url, "postgresql://postgres@127.0.0.1:%s/%s", pg, db_name);
 	snprintf(prefix, sizeof prefix, "it%d", pid);
 	snprintf(url, sizeof url, "redis://127.0.0.1:%s", rd);
-	fake_port = 20000 + pid % 20000;
+	fake_port = 11000 + (pid % 6000) * 2; /* below the ephemeral range */
 	http_port = fake_port + 1;
 	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", db_name);
 	admin_exec(sql);

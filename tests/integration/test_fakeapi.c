@@ -98,7 +98,7 @@ static void fx_setup(void)
     curl_global_init(CURL_GLOBAL_ALL);
     /* Another suite may hold our first choice of port: walk on a few times. */
     for (int i = 0; i < 20 && fx_pid < 0; i++) {
-        fx_port = 58180 + (int)((getpid() + i * 37) % 500);
+        fx_port = 23180 + (int)((getpid() + i * 37) % 500);
         fx_pid = fx_spawn(fx_port, NULL);
     }
     snprintf(fx_base, sizeof(fx_base), "http://127.0.0.1:%d", fx_port);

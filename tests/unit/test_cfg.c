@@ -34,7 +34,7 @@ START_TEST(defaults_run_against_local_services)
 	unsetenv("PIYASA_PG_PORT");
 	unsetenv("PIYASA_DATABASE_URL");
 	ck_assert_int_eq(cfg_load(&c, NULL, err, sizeof err), 0);
-	ck_assert_str_eq(c.database_url, "postgresql://postgres@127.0.0.1:55432/piyasa");
+	ck_assert_str_eq(c.database_url, "postgresql://postgres@127.0.0.1:25432/piyasa");
 	ck_assert_int_eq(c.workers, 4);
 	ck_assert_int_eq(c.nproviders, 1);
 	ck_assert_int_eq(c.telegram_pacing, 1);

@@ -99,9 +99,9 @@ START_TEST(redis_urls)
 	struct rurl u;
 	char err[128];
 
-	ck_assert_int_eq(rurl_parse(&u, "redis://127.0.0.1:56379", err, sizeof err), 0);
+	ck_assert_int_eq(rurl_parse(&u, "redis://127.0.0.1:26379", err, sizeof err), 0);
 	ck_assert_str_eq(u.host, "127.0.0.1");
-	ck_assert_int_eq(u.port, 56379);
+	ck_assert_int_eq(u.port, 26379);
 	ck_assert_int_eq(rurl_parse(&u, "redis://:pw@h/2", err, sizeof err), 0);
 	ck_assert_str_eq(u.password, "pw");
 	ck_assert_int_eq(u.db, 2);

@@ -15,7 +15,7 @@ static const char *dburl(void)
 {
 	const char *u = getenv("PIYASA_DATABASE_URL");
 
-	return u && *u ? u : "postgresql://postgres@127.0.0.1:55432/piyasa";
+	return u && *u ? u : "postgresql://postgres@127.0.0.1:25432/piyasa";
 }
 
 static void on_deadline(uv_timer_t *t)
@@ -417,7 +417,7 @@ START_TEST(server_down)
 	char err[256];
 
 	uv_loop_init(&loop);
-	ck_assert(pgc_new(&loop, "host=127.0.0.1 port=55432 nosuchoption=1", err, sizeof err) == NULL);
+	ck_assert(pgc_new(&loop, "host=127.0.0.1 port=25432 nosuchoption=1", err, sizeof err) == NULL);
 	ck_assert(strstr(err, "nosuchoption") != NULL);
 	c = pgc_new(&loop, "postgresql://postgres@127.0.0.1:1/piyasa", err, sizeof err);
 	ck_assert_msg(c != NULL, "%s", err);

@@ -17,7 +17,7 @@ static void setup(void)
 	char err[256];
 
 	snprintf(prefix, sizeof prefix, "t%d", (int)getpid());
-	q = rqs_connect(url ? url : "redis://127.0.0.1:56379", prefix, 2, err, sizeof err);
+	q = rqs_connect(url ? url : "redis://127.0.0.1:26379", prefix, 2, err, sizeof err);
 	ck_assert_msg(q != NULL, "%s (is scripts/services running?)", err);
 }
 
