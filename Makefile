@@ -38,6 +38,7 @@ ITEST_SRC := $(wildcard tests/integration/test_*.c)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(B)/tests/i%)
 ITEST_LIB := $(patsubst %.c,$(B)/%.o,$(filter-out $(ITEST_SRC),$(wildcard tests/integration/*.c)))
 
+.SECONDARY:
 .PHONY: all build asan release tests test test-unit test-integration demo install clean bench
 all: release
 

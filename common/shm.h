@@ -112,8 +112,9 @@ uint64_t shm_load(const uint64_t *p);
 /* Added for the supervisor (and tests); the declarations above are unchanged.
  *
  * shm_attach takes ownership of fd on success (shm_free closes it); on failure fd
- * stays open and the caller's. shm_set_state(sl, SHM_STARTING) also stamps pid,
- * started_ms and heartbeat_ms, so a worker's first call fills in its identity. */
+ * stays open and the caller's. shm_set_state(sl, SHM_STARTING) on a slot whose
+ * pid is 0 also stamps pid, and started_ms and heartbeat_ms where they are 0, so
+ * a worker's first call fills in its identity; later calls change the state only. */
 
 /* Relaxed atomic loads of the signed fields (pid, state, heartbeat, gauges). */
 int64_t shm_load_i64(const int64_t *p);
