@@ -394,8 +394,9 @@ static void on_claimed(PGresult *res, const char *err, void *arg)
 static void claim(struct task *t)
 {
 	static const char sql[] =
-		"INSERT INTO messages (job_id, bot_id, chat_id, status, attempt, text, reply_to_message_id) "
-		"VALUES ($1, $2, $3, 'sending', $4, $5, NULLIF($6, '0')::bigint) "
+		"INSERT INTO messages (job_id, bot_id, chat_id, status, attempt, text, reply_to_message_id, "
+		"enqueued_at) VALUES ($1, $2, $3, 'sending', $4, $5, NULLIF($6, '0')::bigint, "
+		"to_timestamp(NULLIF($7, '0')::bigint / 1000.0)) "
 		"ON CONFLICT (job_id) DO UPDATE SET "
 		"status = CASE WHEN EXCLUDED.attempt <= messages.attempt THEN messages.status "
 		"WHEN messages.status = 'retry' THEN 'sending' "
@@ -405,14 +406,15 @@ static void claim(struct task *t)
 		"attempt = CASE WHEN EXCLUDED.attempt > messages.attempt AND messages.status IN "
 		"('retry', 'sending') THEN EXCLUDED.attempt ELSE messages.attempt END "
 		"RETURNING status, attempt";
-	char bot[24], chat[24], reply[24];
+	char bot[24], chat[24], reply[24], enq[24];
 	json_t *rt = json_object_get(t->job.payload, "reply_to_message_id");
-	const char *p[6] = { t->id, bot, chat, t->token_s, t->text, reply };
+	const char *p[7] = { t->id, bot, chat, t->token_s, t->text, reply, enq };
 
 	snprintf(bot, sizeof bot, "%lld", (long long)t->job.bot_id);
 	snprintf(chat, sizeof chat, "%lld", (long long)t->job.chat_id);
 	snprintf(reply, sizeof reply, "%lld", json_is_integer(rt) ? (long long)json_integer_value(rt) : 0LL);
-	query(t, sql, 6, p, on_claimed);
+	snprintf(enq, sizeof enq, "%lld", (long long)t->job.enqueued_at);
+	query(t, sql, 7, p, on_claimed);
 }
 
 static void on_marked(PGresult *res, const char *err, void *arg)

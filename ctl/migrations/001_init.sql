@@ -56,6 +56,7 @@ CREATE TABLE messages (
     text                text NOT NULL DEFAULT '',
     metadata            jsonb NOT NULL DEFAULT '{}',
     error               text,
+    enqueued_at         timestamptz,          -- when the job was enqueued
     created_at          timestamptz NOT NULL DEFAULT now(),
     sent_at             timestamptz
 );
