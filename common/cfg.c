@@ -32,6 +32,7 @@ static const struct cfg_key keys[] = {
 	{ "http_bind", S(http_bind), "PIYASA_HTTP_BIND" },
 	{ "http_port", I(http_port, 0, 65535), "PIYASA_HTTP_PORT" },
 	{ "max_inflight", I(max_inflight, 1, 100000), "PIYASA_MAX_INFLIGHT" },
+	{ "pg_connections", I(pg_connections, 1, 64), "PIYASA_PG_CONNECTIONS" },
 	{ "lease_ms", I(lease_ms, 1000, 3600000), NULL },
 	{ "max_attempts", I(max_attempts, 1, 100), NULL },
 	{ "backoff_base_ms", I(backoff_base_ms, 1, 600000), NULL },
@@ -102,6 +103,7 @@ void cfg_defaults(struct cfg *c)
 	snprintf(c->http_bind, sizeof c->http_bind, "127.0.0.1");
 	c->http_port = 9464;
 	c->max_inflight = 256;
+	c->pg_connections = 2;
 	c->lease_ms = 30000;
 	c->max_attempts = 5;
 	c->backoff_base_ms = 500;

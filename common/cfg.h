@@ -33,6 +33,7 @@ struct cfg {
 	char http_bind[64];
 	int http_port;
 	int max_inflight;
+	int pg_connections;       /* per worker: commits on several overlap */
 	int lease_ms;
 	int max_attempts;
 	int backoff_base_ms;

@@ -109,7 +109,7 @@ static void load_bot(struct lcache *c, int64_t id, void *owner)
 	ld->b = bs;
 	ld->id = id;
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)id);
-	if (pgc_query(bs->w->pg, sql, 1, params, on_bot_row, ld) < 0) {
+	if (pgc_query(wk_pg(bs->w), sql, 1, params, on_bot_row, ld) < 0) {
 		free(ld);
 		lcache_loaded(c, id, NULL, "database unavailable");
 	}

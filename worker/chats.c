@@ -72,7 +72,7 @@ static void load_history(struct lcache *lc, int64_t id, void *owner)
 	ld->c = c;
 	ld->id = id;
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)id);
-	if (pgc_query(c->w->pg, sql, 1, params, on_history_rows, ld) < 0) {
+	if (pgc_query(wk_pg(c->w), sql, 1, params, on_history_rows, ld) < 0) {
 		free(ld);
 		lcache_loaded(lc, id, NULL, "database unavailable");
 	}

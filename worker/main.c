@@ -31,12 +31,31 @@ static void usage(FILE *f)
 		   "       worker --version\n");
 }
 
+struct pgc *wk_pg(struct wk *w)
+{
+	struct pgc *best = w->pg[0];
+
+	for (int i = 1; i < w->npg; i++)
+		if (pgc_ok(w->pg[i]) &&
+		    (!pgc_ok(best) || pgc_inflight(w->pg[i]) < pgc_inflight(best)))
+			best = w->pg[i];
+	return best;
+}
+
+static int pg_up(struct wk *w)
+{
+	for (int i = 0; i < w->npg; i++)
+		if (pgc_ok(w->pg[i]))
+			return 1;
+	return 0;
+}
+
 void wk_update_ready(struct wk *w)
 {
-	int ok = w->fleet_ok && ra_up(w->redis) && pgc_ok(w->pg);
+	int ok = w->fleet_ok && ra_up(w->redis) && pg_up(w);
 
 	shm_gauge(w->slot, SHM_G_REDIS_OK, ra_up(w->redis));
-	shm_gauge(w->slot, SHM_G_PG_OK, pgc_ok(w->pg));
+	shm_gauge(w->slot, SHM_G_PG_OK, pg_up(w));
 	if (!w->draining)
 		shm_set_state(w->slot, ok ? SHM_READY : SHM_STARTING);
 }
@@ -60,7 +79,9 @@ static void close_all(struct wk *w)
 	w->bots = NULL;
 	w->chats = NULL;
 	httpc_free(w->http);
-	pgc_free(w->pg);
+	for (int i = 0; i < w->npg; i++)
+		pgc_free(w->pg[i]);
+	w->npg = 0;
 	ra_free(w->redis);
 	ra_free(w->redis_wait);
 }
@@ -177,11 +198,14 @@ static int start_clients(struct wk *w, char *err, size_t el)
 {
 	if (!(w->redis = ra_new(w->loop, w->cfg.redis_url, 5000, on_redis_state, w, err, el)) ||
 	    !(w->redis_wait = ra_new(w->loop, w->cfg.redis_url, 5000, on_wait_state, w, err, el)) ||
-	    !(w->pg = pgc_new(w->loop, w->cfg.database_url, err, el)) ||
 	    !(w->http = httpc_new(w->loop, err, el)) || !(w->bots = bots_new(w)) ||
 	    !(w->chats = chats_new(w)))
 		return -1;
-	pgc_on_state(w->pg, on_pg_state, w);
+	for (w->npg = 0; w->npg < w->cfg.pg_connections; w->npg++) {
+		if (!(w->pg[w->npg] = pgc_new(w->loop, w->cfg.database_url, err, el)))
+			return -1;
+		pgc_on_state(w->pg[w->npg], on_pg_state, w);
+	}
 	return 0;
 }
 

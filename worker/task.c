@@ -139,7 +139,7 @@ static void abandon(struct task *t, const char *why)
 
 static int query(struct task *t, const char *sql, int n, const char *const *p, pgc_cb cb)
 {
-	if (pgc_query(t->w->pg, sql, n, p, cb, t) < 0) {
+	if (pgc_query(wk_pg(t->w), sql, n, p, cb, t) < 0) {
 		abandon(t, "database unavailable");
 		return -1;
 	}

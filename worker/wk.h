@@ -31,7 +31,8 @@ struct wk {
 	unsigned char token_key[TOK_KEY_BYTES];
 	struct ra *redis;          /* scripts and commands */
 	struct ra *redis_wait;     /* only BLPOP on the wake key */
-	struct pgc *pg;
+	struct pgc *pg[64];        /* cfg.pg_connections of them */
+	int npg;
 	struct httpc *http;
 	struct bots *bots;
 	struct chats *chats;
@@ -64,6 +65,9 @@ void task_finished(struct task *t, int acked);
 const char *task_id(const struct task *t);
 const char *task_token(const struct task *t);
 struct task *task_next(const struct task *t);
+
+/* The least busy live PostgreSQL connection (main.c). */
+struct pgc *wk_pg(struct wk *w);
 
 /* Worker lifecycle (main.c). */
 void wk_maybe_exit(struct wk *w);
