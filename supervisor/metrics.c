@@ -1,0 +1,394 @@
+/* metrics: see metrics.h. Families are written from small tables so the names,
+ * the HELP text and the shm field they read sit on one line each. A histogram's
+ * _count is its +Inf bucket, not the slot's count field: a worker bumps the two
+ * separately, and Prometheus requires them equal. */
+#include "metrics.h"
+
+#include "job.h"
+#include "shm.h"
+#include "version.h"
+#include "view.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Label values are operator-chosen (provider names): escape as 0.0.4 says. */
+static void label_value(FILE *f, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fprintf(f, "\\%c", *v);
+		else if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+	}
+}
+
+/* --- counters summed over workers (base + live) --- */
+
+static const struct {
+	const char *name, *help;
+	enum shm_counter c;
+} plain_counters[] = {
+	{ "piyasa_leased_total", "Jobs leased from the queues.", SHM_C_LEASED },
+	{ "piyasa_leases_lost_total", "Acks or nacks refused because another attempt owns the job.",
+	  SHM_C_LEASES_LOST },
+	{ "piyasa_dead_letters_total", "Jobs moved to the dead letters.", SHM_C_DEAD_LETTERS },
+	{ "piyasa_cache_hits_total", "Cache hits (L1 and L2).", SHM_C_CACHE_HIT },
+	{ "piyasa_cache_misses_total", "Cache misses.", SHM_C_CACHE_MISS },
+	{ "piyasa_redis_errors_total", "Redis command or connection errors.", SHM_C_REDIS_ERRORS },
+	{ "piyasa_pg_errors_total", "PostgreSQL query or connection errors.", SHM_C_PG_ERRORS },
+};
+
+static void write_jobs(FILE *f, const struct snap *s)
+{
+	static const char *const outcomes[SHM_OUT_COUNT] = { "sent", "failed", "unknown", "retry",
+							      "skipped" };
+
+	family(f, "piyasa_jobs_total", "counter", "Jobs finished, by kind and outcome.");
+	for (int k = 0; k < JOB_KIND_COUNT && k < 3; k++)
+		for (int o = 0; o < SHM_OUT_COUNT; o++)
+			fprintf(f, "piyasa_jobs_total{kind=\"%s\",outcome=\"%s\"} %" PRIu64 "\n",
+				job_kind_name((enum job_kind)k), outcomes[o], s->total.jobs[k][o]);
+}
+
+static void write_plain_counters(FILE *f, const struct snap *s)
+{
+	for (size_t i = 0; i < sizeof plain_counters / sizeof plain_counters[0]; i++) {
+		family(f, plain_counters[i].name, "counter", plain_counters[i].help);
+		fprintf(f, "%s %" PRIu64 "\n", plain_counters[i].name,
+			s->total.counters[plain_counters[i].c]);
+	}
+}
+
+static void write_telegram(FILE *f, const struct snap *s)
+{
+	static const char *const outcomes[] = { "ok", "429", "4xx", "5xx", "timeout", "neterr" };
+
+	family(f, "piyasa_telegram_calls_total", "counter", "Telegram Bot API calls by outcome.");
+	for (int i = 0; i < 6; i++)
+		fprintf(f, "piyasa_telegram_calls_total{outcome=\"%s\"} %" PRIu64 "\n", outcomes[i],
+			s->total.counters[SHM_C_TG_OK + i]);
+}
+
+static int nproviders(const struct snap *s)
+{
+	int n = s->cfg.nproviders;
+
+	return n < SHM_MAX_PROVIDERS ? n : SHM_MAX_PROVIDERS;
+}
+
+static void write_llm_calls(FILE *f, const struct snap *s)
+{
+	static const char *const outcomes[] = { "ok", "429", "5xx", "timeout", "error" };
+
+	family(f, "piyasa_llm_calls_total", "counter", "LLM API calls by provider and outcome.");
+	for (int p = 0; p < nproviders(s); p++)
+		for (int o = 0; o < 5; o++) {
+			fputs("piyasa_llm_calls_total{provider=\"", f);
+			label_value(f, s->cfg.providers[p]);
+			fprintf(f, "\",outcome=\"%s\"} %" PRIu64 "\n", outcomes[o],
+				s->total.pcounters[p][SHM_P_CALLS_OK + o]);
+		}
+	family(f, "piyasa_llm_tokens_total", "counter", "LLM tokens used, by provider and type.");
+	for (int p = 0; p < nproviders(s); p++)
+		for (int t = 0; t < 2; t++) {
+			fputs("piyasa_llm_tokens_total{provider=\"", f);
+			label_value(f, s->cfg.providers[p]);
+			fprintf(f, "\",type=\"%s\"} %" PRIu64 "\n", t ? "completion" : "prompt",
+				s->total.pcounters[p][SHM_P_PROMPT_TOKENS + t]);
+		}
+}
+
+/* --- gauges --- */
+
+static void write_gauge_sums(FILE *f, const struct snap *s)
+{
+	static const struct {
+		const char *name, *help;
+		enum shm_gauge g;
+	} sums[] = {
+		{ "piyasa_leased_jobs", "Jobs under lease now.", SHM_G_LEASED },
+		{ "piyasa_delayed_jobs", "Jobs waiting in the delayed sets.", SHM_G_DELAYED },
+		{ "piyasa_inflight_jobs", "Jobs running in the workers now.", SHM_G_INFLIGHT },
+		{ "piyasa_bots", "Bots owned by the running workers.", SHM_G_BOTS },
+	};
+	static const char *const prio[] = { "high", "normal", "low" };
+
+	family(f, "piyasa_queue_depth", "gauge", "Jobs waiting in the queues, by priority.");
+	for (int i = 0; i < 3; i++)
+		fprintf(f, "piyasa_queue_depth{priority=\"%s\"} %" PRId64 "\n", prio[i],
+			s->gauge_sum[SHM_G_QUEUE_HIGH + i]);
+	for (size_t i = 0; i < sizeof sums / sizeof sums[0]; i++) {
+		family(f, sums[i].name, "gauge", sums[i].help);
+		fprintf(f, "%s %" PRId64 "\n", sums[i].name, s->gauge_sum[sums[i].g]);
+	}
+}
+
+static int running(const struct snap *s, int i)
+{
+	return s->w[i].v.pid != 0;
+}
+
+static int up(const struct snap *s, int i)
+{
+	return running(s, i) && s->w[i].state == SHM_READY;
+}
+
+static void write_breakers(FILE *f, const struct snap *s)
+{
+	family(f, "piyasa_telegram_breaker_state", "gauge",
+	       "Telegram API circuit breaker per worker: 0 closed, 1 open, 2 half-open.");
+	for (int i = 0; i < s->seen; i++)
+		if (running(s, i))
+			fprintf(f, "piyasa_telegram_breaker_state{worker=\"%d\"} %" PRId64 "\n", i,
+				s->w[i].gauges[SHM_G_TG_BREAKER]);
+	family(f, "piyasa_llm_breaker_state", "gauge",
+	       "LLM provider circuit breaker per worker: 0 closed, 1 open, 2 half-open.");
+	for (int i = 0; i < s->seen; i++) {
+		if (!running(s, i))
+			continue;
+		for (int p = 0; p < nproviders(s); p++) {
+			fputs("piyasa_llm_breaker_state{provider=\"", f);
+			label_value(f, s->cfg.providers[p]);
+			fprintf(f, "\",worker=\"%d\"} %" PRId64 "\n", i, s->w[i].pbreaker[p]);
+		}
+	}
+}
+
+static int not_running(const struct snap *s, int i)
+{
+	return !running(s, i);
+}
+
+static int not_reporting(const struct snap *s, int i)
+{
+	return snap_heartbeat_age(s, i) < 0;
+}
+
+static double v_up(const struct snap *s, int i) { return up(s, i); }
+static double v_restarts(const struct snap *s, int i) { return s->w[i].v.restarts; }
+static double v_crash(const struct snap *s, int i) { return s->w[i].v.crash_loop; }
+static double v_age(const struct snap *s, int i) { return snap_heartbeat_age(s, i) / 1e3; }
+static double v_lag(const struct snap *s, int i) { return s->w[i].gauges[SHM_G_LOOP_LAG_US] / 1e6; }
+static double v_redis(const struct snap *s, int i) { return s->w[i].gauges[SHM_G_REDIS_OK]; }
+static double v_pg(const struct snap *s, int i) { return s->w[i].gauges[SHM_G_PG_OK]; }
+
+static const struct {
+	const char *name, *type, *help;
+	double (*value)(const struct snap *, int);
+	int (*skip)(const struct snap *, int);
+} worker_series[] = {
+	{ "piyasa_worker_up", "gauge", "1 while the worker's process runs and its slot says READY.",
+	  v_up, NULL },
+	{ "piyasa_worker_restarts_total", "counter",
+	  "Respawns of this worker index since the supervisor started.", v_restarts, NULL },
+	{ "piyasa_worker_crash_loop", "gauge",
+	  "1 while the worker keeps exiting soon after each start.", v_crash, NULL },
+	{ "piyasa_worker_heartbeat_age_seconds", "gauge", "Age of the worker's last heartbeat.",
+	  v_age, not_reporting },
+	{ "piyasa_loop_lag_seconds", "gauge", "Event loop lag the worker measured.", v_lag,
+	  not_running },
+	{ "piyasa_worker_redis_up", "gauge", "1 when the worker's Redis link is up.", v_redis,
+	  not_running },
+	{ "piyasa_worker_pg_up", "gauge", "1 when the worker's PostgreSQL link is up.", v_pg,
+	  not_running },
+};
+
+static void write_workers(FILE *f, const struct snap *s)
+{
+	for (size_t k = 0; k < sizeof worker_series / sizeof worker_series[0]; k++) {
+		family(f, worker_series[k].name, worker_series[k].type, worker_series[k].help);
+		for (int i = 0; i < s->seen; i++)
+			if (!worker_series[k].skip || !worker_series[k].skip(s, i))
+				fprintf(f, "%s{worker=\"%d\"} %.6g\n", worker_series[k].name, i,
+					worker_series[k].value(s, i));
+	}
+}
+
+/* --- histograms --- */
+
+static void write_hist(FILE *f, const char *name, const char *help,
+		       const struct shm_hist_data *h)
+{
+	uint64_t cum = 0;
+
+	family(f, name, "histogram", help);
+	for (int b = 0; b < SHM_NBUCKETS; b++) {
+		cum += h->buckets[b];
+		if (isinf(shm_bucket_bounds[b]))
+			fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cum);
+		else
+			fprintf(f, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, shm_bucket_bounds[b],
+				cum);
+	}
+	fprintf(f, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, (double)h->sum_us / 1e6, name,
+		cum);
+}
+
+static void write_histograms(FILE *f, const struct snap *s)
+{
+	write_hist(f, "piyasa_job_duration_seconds", "From lease to ack.",
+		   &s->total.hist[SHM_H_JOB_SECONDS]);
+	write_hist(f, "piyasa_enqueue_to_sent_seconds", "From enqueue to the message sent.",
+		   &s->total.hist[SHM_H_E2E_SECONDS]);
+	write_hist(f, "piyasa_llm_latency_seconds", "LLM API call latency.",
+		   &s->total.hist[SHM_H_LLM_SECONDS]);
+	write_hist(f, "piyasa_telegram_latency_seconds", "Telegram Bot API call latency.",
+		   &s->total.hist[SHM_H_TG_SECONDS]);
+}
+
+static void write_supervisor(FILE *f, const struct snap *s)
+{
+	family(f, "piyasa_build_info", "gauge", "The supervisor's version.");
+	fprintf(f, "piyasa_build_info{version=\"%s\"} 1\n", PIYASA_VERSION);
+	family(f, "piyasa_workers", "gauge", "Size of the fleet the supervisor runs.");
+	fprintf(f, "piyasa_workers %d\n", s->count);
+	family(f, "piyasa_supervisor_uptime_seconds", "gauge", "Seconds since the supervisor started.");
+	fprintf(f, "piyasa_supervisor_uptime_seconds %.3f\n", (s->now_ms - s->start_ms) / 1e3);
+	family(f, "piyasa_supervisor_reloads_total", "counter", "Configuration reloads (SIGHUP).");
+	fprintf(f, "piyasa_supervisor_reloads_total %" PRIu64 "\n", s->reloads);
+	family(f, "piyasa_supervisor_resizes_total", "counter", "Fleet resizes started.");
+	fprintf(f, "piyasa_supervisor_resizes_total %" PRIu64 "\n", s->resizes);
+}
+
+char *metrics_prometheus(const struct snap *s, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+
+	if (!f)
+		return NULL;
+	write_jobs(f, s);
+	write_plain_counters(f, s);
+	write_telegram(f, s);
+	write_llm_calls(f, s);
+	write_gauge_sums(f, s);
+	write_breakers(f, s);
+	write_workers(f, s);
+	write_histograms(f, s);
+	write_supervisor(f, s);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* --- /status --- */
+
+static const char *worker_state(const struct snap *s, int i)
+{
+	if (running(s, i))
+		return shm_state_name(s->w[i].state);
+	return s->w[i].v.respawning ? "respawning" : "stopped";
+}
+
+static json_t *status_worker(const struct snap *s, int i)
+{
+	const struct snap_worker *w = &s->w[i];
+	int64_t age = snap_heartbeat_age(s, i);
+
+	return json_pack("{s:i, s:i, s:s, s:I, s:o, s:o, s:b}", "index", i, "pid", (int)w->v.pid,
+			 "state", worker_state(s, i), "restarts", (json_int_t)w->v.restarts,
+			 "heartbeat_age_ms", age >= 0 ? json_integer(age) : json_null(), "up_s",
+			 running(s, i) ? json_real((s->now_ms - w->v.spawned_ms) / 1e3) : json_null(),
+			 "crash_loop", w->v.crash_loop);
+}
+
+static json_t *status_config(const struct snap *s)
+{
+	json_t *prov = json_array();
+
+	for (int p = 0; p < nproviders(s); p++)
+		json_array_append_new(prov, json_pack("{s:s, s:s}", "name", s->cfg.providers[p],
+						      "model", s->cfg.models[p]));
+	return json_pack("{s:s?, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:i, s:s, s:s, s:s, s:o}",
+			 "path", *s->cfg.path ? s->cfg.path : NULL, "workers", s->cfg.workers,
+			 "heartbeat_ms", s->cfg.heartbeat_ms, "worker_timeout_ms",
+			 s->cfg.worker_timeout_ms, "drain_timeout_ms", s->cfg.drain_timeout_ms,
+			 "respawn_max_ms", s->cfg.respawn_max_ms, "max_inflight",
+			 s->cfg.max_inflight, "http_bind", s->cfg.http_bind, "http_port",
+			 s->cfg.http_port, "redis_prefix", s->cfg.redis_prefix, "log_level",
+			 s->cfg.log_level, "log_format", s->cfg.log_format, "providers", prov);
+}
+
+char *metrics_status_json(const struct snap *s)
+{
+	json_t *workers = json_array(), *doc;
+	char *text;
+	int n = s->seen > s->count ? s->seen : s->count;
+
+	for (int i = 0; i < n; i++)
+		json_array_append_new(workers, status_worker(s, i));
+	doc = json_pack("{s:s, s:i, s:f, s:s, s:i, s:o, s:{s:I, s:I, s:I}, s:I, s:I, s:o}",
+			"version", PIYASA_VERSION, "pid", s->pid, "uptime_s",
+			(s->now_ms - s->start_ms) / 1e3, "phase", s->phase, "count", s->count,
+			"workers", workers, "queue_depth", "high",
+			(json_int_t)s->gauge_sum[SHM_G_QUEUE_HIGH], "normal",
+			(json_int_t)s->gauge_sum[SHM_G_QUEUE_NORMAL], "low",
+			(json_int_t)s->gauge_sum[SHM_G_QUEUE_LOW], "reloads", (json_int_t)s->reloads,
+			"resizes", (json_int_t)s->resizes, "config", status_config(s));
+	if (!doc)
+		return NULL;
+	text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+	json_decref(doc);
+	return text;
+}
+
+/* --- health --- */
+
+static int worker_ready(const struct snap *s, int i, char *why, size_t n)
+{
+	const struct snap_worker *w = &s->w[i];
+	int64_t age = snap_heartbeat_age(s, i);
+
+	if (!running(s, i))
+		snprintf(why, n, "worker %d is not running (%s)", i, worker_state(s, i));
+	else if (w->state != SHM_READY)
+		snprintf(why, n, "worker %d is %s", i, shm_state_name(w->state));
+	else if (age > s->cfg.worker_timeout_ms)
+		snprintf(why, n, "worker %d heartbeat is %" PRId64 " ms old", i, age);
+	else if (w->gauges[SHM_G_REDIS_OK] != 1)
+		snprintf(why, n, "worker %d: Redis is down", i);
+	else if (w->gauges[SHM_G_PG_OK] != 1)
+		snprintf(why, n, "worker %d: PostgreSQL is down", i);
+	else
+		return 1;
+	return 0;
+}
+
+int metrics_ready(const struct snap *s, char *why, size_t n)
+{
+	if (strcmp(s->phase, "running") != 0) {
+		snprintf(why, n, "fleet is %s", s->phase);
+		return 0;
+	}
+	for (int i = 0; i < s->count; i++)
+		if (!worker_ready(s, i, why, n))
+			return 0;
+	snprintf(why, n, "ok");
+	return 1;
+}
+
+int metrics_live(const struct snap *s, char *why, size_t n)
+{
+	int64_t late = s->now_ms - s->live_ms;
+
+	if (late > METRICS_LIVE_MAX_MS) {
+		snprintf(why, n, "supervisor loop has not ticked for %" PRId64 " ms", late);
+		return 0;
+	}
+	snprintf(why, n, "ok");
+	return 1;
+}

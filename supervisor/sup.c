@@ -1,0 +1,277 @@
+/* sup: see sup.h. Signals arrive as uv_signal_t callbacks on the loop (libuv's
+ * handler only writes to a pipe), so everything below runs on one thread and
+ * needs no locks except the view's. Reload follows pgbouncer and nginx: load and
+ * validate the new file first; if it is bad, say why and keep the old one. */
+#include "sup.h"
+
+#include "backoff.h"
+#include "fleet.h"
+#include "httpd.h"
+#include "log.h"
+#include "notify.h"
+#include "spawn.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static const int handled_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGTTIN, SIGTTOU };
+#define NSIGNALS (sizeof handled_signals / sizeof handled_signals[0])
+
+/* Fast enough to notice a stale heartbeat promptly, slow enough to cost nothing:
+ * half a heartbeat, within 50..250 ms. While workers start the tick runs every
+ * SUP_FAST_TICK_MS, so READY (and the respawn and resize times logged) are
+ * seen within a few ms, not a quarter of a second. */
+static uint64_t tick_ms(const struct sup *s)
+{
+	int t = s->cfg.heartbeat_ms / 2;
+
+	if (s->tick_fast)
+		return SUP_FAST_TICK_MS;
+	return (uint64_t)(t < 50 ? 50 : t > 250 ? 250 : t);
+}
+
+static void on_tick(uv_timer_t *t);
+
+void sup_tick_fast(struct sup *s, int fast)
+{
+	if (s->tick_fast == fast || s->finishing)
+		return;
+	s->tick_fast = fast;
+	uv_timer_start(&s->tick, on_tick, tick_ms(s), tick_ms(s));
+}
+
+static int http_start(struct sup *s, const struct cfg *c, struct httpd **out)
+{
+	char err[256];
+
+	*out = NULL;
+	if (!c->http_port)
+		return 0;
+	if (!(*out = httpd_start(&s->view, c->http_bind, c->http_port, err, sizeof err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	log_info("serving /metrics, /status and /health on %s:%d", c->http_bind, c->http_port);
+	return 0;
+}
+
+/* --- reload --- */
+
+/* A new address: bind the new one first so a failure keeps the old. If the new
+ * one conflicts with the old (same port), free the old port and try again. */
+static void http_rebind(struct sup *s, struct cfg *nc)
+{
+	struct httpd *nh;
+
+	if (!strcmp(nc->http_bind, s->cfg.http_bind) && nc->http_port == s->cfg.http_port)
+		return;
+	if (http_start(s, nc, &nh) == 0) {
+		httpd_stop(s->http);
+		s->http = nh;
+		return;
+	}
+	httpd_stop(s->http);
+	s->http = NULL;
+	if (http_start(s, nc, &nh) == 0) {
+		s->http = nh;
+		return;
+	}
+	log_error("reload: keeping HTTP on %s:%d", s->cfg.http_bind, s->cfg.http_port);
+	snprintf(nc->http_bind, sizeof nc->http_bind, "%s", s->cfg.http_bind);
+	nc->http_port = s->cfg.http_port;
+	http_start(s, nc, &s->http);
+}
+
+static void sup_reload(struct sup *s)
+{
+	struct cfg nc;
+	char err[512];
+	int resize;
+
+	if (s->phase == PHASE_STOPPING)
+		return;
+	if (cfg_load(&nc, s->config_path, err, sizeof err) < 0) {
+		log_error("reload failed, keeping the running configuration: %s", err);
+		return;
+	}
+	/* Before the first READY=1 systemd is still waiting for the start to end:
+	 * a READY=1 here would end it early, so that one READY=1 covers the reload. */
+	if (s->ready_sent)
+		notify_reloading();
+	/* --workers on the command line wins over the file for the whole run; an
+	 * unchanged `workers` keeps a size set by SIGTTIN/SIGTTOU. */
+	resize = !s->flag_workers && nc.workers != s->cfg.workers;
+	http_rebind(s, &nc);
+	s->cfg = nc;
+	log_init("supervisor", s->cfg.log_format, s->cfg.log_level);
+	view_set_config(&s->view, &s->cfg);
+	view_count_reload(&s->view);
+	uv_timer_start(&s->tick, on_tick, tick_ms(s), tick_ms(s));
+	log_notice("configuration reloaded from %s", s->config_path ? s->config_path : "defaults");
+	/* Workers reload in place; a resize instead replaces them, and the new
+	 * ones read the new file as they start. */
+	if (!resize || !fleet_resize(s, nc.workers, "reload"))
+		fleet_signal(s, SIGHUP);
+	if (s->ready_sent)
+		notify_ready();
+}
+
+/* --- loop callbacks --- */
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct sup *s = h->data;
+
+	log_info("received %s", strsignal(signum));
+	switch (signum) {
+	case SIGTERM:
+	case SIGINT:
+		fleet_stop(s);
+		break;
+	case SIGHUP:
+		sup_reload(s);
+		break;
+	case SIGTTIN:
+		fleet_resize(s, s->target + 1, "SIGTTIN");
+		break;
+	case SIGTTOU:
+		fleet_resize(s, s->target - 1, "SIGTTOU");
+		break;
+	}
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct sup *s = t->data;
+	int64_t now = shm_now_ms();
+
+	view_stamp_live(&s->view, now);
+	fleet_tick(s, now);
+	sup_tick_fast(s, !fleet_settled(s, now));
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+	struct sup *s = t->data;
+	int stale = fleet_stale_count(s, shm_now_ms());
+
+	/* A worker that stays stale after its SIGKILL is one we cannot fix: let
+	 * systemd's watchdog restart the whole service. */
+	if (stale) {
+		log_warn("watchdog ping withheld: %d workers have a stale heartbeat", stale);
+		return;
+	}
+	notify_watchdog();
+}
+
+/* --- life cycle --- */
+
+static int start_signals(struct sup *s)
+{
+	signal(SIGPIPE, SIG_IGN); /* a scraper hanging up must not kill us */
+	for (size_t i = 0; i < NSIGNALS; i++) {
+		uv_signal_init(&s->loop, &s->sig[i]);
+		s->sig[i].data = s;
+		if (uv_signal_start(&s->sig[i], on_signal, handled_signals[i]) < 0) {
+			log_error("cannot watch %s", strsignal(handled_signals[i]));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void start_timers(struct sup *s)
+{
+	int64_t wd = notify_watchdog_ms();
+
+	uv_timer_init(&s->loop, &s->tick);
+	s->tick.data = s;
+	uv_timer_start(&s->tick, on_tick, tick_ms(s), tick_ms(s));
+	uv_timer_init(&s->loop, &s->watchdog);
+	s->watchdog.data = s;
+	if (wd > 0) {
+		/* Half the interval, as sd_watchdog_enabled(3) recommends. */
+		uv_timer_start(&s->watchdog, on_watchdog, (uint64_t)wd / 2, (uint64_t)wd / 2);
+		log_info("systemd watchdog every %lld ms", (long long)wd / 2);
+	}
+}
+
+int sup_init(struct sup *s)
+{
+	char err[512];
+
+	s->rng = backoff_seed();
+	s->target = s->flag_workers ? s->flag_workers : s->cfg.workers;
+	if (spawn_find_worker(s->worker_bin, sizeof s->worker_bin, err, sizeof err) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	/* Every possible slot now: a resize never has to replace the segment. */
+	if (!(s->shm = shm_create(SHM_MAX_WORKERS, err, sizeof err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (uv_loop_init(&s->loop) < 0) {
+		log_error("cannot set up the event loop");
+		return -1;
+	}
+	s->loop_ok = 1;
+	if (view_init(&s->view, s->shm) < 0) {
+		log_error("cannot set up the status view");
+		return -1;
+	}
+	s->view_ok = 1;
+	view_set_config(&s->view, &s->cfg);
+	for (int i = 0; i < SHM_MAX_WORKERS; i++)
+		worker_init(s, &s->w[i], i);
+	if (start_signals(s) < 0 || http_start(s, &s->cfg, &s->http) < 0)
+		return -1;
+	start_timers(s);
+	fleet_start(s);
+	return 0;
+}
+
+int sup_run(struct sup *s)
+{
+	uv_run(&s->loop, UV_RUN_DEFAULT);
+	return 0;
+}
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+void sup_finish(struct sup *s)
+{
+	if (s->finishing)
+		return;
+	s->finishing = 1;
+	/* The HTTP thread first: it reads the view, which outlives the loop anyway. */
+	httpd_stop(s->http);
+	s->http = NULL;
+	uv_walk(&s->loop, close_handle, NULL);
+}
+
+void sup_free(struct sup *s)
+{
+	if (!s)
+		return;
+	httpd_stop(s->http);
+	s->http = NULL;
+	if (s->loop_ok) {
+		/* After a clean run nothing is left; after a failed sup_init this closes
+		 * what it opened, so the loop closes clean either way. */
+		uv_walk(&s->loop, close_handle, NULL);
+		uv_run(&s->loop, UV_RUN_DEFAULT);
+		if (uv_loop_close(&s->loop) != 0)
+			log_warn("event loop closed with handles still open");
+	}
+	if (s->view_ok)
+		view_destroy(&s->view);
+	shm_free(s->shm);
+	s->shm = NULL;
+}
