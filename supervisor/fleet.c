@@ -125,9 +125,9 @@ static void reshard_start(struct sup *s)
 	set_phase(s, PHASE_RESHARD);
 	r->count = s->target;
 	snprintf(cnt, sizeof cnt, "%d", r->count);
-	if (s->config_path) {
+	if (cfgsnap_arg(&s->snap)) {
 		argv[3] = "--config";
-		argv[4] = (char *)s->config_path;
+		argv[4] = (char *)cfgsnap_arg(&s->snap);
 	}
 	r->proc.data = s;
 	r->started_ms = shm_now_ms();

@@ -108,7 +108,7 @@ static int run(const struct opts *o)
 		fprintf(stderr, "supervisor: out of memory\n");
 		return 1;
 	}
-	if (cfg_load(&s->cfg, o->config, err, sizeof err) < 0) {
+	if (cfgsnap_load(&s->snap, &s->cfg, o->config, err, sizeof err) < 0) {
 		fprintf(stderr, "supervisor: %s\n", err);
 		free(s);
 		return 1;

@@ -205,13 +205,15 @@ static const struct {
 	  not_running },
 };
 
+/* %.10g: exact for every uint32 (restarts_total is a counter; %.6g would turn
+ * 1234567 restarts into 1.23457e+06), and ms resolution for ages below 100 days. */
 static void write_workers(FILE *f, const struct snap *s)
 {
 	for (size_t k = 0; k < sizeof worker_series / sizeof worker_series[0]; k++) {
 		family(f, worker_series[k].name, worker_series[k].type, worker_series[k].help);
 		for (int i = 0; i < s->seen; i++)
 			if (!worker_series[k].skip || !worker_series[k].skip(s, i))
-				fprintf(f, "%s{worker=\"%d\"} %.6g\n", worker_series[k].name, i,
+				fprintf(f, "%s{worker=\"%d\"} %.10g\n", worker_series[k].name, i,
 					worker_series[k].value(s, i));
 	}
 }

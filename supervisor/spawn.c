@@ -150,9 +150,9 @@ static int worker_argv(struct worker *w, char **argv, char *idx, char *cnt)
 	argv[n++] = cnt;
 	argv[n++] = "--shm-fd";
 	argv[n++] = "3";
-	if (s->config_path) {
+	if (cfgsnap_arg(&s->snap)) {
 		argv[n++] = "--config";
-		argv[n++] = (char *)s->config_path;
+		argv[n++] = (char *)cfgsnap_arg(&s->snap);
 	}
 	argv[n] = NULL;
 	return n;

@@ -91,7 +91,9 @@ static void sup_reload(struct sup *s)
 
 	if (s->phase == PHASE_STOPPING)
 		return;
-	if (cfg_load(&nc, s->config_path, err, sizeof err) < 0) {
+	/* A good file becomes the copy every child reads from now on; a bad one
+	 * changes nothing, not even for workers started later (cfgsnap.h). */
+	if (cfgsnap_load(&s->snap, &nc, s->config_path, err, sizeof err) < 0) {
 		log_error("reload failed, keeping the running configuration: %s", err);
 		return;
 	}
@@ -274,4 +276,5 @@ void sup_free(struct sup *s)
 		view_destroy(&s->view);
 	shm_free(s->shm);
 	s->shm = NULL;
+	cfgsnap_free(&s->snap);
 }

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "cfg.h"
+#include "cfgsnap.h"
 #include "shm.h"
 #include "view.h"
 
@@ -64,6 +65,7 @@ struct sup {
 	uv_loop_t loop;
 	struct cfg cfg;
 	const char *config_path;     /* NULL: defaults and environment only */
+	struct cfgsnap snap;         /* the copy of it children read (cfgsnap.h) */
 	int flag_workers;            /* --workers; 0 = from the config */
 	char worker_bin[PATH_MAX];
 	struct shm *shm;
