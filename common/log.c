@@ -21,9 +21,9 @@ static struct {
 	int worker;
 } L = { "piyasa", SINK_TEXT, LOG_INFO, -1 };
 
-/* Rate limit: per format string, at most LIMIT_BURST lines per second. */
+/* Rate limit: per format string, at most LIMIT_BURST warnings or errors a second. */
 #define LIMIT_SLOTS 64
-#define LIMIT_BURST 5
+#define LIMIT_BURST 10
 static struct limit_slot {
 	const char *fmt;
 	time_t second;
@@ -186,7 +186,8 @@ void log_msg(int prio, const struct log_ctx *ctx, const char *fmt, ...)
 
 	if (prio > L.level)
 		return;
-	dropped = limit_check(fmt);
+	/* Only warnings and errors come in storms worth limiting. */
+	dropped = prio <= LOG_WARNING ? limit_check(fmt) : 0;
 	if (dropped < 0)
 		return;
 	va_start(ap, fmt);

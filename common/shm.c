@@ -236,6 +236,12 @@ void shm_gauge(struct shm_slot *sl, enum shm_gauge g, int64_t v)
 		STORE(&sl->gauges[g], v);
 }
 
+void shm_set_breaker(struct shm_slot *sl, int provider, int state)
+{
+	if ((unsigned)provider < SHM_MAX_PROVIDERS)
+		STORE(&sl->pbreaker[provider], (int64_t)state);
+}
+
 void shm_observe(struct shm_slot *sl, enum shm_hist h, double seconds)
 {
 	struct shm_hist_data *d;

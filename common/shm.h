@@ -104,6 +104,8 @@ void shm_count(struct shm_slot *sl, enum shm_counter c, uint64_t n);
 void shm_job(struct shm_slot *sl, int kind, enum shm_outcome o);
 void shm_pcount(struct shm_slot *sl, int provider, enum shm_pcounter c, uint64_t n);
 void shm_gauge(struct shm_slot *sl, enum shm_gauge g, int64_t v);
+/* The breaker state of LLM provider p (0 closed, 1 open, 2 half-open). */
+void shm_set_breaker(struct shm_slot *sl, int provider, int state);
 void shm_observe(struct shm_slot *sl, enum shm_hist h, double seconds);
 
 /* Reader: an atomic 64-bit load of any field above. */

@@ -18,7 +18,9 @@
 #include "backoff.h"
 #include "bots.h"
 #include "chats.h"
+#include "llm.h"
 #include "log.h"
+#include "tgc.h"
 #include "reshard.h"
 #include "wk.h"
 
@@ -65,6 +67,40 @@ static void on_handle_closed(uv_handle_t *h)
 	(void)h;
 }
 
+struct after {
+	uv_timer_t timer;
+	void (*fn)(void *);
+	void *arg;
+};
+
+static void on_after_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void on_after(uv_timer_t *t)
+{
+	struct after *a = t->data;
+
+	a->fn(a->arg);
+	uv_close((uv_handle_t *)&a->timer, on_after_closed);
+}
+
+void wk_after(struct wk *w, uint64_t ms, void (*fn)(void *), void *arg)
+{
+	struct after *a = malloc(sizeof *a);
+
+	if (!a) {
+		fn(arg); /* no memory for a timer: go now rather than never */
+		return;
+	}
+	a->fn = fn;
+	a->arg = arg;
+	uv_timer_init(w->loop, &a->timer);
+	a->timer.data = a;
+	uv_timer_start(&a->timer, on_after, ms, 0);
+}
+
 static void close_all(struct wk *w)
 {
 	if (w->closing)
@@ -76,8 +112,12 @@ static void close_all(struct wk *w)
 	uv_close((uv_handle_t *)&w->sig_hup, on_handle_closed);
 	bots_free(w->bots);
 	chats_free(w->chats);
+	llm_free(w->llm);
+	tgc_free(w->tgc);
 	w->bots = NULL;
 	w->chats = NULL;
+	w->llm = NULL;
+	w->tgc = NULL;
 	httpc_free(w->http);
 	for (int i = 0; i < w->npg; i++)
 		pgc_free(w->pg[i]);
@@ -188,8 +228,11 @@ static void on_sighup(uv_signal_t *s, int signum)
 	}
 	/* Connections stay; limits, providers and timeouts take effect at once. */
 	next.workers = w->cfg.workers;
+	next.pg_connections = w->cfg.pg_connections; /* the pool stays as it is */
 	w->cfg = next;
 	log_init("worker", w->cfg.log_format, w->cfg.log_level);
+	if (llm_reload(w->llm) < 0)
+		log_error("reload: could not rebuild the provider state");
 	bots_clear(w->bots);
 	log_info("configuration reloaded");
 }
@@ -199,8 +242,14 @@ static int start_clients(struct wk *w, char *err, size_t el)
 	if (!(w->redis = ra_new(w->loop, w->cfg.redis_url, 5000, on_redis_state, w, err, el)) ||
 	    !(w->redis_wait = ra_new(w->loop, w->cfg.redis_url, 5000, on_wait_state, w, err, el)) ||
 	    !(w->http = httpc_new(w->loop, err, el)) || !(w->bots = bots_new(w)) ||
-	    !(w->chats = chats_new(w)))
+	    !(w->chats = chats_new(w)) || !(w->llm = llm_new(w)) || !(w->tgc = tgc_new(w))) {
+		if (!*err)
+			snprintf(err, el, "out of memory");
 		return -1;
+	}
+	/* Every job in flight may hold a call: queued behind a few connections,
+	 * calls would spend their timeout waiting for one. */
+	httpc_set_max_host_connections(w->http, w->cfg.max_inflight < 1024 ? w->cfg.max_inflight : 1024);
 	for (w->npg = 0; w->npg < w->cfg.pg_connections; w->npg++) {
 		if (!(w->pg[w->npg] = pgc_new(w->loop, w->cfg.database_url, err, el)))
 			return -1;
@@ -281,7 +330,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 static int run(struct wk *w, const struct args *a)
 {
-	char err[512];
+	char err[512] = "";
 
 	if (attach_shm(w, a->shm_fd, err, sizeof err) < 0 ||
 	    tok_key_load(w->token_key, w->cfg.token_key_file, err, sizeof err) < 0 ||

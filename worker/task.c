@@ -16,11 +16,17 @@
 #include "bots.h"
 #include "chats.h"
 #include "job.h"
+#include "llm.h"
 #include "llmw.h"
 #include "log.h"
 #include "prompt.h"
+#include "tgc.h"
 #include "tgw.h"
 #include "wk.h"
+
+/* A wait for a breaker, a cooldown or pacing up to this long holds the job in
+ * memory (its lease is renewed); a longer one hands it back to the queue. */
+#define HOLD_MAX_MS 30000
 
 struct task {
 	struct wk *w;
@@ -31,6 +37,8 @@ struct task {
 	struct job job;
 	char *raw;               /* the job as leased, for dead letters */
 	int provider;            /* index in cfg.providers being tried */
+	uint64_t llm_gen;        /* its breaker generation */
+	struct tgc_ticket tk;    /* Telegram admission of this send */
 	char bot_name[64];
 	char bot_token[TOK_MAX];
 	char *system, *user, *text;
@@ -44,6 +52,7 @@ struct task {
 static void load_bot(struct task *t);
 static void call_llm(struct task *t);
 static void claim(struct task *t);
+static void admit(struct task *t);
 static void send_message(struct task *t);
 static void dead_letter(struct task *t, const char *reason);
 
@@ -185,6 +194,19 @@ static void dead_letter(struct task *t, const char *reason)
 
 /* ---- a second attempt first reads the outbox ---- */
 
+/* Out of attempts: a dead letter; otherwise on to the bot and its prompt. */
+static void proceed(struct task *t)
+{
+	char why[64];
+
+	if (t->attempt > t->w->cfg.max_attempts) {
+		snprintf(why, sizeof why, "gave up after %d attempts", t->attempt - 1);
+		dead_letter(t, why);
+		return;
+	}
+	load_bot(t);
+}
+
 static void on_unknown_marked(PGresult *res, const char *err, void *arg)
 {
 	struct task *t = arg;
@@ -208,7 +230,7 @@ static void on_outbox_row(PGresult *res, const char *err, void *arg)
 		return;
 	}
 	if (PQntuples(res) == 0 || strcmp((st = PQgetvalue(res, 0, 0)), "retry") == 0) {
-		load_bot(t);
+		proceed(t);
 		return;
 	}
 	if (strcmp(st, "sending") == 0 && atoi(PQgetvalue(res, 0, 1)) < t->attempt) {
@@ -289,6 +311,24 @@ static void llm_failed(struct task *t, enum llmw_failure f, long retry_after_s, 
 	retry_later(t, f == LLMW_RATE_LIMIT && retry_after_s >= 0 ? retry_after_s * 1000 : -1);
 }
 
+static enum llm_outcome llm_outcome_of(enum llmw_failure f)
+{
+	switch (f) {
+	case LLMW_RATE_LIMIT: return LLM_RATE_LIMITED;
+	case LLMW_QUOTA: return LLM_QUOTA;
+	case LLMW_BAD_REQUEST: return LLM_BAD_REQUEST;
+	default: return LLM_FAILED;
+	}
+}
+
+static void llm_record(struct task *t, const struct httpc_resp *r, enum llm_outcome o, int tokens)
+{
+	struct wk *w = t->w;
+
+	llm_done(w->llm, t->provider, t->llm_gen, (int64_t)uv_now(w->loop), o,
+		 (int)(r->total_s * 1000), r->retry_after_s, t->job.bot_id, tokens);
+}
+
 static void count_llm(struct task *t, const struct httpc_resp *r, enum llmw_failure f, int ok)
 {
 	struct shm_slot *s = t->w->slot;
@@ -317,6 +357,7 @@ static void on_llm(const struct httpc_resp *r, void *arg)
 		enum llmw_failure f = r->err_kind != HTTPC_OK ? LLMW_SERVER
 			: llmw_classify(r->status, r->body, r->body_len);
 		count_llm(t, r, f, 0);
+		llm_record(t, r, llm_outcome_of(f), 0);
 		if (r->err_kind != HTTPC_OK)
 			snprintf(why, sizeof why, "%s", r->err ? r->err : "network error");
 		else
@@ -326,6 +367,7 @@ static void on_llm(const struct httpc_resp *r, void *arg)
 	}
 	if (llmw_parse(r->body, r->body_len, &res, why, sizeof why) < 0 || !*res.content) {
 		count_llm(t, r, LLMW_SERVER, 0);
+		llm_record(t, r, LLM_FAILED, 0);
 		if (res.content)
 			snprintf(why, sizeof why, "empty completion");
 		llmw_result_clear(&res);
@@ -333,15 +375,36 @@ static void on_llm(const struct httpc_resp *r, void *arg)
 		return;
 	}
 	count_llm(t, r, LLMW_SERVER, 1);
+	llm_record(t, r, LLM_OK, res.prompt_tokens + res.completion_tokens);
 	shm_pcount(t->w->slot, t->provider, SHM_P_PROMPT_TOKENS, (uint64_t)res.prompt_tokens);
 	shm_pcount(t->w->slot, t->provider, SHM_P_COMPLETION_TOKENS, (uint64_t)res.completion_tokens);
 	t->text = res.content;
-	claim(t);
+	admit(t);
+}
+
+static void on_llm_due(void *arg)
+{
+	call_llm(arg);
 }
 
 static void call_llm(struct task *t)
 {
-	const struct cfg_provider *p = &t->w->cfg.providers[t->provider];
+	struct wk *w = t->w;
+	int64_t wait;
+	int i = llm_pick(w->llm, t->provider, (int64_t)uv_now(w->loop), &t->llm_gen, &wait);
+
+	if (i < 0) {
+		/* Every provider is open, cooling down or out of budget: wait for the
+		 * first to come back without spending an attempt, unless that is long. */
+		t->provider = 0;
+		if (wait <= HOLD_MAX_MS)
+			wk_after(w, (uint64_t)wait, on_llm_due, t);
+		else
+			retry_later(t, wait);
+		return;
+	}
+	t->provider = i;
+	const struct cfg_provider *p = &w->cfg.providers[i];
 	struct llmw_msg msgs[2] = { { "system", t->system }, { "user", t->user } };
 	struct llmw_params par = { 1.2, 0.92, 0.3, 0.4, 200 };
 	char url[300], auth[300];
@@ -363,8 +426,10 @@ static void call_llm(struct task *t)
 	req.timeout_ms = p->timeout_ms;
 	req.connect_timeout_ms = 3000;
 	req.low_speed_time_s = 10;
-	if (httpc_request(t->w->http, &req, on_llm, t) < 0) {
+	if (httpc_request(w->http, &req, on_llm, t) < 0) {
 		free(body);
+		llm_done(w->llm, i, t->llm_gen, (int64_t)uv_now(w->loop), LLM_BAD_REQUEST, 0, -1,
+			 t->job.bot_id, 0);
 		llm_failed(t, LLMW_SERVER, -1, "cannot start the request");
 		return;
 	}
@@ -372,6 +437,27 @@ static void call_llm(struct task *t)
 }
 
 /* ---- the outbox and Telegram ---- */
+
+static void on_admit_due(void *arg)
+{
+	admit(arg);
+}
+
+/* Pacing and breakers decide when the send may go; a short wait holds the
+ * task on a timer, a long one hands the job back to the queue. */
+static void admit(struct task *t)
+{
+	struct wk *w = t->w;
+	int64_t wait = tgc_admit(w->tgc, t->job.bot_id, t->job.chat_id, (int64_t)uv_now(w->loop),
+				 &t->tk);
+
+	if (wait == 0)
+		claim(t);
+	else if (wait <= HOLD_MAX_MS)
+		wk_after(w, (uint64_t)wait, on_admit_due, t);
+	else
+		retry_later(t, wait);
+}
 
 static void on_claimed(PGresult *res, const char *err, void *arg)
 {
@@ -449,8 +535,44 @@ static void mark(struct task *t, const char *status, int64_t message_id, const c
 
 static void tg_count(struct task *t, enum shm_counter c, const struct httpc_resp *r)
 {
+	enum tgc_outcome o = c == SHM_C_TG_OK ? TGC_OK : c == SHM_C_TG_429 ? TGC_RATE_LIMITED
+			   : c == SHM_C_TG_4XX ? TGC_REJECTED : TGC_FAILED;
+	long ra = r->retry_after_s;
+
 	shm_count(t->w->slot, c, 1);
 	shm_observe(t->w->slot, SHM_H_TG_SECONDS, r->total_s);
+	if (o == TGC_RATE_LIMITED && t->retry_delay_ms > 0)
+		ra = (long)(t->retry_delay_ms / 1000);
+	tgc_done(t->w->tgc, &t->tk, (int64_t)uv_now(t->w->loop), o, (int)(r->total_s * 1000), ra);
+}
+
+static void on_side_effect(PGresult *res, const char *err, void *arg)
+{
+	(void)arg;
+	if (!res)
+		log_warn("could not record a bot or chat change: %s", err);
+}
+
+/* 403: the bot was removed from the chat; 400 "chat not found": the chat is gone. */
+static void note_rejection(struct task *t, int code, const char *description)
+{
+	char bot[24], chat[24];
+	const char *p[2] = { chat, bot };
+	struct log_ctx c = ctx_of(t);
+
+	snprintf(bot, sizeof bot, "%lld", (long long)t->job.bot_id);
+	snprintf(chat, sizeof chat, "%lld", (long long)t->job.chat_id);
+	if (code == 403) {
+		log_msg(LOG_WARNING, &c, "telegram 403: bot marked out of the chat");
+		if (pgc_query(wk_pg(t->w), "UPDATE chat_bots SET status = 'kicked' "
+			      "WHERE chat_id = $1 AND bot_id = $2", 2, p, on_side_effect, NULL) < 0)
+			log_warn("could not mark bot %s out of chat %s", bot, chat);
+	} else if (code == 400 && strstr(description, "chat not found")) {
+		log_msg(LOG_WARNING, &c, "telegram 400 chat not found: chat disabled");
+		if (pgc_query(wk_pg(t->w), "UPDATE chats SET enabled = false WHERE id = $1", 1, p,
+			      on_side_effect, NULL) < 0)
+			log_warn("could not disable chat %s", chat);
+	}
 }
 
 /* A known failure before Telegram took the message: send again later. */
@@ -505,11 +627,13 @@ static void on_sent(const struct httpc_resp *r, void *arg)
 	}
 	if (r->status == 429 || res.error_code == 429) {
 		long ra = res.retry_after >= 0 ? res.retry_after : r->retry_after_s;
+		t->retry_delay_ms = ra >= 0 ? ra * 1000 : 1000;
 		tg_count(t, SHM_C_TG_429, r);
-		mark_retry(t, ra >= 0 ? ra * 1000 : -1, "telegram 429");
+		mark_retry(t, t->retry_delay_ms, "telegram 429");
 		return;
 	}
 	tg_count(t, SHM_C_TG_4XX, r);
+	note_rejection(t, res.error_code ? res.error_code : r->status, res.description);
 	snprintf(t->why, sizeof t->why, "telegram %d: %.200s", res.error_code, res.description);
 	t->outcome = SHM_OUT_FAILED;
 	mark(t, "failed", 0, t->why);
@@ -576,12 +700,9 @@ void task_start(struct wk *w, const char *id, const char *body, size_t len, int 
 		return;
 	}
 	t->decoded = 1;
-	if (attempts > w->cfg.max_attempts) {
-		snprintf(why, sizeof why, "gave up after %d attempts", attempts - 1);
-		dead_letter(t, why);
-		return;
-	}
 	if (attempts > 1) {
+		/* The outbox first: a row an earlier attempt left decides before the
+		 * attempt count does (a 'sending' row becomes 'unknown', not failed). */
 		const char *p[1] = { t->id };
 		query(t, "SELECT status, attempt FROM messages WHERE job_id = $1", 1, p, on_outbox_row);
 		return;

@@ -17,6 +17,8 @@
 struct task;
 struct bots;
 struct chats;
+struct llm;
+struct tgc;
 
 struct wk {
 	uv_loop_t *loop;
@@ -36,6 +38,8 @@ struct wk {
 	struct httpc *http;
 	struct bots *bots;
 	struct chats *chats;
+	struct llm *llm;
+	struct tgc *tgc;
 	uv_timer_t tick;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	int fleet_ok;              /* fleet checked and predecessor's leases taken back */
@@ -68,6 +72,9 @@ struct task *task_next(const struct task *t);
 
 /* The least busy live PostgreSQL connection (main.c). */
 struct pgc *wk_pg(struct wk *w);
+
+/* Run fn(arg) once after ms on the loop (main.c). */
+void wk_after(struct wk *w, uint64_t ms, void (*fn)(void *), void *arg);
 
 /* Worker lifecycle (main.c). */
 void wk_maybe_exit(struct wk *w);

@@ -95,6 +95,8 @@ void itest_env_setup(void)
 	setenv("PIYASA_LLM_BASE_URL", url, 1);
 	snprintf(url, sizeof url, "%d", http_port);
 	setenv("PIYASA_HTTP_PORT", url, 1);
+	/* The fake has no limits; tests of pacing switch it back on. */
+	setenv("PIYASA_TELEGRAM_PACING", "off", 1);
 	if (!getenv("PIYASA_TOKEN_KEY"))
 		setenv("PIYASA_TOKEN_KEY",
 		       "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 1);

@@ -1,0 +1,193 @@
+/* tgc: see tgc.h. Per-bot state is made on a bot's first send, so idle bots
+ * cost nothing. */
+#include "tgc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "backoff.h"
+#include "brk.h"
+#include "imap.h"
+#include "log.h"
+#include "tbucket.h"
+#include "wk.h"
+
+#define BOT_PER_S 30.0
+#define CHAT_PER_S 1.0
+#define GROUP_PER_MIN 20.0
+
+struct tg_chat {
+	struct tb per_s;
+	struct tb per_min;
+	int64_t paused_until;
+};
+
+struct tg_bot {
+	struct brk *brk;
+	struct tb per_s;
+	struct imap *chats;       /* chat id -> struct tg_chat */
+};
+
+struct tgc {
+	struct wk *w;
+	struct brk *api;
+	struct brk_config bc;
+	struct imap *bots;        /* bot id -> struct tg_bot */
+};
+
+static void on_api_transition(const char *name, enum brk_state from, enum brk_state to,
+			      const char *why, void *arg)
+{
+	struct tgc *t = arg;
+
+	log_msg(to == BRK_OPEN ? LOG_WARNING : LOG_NOTICE, NULL, "breaker %s: %s -> %s (%s)", name,
+		brk_state_name(from), brk_state_name(to), why);
+	shm_gauge(t->w->slot, SHM_G_TG_BREAKER, to == BRK_COOLING ? BRK_OPEN : (int)to);
+}
+
+static void on_bot_transition(const char *name, enum brk_state from, enum brk_state to,
+			      const char *why, void *arg)
+{
+	(void)arg;
+	log_msg(to == BRK_OPEN ? LOG_WARNING : LOG_INFO, NULL, "breaker %s: %s -> %s (%s)", name,
+		brk_state_name(from), brk_state_name(to), why);
+}
+
+struct tgc *tgc_new(struct wk *w)
+{
+	struct tgc *t = calloc(1, sizeof *t);
+
+	if (!t)
+		return NULL;
+	t->w = w;
+	brk_config_defaults(&t->bc);
+	t->bc.consecutive_failures = 10; /* see llm.c: the rate is the signal */
+	if (!(t->bots = imap_new()) || !(t->api = brk_new("telegram", &t->bc, backoff_rand(&w->rng)))) {
+		tgc_free(t);
+		return NULL;
+	}
+	brk_on_transition(t->api, on_api_transition, t);
+	return t;
+}
+
+static void free_chat(int64_t key, void *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	free(val);
+}
+
+static void free_bot(int64_t key, void *val, void *arg)
+{
+	struct tg_bot *b = val;
+
+	(void)key;
+	(void)arg;
+	brk_free(b->brk);
+	imap_each(b->chats, free_chat, NULL);
+	imap_free(b->chats);
+	free(b);
+}
+
+void tgc_free(struct tgc *t)
+{
+	if (!t)
+		return;
+	if (t->bots) {
+		imap_each(t->bots, free_bot, NULL);
+		imap_free(t->bots);
+	}
+	brk_free(t->api);
+	free(t);
+}
+
+static struct tg_bot *bot_of(struct tgc *t, int64_t id, int64_t now)
+{
+	struct tg_bot *b = imap_get(t->bots, id);
+	char name[40];
+
+	if (b)
+		return b;
+	if (!(b = calloc(1, sizeof *b)) || !(b->chats = imap_new())) {
+		free(b);
+		return NULL;
+	}
+	snprintf(name, sizeof name, "telegram-bot-%lld", (long long)id);
+	if (!(b->brk = brk_new(name, &t->bc, backoff_rand(&t->w->rng))) || imap_put(t->bots, id, b) < 0) {
+		free_bot(id, b, NULL);
+		return NULL;
+	}
+	brk_on_transition(b->brk, on_bot_transition, t);
+	tb_init(&b->per_s, BOT_PER_S, BOT_PER_S, now);
+	return b;
+}
+
+static struct tg_chat *chat_of(struct tg_bot *b, int64_t id, int64_t now)
+{
+	struct tg_chat *c = imap_get(b->chats, id);
+
+	if (c)
+		return c;
+	if (!(c = calloc(1, sizeof *c)) || imap_put(b->chats, id, c) < 0) {
+		free(c);
+		return NULL;
+	}
+	tb_init(&c->per_s, CHAT_PER_S, 1, now);
+	tb_init(&c->per_min, GROUP_PER_MIN / 60.0, GROUP_PER_MIN, now);
+	return c;
+}
+
+static int64_t max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* Buckets first: a breaker's half-open probe slot is taken only by a call that
+ * will really go. */
+int64_t tgc_admit(struct tgc *t, int64_t bot_id, int64_t chat_id, int64_t now,
+		  struct tgc_ticket *tk)
+{
+	struct tg_bot *b = bot_of(t, bot_id, now);
+	struct tg_chat *c = b ? chat_of(b, chat_id, now) : NULL;
+	int64_t wait = 0;
+
+	if (!c)
+		return 1000;
+	if (c->paused_until > now)
+		return c->paused_until - now;
+	if (t->w->cfg.telegram_pacing) {
+		wait = max64(tb_wait_ms(&b->per_s, now, 1), tb_wait_ms(&c->per_s, now, 1));
+		if (chat_id < 0) /* groups and supergroups */
+			wait = max64(wait, tb_wait_ms(&c->per_min, now, 1));
+		if (wait > 0)
+			return wait;
+	}
+	if (!brk_allow(t->api, now, &tk->gen_api))
+		return max64(brk_retry_at(t->api) - now, 100);
+	if (!brk_allow(b->brk, now, &tk->gen_bot)) {
+		brk_record(t->api, now, tk->gen_api, BRK_IGNORED, 0);
+		return max64(brk_retry_at(b->brk) - now, 100);
+	}
+	if (t->w->cfg.telegram_pacing) {
+		tb_take(&b->per_s, now, 1);
+		tb_take(&c->per_s, now, 1);
+		tb_take(&c->per_min, now, 1);
+	}
+	tk->bot_id = bot_id;
+	tk->chat_id = chat_id;
+	return 0;
+}
+
+void tgc_done(struct tgc *t, const struct tgc_ticket *tk, int64_t now, enum tgc_outcome o,
+	      int duration_ms, long retry_after_s)
+{
+	struct tg_bot *b = imap_get(t->bots, tk->bot_id);
+	struct tg_chat *c = b ? imap_get(b->chats, tk->chat_id) : NULL;
+	static const enum brk_result map[] = { BRK_SUCCESS, BRK_COOLDOWN, BRK_FAILURE, BRK_IGNORED };
+
+	brk_record(t->api, now, tk->gen_api, map[o], duration_ms);
+	if (b)
+		brk_record(b->brk, now, tk->gen_bot, map[o], duration_ms);
+	if (o == TGC_RATE_LIMITED && c)
+		c->paused_until = now + (retry_after_s > 0 ? retry_after_s * 1000 : 1000);
+}
