@@ -24,6 +24,7 @@ static void setup(void)
 
 	itest_env_setup();
 	unsetenv("PIYASA_LLM_BASE_URL"); /* both providers come from the file */
+	setenv("PIYASA_LOG_LEVEL", "info", 1); /* breaker recoveries are notices */
 	fake = itest_fake_start(NULL);
 	snprintf(conf, sizeof conf, "/tmp/itest-failover-%d.conf", (int)getpid());
 	snprintf(logpath, sizeof logpath, "/tmp/itest-failover-%d.log", (int)getpid());
