@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,33 +125,6 @@ void itest_env_teardown(void)
 		redisFree(c);
 }
 
-/* Everything a test started dies with it, even when a failed assertion ends the
- * test process without its teardown (check exits the forked child). */
-static pid_t spawned[64];
-static int nspawned;
-
-static void kill_spawned(void)
-{
-	for (int i = 0; i < nspawned; i++)
-		if (spawned[i] > 0)
-			kill(spawned[i], SIGKILL);
-}
-
-static void remember(pid_t pid)
-{
-	if (nspawned == 0)
-		atexit(kill_spawned);
-	if (nspawned < 64)
-		spawned[nspawned++] = pid;
-}
-
-static void forget(pid_t pid)
-{
-	for (int i = 0; i < nspawned; i++)
-		if (spawned[i] == pid)
-			spawned[i] = 0;
-}
-
 pid_t itest_spawn(const char *const argv[], const char *logfile)
 {
 	pid_t pid = fork();
@@ -165,12 +139,13 @@ pid_t itest_spawn(const char *const argv[], const char *logfile)
 			}
 		}
 		setpgid(0, 0);
+		/* Everything a test started dies with it, even when a failed assertion
+		 * ends the test process at once (check _exit()s a forked test). */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execv(argv[0], (char *const *)argv);
 		fprintf(stderr, "itest: exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	if (pid > 0)
-		remember(pid);
 	return pid;
 }
 
@@ -181,10 +156,8 @@ int itest_wait_exit(pid_t pid, int timeout_ms)
 
 	do {
 		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid) {
-			forget(pid);
+		if (r == pid)
 			return st;
-		}
 		if (r < 0)
 			return -1;
 		usleep(20000);
