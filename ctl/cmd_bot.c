@@ -365,25 +365,28 @@ static int bot_remove(struct ctl *c, int argc, char **argv)
 	return rc;
 }
 
+static int bot_enable_cmd(struct ctl *c, int argc, char **argv)
+{
+	return bot_enable(c, argc, argv, 1);
+}
+
+static int bot_disable_cmd(struct ctl *c, int argc, char **argv)
+{
+	return bot_enable(c, argc, argv, 0);
+}
+
 int cmd_bot(struct ctl *c, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : "";
+	static const struct ctl_sub subs[] = {
+		{ "add", bot_add },
+		{ "list", bot_list },
+		{ "show", bot_show },
+		{ "enable", bot_enable_cmd },
+		{ "disable", bot_disable_cmd },
+		{ "set-token", bot_set_token },
+		{ "remove", bot_remove },
+		{ NULL, NULL }
+	};
 
-	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
-		return ctl_help(stdout, "bot"), CTL_OK;
-	argc -= 2;
-	argv += 2;
-	if (strcmp(sub, "add") == 0)
-		return bot_add(c, argc, argv);
-	if (strcmp(sub, "list") == 0)
-		return bot_list(c, argc, argv);
-	if (strcmp(sub, "show") == 0)
-		return bot_show(c, argc, argv);
-	if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0)
-		return bot_enable(c, argc, argv, sub[0] == 'e');
-	if (strcmp(sub, "set-token") == 0)
-		return bot_set_token(c, argc, argv);
-	if (strcmp(sub, "remove") == 0)
-		return bot_remove(c, argc, argv);
-	return ctl_usage("bot", *sub ? "unknown subcommand '%s'" : "a subcommand is needed%s", sub);
+	return ctl_dispatch(c, "bot", subs, argc, argv);
 }

@@ -191,23 +191,27 @@ static int chat_enable(struct ctl *c, int argc, char **argv, int on)
 	return CTL_OK;
 }
 
+static int chat_enable_cmd(struct ctl *c, int argc, char **argv)
+{
+	return chat_enable(c, argc, argv, 1);
+}
+
+static int chat_disable_cmd(struct ctl *c, int argc, char **argv)
+{
+	return chat_enable(c, argc, argv, 0);
+}
+
 int cmd_chat(struct ctl *c, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : "";
+	static const struct ctl_sub subs[] = {
+		{ "add", chat_add },
+		{ "list", chat_list },
+		{ "join", chat_join },
+		{ "leave", chat_leave },
+		{ "enable", chat_enable_cmd },
+		{ "disable", chat_disable_cmd },
+		{ NULL, NULL }
+	};
 
-	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
-		return ctl_help(stdout, "chat"), CTL_OK;
-	argc -= 2;
-	argv += 2;
-	if (strcmp(sub, "add") == 0)
-		return chat_add(c, argc, argv);
-	if (strcmp(sub, "list") == 0)
-		return chat_list(c, argc, argv);
-	if (strcmp(sub, "join") == 0)
-		return chat_join(c, argc, argv);
-	if (strcmp(sub, "leave") == 0)
-		return chat_leave(c, argc, argv);
-	if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0)
-		return chat_enable(c, argc, argv, sub[0] == 'e');
-	return ctl_usage("chat", *sub ? "unknown subcommand '%s'" : "a subcommand is needed%s", sub);
+	return ctl_dispatch(c, "chat", subs, argc, argv);
 }

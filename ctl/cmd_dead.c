@@ -167,17 +167,12 @@ static int dead_retry(struct ctl *c, int argc, char **argv)
 
 int cmd_dead(struct ctl *c, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : "";
+	static const struct ctl_sub subs[] = {
+		{ "list", dead_list },
+		{ "show", dead_show },
+		{ "retry", dead_retry },
+		{ NULL, NULL }
+	};
 
-	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
-		return ctl_help(stdout, "dead"), CTL_OK;
-	argc -= 2;
-	argv += 2;
-	if (strcmp(sub, "list") == 0)
-		return dead_list(c, argc, argv);
-	if (strcmp(sub, "show") == 0)
-		return dead_show(c, argc, argv);
-	if (strcmp(sub, "retry") == 0)
-		return dead_retry(c, argc, argv);
-	return ctl_usage("dead", *sub ? "unknown subcommand '%s'" : "a subcommand is needed%s", sub);
+	return ctl_dispatch(c, "dead", subs, argc, argv);
 }

@@ -141,20 +141,13 @@ static int settings_unset(struct ctl *c, int argc, char **argv)
 
 int cmd_settings(struct ctl *c, int argc, char **argv)
 {
-	const char *sub = argc > 1 ? argv[1] : "";
+	static const struct ctl_sub subs[] = {
+		{ "list", settings_list },
+		{ "get", settings_get },
+		{ "set", settings_set },
+		{ "unset", settings_unset },
+		{ NULL, NULL }
+	};
 
-	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
-		return ctl_help(stdout, "settings"), CTL_OK;
-	argc -= 2;
-	argv += 2;
-	if (strcmp(sub, "list") == 0)
-		return settings_list(c, argc, argv);
-	if (strcmp(sub, "get") == 0)
-		return settings_get(c, argc, argv);
-	if (strcmp(sub, "set") == 0)
-		return settings_set(c, argc, argv);
-	if (strcmp(sub, "unset") == 0)
-		return settings_unset(c, argc, argv);
-	return ctl_usage("settings", *sub ? "unknown subcommand '%s'" : "a subcommand is needed%s",
-			 sub);
+	return ctl_dispatch(c, "settings", subs, argc, argv);
 }

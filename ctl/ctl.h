@@ -59,6 +59,17 @@ size_t ctl_width(const char *s);
 /* Print the usage of cmd ("bot", "chat", ...) to f; 0, or -1 when unknown. */
 int ctl_help(FILE *f, const char *cmd);
 
+/* A subcommand of a command (bot add, chat list, ...). */
+struct ctl_sub {
+	const char *name;
+	int (*fn)(struct ctl *c, int argc, char **argv);
+};
+
+/* Run the subcommand argv[1] of cmd from subs (NULL-terminated) with the
+ * arguments after it; --help prints cmd's help; anything else is a usage error. */
+int ctl_dispatch(struct ctl *c, const char *cmd, const struct ctl_sub *subs, int argc,
+		 char **argv);
+
 /* ---- command-line arguments (ctl_args.c) ---- */
 
 struct ctl_opt {

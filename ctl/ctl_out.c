@@ -94,3 +94,16 @@ void ctl_table(FILE *f, const PGresult *res)
 	}
 	free(w);
 }
+
+int ctl_dispatch(struct ctl *c, const char *cmd, const struct ctl_sub *subs, int argc,
+		 char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+
+	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
+		return ctl_help(stdout, cmd), CTL_OK;
+	for (const struct ctl_sub *s = subs; s->name; s++)
+		if (strcmp(sub, s->name) == 0)
+			return s->fn(c, argc - 2, argv + 2);
+	return ctl_usage(cmd, *sub ? "unknown subcommand '%s'" : "a subcommand is needed%s", sub);
+}
