@@ -139,7 +139,7 @@ void bots_free(struct bots *b)
 
 void bots_get(struct bots *b, int64_t id, bots_cb cb, void *arg)
 {
-	lcache_get(b->cache, id, (lcache_cb)cb, arg);
+	lcache_get(b->cache, id, cb, arg);
 }
 
 void bots_clear(struct bots *b)

@@ -20,9 +20,10 @@ struct bot {
 	json_t *emotion;           /* emotion_profile */
 };
 
-/* b is NULL when err is set or the bot does not exist (err NULL). Copy what you
- * need: b is not valid after the callback returns. */
-typedef void (*bots_cb)(const struct bot *b, const char *err, void *arg);
+/* bot is a const struct bot *, NULL when err is set or the bot does not exist
+ * (err NULL). Copy what you need: it is not valid after the callback returns.
+ * The signature is the cache's own (lcache_cb), so no cast sits between them. */
+typedef void (*bots_cb)(const void *bot, const char *err, void *arg);
 
 struct bots *bots_new(struct wk *w);
 void bots_free(struct bots *b);

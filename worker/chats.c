@@ -102,7 +102,7 @@ void chats_free(struct chats *c)
 
 void chats_history(struct chats *c, int64_t chat_id, chats_cb cb, void *arg)
 {
-	lcache_get(c->cache, chat_id, (lcache_cb)cb, arg);
+	lcache_get(c->cache, chat_id, cb, arg);
 }
 
 void chats_invalidate(struct chats *c, int64_t chat_id)

@@ -11,8 +11,9 @@ struct wk;
 
 #define CHATS_HISTORY 15
 
-/* transcript is "" for an empty chat; NULL with err on failure. Copy it. */
-typedef void (*chats_cb)(const char *transcript, const char *err, void *arg);
+/* transcript is a const char *: "" for an empty chat, NULL with err on
+ * failure. Copy it. (The signature is the cache's own, lcache_cb.) */
+typedef void (*chats_cb)(const void *transcript, const char *err, void *arg);
 
 struct chats *chats_new(struct wk *w);
 void chats_free(struct chats *c);

@@ -171,16 +171,15 @@ static void on_pg_state(int up, void *arg)
 
 static void publish_cache_stats(struct wk *w)
 {
-	static uint64_t last_hits, last_misses;
 	uint64_t h1, m1, h2, m2;
 	size_t n1, n2;
 
 	bots_stats(w->bots, &h1, &m1, &n1);
 	chats_stats(w->chats, &h2, &m2, &n2);
-	shm_count(w->slot, SHM_C_CACHE_HIT, h1 + h2 - last_hits);
-	shm_count(w->slot, SHM_C_CACHE_MISS, m1 + m2 - last_misses);
-	last_hits = h1 + h2;
-	last_misses = m1 + m2;
+	shm_count(w->slot, SHM_C_CACHE_HIT, h1 + h2 - w->cache_hits);
+	shm_count(w->slot, SHM_C_CACHE_MISS, m1 + m2 - w->cache_misses);
+	w->cache_hits = h1 + h2;
+	w->cache_misses = m1 + m2;
 	shm_gauge(w->slot, SHM_G_BOTS, (int64_t)n1);
 }
 

@@ -42,6 +42,13 @@ struct ra {
 
 static void start_connect(struct ra *r);
 
+/* Reconnect after 100 ms, doubling to 5 s while attempts keep failing. */
+static void schedule_reconnect(struct ra *r)
+{
+	r->backoff_ms = r->backoff_ms ? (r->backoff_ms * 2 > 5000 ? 5000 : r->backoff_ms * 2) : 100;
+	r->reconnect_at = uv_now(r->loop) + r->backoff_ms;
+}
+
 static void list_remove(struct ra *r, struct ra_req *q)
 {
 	if (q->prev)
@@ -142,11 +149,13 @@ static int submit(struct ra *r, struct ra_req *q, long timeout_ms)
 	return send_req(r, q);
 }
 
-int ra_cmd(struct ra *r, ra_cb cb, void *arg, long timeout_ms, int argc, const char **argv)
+/* A command without script bookkeeping: queued on the link as it is. */
+static int send_plain(struct ra *r, ra_cb cb, void *arg, long timeout_ms, int argc,
+		      const char **argv)
 {
 	struct ra_req *q;
 
-	if (!r->up || r->closing || !(q = calloc(1, sizeof *q)))
+	if (!r->ac || r->closing || !(q = calloc(1, sizeof *q)))
 		return -1;
 	q->cb = cb;
 	q->arg = arg;
@@ -159,6 +168,11 @@ int ra_cmd(struct ra *r, ra_cb cb, void *arg, long timeout_ms, int argc, const c
 	}
 	list_append(r, q);
 	return 0;
+}
+
+int ra_cmd(struct ra *r, ra_cb cb, void *arg, long timeout_ms, int argc, const char **argv)
+{
+	return r->up ? send_plain(r, cb, arg, timeout_ms, argc, argv) : -1;
 }
 
 static struct ra_req *eval_req(struct ra *r, enum rq_script s, const struct rq_keys *k,
@@ -231,24 +245,6 @@ static void on_script_loaded(redisReply *rep, const char *err, void *arg)
 	}
 }
 
-static void handshake_cmd(struct ra *r, ra_cb cb, int argc, const char **argv)
-{
-	struct ra_req *q = calloc(1, sizeof *q);
-
-	if (!q)
-		return;
-	q->cb = cb;
-	q->arg = r;
-	q->script = -1;
-	q->r = r;
-	q->deadline = uv_now(r->loop) + (uint64_t)r->timeout_ms;
-	if (redisAsyncCommandArgv(r->ac, on_reply, q, argc, argv, NULL) != REDIS_OK) {
-		free(q);
-		return;
-	}
-	list_append(r, q);
-}
-
 static void on_handshake(redisReply *rep, const char *err, void *arg)
 {
 	struct ra *r = arg;
@@ -266,23 +262,22 @@ static void on_connect(const redisAsyncContext *ac, int status)
 	if (status != REDIS_OK) {
 		r->ac = NULL; /* hiredis frees a context whose connect failed */
 		set_state(r, 0, "connect failed");
-		r->backoff_ms = r->backoff_ms ? (r->backoff_ms * 2 > 5000 ? 5000 : r->backoff_ms * 2) : 100;
-		r->reconnect_at = uv_now(r->loop) + r->backoff_ms;
+		schedule_reconnect(r);
 		return;
 	}
 	if (*r->url.password) {
 		const char *av[] = { "AUTH", r->url.password };
-		handshake_cmd(r, on_handshake, 2, av);
+		send_plain(r, on_handshake, r, 0, 2, av);
 	}
 	if (r->url.db) {
 		snprintf(db, sizeof db, "%d", r->url.db);
 		const char *av[] = { "SELECT", db };
-		handshake_cmd(r, on_handshake, 2, av);
+		send_plain(r, on_handshake, r, 0, 2, av);
 	}
 	r->scripts_loaded = 0;
 	for (int i = 0; i < RQ_NSCRIPTS; i++) {
 		const char *av[] = { "SCRIPT", "LOAD", rq_script_source(i) };
-		handshake_cmd(r, on_script_loaded, 3, av);
+		send_plain(r, on_script_loaded, r, 0, 3, av);
 	}
 }
 
@@ -295,8 +290,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	set_state(r, 0, "disconnected");
 	if (r->closing)
 		return;
-	r->backoff_ms = r->backoff_ms ? (r->backoff_ms * 2 > 5000 ? 5000 : r->backoff_ms * 2) : 100;
-	r->reconnect_at = uv_now(r->loop) + r->backoff_ms;
+	schedule_reconnect(r);
 }
 
 static void start_connect(struct ra *r)
@@ -308,8 +302,7 @@ static void start_connect(struct ra *r)
 		if (r->ac)
 			redisAsyncFree(r->ac);
 		r->ac = NULL;
-		r->backoff_ms = r->backoff_ms ? (r->backoff_ms * 2 > 5000 ? 5000 : r->backoff_ms * 2) : 100;
-		r->reconnect_at = uv_now(r->loop) + r->backoff_ms;
+		schedule_reconnect(r);
 		return;
 	}
 	r->ac->data = r;

@@ -244,8 +244,9 @@ static void on_outbox_row(PGresult *res, const char *err, void *arg)
 
 /* ---- context: bot and chat history ---- */
 
-static void on_history(const char *transcript, const char *err, void *arg)
+static void on_history(const void *val, const char *err, void *arg)
 {
+	const char *transcript = val;
 	struct task *t = arg;
 
 	if (!transcript) {
@@ -260,8 +261,9 @@ static void on_history(const char *transcript, const char *err, void *arg)
 	call_llm(t);
 }
 
-static void on_bot(const struct bot *b, const char *err, void *arg)
+static void on_bot(const void *val, const char *err, void *arg)
 {
+	const struct bot *b = val;
 	struct task *t = arg;
 	char why[96];
 
@@ -533,17 +535,17 @@ static void mark(struct task *t, const char *status, int64_t message_id, const c
 	query(t, sql, 5, p, on_marked);
 }
 
-static void tg_count(struct task *t, enum shm_counter c, const struct httpc_resp *r)
+/* Metrics, and the breakers and pauses of tgc; retry_after_s only for a 429. */
+static void tg_count(struct task *t, enum shm_counter c, const struct httpc_resp *r,
+		     long retry_after_s)
 {
 	enum tgc_outcome o = c == SHM_C_TG_OK ? TGC_OK : c == SHM_C_TG_429 ? TGC_RATE_LIMITED
 			   : c == SHM_C_TG_4XX ? TGC_REJECTED : TGC_FAILED;
-	long ra = r->retry_after_s;
 
 	shm_count(t->w->slot, c, 1);
 	shm_observe(t->w->slot, SHM_H_TG_SECONDS, r->total_s);
-	if (o == TGC_RATE_LIMITED && t->retry_delay_ms > 0)
-		ra = (long)(t->retry_delay_ms / 1000);
-	tgc_done(t->w->tgc, &t->tk, (int64_t)uv_now(t->w->loop), o, (int)(r->total_s * 1000), ra);
+	tgc_done(t->w->tgc, &t->tk, (int64_t)uv_now(t->w->loop), o, (int)(r->total_s * 1000),
+		 retry_after_s);
 }
 
 static void on_side_effect(PGresult *res, const char *err, void *arg)
@@ -595,31 +597,31 @@ static void on_sent(const struct httpc_resp *r, void *arg)
 	char why[256];
 
 	if (r->err_kind == HTTPC_CONNECT) {
-		tg_count(t, SHM_C_TG_NETERR, r);
+		tg_count(t, SHM_C_TG_NETERR, r, -1);
 		mark_retry(t, -1, "telegram unreachable");
 		return;
 	}
 	if (r->err_kind != HTTPC_OK) {
 		/* The request left us: Telegram may have posted it. Never again. */
-		tg_count(t, r->err_kind == HTTPC_TIMEOUT ? SHM_C_TG_TIMEOUT : SHM_C_TG_NETERR, r);
+		tg_count(t, r->err_kind == HTTPC_TIMEOUT ? SHM_C_TG_TIMEOUT : SHM_C_TG_NETERR, r, -1);
 		t->outcome = SHM_OUT_UNKNOWN;
 		mark(t, "unknown", 0, r->err ? r->err : "network error after sending");
 		return;
 	}
 	if (r->status >= 500) {
-		tg_count(t, SHM_C_TG_5XX, r);
+		tg_count(t, SHM_C_TG_5XX, r, -1);
 		snprintf(why, sizeof why, "telegram HTTP %d", r->status);
 		mark_retry(t, -1, why);
 		return;
 	}
 	if (tgw_parse(r->body, r->body_len, &res, why, sizeof why) < 0) {
-		tg_count(t, r->status == 200 ? SHM_C_TG_NETERR : SHM_C_TG_4XX, r);
+		tg_count(t, r->status == 200 ? SHM_C_TG_NETERR : SHM_C_TG_4XX, r, -1);
 		t->outcome = SHM_OUT_UNKNOWN;
 		mark(t, "unknown", 0, why);
 		return;
 	}
 	if (res.ok) {
-		tg_count(t, SHM_C_TG_OK, r);
+		tg_count(t, SHM_C_TG_OK, r, -1);
 		t->outcome = SHM_OUT_SENT;
 		chats_invalidate(t->w->chats, t->job.chat_id);
 		mark(t, "sent", res.message_id, NULL);
@@ -627,12 +629,11 @@ static void on_sent(const struct httpc_resp *r, void *arg)
 	}
 	if (r->status == 429 || res.error_code == 429) {
 		long ra = res.retry_after >= 0 ? res.retry_after : r->retry_after_s;
-		t->retry_delay_ms = ra >= 0 ? ra * 1000 : 1000;
-		tg_count(t, SHM_C_TG_429, r);
-		mark_retry(t, t->retry_delay_ms, "telegram 429");
+		tg_count(t, SHM_C_TG_429, r, ra);
+		mark_retry(t, ra >= 0 ? ra * 1000 : 1000, "telegram 429");
 		return;
 	}
-	tg_count(t, SHM_C_TG_4XX, r);
+	tg_count(t, SHM_C_TG_4XX, r, -1);
 	note_rejection(t, res.error_code ? res.error_code : r->status, res.description);
 	snprintf(t->why, sizeof t->why, "telegram %d: %.200s", res.error_code, res.description);
 	t->outcome = SHM_OUT_FAILED;

@@ -52,6 +52,7 @@ struct wk {
 	struct task *tasks;        /* in flight, for lease renewal */
 	uint64_t next_maint, next_renew, next_depth, tick_expected;
 	uint64_t rng;
+	uint64_t cache_hits, cache_misses;  /* totals last published to shm */
 	int exit_code;
 };
 

@@ -173,6 +173,25 @@ int itest_run(const char *const argv[])
 	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+int itest_ctl(const char *first, ...)
+{
+	const char *av[24];
+	char *bin = itest_bin("piyasactl");
+	va_list ap;
+	int n = 0, rc;
+
+	av[n++] = bin;
+	av[n++] = first;
+	va_start(ap, first);
+	while (n < 23 && (av[n] = va_arg(ap, const char *)))
+		n++;
+	va_end(ap);
+	av[n] = NULL;
+	rc = itest_run(av);
+	free(bin);
+	return rc;
+}
+
 void itest_kill(pid_t pid, int sig)
 {
 	if (pid > 0)

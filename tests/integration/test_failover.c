@@ -50,13 +50,11 @@ static void teardown(void)
 
 static void enqueue(int n)
 {
-	char *bin = itest_bin("piyasactl"), chat[32], count[16];
+	char chat[32], count[16];
 
 	snprintf(chat, sizeof chat, "%lld", CHAT);
 	snprintf(count, sizeof count, "%d", n);
-	const char *av[] = { bin, "enqueue", "--chat", chat, "--count", count, NULL };
-	ck_assert_int_eq(itest_run(av), 0);
-	free(bin);
+	ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--count", count, NULL), 0);
 }
 
 static long long key_tokens(const char *key)
@@ -88,13 +86,12 @@ static int sent_count(void *arg)
 
 START_TEST(breaker_opens_traffic_moves_and_comes_back_through_half_open)
 {
-	char *cast = itest_write_cast(8, CHAT), *bin = itest_bin("supervisor"), *ctl = itest_bin("piyasactl");
-	const char *imp[] = { ctl, "import", cast, NULL };
+	char *cast = itest_write_cast(8, CHAT), *bin = itest_bin("supervisor");
 	const char *av[] = { bin, "--workers", "2", "--config", conf, NULL };
 	int total = 0;
 	int64_t t0;
 
-	ck_assert_int_eq(itest_run(imp), 0);
+	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
 	sup = itest_spawn(av, logpath);
 	enqueue(40);
 	total += 40;
@@ -137,7 +134,6 @@ START_TEST(breaker_opens_traffic_moves_and_comes_back_through_half_open)
 	unlink(cast);
 	free(cast);
 	free(bin);
-	free(ctl);
 }
 END_TEST
 

@@ -48,16 +48,6 @@ static void teardown(void)
 	itest_env_teardown();
 }
 
-static int ctl(const char *a, const char *b, const char *c, const char *d, const char *e)
-{
-	char *bin = itest_bin("piyasactl");
-	const char *av[] = { bin, a, b, c, d, e, NULL };
-	int rc = itest_run(av);
-
-	free(bin);
-	return rc;
-}
-
 static long long terminal(void)
 {
 	return itest_pg_int("SELECT count(*) FROM messages WHERE status IN ('sent','unknown','failed')");
@@ -88,9 +78,9 @@ START_TEST(every_job_terminal_no_duplicates_under_faults_and_kill9)
 	int kills = 0;
 
 	snprintf(chat, sizeof chat, "%lld", CHAT);
-	ck_assert_int_eq(ctl("import", cast, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
 	sup = itest_spawn(av, getenv("PIYASA_ITEST_LOG"));
-	ck_assert_int_eq(ctl("enqueue", "--chat", chat, "--count", "10000"), 0);
+	ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--count", "10000", NULL), 0);
 	t0 = itest_now_ms();
 	next_kill = t0 + 3000;
 	srand((unsigned)getpid());

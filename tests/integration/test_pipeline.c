@@ -39,16 +39,6 @@ static pid_t start_supervisor(const char *workers)
 	return pid;
 }
 
-static int ctl(const char *a, const char *b, const char *c, const char *d, const char *e)
-{
-	char *bin = itest_bin("piyasactl");
-	const char *av[] = { bin, a, b, c, d, e, NULL };
-	int rc = itest_run(av);
-
-	free(bin);
-	return rc;
-}
-
 static int all_sent(void *arg)
 {
 	return itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'") >= (long long)(intptr_t)arg;
@@ -61,11 +51,11 @@ START_TEST(two_thousand_jobs_forty_bots_four_workers)
 	int64_t t0;
 
 	snprintf(chat, sizeof chat, "%lld", CHAT);
-	ck_assert_int_eq(ctl("import", cast, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM chat_bots"), 40);
 	sup = start_supervisor("4");
 	t0 = itest_now_ms();
-	ck_assert_int_eq(ctl("enqueue", "--chat", chat, "--count", "2000"), 0);
+	ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--count", "2000", NULL), 0);
 	ck_assert_msg(itest_wait_for(all_sent, (void *)(intptr_t)2000, 90000),
 		      "only %lld of 2000 sent", itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'"));
 	fprintf(stderr, "pipeline: 2000 jobs sent in %lld ms\n", (long long)(itest_now_ms() - t0));
@@ -96,11 +86,11 @@ START_TEST(malformed_job_goes_to_dead_letters_with_reason)
 {
 	char *cast = itest_write_cast(4, CHAT);
 
-	ck_assert_int_eq(ctl("import", cast, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
 	sup = start_supervisor("2");
 	/* A producer with a bug: an id pushed with a body that is not a job. */
 	const char *prefix = getenv("PIYASA_REDIS_PREFIX");
-	ck_assert_int_eq(ctl("enqueue", "--bot", "2", "--chat", "-1001000000042"), 0);
+	ck_assert_int_eq(itest_ctl("enqueue", "--bot", "2", "--chat", "-1001000000042", NULL), 0);
 	ck_assert_int_ge(itest_redis_int("HSET %s:{w0}:jobs bad1 %s", prefix, "{\"id\":\"bad1\",\"kind\":\"dance\"}"), 0);
 	ck_assert_int_ge(itest_redis_int("RPUSH %s:{w0}:q:normal bad1", prefix), 1);
 	ck_assert_int_ge(itest_redis_int("LPUSH %s:{w0}:wake 1", prefix), 1);
