@@ -660,6 +660,10 @@ static const struct field setting_fields[] = {
 	{ "dedup_window_hours", K_NONNEG, 0, NULL },
 	{ "dedup_max_attempts", K_COUNT, 0, NULL },
 	{ "semantic_dedup_threshold", K_UNIT, 0, NULL },
+	{ "news_refresh_minutes", K_POS, 0, NULL },
+	{ "memorize_interval", K_COUNT, 0, NULL },
+	{ "embedding_model", K_NESTR, 0, NULL },
+	{ "typing_interval_seconds", K_POS, 0, NULL },
 };
 static const struct spec setting_spec = SPEC(setting_fields, NULL);
 

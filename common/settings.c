@@ -1,0 +1,276 @@
+/* settings: see settings.h. Each row names where its value lives (an offset into
+ * struct settings) and how it is stored; cast_check_setting has already said
+ * the shape is right when a row's store function runs. */
+#include "settings.h"
+
+#include "cast.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+enum st_kind {
+	ST_BOOL,    /* int */
+	ST_NUM,     /* double */
+	ST_INT,     /* int */
+	ST_IRANGE,  /* {min,max} into two ints */
+	ST_DRANGE,  /* {min,max} into two doubles */
+	ST_HOURS,   /* ["HH:MM-HH:MM"...] into nprime/prime_from/prime_to */
+	ST_LENGTHS, /* {short, medium, long} */
+	ST_FEEDS,   /* [url...] */
+	ST_STR,     /* char[128] */
+};
+
+struct st_row {
+	const char *key;
+	const char *dflt;
+	enum st_kind kind;
+	size_t off, off2;
+	const char *help;
+};
+
+#define F(field) offsetof(struct settings, field)
+
+static const struct st_row rows[] = {
+	{ "simulation_active", "false", ST_BOOL, F(simulation_active), 0,
+	  "master switch: scheduled chatter runs only when true (replies to humans always run)" },
+	{ "scale_factor", "1.0", ST_NUM, F(scale_factor), 0,
+	  "divides every delay and the hourly window (floor 0.1); 60 runs an hour in a minute" },
+	{ "max_msgs_per_min", "6", ST_INT, F(max_msgs_per_min), 0,
+	  "per chat: messages of any author in the last 60 s, counted across workers" },
+	{ "bot_hourly_msg_limit", "{\"min\": 6, \"max\": 12}", ST_IRANGE, F(hourly_min),
+	  F(hourly_max), "per bot and hour: below min the bot is favoured, at max it is silent" },
+	{ "prime_hours", "[\"09:30-12:00\", \"14:00-18:00\"]", ST_HOURS, 0, 0,
+	  "busy hours in the chat's time zone: mean delay 18 s instead of 30 s" },
+	{ "prime_hours_boost", "true", ST_BOOL, F(prime_hours_boost), 0,
+	  "whether prime hours speed the chat up" },
+	{ "reply_probability", "0.65", ST_NUM, F(reply_probability), 0,
+	  "chance of replying rather than opening a topic" },
+	{ "reply_to_bots_probability", "0.5", ST_NUM, F(reply_to_bots_probability), 0,
+	  "the same when the newest message is a bot's" },
+	{ "mention_probability", "0.35", ST_NUM, F(mention_probability), 0,
+	  "chance of @mentioning the author replied to" },
+	{ "short_reaction_probability", "0.12", ST_NUM, F(short_reaction_probability), 0,
+	  "chance that a reply is a single emoji" },
+	{ "message_length_profile", "{\"short\": 0.55, \"medium\": 0.35, \"long\": 0.10}",
+	  ST_LENGTHS, 0, 0, "weights of 1-2, 2-3 and 3-4 sentence messages" },
+	{ "typing_enabled", "true", ST_BOOL, F(typing_enabled), 0,
+	  "send the typing indicator before a message" },
+	{ "typing_speed_wpm", "{\"min\": 2.5, \"max\": 4.5}", ST_DRANGE, F(wpm_min), F(wpm_max),
+	  "typing speed: typing lasts clamp(chars / (wpm x 5 / 60), 2, 8) s" },
+	{ "typing_interval_seconds", "2.5", ST_NUM, F(typing_interval_s), 0,
+	  "sendChatAction is repeated this often while a bot types" },
+	{ "persona_refresh_interval", "8", ST_INT, F(persona_refresh_interval), 0,
+	  "re-state the persona in the prompt after this many messages of the bot" },
+	{ "persona_refresh_minutes", "30", ST_INT, F(persona_refresh_minutes), 0,
+	  "... or after this many minutes" },
+	{ "news_feed_urls", "[]", ST_FEEDS, 0, 0, "RSS or Atom feeds for headlines (up to 8)" },
+	{ "news_trigger_probability", "0.5", ST_NUM, F(news_trigger_probability), 0,
+	  "chance that an opening message carries a headline" },
+	{ "news_refresh_minutes", "15", ST_NUM, F(news_refresh_minutes), 0,
+	  "how often the feeds are fetched" },
+	{ "dedup_enabled", "true", ST_BOOL, F(dedup_enabled), 0,
+	  "refuse a message equal (normalised) to one of the bot's last 100" },
+	{ "dedup_window_hours", "12", ST_NUM, F(dedup_window_hours), 0,
+	  "how far back the dedup looks" },
+	{ "dedup_max_attempts", "2", ST_INT, F(dedup_max_attempts), 0,
+	  "paraphrases tried for a duplicate before the message is skipped" },
+	{ "semantic_dedup_enabled", "true", ST_BOOL, F(semantic_dedup_enabled), 0,
+	  "also refuse near-duplicates by embedding similarity" },
+	{ "semantic_dedup_threshold", "0.85", ST_NUM, F(semantic_dedup_threshold), 0,
+	  "cosine similarity at or above which a message is a near-duplicate" },
+	{ "embedding_model", "\"text-embedding-3-small\"", ST_STR, F(embedding_model), 0,
+	  "model asked for /v1/embeddings (first provider that is up)" },
+	{ "consistency_guard_enabled", "true", ST_BOOL, F(consistency_guard_enabled), 0,
+	  "a second, cheap LLM call checks a message against the bot's stances" },
+	{ "opening_phrase_probability", "0.40", ST_NUM, F(hum.opening), 0,
+	  "humaniser: an opening phrase (\"Valla\", \"Bence\")" },
+	{ "hesitation_probability", "0.55", ST_NUM, F(hum.hesitation), 0,
+	  "humaniser: a hesitation marker (\"galiba\", \"sanki\")" },
+	{ "contraction_probability", "0.40", ST_NUM, F(hum.contraction), 0,
+	  "humaniser: colloquial contractions (\"bi şey\", \"di mi\")" },
+	{ "filler_probability", "0.35", ST_NUM, F(hum.filler), 0,
+	  "humaniser: fillers (\"yani\", \"işte\")" },
+	{ "typo_probability", "0.30", ST_NUM, F(hum.typo), 0,
+	  "humaniser: a typo followed by its correction" },
+	{ "human_opening_phrase_probability", "0.35", ST_NUM, F(hum_human.opening), 0,
+	  "the same, in replies to humans" },
+	{ "human_hesitation_probability", "0.25", ST_NUM, F(hum_human.hesitation), 0,
+	  "the same, in replies to humans" },
+	{ "human_contraction_probability", "0.20", ST_NUM, F(hum_human.contraction), 0,
+	  "the same, in replies to humans" },
+	{ "human_filler_probability", "0.25", ST_NUM, F(hum_human.filler), 0,
+	  "the same, in replies to humans" },
+	{ "human_typo_probability", "0.12", ST_NUM, F(hum_human.typo), 0,
+	  "the same, in replies to humans" },
+	{ "voice_profile_enabled", "true", ST_BOOL, F(voice_profile_enabled), 0,
+	  "apply the persona's voice (slang, punctuation, emoji) after the humanisers" },
+	{ "human_reply_probability", "0.6", ST_NUM, F(human_reply_probability), 0,
+	  "chance that a human message mentioning no bot gets an answer from a bot of the chat" },
+	{ "memorize_interval", "20", ST_INT, F(memorize_interval), 0,
+	  "a memorize job after this many messages of a bot (0: never)" },
+};
+
+#define NROWS (sizeof rows / sizeof rows[0])
+
+static const struct st_row *find(const char *key)
+{
+	for (size_t i = 0; i < NROWS; i++)
+		if (strcmp(rows[i].key, key) == 0)
+			return &rows[i];
+	return NULL;
+}
+
+static void store(struct settings *s, const struct st_row *r, const json_t *v)
+{
+	char *base = (char *)s;
+	size_t i;
+	json_t *e;
+
+	switch (r->kind) {
+	case ST_BOOL:
+		*(int *)(base + r->off) = json_is_true(v);
+		break;
+	case ST_NUM:
+		*(double *)(base + r->off) = json_number_value(v);
+		break;
+	case ST_INT:
+		*(int *)(base + r->off) = (int)json_integer_value(v);
+		break;
+	case ST_IRANGE:
+		*(int *)(base + r->off) = (int)json_integer_value(json_object_get(v, "min"));
+		*(int *)(base + r->off2) = (int)json_integer_value(json_object_get(v, "max"));
+		break;
+	case ST_DRANGE:
+		*(double *)(base + r->off) = json_number_value(json_object_get(v, "min"));
+		*(double *)(base + r->off2) = json_number_value(json_object_get(v, "max"));
+		break;
+	case ST_HOURS:
+		s->nprime = 0;
+		json_array_foreach(v, i, e) {
+			if (s->nprime < SETTINGS_MAX_RANGES &&
+			    cast_parse_range(json_string_value(e), &s->prime_from[s->nprime],
+					     &s->prime_to[s->nprime]) == 0)
+				s->nprime++;
+		}
+		break;
+	case ST_LENGTHS:
+		/* A missing weight is 0: {"short": 1} means only short messages. */
+		s->len_short = json_number_value(json_object_get(v, "short"));
+		s->len_medium = json_number_value(json_object_get(v, "medium"));
+		s->len_long = json_number_value(json_object_get(v, "long"));
+		break;
+	case ST_FEEDS:
+		s->nfeeds = 0;
+		json_array_foreach(v, i, e) {
+			if (s->nfeeds < SETTINGS_MAX_FEEDS)
+				snprintf(s->feeds[s->nfeeds++], SETTINGS_URL_MAX, "%s",
+					 json_string_value(e));
+		}
+		break;
+	case ST_STR:
+		snprintf(base + r->off, 128, "%s", json_string_value(v));
+		break;
+	}
+}
+
+/* What cast does not say: limits that only make sense for the worker. */
+static int extra_check(const struct st_row *r, const json_t *v, char *err, size_t el)
+{
+	if (r->kind == ST_FEEDS) {
+		size_t i;
+		json_t *e;
+
+		if (json_array_size(v) > SETTINGS_MAX_FEEDS) {
+			snprintf(err, el, "%s: at most %d feeds", r->key, SETTINGS_MAX_FEEDS);
+			return -1;
+		}
+		json_array_foreach(v, i, e) {
+			const char *u = json_string_value(e);
+			if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) {
+				snprintf(err, el, "%s[%zu]: expected an http:// or https:// URL",
+					 r->key, i);
+				return -1;
+			}
+			if (strlen(u) >= SETTINGS_URL_MAX) {
+				snprintf(err, el, "%s[%zu]: URL too long", r->key, i);
+				return -1;
+			}
+		}
+	}
+	if (r->kind == ST_LENGTHS) {
+		double sum = json_number_value(json_object_get(v, "short")) +
+			     json_number_value(json_object_get(v, "medium")) +
+			     json_number_value(json_object_get(v, "long"));
+		if (sum <= 0) {
+			snprintf(err, el, "%s: the weights add up to 0", r->key);
+			return -1;
+		}
+	}
+	if (r->kind == ST_STR && json_string_length(v) >= 128) {
+		snprintf(err, el, "%s: longer than 127 bytes", r->key);
+		return -1;
+	}
+	if (r->kind == ST_INT && json_integer_value(v) > 1000000) {
+		snprintf(err, el, "%s: too large", r->key);
+		return -1;
+	}
+	return 0;
+}
+
+int settings_apply(struct settings *s, const char *key, const json_t *v, char *err, size_t el)
+{
+	const struct st_row *r = find(key);
+	int rc;
+
+	if (!r)
+		return 1;
+	if ((rc = cast_check_setting(key, v, err, el)) < 0)
+		return -1;
+	/* cast does not know the key (a row added here only): its kind decides. */
+	if (rc == CAST_SETTING_UNKNOWN) {
+		snprintf(err, el, "%s: no shape check for this key", key);
+		return -1;
+	}
+	if (extra_check(r, v, err, el) < 0)
+		return -1;
+	store(s, r, v);
+	return 0;
+}
+
+void settings_defaults(struct settings *s)
+{
+	char err[256];
+
+	memset(s, 0, sizeof *s);
+	for (size_t i = 0; i < NROWS; i++) {
+		json_t *v = json_loads(rows[i].dflt, JSON_DECODE_ANY, NULL);
+		/* The table is ours: a default that does not parse is a build bug,
+		 * caught by test_settings. */
+		if (v && settings_apply(s, rows[i].key, v, err, sizeof err) == 0) {
+			json_decref(v);
+			continue;
+		}
+		json_decref(v);
+	}
+}
+
+size_t settings_count(void)
+{
+	return NROWS;
+}
+
+const char *settings_key(size_t i)
+{
+	return i < NROWS ? rows[i].key : NULL;
+}
+
+const char *settings_default_text(size_t i)
+{
+	return i < NROWS ? rows[i].dflt : NULL;
+}
+
+const char *settings_help(size_t i)
+{
+	return i < NROWS ? rows[i].help : NULL;
+}

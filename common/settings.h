@@ -1,0 +1,69 @@
+/* settings: the fleet's behaviour knobs (BEHAVIOUR.md "Settings and defaults")
+ * as one struct with the defaults filled in.
+ *
+ * One table holds every known key, its default (as JSON text) and a one-line
+ * meaning, so the worker, `piyasactl settings list` and docs/SETTINGS.md agree.
+ * Values are checked by cast_check_setting before they are taken: a bad value
+ * in the table is refused with the key named and the old value stays. */
+#ifndef PIYASA_SETTINGS_H
+#define PIYASA_SETTINGS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#define SETTINGS_MAX_RANGES 8
+#define SETTINGS_MAX_FEEDS 8
+#define SETTINGS_URL_MAX 512
+
+struct settings_hum {
+	double opening, hesitation, contraction, filler, typo;
+};
+
+struct settings {
+	int simulation_active;
+	double scale_factor;
+	int max_msgs_per_min;
+	int hourly_min, hourly_max;              /* bot_hourly_msg_limit */
+	int nprime;                              /* prime_hours, minutes of day */
+	int prime_from[SETTINGS_MAX_RANGES], prime_to[SETTINGS_MAX_RANGES];
+	int prime_hours_boost;
+	double reply_probability, reply_to_bots_probability, mention_probability;
+	double short_reaction_probability;
+	double len_short, len_medium, len_long;  /* message_length_profile */
+	int typing_enabled;
+	double wpm_min, wpm_max;                 /* typing_speed_wpm */
+	double typing_interval_s;                /* sendChatAction again after this */
+	int persona_refresh_interval, persona_refresh_minutes;
+	int nfeeds;
+	char feeds[SETTINGS_MAX_FEEDS][SETTINGS_URL_MAX];
+	double news_trigger_probability;
+	double news_refresh_minutes;
+	int dedup_enabled;
+	double dedup_window_hours;
+	int dedup_max_attempts;
+	int semantic_dedup_enabled;
+	double semantic_dedup_threshold;
+	char embedding_model[128];
+	int consistency_guard_enabled;
+	struct settings_hum hum;                 /* bot to bot */
+	struct settings_hum hum_human;           /* replies to humans: milder */
+	int voice_profile_enabled;
+	double human_reply_probability;          /* a plain human message gets an answer */
+	int memorize_interval;                   /* a memorize job every N messages of a bot */
+};
+
+/* Every key with its default. */
+void settings_defaults(struct settings *s);
+
+/* Take one key's value. 0 when taken; 1 for a key this build does not know
+ * (ignored); -1 with "key: why" in err when the value is refused (s unchanged). */
+int settings_apply(struct settings *s, const char *key, const json_t *v, char *err,
+		   size_t errlen);
+
+/* The known keys, in table order: name, default as JSON text, meaning. */
+size_t settings_count(void);
+const char *settings_key(size_t i);
+const char *settings_default_text(size_t i);
+const char *settings_help(size_t i);
+
+#endif
