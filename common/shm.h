@@ -37,6 +37,22 @@ enum shm_counter {
 	SHM_C_TG_OK, SHM_C_TG_429, SHM_C_TG_4XX, SHM_C_TG_5XX, SHM_C_TG_TIMEOUT, SHM_C_TG_NETERR,
 	SHM_C_CACHE_HIT, SHM_C_CACHE_MISS,
 	SHM_C_REDIS_ERRORS, SHM_C_PG_ERRORS,
+	/* the market chat */
+	SHM_C_SCHEDULED,       /* speak jobs the scheduler queued */
+	SHM_C_CAP_BOT,         /* a message held back by its bot's hourly cap */
+	SHM_C_CAP_CHAT,        /* ... by its chat's per-minute cap */
+	SHM_C_DEDUP_EXACT,     /* drafts equal to one of the bot's recent messages */
+	SHM_C_DEDUP_SEMANTIC,  /* drafts too similar (embeddings) */
+	SHM_C_DEDUP_SKIPPED,   /* messages skipped after dedup_max_attempts paraphrases */
+	SHM_C_FILTERED,        /* drafts dropped by the content filter */
+	SHM_C_GUARD_REJECTED,  /* drafts the consistency guard refused */
+	SHM_C_REACTIONS,       /* emoji-only replies */
+	SHM_C_HUMAN_STORED,    /* human messages stored (once each) */
+	SHM_C_HUMAN_REPLIES,   /* reply jobs queued for humans */
+	SHM_C_UPDATES,         /* Telegram updates received */
+	SHM_C_NEWS_USED,       /* messages that carried a headline */
+	SHM_C_MEMORIES,        /* memories written by memorize jobs */
+	SHM_C_TYPING,          /* sendChatAction calls */
 	SHM_C_COUNT
 };
 

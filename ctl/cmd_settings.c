@@ -5,6 +5,7 @@
  * without a SIGHUP. An unset key means "the worker's default". */
 #include "cast.h"
 #include "ctl.h"
+#include "settings.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,24 +23,98 @@ int ctl_setting_write(PGconn *db, const char *key, const char *value, char *err,
 	return n < 0 ? -1 : n > 0;
 }
 
+/* A PostgreSQL array literal of strings: {"a","b\\"c"}. malloc'd. */
+static char *pg_array(const char *(*item)(size_t), size_t n)
+{
+	size_t cap = 16, len = 0;
+	char *out = malloc(cap);
+
+	if (!out)
+		return NULL;
+	out[len++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		const char *s = item(i);
+		size_t need = len + 2 * strlen(s) + 8;
+		if (need > cap) {
+			char *p = realloc(out, cap = need * 2);
+			if (!p) {
+				free(out);
+				return NULL;
+			}
+			out = p;
+		}
+		if (i)
+			out[len++] = ',';
+		out[len++] = '"';
+		for (; *s; s++) {
+			if (*s == '"' || *s == '\\')
+				out[len++] = '\\';
+			out[len++] = *s;
+		}
+		out[len++] = '"';
+	}
+	out[len++] = '}';
+	out[len] = '\0';
+	return out;
+}
+
+/* Every known key with its value, stored or default, then keys stored that
+ * this build does not know. */
 static int settings_list(struct ctl *c, int argc, char **argv)
 {
 	static const char sql[] =
-		"SELECT key, value::text AS value,"
-		" to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS') AS updated_at"
-		" FROM settings ORDER BY key";
-	char err[1024], *pos[1];
+		"SELECT COALESCE(d.key, s.key) AS key,"
+		" COALESCE(s.value::text, d.dflt::jsonb::text) AS value,"
+		" CASE WHEN s.key IS NULL THEN 'default' WHEN d.key IS NULL THEN 'unknown'"
+		" ELSE 'set' END AS source,"
+		" COALESCE(to_char(s.updated_at, 'YYYY-MM-DD HH24:MI:SS'), '') AS updated_at"
+		" FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS d(key, dflt, n)"
+		" FULL JOIN settings s ON s.key = d.key"
+		" ORDER BY COALESCE(d.n, 100000), COALESCE(d.key, s.key)";
+	char err[1024], *pos[1], *keys, *dflts;
+	const char *p[2];
 	PGresult *res;
 	PGconn *db;
 	int np, rc;
 
 	if ((rc = ctl_opts("settings", argc, argv, NULL, pos, 0, &np)) != 0)
 		return rc;
-	if (!(db = ctl_db(c, err, sizeof err)) || !(res = ctl_q(db, sql, 0, NULL, err, sizeof err)))
+	keys = pg_array(settings_key, settings_count());
+	dflts = pg_array(settings_default_text, settings_count());
+	if (!keys || !dflts) {
+		free(keys);
+		free(dflts);
+		return ctl_fail("out of memory");
+	}
+	p[0] = keys;
+	p[1] = dflts;
+	if (!(db = ctl_db(c, err, sizeof err)) || !(res = ctl_q(db, sql, 2, p, err, sizeof err))) {
+		free(keys);
+		free(dflts);
 		return ctl_fail("%s", err);
+	}
+	free(keys);
+	free(dflts);
 	ctl_table(stdout, res);
 	PQclear(res);
 	return CTL_OK;
+}
+
+/* An unset key prints its default (and says so on stderr). */
+static int default_of(const char *key)
+{
+	for (size_t i = 0; i < settings_count(); i++) {
+		if (strcmp(settings_key(i), key) == 0) {
+			json_t *v = json_loads(settings_default_text(i), JSON_DECODE_ANY, NULL);
+			char *t = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+			printf("%s\n", t ? t : settings_default_text(i));
+			free(t);
+			json_decref(v);
+			ctl_note("'%s' is not set: this is its default", key);
+			return CTL_OK;
+		}
+	}
+	return ctl_fail("no setting '%s'", key);
 }
 
 static int settings_get(struct ctl *c, int argc, char **argv)
@@ -57,8 +132,12 @@ static int settings_get(struct ctl *c, int argc, char **argv)
 	    !(res = ctl_q(db, "SELECT value::text FROM settings WHERE key = $1", 1,
 			  (const char *const *)pos, err, sizeof err)))
 		return ctl_fail("%s", err);
-	rc = PQntuples(res) ? (printf("%s\n", PQgetvalue(res, 0, 0)), CTL_OK)
-			    : ctl_fail("no setting '%s' (the workers use its default)", pos[0]);
+	if (PQntuples(res)) {
+		printf("%s\n", PQgetvalue(res, 0, 0));
+		rc = CTL_OK;
+	} else {
+		rc = default_of(pos[0]);
+	}
 	PQclear(res);
 	return rc;
 }

@@ -28,6 +28,11 @@ static void bot_free(void *p)
 
 	json_decref(b->persona);
 	json_decref(b->emotion);
+	json_decref(b->speed);
+	json_decref(b->hours);
+	json_decref(b->stances);
+	json_decref(b->holdings);
+	json_decref(b->memories);
 	sodium_memzero(b->token, sizeof b->token);
 	free(b);
 }
@@ -41,6 +46,17 @@ static json_t *parse_or_empty(const char *s)
 		o = json_object();
 	}
 	return o;
+}
+
+static json_t *parse_array(const char *s)
+{
+	json_t *a = json_loads(s, 0, NULL);
+
+	if (!json_is_array(a)) {
+		json_decref(a);
+		a = json_array();
+	}
+	return a;
 }
 
 static struct bot *bot_from_row(struct bots *bs, PGresult *res, char *err, size_t el)
@@ -59,6 +75,11 @@ static struct bot *bot_from_row(struct bots *bs, PGresult *res, char *err, size_
 	b->enabled = PQgetvalue(res, 0, 4)[0] == 't';
 	b->persona = parse_or_empty(PQgetvalue(res, 0, 5));
 	b->emotion = parse_or_empty(PQgetvalue(res, 0, 6));
+	b->speed = parse_or_empty(PQgetvalue(res, 0, 7));
+	b->hours = parse_array(PQgetvalue(res, 0, 8));
+	b->stances = parse_array(PQgetvalue(res, 0, 9));
+	b->holdings = parse_array(PQgetvalue(res, 0, 10));
+	b->memories = parse_array(PQgetvalue(res, 0, 11));
 	enc = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 3), &enc_len);
 	if (!enc || tok_decrypt(bs->w->token_key, enc, enc_len, b->token, sizeof b->token) < 0) {
 		snprintf(err, el, "cannot decrypt the token of bot %lld (wrong token key?)",
@@ -96,7 +117,21 @@ static void load_bot(struct lcache *c, int64_t id, void *owner)
 {
 	static const char sql[] =
 		"SELECT id, name, coalesce(username, ''), token_enc, enabled, "
-		"persona_profile::text, emotion_profile::text FROM bots WHERE id = $1";
+		"persona_profile::text, emotion_profile::text, speed_profile::text, "
+		"active_hours::text, "
+		"(SELECT coalesce(json_agg(json_build_object('topic', topic, 'stance_text', "
+		"stance_text, 'confidence', confidence, 'cooldown_until', cooldown_until) "
+		"ORDER BY confidence DESC), '[]') FROM bot_stances WHERE bot_id = b.id)::text, "
+		"(SELECT coalesce(json_agg(json_build_object('symbol', symbol, 'avg_price', "
+		"avg_price, 'size', size, 'note', note) ORDER BY symbol), '[]') "
+		"FROM bot_holdings WHERE bot_id = b.id)::text, "
+		/* The 8 most relevant memories (BEHAVIOUR.md "Memories"). */
+		"(SELECT coalesce(json_agg(json_build_object('id', id, 'memory_type', memory_type, "
+		"'content', content, 'relevance_score', relevance_score, 'usage_count', "
+		"usage_count) ORDER BY relevance_score DESC, id DESC), '[]') FROM "
+		"(SELECT * FROM bot_memories WHERE bot_id = b.id "
+		"ORDER BY relevance_score DESC, id DESC LIMIT 8) mm)::text "
+		"FROM bots b WHERE id = $1";
 	struct bots *bs = owner;
 	struct bot_load *ld = malloc(sizeof *ld);
 	char idbuf[24];
@@ -140,6 +175,11 @@ void bots_free(struct bots *b)
 void bots_get(struct bots *b, int64_t id, bots_cb cb, void *arg)
 {
 	lcache_get(b->cache, id, cb, arg);
+}
+
+void bots_invalidate(struct bots *b, int64_t id)
+{
+	lcache_invalidate(b->cache, id);
 }
 
 void bots_clear(struct bots *b)

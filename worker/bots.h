@@ -18,6 +18,11 @@ struct bot {
 	int enabled;
 	json_t *persona;           /* persona_profile */
 	json_t *emotion;           /* emotion_profile */
+	json_t *speed;             /* speed_profile */
+	json_t *hours;             /* active_hours (array) */
+	json_t *stances;           /* [{topic, stance_text, confidence, cooldown_until}] */
+	json_t *holdings;          /* [{symbol, avg_price, size, note}] */
+	json_t *memories;          /* the 8 most relevant: [{id, memory_type, content, ...}] */
 };
 
 /* bot is a const struct bot *, NULL when err is set or the bot does not exist
@@ -29,6 +34,8 @@ struct bots *bots_new(struct wk *w);
 void bots_free(struct bots *b);
 void bots_get(struct bots *b, int64_t id, bots_cb cb, void *arg);
 void bots_clear(struct bots *b);
+/* Forget one bot (its memories or stances changed). */
+void bots_invalidate(struct bots *b, int64_t id);
 void bots_stats(const struct bots *b, uint64_t *hits, uint64_t *misses, size_t *size);
 
 #endif

@@ -21,45 +21,125 @@ struct chat_load {
 	int64_t id;
 };
 
-static char *transcript_from(PGresult *res)
+struct chatctx *chatctx_ref(const struct chatctx *c)
 {
-	int n = PQntuples(res);
-	size_t len = 1, off = 0;
-	char *s;
+	struct chatctx *m = (struct chatctx *)c;
 
-	for (int i = 0; i < n; i++)
-		len += (size_t)PQgetlength(res, i, 0) + (size_t)PQgetlength(res, i, 1) + 6;
-	if (!(s = malloc(len)))
-		return NULL;
-	s[0] = '\0';
-	/* Rows come newest first. */
-	for (int i = n - 1; i >= 0; i--)
-		off += (size_t)snprintf(s + off, len - off, "[%s]: %s\n", PQgetvalue(res, i, 0),
-					PQgetvalue(res, i, 1));
-	return s;
+	m->refs++;
+	return m;
 }
 
-static void on_history_rows(PGresult *res, const char *err, void *arg)
+void chatctx_unref(struct chatctx *c)
+{
+	if (!c || --c->refs > 0)
+		return;
+	for (size_t i = 0; i < c->nmsgs; i++) {
+		free((char *)c->msgs[i].speaker);
+		free((char *)c->msgs[i].text);
+		free((char *)c->msgs[i].topic);
+	}
+	free(c->msgs);
+	json_decref(c->topics);
+	free(c);
+}
+
+static void ctx_free(void *p)
+{
+	chatctx_unref(p);
+}
+
+static char *dup_or_null(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return s ? strdup(s) : NULL;
+}
+
+static int64_t int_of(json_t *v)
+{
+	return json_is_integer(v) ? (int64_t)json_integer_value(v)
+	       : json_is_real(v) ? (int64_t)json_real_value(v) : 0;
+}
+
+/* Row: topics, time_zone, language, enabled, messages (a JSON array). */
+static struct chatctx *ctx_from(int64_t id, PGresult *res)
+{
+	struct chatctx *c = calloc(1, sizeof *c);
+	json_t *arr, *m;
+	size_t i;
+
+	if (!c)
+		return NULL;
+	c->refs = 1;
+	c->id = id;
+	if (PQntuples(res) == 0) {
+		c->topics = json_array();
+		return c;
+	}
+	c->exists = 1;
+	c->topics = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	if (!json_is_array(c->topics)) {
+		json_decref(c->topics);
+		c->topics = json_array();
+	}
+	snprintf(c->time_zone, sizeof c->time_zone, "%s", PQgetvalue(res, 0, 1));
+	snprintf(c->language, sizeof c->language, "%s", PQgetvalue(res, 0, 2));
+	c->enabled = PQgetvalue(res, 0, 3)[0] == 't';
+	arr = json_loads(PQgetvalue(res, 0, 4), 0, NULL);
+	if (json_array_size(arr) && (c->msgs = calloc(json_array_size(arr), sizeof *c->msgs))) {
+		json_array_foreach(arr, i, m) {
+			struct convo_msg *x = &c->msgs[c->nmsgs++];
+			const char *sent = json_string_value(json_object_get(m, "sentiment"));
+
+			x->id = int_of(json_object_get(m, "id"));
+			x->tg_id = int_of(json_object_get(m, "tg"));
+			x->bot_id = int_of(json_object_get(m, "bot"));
+			x->speaker = dup_or_null(json_object_get(m, "speaker"));
+			x->text = dup_or_null(json_object_get(m, "text"));
+			x->at_ms = int_of(json_object_get(m, "at"));
+			x->reply_to_tg = int_of(json_object_get(m, "reply_to"));
+			x->topic = dup_or_null(json_object_get(m, "topic"));
+			x->sentiment = sent ? atoi(sent) : 0;
+			if (!x->speaker)
+				x->speaker = strdup("?");
+			if (!x->text)
+				x->text = strdup("");
+		}
+	}
+	json_decref(arr);
+	return c;
+}
+
+static void on_ctx_row(PGresult *res, const char *err, void *arg)
 {
 	struct chat_load *ld = arg;
-	char *t;
+	struct chatctx *c;
 
 	if (!res)
 		lcache_loaded(ld->c->cache, ld->id, NULL, err ? err : "query failed");
-	else if (!(t = transcript_from(res)))
+	else if (!(c = ctx_from(ld->id, res)))
 		lcache_loaded(ld->c->cache, ld->id, NULL, "out of memory");
 	else
-		lcache_loaded(ld->c->cache, ld->id, t, NULL);
+		lcache_loaded(ld->c->cache, ld->id, c, NULL);
 	free(ld);
 }
 
-static void load_history(struct lcache *lc, int64_t id, void *owner)
+static void load_ctx(struct lcache *lc, int64_t id, void *owner)
 {
+	/* One round trip: the chat and its last 30 messages as JSON, oldest first. */
 	static const char sql[] =
-		"SELECT coalesce(b.name, 'human:' || coalesce(m.metadata->>'username', '?')), "
-		"m.text FROM messages m LEFT JOIN bots b ON b.id = m.bot_id "
-		"WHERE m.chat_id = $1 AND m.status IN ('sent', 'received') "
-		"ORDER BY m.id DESC LIMIT 15";
+		"SELECT c.topics::text, c.time_zone, c.language, c.enabled, "
+		"(SELECT coalesce(json_agg(x ORDER BY x.id), '[]') FROM "
+		"(SELECT m.id, m.telegram_message_id AS tg, m.bot_id AS bot, "
+		"coalesce(b.name, m.metadata->>'username', m.metadata->>'first_name', 'biri') "
+		"AS speaker, m.text, "
+		"(extract(epoch FROM coalesce(m.sent_at, m.created_at)) * 1000)::bigint AS at, "
+		"m.reply_to_message_id AS reply_to, m.metadata->>'topic' AS topic, "
+		"m.metadata->>'sentiment' AS sentiment "
+		"FROM messages m LEFT JOIN bots b ON b.id = m.bot_id "
+		"WHERE m.chat_id = c.id AND m.status IN ('sent', 'received') "
+		"ORDER BY m.id DESC LIMIT 30) x)::text "
+		"FROM chats c WHERE c.id = $1";
 	struct chats *c = owner;
 	struct chat_load *ld = malloc(sizeof *ld);
 	char idbuf[24];
@@ -72,7 +152,7 @@ static void load_history(struct lcache *lc, int64_t id, void *owner)
 	ld->c = c;
 	ld->id = id;
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)id);
-	if (pgc_query(wk_pg(c->w), sql, 1, params, on_history_rows, ld) < 0) {
+	if (pgc_query(wk_pg(c->w), sql, 1, params, on_ctx_row, ld) < 0) {
 		free(ld);
 		lcache_loaded(lc, id, NULL, "database unavailable");
 	}
@@ -85,7 +165,7 @@ struct chats *chats_new(struct wk *w)
 	if (!c)
 		return NULL;
 	c->w = w;
-	if (!(c->cache = lcache_new(w->loop, CHAT_TTL_MS, load_history, free, c))) {
+	if (!(c->cache = lcache_new(w->loop, CHAT_TTL_MS, load_ctx, ctx_free, c))) {
 		free(c);
 		return NULL;
 	}
@@ -100,7 +180,7 @@ void chats_free(struct chats *c)
 	free(c);
 }
 
-void chats_history(struct chats *c, int64_t chat_id, chats_cb cb, void *arg)
+void chats_get(struct chats *c, int64_t chat_id, chats_cb cb, void *arg)
 {
 	lcache_get(c->cache, chat_id, cb, arg);
 }

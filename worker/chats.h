@@ -1,23 +1,43 @@
-/* chats: each chat's recent history as a transcript ("[speaker]: text" lines,
- * oldest first), cached briefly and dropped when a message is written, so every
- * persona reads what the others said before it speaks. */
+/* chats: each chat's context for the bots that speak in it: its settings
+ * (topics, time zone, language, enabled) and its last 30 messages (bots' and
+ * humans', oldest first), cached briefly and dropped when a message is written
+ * here. Other workers' bots write to the same chats, hence the short TTL. */
 #ifndef PIYASA_CHATS_H
 #define PIYASA_CHATS_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "convo.h"
+
 struct wk;
 
-#define CHATS_HISTORY 15
+#define CHATS_HISTORY 30
 
-/* transcript is a const char *: "" for an empty chat, NULL with err on
- * failure. Copy it. (The signature is the cache's own, lcache_cb.) */
-typedef void (*chats_cb)(const void *transcript, const char *err, void *arg);
+/* Shared, read-only, reference-counted: a task that keeps it past the callback
+ * takes a reference (chatctx_ref) and drops it (chatctx_unref). */
+struct chatctx {
+	int refs;
+	int64_t id;
+	int exists, enabled;
+	json_t *topics;            /* array of strings */
+	char time_zone[64];
+	char language[16];
+	struct convo_msg *msgs;    /* oldest first; strings owned by the context */
+	size_t nmsgs;
+};
+
+struct chatctx *chatctx_ref(const struct chatctx *c);
+void chatctx_unref(struct chatctx *c);
+
+/* ctx is a const struct chatctx * (exists 0 for an unknown chat), NULL with
+ * err on failure. (The signature is the cache's own, lcache_cb.) */
+typedef void (*chats_cb)(const void *ctx, const char *err, void *arg);
 
 struct chats *chats_new(struct wk *w);
 void chats_free(struct chats *c);
-void chats_history(struct chats *c, int64_t chat_id, chats_cb cb, void *arg);
+void chats_get(struct chats *c, int64_t chat_id, chats_cb cb, void *arg);
 void chats_invalidate(struct chats *c, int64_t chat_id);
 void chats_stats(const struct chats *c, uint64_t *hits, uint64_t *misses, size_t *size);
 

@@ -20,6 +20,9 @@
 #include "chats.h"
 #include "llm.h"
 #include "log.h"
+#include "market.h"
+#include "news.h"
+#include "updates.h"
 #include "tgc.h"
 #include "reshard.h"
 #include "wk.h"
@@ -110,6 +113,11 @@ static void close_all(struct wk *w)
 	uv_close((uv_handle_t *)&w->sig_term, on_handle_closed);
 	uv_close((uv_handle_t *)&w->sig_int, on_handle_closed);
 	uv_close((uv_handle_t *)&w->sig_hup, on_handle_closed);
+	/* Pollers and the market first: their pending queries end with the pool. */
+	updates_free(w->updates);
+	w->updates = NULL;
+	news_free(w->news);
+	w->news = NULL;
 	bots_free(w->bots);
 	chats_free(w->chats);
 	llm_free(w->llm);
@@ -124,11 +132,14 @@ static void close_all(struct wk *w)
 	w->npg = 0;
 	ra_free(w->redis);
 	ra_free(w->redis_wait);
+	/* Last: the queries and commands above were answered ("closing") by now. */
+	market_free(w->market);
+	w->market = NULL;
 }
 
 void wk_maybe_exit(struct wk *w)
 {
-	if (!w->draining || w->inflight > 0 || w->leasing || w->closing)
+	if (!w->draining || w->inflight > 0 || w->tasks || w->leasing || w->closing)
 		return;
 	log_info("drained: exiting");
 	shm_set_state(w->slot, SHM_EXITED);
@@ -233,6 +244,8 @@ static void on_sighup(uv_signal_t *s, int signum)
 	if (llm_reload(w->llm) < 0)
 		log_error("reload: could not rebuild the provider state");
 	bots_clear(w->bots);
+	market_reload(w->market);
+	updates_reload(w->updates);
 	log_info("configuration reloaded");
 }
 
@@ -241,7 +254,9 @@ static int start_clients(struct wk *w, char *err, size_t el)
 	if (!(w->redis = ra_new(w->loop, w->cfg.redis_url, 5000, on_redis_state, w, err, el)) ||
 	    !(w->redis_wait = ra_new(w->loop, w->cfg.redis_url, 5000, on_wait_state, w, err, el)) ||
 	    !(w->http = httpc_new(w->loop, err, el)) || !(w->bots = bots_new(w)) ||
-	    !(w->chats = chats_new(w)) || !(w->llm = llm_new(w)) || !(w->tgc = tgc_new(w))) {
+	    !(w->chats = chats_new(w)) || !(w->llm = llm_new(w)) || !(w->tgc = tgc_new(w)) ||
+	    !(w->news = news_new(w->loop, w->http)) || !(w->market = market_new(w)) ||
+	    !(w->updates = updates_new(w))) {
 		if (!*err)
 			snprintf(err, el, "out of memory");
 		return -1;

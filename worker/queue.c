@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "market.h"
+#include "updates.h"
 #include "wk.h"
 
 #define LEASE_BATCH 64
@@ -214,6 +216,11 @@ static void on_takeover(redisReply *r, const char *err, void *arg)
 	if (r->integer > 0)
 		log_notice("took back %lld leased jobs of an earlier worker %d",
 			   (long long)r->integer, w->index);
+	if (!w->fleet_ok) {
+		/* The queues are ours: the market chat may start queuing. */
+		market_start(w->market);
+		updates_start(w->updates);
+	}
 	w->fleet_ok = 1;
 	wk_update_ready(w);
 	queue_maybe_lease(w);
@@ -256,4 +263,57 @@ void queue_start(struct wk *w)
 		return;
 	rq_fleet_key(key, sizeof key, w->cfg.redis_prefix);
 	ra_cmd(w->redis, on_fleet, w, 0, 4, av);
+}
+
+/* ---- producing: the scheduler, the pollers and memorize triggers ---- */
+
+struct enq {
+	void (*cb)(int rc, void *arg);
+	void *arg;
+};
+
+static void on_enqueued(redisReply *r, const char *err, void *arg)
+{
+	struct enq *e = arg;
+	int rc = -1;
+
+	if (r && r->type == REDIS_REPLY_INTEGER && r->integer >= 0)
+		rc = (int)r->integer; /* 1 new, 0 a duplicate id */
+	else if (r && r->type == REDIS_REPLY_ERROR)
+		log_warn("enqueue refused by redis: %s", r->str);
+	(void)err;
+	if (e->cb)
+		e->cb(rc, e->arg);
+	free(e);
+}
+
+int queue_enqueue(struct wk *w, struct job *j, int64_t delay_ms, void (*cb)(int rc, void *arg),
+		  void *arg)
+{
+	struct rq_keys keys;
+	char prio[4], delay[24];
+	char *json;
+	struct enq *e;
+
+	if (!j->enqueued_at)
+		j->enqueued_at = job_now_ms();
+	if (!(json = job_encode(j)) || !(e = malloc(sizeof *e))) {
+		free(json);
+		return -1;
+	}
+	e->cb = cb;
+	e->arg = arg;
+	rq_keys_for(&keys, w->cfg.redis_prefix, rq_owner(j->bot_id, w->count));
+	snprintf(prio, sizeof prio, "%d", (int)j->prio);
+	snprintf(delay, sizeof delay, "%lld", (long long)(delay_ms > 0 ? delay_ms : 0));
+	{
+		const char *av[5] = { w->epoch, j->id, json, prio, delay };
+		if (ra_eval(w->redis, RQ_ENQUEUE, &keys, 5, av, on_enqueued, e) < 0) {
+			free(json);
+			free(e);
+			return -1;
+		}
+	}
+	free(json);
+	return 0;
 }

@@ -19,35 +19,11 @@
 #include "llm.h"
 #include "llmw.h"
 #include "log.h"
-#include "prompt.h"
 #include "tgc.h"
 #include "tgw.h"
 #include "wk.h"
-
-/* A wait for a breaker, a cooldown or pacing up to this long holds the job in
- * memory (its lease is renewed); a longer one hands it back to the queue. */
-#define HOLD_MAX_MS 30000
-
-struct task {
-	struct wk *w;
-	char id[JOB_ID_MAX];
-	char token_s[16];        /* the lease token: this attempt's number */
-	int attempt;
-	int decoded;
-	struct job job;
-	char *raw;               /* the job as leased, for dead letters */
-	int provider;            /* index in cfg.providers being tried */
-	uint64_t llm_gen;        /* its breaker generation */
-	struct tgc_ticket tk;    /* Telegram admission of this send */
-	char bot_name[64];
-	char bot_token[TOK_MAX];
-	char *system, *user, *text;
-	uint64_t leased_at;
-	enum shm_outcome outcome;
-	int64_t retry_delay_ms;  /* for a send marked 'retry' */
-	char why[256];           /* for a send marked 'failed' */
-	struct task *prev, *next;
-};
+#include "task_int.h"
+#include "talk.h"
 
 static void load_bot(struct task *t);
 static void call_llm(struct task *t);
@@ -92,9 +68,12 @@ static void task_free(struct task *t)
 	free(t->system);
 	free(t->user);
 	free(t->text);
+	talk_free(t);
+	json_decref(t->meta);
 	memset(t->bot_token, 0, sizeof t->bot_token);
+	if (!t->off_slot)
+		w->inflight--;
 	free(t);
-	w->inflight--;
 	shm_gauge(w->slot, SHM_G_INFLIGHT, w->inflight);
 }
 
@@ -123,6 +102,16 @@ static void finish(struct task *t, enum shm_outcome o)
 	queue_ack(t->w, t);
 }
 
+void task_finish(struct task *t, enum shm_outcome o)
+{
+	finish(t, o);
+}
+
+struct log_ctx task_log_ctx(const struct task *t)
+{
+	return ctx_of(t);
+}
+
 static void retry_later(struct task *t, int64_t delay_ms)
 {
 	struct wk *w = t->w;
@@ -132,6 +121,11 @@ static void retry_later(struct task *t, int64_t delay_ms)
 					       w->cfg.backoff_max_ms, &w->rng);
 	t->outcome = SHM_OUT_RETRY;
 	queue_nack(w, t, delay_ms);
+}
+
+void task_retry(struct task *t, int64_t delay_ms)
+{
+	retry_later(t, delay_ms);
 }
 
 /* The database is unreachable mid-job: leave the lease to expire; the reaper
@@ -153,6 +147,12 @@ static int query(struct task *t, const char *sql, int n, const char *const *p, p
 		return -1;
 	}
 	return 0;
+}
+
+int task_query(struct task *t, const char *sql, int n, const char *const *p,
+	       void (*cb)(PGresult *res, const char *err, void *arg))
+{
+	return query(t, sql, n, p, cb);
 }
 
 /* ---- dead letters ---- */
@@ -190,6 +190,11 @@ static void dead_letter(struct task *t, const char *reason)
 	snprintf(chat, sizeof chat, "%lld", (long long)t->job.chat_id);
 	snprintf(att, sizeof att, "%d", t->attempt);
 	query(t, sql, 7, p, on_dead_written);
+}
+
+void task_dead(struct task *t, const char *reason)
+{
+	dead_letter(t, reason);
 }
 
 /* ---- a second attempt first reads the outbox ---- */
@@ -244,23 +249,6 @@ static void on_outbox_row(PGresult *res, const char *err, void *arg)
 
 /* ---- context: bot and chat history ---- */
 
-static void on_history(const void *val, const char *err, void *arg)
-{
-	const char *transcript = val;
-	struct task *t = arg;
-
-	if (!transcript) {
-		retry_later(t, -1);
-		(void)err;
-		return;
-	}
-	if (!(t->user = prompt_user(t->bot_name, transcript, t->job.payload))) {
-		retry_later(t, -1);
-		return;
-	}
-	call_llm(t);
-}
-
 static void on_bot(const void *val, const char *err, void *arg)
 {
 	const struct bot *b = val;
@@ -279,11 +267,10 @@ static void on_bot(const void *val, const char *err, void *arg)
 	}
 	snprintf(t->bot_name, sizeof t->bot_name, "%s", b->name);
 	snprintf(t->bot_token, sizeof t->bot_token, "%s", b->token);
-	if (!(t->system = prompt_system(b))) {
-		retry_later(t, -1);
-		return;
-	}
-	chats_history(t->w->chats, t->job.chat_id, on_history, t);
+	if (t->job.kind == JOB_MEMORIZE)
+		memo_start(t, b);
+	else
+		talk_start(t, b);
 }
 
 static void load_bot(struct task *t)
@@ -380,8 +367,24 @@ static void on_llm(const struct httpc_resp *r, void *arg)
 	llm_record(t, r, LLM_OK, res.prompt_tokens + res.completion_tokens);
 	shm_pcount(t->w->slot, t->provider, SHM_P_PROMPT_TOKENS, (uint64_t)res.prompt_tokens);
 	shm_pcount(t->w->slot, t->provider, SHM_P_COMPLETION_TOKENS, (uint64_t)res.completion_tokens);
-	t->text = res.content;
-	admit(t);
+	t->llm_next(t, res.content);
+}
+
+void task_llm(struct task *t, char *system, char *user, const struct llmw_params *par,
+	      void (*next)(struct task *t, char *text))
+{
+	free(t->system);
+	free(t->user);
+	t->system = system;
+	t->user = user;
+	t->par = *par;
+	t->llm_next = next;
+	t->provider = 0;
+	if (!system || !user) {
+		retry_later(t, -1);
+		return;
+	}
+	call_llm(t);
 }
 
 static void on_llm_due(void *arg)
@@ -408,11 +411,10 @@ static void call_llm(struct task *t)
 	t->provider = i;
 	const struct cfg_provider *p = &w->cfg.providers[i];
 	struct llmw_msg msgs[2] = { { "system", t->system }, { "user", t->user } };
-	struct llmw_params par = { 1.2, 0.92, 0.3, 0.4, 200 };
 	char url[300], auth[300];
 	const char *headers[] = { "Content-Type: application/json", auth, NULL };
 	struct httpc_req req = { 0 };
-	char *body = llmw_request(p->model, msgs, 2, &par);
+	char *body = llmw_request(p->model, msgs, 2, &t->par);
 
 	if (!body) {
 		retry_later(t, -1);
@@ -461,6 +463,22 @@ static void admit(struct task *t)
 		retry_later(t, wait);
 }
 
+void task_send(struct task *t, char *text)
+{
+	free(t->text);
+	t->text = text;
+	admit(t);
+}
+
+/* The Telegram message answered: talk's choice, else the job's payload. */
+static int64_t task_reply_to(const struct task *t)
+{
+	json_t *rt = json_object_get(t->job.payload, "reply_to_message_id");
+	int64_t id = talk_reply_to(t);
+
+	return id ? id : json_is_integer(rt) ? (int64_t)json_integer_value(rt) : 0;
+}
+
 static void on_claimed(PGresult *res, const char *err, void *arg)
 {
 	struct task *t = arg;
@@ -483,26 +501,33 @@ static void claim(struct task *t)
 {
 	static const char sql[] =
 		"INSERT INTO messages (job_id, bot_id, chat_id, status, attempt, text, reply_to_message_id, "
-		"enqueued_at) VALUES ($1, $2, $3, 'sending', $4, $5, NULLIF($6, '0')::bigint, "
-		"to_timestamp(NULLIF($7, '0')::bigint / 1000.0)) "
+		"enqueued_at, metadata) VALUES ($1, $2, $3, 'sending', $4, $5, NULLIF($6, '0')::bigint, "
+		"to_timestamp(NULLIF($7, '0')::bigint / 1000.0), coalesce($8::jsonb, '{}')) "
 		"ON CONFLICT (job_id) DO UPDATE SET "
 		"status = CASE WHEN EXCLUDED.attempt <= messages.attempt THEN messages.status "
 		"WHEN messages.status = 'retry' THEN 'sending' "
 		"WHEN messages.status = 'sending' THEN 'unknown' ELSE messages.status END, "
 		"text = CASE WHEN EXCLUDED.attempt > messages.attempt AND messages.status = 'retry' "
 		"THEN EXCLUDED.text ELSE messages.text END, "
+		"metadata = CASE WHEN EXCLUDED.attempt > messages.attempt AND messages.status = 'retry' "
+		"THEN EXCLUDED.metadata ELSE messages.metadata END, "
+		"reply_to_message_id = CASE WHEN EXCLUDED.attempt > messages.attempt AND "
+		"messages.status = 'retry' THEN EXCLUDED.reply_to_message_id "
+		"ELSE messages.reply_to_message_id END, "
 		"attempt = CASE WHEN EXCLUDED.attempt > messages.attempt AND messages.status IN "
 		"('retry', 'sending') THEN EXCLUDED.attempt ELSE messages.attempt END "
 		"RETURNING status, attempt";
 	char bot[24], chat[24], reply[24], enq[24];
-	json_t *rt = json_object_get(t->job.payload, "reply_to_message_id");
-	const char *p[7] = { t->id, bot, chat, t->token_s, t->text, reply, enq };
+	int64_t rt = task_reply_to(t);
+	char *meta = t->meta ? json_dumps(t->meta, JSON_COMPACT) : NULL;
+	const char *p[8] = { t->id, bot, chat, t->token_s, t->text, reply, enq, meta };
 
 	snprintf(bot, sizeof bot, "%lld", (long long)t->job.bot_id);
 	snprintf(chat, sizeof chat, "%lld", (long long)t->job.chat_id);
-	snprintf(reply, sizeof reply, "%lld", json_is_integer(rt) ? (long long)json_integer_value(rt) : 0LL);
+	snprintf(reply, sizeof reply, "%lld", (long long)rt);
 	snprintf(enq, sizeof enq, "%lld", (long long)t->job.enqueued_at);
-	query(t, sql, 7, p, on_claimed);
+	query(t, sql, 8, p, on_claimed);
+	free(meta);
 }
 
 static void on_marked(PGresult *res, const char *err, void *arg)
@@ -624,6 +649,7 @@ static void on_sent(const struct httpc_resp *r, void *arg)
 		tg_count(t, SHM_C_TG_OK, r, -1);
 		t->outcome = SHM_OUT_SENT;
 		chats_invalidate(t->w->chats, t->job.chat_id);
+		talk_sent(t);
 		mark(t, "sent", res.message_id, NULL);
 		return;
 	}
@@ -643,9 +669,7 @@ static void on_sent(const struct httpc_resp *r, void *arg)
 static void send_message(struct task *t)
 {
 	struct wk *w = t->w;
-	json_t *rt = json_object_get(t->job.payload, "reply_to_message_id");
-	char *body = tgw_send_message(t->job.chat_id, t->text,
-				      json_is_integer(rt) ? json_integer_value(rt) : 0);
+	char *body = tgw_send_message(t->job.chat_id, t->text, task_reply_to(t));
 	const char *headers[] = { "Content-Type: application/json", NULL };
 	struct httpc_req req = { 0 };
 	char url[TOK_MAX + 300];

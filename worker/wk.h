@@ -19,6 +19,10 @@ struct bots;
 struct chats;
 struct llm;
 struct tgc;
+struct market;
+struct news;
+struct updates;
+struct job;
 
 struct wk {
 	uv_loop_t *loop;
@@ -40,6 +44,9 @@ struct wk {
 	struct chats *chats;
 	struct llm *llm;
 	struct tgc *tgc;
+	struct market *market;     /* settings, the bots' scheduler, the caps */
+	struct news *news;         /* headlines of the settings' feeds */
+	struct updates *updates;   /* getUpdates pollers of our bots */
 	uv_timer_t tick;
 	uv_signal_t sig_term, sig_int, sig_hup;
 	int fleet_ok;              /* fleet checked and predecessor's leases taken back */
@@ -62,6 +69,10 @@ void queue_maybe_lease(struct wk *w);
 void queue_tick(struct wk *w, uint64_t now);
 void queue_ack(struct wk *w, struct task *t);
 void queue_nack(struct wk *w, struct task *t, int64_t delay_ms);
+/* Enqueue j on its bot's owner's queue (j->id is the dedup key). cb (may be
+ * NULL) gets 1 new, 0 duplicate, -1 failed. -1 when Redis is down (cb not called). */
+int queue_enqueue(struct wk *w, struct job *j, int64_t delay_ms, void (*cb)(int rc, void *arg),
+		  void *arg);
 
 /* task.c: one job's state machine. */
 void task_start(struct wk *w, const char *id, const char *body, size_t len, int attempts);

@@ -1,0 +1,676 @@
+/* pick: see pick.h. The word lists are ours (BEHAVIOUR.md: every phrase list may
+ * be rewritten); they are written in plain Turkish and folded when matched, which
+ * costs a few microseconds per message and keeps them readable. */
+#include "pick.h"
+#include "backoff.h"
+
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* ---- word lists ---- */
+
+/* The lists are stored already folded (ASCII, lowercase: "dustu" is düştü), so a
+ * match costs one strstr and no folding; test_pick checks that folding them
+ * changes nothing. */
+
+static const char *const default_topics[] = { "BIST", "FX", "Kripto", "Makro" };
+
+static const char *const kw_bist[] = { "bist", "borsa", "hisse", "endeks", "xu100", "xu030",
+				       "thyao", "garan", "asels", "akbnk", "eregl", "kchol",
+				       "tuprs", "bimas", "sahol", "ykbnk", "froto", NULL };
+/* döviz */
+static const char *const kw_fx[] = { "dolar", "euro", "avro", "kur", "tl", "doviz", "usd",
+				     "eur", "usdtry", "eurtry", "parite", "sterlin", NULL };
+static const char *const kw_kripto[] = { "bitcoin", "btc", "eth", "ethereum", "kripto", "coin",
+					 "altcoin", "binance", "blockchain", NULL };
+/* merkez bankası, büyüme, işsizlik, cari açık */
+static const char *const kw_makro[] = { "faiz", "enflasyon", "merkez bankasi", "fed", "tcmb",
+					"buyume", "gsyh", "issizlik", "cari acik", "ppk", NULL };
+
+/* A default topic, the (folded) names it goes by, and its keywords. */
+static const struct {
+	const char *names[3];
+	const char *const *kw;
+} topic_table[] = {
+	{ { "bist", "borsa", NULL }, kw_bist },
+	{ { "fx", "doviz", NULL }, kw_fx },
+	{ { "kripto", "crypto", NULL }, kw_kripto },
+	{ { "makro", "ekonomi", NULL }, kw_makro },
+};
+
+/* Whole words only: "neden" must not match "nedeniyle" (because of).
+ * ne düşünüyorsunuz, ne düşünüyorsun, nasıl olur, ne yapmalı */
+static const char *const curiosity[] = { "ne dersiniz", "ne dersin", "sizce", "sence",
+					 "merak ediyorum", "merak ettim", "ne dusunuyorsunuz",
+					 "ne dusunuyorsun", "nasil olur", "neden", "niye", "acaba",
+					 "ne olacak", "fikriniz", "yorumunuz", "ne yapmali", NULL };
+
+/* düştü, düşüş, çöktü, çöküş, kayıp, zarar, panik, kötü, eridi, battı, sert satış,
+ * endişe, korku, olumsuz */
+static const char *const negative[] = { "dustu", "dusus", "coktu", "cokus", "kayip", "kaybettim",
+					"zarar", "panik", "kotu", "eridi", "batti", "sert satis",
+					"endise", "korku", "olumsuz", "📉", NULL };
+
+/* yükseldi, yükseliş, arttı, rekor, güzel, iyi, harika, kazandı, toparlandı,
+ * ralli, uçtu, uçuyor, süper, olumlu, sevindim, yeşil */
+static const char *const positive[] = { "yukseldi", "yukselis", "artti", "rekor", "guzel",
+					"iyi", "harika", "kazandi", "toparlandi", "ralli", "uctu",
+					"ucuyor", "super", "olumlu", "sevindim", "yesil", "📈",
+					"🚀", NULL };
+
+/* Every list above, for the test that they are stored folded. */
+static const char *const *const folded_lists[] = { kw_bist, kw_fx, kw_kripto, kw_makro,
+						   curiosity, negative, positive };
+
+/* Tickers worth storing even when no watchlist names them. */
+static const char *const known_symbols[] = {
+	"THYAO", "GARAN", "ASELS", "AKBNK", "EREGL", "SISE", "KCHOL", "BIMAS", "TUPRS",
+	"SAHOL", "YKBNK", "ISCTR", "FROTO", "PGSUS", "TCELL", "KOZAL", "SASA", "HEKTS",
+	"XU100", "XU030", "BTC", "ETH", "XRP", "BNB", "AVAX", "DOGE", "USDT", "USDTRY",
+	"EURTRY", "XAUUSD", NULL,
+};
+
+static const char *const emoji_up[] = { "📈", "🚀", "💪", "🔥", "👏" };
+static const char *const emoji_down[] = { "📉", "😬", "😕", "😟", "🤕" };
+static const char *const emoji_talk[] = { "💬", "🤔", "👀", "🧐" };
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define WORD_MAX 256 /* a folded keyword, name or symbol */
+
+/* ---- folding and matching ---- */
+
+/* The ASCII letter a two-byte Turkish (or â/î/û) letter folds to, or 0. */
+static char fold2(unsigned char a, unsigned char b)
+{
+	if (a == 0xC3) {
+		switch (b) {
+		case 0x82: case 0xA2: return 'a'; /* Â â */
+		case 0x87: case 0xA7: return 'c'; /* Ç ç */
+		case 0x8E: case 0xAE: return 'i'; /* Î î */
+		case 0x96: case 0xB6: return 'o'; /* Ö ö */
+		case 0x9B: case 0xBB: return 'u'; /* Û û */
+		case 0x9C: case 0xBC: return 'u'; /* Ü ü */
+		}
+	} else if (a == 0xC4) {
+		if (b == 0x9E || b == 0x9F)
+			return 'g'; /* Ğ ğ */
+		if (b == 0xB0 || b == 0xB1)
+			return 'i'; /* İ ı */
+	} else if (a == 0xC5 && (b == 0x9E || b == 0x9F)) {
+		return 's'; /* Ş ş */
+	}
+	return 0;
+}
+
+/* Bytes of the UTF-8 character at s: 1 for ASCII and for anything malformed, so a
+ * broken sequence is copied byte by byte and never read past its NUL. */
+static size_t char_len(const unsigned char *s)
+{
+	size_t n = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 1;
+
+	if (s[0] < 0x80 || s[0] > 0xF4)
+		return 1;
+	for (size_t k = 1; k < n; k++)
+		if ((s[k] & 0xC0) != 0x80)
+			return 1;
+	return n;
+}
+
+size_t pick_fold(const char *in, char *out, size_t outsz)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t o = 0;
+
+	if (!outsz)
+		return 0;
+	while (s && *s) {
+		size_t n = char_len(s);
+		char c = n == 1 && *s < 0x80 ? (char)(*s >= 'A' && *s <= 'Z' ? *s + 32 : *s)
+					     : n == 2 ? fold2(s[0], s[1]) : 0;
+
+		if (c) {
+			if (o + 1 >= outsz)
+				break;
+			out[o++] = c;
+		} else {
+			if (o + n >= outsz)
+				break;
+			memcpy(out + o, s, n);
+			o += n;
+		}
+		s += n;
+	}
+	out[o] = 0;
+	return o;
+}
+
+/* ASCII-only lowercase (for symbols), cut on a character boundary. */
+static void ascii_lower(const char *in, char *out, size_t outsz)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t o = 0;
+
+	while (s && *s) {
+		size_t n = char_len(s);
+
+		if (o + n >= outsz)
+			break;
+		for (size_t k = 0; k < n; k++)
+			out[o++] = (char)(s[k] >= 'A' && s[k] <= 'Z' ? s[k] + 32 : s[k]);
+		s += n;
+	}
+	out[o] = 0;
+}
+
+static int is_word(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_';
+}
+
+/* needle in hay at the start of a word (when needle starts with a letter or digit)
+ * and, unless prefix_ok, at the end of one. Both already folded or lowered. */
+static int has_word(const char *hay, const char *needle, int prefix_ok)
+{
+	size_t nl = strlen(needle);
+
+	if (!nl)
+		return 0;
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) {
+		if (p > hay && is_word(p[-1]) && is_word(needle[0]))
+			continue;
+		if (!prefix_ok && is_word(needle[nl - 1]) && is_word(p[nl]))
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
+/* A (folded) keyword in a folded text: 4+ bytes may carry a suffix, unless
+ * whole_only. */
+static int has_keyword(const char *folded, const char *kw, int whole_only)
+{
+	return has_word(folded, kw, !whole_only && strlen(kw) >= 4);
+}
+
+static int has_any(const char *folded, const char *const *list, int whole_only)
+{
+	for (size_t i = 0; list[i]; i++)
+		if (has_keyword(folded, list[i], whole_only))
+			return 1;
+	return 0;
+}
+
+static int count_any(const char *folded, const char *const *list)
+{
+	int n = 0;
+
+	for (size_t i = 0; list[i]; i++)
+		n += has_keyword(folded, list[i], 0);
+	return n;
+}
+
+static int fold_eq(const char *a, const char *b)
+{
+	char fa[WORD_MAX], fb[WORD_MAX];
+
+	pick_fold(a, fa, sizeof fa);
+	pick_fold(b, fb, sizeof fb);
+	return strcmp(fa, fb) == 0;
+}
+
+/* Does a message (folded text, metadata topic) speak of topic? */
+static int detects(const char *folded, const char *msg_topic, const char *topic)
+{
+	char t[WORD_MAX], mt[WORD_MAX];
+	size_t n = pick_fold(topic, t, sizeof t);
+
+	if (msg_topic && pick_fold(msg_topic, mt, sizeof mt) == n && strcmp(mt, t) == 0)
+		return 1;
+	if (n && has_word(folded, t, n >= 4))
+		return 1;
+	for (size_t i = 0; i < NELEM(topic_table); i++)
+		for (size_t j = 0; topic_table[i].names[j]; j++)
+			if (strcmp(topic_table[i].names[j], t) == 0)
+				return has_any(folded, topic_table[i].kw, 0);
+	return 0;
+}
+
+static int has_symbol(const char *lowered, const char *symbol)
+{
+	char s[WORD_MAX];
+
+	ascii_lower(symbol, s, sizeof s);
+	return has_word(lowered, s, 0);
+}
+
+/* ---- the bot ---- */
+
+static size_t strings_of(const json_t *arr, const char **out, size_t max)
+{
+	size_t i, n = 0;
+	json_t *e;
+
+	if (!json_is_array(arr))
+		return 0;
+	json_array_foreach(arr, i, e) {
+		if (n == max)
+			break;
+		if (json_is_string(e) && json_string_length(e) > 0)
+			out[n++] = json_string_value(e);
+	}
+	return n;
+}
+
+/* The chat's topics, or the defaults. */
+static size_t topics_of(const json_t *chat_topics, const char **out)
+{
+	size_t n = strings_of(chat_topics, out, PICK_MAX_TOPICS);
+
+	if (n)
+		return n;
+	for (n = 0; n < NELEM(default_topics); n++)
+		out[n] = default_topics[n];
+	return n;
+}
+
+int pick_bot_from_json(struct pick_bot *b, int64_t id, const char *name, const char *username,
+		       const json_t *persona, const json_t *emotion, const json_t *chat_topics)
+{
+	json_t *e = json_is_object(emotion) ? json_object_get(emotion, "empathy") : NULL;
+
+	if (!b)
+		return -1;
+	memset(b, 0, sizeof *b);
+	b->id = id;
+	b->name = name;
+	b->username = username;
+	if (json_is_object(persona))
+		b->nwatch = strings_of(json_object_get(persona, "watchlist"), b->watch,
+				       PICK_MAX_WATCH);
+	b->ntopics = topics_of(chat_topics, b->topics);
+	b->empathy = json_is_number(e) ? json_number_value(e) : 0.5;
+	return 0;
+}
+
+/* ---- scoring ---- */
+
+static double age_points(int64_t age_ms)
+{
+	if (age_ms < 3 * 60000)
+		return 3;
+	if (age_ms < 10 * 60000)
+		return 2;
+	if (age_ms < 30 * 60000)
+		return 1;
+	return -1;
+}
+
+static int mentions(const char *folded, const struct pick_bot *b)
+{
+	char k[WORD_MAX];
+
+	if (b->username && *b->username) {
+		k[0] = '@';
+		pick_fold(b->username, k + 1, sizeof k - 1);
+		if (has_word(folded, k, 0))
+			return 1;
+	}
+	if (b->name && pick_fold(b->name, k, sizeof k) > 0 && has_word(folded, k, 0))
+		return 1;
+	return 0;
+}
+
+double pick_score(const struct convo_msg *m, const struct pick_bot *b, int64_t now_ms,
+		  int replies_to_m)
+{
+	char folded[PICK_TEXT_MAX], lowered[PICK_TEXT_MAX];
+	const char *text = m->text ? m->text : "";
+	double s = m->bot_id == 0 ? 8.0 : 2.5;
+
+	s += age_points(now_ms - m->at_ms);
+	pick_fold(text, folded, sizeof folded);
+	if (strchr(folded, '?') || strstr(folded, "？"))
+		s += 4;
+	if (has_any(folded, curiosity, 1))
+		s += 3;
+	if (replies_to_m >= 2)
+		s += 1.5;
+	if (!b)
+		return s;
+	if (mentions(folded, b))
+		s += 15;
+	ascii_lower(text, lowered, sizeof lowered);
+	for (size_t i = 0; i < b->nwatch && i < PICK_MAX_WATCH; i++)
+		if (has_symbol(lowered, b->watch[i]))
+			s += 2.5;
+	for (size_t i = 0; i < b->ntopics && i < PICK_MAX_TOPICS; i++)
+		if (detects(folded, m->topic, b->topics[i]))
+			s += 1.5;
+	if (b->empathy > 0.7 && (m->sentiment < 0 || has_any(folded, negative, 0)))
+		s += 2;
+	return s;
+}
+
+static int count_replies(const struct convo_msg *msgs, size_t n, int64_t tg_id)
+{
+	int c = 0;
+
+	if (tg_id == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		c += msgs[i].reply_to_tg == tg_id;
+	return c;
+}
+
+static double weight(double score)
+{
+	return score > 0.1 ? score : 0.1;
+}
+
+int pick_target(const struct convo_msg *msgs, size_t n, const struct pick_bot *b, int64_t now_ms,
+		uint64_t *rng)
+{
+	size_t start = n > PICK_WINDOW ? n - PICK_WINDOW : 0;
+	int top[PICK_TOP];
+	double sc[PICK_TOP], total = 0, u;
+	int nt = 0;
+
+	if (!msgs)
+		return -1;
+	/* Newest first, and only a strictly better score displaces: ties keep the newer. */
+	for (size_t i = n; i-- > start;) {
+		double s;
+		int k;
+
+		if (b && b->id != 0 && msgs[i].bot_id == b->id)
+			continue;
+		s = pick_score(&msgs[i], b, now_ms, count_replies(msgs, n, msgs[i].tg_id));
+		if (nt == PICK_TOP && s <= sc[PICK_TOP - 1])
+			continue;
+		if (nt < PICK_TOP)
+			nt++;
+		for (k = nt - 1; k > 0 && sc[k - 1] < s; k--) {
+			sc[k] = sc[k - 1];
+			top[k] = top[k - 1];
+		}
+		sc[k] = s;
+		top[k] = (int)i;
+	}
+	if (!nt)
+		return -1;
+	for (int k = 0; k < nt; k++)
+		total += weight(sc[k]);
+	u = backoff_uniform(rng) * total;
+	for (int k = 0; k < nt; k++) {
+		if (u < weight(sc[k]))
+			return top[k];
+		u -= weight(sc[k]);
+	}
+	return top[nt - 1];
+}
+
+/* ---- chances ---- */
+
+struct pick_probs pick_probs_default(void)
+{
+	return (struct pick_probs){ .reply = 0.65,
+				    .reply_to_bots = 0.5,
+				    .mention = 0.35,
+				    .short_reaction = 0.12,
+				    .len_short = 0.55,
+				    .len_medium = 0.35,
+				    .len_long = 0.10 };
+}
+
+void pick_probs_bias_length(struct pick_probs *pp, const json_t *persona)
+{
+	json_t *style = json_is_object(persona) ? json_object_get(persona, "style") : NULL;
+	json_t *len = json_is_object(style) ? json_object_get(style, "length") : NULL;
+	const char *v = json_is_string(len) ? json_string_value(len) : "";
+
+	if (!pp)
+		return;
+	if (strcmp(v, "short") == 0)
+		pp->len_short *= 2;
+	else if (strcmp(v, "medium") == 0)
+		pp->len_medium *= 2;
+	else if (strcmp(v, "long") == 0)
+		pp->len_long *= 2;
+}
+
+static int chance(double p, uint64_t *rng)
+{
+	return backoff_uniform(rng) < p;
+}
+
+static struct pick_probs probs_or_default(const struct pick_probs *pp)
+{
+	return pp ? *pp : pick_probs_default();
+}
+
+enum pick_mode pick_mode(const struct pick_probs *pp, const struct convo_msg *newest_or_null,
+			 uint64_t *rng)
+{
+	struct pick_probs p = probs_or_default(pp);
+
+	if (!newest_or_null)
+		return PICK_OPEN;
+	return chance(newest_or_null->bot_id ? p.reply_to_bots : p.reply, rng) ? PICK_REPLY
+										  : PICK_OPEN;
+}
+
+int pick_short_reaction(const struct pick_probs *pp, uint64_t *rng)
+{
+	return chance(probs_or_default(pp).short_reaction, rng);
+}
+
+int pick_mention(const struct pick_probs *pp, uint64_t *rng)
+{
+	return chance(probs_or_default(pp).mention, rng);
+}
+
+/* Uniform index in [0, n). */
+static size_t draw_index(size_t n, uint64_t *rng)
+{
+	size_t i = (size_t)(backoff_uniform(rng) * (double)n);
+
+	return i < n ? i : n - 1;
+}
+
+const char *pick_reaction_emoji(int sentiment, uint64_t *rng)
+{
+	if (sentiment > 0)
+		return emoji_up[draw_index(NELEM(emoji_up), rng)];
+	if (sentiment < 0)
+		return emoji_down[draw_index(NELEM(emoji_down), rng)];
+	return emoji_talk[draw_index(NELEM(emoji_talk), rng)];
+}
+
+enum pick_length pick_length(const struct pick_probs *pp, uint64_t *rng)
+{
+	struct pick_probs p = probs_or_default(pp);
+	double w[3] = { p.len_short, p.len_medium, p.len_long }, total = 0, u;
+
+	for (int i = 0; i < 3; i++) {
+		w[i] = w[i] > 0 ? w[i] : 0;
+		total += w[i];
+	}
+	if (!(total > 0)) {
+		p = pick_probs_default();
+		w[0] = p.len_short;
+		w[1] = p.len_medium;
+		w[2] = p.len_long;
+		total = w[0] + w[1] + w[2];
+	}
+	u = backoff_uniform(rng) * total;
+	if (u < w[0])
+		return PICK_SHORT;
+	return u < w[0] + w[1] ? PICK_MEDIUM : PICK_LONG;
+}
+
+/* ---- topic ---- */
+
+/* "YYYY-MM-DD[(T| )HH:MM[:SS[.frac]]][Z|(+|-)HH[[:]MM]]" in ms since the epoch, or
+ * -1 when it is none of these. */
+static int64_t parse_time_ms(const char *s)
+{
+	struct tm tm;
+	const char *p;
+	long off = 0;
+	time_t t;
+
+	memset(&tm, 0, sizeof tm);
+	if (!(p = strptime(s, "%Y-%m-%d", &tm)))
+		return -1;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		if (!(p = strptime(p + 1, "%H:%M", &tm)))
+			return -1;
+		if (*p == ':' && !(p = strptime(p + 1, "%S", &tm)))
+			return -1;
+		if (*p == '.' || *p == ',')
+			for (p++; *p >= '0' && *p <= '9'; p++)
+				;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p == '-' ? -1 : 1, hh, mm = 0;
+
+		p++;
+		if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+			return -1;
+		hh = (p[0] - '0') * 10 + (p[1] - '0');
+		p += 2;
+		if (*p == ':')
+			p++;
+		if (p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9') {
+			mm = (p[0] - '0') * 10 + (p[1] - '0');
+			p += 2;
+		}
+		off = sign * (hh * 3600L + mm * 60L);
+	}
+	if (*p)
+		return -1;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	return ((int64_t)t - off) * 1000;
+}
+
+/* When topic's cooldown ends (ms), 0 when none of stances cools it down. */
+static int64_t cooldown_end(const json_t *stances, const char *topic)
+{
+	int64_t end = 0;
+	size_t i;
+	json_t *st;
+
+	if (!json_is_array(stances))
+		return 0;
+	json_array_foreach(stances, i, st) {
+		json_t *t = json_object_get(st, "topic"), *c = json_object_get(st, "cooldown_until");
+		int64_t ms;
+
+		if (!json_is_string(t) || !json_is_string(c) || !fold_eq(json_string_value(t), topic))
+			continue;
+		ms = parse_time_ms(json_string_value(c));
+		if (ms > end)
+			end = ms;
+	}
+	return end;
+}
+
+const char *pick_topic(const json_t *chat_topics, const json_t *stances,
+		       const struct convo_msg *msgs, size_t n, int64_t now_ms, uint64_t *rng)
+{
+	const char *all[PICK_MAX_TOPICS], *cand[PICK_MAX_TOPICS];
+	int64_t ends[PICK_MAX_TOPICS];
+	int counts[PICK_MAX_TOPICS] = { 0 };
+	size_t nall = topics_of(chat_topics, all), nc = 0, first = 0, nbest = 0;
+	char folded[PICK_TEXT_MAX];
+	int best = 0;
+
+	for (size_t i = 0; i < nall; i++) {
+		ends[i] = cooldown_end(stances, all[i]);
+		if (ends[i] <= now_ms)
+			cand[nc++] = all[i];
+		else if (ends[i] < ends[first])
+			first = i;
+	}
+	if (!nc) /* all cooling down: the one free soonest */
+		return all[first];
+	for (size_t m = 0; msgs && m < n; m++) {
+		pick_fold(msgs[m].text ? msgs[m].text : "", folded, sizeof folded);
+		for (size_t i = 0; i < nc; i++)
+			counts[i] += detects(folded, msgs[m].topic, cand[i]);
+	}
+	for (size_t i = 0; i < nc; i++)
+		best = counts[i] > best ? counts[i] : best;
+	for (size_t i = 0; i < nc; i++)
+		nbest += counts[i] == best;
+	nbest = draw_index(nbest, rng);
+	for (size_t i = 0; i < nc; i++)
+		if (counts[i] == best && nbest-- == 0)
+			return cand[i];
+	return cand[0];
+}
+
+/* ---- metadata ---- */
+
+static int add_symbol(const char **out, int n, const char *sym)
+{
+	for (int i = 0; i < n; i++)
+		if (strcasecmp(out[i], sym) == 0)
+			return n;
+	out[n] = sym;
+	return n + 1;
+}
+
+int pick_symbols(const char *text, const json_t *watchlist, const char **out, int max)
+{
+	const char *watch[PICK_MAX_WATCH];
+	char lowered[PICK_TEXT_MAX];
+	size_t nw = strings_of(watchlist, watch, PICK_MAX_WATCH);
+	int n = 0;
+
+	if (max > PICK_MAX_SYMBOLS)
+		max = PICK_MAX_SYMBOLS;
+	if (!text || !out || max <= 0)
+		return 0;
+	ascii_lower(text, lowered, sizeof lowered);
+	for (size_t i = 0; i < nw && n < max; i++)
+		if (has_symbol(lowered, watch[i]))
+			n = add_symbol(out, n, watch[i]);
+	for (size_t i = 0; known_symbols[i] && n < max; i++)
+		if (has_symbol(lowered, known_symbols[i]))
+			n = add_symbol(out, n, known_symbols[i]);
+	return n;
+}
+
+int pick_lists_folded(void)
+{
+	char f[WORD_MAX];
+
+	for (size_t i = 0; i < NELEM(folded_lists); i++)
+		for (size_t j = 0; folded_lists[i][j]; j++)
+			if (pick_fold(folded_lists[i][j], f, sizeof f) != strlen(folded_lists[i][j]) ||
+			    strcmp(f, folded_lists[i][j]) != 0)
+				return 0;
+	for (size_t i = 0; i < NELEM(topic_table); i++)
+		for (size_t j = 0; topic_table[i].names[j]; j++)
+			if (pick_fold(topic_table[i].names[j], f, sizeof f) == 0 ||
+			    strcmp(f, topic_table[i].names[j]) != 0)
+				return 0;
+	return 1;
+}
+
+int pick_sentiment(const char *text)
+{
+	char folded[PICK_TEXT_MAX];
+	int score;
+
+	pick_fold(text ? text : "", folded, sizeof folded);
+	score = count_any(folded, positive) - count_any(folded, negative);
+	return score > 0 ? 1 : score < 0 ? -1 : 0;
+}

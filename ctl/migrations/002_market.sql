@@ -1,0 +1,5 @@
+-- 002: the market chat. Memories fade once a month (BEHAVIOUR.md "Memories"):
+-- faded_at says when a memory last lost relevance.
+ALTER TABLE bot_memories ADD COLUMN faded_at timestamptz;
+-- The caps and the dedup read a bot's recent sends by time.
+CREATE INDEX messages_bot_sent ON messages (bot_id, sent_at DESC) WHERE status = 'sent';

@@ -1,0 +1,52 @@
+/* market: the market chat's state in a worker: the settings (loaded from
+ * PostgreSQL at start, on SIGHUP and on every change notice), the bots this
+ * worker owns with their speed, active hours and chats, the scheduler that
+ * queues their speak jobs, and the caps: each bot's hourly cap (in memory: a bot
+ * has one owner) and each chat's per-minute cap (in Redis: a chat holds bots of
+ * every worker). */
+#ifndef PIYASA_MARKET_H
+#define PIYASA_MARKET_H
+
+#include <stdint.h>
+
+#include "settings.h"
+
+struct wk;
+struct market;
+
+struct market *market_new(struct wk *w);
+void market_free(struct market *m);
+/* The fleet is known (queues usable): load settings and bots, start the timer. */
+void market_start(struct market *m);
+/* SIGHUP: settings and bots again. */
+void market_reload(struct market *m);
+const struct settings *market_settings(const struct market *m);
+
+/* The hourly cap of a bot we own. 0: a slot is held for this message (give it
+ * back with release, or turn it into a send with sent); otherwise the ms until
+ * one frees. */
+int64_t market_bot_reserve(struct market *m, int64_t bot_id, int64_t now_ms);
+void market_bot_release(struct market *m, int64_t bot_id);
+/* The message went out: it counts in the hour; may queue a memorize job. */
+void market_bot_sent(struct market *m, int64_t bot_id, int64_t chat_id, int64_t now_ms);
+/* 1 when the prompt should re-state the persona (persona_refresh_*); resets. */
+int market_refresh_due(struct market *m, int64_t bot_id, int64_t now_ms);
+
+/* A chat's per-minute cap, counted in Redis over every author. cb gets 0 when
+ * granted (or, for a check, when there is room), the ms to wait when full, -1
+ * on a Redis error. */
+enum market_cap_op { MARKET_CAP_CHECK, MARKET_CAP_RESERVE };
+typedef void (*market_cap_cb)(int64_t wait_ms, void *arg);
+/* -1 when Redis is down (cb not called). member names the message (job id). */
+int market_chat_cap(struct market *m, enum market_cap_op op, int64_t chat_id, const char *member,
+		    market_cap_cb cb, void *arg);
+/* Give a reservation back (the message was not sent). */
+void market_chat_release(struct market *m, int64_t chat_id, const char *member);
+/* Count a message at the current time: a bot's message when it went out (its
+ * reservation moves to the send time), or a human's when it arrived. */
+void market_chat_stamp(struct market *m, int64_t chat_id, const char *member);
+
+/* Bots owned and bots scheduled, for the tests and /status. */
+void market_counts(const struct market *m, size_t *owned, size_t *scheduled);
+
+#endif

@@ -1,0 +1,839 @@
+/* talk: see talk.h. The steps, each a callback:
+ *
+ *   start -> chat context -> own recent messages -> decide (reply target, topic,
+ *   news, length, reaction) -> bot's hourly cap -> chat's minute cap (a check)
+ *   -> LLM draft -> clean -> exact dedup -> semantic dedup (embeddings) ->
+ *   consistency guard -> humanise -> typing -> chat's minute cap (reserved)
+ *   -> task_send
+ *
+ * A refused draft is paraphrased (or drawn again) up to dedup_max_attempts
+ * times, then the message is skipped and counted. Scheduled chatter that meets
+ * a cap is skipped (the scheduler draws the bot's next turn anyway); a reply to
+ * a human waits for the cap instead, so every human who asks gets an answer. */
+#include "talk.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "bots.h"
+#include "chats.h"
+#include "compose.h"
+#include "dedup.h"
+#include "humanise.h"
+#include "imap.h"
+#include "llm.h"
+#include "log.h"
+#include "market.h"
+#include "news.h"
+#include "pick.h"
+#include "task_int.h"
+#include "textcheck.h"
+#include "tz.h"
+
+#define OWN_MAX 100
+#define EMB_CACHE_MAX 20000
+
+struct talk {
+	struct task *t;
+	json_t *persona, *emotion, *stances, *holdings, *memories, *speed;
+	char username[64];
+	struct chatctx *chat;
+	/* the bot's own sent messages of the dedup window, newest first */
+	char *own[OWN_MAX], *own_topic[OWN_MAX];
+	int64_t own_at[OWN_MAX];
+	size_t nown;
+	int target;               /* index in chat->msgs, -1: opening a topic */
+	int64_t reply_to;         /* Telegram id answered */
+	int answering_human;
+	int scheduled;
+	int mention;
+	int refresh;
+	enum pick_length length;
+	char topic[64];
+	char news[512];
+	int minute;
+	int attempts;             /* drafts refused so far */
+	int bot_held, chat_held;  /* cap slots this message holds */
+	uint64_t hash;            /* of the draft, for the embeddings cache */
+	float *vec;               /* the draft's embedding */
+	size_t dim;
+	int typing_left_ms;
+	char *draft;
+};
+
+static void decide(struct talk *k);
+static void ask(struct talk *k);
+static void check_draft(struct task *t, char *text);
+static void semantic(struct talk *k);
+static void guard(struct talk *k);
+static void finalize(struct talk *k);
+static void reserve_chat(struct talk *k);
+
+static const struct settings *S(const struct talk *k)
+{
+	return market_settings(k->t->w->market);
+}
+
+/* Embeddings of the bots' messages by text hash, worker-wide: a message's
+ * vector is computed once, when it is a draft, and reused as "recent" later. */
+static struct imap *emb_cache;
+
+struct emb {
+	size_t dim;
+	float v[];
+};
+
+static void emb_put(uint64_t hash, const float *v, size_t dim)
+{
+	struct emb *e;
+
+	if (!emb_cache && !(emb_cache = imap_new()))
+		return;
+	if (imap_count(emb_cache) >= EMB_CACHE_MAX || imap_get(emb_cache, (int64_t)hash))
+		return;
+	if (!(e = malloc(sizeof *e + dim * sizeof(float))))
+		return;
+	e->dim = dim;
+	memcpy(e->v, v, dim * sizeof(float));
+	if (imap_put(emb_cache, (int64_t)hash, e) < 0)
+		free(e);
+}
+
+static const struct emb *emb_get(uint64_t hash)
+{
+	return emb_cache ? imap_get(emb_cache, (int64_t)hash) : NULL;
+}
+
+/* ---- endings ---- */
+
+static void skip(struct talk *k, enum shm_counter c, const char *why)
+{
+	struct log_ctx ctx = task_log_ctx(k->t);
+
+	if ((int)c >= 0)
+		shm_count(k->t->w->slot, c, 1);
+	log_msg(LOG_INFO, &ctx, "message skipped: %s", why);
+	task_finish(k->t, SHM_OUT_SKIPPED);
+}
+
+/* A cap is full: chatter gives its turn up, a reply to a human waits. */
+static void capped(struct talk *k, enum shm_counter c, int64_t wait_ms, const char *why)
+{
+	if (k->scheduled) {
+		skip(k, c, why);
+		return;
+	}
+	shm_count(k->t->w->slot, c, 1);
+	task_retry(k->t, wait_ms + 50);
+}
+
+/* ---- context ---- */
+
+static void on_own(PGresult *res, const char *err, void *arg)
+{
+	struct task *t = arg;
+	struct talk *k = t->talk;
+	int n;
+
+	if (!res) {
+		task_retry(t, -1);
+		(void)err;
+		return;
+	}
+	n = PQntuples(res);
+	for (int i = 0; i < n && k->nown < OWN_MAX; i++) {
+		k->own[k->nown] = strdup(PQgetvalue(res, i, 0));
+		k->own_topic[k->nown] = strdup(PQgetvalue(res, i, 1));
+		k->own_at[k->nown] = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		if (k->own[k->nown] && k->own_topic[k->nown])
+			k->nown++;
+	}
+	decide(k);
+}
+
+static void load_own(struct talk *k)
+{
+	/* The last 100 of the dedup window; the past-message recall uses them too. */
+	static const char sql[] =
+		"SELECT text, coalesce(metadata->>'topic', ''), "
+		"(extract(epoch FROM sent_at) * 1000)::bigint FROM messages "
+		"WHERE bot_id = $1 AND status = 'sent' "
+		"AND sent_at > now() - make_interval(secs => $2::double precision) "
+		"ORDER BY id DESC LIMIT 100";
+	char bot[24], secs[32];
+	const char *p[2] = { bot, secs };
+	/* The recall of past messages looks back a week even when dedup looks less. */
+	double window = S(k)->dedup_window_hours * 3600.0;
+
+	if (window < 7 * 86400.0)
+		window = 7 * 86400.0;
+	snprintf(bot, sizeof bot, "%lld", (long long)k->t->job.bot_id);
+	snprintf(secs, sizeof secs, "%.0f", window);
+	task_query(k->t, sql, 2, p, on_own);
+}
+
+static void on_chat(const void *val, const char *err, void *arg)
+{
+	const struct chatctx *c = val;
+	struct task *t = arg;
+	struct talk *k = t->talk;
+
+	if (!c) {
+		task_retry(t, -1);
+		(void)err;
+		return;
+	}
+	if (!c->exists || !c->enabled) {
+		char why[96];
+		snprintf(why, sizeof why, "chat %lld %s", (long long)t->job.chat_id,
+			 c->exists ? "is disabled" : "does not exist");
+		skip(k, -1, why);
+		return;
+	}
+	k->chat = chatctx_ref(c);
+	load_own(k);
+}
+
+static json_t *ref_or(json_t *v, json_t *(*make)(void))
+{
+	return v ? json_incref(v) : make();
+}
+
+void talk_start(struct task *t, const struct bot *b)
+{
+	struct talk *k = calloc(1, sizeof *k);
+
+	if (!k) {
+		task_retry(t, -1);
+		return;
+	}
+	t->talk = k;
+	k->t = t;
+	k->target = -1;
+	k->persona = ref_or(b->persona, json_object);
+	k->emotion = ref_or(b->emotion, json_object);
+	k->stances = ref_or(b->stances, json_array);
+	k->holdings = ref_or(b->holdings, json_array);
+	k->memories = ref_or(b->memories, json_array);
+	k->speed = ref_or(b->speed, json_object);
+	snprintf(k->username, sizeof k->username, "%s", b->username);
+	k->scheduled = json_is_true(json_object_get(t->job.payload, "scheduled"));
+	if (k->scheduled && !S(k)->simulation_active) {
+		skip(k, -1, "the simulation is off");
+		return;
+	}
+	chats_get(t->w->chats, t->job.chat_id, on_chat, t);
+}
+
+/* ---- decisions ---- */
+
+static int find_tg(const struct chatctx *c, int64_t tg)
+{
+	for (size_t i = c->nmsgs; tg && i-- > 0;)
+		if (c->msgs[i].tg_id == tg)
+			return (int)i;
+	return -1;
+}
+
+static enum compose_length length_of(enum pick_length l)
+{
+	return l == PICK_SHORT ? COMPOSE_SHORT : l == PICK_MEDIUM ? COMPOSE_MEDIUM : COMPOSE_LONG;
+}
+
+static void on_chat_room(int64_t wait_ms, void *arg);
+
+static void decide(struct talk *k)
+{
+	struct task *t = k->t;
+	struct wk *w = t->w;
+	const struct settings *s = S(k);
+	const struct chatctx *c = k->chat;
+	const struct convo_msg *newest = c->nmsgs ? &c->msgs[c->nmsgs - 1] : NULL;
+	json_t *rt = json_object_get(t->job.payload, "reply_to_message_id");
+	const char *ptopic = json_string_value(json_object_get(t->job.payload, "topic"));
+	struct pick_probs pp = pick_probs_default();
+	struct pick_bot pb;
+	struct tz_local l;
+	char err[128];
+	int64_t now = job_now_ms(), wait;
+
+	if (k->scheduled && newest && newest->bot_id == t->job.bot_id) {
+		skip(k, -1, "its own message is the newest");
+		return;
+	}
+	pp.reply = s->reply_probability;
+	pp.reply_to_bots = s->reply_to_bots_probability;
+	pp.mention = s->mention_probability;
+	pp.short_reaction = s->short_reaction_probability;
+	pp.len_short = s->len_short;
+	pp.len_medium = s->len_medium;
+	pp.len_long = s->len_long;
+	pick_probs_bias_length(&pp, k->persona);
+	pick_bot_from_json(&pb, t->job.bot_id, t->bot_name, k->username, k->persona, k->emotion,
+			   c->topics);
+	if (json_is_integer(rt)) {
+		/* A reply asked for (a human's mention, an operator's job). */
+		k->reply_to = json_integer_value(rt);
+		k->target = find_tg(c, k->reply_to);
+	} else if (pick_mode(&pp, newest, &w->rng) == PICK_REPLY) {
+		k->target = pick_target(c->msgs, c->nmsgs, &pb, now, &w->rng);
+		if (k->target >= 0)
+			k->reply_to = c->msgs[k->target].tg_id;
+	}
+	if (k->target >= 0) {
+		k->answering_human = c->msgs[k->target].bot_id == 0;
+		k->mention = pick_mention(&pp, &w->rng);
+	}
+	if (ptopic)
+		snprintf(k->topic, sizeof k->topic, "%s", ptopic);
+	else if (k->target >= 0 && c->msgs[k->target].topic)
+		snprintf(k->topic, sizeof k->topic, "%s", c->msgs[k->target].topic);
+	else {
+		const char *tp = pick_topic(c->topics, k->stances, c->msgs, c->nmsgs, now, &w->rng);
+		snprintf(k->topic, sizeof k->topic, "%s", tp ? tp : "");
+	}
+	if (k->target < 0 && w->news && backoff_uniform(&w->rng) < s->news_trigger_probability &&
+	    news_headline(w->news, k->topic, now, &w->rng, k->news, sizeof k->news) < 0)
+		k->news[0] = '\0';
+	k->length = pick_length(&pp, &w->rng);
+	k->minute = tz_local(c->time_zone, now, &l, err, sizeof err) == 0 ? l.minute_of_day : -1;
+	if ((wait = market_bot_reserve(w->market, t->job.bot_id, now)) > 0) {
+		capped(k, SHM_C_CAP_BOT, wait, "the bot's hourly cap");
+		return;
+	}
+	k->bot_held = 1;
+	if (market_chat_cap(w->market, MARKET_CAP_CHECK, t->job.chat_id, t->id, on_chat_room, t) < 0)
+		task_retry(t, -1);
+}
+
+static void on_chat_room(int64_t wait_ms, void *arg)
+{
+	struct task *t = arg;
+	struct talk *k = t->talk;
+
+	if (wait_ms < 0) {
+		task_retry(t, -1);
+		return;
+	}
+	if (wait_ms > 0) {
+		capped(k, SHM_C_CAP_CHAT, wait_ms, "the chat's per-minute cap");
+		return;
+	}
+	k->refresh = market_refresh_due(t->w->market, t->job.bot_id, job_now_ms());
+	/* An emoji-only reaction needs no words. */
+	if (k->target >= 0 && pick_short_reaction(&(struct pick_probs){
+		    .short_reaction = S(k)->short_reaction_probability }, &t->w->rng)) {
+		shm_count(t->w->slot, SHM_C_REACTIONS, 1);
+		k->draft = strdup(pick_reaction_emoji(k->chat->msgs[k->target].sentiment, &t->w->rng));
+		k->mention = 0;
+		if (!k->draft) {
+			task_retry(t, -1);
+			return;
+		}
+		k->attempts = -1; /* no checks for a reaction */
+		finalize(k);
+		return;
+	}
+	ask(k);
+}
+
+/* ---- the draft ---- */
+
+static void on_bumped(PGresult *res, const char *err, void *arg)
+{
+	(void)arg;
+	if (!res)
+		log_warn("memory usage not recorded: %s", err ? err : "?");
+}
+
+static void bump_memories(struct talk *k)
+{
+	static const char sql[] =
+		"UPDATE bot_memories SET usage_count = usage_count + 1, last_used_at = now() "
+		"WHERE id = ANY($1::bigint[])";
+	char ids[512];
+	size_t off = 0, i;
+	json_t *m;
+
+	ids[off++] = '{';
+	json_array_foreach(k->memories, i, m) {
+		json_t *id = json_object_get(m, "id");
+		if (json_is_integer(id) && off < sizeof ids - 24)
+			off += (size_t)snprintf(ids + off, sizeof ids - off, "%s%lld",
+						off > 1 ? "," : "", (long long)json_integer_value(id));
+	}
+	if (off == 1)
+		return;
+	snprintf(ids + off, sizeof ids - off, "}");
+	{
+		const char *p[1] = { ids };
+		/* Fire and forget: a lost bump only makes a memory fade sooner. */
+		if (pgc_query(wk_pg(k->t->w), sql, 1, p, on_bumped, NULL) < 0)
+			log_warn("memory usage not recorded: database unavailable");
+	}
+}
+
+static void ask(struct talk *k)
+{
+	struct task *t = k->t;
+	const char *past[COMPOSE_OWN_PAST];
+	size_t npast = 0;
+	int64_t now = job_now_ms();
+	struct compose_in in = { 0 };
+	struct compose_params cp;
+	struct llmw_params par;
+
+	for (size_t i = 0; i < k->nown && npast < COMPOSE_OWN_PAST; i++) {
+		int64_t age = now - k->own_at[i];
+		if (age >= 2 * 3600 * 1000LL && age <= 7 * 86400 * 1000LL && *k->topic &&
+		    strcmp(k->own_topic[i], k->topic) == 0)
+			past[npast++] = k->own[i];
+	}
+	in.bot_name = t->bot_name;
+	in.persona = k->persona;
+	in.emotion = k->emotion;
+	in.stances = k->stances;
+	in.holdings = k->holdings;
+	in.memories = k->memories;
+	in.history = k->chat->msgs;
+	in.nhistory = k->chat->nmsgs;
+	in.target = k->target >= 0 ? &k->chat->msgs[k->target] : NULL;
+	in.own_past = past;
+	in.nown = npast;
+	in.topic = *k->topic ? k->topic : NULL;
+	in.news = *k->news ? k->news : NULL;
+	in.mention = k->mention;
+	in.length = length_of(k->length);
+	in.minute_of_day = k->minute;
+	in.persona_refresh = k->refresh;
+	in.answering_human = k->answering_human;
+	in.language = k->chat->language;
+	compose_sampling(&in, &t->w->rng, &cp);
+	par.temperature = cp.temperature;
+	par.top_p = cp.top_p;
+	par.frequency_penalty = cp.frequency_penalty;
+	par.presence_penalty = cp.presence_penalty;
+	par.max_tokens = cp.max_tokens;
+	if (k->attempts == 0)
+		bump_memories(k);
+	task_llm(t, compose_system(&in), compose_user(&in), &par, check_draft);
+}
+
+/* A refused draft: another try while attempts last. With a duplicate the model
+ * is asked to say it differently; otherwise it simply drafts again. */
+static void refuse(struct talk *k, enum shm_counter c, const char *why, int paraphrase)
+{
+	struct task *t = k->t;
+	struct llmw_params par = { 1.1, 0.92, 0.5, 0.6, 200 };
+	char *sys = NULL, *user = NULL;
+
+	shm_count(t->w->slot, c, 1);
+	if (++k->attempts > S(k)->dedup_max_attempts) {
+		skip(k, c == SHM_C_FILTERED || c == SHM_C_GUARD_REJECTED ? -1
+			: SHM_C_DEDUP_SKIPPED, why);
+		return;
+	}
+	if (!paraphrase || !k->draft) {
+		free(k->draft);
+		k->draft = NULL;
+		ask(k);
+		return;
+	}
+	/* The same persona, the same prompt frame: only the wording changes. */
+	if (asprintf(&user, "Şu mesajı aynı anlamda ama tamamen farklı kelimelerle, daha önce "
+		     "yazdıklarından farklı olacak şekilde yeniden yaz. Sadece yeni metni yaz.\n\n%s",
+		     k->draft) < 0)
+		user = NULL;
+	sys = strdup(t->system ? t->system : "");
+	free(k->draft);
+	k->draft = NULL;
+	task_llm(t, sys, user, &par, check_draft);
+}
+
+static void check_draft(struct task *t, char *text)
+{
+	struct talk *k = t->talk;
+	char clean[TEXTCHECK_OUT_MAX], why[160];
+	const char *recent[OWN_MAX];
+
+	if (textcheck_clean(text, clean, sizeof clean, why, sizeof why) < 0) {
+		free(text);
+		refuse(k, SHM_C_FILTERED, why, 0);
+		return;
+	}
+	free(text);
+	free(k->draft);
+	if (!(k->draft = strdup(clean))) {
+		task_retry(t, -1);
+		return;
+	}
+	for (size_t i = 0; i < k->nown; i++)
+		recent[i] = k->own[i];
+	if (S(k)->dedup_enabled && dedup_exact(k->draft, recent, k->nown)) {
+		refuse(k, SHM_C_DEDUP_EXACT, "a duplicate of a recent message", 1);
+		return;
+	}
+	semantic(k);
+}
+
+/* ---- semantic dedup: the draft's embedding against the recent ones we know ---- */
+
+static void on_embedding(const struct httpc_resp *r, void *arg)
+{
+	struct task *t = arg;
+	struct talk *k = t->talk;
+	const float *vecs[OWN_MAX];
+	size_t n = 0;
+	double best = 0;
+	char err[128];
+	float *v = NULL;
+	size_t dim = 0;
+
+	if (r->err_kind != HTTPC_OK || r->status != 200 ||
+	    dedup_embedding_parse(r->body, r->body_len, &v, &dim, err, sizeof err) < 0) {
+		/* No embeddings: the exact check stood; go on without the semantic one. */
+		struct log_ctx c = task_log_ctx(t);
+		log_msg(LOG_INFO, &c, "semantic dedup skipped: embeddings unavailable");
+		guard(k);
+		return;
+	}
+	k->vec = v;
+	k->dim = dim;
+	for (size_t i = 0; i < k->nown; i++) {
+		const struct emb *e = emb_get(dedup_hash(k->own[i]));
+		if (e && e->dim == dim)
+			vecs[n++] = e->v;
+	}
+	if (n && dedup_semantic(v, vecs, n, dim, S(k)->semantic_dedup_threshold, &best)) {
+		free(k->vec);
+		k->vec = NULL;
+		refuse(k, SHM_C_DEDUP_SEMANTIC, "too similar to a recent message", 1);
+		return;
+	}
+	guard(k);
+}
+
+static void semantic(struct talk *k)
+{
+	struct task *t = k->t;
+	struct wk *w = t->w;
+	const struct cfg_provider *p;
+	char url[300], auth[300];
+	const char *headers[] = { "Content-Type: application/json", auth, NULL };
+	struct httpc_req req = { 0 };
+	char *body;
+	int rc;
+
+	k->hash = dedup_hash(k->draft);
+	if (!S(k)->semantic_dedup_enabled || k->nown == 0 || w->cfg.nproviders == 0) {
+		guard(k);
+		return;
+	}
+	p = &w->cfg.providers[0];
+	if (!(body = dedup_embedding_request(S(k)->embedding_model, k->draft))) {
+		guard(k);
+		return;
+	}
+	snprintf(url, sizeof url, "%s/embeddings", p->base_url);
+	snprintf(auth, sizeof auth, "Authorization: Bearer %s", p->api_key);
+	req.method = "POST";
+	req.url = url;
+	req.headers = headers;
+	req.body = body;
+	req.body_len = strlen(body);
+	req.timeout_ms = 5000;
+	req.connect_timeout_ms = 2000;
+	rc = httpc_request(w->http, &req, on_embedding, t);
+	free(body);
+	memset(auth, 0, sizeof auth);
+	if (rc < 0)
+		guard(k);
+}
+
+/* ---- the consistency guard ---- */
+
+static void on_guard(struct task *t, char *answer)
+{
+	struct talk *k = t->talk;
+	int refused = strncmp(answer, "HAYIR", 5) == 0 || strncmp(answer, "Hayır", 6) == 0;
+
+	free(answer);
+	if (refused) {
+		refuse(k, SHM_C_GUARD_REJECTED, "inconsistent with the bot's stances", 0);
+		return;
+	}
+	finalize(k);
+}
+
+static void guard(struct talk *k)
+{
+	struct llmw_params par = { 0.3, 1.0, 0, 0, 20 };
+	char stances[2048], *sys, *user = NULL;
+	size_t off = 0, i;
+	json_t *st;
+
+	if (!S(k)->consistency_guard_enabled || json_array_size(k->stances) == 0) {
+		finalize(k);
+		return;
+	}
+	stances[0] = '\0';
+	json_array_foreach(k->stances, i, st) {
+		if (i >= 6 || off >= sizeof stances - 1)
+			break;
+		off += (size_t)snprintf(stances + off, sizeof stances - off, "- %s: %s\n",
+					json_string_value(json_object_get(st, "topic")) ?: "?",
+					json_string_value(json_object_get(st, "stance_text")) ?: "");
+	}
+	sys = strdup("TUTARLILIK DENETİMİ. Bir piyasa sohbetindeki bir kişinin görüşleri ve "
+		     "yazmak üzere olduğu mesaj verilecek. Mesaj bu görüşlerle çelişiyorsa "
+		     "\"HAYIR: <kısa neden>\", çelişmiyorsa yalnızca \"EVET\" yaz.");
+	if (asprintf(&user, "Görüşleri:\n%s\nMesaj: %s", stances, k->draft) < 0)
+		user = NULL;
+	task_llm(k->t, sys, user, &par, on_guard);
+}
+
+/* ---- the last touches: humanisers, mention, metadata, typing ---- */
+
+static void on_action_sent(const struct httpc_resp *r, void *arg)
+{
+	(void)r;
+	(void)arg;
+}
+
+static void send_typing(struct talk *k)
+{
+	struct task *t = k->t;
+	struct wk *w = t->w;
+	char url[TOK_MAX + 300], body[96];
+	const char *headers[] = { "Content-Type: application/json", NULL };
+	struct httpc_req req = { 0 };
+
+	snprintf(url, sizeof url, "%s/bot%s/sendChatAction", w->cfg.telegram_api_url, t->bot_token);
+	snprintf(body, sizeof body, "{\"chat_id\":%lld,\"action\":\"typing\"}",
+		 (long long)t->job.chat_id);
+	req.method = "POST";
+	req.url = url;
+	req.headers = headers;
+	req.body = body;
+	req.body_len = strlen(body);
+	req.timeout_ms = 5000;
+	req.connect_timeout_ms = 2000;
+	/* Typing is a courtesy: its answer changes nothing. */
+	if (httpc_request(w->http, &req, on_action_sent, NULL) == 0)
+		shm_count(w->slot, SHM_C_TYPING, 1);
+	memset(url, 0, sizeof url);
+}
+
+static void on_typing_tick(void *arg)
+{
+	struct task *t = arg;
+	struct talk *k = t->talk;
+	const struct settings *s = S(k);
+	double scale = s->scale_factor > 1 ? s->scale_factor : 1;
+	int every = (int)(s->typing_interval_s * 1000.0 / scale);
+
+	if (k->typing_left_ms <= 0) {
+		/* Back into a worker slot for the send. */
+		t->off_slot = 0;
+		t->w->inflight++;
+		reserve_chat(k);
+		return;
+	}
+	send_typing(k);
+	if (every < 50)
+		every = 50;
+	if (every > k->typing_left_ms)
+		every = k->typing_left_ms;
+	k->typing_left_ms -= every;
+	wk_after(t->w, (uint64_t)every, on_typing_tick, t);
+}
+
+/* clamp(chars / (wpm x 5 / 60), 2, 8) s, times the tempo of the bot's energy. */
+static int typing_ms(struct talk *k)
+{
+	const struct settings *s = S(k);
+	json_t *ty = json_object_get(k->speed, "typing");
+	double lo = s->wpm_min, hi = s->wpm_max, mult = 1, mn = 2, mx = 8, wpm, secs;
+	const char *energy = json_string_value(json_object_get(k->emotion, "energy"));
+	double scale = s->scale_factor > 1 ? s->scale_factor : 1;
+
+	if (json_is_number(json_object_get(ty, "wpm_min")))
+		lo = json_number_value(json_object_get(ty, "wpm_min"));
+	if (json_is_number(json_object_get(ty, "wpm_max")))
+		hi = json_number_value(json_object_get(ty, "wpm_max"));
+	if (json_is_number(json_object_get(ty, "typing_multiplier")))
+		mult = json_number_value(json_object_get(ty, "typing_multiplier"));
+	if (json_is_number(json_object_get(ty, "min_seconds")))
+		mn = json_number_value(json_object_get(ty, "min_seconds"));
+	if (json_is_number(json_object_get(ty, "max_seconds")))
+		mx = json_number_value(json_object_get(ty, "max_seconds"));
+	wpm = lo + (hi > lo ? (hi - lo) * backoff_uniform(&k->t->w->rng) : 0);
+	if (wpm <= 0)
+		wpm = 3.5;
+	secs = (double)textcheck_utf8_count(k->draft) / (wpm * 5.0 / 60.0);
+	secs = secs < mn ? mn : secs > mx ? mx : secs;
+	if (energy && (strstr(energy, "high") || strstr(energy, "yüksek") ||
+		       strstr(energy, "energetic") || strstr(energy, "enerjik")))
+		mult *= 0.85;
+	else if (energy && (strstr(energy, "low") || strstr(energy, "düşük") ||
+			    strstr(energy, "calm") || strstr(energy, "sakin")))
+		mult *= 1.15;
+	return (int)(secs * mult * 1000.0 / scale);
+}
+
+static void add_meta(struct talk *k)
+{
+	struct task *t = k->t;
+	const char *syms[PICK_MAX_SYMBOLS];
+	int n = pick_symbols(k->draft, json_object_get(k->persona, "watchlist"), syms,
+			     PICK_MAX_SYMBOLS);
+	json_t *arr = json_array();
+
+	for (int i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(syms[i]));
+	json_decref(t->meta);
+	t->meta = json_pack("{s:s, s:o, s:i}", "topic", k->topic, "symbols", arr, "sentiment",
+			    pick_sentiment(k->draft));
+	if (!t->meta)
+		return;
+	if (*k->news) {
+		json_object_set_new(t->meta, "news", json_string(k->news));
+		shm_count(t->w->slot, SHM_C_NEWS_USED, 1);
+	}
+	if (k->answering_human && k->target >= 0)
+		json_object_set_new(t->meta, "answered_human", json_integer(k->reply_to));
+	if (k->attempts < 0)
+		json_object_set_new(t->meta, "reaction", json_true());
+}
+
+/* "@name " at the start when the bot mentions whom it answers. */
+static void add_mention(struct talk *k)
+{
+	const struct convo_msg *m = &k->chat->msgs[k->target];
+	char *out = NULL;
+	const char *who = m->speaker;
+
+	if (!who || !*who || strchr(who, ' ') || strstr(k->draft, who))
+		return;
+	if (asprintf(&out, "@%s %s", who, k->draft) < 0)
+		return;
+	free(k->draft);
+	k->draft = out;
+}
+
+static void finalize(struct talk *k)
+{
+	struct task *t = k->t;
+	const struct settings *s = S(k);
+
+	if (k->attempts >= 0) {
+		struct humanise_probs hp;
+		const struct settings_hum *h = k->answering_human ? &s->hum_human : &s->hum;
+		char *x;
+
+		hp.opening = h->opening;
+		hp.hesitation = h->hesitation;
+		hp.contraction = h->contraction;
+		hp.filler = h->filler;
+		hp.typo = h->typo;
+		if ((x = humanise(k->draft, &hp, s->voice_profile_enabled ? k->persona : NULL,
+				  k->emotion, &t->w->rng))) {
+			free(k->draft);
+			k->draft = x;
+		}
+		if (k->mention && k->target >= 0)
+			add_mention(k);
+	}
+	add_meta(k);
+	if (!s->typing_enabled) {
+		reserve_chat(k);
+		return;
+	}
+	/* A typing bot holds no worker slot: it waits on a timer. */
+	k->typing_left_ms = typing_ms(k);
+	t->off_slot = 1;
+	t->w->inflight--;
+	queue_maybe_lease(t->w);
+	on_typing_tick(t);
+}
+
+static void on_chat_reserved(int64_t wait_ms, void *arg)
+{
+	struct task *t = arg;
+	struct talk *k = t->talk;
+	char *text;
+
+	if (wait_ms < 0) {
+		task_retry(t, -1);
+		return;
+	}
+	if (wait_ms > 0) {
+		capped(k, SHM_C_CAP_CHAT, wait_ms, "the chat's per-minute cap");
+		return;
+	}
+	k->chat_held = 1;
+	text = k->draft;
+	k->draft = NULL;
+	task_send(t, text);
+}
+
+static void reserve_chat(struct talk *k)
+{
+	if (market_chat_cap(k->t->w->market, MARKET_CAP_RESERVE, k->t->job.chat_id, k->t->id,
+			    on_chat_reserved, k->t) < 0)
+		task_retry(k->t, -1);
+}
+
+/* ---- after ---- */
+
+void talk_sent(struct task *t)
+{
+	struct talk *k = t->talk;
+	struct wk *w = t->w;
+
+	if (!k)
+		return;
+	if (k->bot_held)
+		market_bot_sent(w->market, t->job.bot_id, t->job.chat_id, job_now_ms());
+	if (k->chat_held)
+		market_chat_stamp(w->market, t->job.chat_id, t->id);
+	k->bot_held = k->chat_held = 0;
+	if (k->vec)
+		emb_put(k->hash, k->vec, k->dim);
+}
+
+int64_t talk_reply_to(const struct task *t)
+{
+	return t->talk ? t->talk->reply_to : 0;
+}
+
+void talk_free(struct task *t)
+{
+	struct talk *k = t->talk;
+
+	if (!k)
+		return;
+	if (k->bot_held)
+		market_bot_release(t->w->market, t->job.bot_id);
+	if (k->chat_held)
+		market_chat_release(t->w->market, t->job.chat_id, t->id);
+	json_decref(k->persona);
+	json_decref(k->emotion);
+	json_decref(k->stances);
+	json_decref(k->holdings);
+	json_decref(k->memories);
+	json_decref(k->speed);
+	if (k->chat)
+		chatctx_unref(k->chat);
+	for (size_t i = 0; i < k->nown; i++) {
+		free(k->own[i]);
+		free(k->own_topic[i]);
+	}
+	free(k->vec);
+	free(k->draft);
+	free(k);
+	t->talk = NULL;
+}

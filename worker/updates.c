@@ -1,0 +1,572 @@
+/* updates: see updates.h.
+ *
+ * Per bot, one chain: getUpdates(offset, timeout 25 s) -> for each update in
+ * order: store the human message -> queue the replies it asks for -> then the
+ * offset moves on in Redis. A crash anywhere repeats the updates after the
+ * stored offset, never skips one; a repeat is harmless because every effect is
+ * idempotent: the message row is unique by (chat, Telegram id), a reply job's
+ * id is derived from (chat, message, bot), and the outbox refuses to send a
+ * job id twice. Every bot of a chat sees the same human message; whichever
+ * stores it first, the replies it queues are the same jobs. */
+#include "updates.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "backoff.h"
+#include "bots.h"
+#include "chats.h"
+#include "imap.h"
+#include "job.h"
+#include "log.h"
+#include "market.h"
+#include "wk.h"
+
+#define POLL_TIMEOUT_S 25
+#define RELOAD_MS 30000
+#define RETRY_MIN_MS 1000
+#define RETRY_MAX_MS 30000
+
+struct poller {
+	struct updates *u;
+	int64_t bot_id;
+	int64_t offset;          /* next update_id wanted; -1 = not read from Redis yet */
+	int busy;                /* a step of the chain is under way */
+	int gone;                /* no longer ours: free when the chain stops */
+	int failures;
+	json_t *batch;           /* updates being processed */
+	size_t next;             /* index in batch */
+	json_t *members;         /* the current update's chat members */
+	char token[TOK_MAX];
+};
+
+struct updates {
+	struct wk *w;
+	struct httpc *http;      /* long polls on connections of their own */
+	struct imap *pollers;
+	uv_timer_t reload;
+	int loading;
+	int closing;
+};
+
+static void poll_next(struct poller *p);
+static void process_next(struct poller *p);
+
+static void poller_free(struct poller *p)
+{
+	json_decref(p->batch);
+	json_decref(p->members);
+	memset(p->token, 0, sizeof p->token);
+	free(p);
+}
+
+/* The chain stops here (error, shutdown or the bot left us). */
+static int chain_ends(struct poller *p)
+{
+	if (p->gone || p->u->closing) {
+		p->busy = 0;
+		if (p->gone)
+			poller_free(p);
+		return 1;
+	}
+	return 0;
+}
+
+static void on_retry_due(void *arg)
+{
+	struct poller *p = arg;
+
+	if (chain_ends(p))
+		return;
+	poll_next(p);
+}
+
+static void retry_later(struct poller *p, int64_t ms)
+{
+	if (ms < 0)
+		ms = backoff_equal_jitter(p->failures++, RETRY_MIN_MS, RETRY_MAX_MS, &p->u->w->rng);
+	wk_after(p->u->w, (uint64_t)ms, on_retry_due, p);
+}
+
+static void offset_key(const struct updates *u, int64_t bot, char *out, size_t n)
+{
+	snprintf(out, n, "%s:upd:%lld", u->w->cfg.redis_prefix, (long long)bot);
+}
+
+/* ---- the replies a human message asks for ---- */
+
+static void on_reply_queued(int rc, void *arg)
+{
+	struct wk *w = arg;
+
+	if (rc == 1)
+		shm_count(w->slot, SHM_C_HUMAN_REPLIES, 1);
+	else if (rc < 0)
+		log_warn("could not queue a reply to a human");
+}
+
+static void queue_reply(struct wk *w, int64_t bot, int64_t chat, int64_t msg, int direct)
+{
+	struct job j = { 0 };
+
+	snprintf(j.id, sizeof j.id, "%s:%lld:%lld:%lld", direct ? "reply" : "hreply",
+		 (long long)chat, (long long)msg, (long long)bot);
+	j.kind = JOB_REPLY;
+	j.prio = direct ? PRIO_HIGH : PRIO_NORMAL;
+	j.bot_id = bot;
+	j.chat_id = chat;
+	j.payload = json_pack("{s:I, s:b}", "reply_to_message_id", (json_int_t)msg, "human", 1);
+	if (!j.payload || queue_enqueue(w, &j, 0, on_reply_queued, w) < 0)
+		log_warn("could not queue a reply to a human (redis down?)");
+	job_clear(&j);
+}
+
+/* "@name" in text, as a whole word, case-insensitive. */
+static int mentions(const char *text, const char *username)
+{
+	size_t n = strlen(username);
+	const char *s = text;
+
+	if (!n)
+		return 0;
+	while ((s = strchr(s, '@'))) {
+		s++;
+		if (strncasecmp(s, username, n) == 0) {
+			char c = s[n];
+			if (!(c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+			      (c >= 'A' && c <= 'Z')))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* A stable draw in [0, 1) for a message, so every poller decides alike. */
+static double draw_for(int64_t chat, int64_t msg)
+{
+	uint64_t s = (uint64_t)chat * 0x9E3779B97F4A7C15ULL ^ (uint64_t)msg * 0xC2B2AE3D27D4EB4FULL;
+
+	return backoff_uniform(&s);
+}
+
+static void decide_replies(struct poller *p, json_t *msg, json_t *members)
+{
+	struct wk *w = p->u->w;
+	int64_t chat = json_integer_value(json_object_get(json_object_get(msg, "chat"), "id"));
+	int64_t id = json_integer_value(json_object_get(msg, "message_id"));
+	const char *text = json_string_value(json_object_get(msg, "text"));
+	json_t *rt = json_object_get(msg, "reply_to_message");
+	json_t *rfrom = json_object_get(rt, "from");
+	int64_t replied_tg = json_is_true(json_object_get(rfrom, "is_bot"))
+		? json_integer_value(json_object_get(rfrom, "id")) : 0;
+	size_t i, n = json_array_size(members);
+	json_t *m;
+	int direct = 0;
+
+	json_array_foreach(members, i, m) {
+		int64_t bot = json_integer_value(json_array_get(m, 0));
+		const char *user = json_string_value(json_array_get(m, 1));
+		const char *hint = json_string_value(json_array_get(m, 2));
+
+		if ((user && text && mentions(text, user)) ||
+		    (replied_tg && hint && strtoll(hint, NULL, 10) == replied_tg)) {
+			queue_reply(w, bot, chat, id, 1);
+			direct = 1;
+		}
+	}
+	if (direct || n == 0)
+		return;
+	/* No one was addressed: maybe someone answers anyway. */
+	if (draw_for(chat, id) < market_settings(w->market)->human_reply_probability) {
+		size_t pick = (size_t)(draw_for(id, chat) * (double)n);
+		queue_reply(w, json_integer_value(json_array_get(json_array_get(members, pick), 0)),
+			    chat, id, 0);
+	}
+}
+
+/* ---- one update ---- */
+
+static void on_members(PGresult *res, const char *err, void *arg)
+{
+	struct poller *p = arg;
+	json_t *upd = json_array_get(p->batch, p->next);
+	json_t *msg = json_object_get(upd, "message");
+	json_t *members = json_array();
+
+	if (chain_ends(p)) {
+		json_decref(members);
+		return;
+	}
+	if (!res) {
+		json_decref(members);
+		log_warn("chat members not read: %s", err ? err : "?");
+		retry_later(p, -1); /* the offset did not move: the update comes again */
+		return;
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(members, json_pack("[I, s, s]",
+			(json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
+			PQgetvalue(res, i, 1), PQgetvalue(res, i, 2)));
+	decide_replies(p, msg, members);
+	json_decref(members);
+	p->next++;
+	process_next(p);
+}
+
+static void on_stored(PGresult *res, const char *err, void *arg)
+{
+	static const char sql[] =
+		"SELECT b.id, coalesce(b.username, ''), b.token_hint FROM chat_bots cb "
+		"JOIN bots b ON b.id = cb.bot_id WHERE cb.chat_id = $1 AND cb.status = 'member' "
+		"AND b.enabled ORDER BY b.id";
+	struct poller *p = arg;
+	struct wk *w = p->u->w;
+	json_t *msg = json_object_get(json_array_get(p->batch, p->next), "message");
+	int64_t chat = json_integer_value(json_object_get(json_object_get(msg, "chat"), "id"));
+	int64_t id = json_integer_value(json_object_get(msg, "message_id"));
+	char chat_s[24], member[48];
+	const char *prm[1] = { chat_s };
+
+	if (chain_ends(p))
+		return;
+	if (!res) {
+		log_warn("human message not stored: %s", err ? err : "?");
+		retry_later(p, -1);
+		return;
+	}
+	if (PQntuples(res) > 0) {
+		/* We stored it: it counts once in the chat's minute and history. */
+		shm_count(w->slot, SHM_C_HUMAN_STORED, 1);
+		snprintf(member, sizeof member, "h:%lld", (long long)id);
+		market_chat_stamp(w->market, chat, member);
+		chats_invalidate(w->chats, chat);
+	}
+	snprintf(chat_s, sizeof chat_s, "%lld", (long long)chat);
+	if (pgc_query(wk_pg(w), sql, 1, prm, on_members, p) < 0)
+		retry_later(p, -1);
+}
+
+static void store(struct poller *p, json_t *msg)
+{
+	/* Known chats only: a bot added to a group the operator never registered
+	 * does not make piyasa talk there. */
+	static const char sql[] =
+		"INSERT INTO messages (chat_id, bot_id, status, telegram_message_id, "
+		"reply_to_message_id, text, metadata, created_at) "
+		"SELECT $1, NULL, 'received', $2, NULLIF($3, '0')::bigint, $4, $5::jsonb, "
+		"to_timestamp($6::double precision) WHERE EXISTS (SELECT 1 FROM chats WHERE id = $1) "
+		"ON CONFLICT (chat_id, telegram_message_id) WHERE telegram_message_id IS NOT NULL "
+		"DO NOTHING RETURNING id";
+	json_t *from = json_object_get(msg, "from");
+	json_t *rt = json_object_get(msg, "reply_to_message");
+	char chat[24], id[24], reply[24], date[24], *meta;
+	const char *text = json_string_value(json_object_get(msg, "text"));
+	const char *prm[6] = { chat, id, reply, text, NULL, date };
+	json_t *mj = json_pack("{s:I, s:s, s:s, s:I}",
+			       "from_user_id", (json_int_t)json_integer_value(json_object_get(from, "id")),
+			       "username", json_string_value(json_object_get(from, "username")) ?: "",
+			       "first_name", json_string_value(json_object_get(from, "first_name")) ?: "",
+			       "update_id", (json_int_t)json_integer_value(json_object_get(
+				       json_array_get(p->batch, p->next), "update_id")));
+
+	snprintf(chat, sizeof chat, "%lld",
+		 (long long)json_integer_value(json_object_get(json_object_get(msg, "chat"), "id")));
+	snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(msg, "message_id")));
+	snprintf(reply, sizeof reply, "%lld",
+		 (long long)json_integer_value(json_object_get(rt, "message_id")));
+	snprintf(date, sizeof date, "%lld", (long long)json_integer_value(json_object_get(msg, "date")));
+	meta = mj ? json_dumps(mj, JSON_COMPACT) : NULL;
+	json_decref(mj);
+	prm[4] = meta ? meta : "{}";
+	if (pgc_query(wk_pg(p->u->w), sql, 6, prm, on_stored, p) < 0)
+		retry_later(p, -1);
+	free(meta);
+}
+
+static void on_offset_saved(redisReply *r, const char *err, void *arg)
+{
+	struct poller *p = arg;
+
+	if (chain_ends(p))
+		return;
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		/* Not saved: the batch may come again, and is harmless then. */
+		log_warn("update offset not saved: %s", err ? err : r->str);
+	}
+	json_decref(p->batch);
+	p->batch = NULL;
+	poll_next(p);
+}
+
+static void process_next(struct poller *p)
+{
+	json_t *upd, *msg, *from;
+
+	for (; p->next < json_array_size(p->batch); p->next++) {
+		upd = json_array_get(p->batch, p->next);
+		msg = json_object_get(upd, "message");
+		from = json_object_get(msg, "from");
+		/* Humans' text messages in groups; bots never see other bots anyway. */
+		if (json_is_string(json_object_get(msg, "text")) &&
+		    json_is_integer(json_object_get(json_object_get(msg, "chat"), "id")) &&
+		    json_is_integer(json_object_get(msg, "message_id")) &&
+		    !json_is_true(json_object_get(from, "is_bot"))) {
+			store(p, msg);
+			return;
+		}
+	}
+	{
+		char key[160], off[24];
+		const char *av[] = { "SET", key, off };
+
+		offset_key(p->u, p->bot_id, key, sizeof key);
+		snprintf(off, sizeof off, "%lld", (long long)p->offset);
+		if (ra_cmd(p->u->w->redis, on_offset_saved, p, 0, 3, av) < 0)
+			retry_later(p, -1);
+	}
+}
+
+/* ---- the long poll ---- */
+
+static void on_polled(const struct httpc_resp *r, void *arg)
+{
+	struct poller *p = arg;
+	json_t *root, *res, *u;
+	size_t i;
+
+	if (chain_ends(p))
+		return;
+	if (r->err_kind != HTTPC_OK || r->status >= 500) {
+		retry_later(p, -1);
+		return;
+	}
+	if (r->status == 409 || r->status == 401 || r->status == 404 || r->status == 429) {
+		/* 409: another poller holds this token (a resize hands it over);
+		 * 401/404: the token is wrong: say so now and then, keep trying. */
+		if (r->status != 409 && r->status != 429)
+			log_warn("getUpdates for bot %lld: HTTP %d", (long long)p->bot_id, r->status);
+		retry_later(p, r->status == 429 && r->retry_after_s > 0 ? r->retry_after_s * 1000
+			    : r->status == 409 ? 5000 : 60000);
+		return;
+	}
+	root = json_loadb(r->body, r->body_len, 0, NULL);
+	res = json_object_get(root, "result");
+	if (!json_is_true(json_object_get(root, "ok")) || !json_is_array(res)) {
+		json_decref(root);
+		retry_later(p, -1);
+		return;
+	}
+	p->failures = 0;
+	json_array_foreach(res, i, u) {
+		json_int_t uid = json_integer_value(json_object_get(u, "update_id"));
+		if (uid + 1 > p->offset)
+			p->offset = uid + 1;
+	}
+	shm_count(p->u->w->slot, SHM_C_UPDATES, json_array_size(res));
+	p->batch = json_incref(res);
+	p->next = 0;
+	json_decref(root);
+	process_next(p);
+}
+
+static void poll_now(struct poller *p)
+{
+	struct wk *w = p->u->w;
+	char url[TOK_MAX + 600];
+	struct httpc_req req = { 0 };
+
+	snprintf(url, sizeof url,
+		 "%.300s/bot%s/getUpdates?offset=%lld&timeout=%d&allowed_updates=%%5B%%22message%%22%%5D",
+		 w->cfg.telegram_api_url, p->token, (long long)p->offset, POLL_TIMEOUT_S);
+	req.method = "GET";
+	req.url = url;
+	req.timeout_ms = (POLL_TIMEOUT_S + 10) * 1000L;
+	req.connect_timeout_ms = 3000;
+	if (httpc_request(p->u->http, &req, on_polled, p) < 0)
+		retry_later(p, -1);
+	memset(url, 0, sizeof url);
+}
+
+static void on_token(const void *val, const char *err, void *arg)
+{
+	const struct bot *b = val;
+	struct poller *p = arg;
+
+	if (chain_ends(p))
+		return;
+	if (!b || !b->enabled) {
+		(void)err;
+		retry_later(p, 60000);
+		return;
+	}
+	snprintf(p->token, sizeof p->token, "%s", b->token);
+	poll_now(p);
+}
+
+static void on_offset_read(redisReply *r, const char *err, void *arg)
+{
+	struct poller *p = arg;
+
+	if (chain_ends(p))
+		return;
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		(void)err;
+		retry_later(p, -1);
+		return;
+	}
+	p->offset = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+	bots_get(p->u->w->bots, p->bot_id, on_token, p);
+}
+
+static void poll_next(struct poller *p)
+{
+	char key[160];
+	const char *av[] = { "GET", key };
+
+	p->busy = 1;
+	if (p->offset < 0) {
+		offset_key(p->u, p->bot_id, key, sizeof key);
+		if (ra_cmd(p->u->w->redis, on_offset_read, p, 0, 2, av) < 0)
+			retry_later(p, -1);
+		return;
+	}
+	/* The token again from the cache: a reload may have changed it. */
+	bots_get(p->u->w->bots, p->bot_id, on_token, p);
+}
+
+/* ---- which bots are ours ---- */
+
+static void mark_gone(int64_t id, void *val, void *arg)
+{
+	(void)id;
+	(void)arg;
+	((struct poller *)val)->gone = 1;
+}
+
+static void on_bots(PGresult *res, const char *err, void *arg)
+{
+	struct updates *u = arg;
+	struct imap *old = u->pollers, *now;
+
+	u->loading = 0;
+	if (!res || u->closing) {
+		if (!res)
+			log_warn("pollers: bots not read: %s", err ? err : "?");
+		return;
+	}
+	if (!(now = imap_new()))
+		return;
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		struct poller *p = imap_del(old, id);
+
+		if (!p) {
+			if (!(p = calloc(1, sizeof *p)))
+				continue;
+			p->u = u;
+			p->bot_id = id;
+			p->offset = -1;
+		}
+		if (imap_put(now, id, p) < 0) {
+			poller_free(p);
+			continue;
+		}
+		if (!p->busy)
+			poll_next(p);
+	}
+	/* Bots no longer ours stop after their current step. */
+	imap_each(old, mark_gone, NULL);
+	imap_free(old);
+	u->pollers = now;
+}
+
+static void load_bots(struct updates *u)
+{
+	/* Only bots in at least one enabled chat have anything to hear. */
+	static const char sql[] =
+		"SELECT DISTINCT b.id FROM bots b JOIN chat_bots cb ON cb.bot_id = b.id "
+		"AND cb.status = 'member' JOIN chats c ON c.id = cb.chat_id AND c.enabled "
+		"WHERE b.enabled AND b.id % $1 = $2";
+	char n[16], idx[16];
+	const char *prm[2] = { n, idx };
+
+	if (u->loading || u->closing)
+		return;
+	snprintf(n, sizeof n, "%d", u->w->count);
+	snprintf(idx, sizeof idx, "%d", u->w->index);
+	if (pgc_query(wk_pg(u->w), sql, 2, prm, on_bots, u) == 0)
+		u->loading = 1;
+}
+
+static void on_reload(uv_timer_t *t)
+{
+	load_bots(t->data);
+}
+
+struct updates *updates_new(struct wk *w)
+{
+	struct updates *u = calloc(1, sizeof *u);
+	char err[256];
+
+	if (!u)
+		return NULL;
+	u->w = w;
+	if (!(u->pollers = imap_new()) || !(u->http = httpc_new(w->loop, err, sizeof err))) {
+		imap_free(u->pollers);
+		free(u);
+		return NULL;
+	}
+	httpc_set_max_host_connections(u->http, 0);
+	uv_timer_init(w->loop, &u->reload);
+	u->reload.data = u;
+	return u;
+}
+
+void updates_start(struct updates *u)
+{
+	load_bots(u);
+	uv_timer_start(&u->reload, on_reload, RELOAD_MS, RELOAD_MS);
+}
+
+void updates_reload(struct updates *u)
+{
+	load_bots(u);
+}
+
+size_t updates_count(const struct updates *u)
+{
+	return imap_count(u->pollers);
+}
+
+static void free_idle(int64_t id, void *val, void *arg)
+{
+	struct poller *p = val;
+
+	(void)id;
+	(void)arg;
+	/* A busy chain frees itself when its callback sees closing. */
+	if (p->busy)
+		p->gone = 1;
+	else
+		poller_free(p);
+}
+
+static void on_reload_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* Stop polling: pending long polls are aborted (their callbacks end the chains). */
+void updates_free(struct updates *u)
+{
+	if (!u)
+		return;
+	u->closing = 1;
+	imap_each(u->pollers, free_idle, NULL);
+	imap_free(u->pollers);
+	u->pollers = NULL;
+	httpc_free(u->http);
+	uv_close((uv_handle_t *)&u->reload, on_reload_closed);
+}
