@@ -199,23 +199,21 @@ static void put_list(struct sb *b, const char *const *v, size_t n, const char *s
 	}
 }
 
-/* A number as people write it: 250, 12.5, 0.0042. */
+/* A number as people write it: 1500, 98.35, 12.5, 0.0042 (1e+20 when absurd). */
 static void put_num(struct sb *b, double x)
 {
 	char tmp[64];
 	size_t n;
 
-	if (fabs(x) < 1e15 && x == floor(x)) {
-		sb_printf(b, "%.0f", x);
+	if (fabs(x) >= 1e15 || fabs(x) < 1) {
+		sb_printf(b, "%.6g", x);
 		return;
 	}
-	if (fabs(x) >= 1) {
-		snprintf(tmp, sizeof tmp, "%.2f", x);
-		for (n = strlen(tmp); tmp[n - 1] == '0'; n--)
-			tmp[n - 1] = 0;
-	} else {
-		snprintf(tmp, sizeof tmp, "%.6g", x);
-	}
+	n = (size_t)snprintf(tmp, sizeof tmp, "%.2f", x); /* always has a '.' */
+	while (tmp[n - 1] == '0')
+		tmp[--n] = 0;
+	if (tmp[n - 1] == '.')
+		tmp[--n] = 0;
 	sb_puts(b, tmp);
 }
 
@@ -370,9 +368,10 @@ static void sys_style(struct sb *b, const struct compose_in *in)
 	else if (len && strcmp(len, "long") == 0)
 		sb_puts(b, "Genelde uzun ve açıklayıcı yazarsın.\n");
 	if (disc) {
-		sb_puts(b, "Yatırım tavsiyesi gibi anlaşılabilecek bir şey yazarsan sonuna şunu ekle: \"");
+		sb_puts(b, "Yatırım tavsiyesi gibi anlaşılabilecek bir şey yazarsan sonuna şu notu ekle: "
+			   "\"");
 		put_data(b, disc, COMPOSE_CAP_ITEM);
-		sb_puts(b, "\".\n");
+		sb_puts(b, "\"\n");
 	}
 }
 

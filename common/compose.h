@@ -56,8 +56,9 @@ struct compose_in {
 	size_t nown;                                  /* the first 3 are used */
 	const char *topic;                            /* may be NULL */
 	const char *news;                             /* a headline or NULL */
-	int mention;                                  /* @mention the target's speaker */
-	enum compose_length length;
+	int mention;                                  /* "@speaker" of the target (a username
+	                                                 * for a human, when known) */
+	enum compose_length length;                   /* out of range = COMPOSE_SHORT */
 	int minute_of_day;                            /* chat's zone, 0..1439; < 0 = unknown */
 	int persona_refresh;                          /* add the persona refresh note */
 	int answering_human;                          /* the target is a human's message */
@@ -69,16 +70,21 @@ struct compose_params {
 	int max_tokens;
 };
 
-/* The system prompt: a malloc'd string the caller frees, NULL on OOM. Lines in
- * this order, each only when its data is there: who the bot is and the group-chat
- * rule (always), tone (young: slang allowed; professional: none; else plain),
- * risk profile, emotion (tone, energy, empathy), anecdotes (2), emoji use, usual
- * length, disclaimer, signature phrases (2), watchlist (3), never_do (8), language,
- * one right and two wrong examples, the closing rule (always). */
+/* The system prompt: a malloc'd string the caller frees; NULL on OOM or a NULL
+ * in. Lines in this order, each only when its data is there: who the bot is
+ * (always), tone (the persona's words, then the rule of its class, always:
+ * young: slang allowed; professional: none; else plain), risk profile, emotion
+ * (tone, energy, empathy), anecdotes (2), emoji use ("Emoji kullanma." for
+ * emojis false; allowed with the signature emoji for true; else the signature
+ * emoji alone), usual length (style.length), disclaimer, signature phrases (2),
+ * watchlist (3), never_do (8), language; then one right example (in the tone's
+ * voice, on the first watchlist symbol) and two wrong ones (assistant voice, a
+ * promise of gain), and the group-chat rule (always). */
 char *compose_system(const struct compose_in *in);
 
-/* The user prompt: malloc'd, NULL on OOM. Parts in this order, each only when
- * there is something to say: persona summary (always: at least the name),
+/* The user prompt: malloc'd, NULL on OOM or a NULL in. Parts in this order, each
+ * only when there is something to say: persona summary (name, tone, risk,
+ * emotion's tone, 3 symbols),
  * stances (6, with confidence), holdings (6), own past messages (3), memories (8),
  * the last 15 messages as "[speaker]: text", "Konu: X", the reply target or the
  * opening instruction, the news line, the mention instruction, the length hint,
@@ -97,7 +103,8 @@ char *compose_user(const struct compose_in *in);
  *     other            120     180   250
  *     professional     140     200   280
  * "Professional" and "young" are read from persona.tone, else emotion.tone
- * (folded: "profesyonel", "professional", "kurumsal"; "genç", "young"). */
+ * (folded: "profesyonel", "professional", "kurumsal"; "genç", "young"). A NULL
+ * in counts as an empty one; one draw is taken from rng. */
 void compose_sampling(const struct compose_in *in, uint64_t *rng, struct compose_params *out);
 
 #endif

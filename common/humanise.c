@@ -26,6 +26,7 @@ struct sent {
 	size_t term_at;  /* start of the terminal run (== end when there is none) */
 	size_t end;      /* after the terminal run */
 	int words;       /* it holds at least one free letter */
+	int open_end;    /* its last word is no particle: room for one at the end */
 };
 
 static const char *const openings[] = {
@@ -56,6 +57,13 @@ static const struct swap contractions[] = {
 };
 
 static const char *const fillers[] = { "yani", "işte", "falan" };
+
+/* Words a sentence may end with after which another tail word reads wrong
+ * ("galiba falan", "değil mi galiba?"). */
+static const char *const particles[] = {
+	"galiba", "sanki", "sanırım", "yani", "işte", "falan", "filan", "abi", "kanka", "mi",
+	"mı", "mu", "mü", "di", "ya", "be",
+};
 
 static const char *const young_words[] = {
 	"genç", "young", "slang", "argo", "gen z", "genz", "z kuşağı", "youth",
@@ -314,6 +322,18 @@ static int word_free(const struct buf *b, const unsigned char *m, size_t ws, siz
 
 /* --- sentences ------------------------------------------------------------ */
 
+static int last_word(const struct buf *b, const unsigned char *m, const struct sent *s,
+		     size_t *ws, size_t *we);
+
+static int is_particle(const struct buf *b, size_t ws, size_t we)
+{
+	for (size_t i = 0; i < NELEM(particles); i++)
+		if (we - ws == strlen(particles[i]) &&
+		    textcheck_fold_prefix(b->s + ws, we - ws, particles[i]))
+			return 1;
+	return 0;
+}
+
 static size_t body_end_of(const struct buf *b, size_t start, size_t end)
 {
 	while (end > start) {
@@ -337,7 +357,7 @@ static int has_free_letter(const struct buf *b, const unsigned char *m, size_t a
  * a space or the end, ends one. */
 static size_t sentences(const struct buf *b, const unsigned char *m, struct sent *out)
 {
-	size_t n = 0, i = 0, k;
+	size_t n = 0, i = 0, k, ws, we;
 
 	while (i < b->len && n < MAX_SENT) {
 		struct sent *s = &out[n];
@@ -372,18 +392,19 @@ static size_t sentences(const struct buf *b, const unsigned char *m, struct sent
 		}
 		s->body_end = body_end_of(b, s->start, s->term_at);
 		s->words = has_free_letter(b, m, s->start, s->body_end);
+		s->open_end = s->words && !(last_word(b, m, s, &ws, &we) && is_particle(b, ws, we));
 		n++;
 	}
 	return n;
 }
 
-/* A random sentence with words, or -1. */
-static long pick_sentence(const struct sent *s, size_t n, uint64_t *rng)
+/* A random sentence with words (and, when end, room for a tail word), or -1. */
+static long pick_sentence(const struct sent *s, size_t n, int end, uint64_t *rng)
 {
 	size_t idx[MAX_SENT], k = 0;
 
 	for (size_t i = 0; i < n; i++)
-		if (s[i].words)
+		if (end ? s[i].open_end : s[i].words)
 			idx[k++] = i;
 	return k ? (long)idx[pick(k, rng)] : -1;
 }
@@ -459,11 +480,18 @@ static char *phrase_cased(const char *phrase, int cap, const char *tail)
  * inserted, or -1. */
 static long insert_start(struct buf *b, size_t pos, const char *phrase, int sentence_start)
 {
+	unsigned char *m = protect_mask(b);
 	uint32_t cp = cp_at(b, pos, NULL);
-	int cap = is_upper_letter(cp) || (sentence_start && !textcheck_is_letter(cp));
+	int cap;
 	long n;
 	char *t;
 
+	if (!m)
+		return -1;
+	/* A sentence keeps its capital unless it starts with a word in lowercase
+	 * (the persona writes so); a link or a number gives it to the phrase. */
+	cap = is_upper_letter(cp) || (sentence_start && (!is_lower_letter(cp) || m[pos]));
+	free(m);
 	if (cap && decap_word(b, pos, NULL) < 0)
 		return -1;
 	if (!(t = phrase_cased(phrase, cap, " ")))
@@ -487,16 +515,11 @@ static int last_word(const struct buf *b, const unsigned char *m, const struct s
 	return found && *we == s->body_end;
 }
 
-/* Inserts " word" at the end of sentence s unless the body already ends with it. */
-static int insert_end(struct buf *b, const unsigned char *m, const struct sent *s,
-		      const char *word, int *done)
+/* Inserts " word" at the end of the body of sentence s. */
+static int insert_end(struct buf *b, const struct sent *s, const char *word, int *done)
 {
-	size_t ws, we;
 	char t[64];
 
-	if (last_word(b, m, s, &ws, &we) && we - ws == strlen(word) &&
-	    textcheck_fold_prefix(b->s + ws, we - ws, word))
-		return 0;
 	t[0] = ' ';
 	strncpy(t + 1, word, sizeof(t) - 2);
 	t[sizeof(t) - 1] = '\0';
@@ -548,13 +571,13 @@ static int do_hesitation(struct buf *b, enum humanise_tone tone, size_t opening_
 	if (!m)
 		return -1;
 	n = sentences(b, m, s);
-	if ((i = pick_sentence(s, n, rng)) < 0)
-		goto out;
 	if (tone != HUMANISE_PRO) {
 		/* Half at the end ("galiba", "sanki"), a quarter each for the others. */
 		size_t k = pick(4, rng);
 		kind = k < 2 ? HES_END : k == 2 ? HES_START : HES_DOTS;
 	}
+	if (kind != HES_END && (i = pick_sentence(s, n, 0, rng)) < 0)
+		goto out;
 	if (kind == HES_DOTS) {
 		const struct sent *t = &s[i];
 		if (t->term_at == t->end) {
@@ -579,8 +602,9 @@ static int do_hesitation(struct buf *b, enum humanise_tone tone, size_t opening_
 			goto out;
 		}
 	}
-	rc = insert_end(b, m, &s[i], tone == HUMANISE_PRO ? pro_end[pick(2, rng)]
-							: casual_end[pick(2, rng)], done);
+	if ((i = pick_sentence(s, n, 1, rng)) >= 0)
+		rc = insert_end(b, &s[i], tone == HUMANISE_PRO ? pro_end[pick(2, rng)]
+							     : casual_end[pick(2, rng)], done);
 out:
 	free(m);
 	return rc;
@@ -647,9 +671,9 @@ static int do_filler(struct buf *b, uint64_t *rng, int *done)
 
 	if (!m)
 		return -1;
-	i = pick_sentence(s, sentences(b, m, s), rng);
+	i = pick_sentence(s, sentences(b, m, s), 1, rng);
 	if (i >= 0)
-		rc = insert_end(b, m, &s[i], fillers[pick(NELEM(fillers), rng)], done);
+		rc = insert_end(b, &s[i], fillers[pick(NELEM(fillers), rng)], done);
 	free(m);
 	return rc;
 }
@@ -724,9 +748,11 @@ static int do_slang(struct buf *b, uint64_t *rng, int *done)
 	if (!m)
 		return -1;
 	n = sentences(b, m, s);
-	if ((i = pick_sentence(s, n, rng)) < 0)
+	if ((i = pick_sentence(s, n, 0, rng)) < 0)
 		goto out;
-	if (kind == 3 && last_word(b, m, &s[i], &ws, &we) && ws > s[i].start) {
+	/* "resmen" goes before the verb, which Turkish puts last. */
+	if (kind == 3 && last_word(b, m, &s[i], &ws, &we) && ws > s[i].start &&
+	    !is_particle(b, ws, we)) {
 		*done = 1;
 		rc = buf_insert(b, ws, "resmen ");
 		goto out;
@@ -739,7 +765,8 @@ static int do_slang(struct buf *b, uint64_t *rng, int *done)
 			goto out;
 		}
 	}
-	rc = insert_end(b, m, &s[i], "abi", done);
+	if ((i = pick_sentence(s, n, 1, rng)) >= 0)
+		rc = insert_end(b, &s[i], "abi", done);
 out:
 	free(m);
 	return rc;
@@ -780,7 +807,6 @@ static int do_phrase(struct buf *b, const json_t *emotion, uint64_t *rng, int *d
 	const char *ok[32];
 	size_t n = 0, i;
 	json_t *e;
-	char *copy;
 	int rc;
 
 	json_array_foreach(arr, i, e) {
@@ -793,10 +819,7 @@ static int do_phrase(struct buf *b, const json_t *emotion, uint64_t *rng, int *d
 	const char *p = ok[pick(n, rng)];
 	if (textcheck_fold_contains(b->s, p))
 		return 0;
-	if (!(copy = strdup(p)))
-		return -1;
-	rc = append_phrase(b, copy);
-	free(copy);
+	rc = append_phrase(b, p);
 	*done = !rc;
 	return rc;
 }

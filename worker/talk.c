@@ -119,15 +119,23 @@ static void skip(struct talk *k, enum shm_counter c, const char *why)
 	task_finish(k->t, SHM_OUT_SKIPPED);
 }
 
-/* A cap is full: chatter gives its turn up, a reply to a human waits. */
-static void capped(struct talk *k, enum shm_counter c, int64_t wait_ms, const char *why)
+/* A cap is full: chatter gives its turn up; a reply to a human waits, in
+ * memory while the wait is short (no attempt is spent: a busy chat must not
+ * dead-letter the answer a human asked for), in the queue otherwise. */
+static void capped(struct talk *k, enum shm_counter c, int64_t wait_ms, const char *why,
+		   void (*resume)(void *task))
 {
 	if (k->scheduled) {
 		skip(k, c, why);
 		return;
 	}
 	shm_count(k->t->w->slot, c, 1);
-	task_retry(k->t, wait_ms + 50);
+	/* A little spread, so waiting replies do not all wake on the same slot. */
+	wait_ms += 20 + backoff_uniform_upto(wait_ms / 4 + 50, &k->t->w->rng);
+	if (wait_ms <= HOLD_MAX_MS)
+		wk_after(k->t->w, (uint64_t)wait_ms, resume, k->t);
+	else
+		task_retry(k->t, wait_ms);
 }
 
 /* ---- context ---- */
@@ -244,6 +252,7 @@ static enum compose_length length_of(enum pick_length l)
 }
 
 static void on_chat_room(int64_t wait_ms, void *arg);
+static void reserve_bot(void *task);
 
 static void decide(struct talk *k)
 {
@@ -258,7 +267,7 @@ static void decide(struct talk *k)
 	struct pick_bot pb;
 	struct tz_local l;
 	char err[128];
-	int64_t now = job_now_ms(), wait;
+	int64_t now = job_now_ms();
 
 	if (k->scheduled && newest && newest->bot_id == t->job.bot_id) {
 		skip(k, -1, "its own message is the newest");
@@ -300,13 +309,30 @@ static void decide(struct talk *k)
 		k->news[0] = '\0';
 	k->length = pick_length(&pp, &w->rng);
 	k->minute = tz_local(c->time_zone, now, &l, err, sizeof err) == 0 ? l.minute_of_day : -1;
-	if ((wait = market_bot_reserve(w->market, t->job.bot_id, now)) > 0) {
-		capped(k, SHM_C_CAP_BOT, wait, "the bot's hourly cap");
+	reserve_bot(t);
+}
+
+static void check_chat(void *task)
+{
+	struct task *t = task;
+
+	if (market_chat_cap(t->w->market, MARKET_CAP_CHECK, t->job.chat_id, t->id, on_chat_room,
+			    t) < 0)
+		task_retry(t, -1);
+}
+
+static void reserve_bot(void *task)
+{
+	struct task *t = task;
+	struct talk *k = t->talk;
+	int64_t wait;
+
+	if ((wait = market_bot_reserve(t->w->market, t->job.bot_id, job_now_ms())) > 0) {
+		capped(k, SHM_C_CAP_BOT, wait, "the bot's hourly cap", reserve_bot);
 		return;
 	}
 	k->bot_held = 1;
-	if (market_chat_cap(w->market, MARKET_CAP_CHECK, t->job.chat_id, t->id, on_chat_room, t) < 0)
-		task_retry(t, -1);
+	check_chat(t);
 }
 
 static void on_chat_room(int64_t wait_ms, void *arg)
@@ -319,7 +345,7 @@ static void on_chat_room(int64_t wait_ms, void *arg)
 		return;
 	}
 	if (wait_ms > 0) {
-		capped(k, SHM_C_CAP_CHAT, wait_ms, "the chat's per-minute cap");
+		capped(k, SHM_C_CAP_CHAT, wait_ms, "the chat's per-minute cap", check_chat);
 		return;
 	}
 	k->refresh = market_refresh_due(t->w->market, t->job.bot_id, job_now_ms());
@@ -760,6 +786,11 @@ static void finalize(struct talk *k)
 	on_typing_tick(t);
 }
 
+static void reserve_chat_cb(void *task)
+{
+	reserve_chat(((struct task *)task)->talk);
+}
+
 static void on_chat_reserved(int64_t wait_ms, void *arg)
 {
 	struct task *t = arg;
@@ -771,7 +802,7 @@ static void on_chat_reserved(int64_t wait_ms, void *arg)
 		return;
 	}
 	if (wait_ms > 0) {
-		capped(k, SHM_C_CAP_CHAT, wait_ms, "the chat's per-minute cap");
+		capped(k, SHM_C_CAP_CHAT, wait_ms, "the chat's per-minute cap", reserve_chat_cb);
 		return;
 	}
 	k->chat_held = 1;

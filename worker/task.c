@@ -725,7 +725,9 @@ void task_start(struct wk *w, const char *id, const char *body, size_t len, int 
 		return;
 	}
 	t->decoded = 1;
-	if (attempts > 1) {
+	/* A reply's id is derived from the message it answers, so a repeated
+	 * update can queue it again after it ran: the outbox says so first. */
+	if (attempts > 1 || t->job.kind == JOB_REPLY) {
 		/* The outbox first: a row an earlier attempt left decides before the
 		 * attempt count does (a 'sending' row becomes 'unknown', not failed). */
 		const char *p[1] = { t->id };

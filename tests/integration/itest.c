@@ -370,6 +370,14 @@ char *itest_write_cast(int nbots, long long chat_id)
 						      (json_int_t)chat_id));
 	}
 	json_object_set_new(cast, "bots", bots);
+	/* These tests measure the engine: the market chat's caps, checks and
+	 * typing are out of their way (test_market tests those). */
+	json_object_set_new(cast, "settings", json_pack(
+		"{s:b, s:b, s:b, s:b, s:{s:i, s:i}, s:i, s:f, s:i}",
+		"typing_enabled", 0, "consistency_guard_enabled", 0, "semantic_dedup_enabled", 0,
+		"dedup_enabled", 0, "bot_hourly_msg_limit", "min", 0, "max", 1000000,
+		"max_msgs_per_min", 1000000, "short_reaction_probability", 0.0,
+		"memorize_interval", 0));
 	if (asprintf(&path, "/tmp/itest-cast-%d.json", (int)getpid()) < 0)
 		abort();
 	json_dump_file(cast, path, JSON_INDENT(1));

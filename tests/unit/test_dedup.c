@@ -1,0 +1,247 @@
+/* test_dedup: the normalised form ignores case (the Turkish way), punctuation and
+ * emoji; exact duplicates are found and near ones are not; the cosine and its
+ * threshold behave; embedding answers are parsed or refused with a reason. */
+#include "dedup.h"
+#include "textcheck.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void ck_norm(const char *in, const char *want)
+{
+	char out[DEDUP_NORM_MAX];
+	size_t n = dedup_normalise(in, out, sizeof(out));
+
+	ck_assert_str_eq(out, want);
+	ck_assert_uint_eq(n, strlen(want));
+}
+
+START_TEST(normalise_examples)
+{
+	ck_norm("Dolar 34,50'yi GEÇTİ!!! 🚀", "dolar 34 50 yi geçti");
+	ck_norm("dolar 34 50 yi geçti", "dolar 34 50 yi geçti");
+	ck_norm("  Merhaba,   DÜNYA!!  ", "merhaba dünya");
+	ck_norm("IŞIK İSTANBUL ŞĞÜÖÇ", "ışık istanbul şğüöç");
+	ck_norm("#BIST100 → @ahmet_bey: $THYAO!", "bıst100 ahmet bey thyao");
+	ck_norm("👍🏻🚀🔥", "");
+	ck_norm("", "");
+	ck_norm(NULL, "");
+	ck_norm("Café Ñandú ŁÓDŹ", "café ñandú łódź");
+	ck_norm("x\xff" "y", "x y");
+}
+END_TEST
+
+START_TEST(normalise_keeps_400_characters)
+{
+	char in[4096] = "", out[DEDUP_NORM_MAX], small[11];
+
+	for (int i = 0; i < 600; i++)
+		strcat(in, "Ç");
+	dedup_normalise(in, out, sizeof(out));
+	ck_assert(textcheck_utf8_valid(out, strlen(out)));
+	ck_assert_uint_eq(textcheck_utf8_count(out), DEDUP_NORM_CP);
+
+	in[0] = '\0';
+	for (int i = 0; i < 300; i++)
+		strcat(in, "ab, ");
+	dedup_normalise(in, out, sizeof(out));
+	ck_assert_uint_eq(textcheck_utf8_count(out), DEDUP_NORM_CP);
+	ck_assert(out[strlen(out) - 1] != ' ');
+
+	/* A short buffer cuts on a character boundary and still terminates. */
+	ck_assert_uint_eq(dedup_normalise("çççççççç", small, sizeof(small)), 10);
+	ck_assert_str_eq(small, "ççççç");
+	ck_assert_uint_eq(dedup_normalise("abc", small, 0), 0);
+}
+END_TEST
+
+START_TEST(hash_is_fnv1a_of_the_normalised_text)
+{
+	ck_assert(dedup_hash("") == 0xcbf29ce484222325ull);
+	ck_assert(dedup_hash("a") == 0xaf63dc4c8601ec8cull);
+	ck_assert(dedup_hash("A!!") == dedup_hash("a"));
+	ck_assert(dedup_hash("Dolar 34,50'yi GEÇTİ!!! 🚀") == dedup_hash("dolar 34 50 yi geçti"));
+	ck_assert(dedup_hash("dolar 34 50 yi geçti") != dedup_hash("dolar 34 51 yi geçti"));
+}
+END_TEST
+
+START_TEST(exact_found_and_not_found)
+{
+	const char *recent[] = { "Altın bugün sakin.", NULL, "dolar 34 50 yi geçti",
+				 "Faiz kararı yarın" };
+
+	ck_assert_int_eq(dedup_exact("Dolar 34,50'yi GEÇTİ!!! 🚀", recent, 4), 1);
+	ck_assert_int_eq(dedup_exact("ALTIN bugün sakin", recent, 4), 1); /* ALTIN -> altın: I -> ı */
+	ck_assert_int_eq(dedup_exact("Altın BUGÜN sakin!!", recent, 4), 1);
+	ck_assert_int_eq(dedup_exact("Dolar 34,50'yi geçti bence", recent, 4), 0);
+	ck_assert_int_eq(dedup_exact("Faiz kararı yarın", recent, 3), 0); /* outside n */
+	ck_assert_int_eq(dedup_exact("Faiz kararı yarın", recent, 0), 0);
+	ck_assert_int_eq(dedup_exact("Faiz kararı yarın", NULL, 4), 0);
+
+	/* Emoji-only reactions repeat by design. */
+	const char *emoji[] = { "🚀" };
+	ck_assert_int_eq(dedup_exact("🚀", emoji, 1), 0);
+}
+END_TEST
+
+START_TEST(cosine_values)
+{
+	const float a[] = { 1, 2, 3 }, a2[] = { 2, 4, 6 }, neg[] = { -1, -2, -3 };
+	const float x[] = { 1, 0, 0 }, y[] = { 0, 1, 0 }, zero[] = { 0, 0, 0 };
+
+	ck_assert_double_eq_tol(dedup_cosine(a, a, 3), 1.0, 1e-9);
+	ck_assert_double_eq_tol(dedup_cosine(a, a2, 3), 1.0, 1e-9);
+	ck_assert_double_eq_tol(dedup_cosine(x, y, 3), 0.0, 1e-12);
+	ck_assert_double_eq_tol(dedup_cosine(a, neg, 3), -1.0, 1e-9);
+	ck_assert_double_eq(dedup_cosine(a, zero, 3), 0.0);
+	ck_assert_double_eq(dedup_cosine(a, a, 0), 0.0);
+	ck_assert(dedup_cosine(a, a, 3) <= 1.0);
+}
+END_TEST
+
+START_TEST(semantic_threshold)
+{
+	/* cos(v, r0) = 0.8, cos(v, r1) = 0.9, cos(v, r2) = 1 exactly. */
+	const float v[] = { 1, 0 }, r0[] = { 0.8f, 0.6f }, r1[] = { 0.9f, 0.43588989f };
+	const float r2[] = { 3, 0 };
+	const float *some[] = { r0, NULL, r1 }, *low[] = { r0 }, *same[] = { r2 };
+	double best = -5;
+
+	ck_assert_int_eq(dedup_semantic(v, some, 3, 2, 0.85, &best), 1);
+	ck_assert_double_eq_tol(best, 0.9, 1e-6);
+	ck_assert_int_eq(dedup_semantic(v, some, 3, 2, 0.95, &best), 0);
+	ck_assert_double_eq_tol(best, 0.9, 1e-6);
+	ck_assert_int_eq(dedup_semantic(v, low, 1, 2, 0.85, &best), 0);
+	ck_assert_double_eq_tol(best, 0.8, 1e-6);
+	ck_assert_int_eq(dedup_semantic(v, same, 1, 2, 1.0, &best), 1); /* >= threshold */
+	ck_assert_int_eq(dedup_semantic(v, some, 0, 2, 0.85, &best), 0);
+	ck_assert_double_eq(best, 0.0);
+	ck_assert_int_eq(dedup_semantic(v, some, 3, 2, 0.85, NULL), 1);
+}
+END_TEST
+
+static int parse(const char *body, float **vec, size_t *dim, char *err)
+{
+	return dedup_embedding_parse(body, strlen(body), vec, dim, err, 256);
+}
+
+START_TEST(embedding_parse_good)
+{
+	float *vec;
+	size_t dim;
+	char err[256] = "";
+
+	ck_assert_int_eq(parse("{\"object\":\"list\",\"data\":[{\"object\":\"embedding\","
+			       "\"embedding\":[0.5,-1,2e-3],\"index\":0}],\"model\":\"m\","
+			       "\"usage\":{\"prompt_tokens\":3,\"total_tokens\":3}}",
+			       &vec, &dim, err),
+			 0);
+	ck_assert_uint_eq(dim, 3);
+	ck_assert(vec[0] == 0.5f && vec[1] == -1.0f && vec[2] == 2e-3f);
+	free(vec);
+
+	/* The item with index 0 is taken, wherever it is. */
+	ck_assert_int_eq(parse("{\"data\":[{\"embedding\":[9],\"index\":1},"
+			       "{\"embedding\":[7],\"index\":0}]}",
+			       &vec, &dim, err),
+			 0);
+	ck_assert_uint_eq(dim, 1);
+	ck_assert(vec[0] == 7.0f);
+	free(vec);
+}
+END_TEST
+
+static void ck_bad(const char *body, const char *reason)
+{
+	float *vec = (float *)1;
+	size_t dim = 99;
+	char err[256] = "";
+
+	ck_assert_int_eq(parse(body, &vec, &dim, err), -1);
+	ck_assert_ptr_null(vec);
+	ck_assert_uint_eq(dim, 0);
+	ck_assert_msg(strstr(err, reason), "'%s': err '%s', want '%s'", body, err, reason);
+}
+
+START_TEST(embedding_parse_bad)
+{
+	char *big;
+	size_t n = 0;
+
+	ck_bad("{\"usage\":{}}", "missing data");
+	ck_bad("{\"data\":{}}", "missing data");
+	ck_bad("{\"data\":[]}", "data is empty");
+	ck_bad("{\"data\":[{\"embedding\":[0.1,\"x\",0.3]}]}", "embedding[1]: not a number");
+	ck_bad("{\"data\":[{\"embedding\":[0.1,null]}]}", "embedding[1]: not a number");
+	ck_bad("{\"data\":[{\"embedding\":[]}]}", "embedding is empty");
+	ck_bad("{\"data\":[{\"embedding\":\"AAAA\"}]}", "expected an array");
+	ck_bad("{\"data\":[{\"index\":0}]}", "missing embedding");
+	ck_bad("{\"data\":[3]}", "expected an object");
+	ck_bad("{\"data\":[{\"embedding\":[1e300]}]}", "out of float range");
+	ck_bad("[1,2]", "expected an object");
+	ck_bad("{\"data\":[{\"embedding\":[1,2", "not JSON");
+	ck_bad("", "not JSON");
+	ck_bad("{\"error\":{\"message\":\"quota exceeded\",\"type\":\"x\"}}", "api error: quota exceeded");
+
+	big = malloc(20 * (DEDUP_MAX_DIM + 2));
+	n += (size_t)sprintf(big, "{\"data\":[{\"embedding\":[");
+	for (int i = 0; i <= DEDUP_MAX_DIM; i++)
+		n += (size_t)sprintf(big + n, "%s0.1", i ? "," : "");
+	sprintf(big + n, "]}]}");
+	ck_bad(big, "8193 dimensions");
+	free(big);
+}
+END_TEST
+
+START_TEST(embedding_request)
+{
+	char *body = dedup_embedding_request("text-embedding-3-small", "Dolar \"34,50\" geçti 🚀");
+	json_t *j;
+
+	ck_assert_ptr_nonnull(body);
+	j = json_loads(body, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "model")), "text-embedding-3-small");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "input")), "Dolar \"34,50\" geçti 🚀");
+	ck_assert_uint_eq(json_object_size(j), 2);
+	json_decref(j);
+	free(body);
+
+	ck_assert_ptr_null(dedup_embedding_request(NULL, "x"));
+	ck_assert_ptr_null(dedup_embedding_request("m", NULL));
+	ck_assert_ptr_null(dedup_embedding_request("m", "bad \xff utf8"));
+}
+END_TEST
+
+static Suite *dedup_suite(void)
+{
+	Suite *s = suite_create("dedup");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, normalise_examples);
+	tcase_add_test(tc, normalise_keeps_400_characters);
+	tcase_add_test(tc, hash_is_fnv1a_of_the_normalised_text);
+	tcase_add_test(tc, exact_found_and_not_found);
+	tcase_add_test(tc, cosine_values);
+	tcase_add_test(tc, semantic_threshold);
+	tcase_add_test(tc, embedding_parse_good);
+	tcase_add_test(tc, embedding_parse_bad);
+	tcase_add_test(tc, embedding_request);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(dedup_suite());
+	int failed;
+
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
