@@ -110,6 +110,8 @@ static void rebuild(struct news *n)
 	if (total == 0 || !(all = malloc(total * sizeof *all)))
 		return;
 	for (size_t i = 0; i < n->nfeeds; i++) {
+		if (n->feeds[i]->nitems == 0)
+			continue; /* its items may be NULL */
 		memcpy(all + k, n->feeds[i]->items, n->feeds[i]->nitems * sizeof *all);
 		k += n->feeds[i]->nitems;
 	}

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "backoff.h"
 #include "bots.h"
@@ -254,6 +255,64 @@ static enum compose_length length_of(enum pick_length l)
 static void on_chat_room(int64_t wait_ms, void *arg);
 static void reserve_bot(void *task);
 
+/* 1 when m was written by bot b or answers one of b's messages in the chat. */
+static int answers_bot(const struct chatctx *c, const struct convo_msg *m, int64_t b)
+{
+	if (!m->reply_to_tg)
+		return 0;
+	for (size_t i = 0; i < c->nmsgs; i++)
+		if (c->msgs[i].tg_id == m->reply_to_tg)
+			return c->msgs[i].bot_id == b;
+	return 0;
+}
+
+/* "@user" in text, whole word, case-insensitive. */
+static int mentions_user(const char *text, const char *user)
+{
+	size_t n = strlen(user);
+
+	for (const char *s = text; n && (s = strchr(s, '@')); s++)
+		if (strncasecmp(s + 1, user, n) == 0 &&
+		    !(s[1 + n] == '_' || (s[1 + n] >= '0' && s[1 + n] <= '9') ||
+		      (s[1 + n] >= 'a' && s[1 + n] <= 'z') || (s[1 + n] >= 'A' && s[1 + n] <= 'Z')))
+			return 1;
+	return 0;
+}
+
+/* A reply target for chatter, among the messages it may answer: not one a
+ * human addressed to this bot (the poller queued a reply job for exactly that,
+ * and a human gets one answer), not one this bot answered already. */
+static int pick_open_target(struct talk *k, const struct pick_bot *pb, int64_t now)
+{
+	const struct chatctx *c = k->chat;
+	struct convo_msg *cand = malloc((c->nmsgs ? c->nmsgs : 1) * sizeof *cand);
+	int64_t self = k->t->job.bot_id;
+	size_t n = 0;
+	int i, r = -1;
+
+	if (!cand)
+		return -1;
+	for (size_t j = 0; j < c->nmsgs; j++) {
+		const struct convo_msg *m = &c->msgs[j];
+		int done = 0;
+
+		if (m->bot_id == 0 && ((*k->username && mentions_user(m->text, k->username)) ||
+				       answers_bot(c, m, self)))
+			continue;
+		for (size_t q = 0; q < c->nmsgs && m->tg_id && !done; q++)
+			done = c->msgs[q].bot_id == self && c->msgs[q].reply_to_tg == m->tg_id;
+		if (!done)
+			cand[n++] = *m;
+	}
+	i = pick_target(cand, n, pb, now, &k->t->w->rng);
+	if (i >= 0)
+		for (size_t j = 0; j < c->nmsgs && r < 0; j++)
+			if (c->msgs[j].id == cand[i].id)
+				r = (int)j;
+	free(cand);
+	return r;
+}
+
 static void decide(struct talk *k)
 {
 	struct task *t = k->t;
@@ -288,7 +347,7 @@ static void decide(struct talk *k)
 		k->reply_to = json_integer_value(rt);
 		k->target = find_tg(c, k->reply_to);
 	} else if (pick_mode(&pp, newest, &w->rng) == PICK_REPLY) {
-		k->target = pick_target(c->msgs, c->nmsgs, &pb, now, &w->rng);
+		k->target = pick_open_target(k, &pb, now);
 		if (k->target >= 0)
 			k->reply_to = c->msgs[k->target].tg_id;
 	}
@@ -766,7 +825,7 @@ static void finalize(struct talk *k)
 		hp.filler = h->filler;
 		hp.typo = h->typo;
 		if ((x = humanise(k->draft, &hp, s->voice_profile_enabled ? k->persona : NULL,
-				  k->emotion, &t->w->rng))) {
+				  s->voice_profile_enabled ? k->emotion : NULL, &t->w->rng))) {
 			free(k->draft);
 			k->draft = x;
 		}

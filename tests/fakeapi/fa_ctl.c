@@ -1,8 +1,10 @@
-/* fa_ctl.c: the control API that tests and the demo use to play humans, change faults
- * and read what the fleet did. Never faulted, never delayed. */
+/* fa_ctl.c: the control API that tests and the demo use to play humans, change faults,
+ * add news headlines and read what the fleet did; also the news feeds (/_rss/<name>).
+ * Never faulted, never delayed. */
 #include "fa_ctl.h"
 
 #include "fa_map.h"
+#include "fa_news.h"
 #include "fa_state.h"
 #include "fa_util.h"
 
@@ -144,6 +146,8 @@ static void fa_ctl_route(struct fa_answer *a, const char *url, int post, json_t 
         fa_ctl_messages(a, p);
     else if (strcmp(url, "/_health") == 0)
         fa_answer_json(a, 200, json_pack("{s:b}", "ok", 1));
+    else if (strncmp(url, "/_rss/", 6) == 0)
+        fa_news_rss(a, url + 6);
     else if (strcmp(url, "/_control/faults") == 0)
         fa_ctl_faults(a, p);
     else if (strncmp(url, "/_control/", 10) == 0 && !post)
@@ -154,6 +158,8 @@ static void fa_ctl_route(struct fa_answer *a, const char *url, int post, json_t 
         fa_ctl_join(a, p, 0);
     else if (strcmp(url, "/_control/kick") == 0)
         fa_ctl_join(a, p, 1);
+    else if (strcmp(url, "/_control/news") == 0)
+        fa_news_add(a, p);
     else if (strcmp(url, "/_control/reset") == 0) {
         fa_state_reset();
         fa_log(1, "control: reset");

@@ -56,7 +56,8 @@ enum MHD_Result fa_answer_send(struct MHD_Connection *conn, struct fa_answer *a)
     if (!resp)
         return MHD_NO;
     a->body = NULL; /* owned by the response now */
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            a->ctype ? a->ctype : "application/json");
     if (a->retry_after > 0) {
         snprintf(num, sizeof(num), "%d", a->retry_after);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);

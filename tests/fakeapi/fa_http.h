@@ -15,6 +15,7 @@ struct fa_answer {
     size_t len;
     int retry_after;  /* > 0: add Retry-After */
     int llm_ratelimit; /* add x-ratelimit-reset-requests (OpenAI style) */
+    const char *ctype; /* Content-Type (a static string); NULL: application/json */
 };
 
 enum fa_wait_kind {

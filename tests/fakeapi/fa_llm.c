@@ -1,10 +1,13 @@
-/* fa_llm.c: OpenAI-compatible endpoints. Completions come from fa_text with a global
- * counter, so every completion in the process lifetime is different (clients' near-
- * duplicate filters must never be tripped by the fake itself). Token counts are about
- * characters / 4, accumulated per bearer key and per model for /_stats. */
+/* fa_llm.c: OpenAI-compatible endpoints. A completion's kind (chatter, consistency
+ * guard, memory summary) is read from its prompt by fa_kind. Chatter comes from fa_text
+ * with a global counter, so every chat completion in the process lifetime is different
+ * (clients' near-duplicate filters must never be tripped by the fake itself). Token
+ * counts are about characters / 4, accumulated per bearer key and per model for
+ * /_stats. */
 #include "fa_llm.h"
 
 #include "fa_fault.h"
+#include "fa_kind.h"
 #include "fa_state.h"
 #include "fa_text.h"
 #include "fa_util.h"
@@ -22,6 +25,9 @@ struct fa_llm_call {
     json_t *body;
     const char *key;
     const char *model;
+    double guard_reject;   /* from the settings read by fa_llm_run */
+    int badjson;           /* the badjson fault was drawn for this call */
+    int badjson_used;      /* ... and spent on the content (memorize), not the body */
 };
 
 static void fa_llm_error(struct fa_answer *a, unsigned status, const char *msg,
@@ -54,10 +60,69 @@ static size_t fa_llm_prompt_chars(json_t *messages)
     return n;
 }
 
+/* Every message's content of one role joined by newlines (strings and text parts);
+ * malloc'd, "" when there is none, NULL when memory is short. */
+static char *fa_llm_role_text(json_t *messages, const char *role)
+{
+    size_t i, j, len = 0;
+    json_t *m, *part;
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, &len);
+
+    if (!f)
+        return NULL;
+    json_array_foreach(messages, i, m) {
+        json_t *content = json_object_get(m, "content");
+        const char *r = json_string_value(json_object_get(m, "role"));
+        if (!r || strcmp(r, role) != 0)
+            continue;
+        if (json_is_string(content))
+            fprintf(f, "%s\n", json_string_value(content));
+        json_array_foreach(content, j, part) {
+            const char *t = json_string_value(json_object_get(part, "text"));
+            if (t)
+                fprintf(f, "%s\n", t);
+        }
+    }
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* The assistant's text for completion n, by the prompt's kind; counts the kind. */
+static char *fa_llm_content(struct fa_llm_call *c, json_t *messages, uint64_t n)
+{
+    char *system = fa_llm_role_text(messages, "system");
+    char *user = fa_llm_role_text(messages, "user");
+    struct fa_text_req treq;
+    enum fa_kind kind = fa_kind_read(system, user, &treq);
+    char *text;
+    int rejected = 0;
+
+    if (kind == FA_KIND_GUARD) {
+        rejected = c->guard_reject > 0 && (c->guard_reject >= 1 || fa_rand01() < c->guard_reject);
+        text = fa_kind_guard(n, rejected, user);
+    } else if (kind == FA_KIND_MEMORIZE) {
+        /* A broken JSON array in a valid answer tests what the client must parse
+         * itself; the generic badjson (a cut HTTP body) is tested everywhere else. */
+        c->badjson_used = c->badjson;
+        text = fa_kind_memorize(n, fa_rand(), user, c->badjson);
+    } else {
+        text = fa_text_completion(n, fa_rand(), &treq);
+    }
+    if (text)
+        fa_stats_completion(kind, rejected);
+    free(system);
+    free(user);
+    return text;
+}
+
 static json_t *fa_llm_completion(struct fa_llm_call *c, json_t *messages)
 {
     uint64_t n = __atomic_fetch_add(&fa_llm_counter, 1, __ATOMIC_RELAXED);
-    char *text = fa_text_completion(n, fa_rand());
+    char *text = fa_llm_content(c, messages, n);
     int64_t prompt = fa_llm_tokens(fa_llm_prompt_chars(messages));
     int64_t completion = text ? fa_llm_tokens(fa_text_codepoints(text)) : 0;
     char id[40];
@@ -126,6 +191,7 @@ static int fa_llm_embeddings(struct fa_llm_call *c)
         return 0;
     }
     json_decref(one);
+    fa_stats_embedded(i);
     tokens = fa_llm_tokens(chars);
     fa_stats_tokens(c->key, c->model, tokens);
     fa_answer_json(&c->req->ans, 200,
@@ -174,8 +240,10 @@ static void fa_llm_run(struct fa_llm_call *c, int (*fn)(struct fa_llm_call *), i
         fa_fault_answer(&c->req->ans, f, &s, 1);
         return;
     }
+    c->guard_reject = s.guard_reject;
+    c->badjson = f == FA_FAULT_BADJSON;
     fn(c);
-    if (f == FA_FAULT_BADJSON)
+    if (f == FA_FAULT_BADJSON && !c->badjson_used)
         fa_fault_truncate(&c->req->ans);
     else if (f == FA_FAULT_HANG)
         *delay_ms = s.hang_ms;

@@ -1,9 +1,11 @@
-/* fa_state.c: the global lock, run-time settings (flags and /_control/faults), call and
- * fault counters, token usage, /_stats and /_control/reset. Counters that every request
+/* fa_state.c: the global lock, run-time settings (flags and /_control/faults), call,
+ * fault and completion-kind counters, token usage, /_stats and /_control/reset (which
+ * also resets the news headlines of fa_news). Counters that every request
  * touches are atomics so the hot path takes the lock only where it must. */
 #include "fa_state.h"
 
 #include "fa_map.h"
+#include "fa_news.h"
 #include "fa_util.h"
 #include "fa_wait.h"
 
@@ -20,12 +22,16 @@ static json_t *fa_tokens;        /* bearer key -> total tokens */
 static json_t *fa_tokens_model;  /* model -> total tokens */
 static long fa_calls[FA_CALL_COUNT];
 static long fa_faults[FA_FAULT_COUNT];
+static long fa_kinds[FA_KIND_COUNT];
+static long fa_guard_rejected;
+static long fa_embed_calls, fa_embed_inputs;
 
 static const char *const fa_call_names[FA_CALL_COUNT] = {
     "getMe", "sendMessage", "sendChatAction", "getUpdates", "deleteWebhook",
     "other", "chat.completions", "embeddings", "models",
 };
 static const char *const fa_fault_names[FA_FAULT_COUNT] = { "429", "5xx", "hang", "badjson" };
+static const char *const fa_kind_names[FA_KIND_COUNT] = { "chat", "guard", "memorize" };
 static const char *const fa_scope_names[] = { "all", "llm", "telegram" };
 
 void fa_state_lock(void) { pthread_mutex_lock(&fa_mu); }
@@ -59,6 +65,7 @@ void fa_state_free(void)
     json_decref(fa_tokens_model);
     fa_map_clear(&fa_missing, NULL);
     fa_state_unlock();
+    fa_news_reset();
 }
 
 void fa_settings_set(const struct fa_settings *s, int history)
@@ -178,6 +185,7 @@ int fa_settings_apply(json_t *obj, char *err, size_t errlen)
         fa_get_rate(obj, "fault_5xx", &s.fault_5xx, err, errlen) < 0 ||
         fa_get_rate(obj, "fault_hang", &s.fault_hang, err, errlen) < 0 ||
         fa_get_rate(obj, "fault_badjson", &s.fault_badjson, err, errlen) < 0 ||
+        fa_get_rate(obj, "guard_reject", &s.guard_reject, err, errlen) < 0 ||
         fa_get_scope(obj, &s.fault_scope, err, errlen) < 0 ||
         fa_get_strings(obj, "down_models", &models, err, errlen) < 0 ||
         fa_get_strings(obj, "down_keys", &keys, err, errlen) < 0 ||
@@ -225,11 +233,12 @@ json_t *fa_settings_json(void)
     json_t *j;
 
     fa_state_lock();
-    j = json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:s, s:i, s:i, s:O, s:O, s:o}",
+    j = json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:s, s:i, s:i, s:O, s:O, s:o}",
                   "llm_latency_ms", fa_set.llm_latency_ms,
                   "telegram_latency_ms", fa_set.telegram_latency_ms,
                   "fault_429", fa_set.fault_429, "fault_5xx", fa_set.fault_5xx,
                   "fault_hang", fa_set.fault_hang, "fault_badjson", fa_set.fault_badjson,
+                  "guard_reject", fa_set.guard_reject,
                   "fault_scope", fa_scope_names[fa_set.fault_scope],
                   "retry_after", fa_set.retry_after, "hang_ms", fa_set.hang_ms,
                   "down_models", fa_down_models, "down_keys", fa_down_keys,
@@ -286,6 +295,19 @@ void fa_stats_fault(enum fa_fault f)
     __atomic_add_fetch(&fa_faults[f], 1, __ATOMIC_RELAXED);
 }
 
+void fa_stats_completion(enum fa_kind k, int guard_rejected)
+{
+    __atomic_add_fetch(&fa_kinds[k], 1, __ATOMIC_RELAXED);
+    if (guard_rejected)
+        __atomic_add_fetch(&fa_guard_rejected, 1, __ATOMIC_RELAXED);
+}
+
+void fa_stats_embedded(size_t n)
+{
+    __atomic_add_fetch(&fa_embed_calls, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&fa_embed_inputs, (long)n, __ATOMIC_RELAXED);
+}
+
 static void fa_add_tokens(json_t *obj, const char *key, int64_t tokens)
 {
     json_t *v = json_object_get(obj, key);
@@ -316,11 +338,21 @@ static json_t *fa_counters_json(long *counters, const char *const *names, int n)
 
 json_t *fa_stats_json(void)
 {
-    json_t *s = json_object();
+    json_t *s = json_object(), *kinds;
 
     json_object_set_new(s, "calls", fa_counters_json(fa_calls, fa_call_names, FA_CALL_COUNT));
     json_object_set_new(s, "faults",
                         fa_counters_json(fa_faults, fa_fault_names, FA_FAULT_COUNT));
+    kinds = fa_counters_json(fa_kinds, fa_kind_names, FA_KIND_COUNT);
+    json_object_set_new(kinds, "guard_rejected",
+                        json_integer(__atomic_load_n(&fa_guard_rejected, __ATOMIC_RELAXED)));
+    json_object_set_new(s, "completions", kinds);
+    json_object_set_new(s, "embeddings",
+                        json_pack("{s:I, s:I}", "calls",
+                                  (json_int_t)__atomic_load_n(&fa_embed_calls, __ATOMIC_RELAXED),
+                                  "inputs",
+                                  (json_int_t)__atomic_load_n(&fa_embed_inputs, __ATOMIC_RELAXED)));
+    json_object_set_new(s, "rss", fa_news_stats_json());
     fa_state_lock();
     json_object_set_new(s, "tokens", json_deep_copy(fa_tokens));
     json_object_set_new(s, "tokens_by_model", json_deep_copy(fa_tokens_model));
@@ -340,9 +372,15 @@ void fa_state_reset(void)
         __atomic_store_n(&fa_calls[i], 0, __ATOMIC_RELAXED);
     for (int i = 0; i < FA_FAULT_COUNT; i++)
         __atomic_store_n(&fa_faults[i], 0, __ATOMIC_RELAXED);
+    for (int i = 0; i < FA_KIND_COUNT; i++)
+        __atomic_store_n(&fa_kinds[i], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&fa_guard_rejected, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&fa_embed_calls, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&fa_embed_inputs, 0, __ATOMIC_RELAXED);
     json_object_clear(fa_tokens);
     json_object_clear(fa_tokens_model);
     fa_state_unlock();
+    fa_news_reset();
     for (size_t i = 0; i < n; i++)
         fa_wait_resume(claimed[i]);
     free(claimed);

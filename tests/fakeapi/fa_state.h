@@ -18,6 +18,7 @@ struct fa_settings {
     int fault_scope;
     int retry_after;
     int hang_ms;
+    double guard_reject; /* probability that the consistency guard answers HAYIR */
 };
 
 /* Call counters, indexed; names are the keys of "calls" in /_stats. */
@@ -25,6 +26,9 @@ enum fa_call {
     FA_CALL_GETME, FA_CALL_SEND, FA_CALL_ACTION, FA_CALL_UPDATES, FA_CALL_DELWEBHOOK,
     FA_CALL_TG_OTHER, FA_CALL_COMPLETIONS, FA_CALL_EMBEDDINGS, FA_CALL_MODELS, FA_CALL_COUNT
 };
+
+/* What a chat completion was for (fa_kind.c); names are the keys of "completions". */
+enum fa_kind { FA_KIND_CHAT = 0, FA_KIND_GUARD, FA_KIND_MEMORIZE, FA_KIND_COUNT };
 
 enum fa_fault { FA_FAULT_NONE = -1, FA_FAULT_429, FA_FAULT_5XX, FA_FAULT_HANG, FA_FAULT_BADJSON,
                 FA_FAULT_COUNT };
@@ -59,6 +63,10 @@ int fa_state_llm_down(const char *model, const char *key);
 void fa_stats_call(enum fa_call c);
 void fa_stats_fault(enum fa_fault f);
 void fa_stats_tokens(const char *key, const char *model, int64_t tokens);
+/* A completion of this kind was generated (answered, or faulted after generation). */
+void fa_stats_completion(enum fa_kind k, int guard_rejected);
+/* An embeddings call was answered with n vectors. */
+void fa_stats_embedded(size_t n);
 json_t *fa_stats_json(void);
 void fa_state_reset(void);
 

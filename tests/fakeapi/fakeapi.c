@@ -41,6 +41,7 @@ static const char fa_usage[] =
     "  --fault-hang RATE        probability of answering only after --hang-ms\n"
     "  --fault-badjson RATE     probability of a 200 with a truncated JSON body\n"
     "  --fault-scope S          all|llm|telegram: which endpoints get faults\n"
+    "  --guard-reject RATE      probability that the consistency guard answers HAYIR\n"
     "  --retry-after S          retry_after of injected 429s (default 1)\n"
     "  --hang-ms N              how long a hang lasts (default 30000)\n"
     "  --missing-chat ID[,ID]   chats that answer 400 chat not found (repeatable)\n"
@@ -100,14 +101,15 @@ static int fa_parse_missing(const char *s)
 }
 
 enum { O_PORT = 256, O_BIND, O_LLM_LAT, O_TG_LAT, O_F429, O_F5XX, O_FHANG, O_FBAD, O_SCOPE,
-       O_RETRY, O_HANG, O_MISSING, O_HISTORY, O_THREADS, O_SEED, O_QUIET, O_VERBOSE, O_HELP };
+       O_GUARD, O_RETRY, O_HANG, O_MISSING, O_HISTORY, O_THREADS, O_SEED, O_QUIET, O_VERBOSE, O_HELP };
 
 static const struct option fa_long_opts[] = {
     { "port", 1, 0, O_PORT },           { "bind", 1, 0, O_BIND },
     { "llm-latency-ms", 1, 0, O_LLM_LAT }, { "telegram-latency-ms", 1, 0, O_TG_LAT },
     { "fault-429", 1, 0, O_F429 },      { "fault-5xx", 1, 0, O_F5XX },
     { "fault-hang", 1, 0, O_FHANG },    { "fault-badjson", 1, 0, O_FBAD },
-    { "fault-scope", 1, 0, O_SCOPE },   { "retry-after", 1, 0, O_RETRY },
+    { "fault-scope", 1, 0, O_SCOPE },   { "guard-reject", 1, 0, O_GUARD },
+    { "retry-after", 1, 0, O_RETRY },
     { "hang-ms", 1, 0, O_HANG },        { "missing-chat", 1, 0, O_MISSING },
     { "history", 1, 0, O_HISTORY },     { "threads", 1, 0, O_THREADS },
     { "seed", 1, 0, O_SEED },           { "quiet", 0, 0, O_QUIET },
@@ -130,6 +132,7 @@ static int fa_apply_opt(struct fa_opts *o, int c, const char *arg)
     case O_FHANG: return fa_parse_rate(arg, &s->fault_hang);
     case O_FBAD: return fa_parse_rate(arg, &s->fault_badjson);
     case O_SCOPE: return fa_parse_scope(arg, &s->fault_scope);
+    case O_GUARD: return fa_parse_rate(arg, &s->guard_reject);
     case O_RETRY: return fa_parse_int(arg, 0, 86400, &s->retry_after);
     case O_HANG: return fa_parse_int(arg, 0, 3600000, &s->hang_ms);
     case O_MISSING: return fa_parse_missing(arg);

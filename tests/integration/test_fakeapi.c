@@ -1,6 +1,9 @@
 /* test_fakeapi.c: integration test of piyasa-fakeapi, the fake Telegram + LLM server.
  * Starts the built binary on a free port and talks to it over real HTTP with libcurl.
- * Every helper is static: other files in tests/integration are linked into this test. */
+ * Every helper is static: other files in tests/integration are linked into this test.
+ * The news feeds are read with the worker's own parser (common/rss). */
+#include "rss.h"
+
 #include <check.h>
 #include <curl/curl.h>
 #include <jansson.h>
@@ -259,7 +262,7 @@ static void fx_reset(void)
     fx_faults("{\"llm_latency_ms\":0,\"telegram_latency_ms\":0,\"fault_429\":0,"
               "\"fault_5xx\":0,\"fault_hang\":0,\"fault_badjson\":0,\"fault_scope\":\"all\","
               "\"retry_after\":1,\"hang_ms\":30000,\"down_models\":[],\"down_keys\":[],"
-              "\"missing_chats\":[]}");
+              "\"missing_chats\":[],\"guard_reject\":0}");
 }
 
 static json_int_t fx_send(const char *token, long long chat, const char *text, long *status)
@@ -659,6 +662,312 @@ START_TEST(test_embeddings)
     ck_assert(fx_cosine(data, 0, 1) > 0.8);
     ck_assert(fx_cosine(data, 0, 2) < fx_cosine(data, 0, 1));
     json_decref(j);
+    ck_assert_int_eq(fx_stat("embeddings/calls"), 1);
+    ck_assert_int_eq(fx_stat("embeddings/inputs"), 3);
+}
+END_TEST
+
+/* ---- the kinds of completions ---- */
+
+/* A completion for a system and a user prompt on handle h (NULL: fresh); its content
+ * (malloc'd; NULL when the answer is not JSON) and the status. */
+static char *fx_complete_on(CURL *h, const char *system, const char *user, long *status)
+{
+    json_t *req = json_pack("{s:s, s:[{s:s, s:s}, {s:s, s:s}]}", "model", "m", "messages",
+                            "role", "system", "content", system, "role", "user", "content",
+                            user);
+    char *body = json_dumps(req, JSON_COMPACT), *out = NULL;
+    struct fx_resp r;
+    json_t *j;
+
+    *status = fx_http_on(h, "/v1/chat/completions", body, "k1", &r);
+    j = r.body ? json_loads(r.body, 0, NULL) : NULL;
+    if (j)
+        out = strdup(json_string_value(json_object_get(json_object_get(
+            json_array_get(json_object_get(j, "choices"), 0), "message"), "content")));
+    json_decref(j);
+    json_decref(req);
+    fx_resp_free(&r);
+    free(body);
+    return out;
+}
+
+static char *fx_complete(const char *system, const char *user)
+{
+    long st;
+    char *text = fx_complete_on(NULL, system, user, &st);
+
+    ck_assert_int_eq(st, 200);
+    ck_assert_ptr_nonnull(text);
+    return text;
+}
+
+/* Our emojis are all four-byte UTF-8 (U+1F4xx..U+1F6xx). */
+static int fx_has_emoji(const char *s)
+{
+    return strstr(s, "\xF0\x9F") != NULL;
+}
+
+static int fx_has_any(const char *s, const char *const *words)
+{
+    for (; *words; words++)
+        if (strstr(s, *words))
+            return 1;
+    return 0;
+}
+
+START_TEST(test_persona_without_emoji)
+{
+    CURL *h = curl_easy_init();
+    int with = 0;
+    long st;
+
+    fx_reset();
+    for (int i = 0; i < 200; i++) {
+        char *t = fx_complete_on(h, "Sen Ayşe'sin, temkinli bir yatırımcı. Emoji kullanma.",
+                                 "Konu: BIST\nSohbete katıl.", &st);
+        ck_assert_int_eq(st, 200);
+        ck_assert_msg(!fx_has_emoji(t), "emoji in: %s", t);
+        free(t);
+        t = fx_complete_on(h, "Sen Ali'sin. Arada emoji kullanırsın.", "Sohbete katıl.", &st);
+        with += fx_has_emoji(t);
+        free(t);
+    }
+    ck_assert_msg(with > 50, "only %d of 200 texts had an emoji", with); /* 5 in 9 */
+    curl_easy_cleanup(h);
+}
+END_TEST
+
+START_TEST(test_topic_and_reply)
+{
+    static const char *const bist[] = { "THYAO", "ASELS", "GARAN", "AKBNK", "EREGL", "SISE",
+                                        "KCHOL", "BIMAS", "TUPRS", "FROTO", "SASA", "YKBNK",
+                                        "PGSUS", "TCELL", "ISCTR", "BIST 100", NULL };
+    static const char *const fx[] = { "dolar/TL", "euro/TL", "sterlin/TL", "euro/dolar", NULL };
+    static const char *const kripto[] = { "BTC", "ETH", "SOL", "XRP", "AVAX", "BNB", NULL };
+    static const char *const makro[] = { "faiz", "enflasyon", "CDS", NULL };
+    static const char *const replies[] = { "Katılıyorum, ", "Bence öyle değil, ",
+                                           "Haklısın ama ", "Aynen öyle, ", "Pek sanmıyorum, ",
+                                           "Doğru söylüyorsun, ", "Yok artık, ",
+                                           "İtiraz edeceğim, ", NULL };
+    const char *sys = "Sen bir yatırımcısın.";
+    int replied = 0;
+
+    fx_reset();
+    for (int i = 0; i < 30; i++) {
+        char *b = fx_complete(sys, "Persona: Ayşe\nKonu: BIST\nSon mesajlar: ...");
+        char *f = fx_complete(sys, "Konu: FX");
+        char *k = fx_complete(sys, "Son mesajlar:\n[ali]: selam\nKonu: Kripto\n");
+        char *m = fx_complete(sys, "Konu: Makro");
+        char *s = fx_complete(sys, "Konu: THYAO\nŞu mesaja cevap ver: [ali]: THYAO ne olur?");
+        char *x = fx_complete(sys, "Konu: KOZAL");
+        ck_assert_msg(fx_has_any(b, bist), "BIST: %s", b);
+        ck_assert_msg(fx_has_any(f, fx), "FX: %s", f);
+        ck_assert_msg(fx_has_any(k, kripto), "Kripto: %s", k);
+        ck_assert_msg(fx_has_any(m, makro), "Makro: %s", m);
+        ck_assert_msg(strstr(s, "THYAO"), "symbol: %s", s);
+        ck_assert_msg(strstr(x, "KOZAL"), "ticker: %s", x);
+        for (const char *const *r = replies; *r; r++)
+            replied += strncmp(s, *r, strlen(*r)) == 0;
+        ck_assert(!fx_has_any(b, replies)); /* only when asked to answer */
+        free(b), free(f), free(k), free(m), free(s), free(x);
+    }
+    ck_assert_msg(replied >= 5 && replied <= 25, "%d of 30 replies had an opener", replied);
+    ck_assert_int_eq(fx_stat("completions/chat"), 180);
+}
+END_TEST
+
+/* Texts stay unique when the prompts ask for different topics, replies and styles. */
+START_TEST(test_variants_unique)
+{
+    static const char *const users[] = {
+        "Sohbete katıl.", "Konu: BIST", "Konu: FX", "Konu: Kripto", "Konu: Makro",
+        "Konu: THYAO", "Konu: BTC", "Konu: KOZAL", "Konu: BIST\nŞu mesaja cevap ver: x",
+        "Şu mesaja cevap ver: selam",
+    };
+    enum { NU = sizeof(users) / sizeof(users[0]), N = 1500 };
+    char **texts = calloc(N, sizeof(*texts));
+    CURL *h = curl_easy_init();
+    long st;
+
+    fx_reset();
+    for (int i = 0; i < N; i++) {
+        texts[i] = fx_complete_on(h, i % 2 ? "Emoji kullanma." : "Persona.", users[i % NU], &st);
+        ck_assert_int_eq(st, 200);
+        ck_assert_ptr_nonnull(texts[i]);
+    }
+    qsort(texts, N, sizeof(*texts), fx_cmp_str);
+    for (int i = 1; i < N; i++)
+        ck_assert_msg(strcmp(texts[i - 1], texts[i]) != 0, "duplicate: %s", texts[i]);
+    for (int i = 0; i < N; i++)
+        free(texts[i]);
+    free(texts);
+    curl_easy_cleanup(h);
+}
+END_TEST
+
+START_TEST(test_consistency_guard)
+{
+    const char *sys = "TUTARLILIK DENETİMİ\nAşağıdaki mesaj botun tutumlarıyla tutarlı mı?";
+    const char *user = "Tutumlar: THYAO için yükseliş bekliyor.\nMesaj: THYAO çok düşecek.";
+    char *t;
+
+    fx_reset();
+    for (int i = 0; i < 20; i++) {
+        t = fx_complete(sys, user);
+        ck_assert_str_eq(t, "EVET");
+        free(t);
+    }
+    fx_faults("{\"guard_reject\":1}");
+    t = fx_complete(sys, user);
+    ck_assert_msg(strncmp(t, "HAYIR: ", 7) == 0 && strstr(t, "THYAO"), "%s", t);
+    ck_assert(strlen(t) < 120);
+    free(t);
+    t = fx_complete(sys, "Mesaj: bugün hava güzel");
+    ck_assert_msg(strncmp(t, "HAYIR: ", 7) == 0 && strlen(t) > 10, "%s", t);
+    free(t);
+    fx_faults("{\"guard_reject\":0.5}");
+    for (int i = 0, yes = 0, no = 0; i < 200; i++) {
+        t = fx_complete(sys, user);
+        yes += strcmp(t, "EVET") == 0;
+        no += strncmp(t, "HAYIR: ", 7) == 0;
+        free(t);
+        if (i == 199)
+            ck_assert_msg(yes > 60 && no > 60 && yes + no == 200, "%d EVET, %d HAYIR", yes, no);
+    }
+    ck_assert_int_eq(fx_stat("completions/guard"), 222);
+    ck_assert(fx_stat("completions/guard_rejected") >= 62);
+    ck_assert_int_eq(fx_stat("completions/chat"), 0);
+}
+END_TEST
+
+START_TEST(test_memorize)
+{
+    const char *sys = "HAFIZA ÖZETİ\nBotun son mesajlarından kalıcı anılar çıkar. JSON dizi döndür.";
+    const char *user = "Son mesajların:\n- THYAO'dan dün çıktım, kâr iyiydi.\n"
+                       "- GARAN bence ucuz.\n- Altında pozisyon yok.";
+    static const char *const types[] = { "past_event", "preference", "personal_fact", NULL };
+    int sizes[4] = { 0 };
+    long st;
+
+    fx_reset();
+    for (int i = 0; i < 30; i++) {
+        char *t = fx_complete(sys, user);
+        json_t *arr = json_loads(t, 0, NULL), *o;
+        size_t k;
+        ck_assert_msg(json_is_array(arr), "not a JSON array: %s", t);
+        ck_assert(json_array_size(arr) >= 1 && json_array_size(arr) <= 3);
+        sizes[json_array_size(arr)]++;
+        json_array_foreach(arr, k, o) {
+            const char *type = json_string_value(json_object_get(o, "memory_type"));
+            const char *content = json_string_value(json_object_get(o, "content"));
+            int known = 0;
+            for (const char *const *ty = types; *ty && type; ty++)
+                known |= strcmp(type, *ty) == 0;
+            ck_assert_msg(known, "memory_type %s", type ? type : "(none)");
+            ck_assert(content && strlen(content) > 10 && strlen(content) < 200);
+            ck_assert_msg(strstr(content, "THYAO") || strstr(content, "GARAN"), "%s", content);
+        }
+        json_decref(arr);
+        free(t);
+    }
+    ck_assert(sizes[1] > 0 && sizes[2] > 0 && sizes[3] > 0);
+    /* badjson: a valid answer whose content is broken JSON */
+    fx_faults("{\"fault_badjson\":1}");
+    for (int i = 0; i < 5; i++) {
+        char *t = fx_complete_on(NULL, sys, user, &st);
+        ck_assert_int_eq(st, 200);
+        ck_assert_ptr_nonnull(t);
+        ck_assert_msg(t[0] == '[' && !json_loads(t, 0, NULL), "not broken: %s", t);
+        free(t);
+    }
+    ck_assert_int_eq(fx_stat("completions/memorize"), 35);
+    ck_assert_int_eq(fx_stat("faults/badjson"), 5);
+}
+END_TEST
+
+/* ---- news feeds ---- */
+
+/* GET /_rss/<name> parsed with common/rss; the item count, or -1 when not 200 RSS. */
+static int fx_feed(const char *name, struct rss_item **items)
+{
+    char path[128], err[256];
+    struct fx_resp r;
+    size_t n = 0;
+    int rc;
+
+    snprintf(path, sizeof(path), "/_rss/%s", name);
+    *items = NULL;
+    if (fx_http(path, NULL, NULL, &r) != 200 || !strcasestr(r.headers, "application/rss+xml")) {
+        fx_resp_free(&r);
+        return -1;
+    }
+    rc = rss_parse(r.body, strlen(r.body), items, &n, err, sizeof(err));
+    ck_assert_msg(rc == 0, "feed does not parse: %s", err);
+    fx_resp_free(&r);
+    return (int)n;
+}
+
+static int64_t fx_wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+START_TEST(test_news_feeds)
+{
+    static const char *const topics[] = { "BIST", "FX", "Kripto", "Makro" };
+    struct rss_item *it;
+    int64_t now = fx_wall_ms();
+    struct fx_resp r;
+    long st;
+    int n;
+
+    fx_reset();
+    n = fx_feed("piyasa", &it);
+    ck_assert_int_eq(n, 10);
+    for (int i = 0; i < n; i++) {
+        ck_assert(it[i].published_ms <= now + 2000 && it[i].published_ms > now - 6 * 3600000LL);
+        if (i > 0)
+            ck_assert(it[i].published_ms <= it[i - 1].published_ms); /* newest first */
+    }
+    for (int t = 0; t < 4; t++) {
+        int found = 0;
+        for (int i = 0; i < n; i++)
+            found += rss_topic_match(it[i].title, topics[t]);
+        ck_assert_msg(found >= 2, "%d headlines about %s", found, topics[t]);
+    }
+    ck_assert_int_eq(rss_pick(it, (size_t)n, "Kripto", now, NULL) >= 0, 1);
+    rss_items_free(it, (size_t)n);
+
+    json_decref(fx_ok("/_control/news", "{\"title\":\"THYAO & Pegasus: yolcu rekoru <kırıldı>\"}"));
+    json_decref(fx_ok("/_control/news", "{\"title\":\"Eski haber\",\"age_s\":90000}"));
+    n = fx_feed("baska.xml", &it);
+    ck_assert_int_eq(n, 12);
+    ck_assert_str_eq(it[0].title, "THYAO & Pegasus: yolcu rekoru <kırıldı>");
+    ck_assert(it[0].published_ms > now - 5000);
+    ck_assert_str_eq(it[11].title, "Eski haber");
+    ck_assert(it[11].published_ms < now - 89000000LL);
+    rss_items_free(it, (size_t)n);
+
+    json_decref(fx_json("/_control/news", "{\"age_s\":5}", NULL, &st));
+    ck_assert_int_eq(st, 400);
+    json_decref(fx_json("/_control/news", "{\"title\":\"x\",\"age_s\":-1}", NULL, &st));
+    ck_assert_int_eq(st, 400);
+    ck_assert_int_eq(fx_http("/_rss/dead", NULL, NULL, &r), 503);
+    fx_resp_free(&r);
+    ck_assert_int_eq(fx_http("/_rss/bad%20name", NULL, NULL, &r), 404);
+    fx_resp_free(&r);
+    ck_assert_int_eq(fx_stat("rss/served"), 2);
+    ck_assert_int_eq(fx_stat("rss/dead"), 1);
+    ck_assert_int_eq(fx_stat("rss/added"), 2);
+
+    fx_reset();
+    n = fx_feed("piyasa", &it);
+    ck_assert_int_eq(n, 10);
+    rss_items_free(it, (size_t)n);
 }
 END_TEST
 
@@ -706,6 +1015,12 @@ static Suite *fx_suite(void)
     tcase_add_test(tc, test_latency_holds_no_thread);
     tcase_add_test(tc, test_llm_auth_and_down);
     tcase_add_test(tc, test_embeddings);
+    tcase_add_test(tc, test_persona_without_emoji);
+    tcase_add_test(tc, test_topic_and_reply);
+    tcase_add_test(tc, test_variants_unique);
+    tcase_add_test(tc, test_consistency_guard);
+    tcase_add_test(tc, test_memorize);
+    tcase_add_test(tc, test_news_feeds);
     tcase_add_test(tc, test_sigterm_exits_zero);
     suite_add_tcase(s, tc);
     return s;
