@@ -292,14 +292,40 @@ static size_t decode_entities(const char *in, char *out)
 	return o;
 }
 
-/* Tags ("<b>", "</a>", "<!-- -->") become a space; a lone '<' stays. In place. */
+/* 1 when s (just after '<') starts an HTML tag or comment: "!", or an optional '/'
+ * and a common tag name followed by '>', '/' or a space. "<kırıldı>" is text. */
+static int html_tag_at(const char *s)
+{
+	static const char *const names[] = { "a", "abbr", "b", "big", "br", "cite", "code",
+					     "del", "div", "em", "font", "h1", "h2", "h3",
+					     "h4", "h5", "h6", "hr", "i", "img", "ins", "li",
+					     "mark", "ol", "p", "q", "s", "small", "span",
+					     "strike", "strong", "sub", "sup", "u", "ul" };
+	size_t len = 0;
+
+	if (*s == '!')
+		return 1;
+	if (*s == '/')
+		s++;
+	while (isalnum((unsigned char)s[len]) && len < 8)
+		len++;
+	if (len == 0 || !(s[len] == '>' || s[len] == '/' || s[len] == ' '))
+		return 0;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strlen(names[i]) == len && strncasecmp(s, names[i], len) == 0)
+			return 1;
+	return 0;
+}
+
+/* HTML tags ("<b>", "</a>", "<br/>", "<!-- -->") become a space; other '<' stay. In
+ * place. */
 static void strip_tags(char *s)
 {
 	char *w = s;
 	int unclosed = 0;
 
 	for (char *r = s; *r;) {
-		int tag = *r == '<' && (isalpha((unsigned char)r[1]) || r[1] == '/' || r[1] == '!');
+		int tag = *r == '<' && html_tag_at(r + 1);
 		char *close = tag && !unclosed ? strchr(r, '>') : NULL;
 		if (tag && !close)
 			unclosed = 1; /* no '>' further on: stop looking (stays linear) */
@@ -348,21 +374,71 @@ static void collapse_ws(char *s)
 	*w = '\0';
 }
 
+/* Growable text; once memory runs short it stops growing and says so. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+#define RSS_TEXT_MAX (64 * 1024) /* of a title's raw text: more is never a headline */
+
+static void sbuf_add(struct sbuf *b, const char *s, size_t n)
+{
+	char *np;
+	size_t ncap;
+
+	if (b->oom || b->len + n > RSS_TEXT_MAX)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		ncap = b->cap ? b->cap * 2 : 256;
+		while (ncap < b->len + n + 1)
+			ncap *= 2;
+		if (!(np = realloc(b->p, ncap))) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* The text under node: text and CDATA as they are, child elements' text (Atom's
+ * xhtml titles), and entity references as "&name;". Entity declarations are
+ * refused, so a reference left in the tree is an undeclared one (a feed naming an
+ * external DTD, never loaded, and using &nbsp; or &uuml;): decode_entities then
+ * reads it with the HTML names. */
+static void node_text(const xmlNode *node, struct sbuf *b)
+{
+	for (const xmlNode *c = node->children; c; c = c->next) {
+		if ((c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) && c->content) {
+			sbuf_add(b, (const char *)c->content, strlen((const char *)c->content));
+		} else if (c->type == XML_ENTITY_REF_NODE && c->name) {
+			sbuf_add(b, "&", 1);
+			sbuf_add(b, (const char *)c->name, strlen((const char *)c->name));
+			sbuf_add(b, ";", 1);
+		} else if (c->type == XML_ELEMENT_NODE) {
+			node_text(c, b);
+		}
+	}
+}
+
 /* A clean title from the element's text, or NULL when it is empty. */
 static char *clean_title(xmlNode *node)
 {
-	xmlChar *raw = xmlNodeGetContent(node);
-	char *out;
+	struct sbuf raw = { 0 };
+	char *out = NULL;
 
-	if (!raw)
-		return NULL;
-	out = malloc(strlen((const char *)raw) + 1);
-	if (out) {
-		decode_entities((const char *)raw, out);
+	node_text(node, &raw);
+	if (raw.p && !raw.oom && (out = malloc(raw.len + 1)) != NULL) {
+		decode_entities(raw.p, out);
 		strip_tags(out);
 		collapse_ws(out);
 	}
-	xmlFree(raw);
+	free(raw.p);
 	if (out && !*out) {
 		free(out);
 		out = NULL;

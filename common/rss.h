@@ -31,8 +31,9 @@ struct rss_item {
  * items (0 for a valid feed without items; then *items is NULL) and 0 is
  * returned. Items without a title are skipped. Titles: text and CDATA joined,
  * entities decoded (XML's, numeric ones, and HTML named entities left over by
- * double escaping), markup tags removed, whitespace collapsed. Dates: RSS
- * pubDate (RFC 822, English or Turkish month names), Atom published (else
+ * double escaping), HTML tags removed (common tag names only: "<b>" goes,
+ * "<kırıldı>" stays), whitespace collapsed, cut to RSS_TITLE_MAX bytes. Dates:
+ * RSS pubDate (RFC 822, English or Turkish month names), Atom published (else
  * updated), dc:date (RFC 3339); either format is accepted in any of them.
  * Returns -1 with the reason in err (never a crash, nothing allocated) when the
  * document is empty, over RSS_MAX_BYTES, not well-formed XML, declares entities,

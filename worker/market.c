@@ -149,15 +149,14 @@ static void on_settings_rows(PGresult *res, const char *err, void *arg)
 		news_set_feeds(m->w->news, urls, (size_t)s.nfeeds,
 			       (long)(s.news_refresh_minutes * 60000.0));
 	}
-	if (m->settings_again) {
-		m->settings_again = 0;
-		load_settings(m);
-		return;
-	}
 	/* Switching the simulation on or changing the pace re-draws every bot. */
 	if (s.simulation_active != was_active || s.scale_factor != was_scale) {
 		m->redraw = 1;
 		load_bots(m);
+	}
+	if (m->settings_again) {
+		m->settings_again = 0;
+		load_settings(m);
 	}
 }
 

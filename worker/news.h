@@ -4,8 +4,9 @@
  * flight. A feed that fails (connect error, HTTP error, unparsable document) is
  * logged once per failure streak, by host and path only (a query string may hold
  * a key), and skipped; its headlines stay until they are RSS_RECENT_MS (24 h)
- * old. Undated headlines are dated when first seen. The choice of a headline is
- * rss_pick's (common/rss.h). */
+ * old. Undated headlines are dated when first seen. Redirects are not followed
+ * (httpc does not), so a feed that moved fails with its 3xx status: configure its
+ * final URL. The choice of a headline is rss_pick's (common/rss.h). */
 #ifndef PIYASA_NEWS_H
 #define PIYASA_NEWS_H
 

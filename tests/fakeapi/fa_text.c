@@ -332,19 +332,18 @@ static const struct fa_asset *fa_find_asset(const char *name, const struct fa_pr
     return NULL;
 }
 
-/* A ticker-like topic ("KOZAL"): 2..10 letters or digits, starting with a letter. */
+/* A ticker-like topic ("KOZAL", "XU030"): 2..10 capital letters or digits, starting
+ * with a letter. "Emtia" is a topic word, not a ticker. */
 static int fa_ticker(const char *s, char *out, size_t len)
 {
     size_t n = strlen(s);
 
-    if (n < 2 || n > 10 || n >= len || !isalpha((unsigned char)s[0]))
+    if (n < 2 || n > 10 || n >= len || !isupper((unsigned char)s[0]))
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isalnum((unsigned char)s[i]))
+    for (size_t i = 0; i < n; i++)
+        if (!isupper((unsigned char)s[i]) && !isdigit((unsigned char)s[i]))
             return 0;
-        out[i] = (char)toupper((unsigned char)s[i]);
-    }
-    out[n] = '\0';
+    memcpy(out, s, n + 1);
     return 1;
 }
 
@@ -475,8 +474,7 @@ static int fa_listed(const char **out, size_t n, const char *name)
 static int fa_stopword(const char *w)
 {
     static const char *const stop[] = { "EVET", "HAYIR", "KONU", "ABD", "USD", "EUR", "TRY",
-                                        "RSI", "ETF", "CDS", "TCMB", "FED", "BIST", "TL",
-                                        "HAFIZA", "DENETİMİ", "TUTARLILIK" };
+                                        "RSI", "ETF", "CDS", "TCMB", "FED", "BIST", "HAFIZA" };
 
     for (size_t i = 0; i < FA_N(stop); i++)
         if (strcmp(w, stop[i]) == 0)

@@ -101,7 +101,8 @@ static int fa_parse_missing(const char *s)
 }
 
 enum { O_PORT = 256, O_BIND, O_LLM_LAT, O_TG_LAT, O_F429, O_F5XX, O_FHANG, O_FBAD, O_SCOPE,
-       O_GUARD, O_RETRY, O_HANG, O_MISSING, O_HISTORY, O_THREADS, O_SEED, O_QUIET, O_VERBOSE, O_HELP };
+       O_GUARD, O_RETRY, O_HANG, O_MISSING, O_HISTORY, O_THREADS, O_SEED, O_QUIET, O_VERBOSE,
+       O_HELP };
 
 static const struct option fa_long_opts[] = {
     { "port", 1, 0, O_PORT },           { "bind", 1, 0, O_BIND },

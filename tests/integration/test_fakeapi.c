@@ -770,10 +770,13 @@ START_TEST(test_topic_and_reply)
         for (const char *const *r = replies; *r; r++)
             replied += strncmp(s, *r, strlen(*r)) == 0;
         ck_assert(!fx_has_any(b, replies)); /* only when asked to answer */
+        free(b);
+        b = fx_complete(sys, "Konu: Emtia"); /* a topic word, not a ticker */
+        ck_assert_msg(!strstr(b, "EMTIA") && !strstr(b, "Emtia"), "%s", b);
         free(b), free(f), free(k), free(m), free(s), free(x);
     }
     ck_assert_msg(replied >= 5 && replied <= 25, "%d of 30 replies had an opener", replied);
-    ck_assert_int_eq(fx_stat("completions/chat"), 180);
+    ck_assert_int_eq(fx_stat("completions/chat"), 210);
 }
 END_TEST
 
@@ -843,7 +846,8 @@ END_TEST
 
 START_TEST(test_memorize)
 {
-    const char *sys = "HAFIZA ÖZETİ\nBotun son mesajlarından kalıcı anılar çıkar. JSON dizi döndür.";
+    const char *sys = "HAFIZA ÖZETİ\nBotun son mesajlarından kalıcı anılar çıkar. "
+                      "JSON dizi döndür.";
     const char *user = "Son mesajların:\n- THYAO'dan dün çıktım, kâr iyiydi.\n"
                        "- GARAN bence ucuz.\n- Altında pozisyon yok.";
     static const char *const types[] = { "past_event", "preference", "personal_fact", NULL };
@@ -942,7 +946,8 @@ START_TEST(test_news_feeds)
     ck_assert_int_eq(rss_pick(it, (size_t)n, "Kripto", now, NULL) >= 0, 1);
     rss_items_free(it, (size_t)n);
 
-    json_decref(fx_ok("/_control/news", "{\"title\":\"THYAO & Pegasus: yolcu rekoru <kırıldı>\"}"));
+    json_decref(fx_ok("/_control/news",
+                      "{\"title\":\"THYAO & Pegasus: yolcu rekoru <kırıldı>\"}"));
     json_decref(fx_ok("/_control/news", "{\"title\":\"Eski haber\",\"age_s\":90000}"));
     n = fx_feed("baska.xml", &it);
     ck_assert_int_eq(n, 12);

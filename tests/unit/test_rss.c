@@ -115,6 +115,25 @@ START_TEST(rss1_and_legacy_encoding)
 }
 END_TEST
 
+/* An old feed names the Netscape DTD (never fetched) and uses its HTML entities. */
+START_TEST(external_dtd_html_entities)
+{
+	static const char rss091[] =
+		"<?xml version=\"1.0\"?><!DOCTYPE rss PUBLIC \"-//Netscape Communications//DTD RSS 0.91//EN\""
+		" \"http://my.netscape.com/publish/formats/rss-0.91.dtd\">"
+		"<rss version=\"0.91\"><channel><item><title>Borsa&nbsp;g&uuml;ne &ccedil;ok "
+		"&quot;iyi&quot; ba&#351;lad&#305; &bogus;</title></item></channel></rss>";
+	struct rss_item *it;
+	size_t n;
+	char err[256];
+
+	ck_assert_int_eq(parse(rss091, &it, &n, err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(it[0].title, "Borsa güne çok \"iyi\" başladı &bogus;");
+	rss_items_free(it, n);
+}
+END_TEST
+
 START_TEST(dates)
 {
 	ck_assert_int_eq(rss_date_rfc822("Mon, 02 Jan 2006 15:04:05 +0300"), T0);
@@ -202,7 +221,8 @@ START_TEST(entity_bombs_refused)
 		"<rss><channel><item><title>a</title></item></channel></rss>";
 	/* UTF-16 hides "<!ENTITY" from a byte scan; the parser hook still sees it */
 	char utf16[512];
-	const char *src = "<?xml version=\"1.0\" encoding=\"UTF-16LE\"?><!DOCTYPE r [<!ENTITY a \"x\">]><rss/>";
+	const char *src = "<?xml version=\"1.0\" encoding=\"UTF-16LE\"?>"
+			  "<!DOCTYPE r [<!ENTITY a \"x\">]><rss/>";
 	size_t len = 2;
 	struct rss_item *it;
 	size_t n;
@@ -344,6 +364,7 @@ static Suite *rss_suite(void)
 	tcase_add_test(tc, rss2_titles_and_dates);
 	tcase_add_test(tc, atom_entries);
 	tcase_add_test(tc, rss1_and_legacy_encoding);
+	tcase_add_test(tc, external_dtd_html_entities);
 	tcase_add_test(tc, dates);
 	tcase_add_test(tc, malformed_documents);
 	tcase_add_test(tc, entity_bombs_refused);
