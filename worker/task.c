@@ -485,8 +485,9 @@ static void on_claimed(PGresult *res, const char *err, void *arg)
 	const char *st;
 
 	if (!res) {
+		struct log_ctx c = ctx_of(t);
+		log_msg(LOG_WARNING, &c, "outbox row not claimed: %s", err ? err : "?");
 		retry_later(t, -1); /* nothing was sent: safe to run again */
-		(void)err;
 		return;
 	}
 	st = PQgetvalue(res, 0, 0);
