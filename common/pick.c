@@ -322,6 +322,18 @@ static int mentions(const char *folded, const struct pick_bot *b)
 	return 0;
 }
 
+int pick_mentions_user(const char *text, const char *username)
+{
+	char folded[PICK_TEXT_MAX], k[WORD_MAX];
+
+	if (!text || !username || !*username)
+		return 0;
+	pick_fold(text, folded, sizeof folded);
+	k[0] = '@';
+	pick_fold(username, k + 1, sizeof k - 1);
+	return has_word(folded, k, 0);
+}
+
 double pick_score(const struct convo_msg *m, const struct pick_bot *b, int64_t now_ms,
 		  int replies_to_m)
 {

@@ -107,6 +107,10 @@ int pick_short_reaction(const struct pick_probs *pp, uint64_t *rng);
  * (< 0) or speech/thinking (0). A static string. */
 const char *pick_reaction_emoji(int sentiment, uint64_t *rng);
 
+/* 1 when text mentions "@username" as a word (case and Turkish letters folded,
+ * as in pick_score). The pollers and the worker's chatter use this one rule. */
+int pick_mentions_user(const char *text, const char *username);
+
 /* 1 with pp->mention: @mention the author of the target. */
 int pick_mention(const struct pick_probs *pp, uint64_t *rng);
 

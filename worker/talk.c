@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "backoff.h"
 #include "bots.h"
@@ -266,19 +265,6 @@ static int answers_bot(const struct chatctx *c, const struct convo_msg *m, int64
 	return 0;
 }
 
-/* "@user" in text, whole word, case-insensitive. */
-static int mentions_user(const char *text, const char *user)
-{
-	size_t n = strlen(user);
-
-	for (const char *s = text; n && (s = strchr(s, '@')); s++)
-		if (strncasecmp(s + 1, user, n) == 0 &&
-		    !(s[1 + n] == '_' || (s[1 + n] >= '0' && s[1 + n] <= '9') ||
-		      (s[1 + n] >= 'a' && s[1 + n] <= 'z') || (s[1 + n] >= 'A' && s[1 + n] <= 'Z')))
-			return 1;
-	return 0;
-}
-
 /* A reply target for chatter, among the messages it may answer: not one a
  * human addressed to this bot (the poller queued a reply job for exactly that,
  * and a human gets one answer), not one this bot answered already. */
@@ -296,7 +282,7 @@ static int pick_open_target(struct talk *k, const struct pick_bot *pb, int64_t n
 		const struct convo_msg *m = &c->msgs[j];
 		int done = 0;
 
-		if (m->bot_id == 0 && ((*k->username && mentions_user(m->text, k->username)) ||
+		if (m->bot_id == 0 && ((*k->username && pick_mentions_user(m->text, k->username)) ||
 				       answers_bot(c, m, self)))
 			continue;
 		for (size_t q = 0; q < c->nmsgs && m->tg_id && !done; q++)

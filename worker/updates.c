@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "backoff.h"
 #include "bots.h"
@@ -22,6 +21,7 @@
 #include "job.h"
 #include "log.h"
 #include "market.h"
+#include "pick.h"
 #include "wk.h"
 
 #define POLL_TIMEOUT_S 25
@@ -123,26 +123,6 @@ static void queue_reply(struct wk *w, int64_t bot, int64_t chat, int64_t msg, in
 	job_clear(&j);
 }
 
-/* "@name" in text, as a whole word, case-insensitive. */
-static int mentions(const char *text, const char *username)
-{
-	size_t n = strlen(username);
-	const char *s = text;
-
-	if (!n)
-		return 0;
-	while ((s = strchr(s, '@'))) {
-		s++;
-		if (strncasecmp(s, username, n) == 0) {
-			char c = s[n];
-			if (!(c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-			      (c >= 'A' && c <= 'Z')))
-				return 1;
-		}
-	}
-	return 0;
-}
-
 /* A stable draw in [0, 1) for a message, so every poller decides alike. */
 static double draw_for(int64_t chat, int64_t msg)
 {
@@ -170,7 +150,7 @@ static void decide_replies(struct poller *p, json_t *msg, json_t *members)
 		const char *user = json_string_value(json_array_get(m, 1));
 		const char *hint = json_string_value(json_array_get(m, 2));
 
-		if ((user && text && mentions(text, user)) ||
+		if ((user && text && pick_mentions_user(text, user)) ||
 		    (replied_tg && hint && strtoll(hint, NULL, 10) == replied_tg)) {
 			queue_reply(w, bot, chat, id, 1);
 			direct = 1;
