@@ -54,6 +54,7 @@ struct market {
 	int settings_again, bots_again;
 	size_t scheduled;
 	int redraw;           /* the pace changed: every bot draws its turn again */
+	int closed;           /* timers closed so far (market_free) */
 };
 
 /* The per-minute cap of one chat: a sorted set of message names by time (Redis
@@ -682,8 +683,9 @@ static void on_market_timer_closed(uv_handle_t *h)
 {
 	struct market *m = h->data;
 
-	/* The second of the two timers to close frees the rest. */
-	if (h == (uv_handle_t *)&m->reload) {
+	/* The second of the two timers to close frees the rest (libuv does not
+	 * promise the order of close callbacks). */
+	if (++m->closed == 2) {
 		imap_each(m->bots, free_bot, NULL);
 		imap_free(m->bots);
 		sched_free(m->sched);
