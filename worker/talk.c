@@ -77,6 +77,19 @@ static const struct settings *S(const struct talk *k)
 	return market_settings(k->t->w->market);
 }
 
+/* The bot's own messages inside dedup_window_hours (own[] reaches back a week
+ * for the recall of past messages). Their indexes go to idx; returns how many. */
+static size_t in_dedup_window(const struct talk *k, size_t *idx)
+{
+	int64_t since = job_now_ms() - (int64_t)(S(k)->dedup_window_hours * 3600000.0);
+	size_t n = 0;
+
+	for (size_t i = 0; i < k->nown; i++)
+		if (k->own_at[i] > since)
+			idx[n++] = i;
+	return n;
+}
+
 /* Embeddings of the bots' messages by text hash, worker-wide: a message's
  * vector is computed once, when it is a draft, and reused as "recent" later. */
 static struct imap *emb_cache;
@@ -529,6 +542,7 @@ static void check_draft(struct task *t, char *text)
 	struct talk *k = t->talk;
 	char clean[TEXTCHECK_OUT_MAX], why[160];
 	const char *recent[OWN_MAX];
+	size_t idx[OWN_MAX], n;
 
 	if (textcheck_clean(text, clean, sizeof clean, why, sizeof why) < 0) {
 		free(text);
@@ -541,9 +555,10 @@ static void check_draft(struct task *t, char *text)
 		task_retry(t, -1);
 		return;
 	}
-	for (size_t i = 0; i < k->nown; i++)
-		recent[i] = k->own[i];
-	if (S(k)->dedup_enabled && dedup_exact(k->draft, recent, k->nown)) {
+	n = in_dedup_window(k, idx);
+	for (size_t i = 0; i < n; i++)
+		recent[i] = k->own[idx[i]];
+	if (S(k)->dedup_enabled && dedup_exact(k->draft, recent, n)) {
 		refuse(k, SHM_C_DEDUP_EXACT, "a duplicate of a recent message", 1);
 		return;
 	}
@@ -557,7 +572,7 @@ static void on_embedding(const struct httpc_resp *r, void *arg)
 	struct task *t = arg;
 	struct talk *k = t->talk;
 	const float *vecs[OWN_MAX];
-	size_t n = 0;
+	size_t idx[OWN_MAX], n = 0, nwin;
 	double best = 0;
 	char err[128];
 	float *v = NULL;
@@ -571,10 +586,12 @@ static void on_embedding(const struct httpc_resp *r, void *arg)
 		guard(k);
 		return;
 	}
+	free(k->vec); /* an earlier draft's, when the guard sent this one back */
 	k->vec = v;
 	k->dim = dim;
-	for (size_t i = 0; i < k->nown; i++) {
-		const struct emb *e = emb_get(dedup_hash(k->own[i]));
+	nwin = in_dedup_window(k, idx);
+	for (size_t i = 0; i < nwin; i++) {
+		const struct emb *e = emb_get(dedup_hash(k->own[idx[i]]));
 		if (e && e->dim == dim)
 			vecs[n++] = e->v;
 	}
