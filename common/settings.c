@@ -80,7 +80,7 @@ static const struct st_row rows[] = {
 	{ "semantic_dedup_threshold", "0.85", ST_NUM, F(semantic_dedup_threshold), 0,
 	  "cosine similarity at or above which a message is a near-duplicate" },
 	{ "embedding_model", "\"text-embedding-3-small\"", ST_STR, F(embedding_model), 0,
-	  "model asked for /v1/embeddings (first provider that is up)" },
+	  "model asked for /v1/embeddings (of the first provider in the config)" },
 	{ "consistency_guard_enabled", "true", ST_BOOL, F(consistency_guard_enabled), 0,
 	  "a second, cheap LLM call checks a message against the bot's stances" },
 	{ "opening_phrase_probability", "0.40", ST_NUM, F(hum.opening), 0,

@@ -11,13 +11,11 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "humanise.h"
+
 #define SETTINGS_MAX_RANGES 8
 #define SETTINGS_MAX_FEEDS 8
 #define SETTINGS_URL_MAX 512
-
-struct settings_hum {
-	double opening, hesitation, contraction, filler, typo;
-};
 
 struct settings {
 	int simulation_active;
@@ -45,8 +43,8 @@ struct settings {
 	double semantic_dedup_threshold;
 	char embedding_model[128];
 	int consistency_guard_enabled;
-	struct settings_hum hum;                 /* bot to bot */
-	struct settings_hum hum_human;           /* replies to humans: milder */
+	struct humanise_probs hum;               /* bot to bot */
+	struct humanise_probs hum_human;         /* replies to humans: milder */
 	int voice_profile_enabled;
 	double human_reply_probability;          /* a plain human message gets an answer */
 	int memorize_interval;                   /* a memorize job every N messages of a bot */

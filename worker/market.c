@@ -290,7 +290,6 @@ static void bot_from_row(struct mbot *b, PGresult *res, int i)
 static void on_sent_rows(PGresult *res, const char *err, void *arg)
 {
 	struct market *m = arg;
-	int64_t now = job_now_ms();
 
 	m->loading_bots = 0;
 	if (!res) {
@@ -307,7 +306,6 @@ static void on_sent_rows(PGresult *res, const char *err, void *arg)
 		load_bots(m);
 		return;
 	}
-	(void)now;
 	arm(m);
 }
 

@@ -12,7 +12,6 @@
  * a human waits for the cap instead, so every human who asks gets an answer. */
 #include "talk.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +30,7 @@
 #include "pick.h"
 #include "task_int.h"
 #include "textcheck.h"
+#include "tgw.h"
 #include "tz.h"
 
 #define OWN_MAX 100
@@ -52,6 +52,7 @@ struct talk {
 	int mention;
 	int refresh;
 	enum pick_length length;
+	struct pick_probs pp;     /* the settings' probabilities, taken once */
 	char topic[64];
 	char news[512];
 	int minute;
@@ -321,7 +322,7 @@ static void decide(struct talk *k)
 	const struct convo_msg *newest = c->nmsgs ? &c->msgs[c->nmsgs - 1] : NULL;
 	json_t *rt = json_object_get(t->job.payload, "reply_to_message_id");
 	const char *ptopic = json_string_value(json_object_get(t->job.payload, "topic"));
-	struct pick_probs pp = pick_probs_default();
+	struct pick_probs *pp = &k->pp;
 	struct pick_bot pb;
 	struct tz_local l;
 	char err[128];
@@ -331,28 +332,29 @@ static void decide(struct talk *k)
 		skip(k, -1, "its own message is the newest");
 		return;
 	}
-	pp.reply = s->reply_probability;
-	pp.reply_to_bots = s->reply_to_bots_probability;
-	pp.mention = s->mention_probability;
-	pp.short_reaction = s->short_reaction_probability;
-	pp.len_short = s->len_short;
-	pp.len_medium = s->len_medium;
-	pp.len_long = s->len_long;
-	pick_probs_bias_length(&pp, k->persona);
+	*pp = pick_probs_default();
+	pp->reply = s->reply_probability;
+	pp->reply_to_bots = s->reply_to_bots_probability;
+	pp->mention = s->mention_probability;
+	pp->short_reaction = s->short_reaction_probability;
+	pp->len_short = s->len_short;
+	pp->len_medium = s->len_medium;
+	pp->len_long = s->len_long;
+	pick_probs_bias_length(pp, k->persona);
 	pick_bot_from_json(&pb, t->job.bot_id, t->bot_name, k->username, k->persona, k->emotion,
 			   c->topics);
 	if (json_is_integer(rt)) {
 		/* A reply asked for (a human's mention, an operator's job). */
 		k->reply_to = json_integer_value(rt);
 		k->target = find_tg(c, k->reply_to);
-	} else if (pick_mode(&pp, newest, &w->rng) == PICK_REPLY) {
+	} else if (pick_mode(pp, newest, &w->rng) == PICK_REPLY) {
 		k->target = pick_open_target(k, &pb, now);
 		if (k->target >= 0)
 			k->reply_to = c->msgs[k->target].tg_id;
 	}
 	if (k->target >= 0) {
 		k->answering_human = c->msgs[k->target].bot_id == 0;
-		k->mention = pick_mention(&pp, &w->rng);
+		k->mention = pick_mention(pp, &w->rng);
 	}
 	if (ptopic)
 		snprintf(k->topic, sizeof k->topic, "%s", ptopic);
@@ -365,7 +367,7 @@ static void decide(struct talk *k)
 	if (k->target < 0 && w->news && backoff_uniform(&w->rng) < s->news_trigger_probability &&
 	    news_headline(w->news, k->topic, now, &w->rng, k->news, sizeof k->news) < 0)
 		k->news[0] = '\0';
-	k->length = pick_length(&pp, &w->rng);
+	k->length = pick_length(pp, &w->rng);
 	k->minute = tz_local(c->time_zone, now, &l, err, sizeof err) == 0 ? l.minute_of_day : -1;
 	reserve_bot(t);
 }
@@ -408,8 +410,7 @@ static void on_chat_room(int64_t wait_ms, void *arg)
 	}
 	k->refresh = market_refresh_due(t->w->market, t->job.bot_id, job_now_ms());
 	/* An emoji-only reaction needs no words. */
-	if (k->target >= 0 && pick_short_reaction(&(struct pick_probs){
-		    .short_reaction = S(k)->short_reaction_probability }, &t->w->rng)) {
+	if (k->target >= 0 && pick_short_reaction(&k->pp, &t->w->rng)) {
 		shm_count(t->w->slot, SHM_C_REACTIONS, 1);
 		k->draft = strdup(pick_reaction_emoji(k->chat->msgs[k->target].sentiment, &t->w->rng));
 		k->mention = 0;
@@ -695,13 +696,13 @@ static void send_typing(struct talk *k)
 {
 	struct task *t = k->t;
 	struct wk *w = t->w;
-	char url[TOK_MAX + 300], body[96];
+	char url[TOK_MAX + 300], *body = tgw_chat_action(t->job.chat_id, "typing");
 	const char *headers[] = { "Content-Type: application/json", NULL };
 	struct httpc_req req = { 0 };
 
+	if (!body)
+		return;
 	snprintf(url, sizeof url, "%s/bot%s/sendChatAction", w->cfg.telegram_api_url, t->bot_token);
-	snprintf(body, sizeof body, "{\"chat_id\":%lld,\"action\":\"typing\"}",
-		 (long long)t->job.chat_id);
 	req.method = "POST";
 	req.url = url;
 	req.headers = headers;
@@ -713,6 +714,7 @@ static void send_typing(struct talk *k)
 	if (httpc_request(w->http, &req, on_action_sent, NULL) == 0)
 		shm_count(w->slot, SHM_C_TYPING, 1);
 	memset(url, 0, sizeof url);
+	free(body);
 }
 
 static void on_typing_tick(void *arg)
@@ -818,16 +820,10 @@ static void finalize(struct talk *k)
 	const struct settings *s = S(k);
 
 	if (k->attempts >= 0) {
-		struct humanise_probs hp;
-		const struct settings_hum *h = k->answering_human ? &s->hum_human : &s->hum;
+		const struct humanise_probs *hp = k->answering_human ? &s->hum_human : &s->hum;
 		char *x;
 
-		hp.opening = h->opening;
-		hp.hesitation = h->hesitation;
-		hp.contraction = h->contraction;
-		hp.filler = h->filler;
-		hp.typo = h->typo;
-		if ((x = humanise(k->draft, &hp, s->voice_profile_enabled ? k->persona : NULL,
+		if ((x = humanise(k->draft, hp, s->voice_profile_enabled ? k->persona : NULL,
 				  s->voice_profile_enabled ? k->emotion : NULL, &t->w->rng))) {
 			free(k->draft);
 			k->draft = x;
