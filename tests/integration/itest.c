@@ -385,6 +385,16 @@ char *itest_write_cast(int nbots, long long chat_id)
 	return path;
 }
 
+pid_t itest_supervisor(const char *workers)
+{
+	char *bin = itest_bin("supervisor");
+	const char *av[] = { bin, "--workers", workers, NULL };
+	pid_t pid = itest_spawn(av, getenv("PIYASA_ITEST_LOG"));
+
+	free(bin);
+	return pid;
+}
+
 int itest_wait_for(int (*cond)(void *), void *arg, int timeout_ms)
 {
 	int64_t end = itest_now_ms() + timeout_ms;

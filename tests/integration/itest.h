@@ -27,6 +27,8 @@ char *itest_bin(const char *name);
 pid_t itest_spawn(const char *const argv[], const char *logfile);
 /* Run a program to the end; its exit status (-1 if it did not exit normally). */
 int itest_run(const char *const argv[]);
+/* `supervisor --workers N` in the background, its output to $PIYASA_ITEST_LOG. */
+pid_t itest_supervisor(const char *workers);
 /* piyasactl with its arguments (NULL-terminated) to the end; its exit status. */
 int itest_ctl(const char *first, ...) __attribute__((sentinel));
 /* Wait up to timeout_ms for pid to exit; its wait status, or -1 on timeout. */

@@ -92,16 +92,6 @@ static char *write_cast(void)
 	return path;
 }
 
-static pid_t start_supervisor(void)
-{
-	char *bin = itest_bin("supervisor");
-	const char *av[] = { bin, "--workers", "4", NULL };
-	pid_t pid = itest_spawn(av, getenv("PIYASA_ITEST_LOG"));
-
-	free(bin);
-	return pid;
-}
-
 static int some_sent(void *arg)
 {
 	return itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'") >= (long long)(intptr_t)arg;
@@ -160,7 +150,7 @@ START_TEST(two_hundred_bots_twenty_chats_a_simulated_hour)
 	int64_t t0;
 
 	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
-	sup = start_supervisor();
+	sup = itest_supervisor("4");
 	ck_assert(itest_wait_for(some_sent, (void *)(intptr_t)0, 1000));
 	sleep(2); /* the workers are up and subscribed */
 	/* Switched on without a restart: the change notice reaches every worker. */

@@ -29,16 +29,6 @@ static void teardown(void)
 	itest_env_teardown();
 }
 
-static pid_t start_supervisor(const char *workers)
-{
-	char *bin = itest_bin("supervisor");
-	const char *av[] = { bin, "--workers", workers, NULL };
-	pid_t pid = itest_spawn(av, getenv("PIYASA_ITEST_LOG"));
-
-	free(bin);
-	return pid;
-}
-
 static int all_sent(void *arg)
 {
 	return itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'") >= (long long)(intptr_t)arg;
@@ -53,7 +43,7 @@ START_TEST(two_thousand_jobs_forty_bots_four_workers)
 	snprintf(chat, sizeof chat, "%lld", CHAT);
 	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM chat_bots"), 40);
-	sup = start_supervisor("4");
+	sup = itest_supervisor("4");
 	t0 = itest_now_ms();
 	ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--count", "2000", NULL), 0);
 	ck_assert_msg(itest_wait_for(all_sent, (void *)(intptr_t)2000, 90000),
@@ -87,7 +77,7 @@ START_TEST(malformed_job_goes_to_dead_letters_with_reason)
 	char *cast = itest_write_cast(4, CHAT);
 
 	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
-	sup = start_supervisor("2");
+	sup = itest_supervisor("2");
 	/* A producer with a bug: an id pushed with a body that is not a job. */
 	const char *prefix = getenv("PIYASA_REDIS_PREFIX");
 	ck_assert_int_eq(itest_ctl("enqueue", "--bot", "2", "--chat", "-1001000000042", NULL), 0);
