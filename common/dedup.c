@@ -79,6 +79,20 @@ int dedup_exact(const char *text, const char *const *recent, size_t n)
 	return 0;
 }
 
+int dedup_exact_hash(const char *text, const uint64_t *recent, size_t n)
+{
+	char a[DEDUP_NORM_MAX];
+	uint64_t h;
+
+	if (dedup_normalise(text, a, sizeof(a)) == 0 || !recent)
+		return 0; /* as dedup_exact: nothing left is never a duplicate */
+	h = dedup_hash(text); /* normalises once more: one draft, no matter */
+	for (size_t i = 0; i < n; i++)
+		if (recent[i] == h)
+			return 1;
+	return 0;
+}
+
 double dedup_cosine(const float *a, const float *b, size_t dim)
 {
 	double dot = 0, na = 0, nb = 0, c;

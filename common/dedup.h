@@ -39,6 +39,11 @@ uint64_t dedup_hash(const char *text);
  * is never a duplicate: the emoji-only reactions repeat by design. */
 int dedup_exact(const char *text, const char *const *recent, size_t n);
 
+/* dedup_exact against the stored hashes (dedup_hash) of the recent texts, so
+ * they are not normalised again for every draft. The same answers as
+ * dedup_exact, short of a 64-bit hash collision. */
+int dedup_exact_hash(const char *text, const uint64_t *recent, size_t n);
+
 /* Cosine similarity in [-1, 1]; 0 when either vector is all zeros or dim is 0. */
 double dedup_cosine(const float *a, const float *b, size_t dim);
 

@@ -125,10 +125,18 @@ size_t pick_fold(const char *in, char *out, size_t outsz)
 	if (!outsz)
 		return 0;
 	while (s && *s) {
-		size_t n = char_len(s);
-		char c = n == 1 && *s < 0x80 ? (char)(*s >= 'A' && *s <= 'Z' ? *s + 32 : *s)
-					     : n == 2 ? fold2(s[0], s[1]) : 0;
+		size_t n;
+		char c;
 
+		if (*s < 0x80) { /* most of any text: nothing to decode */
+			if (o + 1 >= outsz)
+				break;
+			out[o++] = (char)(*s >= 'A' && *s <= 'Z' ? *s + 32 : *s);
+			s++;
+			continue;
+		}
+		n = char_len(s);
+		c = n == 2 ? fold2(s[0], s[1]) : 0;
 		if (c) {
 			if (o + 1 >= outsz)
 				break;
@@ -145,32 +153,37 @@ size_t pick_fold(const char *in, char *out, size_t outsz)
 	return o;
 }
 
-/* ASCII-only lowercase (for symbols), cut on a character boundary. */
-static void ascii_lower(const char *in, char *out, size_t outsz)
+/* ASCII-only capitals (for symbols), cut on a character boundary: the built-in
+ * tickers are stored in capitals, so only the text and a watchlist need this. */
+static size_t ascii_upper(const char *in, char *out, size_t outsz)
 {
 	const unsigned char *s = (const unsigned char *)in;
 	size_t o = 0;
 
 	while (s && *s) {
-		size_t n = char_len(s);
+		size_t n = *s < 0x80 ? 1 : char_len(s);
 
 		if (o + n >= outsz)
 			break;
 		for (size_t k = 0; k < n; k++)
-			out[o++] = (char)(s[k] >= 'A' && s[k] <= 'Z' ? s[k] + 32 : s[k]);
+			out[o++] = (char)(s[k] >= 'a' && s[k] <= 'z' ? s[k] - 32 : s[k]);
 		s += n;
 	}
 	out[o] = 0;
+	return o;
 }
+
+static const unsigned char word_bytes[256] = {
+	['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1, ['_'] = 1,
+};
 
 static int is_word(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_';
+	return word_bytes[(unsigned char)c];
 }
 
 /* needle in hay at the start of a word (when needle starts with a letter or digit)
- * and, unless prefix_ok, at the end of one. Both already folded or lowered. */
+ * and, unless prefix_ok, at the end of one. Both already folded or capitalised. */
 static int has_word(const char *hay, const char *needle, int prefix_ok)
 {
 	size_t nl = strlen(needle);
@@ -187,62 +200,124 @@ static int has_word(const char *hay, const char *needle, int prefix_ok)
 	return 0;
 }
 
-/* A (folded) keyword in a folded text: 4+ bytes may carry a suffix, unless
- * whole_only. */
-static int has_keyword(const char *folded, const char *kw, int whole_only)
+_Static_assert(PICK_TEXT_MAX <= INT16_MAX, "word starts are int16_t");
+
+/* A folded (or capitalised) text with its word starts listed by first byte. A
+ * needle that starts with a letter or digit can only match where a word starts,
+ * so it is compared there alone instead of strstr running over the whole text
+ * once per keyword (some 80 keywords per message). */
+struct scan {
+	const char *s;
+	size_t len;
+	int16_t head[128];           /* first word start with this byte, -1: none */
+	int16_t next[PICK_TEXT_MAX]; /* the next word start with the same byte */
+};
+
+static void scan_init(struct scan *sc, const char *s, size_t len)
 {
-	return has_word(folded, kw, !whole_only && strlen(kw) >= 4);
+	int prev = 0;
+
+	sc->s = s;
+	sc->len = len;
+	memset(sc->head, 0xff, sizeof sc->head);
+	for (size_t i = 0; i < len; i++) {
+		int w = is_word(s[i]);
+
+		if (w && !prev) {
+			sc->next[i] = sc->head[(unsigned char)s[i]];
+			sc->head[(unsigned char)s[i]] = (int16_t)i;
+		}
+		prev = w;
+	}
 }
 
-static int has_any(const char *folded, const char *const *list, int whole_only)
+/* A needle of this many bytes or more may carry a suffix ("borsada"). */
+#define SUFFIX_MIN 4
+#define WHOLE ((size_t)-1) /* no needle is this long: whole words only */
+
+/* has_word over a scanned text, prefix_ok when needle has prefix_min bytes or
+ * more. The needle is compared byte by byte, so its length costs nothing. */
+static int scan_has(const struct scan *sc, const char *needle, size_t prefix_min)
+{
+	if (!is_word(needle[0]))
+		return *needle && has_word(sc->s, needle, strlen(needle) >= prefix_min);
+	for (int p = sc->head[(unsigned char)needle[0]]; p >= 0; p = sc->next[p]) {
+		const char *t = sc->s + p;
+		size_t j = 1;
+
+		while (needle[j] && needle[j] == t[j]) /* the text's NUL stops it */
+			j++;
+		if (needle[j])
+			continue;
+		if (j < prefix_min && is_word(needle[j - 1]) && is_word(t[j]))
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
+/* A (folded) keyword in a folded text: 4+ bytes may carry a suffix, unless
+ * whole_only. */
+static int has_keyword(const struct scan *sc, const char *kw, int whole_only)
+{
+	return scan_has(sc, kw, whole_only ? WHOLE : SUFFIX_MIN);
+}
+
+static int has_any(const struct scan *sc, const char *const *list, int whole_only)
 {
 	for (size_t i = 0; list[i]; i++)
-		if (has_keyword(folded, list[i], whole_only))
+		if (has_keyword(sc, list[i], whole_only))
 			return 1;
 	return 0;
 }
 
-static int count_any(const char *folded, const char *const *list)
+static int count_any(const struct scan *sc, const char *const *list)
 {
 	int n = 0;
 
 	for (size_t i = 0; list[i]; i++)
-		n += has_keyword(folded, list[i], 0);
+		n += has_keyword(sc, list[i], 0);
 	return n;
 }
 
-static int fold_eq(const char *a, const char *b)
-{
-	char fa[WORD_MAX], fb[WORD_MAX];
+/* A topic as detection needs it, folded once per call rather than per message. */
+struct topic_key {
+	char t[WORD_MAX];
+	size_t n;
+	const char *const *kw; /* the keywords of a default topic it names, or NULL */
+};
 
-	pick_fold(a, fa, sizeof fa);
-	pick_fold(b, fb, sizeof fb);
-	return strcmp(fa, fb) == 0;
+static void topic_key(struct topic_key *k, const char *topic)
+{
+	k->n = pick_fold(topic, k->t, sizeof k->t);
+	k->kw = NULL;
+	for (size_t i = 0; i < NELEM(topic_table) && !k->kw; i++)
+		for (size_t j = 0; topic_table[i].names[j] && !k->kw; j++)
+			if (strcmp(topic_table[i].names[j], k->t) == 0)
+				k->kw = topic_table[i].kw;
 }
 
-/* Does a message (folded text, metadata topic) speak of topic? */
-static int detects(const char *folded, const char *msg_topic, const char *topic)
-{
-	char t[WORD_MAX], mt[WORD_MAX];
-	size_t n = pick_fold(topic, t, sizeof t);
+/* A message's metadata topic, folded; has is 0 when it has none. */
+struct msg_topic {
+	char t[WORD_MAX];
+	size_t n;
+	int has;
+};
 
-	if (msg_topic && pick_fold(msg_topic, mt, sizeof mt) == n && strcmp(mt, t) == 0)
-		return 1;
-	if (n && has_word(folded, t, n >= 4))
-		return 1;
-	for (size_t i = 0; i < NELEM(topic_table); i++)
-		for (size_t j = 0; topic_table[i].names[j]; j++)
-			if (strcmp(topic_table[i].names[j], t) == 0)
-				return has_any(folded, topic_table[i].kw, 0);
-	return 0;
+static void msg_topic(struct msg_topic *mt, const char *topic)
+{
+	mt->has = topic != NULL;
+	mt->n = mt->has ? pick_fold(topic, mt->t, sizeof mt->t) : 0;
 }
 
-static int has_symbol(const char *lowered, const char *symbol)
+/* Does a message (scanned folded text, metadata topic) speak of the topic? */
+static int detects(const struct scan *sc, const struct msg_topic *mt, const struct topic_key *k)
 {
-	char s[WORD_MAX];
-
-	ascii_lower(symbol, s, sizeof s);
-	return has_word(lowered, s, 0);
+	if (mt->has && mt->n == k->n && strcmp(mt->t, k->t) == 0)
+		return 1;
+	if (scan_has(sc, k->t, SUFFIX_MIN))
+		return 1;
+	return k->kw && has_any(sc, k->kw, 0);
 }
 
 /* ---- the bot ---- */
@@ -307,26 +382,44 @@ static double age_points(int64_t age_ms)
 	return -1;
 }
 
-static int mentions(const char *folded, const struct pick_bot *b)
-{
-	char k[WORD_MAX];
+/* What scoring matches for one bot, prepared once per call: pick_target scores up
+ * to PICK_WINDOW messages against the same bot. */
+struct bot_keys {
+	char user[WORD_MAX]; /* "@username" folded, "" when none */
+	char name[WORD_MAX]; /* the name folded, "" when none */
+	char watch[PICK_MAX_WATCH][WORD_MAX]; /* the watchlist in capitals */
+	size_t nwatch, ntopics;
+	struct topic_key topics[PICK_MAX_TOPICS];
+};
 
+static void bot_keys(struct bot_keys *k, const struct pick_bot *b)
+{
+	k->user[0] = k->name[0] = '\0';
 	if (b->username && *b->username) {
-		k[0] = '@';
-		pick_fold(b->username, k + 1, sizeof k - 1);
-		if (has_word(folded, k, 0))
-			return 1;
+		k->user[0] = '@';
+		pick_fold(b->username, k->user + 1, sizeof k->user - 1);
 	}
-	if (b->name && pick_fold(b->name, k, sizeof k) > 0 && has_word(folded, k, 0))
-		return 1;
-	return 0;
+	if (b->name)
+		pick_fold(b->name, k->name, sizeof k->name);
+	k->nwatch = b->nwatch < PICK_MAX_WATCH ? b->nwatch : PICK_MAX_WATCH;
+	for (size_t i = 0; i < k->nwatch; i++)
+		ascii_upper(b->watch[i], k->watch[i], sizeof k->watch[i]);
+	k->ntopics = b->ntopics < PICK_MAX_TOPICS ? b->ntopics : PICK_MAX_TOPICS;
+	for (size_t i = 0; i < k->ntopics; i++)
+		topic_key(&k->topics[i], b->topics[i]);
+}
+
+static int mentions(const struct scan *sc, const struct bot_keys *k)
+{
+	return scan_has(sc, k->user, WHOLE) || scan_has(sc, k->name, WHOLE);
 }
 
 int pick_mentions_user(const char *text, const char *username)
 {
 	char folded[PICK_TEXT_MAX], k[WORD_MAX];
 
-	if (!text || !username || !*username)
+	/* "@" folds from "@" alone: without one, nothing to fold. */
+	if (!text || !username || !*username || !strchr(text, '@'))
 		return 0;
 	pick_fold(text, folded, sizeof folded);
 	k[0] = '@';
@@ -334,35 +427,51 @@ int pick_mentions_user(const char *text, const char *username)
 	return has_word(folded, k, 0);
 }
 
-double pick_score(const struct convo_msg *m, const struct pick_bot *b, int64_t now_ms,
-		  int replies_to_m)
+/* pick_score with b's keys prepared (k unused when b is NULL). */
+static double score_with(const struct convo_msg *m, const struct pick_bot *b,
+			 const struct bot_keys *k, int64_t now_ms, int replies_to_m)
 {
-	char folded[PICK_TEXT_MAX], lowered[PICK_TEXT_MAX];
+	char folded[PICK_TEXT_MAX], upper[PICK_TEXT_MAX];
 	const char *text = m->text ? m->text : "";
 	double s = m->bot_id == 0 ? 8.0 : 2.5;
+	struct scan sc, usc;
+	struct msg_topic mt;
 
 	s += age_points(now_ms - m->at_ms);
-	pick_fold(text, folded, sizeof folded);
+	scan_init(&sc, folded, pick_fold(text, folded, sizeof folded));
 	if (strchr(folded, '?') || strstr(folded, "？"))
 		s += 4;
-	if (has_any(folded, curiosity, 1))
+	if (has_any(&sc, curiosity, 1))
 		s += 3;
 	if (replies_to_m >= 2)
 		s += 1.5;
 	if (!b)
 		return s;
-	if (mentions(folded, b))
+	if (mentions(&sc, k))
 		s += 15;
-	ascii_lower(text, lowered, sizeof lowered);
-	for (size_t i = 0; i < b->nwatch && i < PICK_MAX_WATCH; i++)
-		if (has_symbol(lowered, b->watch[i]))
-			s += 2.5;
-	for (size_t i = 0; i < b->ntopics && i < PICK_MAX_TOPICS; i++)
-		if (detects(folded, m->topic, b->topics[i]))
+	if (k->nwatch) {
+		scan_init(&usc, upper, ascii_upper(text, upper, sizeof upper));
+		for (size_t i = 0; i < k->nwatch; i++)
+			if (scan_has(&usc, k->watch[i], WHOLE))
+				s += 2.5;
+	}
+	msg_topic(&mt, m->topic);
+	for (size_t i = 0; i < k->ntopics; i++)
+		if (detects(&sc, &mt, &k->topics[i]))
 			s += 1.5;
-	if (b->empathy > 0.7 && (m->sentiment < 0 || has_any(folded, negative, 0)))
+	if (b->empathy > 0.7 && (m->sentiment < 0 || has_any(&sc, negative, 0)))
 		s += 2;
 	return s;
+}
+
+double pick_score(const struct convo_msg *m, const struct pick_bot *b, int64_t now_ms,
+		  int replies_to_m)
+{
+	struct bot_keys k;
+
+	if (b)
+		bot_keys(&k, b);
+	return score_with(m, b, &k, now_ms, replies_to_m);
 }
 
 static int count_replies(const struct convo_msg *msgs, size_t n, int64_t tg_id)
@@ -388,9 +497,12 @@ int pick_target(const struct convo_msg *msgs, size_t n, const struct pick_bot *b
 	int top[PICK_TOP];
 	double sc[PICK_TOP], total = 0, u;
 	int nt = 0;
+	struct bot_keys keys;
 
 	if (!msgs)
 		return -1;
+	if (b)
+		bot_keys(&keys, b);
 	/* Newest first, and only a strictly better score displaces: ties keep the newer. */
 	for (size_t i = n; i-- > start;) {
 		double s;
@@ -398,7 +510,7 @@ int pick_target(const struct convo_msg *msgs, size_t n, const struct pick_bot *b
 
 		if (b && b->id != 0 && msgs[i].bot_id == b->id)
 			continue;
-		s = pick_score(&msgs[i], b, now_ms, count_replies(msgs, n, msgs[i].tg_id));
+		s = score_with(&msgs[i], b, &keys, now_ms, count_replies(msgs, n, msgs[i].tg_id));
 		if (nt == PICK_TOP && s <= sc[PICK_TOP - 1])
 			continue;
 		if (nt < PICK_TOP)
@@ -571,9 +683,11 @@ static int64_t parse_time_ms(const char *s)
 	return ((int64_t)t - off) * 1000;
 }
 
-/* When topic's cooldown ends (ms), 0 when none of stances cools it down. */
-static int64_t cooldown_end(const json_t *stances, const char *topic)
+/* When the topic (folded: ft) cools down until (ms), 0 when none of stances cools
+ * it down. */
+static int64_t cooldown_end(const json_t *stances, const char *ft)
 {
+	char f[WORD_MAX];
 	int64_t end = 0;
 	size_t i;
 	json_t *st;
@@ -584,7 +698,10 @@ static int64_t cooldown_end(const json_t *stances, const char *topic)
 		json_t *t = json_object_get(st, "topic"), *c = json_object_get(st, "cooldown_until");
 		int64_t ms;
 
-		if (!json_is_string(t) || !json_is_string(c) || !fold_eq(json_string_value(t), topic))
+		if (!json_is_string(t) || !json_is_string(c))
+			continue;
+		pick_fold(json_string_value(t), f, sizeof f);
+		if (strcmp(f, ft) != 0)
 			continue;
 		ms = parse_time_ms(json_string_value(c));
 		if (ms > end)
@@ -597,14 +714,18 @@ const char *pick_topic(const json_t *chat_topics, const json_t *stances,
 		       const struct convo_msg *msgs, size_t n, int64_t now_ms, uint64_t *rng)
 {
 	const char *all[PICK_MAX_TOPICS], *cand[PICK_MAX_TOPICS];
+	struct topic_key keys[PICK_MAX_TOPICS];
 	int64_t ends[PICK_MAX_TOPICS];
 	int counts[PICK_MAX_TOPICS] = { 0 };
 	size_t nall = topics_of(chat_topics, all), nc = 0, first = 0, nbest = 0;
 	char folded[PICK_TEXT_MAX];
+	struct msg_topic mt;
+	struct scan sc;
 	int best = 0;
 
 	for (size_t i = 0; i < nall; i++) {
-		ends[i] = cooldown_end(stances, all[i]);
+		topic_key(&keys[nc], all[i]);
+		ends[i] = cooldown_end(stances, keys[nc].t);
 		if (ends[i] <= now_ms)
 			cand[nc++] = all[i];
 		else if (ends[i] < ends[first])
@@ -613,9 +734,11 @@ const char *pick_topic(const json_t *chat_topics, const json_t *stances,
 	if (!nc) /* all cooling down: the one free soonest */
 		return all[first];
 	for (size_t m = 0; msgs && m < n; m++) {
-		pick_fold(msgs[m].text ? msgs[m].text : "", folded, sizeof folded);
+		scan_init(&sc, folded,
+			  pick_fold(msgs[m].text ? msgs[m].text : "", folded, sizeof folded));
+		msg_topic(&mt, msgs[m].topic);
 		for (size_t i = 0; i < nc; i++)
-			counts[i] += detects(folded, msgs[m].topic, cand[i]);
+			counts[i] += detects(&sc, &mt, &keys[i]);
 	}
 	for (size_t i = 0; i < nc; i++)
 		best = counts[i] > best ? counts[i] : best;
@@ -642,20 +765,23 @@ static int add_symbol(const char **out, int n, const char *sym)
 int pick_symbols(const char *text, const json_t *watchlist, const char **out, int max)
 {
 	const char *watch[PICK_MAX_WATCH];
-	char lowered[PICK_TEXT_MAX];
+	char upper[PICK_TEXT_MAX], sym[WORD_MAX];
 	size_t nw = strings_of(watchlist, watch, PICK_MAX_WATCH);
+	struct scan sc;
 	int n = 0;
 
 	if (max > PICK_MAX_SYMBOLS)
 		max = PICK_MAX_SYMBOLS;
 	if (!text || !out || max <= 0)
 		return 0;
-	ascii_lower(text, lowered, sizeof lowered);
-	for (size_t i = 0; i < nw && n < max; i++)
-		if (has_symbol(lowered, watch[i]))
+	scan_init(&sc, upper, ascii_upper(text, upper, sizeof upper));
+	for (size_t i = 0; i < nw && n < max; i++) {
+		ascii_upper(watch[i], sym, sizeof sym);
+		if (scan_has(&sc, sym, WHOLE))
 			n = add_symbol(out, n, watch[i]);
+	}
 	for (size_t i = 0; known_symbols[i] && n < max; i++)
-		if (has_symbol(lowered, known_symbols[i]))
+		if (scan_has(&sc, known_symbols[i], WHOLE))
 			n = add_symbol(out, n, known_symbols[i]);
 	return n;
 }
@@ -674,15 +800,21 @@ int pick_lists_folded(void)
 			if (pick_fold(topic_table[i].names[j], f, sizeof f) == 0 ||
 			    strcmp(f, topic_table[i].names[j]) != 0)
 				return 0;
+	/* The tickers are matched as written, against a text in capitals. */
+	for (size_t i = 0; known_symbols[i]; i++)
+		if (ascii_upper(known_symbols[i], f, sizeof f) == 0 ||
+		    strcmp(f, known_symbols[i]) != 0)
+			return 0;
 	return 1;
 }
 
 int pick_sentiment(const char *text)
 {
 	char folded[PICK_TEXT_MAX];
+	struct scan sc;
 	int score;
 
-	pick_fold(text ? text : "", folded, sizeof folded);
-	score = count_any(folded, positive) - count_any(folded, negative);
+	scan_init(&sc, folded, pick_fold(text ? text : "", folded, sizeof folded));
+	score = count_any(&sc, positive) - count_any(&sc, negative);
 	return score > 0 ? 1 : score < 0 ? -1 : 0;
 }

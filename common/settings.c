@@ -37,7 +37,7 @@ static const struct st_row rows[] = {
 	{ "scale_factor", "1.0", ST_NUM, F(scale_factor), 0,
 	  "divides every delay and the hourly window (floor 0.1); 60 runs an hour in a minute" },
 	{ "max_msgs_per_min", "6", ST_INT, F(max_msgs_per_min), 0,
-	  "per chat: messages of any author in the last 60 s, counted across workers" },
+	  "per chat: messages of any author in the last 60 s, counted across workers; 0: no cap" },
 	{ "bot_hourly_msg_limit", "{\"min\": 6, \"max\": 12}", ST_IRANGE, F(hourly_min),
 	  F(hourly_max), "per bot and hour: below min the bot is favoured, at max it is silent" },
 	{ "prime_hours", "[\"09:30-12:00\", \"14:00-18:00\"]", ST_HOURS, 0, 0,

@@ -6,6 +6,7 @@
  * Turkish, and match whatever keyboard the model imitated. */
 #include "textcheck.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,16 @@ bad:
 	return 1;
 }
 
+/* textcheck_utf8_next inlined for ASCII, which is most of any text. */
+static inline size_t next_cp(const char *s, size_t len, uint32_t *cp)
+{
+	if ((unsigned char)*s < 0x80) {
+		*cp = (unsigned char)*s;
+		return 1;
+	}
+	return textcheck_utf8_next(s, len, cp);
+}
+
 size_t textcheck_utf8_put(uint32_t cp, char *out)
 {
 	unsigned char *u = (unsigned char *)out;
@@ -137,7 +148,7 @@ int textcheck_utf8_valid(const char *s, size_t len)
 	uint32_t cp;
 
 	while (i < len) {
-		i += textcheck_utf8_next(s + i, len - i, &cp);
+		i += next_cp(s + i, len - i, &cp);
 		if (cp == TEXTCHECK_BAD_CP)
 			return 0;
 	}
@@ -150,7 +161,7 @@ size_t textcheck_utf8_count(const char *s)
 	uint32_t cp;
 
 	while (i < len) {
-		i += textcheck_utf8_next(s + i, len - i, &cp);
+		i += next_cp(s + i, len - i, &cp);
 		n++;
 	}
 	return n;
@@ -162,7 +173,7 @@ size_t textcheck_utf8_sanitize(char *s)
 	uint32_t cp;
 
 	while (i < len) {
-		n = textcheck_utf8_next(s + i, len - i, &cp);
+		n = next_cp(s + i, len - i, &cp);
 		if (cp != TEXTCHECK_BAD_CP) {
 			memmove(s + o, s + i, n);
 			o += n;
@@ -331,15 +342,31 @@ static uint32_t cp_at(const char *s, size_t len, size_t pos)
 	return cp;
 }
 
-/* Bytes of s (len available) matched by pat under fold, or 0. */
-static size_t match_fold(const char *s, size_t len, const char *pat)
+/* fold() of an ASCII byte: only the letters change. */
+static unsigned char fold_ascii(unsigned char c)
 {
-	size_t i = 0, j = 0, plen = strlen(pat);
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* Bytes of s (len available) matched by pat (plen bytes) under fold, or 0. */
+static size_t match_fold_n(const char *s, size_t len, const char *pat, size_t plen)
+{
+	size_t i = 0, j = 0;
 	uint32_t a, b;
 
 	while (j < plen) {
 		if (i >= len)
 			return 0;
+		unsigned char ca = (unsigned char)s[i], cb = (unsigned char)pat[j];
+		/* Two ASCII bytes need no decoding; ASCII against a non-ASCII letter does
+		 * (ı, İ, ş fold to ASCII). */
+		if (ca < 0x80 && cb < 0x80) {
+			if (fold_ascii(ca) != fold_ascii(cb))
+				return 0;
+			i++;
+			j++;
+			continue;
+		}
 		size_t na = textcheck_utf8_next(s + i, len - i, &a);
 		size_t nb = textcheck_utf8_next(pat + j, plen - j, &b);
 		if (fold(a) != fold(b))
@@ -350,6 +377,11 @@ static size_t match_fold(const char *s, size_t len, const char *pat)
 	return i;
 }
 
+static size_t match_fold(const char *s, size_t len, const char *pat)
+{
+	return match_fold_n(s, len, pat, strlen(pat));
+}
+
 size_t textcheck_fold_prefix(const char *s, size_t len, const char *pat)
 {
 	return match_fold(s, len, pat);
@@ -357,33 +389,114 @@ size_t textcheck_fold_prefix(const char *s, size_t len, const char *pat)
 
 int textcheck_fold_contains(const char *s, const char *pat)
 {
-	size_t len = strlen(s);
+	size_t len = strlen(s), plen = strlen(pat);
 
-	if (!*pat)
+	if (!plen)
 		return 1;
 	for (size_t i = 0; i < len; i++)
-		if (((unsigned char)s[i] & 0xC0) != 0x80 && match_fold(s + i, len - i, pat))
+		if (((unsigned char)s[i] & 0xC0) != 0x80 && match_fold_n(s + i, len - i, pat, plen))
 			return 1;
 	return 0;
 }
 
-/* First match of pat at or after from that starts a word (when pat starts with a
- * letter or digit); its position, or -1, and *mlen its length in s. */
-static long find_word(const char *s, size_t len, const char *pat, size_t from, size_t *mlen)
-{
-	uint32_t first;
-	int need_start;
+/* The text once under fold, as UTF-8, so that a phrase (folded once too) is found
+ * with memmem instead of being decoded and folded at every byte. An invalid byte
+ * becomes 0xFF, which no folded phrase contains. fold() never lengthens a
+ * character, so f needs no more room than the source. */
+struct folded {
+	char *f;
+	size_t *src; /* src[k]: source offset of the character folded byte k belongs to */
+	size_t len;  /* src[len] is the source length */
+};
 
-	textcheck_utf8_next(pat, strlen(pat), &first);
-	need_start = is_word_cp(first);
-	for (size_t i = from; i < len; i++) {
-		if (((unsigned char)s[i] & 0xC0) == 0x80)
+/* Folds s (len bytes) into t, whose f and src have room for len + 1 entries. */
+static void fold_text(const char *s, size_t len, struct folded *t)
+{
+	size_t i = 0, o = 0;
+
+	while (i < len) {
+		unsigned char c = (unsigned char)s[i];
+		uint32_t cp;
+		size_t n, k;
+
+		if (c < 0x80) {
+			t->src[o] = i++;
+			t->f[o++] = (char)fold_ascii(c);
 			continue;
-		if (need_start && is_word_cp(cp_before(s, i)))
-			continue;
-		*mlen = match_fold(s + i, len - i, pat);
-		if (*mlen)
-			return (long)i;
+		}
+		n = textcheck_utf8_next(s + i, len - i, &cp);
+		if (cp == TEXTCHECK_BAD_CP) {
+			t->f[o] = (char)0xFF;
+			k = 1;
+		} else {
+			k = textcheck_utf8_put(fold(cp), t->f + o);
+		}
+		while (k--)
+			t->src[o++] = i;
+		i += n;
+	}
+	t->src[o] = len;
+	t->f[o] = '\0';
+	t->len = o;
+}
+
+/* Longer than any listed phrase; one that did not fit would be cut short and so
+ * match more, which for a filter errs on the refusing side. */
+#define PHRASE_MAX 64
+
+/* A listed phrase under fold, built once. */
+struct phrase {
+	char f[PHRASE_MAX];
+	size_t len;
+	int need_start; /* starts with a letter or digit: must start a word */
+};
+
+static struct phrase promises_f[NELEM(promises)], ai_phrases_f[NELEM(ai_phrases)];
+static pthread_once_t phrases_once = PTHREAD_ONCE_INIT;
+
+static void fold_phrase(const char *pat, struct phrase *p)
+{
+	size_t len = strlen(pat), i = 0, o = 0;
+	char buf[4];
+	uint32_t cp;
+
+	textcheck_utf8_next(pat, len, &cp);
+	p->need_start = is_word_cp(cp);
+	while (i < len) {
+		size_t n = textcheck_utf8_next(pat + i, len - i, &cp);
+		size_t k = textcheck_utf8_put(fold(cp), buf);
+
+		if (o + k >= sizeof p->f)
+			break;
+		memcpy(p->f + o, buf, k);
+		o += k;
+		i += n;
+	}
+	p->len = o;
+}
+
+static void fold_phrases(void)
+{
+	for (size_t i = 0; i < NELEM(promises); i++)
+		fold_phrase(promises[i], &promises_f[i]);
+	for (size_t i = 0; i < NELEM(ai_phrases); i++)
+		fold_phrase(ai_phrases[i], &ai_phrases_f[i]);
+}
+
+/* First match of p in t at or after folded offset from that starts a word (when p
+ * starts with a letter or digit); its folded offset, or -1. s is the source. */
+static long find_word(const char *s, const struct folded *t, const struct phrase *p, size_t from)
+{
+	while (p->len && from + p->len <= t->len) {
+		const char *hit = memmem(t->f + from, t->len - from, p->f, p->len);
+		size_t k;
+
+		if (!hit)
+			return -1;
+		k = (size_t)(hit - t->f);
+		if (!p->need_start || !is_word_cp(cp_before(s, t->src[k])))
+			return (long)k;
+		from = k + 1;
 	}
 	return -1;
 }
@@ -418,29 +531,28 @@ static int promise_excused(const char *s, size_t len, const char *pat, size_t en
 	return next_word_in(s, len, end, garanti_bank, NELEM(garanti_bank));
 }
 
-static int find_promise(const char *s, size_t len, const char **which)
+static int find_promise(const char *s, size_t len, const struct folded *t, const char **which)
 {
 	for (size_t i = 0; i < NELEM(promises); i++) {
-		size_t from = 0, mlen;
+		const struct phrase *p = &promises_f[i];
+		size_t from = 0;
 		long at;
 
-		while ((at = find_word(s, len, promises[i], from, &mlen)) >= 0) {
-			if (!promise_excused(s, len, promises[i], (size_t)at + mlen)) {
+		while ((at = find_word(s, t, p, from)) >= 0) {
+			from = (size_t)at + p->len;
+			if (!promise_excused(s, len, promises[i], t->src[from])) {
 				*which = promises[i];
 				return 1;
 			}
-			from = (size_t)at + mlen;
 		}
 	}
 	return 0;
 }
 
-static int find_ai(const char *s, size_t len, const char **which)
+static int find_ai(const char *s, const struct folded *t, const char **which)
 {
-	size_t mlen;
-
 	for (size_t i = 0; i < NELEM(ai_phrases); i++)
-		if (find_word(s, len, ai_phrases[i], 0, &mlen) >= 0) {
+		if (find_word(s, t, &ai_phrases_f[i], 0) >= 0) {
 			*which = ai_phrases[i];
 			return 1;
 		}
@@ -462,7 +574,7 @@ static size_t flatten_chars(const char *in, char *w)
 	uint32_t cp;
 
 	while (i < len) {
-		n = textcheck_utf8_next(in + i, len - i, &cp);
+		n = next_cp(in + i, len - i, &cp);
 		i += n;
 		if (cp == TEXTCHECK_BAD_CP || is_zero_width(cp))
 			continue;
@@ -476,8 +588,8 @@ static size_t flatten_chars(const char *in, char *w)
 		}
 		if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0))
 			continue;
-		memcpy(w + o, in + i - n, n);
-		o += n;
+		for (size_t k = i - n; k < i; k++) /* 1 to 4 bytes: cheaper than memcpy */
+			w[o++] = in[k];
 	}
 	w[o] = '\0';
 	return o;
@@ -700,7 +812,7 @@ static int has_content(const char *s)
 	uint32_t cp;
 
 	while (i < len) {
-		i += textcheck_utf8_next(s + i, len - i, &cp);
+		i += next_cp(s + i, len - i, &cp);
 		if (is_word_cp(cp) || (textcheck_is_emoji(cp) && cp != 0x200D && cp != 0xFE0F))
 			return 1;
 	}
@@ -715,7 +827,7 @@ size_t textcheck_cap(char *s, size_t max_cp)
 	uint32_t cp;
 
 	while (i < len && n < max_cp) {
-		size_t k = textcheck_utf8_next(s + i, len - i, &cp);
+		size_t k = next_cp(s + i, len - i, &cp);
 
 		if (cp == ' ' && n > 0)
 			space = i;
@@ -761,21 +873,27 @@ static int refuse(char *why, size_t whylen, const char *what, const char *phrase
 int textcheck_clean(const char *in, char *out, size_t outlen, char *why, size_t whylen)
 {
 	const char *phrase;
-	size_t len;
+	struct folded t;
+	size_t len, n = strlen(in ? in : "");
 	char *w;
 	int rc;
 
-	if (!in || !*in)
+	if (!n)
 		return refuse(why, whylen, "empty answer", NULL);
-	w = malloc(strlen(in) + 1);
-	if (!w)
+	/* One block: the source map, then the flat copy, then its fold. */
+	if (n >= SIZE_MAX / (sizeof *t.src + 2) ||
+	    !(t.src = malloc((n + 1) * (sizeof *t.src + 2))))
 		return refuse(why, whylen, "out of memory", NULL);
+	w = (char *)(t.src + n + 1);
+	t.f = w + n + 1;
+	pthread_once(&phrases_once, fold_phrases);
 	flatten_chars(in, w);
 	flatten_markdown(w);
 	len = strlen(w);
-	if (find_ai(w, len, &phrase)) {
+	fold_text(w, len, &t);
+	if (find_ai(w, &t, &phrase)) {
 		rc = refuse(why, whylen, "assistant voice", phrase);
-	} else if (find_promise(w, len, &phrase)) {
+	} else if (find_promise(w, len, &t, &phrase)) {
 		rc = refuse(why, whylen, "promise of gain", phrase);
 	} else {
 		while (strip_quotes(w) || strip_bracket_label(w) || strip_name_label(w) ||
@@ -789,6 +907,6 @@ int textcheck_clean(const char *in, char *out, size_t outlen, char *why, size_t 
 		else
 			rc = 0, memcpy(out, w, len + 1);
 	}
-	free(w);
+	free(t.src);
 	return rc;
 }

@@ -12,8 +12,8 @@
  * capitals (İ/I) and also ignores the Turkish letters' dots and cedillas, so
  * "KESİN KAZANÇ", "KESIN KAZANC" and "kesin kazanç" are one phrase.
  *
- * Pure functions: no I/O, no logging, no state; the only allocation is a scratch
- * copy inside textcheck_clean. */
+ * Pure functions: no I/O, no logging, no state but the phrase lists folded once
+ * (thread-safe); the only allocation is scratch space inside textcheck_clean. */
 #ifndef PIYASA_TEXTCHECK_H
 #define PIYASA_TEXTCHECK_H
 

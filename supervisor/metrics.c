@@ -69,6 +69,10 @@ static const struct {
 	{ "piyasa_news_used_total", "Messages that carried a news headline.", SHM_C_NEWS_USED },
 	{ "piyasa_memories_written_total", "Memories written by memorize jobs.", SHM_C_MEMORIES },
 	{ "piyasa_typing_total", "Typing indicators sent.", SHM_C_TYPING },
+	{ "piyasa_own_cache_hits_total", "Own-message lists served from the worker's cache.",
+	  SHM_C_OWN_HITS },
+	{ "piyasa_own_cache_misses_total", "Own-message lists read from PostgreSQL.",
+	  SHM_C_OWN_MISSES },
 };
 
 static void write_jobs(FILE *f, const struct snap *s)

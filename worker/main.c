@@ -25,6 +25,7 @@
 #include "updates.h"
 #include "tgc.h"
 #include "reshard.h"
+#include "talk.h"
 #include "wk.h"
 
 #define VERSION "0.1.0"
@@ -110,6 +111,8 @@ static void close_all(struct wk *w)
 		return;
 	w->closing = 1;
 	uv_close((uv_handle_t *)&w->tick, on_handle_closed);
+	queue_acks_flush(w); /* answered "closing" when Redis closes below */
+	uv_close((uv_handle_t *)&w->ack_timer, on_handle_closed);
 	uv_close((uv_handle_t *)&w->sig_term, on_handle_closed);
 	uv_close((uv_handle_t *)&w->sig_int, on_handle_closed);
 	uv_close((uv_handle_t *)&w->sig_hup, on_handle_closed);
@@ -127,6 +130,8 @@ static void close_all(struct wk *w)
 	w->llm = NULL;
 	w->tgc = NULL;
 	httpc_free(w->http);
+	task_batches_free(w);
+	talk_cleanup();
 	for (int i = 0; i < w->npg; i++)
 		pgc_free(w->pg[i]);
 	w->npg = 0;
@@ -256,7 +261,7 @@ static int start_clients(struct wk *w, char *err, size_t el)
 	    !(w->http = httpc_new(w->loop, err, el)) || !(w->bots = bots_new(w)) ||
 	    !(w->chats = chats_new(w)) || !(w->llm = llm_new(w)) || !(w->tgc = tgc_new(w)) ||
 	    !(w->news = news_new(w->loop, w->http)) || !(w->market = market_new(w)) ||
-	    !(w->updates = updates_new(w))) {
+	    !(w->updates = updates_new(w)) || task_batches_new(w) < 0) {
 		if (!*err)
 			snprintf(err, el, "out of memory");
 		return -1;
@@ -274,6 +279,7 @@ static int start_clients(struct wk *w, char *err, size_t el)
 
 static void start_handles(struct wk *w)
 {
+	queue_acks_init(w);
 	uv_timer_init(w->loop, &w->tick);
 	w->tick.data = w;
 	uv_timer_start(&w->tick, on_tick, 0, (uint64_t)w->cfg.heartbeat_ms);

@@ -586,17 +586,22 @@ static int cap_call(struct market *m, const char *op, int64_t chat_id, const cha
 		    market_cap_cb cb, void *arg)
 {
 	char key[160], win[24], max[16];
-	const char *av[] = { "EVAL", cap_script, "1", key, op, win, max, member };
-	struct capq *q = malloc(sizeof *q);
+	const char *keys[] = { key }, *av[] = { op, win, max, member };
+	struct capq *q;
 
-	if (!q)
+	if (m->set.max_msgs_per_min <= 0) { /* no chat cap */
+		if (cb)
+			cb(0, arg);
+		return 0;
+	}
+	if (!(q = malloc(sizeof *q)))
 		return -1;
 	q->cb = cb;
 	q->arg = arg;
 	snprintf(key, sizeof key, "%s:pace:%lld", m->w->cfg.redis_prefix, (long long)chat_id);
 	snprintf(win, sizeof win, "%lld", (long long)chat_window_ms(m));
 	snprintf(max, sizeof max, "%d", m->set.max_msgs_per_min);
-	if (ra_cmd(m->w->redis, on_cap, q, 0, 8, av) < 0) {
+	if (ra_eval_src(m->w->redis, cap_script, 1, keys, 4, av, on_cap, q) < 0) {
 		free(q);
 		return -1;
 	}

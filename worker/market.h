@@ -37,7 +37,9 @@ int market_refresh_due(struct market *m, int64_t bot_id, int64_t now_ms);
  * on a Redis error. */
 enum market_cap_op { MARKET_CAP_CHECK, MARKET_CAP_RESERVE };
 typedef void (*market_cap_cb)(int64_t wait_ms, void *arg);
-/* -1 when Redis is down (cb not called). member names the message (job id). */
+/* -1 when Redis is down (cb not called). member names the message (job id).
+ * With max_msgs_per_min 0 there is no chat cap: cb gets 0 at once, inside the
+ * call, and nothing is asked of Redis (release and stamp do nothing either). */
 int market_chat_cap(struct market *m, enum market_cap_op op, int64_t chat_id, const char *member,
 		    market_cap_cb cb, void *arg);
 /* Give a reservation back (the message was not sent). */

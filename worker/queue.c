@@ -16,6 +16,7 @@
 #include "wk.h"
 
 #define LEASE_BATCH 64
+#define ACK_BATCH 256
 #define LOWFIRST_EVERY 8
 #define MAINT_MS 250
 #define DEPTH_MS 1000
@@ -99,14 +100,81 @@ static void on_acked(redisReply *r, const char *err, void *arg)
 	task_finished(t, r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
 }
 
+/* The acks of one loop turn go as one script call: one round trip and one
+ * script run for the lot instead of one per job. */
+struct acks {
+	struct wk *w;
+	size_t n;
+	struct task *t[ACK_BATCH];
+};
+
+static void on_acks(redisReply *r, const char *err, void *arg)
+{
+	struct acks *a = arg;
+	long long acked = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? r->integer : 0;
+
+	(void)err;
+	if ((size_t)acked < a->n)
+		shm_count(a->w->slot, SHM_C_LEASES_LOST, a->n - (size_t)acked);
+	for (size_t i = 0; i < a->n; i++)
+		task_finished(a->t[i], 1);
+	free(a);
+}
+
+static void send_acks(struct wk *w)
+{
+	struct acks *a = w->acks;
+	const char *av[1 + 2 * ACK_BATCH];
+
+	w->acks = NULL;
+	if (!a)
+		return;
+	av[0] = w->epoch;
+	for (size_t i = 0; i < a->n; i++) {
+		av[1 + 2 * i] = task_id(a->t[i]);
+		av[2 + 2 * i] = task_token(a->t[i]);
+	}
+	if (ra_eval(w->redis, RQ_ACK, &w->keys, (int)(1 + 2 * a->n), av, on_acks, a) < 0) {
+		shm_count(w->slot, SHM_C_REDIS_ERRORS, 1);
+		/* The leases expire; the outbox stops a second send. */
+		for (size_t i = 0; i < a->n; i++)
+			task_finished(a->t[i], 0);
+		free(a);
+	}
+}
+
+static void on_ack_turn(uv_timer_t *h)
+{
+	send_acks(h->data);
+}
+
 void queue_ack(struct wk *w, struct task *t)
 {
-	const char *av[3] = { w->epoch, task_id(t), task_token(t) };
-
-	if (ra_eval(w->redis, RQ_ACK, &w->keys, 3, av, on_acked, t) < 0) {
-		shm_count(w->slot, SHM_C_REDIS_ERRORS, 1);
-		task_finished(t, 0); /* the lease expires; the outbox stops a second send */
+	if (w->acks && w->acks->n == ACK_BATCH)
+		send_acks(w);
+	if (!w->acks) {
+		if (!(w->acks = calloc(1, sizeof *w->acks))) {
+			const char *av[3] = { w->epoch, task_id(t), task_token(t) };
+			if (ra_eval(w->redis, RQ_ACK, &w->keys, 3, av, on_acked, t) < 0)
+				task_finished(t, 0);
+			return;
+		}
+		w->acks->w = w;
+		uv_timer_start(&w->ack_timer, on_ack_turn, 0, 0);
 	}
+	w->acks->t[w->acks->n++] = t;
+}
+
+void queue_acks_flush(struct wk *w)
+{
+	uv_timer_stop(&w->ack_timer);
+	send_acks(w);
+}
+
+void queue_acks_init(struct wk *w)
+{
+	uv_timer_init(w->loop, &w->ack_timer);
+	w->ack_timer.data = w;
 }
 
 void queue_nack(struct wk *w, struct task *t, int64_t delay_ms)

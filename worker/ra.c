@@ -9,12 +9,15 @@
 
 #include "rurl.h"
 
+#define RA_EXTRA_MAX 8
+
 struct ra_req {
 	struct ra *r;
 	ra_cb cb;
 	void *arg;
 	uint64_t deadline;        /* uv_now ms */
 	int script;               /* -1: plain command */
+	const char *src;          /* the script's source, for a NOSCRIPT resend */
 	int retried;              /* NOSCRIPT re-sent once */
 	int argc;
 	char **argv;              /* kept for a NOSCRIPT resend; NULL for plain commands */
@@ -31,6 +34,11 @@ struct ra {
 	long timeout_ms;
 	char sha[RQ_NSCRIPTS][48];
 	int scripts_loaded;
+	struct {                  /* other scripts (ra_eval_src), learned on first use */
+		const char *src;
+		char sha[48];
+	} extra[RA_EXTRA_MAX];
+	int nextra;
 	struct ra_req *head, *tail;
 	size_t pending;
 	uv_timer_t timer;         /* deadlines and reconnects */
@@ -101,7 +109,7 @@ static int send_req(struct ra *r, struct ra_req *q);
  * EVAL with the source, which also caches it again. */
 static int resend_as_eval(struct ra *r, struct ra_req *q)
 {
-	const char *src = rq_script_source(q->script);
+	const char *src = q->src ? q->src : rq_script_source(q->script);
 
 	free(q->argv[0]);
 	free(q->argv[1]);
@@ -123,7 +131,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
 	(void)ac;
 	list_remove(r, q);
-	if (rep && rep->type == REDIS_REPLY_ERROR && q->script >= 0 && !q->retried &&
+	if (rep && rep->type == REDIS_REPLY_ERROR && (q->script >= 0 || q->src) && !q->retried &&
 	    strncmp(rep->str, "NOSCRIPT", 8) == 0 && !r->closing && resend_as_eval(r, q) == 0)
 		return;
 	if (q->cb)
@@ -226,6 +234,85 @@ int ra_eval(struct ra *r, enum rq_script s, const struct rq_keys *k, int argc,
 	return 0;
 }
 
+static void on_extra_loaded(redisReply *rep, const char *err, void *arg)
+{
+	char *sha = arg; /* the entry's, inside struct ra (alive until ra_free's callbacks) */
+
+	(void)err;
+	if (rep && rep->type == REDIS_REPLY_STRING)
+		snprintf(sha, 48, "%s", rep->str);
+	else
+		sha[0] = '\0';
+}
+
+/* The sha of src, or NULL while not known (the first use asks Redis for it). */
+static const char *extra_sha(struct ra *r, const char *src)
+{
+	int i;
+
+	for (i = 0; i < r->nextra && r->extra[i].src != src; i++)
+		;
+	if (i == r->nextra) {
+		if (r->nextra == RA_EXTRA_MAX)
+			return NULL;
+		r->extra[r->nextra].src = src;
+		r->extra[r->nextra++].sha[0] = '\0';
+	}
+	if (!r->extra[i].sha[0]) {
+		const char *av[] = { "SCRIPT", "LOAD", src };
+		r->extra[i].sha[0] = '-'; /* asked */
+		if (send_plain(r, on_extra_loaded, r->extra[i].sha, 0, 3, av) < 0)
+			r->extra[i].sha[0] = '\0';
+		return NULL;
+	}
+	return r->extra[i].sha[0] == '-' ? NULL : r->extra[i].sha;
+}
+
+int ra_eval_src(struct ra *r, const char *src, int nkeys, const char **keys, int argc,
+		const char **argv, ra_cb cb, void *arg)
+{
+	struct ra_req *q;
+	const char *sha;
+	char nk[16];
+	int n = 3 + nkeys + argc, i = 0;
+
+	if (!r->up || r->closing || !(q = calloc(1, sizeof *q)))
+		return -1;
+	sha = extra_sha(r, src);
+	q->script = -1;
+	q->src = src;
+	q->retried = sha == NULL; /* a plain EVAL has nothing to fall back to */
+	q->argc = n;
+	q->argv = calloc((size_t)n, sizeof *q->argv);
+	q->argvlen = calloc((size_t)n, sizeof *q->argvlen);
+	if (!q->argv || !q->argvlen) {
+		req_free(q);
+		return -1;
+	}
+	snprintf(nk, sizeof nk, "%d", nkeys);
+	q->argv[i++] = strdup(sha ? "EVALSHA" : "EVAL");
+	q->argv[i++] = strdup(sha ? sha : src);
+	q->argv[i++] = strdup(nk);
+	for (int j = 0; j < nkeys; j++)
+		q->argv[i++] = strdup(keys[j]);
+	for (int j = 0; j < argc; j++)
+		q->argv[i++] = strdup(argv[j]);
+	for (i = 0; i < n; i++) {
+		if (!q->argv[i]) {
+			req_free(q);
+			return -1;
+		}
+		q->argvlen[i] = strlen(q->argv[i]);
+	}
+	q->cb = cb;
+	q->arg = arg;
+	if (submit(r, q, 0) < 0) {
+		req_free(q);
+		return -1;
+	}
+	return 0;
+}
+
 /* Scripts are loaded before the link counts as up. */
 static void on_script_loaded(redisReply *rep, const char *err, void *arg)
 {
@@ -275,6 +362,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		send_plain(r, on_handshake, r, 0, 2, av);
 	}
 	r->scripts_loaded = 0;
+	for (int i = 0; i < r->nextra; i++)
+		r->extra[i].sha[0] = '\0'; /* a restarted Redis forgot them */
 	for (int i = 0; i < RQ_NSCRIPTS; i++) {
 		const char *av[] = { "SCRIPT", "LOAD", rq_script_source(i) };
 		send_plain(r, on_script_loaded, r, 0, 3, av);

@@ -36,6 +36,12 @@ int ra_cmd(struct ra *r, ra_cb cb, void *arg, long timeout_ms, int argc, const c
 int ra_eval(struct ra *r, enum rq_script s, const struct rq_keys *k, int argc,
 	    const char **argv, ra_cb cb, void *arg);
 
+/* Any other script by its source (a string that lives for ever; at most 8 of
+ * them): EVALSHA once Redis told its sha (asked on first use and after each
+ * reconnect), EVAL until then and on NOSCRIPT. */
+int ra_eval_src(struct ra *r, const char *src, int nkeys, const char **keys, int argc,
+		const char **argv, ra_cb cb, void *arg);
+
 /* Commands sent and not yet answered. */
 size_t ra_pending(const struct ra *r);
 

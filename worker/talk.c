@@ -1,7 +1,8 @@
 /* talk: see talk.h. The steps, each a callback:
  *
- *   start -> chat context -> own recent messages -> decide (reply target, topic,
- *   news, length, reaction) -> bot's hourly cap -> chat's minute cap (a check)
+ *   start -> chat context -> own recent messages (the worker's cache, else
+ *   PostgreSQL) -> decide (reply target, topic, news, length, reaction)
+ *   -> bot's hourly cap -> chat's minute cap (a check)
  *   -> LLM draft -> clean -> exact dedup -> semantic dedup (embeddings) ->
  *   consistency guard -> humanise -> typing -> chat's minute cap (reserved)
  *   -> task_send
@@ -27,13 +28,14 @@
 #include "log.h"
 #include "market.h"
 #include "news.h"
+#include "ownlog.h"
 #include "pick.h"
 #include "task_int.h"
 #include "textcheck.h"
 #include "tgw.h"
 #include "tz.h"
 
-#define OWN_MAX 100
+#define OWN_MAX OWNLOG_MAX
 #define EMB_CACHE_MAX 20000
 
 struct talk {
@@ -41,10 +43,8 @@ struct talk {
 	json_t *persona, *emotion, *stances, *holdings, *memories, *speed;
 	char username[64];
 	struct chatctx *chat;
-	/* the bot's own sent messages of the dedup window, newest first */
-	char *own[OWN_MAX], *own_topic[OWN_MAX];
-	int64_t own_at[OWN_MAX];
-	size_t nown;
+	/* the bot's own sent messages, newest first: a snapshot (ownlog.h) */
+	struct ownlog_hist *own;
 	int target;               /* index in chat->msgs, -1: opening a topic */
 	int64_t reply_to;         /* Telegram id answered */
 	int answering_human;
@@ -78,17 +78,38 @@ static const struct settings *S(const struct talk *k)
 	return market_settings(k->t->w->market);
 }
 
-/* The bot's own messages inside dedup_window_hours (own[] reaches back a week
- * for the recall of past messages). Their indexes go to idx; returns how many. */
-static size_t in_dedup_window(const struct talk *k, size_t *idx)
+/* How far back the own messages are loaded: the recall of past messages looks
+ * back a week even when dedup looks less. */
+static int64_t own_window_ms(const struct talk *k)
 {
-	int64_t since = job_now_ms() - (int64_t)(S(k)->dedup_window_hours * 3600000.0);
+	double window = S(k)->dedup_window_hours * 3600.0;
+
+	if (window < 7 * 86400.0)
+		window = 7 * 86400.0;
+	return (int64_t)(window * 1000.0);
+}
+
+/* The bot's own messages sent after since (a cached snapshot may hold older
+ * ones than a fresh SELECT would: the readers filter by time). */
+static size_t own_since(const struct talk *k, int64_t since, size_t *idx)
+{
 	size_t n = 0;
 
-	for (size_t i = 0; i < k->nown; i++)
-		if (k->own_at[i] > since)
-			idx[n++] = i;
+	for (size_t i = 0; i < ownlog_len(k->own); i++) {
+		if (ownlog_at(k->own, i)->at_ms <= since)
+			continue;
+		if (idx)
+			idx[n] = i;
+		n++;
+	}
 	return n;
+}
+
+/* The bot's own messages inside dedup_window_hours. Their indexes go to idx;
+ * returns how many. */
+static size_t in_dedup_window(const struct talk *k, size_t *idx)
+{
+	return own_since(k, job_now_ms() - (int64_t)(S(k)->dedup_window_hours * 3600000.0), idx);
 }
 
 /* Embeddings of the bots' messages by text hash, worker-wide: a message's
@@ -119,6 +140,18 @@ static void emb_put(uint64_t hash, const float *v, size_t dim)
 static const struct emb *emb_get(uint64_t hash)
 {
 	return emb_cache ? imap_get(emb_cache, (int64_t)hash) : NULL;
+}
+
+/* Each bot's own recent sent messages, worker-wide: jobs are routed to the
+ * worker that owns the bot and every send of the bot goes through talk_sent
+ * here, so after one load the list is kept without reading PostgreSQL. */
+static struct ownlog *own_cache;
+
+static struct ownlog *own_log(void)
+{
+	if (!own_cache)
+		own_cache = ownlog_new(OWNLOG_BYTES_DEFAULT, OWNLOG_TTL_MS_DEFAULT);
+	return own_cache;
 }
 
 /* ---- endings ---- */
@@ -158,42 +191,56 @@ static void on_own(PGresult *res, const char *err, void *arg)
 {
 	struct task *t = arg;
 	struct talk *k = t->talk;
+	struct ownlog_msg rows[OWN_MAX];
+	struct ownlog *ol = own_log();
 	int n;
 
-	if (!res) {
+	if (!res || !ol) {
 		task_retry(t, -1);
 		(void)err;
 		return;
 	}
 	n = PQntuples(res);
-	for (int i = 0; i < n && k->nown < OWN_MAX; i++) {
-		k->own[k->nown] = strdup(PQgetvalue(res, i, 0));
-		k->own_topic[k->nown] = strdup(PQgetvalue(res, i, 1));
-		k->own_at[k->nown] = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-		if (k->own[k->nown] && k->own_topic[k->nown])
-			k->nown++;
+	if (n > OWN_MAX)
+		n = OWN_MAX;
+	for (int i = 0; i < n; i++) {
+		rows[i].text = PQgetvalue(res, i, 0);
+		rows[i].topic = PQgetvalue(res, i, 1);
+		rows[i].at_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		rows[i].job_id = PQgetvalue(res, i, 3);
+		rows[i].hash = dedup_hash(rows[i].text);
+	}
+	if (!(k->own = ownlog_put(ol, t->job.bot_id, job_now_ms(), own_window_ms(k), rows,
+				  (size_t)n))) {
+		task_retry(t, -1);
+		return;
 	}
 	decide(k);
 }
 
 static void load_own(struct talk *k)
 {
-	/* The last 100 of the dedup window; the past-message recall uses them too. */
+	/* The last 100 of the window; the job id merges the sends not visible yet. */
 	static const char sql[] =
 		"SELECT text, coalesce(metadata->>'topic', ''), "
-		"(extract(epoch FROM sent_at) * 1000)::bigint FROM messages "
+		"(extract(epoch FROM sent_at) * 1000)::bigint, coalesce(job_id, '') FROM messages "
 		"WHERE bot_id = $1 AND status = 'sent' "
 		"AND sent_at > now() - make_interval(secs => $2::double precision) "
 		"ORDER BY id DESC LIMIT 100";
+	struct wk *w = k->t->w;
+	int64_t window = own_window_ms(k);
 	char bot[24], secs[32];
 	const char *p[2] = { bot, secs };
-	/* The recall of past messages looks back a week even when dedup looks less. */
-	double window = S(k)->dedup_window_hours * 3600.0;
 
-	if (window < 7 * 86400.0)
-		window = 7 * 86400.0;
+	if (own_log() &&
+	    (k->own = ownlog_get(own_cache, k->t->job.bot_id, job_now_ms(), window))) {
+		shm_count(w->slot, SHM_C_OWN_HITS, 1);
+		decide(k);
+		return;
+	}
+	shm_count(w->slot, SHM_C_OWN_MISSES, 1);
 	snprintf(bot, sizeof bot, "%lld", (long long)k->t->job.bot_id);
-	snprintf(secs, sizeof secs, "%.0f", window);
+	snprintf(secs, sizeof secs, "%.3f", (double)window / 1000.0);
 	task_query(k->t, sql, 2, p, on_own);
 }
 
@@ -471,11 +518,13 @@ static void ask(struct talk *k)
 	struct compose_params cp;
 	struct llmw_params par;
 
-	for (size_t i = 0; i < k->nown && npast < COMPOSE_OWN_PAST; i++) {
-		int64_t age = now - k->own_at[i];
+	/* past[] points into k->own, which stays as it is while the task holds it. */
+	for (size_t i = 0; i < ownlog_len(k->own) && npast < COMPOSE_OWN_PAST; i++) {
+		const struct ownlog_msg *m = ownlog_at(k->own, i);
+		int64_t age = now - m->at_ms;
 		if (age >= 2 * 3600 * 1000LL && age <= 7 * 86400 * 1000LL && *k->topic &&
-		    strcmp(k->own_topic[i], k->topic) == 0)
-			past[npast++] = k->own[i];
+		    strcmp(m->topic, k->topic) == 0)
+			past[npast++] = m->text;
 	}
 	in.bot_name = t->bot_name;
 	in.persona = k->persona;
@@ -542,7 +591,7 @@ static void check_draft(struct task *t, char *text)
 {
 	struct talk *k = t->talk;
 	char clean[TEXTCHECK_OUT_MAX], why[160];
-	const char *recent[OWN_MAX];
+	uint64_t recent[OWN_MAX];
 	size_t idx[OWN_MAX], n;
 
 	if (textcheck_clean(text, clean, sizeof clean, why, sizeof why) < 0) {
@@ -558,8 +607,8 @@ static void check_draft(struct task *t, char *text)
 	}
 	n = in_dedup_window(k, idx);
 	for (size_t i = 0; i < n; i++)
-		recent[i] = k->own[idx[i]];
-	if (S(k)->dedup_enabled && dedup_exact(k->draft, recent, n)) {
+		recent[i] = ownlog_at(k->own, idx[i])->hash;
+	if (S(k)->dedup_enabled && dedup_exact_hash(k->draft, recent, n)) {
 		refuse(k, SHM_C_DEDUP_EXACT, "a duplicate of a recent message", 1);
 		return;
 	}
@@ -592,7 +641,7 @@ static void on_embedding(const struct httpc_resp *r, void *arg)
 	k->dim = dim;
 	nwin = in_dedup_window(k, idx);
 	for (size_t i = 0; i < nwin; i++) {
-		const struct emb *e = emb_get(dedup_hash(k->own[idx[i]]));
+		const struct emb *e = emb_get(ownlog_at(k->own, idx[i])->hash);
 		if (e && e->dim == dim)
 			vecs[n++] = e->v;
 	}
@@ -617,7 +666,9 @@ static void semantic(struct talk *k)
 	int rc;
 
 	k->hash = dedup_hash(k->draft);
-	if (!S(k)->semantic_dedup_enabled || k->nown == 0 || w->cfg.nproviders == 0) {
+	/* None sent in the load's window: nothing to compare (as the SELECT found). */
+	if (!S(k)->semantic_dedup_enabled || w->cfg.nproviders == 0 ||
+	    own_since(k, job_now_ms() - own_window_ms(k), NULL) == 0) {
 		guard(k);
 		return;
 	}
@@ -892,6 +943,14 @@ void talk_sent(struct task *t)
 	k->bot_held = k->chat_held = 0;
 	if (k->vec)
 		emb_put(k->hash, k->vec, k->dim);
+	if (t->text && own_log()) {
+		/* As the row will read: the final text, the topic of its metadata. */
+		const char *topic = json_string_value(json_object_get(t->meta, "topic"));
+		struct ownlog_msg m = { job_now_ms(), dedup_hash(t->text), topic ? topic : "",
+					t->text, t->id };
+
+		ownlog_add(own_cache, t->job.bot_id, m.at_ms, &m);
+	}
 }
 
 int64_t talk_reply_to(const struct task *t)
@@ -917,12 +976,27 @@ void talk_free(struct task *t)
 	json_decref(k->speed);
 	if (k->chat)
 		chatctx_unref(k->chat);
-	for (size_t i = 0; i < k->nown; i++) {
-		free(k->own[i]);
-		free(k->own_topic[i]);
-	}
+	ownlog_unref(k->own);
 	free(k->vec);
 	free(k->draft);
 	free(k);
 	t->talk = NULL;
+}
+
+static void free_emb(int64_t key, void *val, void *arg)
+{
+	(void)key;
+	(void)arg;
+	free(val);
+}
+
+void talk_cleanup(void)
+{
+	if (emb_cache) {
+		imap_each(emb_cache, free_emb, NULL);
+		imap_free(emb_cache);
+		emb_cache = NULL;
+	}
+	ownlog_free(own_cache);
+	own_cache = NULL;
 }

@@ -21,6 +21,10 @@ int64_t talk_reply_to(const struct task *t);
 /* Release what the task holds (caps not consumed, references). */
 void talk_free(struct task *t);
 
+/* Frees the worker-wide caches (embeddings, own messages) when the loop is
+ * done; handles tasks still hold stay valid until talk_free. */
+void talk_cleanup(void);
+
 /* memo.c: a memorize job distils the bot's recent messages into memories. */
 void memo_start(struct task *t, const struct bot *b);
 

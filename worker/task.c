@@ -19,6 +19,7 @@
 #include "llm.h"
 #include "llmw.h"
 #include "log.h"
+#include "pgb.h"
 #include "tgc.h"
 #include "tgw.h"
 #include "wk.h"
@@ -479,62 +480,110 @@ static int64_t task_reply_to(const struct task *t)
 	return id ? id : json_is_integer(rt) ? (int64_t)json_integer_value(rt) : 0;
 }
 
-static void on_claimed(PGresult *res, const char *err, void *arg)
+static void on_claimed(PGresult *res, int row, const char *err, void *arg)
 {
 	struct task *t = arg;
 	const char *st;
 
-	if (!res) {
+	if (!res || row < 0) {
 		struct log_ctx c = ctx_of(t);
-		log_msg(LOG_WARNING, &c, "outbox row not claimed: %s", err ? err : "?");
+		log_msg(LOG_WARNING, &c, "outbox row not claimed: %s", err ? err : "no row returned");
 		retry_later(t, -1); /* nothing was sent: safe to run again */
 		return;
 	}
-	st = PQgetvalue(res, 0, 0);
-	if (strcmp(st, "sending") == 0 && atoi(PQgetvalue(res, 0, 1)) == t->attempt) {
+	st = PQgetvalue(res, row, 1);
+	if (strcmp(st, "sending") == 0 && atoi(PQgetvalue(res, row, 2)) == t->attempt) {
 		send_message(t);
 		return;
 	}
 	finish(t, strcmp(st, "unknown") == 0 ? SHM_OUT_UNKNOWN : SHM_OUT_SKIPPED);
 }
 
-static void claim(struct task *t)
-{
-	static const char sql[] =
-		"INSERT INTO messages (job_id, bot_id, chat_id, status, attempt, text, reply_to_message_id, "
-		"enqueued_at, metadata) VALUES ($1, $2, $3, 'sending', $4, $5, NULLIF($6, '0')::bigint, "
-		"to_timestamp(NULLIF($7, '0')::bigint / 1000.0), coalesce($8::jsonb, '{}')) "
-		"ON CONFLICT (job_id) DO UPDATE SET "
-		"status = CASE WHEN EXCLUDED.attempt <= messages.attempt THEN messages.status "
-		"WHEN messages.status = 'retry' THEN 'sending' "
-		"WHEN messages.status = 'sending' THEN 'unknown' ELSE messages.status END, "
-		"text = CASE WHEN EXCLUDED.attempt > messages.attempt AND messages.status = 'retry' "
-		"THEN EXCLUDED.text ELSE messages.text END, "
-		"metadata = CASE WHEN EXCLUDED.attempt > messages.attempt AND messages.status = 'retry' "
-		"THEN EXCLUDED.metadata ELSE messages.metadata END, "
-		"reply_to_message_id = CASE WHEN EXCLUDED.attempt > messages.attempt AND "
-		"messages.status = 'retry' THEN EXCLUDED.reply_to_message_id "
-		"ELSE messages.reply_to_message_id END, "
-		"attempt = CASE WHEN EXCLUDED.attempt > messages.attempt AND messages.status IN "
-		"('retry', 'sending') THEN EXCLUDED.attempt ELSE messages.attempt END "
-		"RETURNING status, attempt";
-	char bot[24], chat[24], reply[24], enq[24];
-	int64_t rt = task_reply_to(t);
-	char *meta = t->meta ? json_dumps(t->meta, JSON_COMPACT) : NULL;
-	const char *p[8] = { t->id, bot, chat, t->token_s, t->text, reply, enq, meta };
+/* The outbox claims of one loop turn, one statement (pgb): a row is inserted
+ * 'sending', or an existing one moves on as DESIGN.md's outbox says. */
+static const char claim_sql[] =
+	"INSERT INTO messages (job_id, bot_id, chat_id, status, attempt, text, reply_to_message_id, "
+	"enqueued_at, metadata) "
+	"SELECT x.job_id, x.bot_id, x.chat_id, 'sending', x.attempt, x.text, NULLIF(x.reply_to, 0), "
+	"to_timestamp(NULLIF(x.enq, 0) / 1000.0), coalesce(x.meta, '{}') "
+	"FROM json_to_recordset($1::json) AS x(job_id text, bot_id bigint, chat_id bigint, "
+	"attempt int, text text, reply_to bigint, enq bigint, meta jsonb) "
+	"ON CONFLICT (job_id) DO UPDATE SET "
+	"status = CASE WHEN EXCLUDED.attempt <= messages.attempt THEN messages.status "
+	"WHEN messages.status = 'retry' THEN 'sending' "
+	"WHEN messages.status = 'sending' THEN 'unknown' ELSE messages.status END, "
+	"text = CASE WHEN EXCLUDED.attempt > messages.attempt AND messages.status = 'retry' "
+	"THEN EXCLUDED.text ELSE messages.text END, "
+	"metadata = CASE WHEN EXCLUDED.attempt > messages.attempt AND messages.status = 'retry' "
+	"THEN EXCLUDED.metadata ELSE messages.metadata END, "
+	"reply_to_message_id = CASE WHEN EXCLUDED.attempt > messages.attempt AND "
+	"messages.status = 'retry' THEN EXCLUDED.reply_to_message_id "
+	"ELSE messages.reply_to_message_id END, "
+	"attempt = CASE WHEN EXCLUDED.attempt > messages.attempt AND messages.status IN "
+	"('retry', 'sending') THEN EXCLUDED.attempt ELSE messages.attempt END "
+	"RETURNING job_id, status, attempt";
 
-	snprintf(bot, sizeof bot, "%lld", (long long)t->job.bot_id);
-	snprintf(chat, sizeof chat, "%lld", (long long)t->job.chat_id);
-	snprintf(reply, sizeof reply, "%lld", (long long)rt);
-	snprintf(enq, sizeof enq, "%lld", (long long)t->job.enqueued_at);
-	query(t, sql, 8, p, on_claimed);
-	free(meta);
+/* The sends' outcomes of one loop turn, one statement. An upsert rather than
+ * UPDATE ... FROM: its conflict check is an index probe per row whatever the
+ * planner thinks of the table (a plan cached while messages was small joins by
+ * scanning all of it). The row exists (claimed before the send); were it gone,
+ * the outcome is recorded as a new row rather than lost. */
+static const char mark_sql[] =
+	"INSERT INTO messages (job_id, bot_id, chat_id, status, attempt, telegram_message_id, "
+	"error, sent_at) "
+	"SELECT x.job_id, x.bot_id, x.chat_id, x.status, x.attempt, NULLIF(x.mid, 0), "
+	"NULLIF(x.error, ''), CASE WHEN x.status = 'sent' THEN now() END "
+	"FROM json_to_recordset($1::json) AS x(job_id text, bot_id bigint, chat_id bigint, "
+	"attempt int, status text, mid bigint, error text) "
+	"ON CONFLICT (job_id) DO UPDATE SET status = EXCLUDED.status, "
+	"telegram_message_id = EXCLUDED.telegram_message_id, error = EXCLUDED.error, "
+	"sent_at = EXCLUDED.sent_at "
+	"WHERE messages.attempt = EXCLUDED.attempt AND messages.status = 'sending'";
+
+/* Rows per statement: big enough that a busy turn is one statement, small
+ * enough that one statement stays a short transaction. */
+#define BATCH_ROWS 256
+
+static struct pgc *batch_conn(void *arg)
+{
+	return wk_pg(arg);
 }
 
-static void on_marked(PGresult *res, const char *err, void *arg)
+int task_batches_new(struct wk *w)
+{
+	w->claims = pgb_new(w->loop, claim_sql, BATCH_ROWS, batch_conn, w);
+	w->marks = pgb_new(w->loop, mark_sql, BATCH_ROWS, batch_conn, w);
+	return w->claims && w->marks ? 0 : -1;
+}
+
+void task_batches_free(struct wk *w)
+{
+	pgb_free(w->claims);
+	pgb_free(w->marks);
+	w->claims = w->marks = NULL;
+}
+
+static void claim(struct task *t)
+{
+	json_t *row = json_pack("{s:s, s:I, s:I, s:i, s:s, s:I, s:I, s:O?}", "job_id", t->id,
+				"bot_id", (json_int_t)t->job.bot_id, "chat_id",
+				(json_int_t)t->job.chat_id, "attempt", t->attempt, "text", t->text,
+				"reply_to", (json_int_t)task_reply_to(t), "enq",
+				(json_int_t)t->job.enqueued_at, "meta", t->meta);
+
+	if (!row) {
+		retry_later(t, -1);
+		return;
+	}
+	if (pgb_add(t->w->claims, t->id, row, on_claimed, t) < 0)
+		abandon(t, "database unavailable");
+}
+
+static void on_marked(PGresult *res, int row, const char *err, void *arg)
 {
 	struct task *t = arg;
 
+	(void)row;
 	if (!res) {
 		abandon(t, err);
 		return;
@@ -550,15 +599,15 @@ static void on_marked(PGresult *res, const char *err, void *arg)
 /* Record what the send did; the outcome decides what follows (on_marked). */
 static void mark(struct task *t, const char *status, int64_t message_id, const char *error)
 {
-	static const char sql[] =
-		"UPDATE messages SET status = $3, telegram_message_id = NULLIF($4, '0')::bigint, "
-		"error = NULLIF($5, ''), sent_at = CASE WHEN $3 = 'sent' THEN now() END "
-		"WHERE job_id = $1 AND attempt = $2 AND status = 'sending'";
-	char mid[24];
-	const char *p[5] = { t->id, t->token_s, status, mid, error ? error : "" };
+	json_t *row = json_pack("{s:s, s:I, s:I, s:i, s:s, s:I, s:s}", "job_id", t->id, "bot_id",
+				(json_int_t)t->job.bot_id, "chat_id", (json_int_t)t->job.chat_id,
+				"attempt", t->attempt, "status", status, "mid",
+				(json_int_t)message_id, "error", error ? error : "");
 
-	snprintf(mid, sizeof mid, "%lld", (long long)message_id);
-	query(t, sql, 5, p, on_marked);
+	/* Not recorded: the row stays 'sending' and the next attempt marks it
+	 * unknown, which is the truth as far as we can tell. */
+	if (!row || pgb_add(t->w->marks, t->id, row, on_marked, t) < 0)
+		abandon(t, row ? "database unavailable" : "out of memory");
 }
 
 /* Metrics, and the breakers and pauses of tgc; retry_after_s only for a 429. */

@@ -39,6 +39,7 @@ struct wk {
 	struct ra *redis_wait;     /* only BLPOP on the wake key */
 	struct pgc *pg[64];        /* cfg.pg_connections of them */
 	int npg;
+	struct pgb *claims, *marks; /* the outbox writes of a loop turn, batched */
 	struct httpc *http;
 	struct bots *bots;
 	struct chats *chats;
@@ -48,6 +49,8 @@ struct wk {
 	struct news *news;         /* headlines of the settings' feeds */
 	struct updates *updates;   /* getUpdates pollers of our bots */
 	uv_timer_t tick;
+	uv_timer_t ack_timer;       /* sends the acks of a loop turn */
+	struct acks *acks;          /* waiting for it */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	int fleet_ok;              /* fleet checked and predecessor's leases taken back */
 	int draining;
@@ -68,6 +71,8 @@ void queue_start(struct wk *w);
 void queue_maybe_lease(struct wk *w);
 void queue_tick(struct wk *w, uint64_t now);
 void queue_ack(struct wk *w, struct task *t);
+void queue_acks_init(struct wk *w);
+void queue_acks_flush(struct wk *w);
 void queue_nack(struct wk *w, struct task *t, int64_t delay_ms);
 /* Enqueue j on its bot's owner's queue (j->id is the dedup key). cb (may be
  * NULL) gets 1 new, 0 duplicate, -1 failed. -1 when Redis is down (cb not called). */
@@ -81,6 +86,10 @@ void task_finished(struct task *t, int acked);
 const char *task_id(const struct task *t);
 const char *task_token(const struct task *t);
 struct task *task_next(const struct task *t);
+
+/* task.c: the outbox batches (claims, marks); 0 or -1. */
+int task_batches_new(struct wk *w);
+void task_batches_free(struct wk *w);
 
 /* The least busy live PostgreSQL connection (main.c). */
 struct pgc *wk_pg(struct wk *w);

@@ -376,7 +376,7 @@ char *itest_write_cast(int nbots, long long chat_id)
 		"{s:b, s:b, s:b, s:b, s:{s:i, s:i}, s:i, s:f, s:i}",
 		"typing_enabled", 0, "consistency_guard_enabled", 0, "semantic_dedup_enabled", 0,
 		"dedup_enabled", 0, "bot_hourly_msg_limit", "min", 0, "max", 1000000,
-		"max_msgs_per_min", 1000000, "short_reaction_probability", 0.0,
+		"max_msgs_per_min", 0, "short_reaction_probability", 0.0,
 		"memorize_interval", 0));
 	if (asprintf(&path, "/tmp/itest-cast-%d.json", (int)getpid()) < 0)
 		abort();

@@ -492,6 +492,34 @@ START_TEST(fold_turkish)
 }
 END_TEST
 
+/* Keywords are compared only where a word starts; the edges of that rule. */
+START_TEST(matching_edges)
+{
+	static char big[PICK_TEXT_MAX + 64];
+	const char *out[8];
+
+	/* Only the first PICK_TEXT_MAX - 1 bytes are read: "dustu" fits from 4090 on. */
+	memset(big, 0, sizeof big);
+	for (int i = 0; i < 4090; i += 2)
+		strcat(big, "x ");
+	strcat(big, "düştü");
+	ck_assert_int_eq(pick_sentiment(big), -1);
+	big[4090] = '\0';
+	strcat(big, " düştü");
+	ck_assert_int_eq(pick_sentiment(big), 0);
+
+	ck_assert_int_eq(pick_sentiment("🚀🚀🚀"), 1);    /* emoji match anywhere */
+	ck_assert_int_eq(pick_sentiment("düştüdüştü"), -1); /* 4+ letters: a prefix */
+	ck_assert_int_eq(pick_mentions_user("selam kemal_bot", "kemal_bot"), 0);
+	ck_assert_int_eq(pick_mentions_user("selam @Kemal_Bot!", "kemal_bot"), 1);
+	ck_assert_int_eq(pick_mentions_user("@kemal_botlar", "kemal_bot"), 0);
+	ck_assert_int_eq(pick_symbols("thyao,GARAN;btc/eth", NULL, out, 8), 4);
+	ck_assert_str_eq(out[3], "ETH");
+	ck_assert_int_eq(pick_symbols("XTHYAO GARAN_ ASELS2 USDTRY'de", NULL, out, 8), 1);
+	ck_assert_str_eq(out[0], "USDTRY");
+}
+END_TEST
+
 static Suite *pick_suite(void)
 {
 	Suite *s = suite_create("pick");
@@ -525,6 +553,7 @@ static Suite *pick_suite(void)
 	tcase_add_test(choice, topic_ties_and_empty_transcript);
 	tcase_add_test(choice, symbols_for_metadata);
 	tcase_add_test(choice, sentiment_words);
+	tcase_add_test(choice, matching_edges);
 	suite_add_tcase(s, choice);
 	return s;
 }

@@ -239,6 +239,38 @@ START_TEST(utf8_and_case_helpers)
 }
 END_TEST
 
+/* Phrases are matched on a folded copy of the text: what follows a match (a
+ * negation, an apostrophe) must still be read at the right place in the original
+ * when folding shortened what came before (İ, ’ and Ş take fewer bytes folded). */
+START_TEST(matches_after_shortening_folds)
+{
+	char in[4096] = "";
+
+	ck_clean("İİİ KESİN KAZANÇ DEĞİL", "İİİ KESİN KAZANÇ DEĞİL");
+	ck_clean("ŞİMDİ GARANTİ’NİN HİSSELERİ", "ŞİMDİ GARANTİ’NİN HİSSELERİ");
+	ck_refused("I’m an AI, sorry", "assistant voice: 'i'm an ai'");
+	ck_refused("🚀🚀 yapay zeka olarak söylüyorum", "assistant voice: 'yapay zeka olarak'");
+	/* An excused match does not hide a later one. */
+	ck_refused("Garanti BBVA iyi ama getirisi garanti", "promise of gain: 'garanti'");
+	ck_refused("Garanti değil ama sonra GARANTİLİ dedi", "promise of gain: 'garantili'");
+	/* A phrase that starts with a letter starts a word; "%100" need not. */
+	ck_clean("Bu ugarantili bir iş", "Bu ugarantili bir iş");
+	ck_refused("a%100 kazanç", "promise of gain: '%100 kazanç'");
+	/* Far into a long message. */
+	for (int i = 0; i < 100; i++)
+		strcat(in, "Işıl'ın çiçeği 🚀 ");
+	strcat(in, "KESİN KAZANÇ");
+	ck_refused(in, "promise of gain: 'kesin kazanç'");
+
+	ck_assert_uint_eq(textcheck_fold_prefix("İSTANBUL’da", strlen("İSTANBUL’da"), "istanbul'"),
+			  strlen("İSTANBUL’"));
+	ck_assert_uint_eq(textcheck_fold_prefix("İSTANBUL", strlen("İSTANBUL"), "istanbulda"), 0);
+	ck_assert(textcheck_fold_contains("bugün ŞİMDİ değil", "simdi"));
+	ck_assert(textcheck_fold_contains("abc", ""));
+	ck_assert(!textcheck_fold_contains("", "a"));
+}
+END_TEST
+
 static Suite *textcheck_suite(void)
 {
 	Suite *s = suite_create("textcheck");
@@ -256,6 +288,7 @@ static Suite *textcheck_suite(void)
 	tcase_add_test(tc, empty_answers_refused);
 	tcase_add_test(tc, small_buffer_refused);
 	tcase_add_test(tc, utf8_and_case_helpers);
+	tcase_add_test(tc, matches_after_shortening_folds);
 	suite_add_tcase(s, tc);
 	return s;
 }
