@@ -34,6 +34,8 @@ struct cfg {
 	int http_port;
 	int max_inflight;
 	int pg_connections;       /* per worker: commits on several overlap */
+	int max_pollers;          /* getUpdates in flight per worker; more bots take turns */
+	int bot_cache_max;        /* bot profiles cached per worker (LRU) */
 	int lease_ms;
 	int max_attempts;
 	int backoff_base_ms;

@@ -161,6 +161,7 @@ struct bots *bots_new(struct wk *w)
 		free(b);
 		return NULL;
 	}
+	lcache_set_max(b->cache, (size_t)w->cfg.bot_cache_max);
 	return b;
 }
 
@@ -185,6 +186,7 @@ void bots_invalidate(struct bots *b, int64_t id)
 void bots_clear(struct bots *b)
 {
 	lcache_clear(b->cache);
+	lcache_set_max(b->cache, (size_t)b->w->cfg.bot_cache_max); /* a reload may change it */
 }
 
 void bots_stats(const struct bots *b, uint64_t *hits, uint64_t *misses, size_t *size)

@@ -1,5 +1,7 @@
 /* bots: the worker's cache of the bots it owns (name, decrypted token, persona),
- * read from PostgreSQL on first use and again after a reload. */
+ * read from PostgreSQL on first use and again after a reload or 10 minutes. At
+ * most bot_cache_max profiles stay (least recently used go first): with
+ * thousands of bots a worker keeps those with recent jobs, not all. */
 #ifndef PIYASA_BOTS_H
 #define PIYASA_BOTS_H
 
@@ -33,6 +35,7 @@ typedef void (*bots_cb)(const void *bot, const char *err, void *arg);
 struct bots *bots_new(struct wk *w);
 void bots_free(struct bots *b);
 void bots_get(struct bots *b, int64_t id, bots_cb cb, void *arg);
+/* Forget every bot and take bot_cache_max from the configuration (reload). */
 void bots_clear(struct bots *b);
 /* Forget one bot (its memories or stances changed). */
 void bots_invalidate(struct bots *b, int64_t id);

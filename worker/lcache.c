@@ -1,4 +1,9 @@
-/* lcache: see lcache.h. */
+/* lcache: see lcache.h.
+ *
+ * Every entry is in the map and in one recency list (head: most recently used).
+ * Whenever a load ends the list is trimmed from its tail: over the bound the
+ * least recently used ready entries go, and expired ones at the tail go too, so
+ * a short TTL (the chats') does not leave every key ever seen in memory. */
 #include "lcache.h"
 
 #include <stdlib.h>
@@ -12,21 +17,25 @@ struct waiter {
 };
 
 struct entry {
+	int64_t key;
 	void *val;
 	int loading;
 	int stale;           /* invalidated while loading: answer waiters, then drop */
-	int answering;       /* waiters' callbacks run: the entry must not be freed */
+	int answering;       /* callbacks run with val: the entry must not be freed */
 	uint64_t expires;
 	struct waiter *waiters, *last;
+	struct entry *prev, *next; /* recency list */
 };
 
 struct lcache {
 	uv_loop_t *loop;
 	uint64_t ttl_ms;
+	size_t max;          /* 0: no bound */
 	lcache_load_fn load;
 	lcache_free_fn free_val;
 	void *owner;
 	struct imap *map;
+	struct entry *head, *tail;
 	uint64_t hits, misses;
 };
 
@@ -47,11 +56,78 @@ struct lcache *lcache_new(uv_loop_t *loop, uint64_t ttl_ms, lcache_load_fn load,
 	return c;
 }
 
+static void lru_unlink(struct lcache *c, struct entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		c->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		c->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void lru_push(struct lcache *c, struct entry *e)
+{
+	e->prev = NULL;
+	e->next = c->head;
+	if (c->head)
+		c->head->prev = e;
+	else
+		c->tail = e;
+	c->head = e;
+}
+
+static void lru_touch(struct lcache *c, struct entry *e)
+{
+	if (c->head == e)
+		return;
+	lru_unlink(c, e);
+	lru_push(c, e);
+}
+
 static void entry_free(struct lcache *c, struct entry *e)
 {
 	if (e->val && c->free_val)
 		c->free_val(e->val);
 	free(e);
+}
+
+/* Out of the map and the list, and freed. */
+static void drop(struct lcache *c, struct entry *e)
+{
+	imap_del(c->map, e->key);
+	lru_unlink(c, e);
+	entry_free(c, e);
+}
+
+static int droppable(const struct entry *e)
+{
+	return !e->loading && !e->answering && !e->waiters;
+}
+
+static void trim(struct lcache *c)
+{
+	uint64_t now = uv_now(c->loop);
+	struct entry *e, *prev;
+
+	for (e = c->tail; e; e = prev) {
+		prev = e->prev;
+		if (!droppable(e))
+			continue;
+		if ((c->max && imap_count(c->map) > c->max) || e->expires <= now)
+			drop(c, e);
+		else
+			break;
+	}
+}
+
+void lcache_set_max(struct lcache *c, size_t max)
+{
+	c->max = max;
+	trim(c);
 }
 
 static void answer(struct entry *e, const void *val, const char *err)
@@ -102,6 +178,43 @@ static int add_waiter(struct entry *e, lcache_cb cb, void *arg)
 	return 0;
 }
 
+/* The entry is marked answering while cb runs: a get or a load that cb starts
+ * must not trim away the value cb is reading. */
+static void hit(struct lcache *c, struct entry *e, lcache_cb cb, void *arg)
+{
+	int outer = !e->answering;
+
+	c->hits++;
+	lru_touch(c, e);
+	e->answering = 1;
+	cb(e->val, NULL, arg);
+	if (!outer)
+		return;
+	e->answering = 0;
+	if (e->stale)
+		drop(c, e);
+}
+
+static void miss(struct lcache *c, int64_t key, lcache_cb cb, void *arg)
+{
+	struct entry *e = calloc(1, sizeof *e);
+
+	if (!e || imap_put(c->map, key, e) < 0) {
+		free(e);
+		cb(NULL, "out of memory", arg);
+		return;
+	}
+	e->key = key;
+	e->loading = 1;
+	lru_push(c, e);
+	if (add_waiter(e, cb, arg) < 0) {
+		drop(c, e);
+		cb(NULL, "out of memory", arg);
+		return;
+	}
+	c->load(c, key, c->owner);
+}
+
 void lcache_get(struct lcache *c, int64_t key, lcache_cb cb, void *arg)
 {
 	struct entry *e = imap_get(c->map, key);
@@ -112,30 +225,16 @@ void lcache_get(struct lcache *c, int64_t key, lcache_cb cb, void *arg)
 		return;
 	}
 	if (e && !e->loading && (e->expires > now || e->answering)) {
-		c->hits++;
-		cb(e->val, NULL, arg);
+		hit(c, e, cb, arg);
 		return;
 	}
 	c->misses++;
 	if (e && !e->loading) {
-		imap_del(c->map, key);
-		entry_free(c, e);
+		drop(c, e);
 		e = NULL;
 	}
 	if (!e) {
-		if (!(e = calloc(1, sizeof *e)) || imap_put(c->map, key, e) < 0) {
-			free(e);
-			cb(NULL, "out of memory", arg);
-			return;
-		}
-		e->loading = 1;
-		if (add_waiter(e, cb, arg) < 0) {
-			imap_del(c->map, key);
-			free(e);
-			cb(NULL, "out of memory", arg);
-			return;
-		}
-		c->load(c, key, c->owner);
+		miss(c, key, cb, arg);
 		return;
 	}
 	if (add_waiter(e, cb, arg) < 0)
@@ -155,13 +254,13 @@ void lcache_loaded(struct lcache *c, int64_t key, void *val, const char *err)
 	e->val = val;
 	/* Errors are not cached: the next caller tries again. */
 	e->expires = err ? 0 : uv_now(c->loop) + c->ttl_ms;
+	lru_touch(c, e);
 	e->answering = 1;
 	answer(e, val, err);
 	e->answering = 0;
-	if (err || e->stale) {
-		imap_del(c->map, key);
-		entry_free(c, e);
-	}
+	if (err || e->stale)
+		drop(c, e);
+	trim(c);
 }
 
 void lcache_invalidate(struct lcache *c, int64_t key)
@@ -174,32 +273,20 @@ void lcache_invalidate(struct lcache *c, int64_t key)
 		e->stale = 1;
 		return;
 	}
-	imap_del(c->map, key);
-	entry_free(c, e);
-}
-
-static void mark_or_collect(int64_t key, void *val, void *arg)
-{
-	struct entry *e = val;
-	int64_t **keys = arg;
-
-	if (e->loading || e->answering)
-		e->stale = 1;
-	else
-		*(*keys)++ = key;
+	drop(c, e);
 }
 
 void lcache_clear(struct lcache *c)
 {
-	size_t n = imap_count(c->map);
-	int64_t *keys = malloc((n ? n : 1) * sizeof *keys), *end = keys;
+	struct entry *e, *next;
 
-	if (!keys)
-		return;
-	imap_each(c->map, mark_or_collect, &end);
-	for (int64_t *k = keys; k < end; k++)
-		entry_free(c, imap_del(c->map, *k));
-	free(keys);
+	for (e = c->head; e; e = next) {
+		next = e->next;
+		if (e->loading || e->answering)
+			e->stale = 1;
+		else
+			drop(c, e);
+	}
 }
 
 void lcache_stats(const struct lcache *c, uint64_t *hits, uint64_t *misses, size_t *size)

@@ -2,11 +2,13 @@
  *
  * A miss calls the owner's load function once, however many callers wait; every
  * waiter is answered when the owner calls lcache_loaded. Values live until their
- * TTL passes or they are invalidated; a caller must copy what it needs inside its
+ * TTL passes, they are invalidated, or (with a bound) they are the least recently
+ * used when the cache is over it; a caller must copy what it needs inside its
  * callback and keep no pointer to the value. */
 #ifndef PIYASA_LCACHE_H
 #define PIYASA_LCACHE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -17,10 +19,17 @@ typedef void (*lcache_cb)(const void *val, const char *err, void *arg);
 typedef void (*lcache_load_fn)(struct lcache *c, int64_t key, void *owner);
 typedef void (*lcache_free_fn)(void *val);
 
+/* Unbounded until lcache_set_max. NULL when memory is short. */
 struct lcache *lcache_new(uv_loop_t *loop, uint64_t ttl_ms, lcache_load_fn load,
 			  lcache_free_fn free_val, void *owner);
 /* Waiters still pending are answered with "closing". */
 void lcache_free(struct lcache *c);
+
+/* At most max entries (0: no bound). Over it, the least recently used entries
+ * that are ready are dropped, now and after each load; entries loading, with
+ * waiters or inside a callback are never dropped, so the count may exceed max
+ * while that many loads are under way. */
+void lcache_set_max(struct lcache *c, size_t max);
 
 /* cb runs at once on a hit, later on a miss. */
 void lcache_get(struct lcache *c, int64_t key, lcache_cb cb, void *arg);

@@ -1,21 +1,34 @@
 /* updates: see updates.h.
  *
- * Per bot, one chain: getUpdates(offset, timeout 25 s) -> for each update in
- * order: store the human message -> queue the replies it asks for -> then the
- * offset moves on in Redis. A crash anywhere repeats the updates after the
- * stored offset, never skips one; a repeat is harmless because every effect is
- * idempotent: the message row is unique by (chat, Telegram id), a reply job's
- * id is derived from (chat, message, bot), and the outbox refuses to send a
- * job id twice. Every bot of a chat sees the same human message; whichever
- * stores it first, the replies it queues are the same jobs. */
+ * Per bot, one chain, one turn at a time: [offset from Redis, the first time]
+ * -> getUpdates(offset, timeout) -> for each update in order: store the human
+ * message -> queue the replies it asks for -> then the offset moves on in Redis
+ * -> the bot goes to the back of the line. A crash anywhere repeats the updates
+ * after the stored offset, never skips one; a repeat is harmless because every
+ * effect is idempotent: the message row is unique by (chat, Telegram id), a
+ * reply job's id is derived from (chat, message, bot), and the outbox refuses
+ * to send a job id twice. Every bot of a chat sees the same human message;
+ * whichever stores it first, the replies it queues are the same jobs.
+ *
+ * Turns: at most max_pollers bots hold a turn at once (a curl handle, a
+ * connection and a receive buffer each). While the worker owns no more bots
+ * than that, every bot is always in a turn and waits the long timeout (25 s)
+ * on Telegram, as a lone poller would. With more bots, turns are short polls
+ * (2 s) taken in FIFO order, so a bot is heard again at most every
+ * ceil(bots / max_pollers) x 2 s (plus the time to act on what came). A retry
+ * gives the turn up while it waits, then joins the back of the line.
+ *
+ * The token is read and decrypted with the list of our bots (now and every
+ * RELOAD_MS), not through the bots cache: a poll needs no profile, and with
+ * thousands of bots the cache would hold them all. */
 #include "updates.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backoff.h"
-#include "bots.h"
 #include "chats.h"
 #include "imap.h"
 #include "job.h"
@@ -24,7 +37,8 @@
 #include "pick.h"
 #include "wk.h"
 
-#define POLL_TIMEOUT_S 25
+#define LONG_POLL_S 25
+#define TURN_POLL_S 2
 #define RELOAD_MS 30000
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 30000
@@ -33,38 +47,118 @@ struct poller {
 	struct updates *u;
 	int64_t bot_id;
 	int64_t offset;          /* next update_id wanted; -1 = not read from Redis yet */
-	int busy;                /* a step of the chain is under way */
+	int busy;                /* a callback of the chain is due (request or retry timer) */
+	int queued;              /* in u's line, waiting for a turn */
+	int turn;                /* holds one of u's max_pollers turns */
 	int gone;                /* no longer ours: free when the chain stops */
+	int token_bad;           /* said once until it decrypts again */
 	int failures;
 	json_t *batch;           /* updates being processed */
 	size_t next;             /* index in batch */
 	json_t *members;         /* the current update's chat members */
-	char token[TOK_MAX];
+	struct poller *prev, *nextq; /* the line */
+	char *token;             /* decrypted, its own size (thousands of pollers);
+				  * NULL: none that decrypts */
 };
 
 struct updates {
 	struct wk *w;
 	struct httpc *http;      /* long polls on connections of their own */
 	struct imap *pollers;
+	struct poller *head, *tail; /* the line: bots waiting for a turn */
+	int turns;               /* turns held */
+	int dispatching;
 	uv_timer_t reload;
 	int loading;
 	int closing;
 };
 
-static void poll_next(struct poller *p);
+static void turn_start(struct poller *p);
 static void process_next(struct poller *p);
+
+static void token_drop(struct poller *p)
+{
+	if (p->token) {
+		sodium_memzero(p->token, strlen(p->token));
+		free(p->token);
+		p->token = NULL;
+	}
+}
 
 static void poller_free(struct poller *p)
 {
 	json_decref(p->batch);
 	json_decref(p->members);
-	memset(p->token, 0, sizeof p->token);
+	token_drop(p);
 	free(p);
+}
+
+/* ---- the line and the turns ---- */
+
+static void line_remove(struct updates *u, struct poller *p)
+{
+	if (p->prev)
+		p->prev->nextq = p->nextq;
+	else
+		u->head = p->nextq;
+	if (p->nextq)
+		p->nextq->prev = p->prev;
+	else
+		u->tail = p->prev;
+	p->prev = p->nextq = NULL;
+	p->queued = 0;
+}
+
+/* Hand free turns to the head of the line. Not re-entered: a turn that ends at
+ * once (a failed request) is picked up by the loop already running. */
+static void dispatch(struct updates *u)
+{
+	struct poller *p;
+
+	if (u->dispatching)
+		return;
+	u->dispatching = 1;
+	while (!u->closing && u->turns < u->w->cfg.max_pollers && (p = u->head)) {
+		line_remove(u, p);
+		if (!p->token)
+			continue; /* waits for a reload with a token that decrypts */
+		p->turn = 1;
+		p->busy = 1;
+		u->turns++;
+		turn_start(p);
+	}
+	u->dispatching = 0;
+}
+
+static void line_join(struct poller *p)
+{
+	struct updates *u = p->u;
+
+	p->prev = u->tail;
+	p->nextq = NULL;
+	if (u->tail)
+		u->tail->nextq = p;
+	else
+		u->head = p;
+	u->tail = p;
+	p->queued = 1;
+	dispatch(u);
+}
+
+static void turn_end(struct poller *p)
+{
+	if (!p->turn)
+		return;
+	p->turn = 0;
+	p->u->turns--;
+	dispatch(p->u);
 }
 
 /* The chain stops here (error, shutdown or the bot left us). */
 static int chain_ends(struct poller *p)
 {
+	/* gone first: after updates_free, p->u is not to be touched (a gone
+	 * poller holds no turn). */
 	if (p->gone || p->u->closing) {
 		p->busy = 0;
 		if (p->gone)
@@ -74,19 +168,30 @@ static int chain_ends(struct poller *p)
 	return 0;
 }
 
+/* A turn done well: the bot waits behind the others. */
+static void turn_done(struct poller *p)
+{
+	p->busy = 0;
+	turn_end(p);
+	line_join(p);
+}
+
 static void on_retry_due(void *arg)
 {
 	struct poller *p = arg;
 
 	if (chain_ends(p))
 		return;
-	poll_next(p);
+	p->busy = 0;
+	line_join(p);
 }
 
+/* The turn goes to another bot while this one waits. */
 static void retry_later(struct poller *p, int64_t ms)
 {
 	if (ms < 0)
 		ms = backoff_equal_jitter(p->failures++, RETRY_MIN_MS, RETRY_MAX_MS, &p->u->w->rng);
+	turn_end(p);
 	wk_after(p->u->w, (uint64_t)ms, on_retry_due, p);
 }
 
@@ -277,7 +382,7 @@ static void on_offset_saved(redisReply *r, const char *err, void *arg)
 	}
 	json_decref(p->batch);
 	p->batch = NULL;
-	poll_next(p);
+	turn_done(p);
 }
 
 static void process_next(struct poller *p)
@@ -297,6 +402,13 @@ static void process_next(struct poller *p)
 			return;
 		}
 	}
+	if (json_array_size(p->batch) == 0) {
+		/* An empty poll moved no offset: nothing to save (most turns). */
+		json_decref(p->batch);
+		p->batch = NULL;
+		turn_done(p);
+		return;
+	}
 	{
 		char key[160], off[24];
 		const char *av[] = { "SET", key, off };
@@ -308,7 +420,7 @@ static void process_next(struct poller *p)
 	}
 }
 
-/* ---- the long poll ---- */
+/* ---- the poll ---- */
 
 static void on_polled(const struct httpc_resp *r, void *arg)
 {
@@ -351,38 +463,35 @@ static void on_polled(const struct httpc_resp *r, void *arg)
 	process_next(p);
 }
 
+/* Long while every bot can hold a turn, short when they take turns. */
+static int poll_timeout_s(const struct updates *u)
+{
+	return imap_count(u->pollers) > (size_t)u->w->cfg.max_pollers ? TURN_POLL_S : LONG_POLL_S;
+}
+
 static void poll_now(struct poller *p)
 {
 	struct wk *w = p->u->w;
 	char url[TOK_MAX + 600];
 	struct httpc_req req = { 0 };
+	int timeout = poll_timeout_s(p->u);
 
+	if (!p->token) {
+		/* Lost at a reload: idle until one brings a token that decrypts. */
+		p->busy = 0;
+		turn_end(p);
+		return;
+	}
 	snprintf(url, sizeof url,
 		 "%.300s/bot%s/getUpdates?offset=%lld&timeout=%d&allowed_updates=%%5B%%22message%%22%%5D",
-		 w->cfg.telegram_api_url, p->token, (long long)p->offset, POLL_TIMEOUT_S);
+		 w->cfg.telegram_api_url, p->token, (long long)p->offset, timeout);
 	req.method = "GET";
 	req.url = url;
-	req.timeout_ms = (POLL_TIMEOUT_S + 10) * 1000L;
+	req.timeout_ms = (timeout + 10) * 1000L;
 	req.connect_timeout_ms = 3000;
 	if (httpc_request(p->u->http, &req, on_polled, p) < 0)
 		retry_later(p, -1);
-	memset(url, 0, sizeof url);
-}
-
-static void on_token(const void *val, const char *err, void *arg)
-{
-	const struct bot *b = val;
-	struct poller *p = arg;
-
-	if (chain_ends(p))
-		return;
-	if (!b || !b->enabled) {
-		(void)err;
-		retry_later(p, 60000);
-		return;
-	}
-	snprintf(p->token, sizeof p->token, "%s", b->token);
-	poll_now(p);
+	sodium_memzero(url, sizeof url);
 }
 
 static void on_offset_read(redisReply *r, const char *err, void *arg)
@@ -397,38 +506,92 @@ static void on_offset_read(redisReply *r, const char *err, void *arg)
 		return;
 	}
 	p->offset = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
-	bots_get(p->u->w->bots, p->bot_id, on_token, p);
+	poll_now(p);
 }
 
-static void poll_next(struct poller *p)
+static void turn_start(struct poller *p)
 {
 	char key[160];
 	const char *av[] = { "GET", key };
 
-	p->busy = 1;
-	if (p->offset < 0) {
-		offset_key(p->u, p->bot_id, key, sizeof key);
-		if (ra_cmd(p->u->w->redis, on_offset_read, p, 0, 2, av) < 0)
-			retry_later(p, -1);
+	if (p->offset >= 0) {
+		poll_now(p);
 		return;
 	}
-	/* The token again from the cache: a reload may have changed it. */
-	bots_get(p->u->w->bots, p->bot_id, on_token, p);
+	offset_key(p->u, p->bot_id, key, sizeof key);
+	if (ra_cmd(p->u->w->redis, on_offset_read, p, 0, 2, av) < 0)
+		retry_later(p, -1);
 }
 
 /* ---- which bots are ours ---- */
 
-static void mark_gone(int64_t id, void *val, void *arg)
+/* The token from the row, kept for the polls; a token that does not decrypt
+ * stops the bot's turns until a reload brings one that does. */
+static void set_token(struct poller *p, const char *escaped)
 {
+	size_t len;
+	unsigned char *enc = PQunescapeBytea((const unsigned char *)escaped, &len);
+	char tok[TOK_MAX];
+
+	if (enc && tok_decrypt(p->u->w->token_key, enc, len, tok, sizeof tok) == 0) {
+		if (!p->token || strcmp(p->token, tok)) {
+			token_drop(p);
+			p->token = strdup(tok); /* NULL: no memory, no polls until a reload */
+		}
+		p->token_bad = 0;
+	} else {
+		token_drop(p);
+		if (!p->token_bad) {
+			struct log_ctx ctx = { .bot_id = p->bot_id };
+			log_msg(LOG_ERR, &ctx, "cannot decrypt the token of bot %lld (wrong token key?)",
+				(long long)p->bot_id);
+		}
+		p->token_bad = 1;
+	}
+	sodium_memzero(tok, sizeof tok);
+	PQfreemem(enc);
+}
+
+/* Bots no longer ours stop after their current step, whose turn is handed
+ * back now (so a gone poller never needs u again); one waiting in the line or
+ * for a token has no step under way and goes now. No dispatch here: the line
+ * may still hold other bots about to be let go. */
+static void let_go(int64_t id, void *val, void *arg)
+{
+	struct updates *u = arg;
+	struct poller *p = val;
+
 	(void)id;
-	(void)arg;
-	((struct poller *)val)->gone = 1;
+	if (p->queued)
+		line_remove(u, p);
+	if (!p->busy) {
+		poller_free(p);
+		return;
+	}
+	p->gone = 1;
+	if (p->turn) {
+		p->turn = 0;
+		u->turns--;
+	}
+}
+
+static struct poller *poller_for(struct updates *u, struct imap *old, int64_t id)
+{
+	struct poller *p = imap_del(old, id);
+
+	if (p || !(p = calloc(1, sizeof *p)))
+		return p;
+	p->u = u;
+	p->bot_id = id;
+	p->offset = -1;
+	return p;
 }
 
 static void on_bots(PGresult *res, const char *err, void *arg)
 {
 	struct updates *u = arg;
 	struct imap *old = u->pollers, *now;
+	struct poller *p;
 
 	u->loading = 0;
 	if (!res || u->closing) {
@@ -440,35 +603,32 @@ static void on_bots(PGresult *res, const char *err, void *arg)
 		return;
 	for (int i = 0; i < PQntuples(res); i++) {
 		int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		struct poller *p = imap_del(old, id);
 
-		if (!p) {
-			if (!(p = calloc(1, sizeof *p)))
-				continue;
-			p->u = u;
-			p->bot_id = id;
-			p->offset = -1;
-		}
-		if (imap_put(now, id, p) < 0) {
-			poller_free(p);
+		if (!(p = poller_for(u, old, id)))
 			continue;
-		}
-		if (!p->busy)
-			poll_next(p);
+		set_token(p, PQgetvalue(res, i, 1));
+		if (imap_put(now, id, p) < 0)
+			let_go(id, p, u);
 	}
-	/* Bots no longer ours stop after their current step. */
-	imap_each(old, mark_gone, NULL);
-	imap_free(old);
+	/* The new set first: turns handed out below count it. */
 	u->pollers = now;
+	imap_each(old, let_go, u);
+	imap_free(old);
+	for (int i = 0; i < PQntuples(res); i++) {
+		p = imap_get(now, strtoll(PQgetvalue(res, i, 0), NULL, 10));
+		if (p && !p->busy && !p->queued && p->token)
+			line_join(p);
+	}
+	dispatch(u); /* turns handed back above */
 }
 
 static void load_bots(struct updates *u)
 {
 	/* Only bots in at least one enabled chat have anything to hear. */
 	static const char sql[] =
-		"SELECT DISTINCT b.id FROM bots b JOIN chat_bots cb ON cb.bot_id = b.id "
-		"AND cb.status = 'member' JOIN chats c ON c.id = cb.chat_id AND c.enabled "
-		"WHERE b.enabled AND b.id % $1 = $2";
+		"SELECT b.id, b.token_enc FROM bots b WHERE b.enabled AND b.id % $1 = $2 "
+		"AND EXISTS (SELECT 1 FROM chat_bots cb JOIN chats c ON c.id = cb.chat_id "
+		"AND c.enabled WHERE cb.bot_id = b.id AND cb.status = 'member') ORDER BY b.id";
 	char n[16], idx[16];
 	const char *prm[2] = { n, idx };
 
@@ -498,6 +658,7 @@ struct updates *updates_new(struct wk *w)
 		free(u);
 		return NULL;
 	}
+	/* max_pollers bounds the connections: polls never wait inside curl. */
 	httpc_set_max_host_connections(u->http, 0);
 	uv_timer_init(w->loop, &u->reload);
 	u->reload.data = u;
@@ -526,7 +687,9 @@ static void free_idle(int64_t id, void *val, void *arg)
 
 	(void)id;
 	(void)arg;
-	/* A busy chain frees itself when its callback sees closing. */
+	/* A busy chain frees itself when its callback sees gone, without
+	 * touching u (its turn is forgotten here). */
+	p->turn = 0;
 	if (p->busy)
 		p->gone = 1;
 	else
@@ -538,12 +701,13 @@ static void on_reload_closed(uv_handle_t *h)
 	free(h->data);
 }
 
-/* Stop polling: pending long polls are aborted (their callbacks end the chains). */
+/* Stop polling: pending polls are aborted (their callbacks end the chains). */
 void updates_free(struct updates *u)
 {
 	if (!u)
 		return;
 	u->closing = 1;
+	u->head = u->tail = NULL; /* the line's pollers are in the map: freed below */
 	imap_each(u->pollers, free_idle, NULL);
 	imap_free(u->pollers);
 	u->pollers = NULL;

@@ -6,7 +6,9 @@
  * its messages queues a high-priority reply job for that bot; another human
  * message, with human_reply_probability, a normal-priority reply from one bot
  * of the chat. Long polls run on an HTTP client of their own so they never take
- * the connections sendMessage needs. */
+ * the connections sendMessage needs, and at most max_pollers at once: a worker
+ * with more bots than that polls them in turns (see updates.c), trading how
+ * soon a human is heard for memory. */
 #ifndef PIYASA_UPDATES_H
 #define PIYASA_UPDATES_H
 
@@ -17,8 +19,10 @@ struct updates;
 
 struct updates *updates_new(struct wk *w);
 void updates_free(struct updates *u);
-/* The fleet is known: find our bots and start polling (again every 30 s). */
+/* The fleet is known: find our bots and their tokens and start polling (the
+ * list and tokens are read again every 30 s). */
 void updates_start(struct updates *u);
+/* Read the list and the tokens now (SIGHUP); max_pollers applies at once. */
 void updates_reload(struct updates *u);
 size_t updates_count(const struct updates *u);
 
