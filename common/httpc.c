@@ -463,6 +463,10 @@ static int set_common(struct xfer *x, const struct httpc_req *r)
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	/* Our answers are a few KB: curl's 16 KB receive buffer per request in
+	 * flight is most of a worker's heap when thousands are (long polls). A
+	 * bigger body just takes more reads. */
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	/* Wait for a connection that may multiplex rather than open another. */

@@ -28,7 +28,7 @@ struct imap *imap_new(void)
 
 	if (!m)
 		return NULL;
-	m->cap = 64;
+	m->cap = 8; /* grows; many maps (a bot's chats) hold one or two keys */
 	if (!(m->e = calloc(m->cap, sizeof *m->e))) {
 		free(m);
 		return NULL;
