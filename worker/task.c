@@ -532,9 +532,9 @@ static const char mark_sql[] =
 	"INSERT INTO messages (job_id, bot_id, chat_id, status, attempt, telegram_message_id, "
 	"error, sent_at) "
 	"SELECT x.job_id, x.bot_id, x.chat_id, x.status, x.attempt, NULLIF(x.mid, 0), "
-	"NULLIF(x.error, ''), CASE WHEN x.status = 'sent' THEN now() END "
+	"NULLIF(x.error, ''), CASE WHEN x.status = 'sent' THEN to_timestamp(x.at / 1000.0) END "
 	"FROM json_to_recordset($1::json) AS x(job_id text, bot_id bigint, chat_id bigint, "
-	"attempt int, status text, mid bigint, error text) "
+	"attempt int, status text, mid bigint, error text, at bigint) "
 	"ON CONFLICT (job_id) DO UPDATE SET status = EXCLUDED.status, "
 	"telegram_message_id = EXCLUDED.telegram_message_id, error = EXCLUDED.error, "
 	"sent_at = EXCLUDED.sent_at "
@@ -599,10 +599,12 @@ static void on_marked(PGresult *res, int row, const char *err, void *arg)
 /* Record what the send did; the outcome decides what follows (on_marked). */
 static void mark(struct task *t, const char *status, int64_t message_id, const char *error)
 {
-	json_t *row = json_pack("{s:s, s:I, s:I, s:i, s:s, s:I, s:s}", "job_id", t->id, "bot_id",
-				(json_int_t)t->job.bot_id, "chat_id", (json_int_t)t->job.chat_id,
-				"attempt", t->attempt, "status", status, "mid",
-				(json_int_t)message_id, "error", error ? error : "");
+	/* sent_at is when Telegram answered, not when the batch was written. */
+	json_t *row = json_pack("{s:s, s:I, s:I, s:i, s:s, s:I, s:s, s:I}", "job_id", t->id,
+				"bot_id", (json_int_t)t->job.bot_id, "chat_id",
+				(json_int_t)t->job.chat_id, "attempt", t->attempt, "status", status,
+				"mid", (json_int_t)message_id, "error", error ? error : "", "at",
+				(json_int_t)job_now_ms());
 
 	/* Not recorded: the row stays 'sending' and the next attempt marks it
 	 * unknown, which is the truth as far as we can tell. */
