@@ -59,16 +59,22 @@ struct market {
 
 /* The per-minute cap of one chat: a sorted set of message names by time (Redis
  * TIME, one clock for every worker). ARGV: op window_ms max member. Returns 0
- * (granted / room), or the ms until a slot frees. */
+ * (granted / room), or the ms until a slot frees. A reservation counts until
+ * its message is stamped (sent) or released, however long pacing holds the
+ * send: its score is PENDING + the time of the reservation, above every real
+ * time, so the window never drops it; one left behind by a crash goes after a
+ * minute. */
 static const char cap_script[] =
+	"local PENDING = 1e13\n"
 	"local t = redis.call('TIME')\n"
 	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 	"local op, win, max, member = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]\n"
 	"if op == 'release' then redis.call('ZREM', KEYS[1], member) return 0 end\n"
 	"redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)\n"
+	"redis.call('ZREMRANGEBYSCORE', KEYS[1], PENDING, PENDING + now - 60000)\n"
 	"if op == 'stamp' then\n"
 	"  redis.call('ZADD', KEYS[1], now, member)\n"
-	"  redis.call('PEXPIRE', KEYS[1], win)\n"
+	"  redis.call('PEXPIRE', KEYS[1], win + 60000)\n"
 	"  return 0\n"
 	"end\n"
 	"if redis.call('ZSCORE', KEYS[1], member) then return 0 end\n"
@@ -76,11 +82,13 @@ static const char cap_script[] =
 	"if n >= max then\n"
 	"  if max <= 0 then return win end\n"
 	"  local o = redis.call('ZRANGE', KEYS[1], n - max, n - max, 'WITHSCORES')\n"
-	"  return math.max(1, tonumber(o[2]) + win - now + 1)\n"
+	"  local s = tonumber(o[2])\n"
+	"  if s >= PENDING then return math.min(win, 1000) end\n"
+	"  return math.max(1, s + win - now + 1)\n"
 	"end\n"
 	"if op == 'reserve' then\n"
-	"  redis.call('ZADD', KEYS[1], now, member)\n"
-	"  redis.call('PEXPIRE', KEYS[1], win)\n"
+	"  redis.call('ZADD', KEYS[1], PENDING + now, member)\n"
+	"  redis.call('PEXPIRE', KEYS[1], win + 60000)\n"
 	"end\n"
 	"return 0\n";
 
