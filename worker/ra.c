@@ -183,16 +183,18 @@ int ra_cmd(struct ra *r, ra_cb cb, void *arg, long timeout_ms, int argc, const c
 	return r->up ? send_plain(r, cb, arg, timeout_ms, argc, argv) : -1;
 }
 
-static struct ra_req *eval_req(struct ra *r, enum rq_script s, const struct rq_keys *k,
-			       int argc, const char **argv)
+/* cmd head nkeys keys... argv...: a script call, its strings kept for a
+ * NOSCRIPT resend. */
+static struct ra_req *eval_req(const char *cmd, const char *head, int nkeys,
+			       const char *const *keys, int argc, const char **argv)
 {
 	struct ra_req *q = calloc(1, sizeof *q);
-	int n = 3 + RQ_NKEYS + argc, i = 0;
-	char nk[8];
+	int n = 3 + nkeys + argc, i = 0;
+	char nk[16];
 
 	if (!q)
 		return NULL;
-	q->script = s;
+	q->script = -1;
 	q->argc = n;
 	q->argv = calloc((size_t)n, sizeof *q->argv);
 	q->argvlen = calloc((size_t)n, sizeof *q->argvlen);
@@ -200,12 +202,12 @@ static struct ra_req *eval_req(struct ra *r, enum rq_script s, const struct rq_k
 		req_free(q);
 		return NULL;
 	}
-	snprintf(nk, sizeof nk, "%d", RQ_NKEYS);
-	q->argv[i++] = strdup("EVALSHA");
-	q->argv[i++] = strdup(r->sha[s]);
+	snprintf(nk, sizeof nk, "%d", nkeys);
+	q->argv[i++] = strdup(cmd);
+	q->argv[i++] = strdup(head);
 	q->argv[i++] = strdup(nk);
-	for (int j = 0; j < RQ_NKEYS; j++)
-		q->argv[i++] = strdup(k->k[j]);
+	for (int j = 0; j < nkeys; j++)
+		q->argv[i++] = strdup(keys[j]);
 	for (int j = 0; j < argc; j++)
 		q->argv[i++] = strdup(argv[j]);
 	for (i = 0; i < n; i++) {
@@ -218,13 +220,8 @@ static struct ra_req *eval_req(struct ra *r, enum rq_script s, const struct rq_k
 	return q;
 }
 
-int ra_eval(struct ra *r, enum rq_script s, const struct rq_keys *k, int argc,
-	    const char **argv, ra_cb cb, void *arg)
+static int submit_eval(struct ra *r, struct ra_req *q, ra_cb cb, void *arg)
 {
-	struct ra_req *q;
-
-	if (!r->up || r->closing || !(q = eval_req(r, s, k, argc, argv)))
-		return -1;
 	q->cb = cb;
 	q->arg = arg;
 	if (submit(r, q, 0) < 0) {
@@ -232,6 +229,21 @@ int ra_eval(struct ra *r, enum rq_script s, const struct rq_keys *k, int argc,
 		return -1;
 	}
 	return 0;
+}
+
+int ra_eval(struct ra *r, enum rq_script s, const struct rq_keys *k, int argc,
+	    const char **argv, ra_cb cb, void *arg)
+{
+	const char *keys[RQ_NKEYS];
+	struct ra_req *q;
+
+	for (int j = 0; j < RQ_NKEYS; j++)
+		keys[j] = k->k[j];
+	if (!r->up || r->closing ||
+	    !(q = eval_req("EVALSHA", r->sha[s], RQ_NKEYS, keys, argc, argv)))
+		return -1;
+	q->script = s;
+	return submit_eval(r, q, cb, arg);
 }
 
 static void on_extra_loaded(redisReply *rep, const char *err, void *arg)
@@ -273,44 +285,15 @@ int ra_eval_src(struct ra *r, const char *src, int nkeys, const char **keys, int
 {
 	struct ra_req *q;
 	const char *sha;
-	char nk[16];
-	int n = 3 + nkeys + argc, i = 0;
 
-	if (!r->up || r->closing || !(q = calloc(1, sizeof *q)))
+	if (!r->up || r->closing)
 		return -1;
 	sha = extra_sha(r, src);
-	q->script = -1;
+	if (!(q = eval_req(sha ? "EVALSHA" : "EVAL", sha ? sha : src, nkeys, keys, argc, argv)))
+		return -1;
 	q->src = src;
 	q->retried = sha == NULL; /* a plain EVAL has nothing to fall back to */
-	q->argc = n;
-	q->argv = calloc((size_t)n, sizeof *q->argv);
-	q->argvlen = calloc((size_t)n, sizeof *q->argvlen);
-	if (!q->argv || !q->argvlen) {
-		req_free(q);
-		return -1;
-	}
-	snprintf(nk, sizeof nk, "%d", nkeys);
-	q->argv[i++] = strdup(sha ? "EVALSHA" : "EVAL");
-	q->argv[i++] = strdup(sha ? sha : src);
-	q->argv[i++] = strdup(nk);
-	for (int j = 0; j < nkeys; j++)
-		q->argv[i++] = strdup(keys[j]);
-	for (int j = 0; j < argc; j++)
-		q->argv[i++] = strdup(argv[j]);
-	for (i = 0; i < n; i++) {
-		if (!q->argv[i]) {
-			req_free(q);
-			return -1;
-		}
-		q->argvlen[i] = strlen(q->argv[i]);
-	}
-	q->cb = cb;
-	q->arg = arg;
-	if (submit(r, q, 0) < 0) {
-		req_free(q);
-		return -1;
-	}
-	return 0;
+	return submit_eval(r, q, cb, arg);
 }
 
 /* Scripts are loaded before the link counts as up. */
