@@ -1,6 +1,7 @@
 /* pgb: see pgb.h. Rows wait in `pending` until the timer (0 ms, so the next
  * turn of the loop) or a full batch sends them; a sent batch owns its rows until
- * pgc answers. The pgb itself is reference counted by its sent batches, so
+ * pgc answers. With a window, batches beyond it wait in `ready` (full ones) or
+ * go on filling `pending` until a statement comes back. The pgb itself is reference counted by its sent batches, so
  * pgb_free may run while statements are still out. */
 #include "pgb.h"
 
@@ -20,7 +21,7 @@ struct batch {
 	size_t n;
 	int solo;               /* a resend of one row of a rejected batch */
 	const char *err;        /* set when it could not be sent */
-	struct batch *next;     /* in b->failed */
+	struct batch *next;     /* in b->failed or b->ready */
 	struct item items[];
 };
 
@@ -32,7 +33,9 @@ struct pgb {
 	pgb_conn_fn conn;
 	void *conn_arg;
 	struct batch *pending;
+	struct batch *ready, *ready_tail; /* closed batches waiting for the window */
 	struct batch *failed;   /* could not be sent: answered on the timer */
+	size_t window, out;     /* statements allowed out at once (0: any), out now */
 	int refs;               /* 1 for the owner + one per batch out */
 	int closing;
 	unsigned long long rows, statements;
@@ -141,6 +144,9 @@ static void on_result(PGresult *res, const char *err, void *arg)
 	struct batch *bt = arg;
 	struct pgb *b = bt->b;
 
+	b->out--;
+	if (!b->closing && (b->ready || b->pending))
+		uv_timer_start(&b->timer, on_turn, 0, 0);
 	if (!res) {
 		if (bt->n > 1 && !bt->solo && !b->closing && strcmp(err, "closing") != 0 &&
 		    strncmp(err, "connection lost", 15) != 0)
@@ -176,6 +182,7 @@ static int send_batch(struct batch *bt)
 	p[0] = text;
 	if ((c = b->conn(b->conn_arg)) && pgc_query(c, b->sql, 1, p, on_result, bt) == 0) {
 		b->refs++;
+		b->out++;
 		b->statements++;
 		b->rows += bt->n;
 		rc = 0;
@@ -184,9 +191,20 @@ static int send_batch(struct batch *bt)
 	return rc;
 }
 
-/* Send what waits; a batch that cannot go is answered on the next timer run
- * (never inside pgb_add). */
-static void flush(struct pgb *b)
+/* A batch that cannot go is answered on the next timer run (never inside
+ * pgb_add). */
+static void send_or_fail(struct pgb *b, struct batch *bt)
+{
+	if (send_batch(bt) < 0) {
+		bt->err = "connection lost: no database connection";
+		bt->next = b->failed;
+		b->failed = bt;
+		uv_timer_start(&b->timer, on_turn, 0, 0);
+	}
+}
+
+/* Close the batch being filled: it goes after those already waiting. */
+static void close_pending(struct pgb *b)
 {
 	struct batch *bt = b->pending;
 
@@ -195,11 +213,32 @@ static void flush(struct pgb *b)
 		free(bt);
 		return;
 	}
-	if (send_batch(bt) < 0) {
-		bt->err = "connection lost: no database connection";
-		bt->next = b->failed;
-		b->failed = bt;
-		uv_timer_start(&b->timer, on_turn, 0, 0);
+	bt->next = NULL;
+	if (b->ready_tail)
+		b->ready_tail->next = bt;
+	else
+		b->ready = bt;
+	b->ready_tail = bt;
+}
+
+/* Send what waits, oldest first, as far as the window allows. While it is
+ * full, new rows go on filling `pending`: under load the batches grow instead
+ * of queueing up as many small statements. */
+static void flush(struct pgb *b)
+{
+	while (b->window == 0 || b->out < b->window) {
+		struct batch *bt = b->ready;
+
+		if (!bt) {
+			if (!b->pending || b->pending->n == 0)
+				return;
+			close_pending(b);
+			continue;
+		}
+		if (!(b->ready = bt->next))
+			b->ready_tail = NULL;
+		bt->next = NULL;
+		send_or_fail(b, bt);
 	}
 }
 
@@ -251,8 +290,10 @@ int pgb_add(struct pgb *b, const char *key, json_t *row, pgb_cb cb, void *arg)
 		json_decref(row);
 		return -1;
 	}
-	if (b->pending && (b->pending->n == b->max_rows || pending_has(b->pending, key)))
+	if (b->pending && (b->pending->n == b->max_rows || pending_has(b->pending, key))) {
+		close_pending(b);
 		flush(b);
+	}
 	if (!b->pending && !(b->pending = batch_new(b, b->max_rows))) {
 		free(k);
 		json_decref(row);
@@ -266,6 +307,11 @@ int pgb_add(struct pgb *b, const char *key, json_t *row, pgb_cb cb, void *arg)
 	if (!uv_is_active((uv_handle_t *)&b->timer))
 		uv_timer_start(&b->timer, on_turn, 0, 0);
 	return 0;
+}
+
+void pgb_set_window(struct pgb *b, size_t statements)
+{
+	b->window = statements;
 }
 
 void pgb_stats(const struct pgb *b, unsigned long long *rows, unsigned long long *statements)
@@ -286,10 +332,11 @@ void pgb_free(struct pgb *b)
 		b->failed = f->next;
 		fail_all(f, f->err);
 	}
-	if (b->pending) {
-		struct batch *bt = b->pending;
-		b->pending = NULL;
-		fail_all(bt, "closing");
+	close_pending(b);
+	while ((f = b->ready)) {
+		b->ready = f->next;
+		fail_all(f, "closing");
 	}
+	b->ready_tail = NULL;
 	uv_close((uv_handle_t *)&b->timer, on_timer_closed);
 }

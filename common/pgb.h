@@ -46,6 +46,12 @@ struct pgb *pgb_new(uv_loop_t *loop, const char *sql, size_t max_rows, pgb_conn_
 int pgb_add(struct pgb *b, const char *key, json_t *row, pgb_cb cb, void *arg)
 	__attribute__((warn_unused_result));
 
+/* At most this many statements out at once (0, the default: no limit). The
+ * rows that come meanwhile wait and go together when one returns, so batches
+ * grow with the load; with 1, the statements also commit in the order their
+ * rows were added. */
+void pgb_set_window(struct pgb *b, size_t statements);
+
 /* Rows sent in one statement so far, and statements (for the metrics). */
 void pgb_stats(const struct pgb *b, unsigned long long *rows, unsigned long long *statements);
 

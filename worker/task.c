@@ -553,7 +553,14 @@ int task_batches_new(struct wk *w)
 {
 	w->claims = pgb_new(w->loop, claim_sql, BATCH_ROWS, batch_conn, w);
 	w->marks = pgb_new(w->loop, mark_sql, BATCH_ROWS, batch_conn, w);
-	return w->claims && w->marks ? 0 : -1;
+	if (!w->claims || !w->marks)
+		return -1;
+	/* One statement of each kind out at a time: under load the rows of many
+	 * turns share one statement and one commit, and a job's rows commit in
+	 * the order they were written. */
+	pgb_set_window(w->claims, 1);
+	pgb_set_window(w->marks, 1);
+	return 0;
 }
 
 void task_batches_free(struct wk *w)

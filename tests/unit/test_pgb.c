@@ -220,6 +220,38 @@ START_TEST(free_fails_what_waits)
 }
 END_TEST
 
+/* Window 1: while the first statement is out, rows of later turns wait and
+ * then go out together; a key met again waits for the next statement, so the
+ * last value written is the last added. */
+START_TEST(window_gathers_turns)
+{
+	uv_loop_t loop;
+	struct pgb *b;
+	struct row_ans a[21] = { { 0 } };
+	unsigned long long rows, stmts;
+	char k[16];
+
+	setup(&loop);
+	b = pgb_new(&loop, upsert, 256, conn_fn, NULL);
+	pgb_set_window(b, 1);
+	ck_assert_int_eq(add(b, "first", 1, &a[0]), 0);
+	uv_run(&loop, UV_RUN_NOWAIT); /* the first statement goes */
+	for (int i = 1; i <= 20; i++) {
+		snprintf(k, sizeof k, "k%d", i % 10);
+		ck_assert_int_eq(add(b, k, i, &a[i]), 0);
+		uv_run(&loop, UV_RUN_NOWAIT); /* one turn per row */
+	}
+	run_until_answered(&loop, 21);
+	for (int i = 0; i <= 20; i++)
+		ck_assert_msg(a[i].ok, "row %d: %s", i, a[i].err);
+	pgb_stats(b, &rows, &stmts);
+	ck_assert_int_eq(rows, 21);
+	ck_assert_msg(stmts <= 4, "%llu statements for 21 rows", stmts); /* not 21 */
+	ck_assert_str_eq(a[20].val, "20");
+	teardown(&loop, b);
+}
+END_TEST
+
 static Suite *pgb_suite(void)
 {
 	Suite *s = suite_create("pgb");
@@ -231,6 +263,7 @@ static Suite *pgb_suite(void)
 	tcase_add_test(tc, a_bad_row_fails_alone);
 	tcase_add_test(tc, full_batches_split);
 	tcase_add_test(tc, free_fails_what_waits);
+	tcase_add_test(tc, window_gathers_turns);
 	suite_add_tcase(s, tc);
 	return s;
 }
