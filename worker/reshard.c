@@ -106,19 +106,64 @@ static void classify(struct rjob *j, int target, int self)
 	}
 }
 
-/* Where each job of slot s is: leased or delayed (with its due time). */
-static void mark_sets(redisReply *leased, redisReply *delayed, struct rjob *jobs, size_t n)
+/* A reply's members (with their values, if it has them), sorted by member:
+ * a slot may hold hundreds of thousands of jobs, so each lookup is a binary
+ * search, not a scan of the reply. */
+struct kv {
+	const char *k, *v;
+};
+
+static int cmp_kv(const void *a, const void *b)
 {
-	for (size_t i = 0; i < n; i++) {
-		for (size_t l = 0; l < leased->elements; l++)
-			if (strcmp(leased->element[l]->str, jobs[i].id) == 0)
-				jobs[i].leased = 1;
-		for (size_t d = 0; d + 1 < delayed->elements; d += 2)
-			if (strcmp(delayed->element[d]->str, jobs[i].id) == 0) {
-				jobs[i].delayed = 1;
-				jobs[i].due = atof(delayed->element[d + 1]->str);
-			}
+	return strcmp(((const struct kv *)a)->k, ((const struct kv *)b)->k);
+}
+
+/* step 2 for HGETALL and WITHSCORES replies, 1 for plain member lists. */
+static struct kv *index_reply(const redisReply *r, size_t step, size_t *n)
+{
+	struct kv *x = calloc(r->elements / step + 1, sizeof *x);
+
+	*n = 0;
+	if (!x)
+		return NULL;
+	for (size_t i = 0; i + step - 1 < r->elements; i += step, (*n)++) {
+		x[*n].k = r->element[i]->str;
+		x[*n].v = step > 1 ? r->element[i + 1]->str : NULL;
 	}
+	qsort(x, *n, sizeof *x, cmp_kv);
+	return x;
+}
+
+static const struct kv *find_kv(const struct kv *x, size_t n, const char *k)
+{
+	struct kv key = { .k = k };
+
+	return n ? bsearch(&key, x, n, sizeof *x, cmp_kv) : NULL;
+}
+
+/* Where each job of slot s is: leased or delayed (with its due time). */
+static int mark_sets(redisReply *leased, redisReply *delayed, struct rjob *jobs, size_t n)
+{
+	size_t nl, nd;
+	struct kv *l = index_reply(leased, 1, &nl), *d = index_reply(delayed, 2, &nd);
+	const struct kv *hit;
+
+	if (!l || !d) {
+		free(l);
+		free(d);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (find_kv(l, nl, jobs[i].id))
+			jobs[i].leased = 1;
+		if ((hit = find_kv(d, nd, jobs[i].id))) {
+			jobs[i].delayed = 1;
+			jobs[i].due = atof(hit->v);
+		}
+	}
+	free(l);
+	free(d);
+	return 0;
 }
 
 static void append_place(redisContext *c, const struct rq_keys *k, const struct rjob *j)
@@ -194,7 +239,9 @@ static int move_slot(redisContext *c, const char *prefix, int s, int target, siz
 	struct rq_keys k;
 	redisReply *all = NULL, *att = NULL, *leased = NULL, *delayed = NULL;
 	struct rjob *jobs = NULL;
-	size_t n = 0;
+	struct kv *atts = NULL;
+	const struct kv *hit;
+	size_t n = 0, natt;
 	int rc = -1;
 
 	rq_keys_for(&k, prefix, s);
@@ -202,23 +249,27 @@ static int move_slot(redisContext *c, const char *prefix, int s, int target, siz
 	    !(leased = cmd(c, "ZRANGE %s 0 -1", k.k[RQ_K_LEASED])) ||
 	    !(delayed = cmd(c, "ZRANGE %s 0 -1 WITHSCORES", k.k[RQ_K_DELAYED])))
 		goto out;
-	if (!(jobs = calloc(all->elements / 2 + 1, sizeof *jobs)))
+	if (!(jobs = calloc(all->elements / 2 + 1, sizeof *jobs)) ||
+	    !(atts = index_reply(att, 2, &natt))) {
+		log_error("reshard: out of memory");
 		goto out;
+	}
 	for (size_t i = 0; i + 1 < all->elements; i += 2, n++) {
 		jobs[n].id = all->element[i]->str;
 		jobs[n].body = all->element[i + 1]->str;
-		jobs[n].att = "0";
-		for (size_t a = 0; a + 1 < att->elements; a += 2)
-			if (strcmp(att->element[a]->str, jobs[n].id) == 0)
-				jobs[n].att = att->element[a + 1]->str;
+		jobs[n].att = (hit = find_kv(atts, natt, jobs[n].id)) ? hit->v : "0";
 		classify(&jobs[n], target, s);
 		*moved += jobs[n].owner != s;
 	}
-	mark_sets(leased, delayed, jobs, n);
+	if (mark_sets(leased, delayed, jobs, n) < 0) {
+		log_error("reshard: out of memory");
+		goto out;
+	}
 	qsort(jobs, n, sizeof *jobs, cmp_rjob);
 	rc = copy_out(c, prefix, s, jobs, n) < 0 ? -1 : rewrite_slot(c, prefix, s, jobs, n);
 out:
 	free(jobs);
+	free(atts);
 	freeReplyObject(all);
 	freeReplyObject(att);
 	freeReplyObject(leased);
