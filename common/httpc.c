@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define BODY_MAX (1 << 20)
 #define POOL_MAX 64
@@ -469,8 +470,11 @@ static int set_common(struct xfer *x, const struct httpc_req *r)
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	/* Wait for a connection that may multiplex rather than open another. */
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	/* Over TLS, wait for a connection that may multiplex (HTTP/2) rather than
+	 * open another. Plain http is HTTP/1.1 here: waiting would only hold every
+	 * request of a burst behind the first answer (the first jobs took one LLM
+	 * latency more). */
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncasecmp(r->url, "https:", 6) == 0 ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)BODY_MAX);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms > 0 ? r->timeout_ms : 0L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
