@@ -159,6 +159,32 @@ START_TEST(llm_wire)
 	ck_assert_int_eq(llmw_classify(503, "", 0), LLMW_SERVER);
 	ck_assert_int_eq(llmw_classify(401, "", 0), LLMW_QUOTA);
 	ck_assert_int_eq(llmw_classify(400, "", 0), LLMW_BAD_REQUEST);
+
+	/* The request body, read back: the texts exactly, escapes and all. */
+	struct llmw_msg msgs[2] = { { "system", "Sen \"Ayşe\"sin.\nKısa yaz." },
+				    { "user", "[Mehmet]: THYAO 300'ü görür mü? \\ / \t" } };
+	struct llmw_params par = { 1.25, 0.92, 0.3, 0.4, 150 };
+	char *body = llmw_request("m-1", msgs, 2, &par);
+	json_error_t je;
+	json_t *o;
+
+	ck_assert_ptr_nonnull(body);
+	o = json_loads(body, 0, &je);
+	ck_assert_msg(o != NULL, "not JSON: %s", je.text);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "model")), "m-1");
+	ck_assert_int_eq(json_array_size(json_object_get(o, "messages")), 2);
+	for (int i = 0; i < 2; i++) {
+		json_t *m = json_array_get(json_object_get(o, "messages"), (size_t)i);
+		ck_assert_str_eq(json_string_value(json_object_get(m, "role")), msgs[i].role);
+		ck_assert_str_eq(json_string_value(json_object_get(m, "content")), msgs[i].content);
+	}
+	ck_assert(json_real_value(json_object_get(o, "temperature")) == 1.25);
+	ck_assert_int_eq(json_integer_value(json_object_get(o, "max_tokens")), 150);
+	json_decref(o);
+	free(body);
+	/* Invalid UTF-8 makes no body rather than a broken one. */
+	msgs[1].content = "bozuk \xff metin";
+	ck_assert_ptr_null(llmw_request("m-1", msgs, 2, &par));
 }
 END_TEST
 
