@@ -1,19 +1,31 @@
-/* chats: see chats.h. The TTL is short because other workers' bots write to the
- * same chats; within it, our own writes invalidate at once. */
+/* chats: see chats.h. A notice is "<worker index> <chat id> <chat id> ...":
+ * a worker skips its own (it dropped those chats already when it wrote). */
 #include "chats.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lcache.h"
+#include "log.h"
+#include "ra.h"
+#include "rsub.h"
 #include "wk.h"
 
-#define CHAT_TTL_MS 1000
+#define CHAT_TTL_MS 30000
+#define NOTICE_MAX 64         /* chat ids per PUBLISH; more go in the next turn */
+#define NOTICE_TIMEOUT_MS 2000
 
 struct chats {
 	struct wk *w;
 	struct lcache *cache;
+	struct rsub *notices;
+	char channel[128];
+	uv_timer_t flush;         /* 0 ms: the ids written in this turn go together */
+	int64_t written[NOTICE_MAX];
+	size_t nwritten;
 };
 
 struct chat_load {
@@ -158,9 +170,62 @@ static void load_ctx(struct lcache *lc, int64_t id, void *owner)
 	}
 }
 
+/* Another worker wrote these chats (or, message NULL, we were away). */
+static void on_notice(const char *message, void *arg)
+{
+	struct chats *c = arg;
+	const char *p = message;
+	char *end;
+	long from;
+
+	if (!message) {
+		lcache_clear(c->cache);
+		return;
+	}
+	errno = 0;
+	from = strtol(p, &end, 10);
+	if (end == p || errno || from == c->w->index)
+		return;
+	for (p = end;;) {
+		long long id;
+
+		errno = 0;
+		id = strtoll(p, &end, 10);
+		if (end == p || errno)
+			break;
+		lcache_invalidate(c->cache, (int64_t)id);
+		p = end;
+	}
+}
+
+static void on_published(redisReply *r, const char *err, void *arg)
+{
+	(void)r;
+	(void)arg;
+	/* Lost: the others see the message when their entry expires (TTL). */
+	if (err)
+		log_debug("chat notice not published: %s", err);
+}
+
+static void on_flush_due(uv_timer_t *h)
+{
+	struct chats *c = h->data;
+	char msg[24 * (NOTICE_MAX + 1)];
+	const char *argv[3] = { "PUBLISH", c->channel, msg };
+	size_t off;
+
+	off = (size_t)snprintf(msg, sizeof msg, "%d", c->w->index);
+	for (size_t i = 0; i < c->nwritten; i++)
+		off += (size_t)snprintf(msg + off, sizeof msg - off, " %" PRId64, c->written[i]);
+	c->nwritten = 0;
+	if (c->w->redis)
+		ra_cmd(c->w->redis, on_published, NULL, NOTICE_TIMEOUT_MS, 3, argv);
+}
+
 struct chats *chats_new(struct wk *w)
 {
 	struct chats *c = calloc(1, sizeof *c);
+	char err[256];
 
 	if (!c)
 		return NULL;
@@ -169,15 +234,28 @@ struct chats *chats_new(struct wk *w)
 		free(c);
 		return NULL;
 	}
+	uv_timer_init(w->loop, &c->flush);
+	c->flush.data = c;
+	snprintf(c->channel, sizeof c->channel, "%s:chats", w->cfg.redis_prefix);
+	if (!(c->notices = rsub_new(w->loop, w->cfg.redis_url, c->channel, on_notice, c, err,
+				    sizeof err)))
+		log_warn("no chat notices (%s): other workers' messages show after %d s",
+			 err, CHAT_TTL_MS / 1000);
 	return c;
+}
+
+static void on_flush_closed(uv_handle_t *h)
+{
+	free(h->data);
 }
 
 void chats_free(struct chats *c)
 {
 	if (!c)
 		return;
+	rsub_free(c->notices);
 	lcache_free(c->cache);
-	free(c);
+	uv_close((uv_handle_t *)&c->flush, on_flush_closed);
 }
 
 void chats_get(struct chats *c, int64_t chat_id, chats_cb cb, void *arg)
@@ -188,6 +266,19 @@ void chats_get(struct chats *c, int64_t chat_id, chats_cb cb, void *arg)
 void chats_invalidate(struct chats *c, int64_t chat_id)
 {
 	lcache_invalidate(c->cache, chat_id);
+}
+
+void chats_written(struct chats *c, int64_t chat_id)
+{
+	lcache_invalidate(c->cache, chat_id);
+	for (size_t i = 0; i < c->nwritten; i++)
+		if (c->written[i] == chat_id)
+			return;
+	if (c->nwritten == NOTICE_MAX)
+		on_flush_due(&c->flush);
+	c->written[c->nwritten++] = chat_id;
+	if (!uv_is_active((uv_handle_t *)&c->flush))
+		uv_timer_start(&c->flush, on_flush_due, 0, 0);
 }
 
 void chats_stats(const struct chats *c, uint64_t *hits, uint64_t *misses, size_t *size)

@@ -48,7 +48,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv)
 	if (!rep || s->closing)
 		return;
 	if (rep->type == REDIS_REPLY_ERROR) {
-		log_warn("settings notice: redis refused SUBSCRIBE: %s", rep->str);
+		log_warn("%s notices: redis refused SUBSCRIBE: %s", s->channel, rep->str);
 		return;
 	}
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
@@ -69,7 +69,7 @@ static void on_connected(const redisAsyncContext *ac, int status)
 
 	if (status != REDIS_OK) {
 		if (!s->warned++)
-			log_warn("settings notice: cannot connect to redis: %s", ac->errstr);
+			log_warn("%s notices: cannot connect to redis: %s", s->channel, ac->errstr);
 		s->ac = NULL; /* hiredis frees the context after this callback */
 		schedule_retry(s);
 		return;
@@ -94,7 +94,7 @@ static void on_disconnected(const redisAsyncContext *ac, int status)
 		return;
 	}
 	if (status != REDIS_OK && !s->warned++)
-		log_warn("settings notice: redis connection lost: %s", ac->errstr);
+		log_warn("%s notices: redis connection lost: %s", s->channel, ac->errstr);
 	schedule_retry(s);
 }
 

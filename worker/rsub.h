@@ -1,5 +1,5 @@
 /* rsub: one Redis channel subscription on the worker's loop (the settings
- * change notice). A subscribed connection can do nothing else, so it is a
+ * change notice, the chats written). A subscribed connection can do nothing else, so it is a
  * connection of its own, without ra's command deadlines (a subscriber waits for
  * messages by design). It reconnects every 2 s after a loss, and tells the
  * owner each time it is subscribed again, since notices sent while it was away

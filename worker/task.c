@@ -599,8 +599,12 @@ static void on_marked(PGresult *res, int row, const char *err, void *arg)
 		retry_later(t, t->retry_delay_ms);
 	else if (t->outcome == SHM_OUT_FAILED)
 		dead_letter(t, t->why); /* the row is 'failed' already: it stays so */
-	else
+	else {
+		/* Now that the row reads 'sent', a chat context loaded anywhere has it. */
+		if (t->outcome == SHM_OUT_SENT)
+			chats_written(t->w->chats, t->job.chat_id);
 		finish(t, t->outcome);
+	}
 }
 
 /* Record what the send did; the outcome decides what follows (on_marked). */
@@ -707,7 +711,6 @@ static void on_sent(const struct httpc_resp *r, void *arg)
 	if (res.ok) {
 		tg_count(t, SHM_C_TG_OK, r, -1);
 		t->outcome = SHM_OUT_SENT;
-		chats_invalidate(t->w->chats, t->job.chat_id);
 		talk_sent(t);
 		mark(t, "sent", res.message_id, NULL);
 		return;
