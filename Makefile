@@ -6,7 +6,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := libuv libcurl hiredis jansson libpq libsodium libsystemd libmicrohttpd libxml-2.0
+PKGS    := libuv libcurl hiredis jansson libpq libsodium libsystemd libmicrohttpd expat
 MODE    ?= release
 B       := build/$(MODE)
 

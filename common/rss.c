@@ -1,18 +1,21 @@
-/* rss: see rss.h. The document is parsed into a tree by libxml2 with the network
- * off and a SAX hook that stops the parser at the first entity declaration, so an
- * entity bomb is refused before anything is expanded, whatever the document's
- * encoding. Items are found by local element name, which covers RSS 2.0, RSS 1.0
- * and Atom without namespace bookkeeping. Topic matching folds Turkish letters to
- * ASCII on both sides, so "BIST", "Bist" and "BİST" (and "bıst") are one word. */
+/* rss: see rss.h. expat streams the document through callbacks that keep only
+ * what items need, and reads nothing external. The first entity declaration
+ * stops the parser (even one expat would skip after a parameter entity
+ * reference it cannot read), so an entity bomb is refused before anything is
+ * expanded, whatever the document's encoding; encodings expat does not know are
+ * transcoded to UTF-8 with iconv first. Items are found by local element name
+ * (the prefix is dropped; the parser is not namespace-aware), which covers RSS
+ * 2.0, RSS 1.0 and Atom without namespace bookkeeping. Topic matching folds
+ * Turkish letters to ASCII on both sides, so "BIST", "Bist" and "BİST" (and
+ * "bıst") are one word. */
 #include "rss.h"
 
 #include "backoff.h"
 
 #include <ctype.h>
-#include <libxml/HTMLparser.h>
-#include <libxml/parser.h>
-#include <libxml/parserInternals.h>
-#include <libxml/tree.h>
+#include <errno.h>
+#include <expat.h>
+#include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,11 +249,89 @@ static size_t utf8_put(char *out, unsigned long cp)
 	return 4;
 }
 
+/* HTML 4.01's named character entities (Latin-1, symbols, special) and &apos;,
+ * sorted for bsearch: what a title escaped twice ("&amp;eacute;") leaves after
+ * expat has decoded XML's own entities once. */
+static const struct html_entity {
+	const char *name;
+	unsigned short cp;
+} html_entities[] = {
+	{ "AElig", 198 }, { "Aacute", 193 }, { "Acirc", 194 }, { "Agrave", 192 },
+	{ "Alpha", 913 }, { "Aring", 197 }, { "Atilde", 195 }, { "Auml", 196 },
+	{ "Beta", 914 }, { "Ccedil", 199 }, { "Chi", 935 }, { "Dagger", 8225 },
+	{ "Delta", 916 }, { "ETH", 208 }, { "Eacute", 201 }, { "Ecirc", 202 },
+	{ "Egrave", 200 }, { "Epsilon", 917 }, { "Eta", 919 }, { "Euml", 203 },
+	{ "Gamma", 915 }, { "Iacute", 205 }, { "Icirc", 206 }, { "Igrave", 204 },
+	{ "Iota", 921 }, { "Iuml", 207 }, { "Kappa", 922 }, { "Lambda", 923 },
+	{ "Mu", 924 }, { "Ntilde", 209 }, { "Nu", 925 }, { "OElig", 338 },
+	{ "Oacute", 211 }, { "Ocirc", 212 }, { "Ograve", 210 }, { "Omega", 937 },
+	{ "Omicron", 927 }, { "Oslash", 216 }, { "Otilde", 213 }, { "Ouml", 214 },
+	{ "Phi", 934 }, { "Pi", 928 }, { "Prime", 8243 }, { "Psi", 936 },
+	{ "Rho", 929 }, { "Scaron", 352 }, { "Sigma", 931 }, { "THORN", 222 },
+	{ "Tau", 932 }, { "Theta", 920 }, { "Uacute", 218 }, { "Ucirc", 219 },
+	{ "Ugrave", 217 }, { "Upsilon", 933 }, { "Uuml", 220 }, { "Xi", 926 },
+	{ "Yacute", 221 }, { "Yuml", 376 }, { "Zeta", 918 }, { "aacute", 225 },
+	{ "acirc", 226 }, { "acute", 180 }, { "aelig", 230 }, { "agrave", 224 },
+	{ "alefsym", 8501 }, { "alpha", 945 }, { "amp", 38 }, { "and", 8743 },
+	{ "ang", 8736 }, { "apos", 39 }, { "aring", 229 }, { "asymp", 8776 },
+	{ "atilde", 227 }, { "auml", 228 }, { "bdquo", 8222 }, { "beta", 946 },
+	{ "brvbar", 166 }, { "bull", 8226 }, { "cap", 8745 }, { "ccedil", 231 },
+	{ "cedil", 184 }, { "cent", 162 }, { "chi", 967 }, { "circ", 710 },
+	{ "clubs", 9827 }, { "cong", 8773 }, { "copy", 169 }, { "crarr", 8629 },
+	{ "cup", 8746 }, { "curren", 164 }, { "dArr", 8659 }, { "dagger", 8224 },
+	{ "darr", 8595 }, { "deg", 176 }, { "delta", 948 }, { "diams", 9830 },
+	{ "divide", 247 }, { "eacute", 233 }, { "ecirc", 234 }, { "egrave", 232 },
+	{ "empty", 8709 }, { "emsp", 8195 }, { "ensp", 8194 }, { "epsilon", 949 },
+	{ "equiv", 8801 }, { "eta", 951 }, { "eth", 240 }, { "euml", 235 },
+	{ "euro", 8364 }, { "exist", 8707 }, { "fnof", 402 }, { "forall", 8704 },
+	{ "frac12", 189 }, { "frac14", 188 }, { "frac34", 190 }, { "frasl", 8260 },
+	{ "gamma", 947 }, { "ge", 8805 }, { "gt", 62 }, { "hArr", 8660 },
+	{ "harr", 8596 }, { "hearts", 9829 }, { "hellip", 8230 }, { "iacute", 237 },
+	{ "icirc", 238 }, { "iexcl", 161 }, { "igrave", 236 }, { "image", 8465 },
+	{ "infin", 8734 }, { "int", 8747 }, { "iota", 953 }, { "iquest", 191 },
+	{ "isin", 8712 }, { "iuml", 239 }, { "kappa", 954 }, { "lArr", 8656 },
+	{ "lambda", 955 }, { "lang", 9001 }, { "laquo", 171 }, { "larr", 8592 },
+	{ "lceil", 8968 }, { "ldquo", 8220 }, { "le", 8804 }, { "lfloor", 8970 },
+	{ "lowast", 8727 }, { "loz", 9674 }, { "lrm", 8206 }, { "lsaquo", 8249 },
+	{ "lsquo", 8216 }, { "lt", 60 }, { "macr", 175 }, { "mdash", 8212 },
+	{ "micro", 181 }, { "middot", 183 }, { "minus", 8722 }, { "mu", 956 },
+	{ "nabla", 8711 }, { "nbsp", 160 }, { "ndash", 8211 }, { "ne", 8800 },
+	{ "ni", 8715 }, { "not", 172 }, { "notin", 8713 }, { "nsub", 8836 },
+	{ "ntilde", 241 }, { "nu", 957 }, { "oacute", 243 }, { "ocirc", 244 },
+	{ "oelig", 339 }, { "ograve", 242 }, { "oline", 8254 }, { "omega", 969 },
+	{ "omicron", 959 }, { "oplus", 8853 }, { "or", 8744 }, { "ordf", 170 },
+	{ "ordm", 186 }, { "oslash", 248 }, { "otilde", 245 }, { "otimes", 8855 },
+	{ "ouml", 246 }, { "para", 182 }, { "part", 8706 }, { "permil", 8240 },
+	{ "perp", 8869 }, { "phi", 966 }, { "pi", 960 }, { "piv", 982 },
+	{ "plusmn", 177 }, { "pound", 163 }, { "prime", 8242 }, { "prod", 8719 },
+	{ "prop", 8733 }, { "psi", 968 }, { "quot", 34 }, { "rArr", 8658 },
+	{ "radic", 8730 }, { "rang", 9002 }, { "raquo", 187 }, { "rarr", 8594 },
+	{ "rceil", 8969 }, { "rdquo", 8221 }, { "real", 8476 }, { "reg", 174 },
+	{ "rfloor", 8971 }, { "rho", 961 }, { "rlm", 8207 }, { "rsaquo", 8250 },
+	{ "rsquo", 8217 }, { "sbquo", 8218 }, { "scaron", 353 }, { "sdot", 8901 },
+	{ "sect", 167 }, { "shy", 173 }, { "sigma", 963 }, { "sigmaf", 962 },
+	{ "sim", 8764 }, { "spades", 9824 }, { "sub", 8834 }, { "sube", 8838 },
+	{ "sum", 8721 }, { "sup", 8835 }, { "sup1", 185 }, { "sup2", 178 },
+	{ "sup3", 179 }, { "supe", 8839 }, { "szlig", 223 }, { "tau", 964 },
+	{ "there4", 8756 }, { "theta", 952 }, { "thetasym", 977 }, { "thinsp", 8201 },
+	{ "thorn", 254 }, { "tilde", 732 }, { "times", 215 }, { "trade", 8482 },
+	{ "uArr", 8657 }, { "uacute", 250 }, { "uarr", 8593 }, { "ucirc", 251 },
+	{ "ugrave", 249 }, { "uml", 168 }, { "upsih", 978 }, { "upsilon", 965 },
+	{ "uuml", 252 }, { "weierp", 8472 }, { "xi", 958 }, { "yacute", 253 },
+	{ "yen", 165 }, { "yuml", 255 }, { "zeta", 950 }, { "zwj", 8205 },
+	{ "zwnj", 8204 },
+};
+
+static int html_entity_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct html_entity *)elem)->name);
+}
+
 /* Code point of "&...;" at s (len bytes up to and including ';'), 0 if unknown. */
 static unsigned long entity_value(const char *s, size_t len)
 {
 	char name[40];
-	const htmlEntityDesc *e;
+	const struct html_entity *e;
 	unsigned long cp;
 	char *end;
 
@@ -268,8 +349,9 @@ static unsigned long entity_value(const char *s, size_t len)
 			return 0;
 		return cp;
 	}
-	e = htmlEntityLookup((const xmlChar *)name);
-	return e ? e->value : 0;
+	e = bsearch(name, html_entities, sizeof html_entities / sizeof html_entities[0],
+		    sizeof html_entities[0], html_entity_cmp);
+	return e ? e->cp : 0;
 }
 
 /* One level of entity decoding, for titles that were escaped twice ("&amp;quot;").
@@ -374,22 +456,27 @@ static void collapse_ws(char *s)
 	*w = '\0';
 }
 
-/* Growable text; once memory runs short it stops growing and says so. */
+/* Growable text; once memory runs short or the text grows past RSS_TEXT_MAX it
+ * stops growing and says so. */
 struct sbuf {
 	char *p;
 	size_t len, cap;
-	int oom;
+	int oom, full;
 };
 
-#define RSS_TEXT_MAX (64 * 1024) /* of a title's raw text: more is never a headline */
+#define RSS_TEXT_MAX (64 * 1024) /* of an element's text: more is no headline, link or date */
 
 static void sbuf_add(struct sbuf *b, const char *s, size_t n)
 {
 	char *np;
 	size_t ncap;
 
-	if (b->oom || b->len + n > RSS_TEXT_MAX)
+	if (b->oom || b->full)
 		return;
+	if (b->len + n > RSS_TEXT_MAX) {
+		b->full = 1;
+		return;
+	}
 	if (b->len + n + 1 > b->cap) {
 		ncap = b->cap ? b->cap * 2 : 256;
 		while (ncap < b->len + n + 1)
@@ -406,39 +493,102 @@ static void sbuf_add(struct sbuf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-/* The text under node: text and CDATA as they are, child elements' text (Atom's
- * xhtml titles), and entity references as "&name;". Entity declarations are
- * refused, so a reference left in the tree is an undeclared one (a feed naming an
- * external DTD, never loaded, and using &nbsp; or &uuml;): decode_entities then
- * reads it with the HTML names. */
-static void node_text(const xmlNode *node, struct sbuf *b)
+/* Empties b and keeps its memory for the next text. */
+static void sbuf_reset(struct sbuf *b)
 {
-	for (const xmlNode *c = node->children; c; c = c->next) {
-		if ((c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) && c->content) {
-			sbuf_add(b, (const char *)c->content, strlen((const char *)c->content));
-		} else if (c->type == XML_ENTITY_REF_NODE && c->name) {
-			sbuf_add(b, "&", 1);
-			sbuf_add(b, (const char *)c->name, strlen((const char *)c->name));
-			sbuf_add(b, ";", 1);
-		} else if (c->type == XML_ELEMENT_NODE) {
-			node_text(c, b);
-		}
-	}
+	b->len = 0;
+	b->oom = b->full = 0;
+	if (b->p)
+		b->p[0] = '\0';
 }
 
-/* A clean title from the element's text, or NULL when it is empty. */
-static char *clean_title(xmlNode *node)
+/* A clean title from raw element text, or NULL when it is empty or too long. */
+static char *clean_title(const struct sbuf *raw)
 {
-	struct sbuf raw = { 0 };
-	char *out = NULL;
+	char *out;
 
-	node_text(node, &raw);
-	if (raw.p && !raw.oom && (out = malloc(raw.len + 1)) != NULL) {
-		decode_entities(raw.p, out);
-		strip_tags(out);
-		collapse_ws(out);
+	if (!raw->p || raw->oom || raw->full || !(out = malloc(raw->len + 1)))
+		return NULL;
+	decode_entities(raw->p, out);
+	strip_tags(out);
+	collapse_ws(out);
+	if (!*out) {
+		free(out);
+		out = NULL;
 	}
-	free(raw.p);
+	return out;
+}
+
+/* ---- documents ----
+ *
+ * expat streams the document through the on_* callbacks below; what an item's
+ * direct children hold is gathered as they go by, and the item is kept (or
+ * dropped for want of a title) when it closes. The text of a child is all the
+ * character data under it, CDATA and nested elements included (Atom's xhtml
+ * titles). */
+
+/* An item's date elements in order of preference: the first that parses wins. */
+static const char *const date_names[] = { "pubDate", "published", "updated", "date",
+					  "issued", "modified" };
+#define RSS_NDATES (sizeof date_names / sizeof date_names[0])
+
+/* What the direct child of an item being read is; F_DATE + i for date_names[i]. */
+enum { F_NONE, F_TITLE, F_LINK, F_DATE };
+
+/* The item being read. Only the first <title> and the first of each date element
+ * count; the first <link> that yields a link does. */
+struct item_read {
+	int field;
+	int has_title;
+	unsigned dates_seen; /* bit i: date_names[i] was read */
+	struct sbuf title;   /* raw text of the first <title> */
+	struct sbuf text;    /* of the <link> or date element being read */
+	char *link;
+	int64_t dates[RSS_NDATES];
+};
+
+struct parse_state {
+	XML_Parser xp;
+	int depth;              /* of the innermost open element; the root is 1 */
+	int entities;           /* an entity declaration was seen: the parser is stopped */
+	int in_doctype;
+	int rss2;               /* the root is <rss>: items are in its first <channel> */
+	int channel_seen;
+	char root[48];          /* the root element's local name */
+	char encoding[48];      /* declared, and unknown to expat: see on_unknown_encoding */
+	const char *item_name;  /* "item" or "entry"; NULL while the root is no feed */
+	int parent_depth;       /* of the element holding the items while it is open */
+	int in_item;
+	struct item_read cur;
+	struct rss_item *items; /* RSS_MAX_ITEMS of them */
+	size_t n;
+};
+
+/* The name without its prefix: "dc:date" is "date", "rdf:RDF" is "RDF". The
+ * parser is not namespace-aware, so an undeclared prefix is no error. */
+static const char *local_name(const char *qname)
+{
+	const char *colon = strrchr(qname, ':');
+
+	return colon ? colon + 1 : qname;
+}
+
+/* Value of the attribute with this local name (any prefix), NULL when none. */
+static const char *attr_value(const XML_Char **atts, const char *name)
+{
+	for (; atts[0]; atts += 2)
+		if (strncmp(atts[0], "xmlns", 5) != 0 && strcmp(local_name(atts[0]), name) == 0)
+			return atts[1];
+	return NULL;
+}
+
+/* A link from text: whitespace collapsed; NULL when empty. */
+static char *clean_link(const char *s)
+{
+	char *out = strdup(s);
+
+	if (out)
+		collapse_ws(out);
 	if (out && !*out) {
 		free(out);
 		out = NULL;
@@ -446,179 +596,342 @@ static char *clean_title(xmlNode *node)
 	return out;
 }
 
-/* ---- documents ---- */
-
-struct parse_state {
-	int entities; /* an entity declaration was seen: the parser is stopped */
-};
-
-static void on_entity_decl(void *ctx, const xmlChar *name, int type, const xmlChar *public_id,
-			   const xmlChar *system_id, xmlChar *content)
+static int64_t text_date(const struct sbuf *b)
 {
-	xmlParserCtxtPtr ctxt = ctx;
-	struct parse_state *st = ctxt->_private;
-
-	(void)name, (void)type, (void)public_id, (void)system_id, (void)content;
-	st->entities = 1;
-	xmlStopParser(ctxt);
-}
-
-static int is_elem(const xmlNode *n, const char *name)
-{
-	return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
-}
-
-static xmlNode *child_elem(const xmlNode *parent, const char *name)
-{
-	for (xmlNode *c = parent->children; c; c = c->next)
-		if (is_elem(c, name))
-			return c;
-	return NULL;
-}
-
-static int64_t node_date(xmlNode *n)
-{
-	xmlChar *text = n ? xmlNodeGetContent(n) : NULL;
 	int64_t ms;
 
-	if (!text)
+	if (!b->p || b->oom || b->full)
 		return 0;
-	ms = rss_date_rfc822((const char *)text);
-	if (!ms)
-		ms = rss_date_rfc3339((const char *)text);
-	xmlFree(text);
-	return ms;
+	ms = rss_date_rfc822(b->p);
+	return ms ? ms : rss_date_rfc3339(b->p);
 }
 
-/* The first date among the item's date elements in order of preference. */
-static int64_t item_date(const xmlNode *item)
+/* Atom <link href rel>: taken at once when rel is alternate or missing. RSS
+ * <link>text</link>: its text is read. */
+static void start_link(struct item_read *it, const XML_Char **atts)
 {
-	static const char *const names[] = { "pubDate", "published", "updated", "date",
-					      "issued", "modified" };
-	int64_t ms = 0;
+	const char *href = attr_value(atts, "href"), *rel;
 
-	for (size_t i = 0; i < sizeof names / sizeof names[0] && !ms; i++)
-		ms = node_date(child_elem(item, names[i]));
-	return ms;
-}
-
-/* RSS <link>text</link>, or Atom <link href> with rel alternate or none. */
-static char *item_link(const xmlNode *item)
-{
-	for (xmlNode *c = item->children; c; c = c->next) {
-		xmlChar *v, *rel;
-		char *out;
-		if (!is_elem(c, "link"))
-			continue;
-		v = xmlGetProp(c, (const xmlChar *)"href");
-		if (v) {
-			rel = xmlGetProp(c, (const xmlChar *)"rel");
-			if (rel && strcmp((const char *)rel, "alternate") != 0) {
-				xmlFree(rel);
-				xmlFree(v);
-				continue;
-			}
-			xmlFree(rel);
-		} else {
-			v = xmlNodeGetContent(c);
-		}
-		out = v ? strdup((const char *)v) : NULL;
-		xmlFree(v);
-		if (out)
-			collapse_ws(out);
-		if (out && *out)
-			return out;
-		free(out);
-	}
-	return NULL;
-}
-
-/* Adds one item; titleless ones (and any memory shortage) skip it. */
-static void add_item(const xmlNode *node, struct rss_item *items, size_t *n)
-{
-	xmlNode *t = child_elem(node, "title");
-	struct rss_item *it = &items[*n];
-
-	if (!t || !(it->title = clean_title(t)))
+	if (!href) {
+		it->field = F_LINK;
 		return;
-	it->link = item_link(node);
-	it->published_ms = item_date(node);
-	(*n)++;
+	}
+	rel = attr_value(atts, "rel");
+	if (!rel || strcmp(rel, "alternate") == 0)
+		it->link = clean_link(href);
 }
 
-/* Where the items are: the channel for RSS 2.0, the root for RSS 1.0 and Atom. */
-static const xmlNode *item_parent(const xmlNode *root, const char **item_name)
+/* A direct child of the item opens. */
+static void start_field(struct item_read *it, const char *name, const XML_Char **atts)
 {
-	if (is_elem(root, "rss")) {
-		*item_name = "item";
-		return child_elem(root, "channel");
+	if (strcmp(name, "title") == 0 && !it->has_title) {
+		it->has_title = 1;
+		it->field = F_TITLE;
+	} else if (strcmp(name, "link") == 0 && !it->link) {
+		start_link(it, atts);
+	} else {
+		for (size_t i = 0; i < RSS_NDATES; i++)
+			if (strcmp(name, date_names[i]) == 0 && !(it->dates_seen & 1u << i)) {
+				it->dates_seen |= 1u << i;
+				it->field = F_DATE + (int)i;
+			}
 	}
-	if (is_elem(root, "RDF")) {
-		*item_name = "item";
-		return root;
-	}
-	if (is_elem(root, "feed")) {
-		*item_name = "entry";
-		return root;
-	}
-	return NULL;
 }
 
-static int collect(const xmlNode *root, struct rss_item **items, size_t *n, char *err,
-		   size_t errlen)
+static void end_field(struct item_read *it)
 {
-	const char *name = NULL;
-	const xmlNode *parent = item_parent(root, &name);
-	struct rss_item *v;
+	if (it->field == F_LINK && !it->text.oom && !it->text.full)
+		it->link = clean_link(it->text.p ? it->text.p : "");
+	else if (it->field >= F_DATE)
+		it->dates[it->field - F_DATE] = text_date(&it->text);
+	it->field = F_NONE;
+	sbuf_reset(&it->text);
+}
 
-	if (!parent) {
-		snprintf(err, errlen, "not an RSS or Atom document (root element <%.40s>)",
-			 (const char *)root->name);
+/* Forgets the item read, keeping the buffers' memory. */
+static void item_reset(struct item_read *it)
+{
+	struct sbuf title = it->title, text = it->text;
+
+	free(it->link);
+	memset(it, 0, sizeof *it);
+	it->title = title;
+	it->text = text;
+	sbuf_reset(&it->title);
+	sbuf_reset(&it->text);
+}
+
+/* The item closes: kept when it has a title (a memory shortage drops it). */
+static void end_item(struct parse_state *st)
+{
+	struct item_read *it = &st->cur;
+	struct rss_item *out = &st->items[st->n];
+
+	st->in_item = 0;
+	if ((out->title = clean_title(&it->title)) != NULL) {
+		out->link = it->link;
+		it->link = NULL;
+		for (size_t i = 0; i < RSS_NDATES && !out->published_ms; i++)
+			out->published_ms = it->dates[i];
+		st->n++;
+	}
+	item_reset(it);
+}
+
+/* RSS 2.0 keeps its items in the channel, RSS 1.0 and Atom in the root. */
+static void start_root(struct parse_state *st, const char *name)
+{
+	snprintf(st->root, sizeof st->root, "%s", name);
+	if (strcmp(name, "rss") == 0) {
+		st->rss2 = 1;
+		st->item_name = "item";
+	} else if (strcmp(name, "RDF") == 0 || strcmp(name, "feed") == 0) {
+		st->item_name = name[0] == 'R' ? "item" : "entry";
+		st->parent_depth = 1;
+	}
+}
+
+static void XMLCALL on_start(void *ud, const XML_Char *qname, const XML_Char **atts)
+{
+	struct parse_state *st = ud;
+	const char *name = local_name(qname);
+	int d = ++st->depth;
+
+	if (d == 1) {
+		start_root(st, name);
+	} else if (d == 2 && st->rss2 && !st->channel_seen && strcmp(name, "channel") == 0) {
+		st->channel_seen = 1;
+		st->parent_depth = 2;
+	} else if (st->parent_depth && d == st->parent_depth + 1) {
+		st->in_item = strcmp(name, st->item_name) == 0 && st->n < RSS_MAX_ITEMS;
+	} else if (st->in_item && d == st->parent_depth + 2) {
+		start_field(&st->cur, name, atts);
+	}
+}
+
+static void XMLCALL on_end(void *ud, const XML_Char *qname)
+{
+	struct parse_state *st = ud;
+	int d = st->depth--;
+
+	(void)qname;
+	if (st->in_item && d == st->parent_depth + 2)
+		end_field(&st->cur);
+	else if (st->in_item && d == st->parent_depth + 1)
+		end_item(st);
+	else if (d == st->parent_depth)
+		st->parent_depth = 0; /* later channels hold no items */
+}
+
+static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
+{
+	struct parse_state *st = ud;
+	struct item_read *it = &st->cur;
+
+	if (st->in_item && it->field != F_NONE)
+		sbuf_add(it->field == F_TITLE ? &it->title : &it->text, s, (size_t)len);
+}
+
+/* A reference to an undeclared entity, allowed in a document naming an external
+ * DTD (never loaded), as old feeds naming Netscape's do for &nbsp; or &uuml;. A
+ * title keeps it as "&name;" for decode_entities to read with the HTML names;
+ * links and dates drop it. */
+static void XMLCALL on_skipped_entity(void *ud, const XML_Char *name, int is_parameter)
+{
+	struct parse_state *st = ud;
+	struct item_read *it = &st->cur;
+
+	if (is_parameter || !st->in_item || it->field != F_TITLE)
+		return;
+	sbuf_add(&it->title, "&", 1);
+	sbuf_add(&it->title, name, strlen(name));
+	sbuf_add(&it->title, ";", 1);
+}
+
+/* Called before anything declared is used: one entity declaration, general or
+ * parameter, internal or external, and the document is refused. */
+static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_parameter,
+				   const XML_Char *value, int value_len, const XML_Char *base,
+				   const XML_Char *system_id, const XML_Char *public_id,
+				   const XML_Char *notation)
+{
+	struct parse_state *st = ud;
+
+	(void)name, (void)is_parameter, (void)value, (void)value_len, (void)base;
+	(void)system_id, (void)public_id, (void)notation;
+	st->entities = 1;
+	XML_StopParser(st->xp, XML_FALSE);
+}
+
+static void XMLCALL on_doctype_start(void *ud, const XML_Char *name, const XML_Char *sysid,
+				     const XML_Char *pubid, int has_internal_subset)
+{
+	struct parse_state *st = ud;
+
+	(void)name, (void)sysid, (void)pubid, (void)has_internal_subset;
+	st->in_doctype = 1;
+}
+
+static void XMLCALL on_doctype_end(void *ud)
+{
+	struct parse_state *st = ud;
+
+	st->in_doctype = 0;
+}
+
+/* Markup no other handler took. After a parameter entity reference it cannot
+ * read, expat skips the declarations that follow instead of reporting them: an
+ * entity declaration among those still refuses the document. */
+static void XMLCALL on_default(void *ud, const XML_Char *s, int len)
+{
+	struct parse_state *st = ud;
+
+	if (st->in_doctype && len >= 8 && memcmp(s, "<!ENTITY", 8) == 0) {
+		st->entities = 1;
+		XML_StopParser(st->xp, XML_FALSE);
+	}
+}
+
+/* An encoding expat does not know itself (ISO-8859-9, windows-1254, "utf8", ...):
+ * its name is kept and this parse fails, for rss_parse to transcode the document
+ * with iconv (as libxml2 did) and parse it again as UTF-8. */
+static int XMLCALL on_unknown_encoding(void *ud, const XML_Char *name, XML_Encoding *info)
+{
+	struct parse_state *st = ud;
+
+	(void)info;
+	snprintf(st->encoding, sizeof st->encoding, "%s", name);
+	return XML_STATUS_ERROR;
+}
+
+/* Lines before byte n of s. */
+static size_t count_lines(const char *s, size_t n)
+{
+	size_t lines = 0;
+
+	for (const char *p = s; (p = memchr(p, '\n', n - (size_t)(p - s))) != NULL; p++)
+		lines++;
+	return lines;
+}
+
+/* len bytes of body in encoding, as UTF-8 in *out (malloc'd, *outlen bytes); -1
+ * with the reason in err when iconv does not know the encoding, the body is not
+ * valid in it, or memory runs short. */
+static int transcode(const char *body, size_t len, const char *encoding, char **out,
+		     size_t *outlen, char *err, size_t errlen)
+{
+	iconv_t cd = iconv_open("UTF-8", encoding);
+	size_t cap = 3 * len + 64, left = len, room = cap, used;
+	char *in = (char *)body, *buf, *np, *o;
+	int bad = 0;
+
+	if (cd == (iconv_t)-1) {
+		snprintf(err, errlen, "malformed XML (line 1): unsupported encoding %.40s", encoding);
 		return -1;
 	}
-	v = calloc(RSS_MAX_ITEMS, sizeof *v);
-	if (!v) {
+	o = buf = malloc(cap);
+	while (buf && iconv(cd, &in, &left, &o, &room) == (size_t)-1) {
+		if (errno != E2BIG) {
+			bad = 1;
+			break;
+		}
+		used = (size_t)(o - buf);
+		if (!(np = realloc(buf, 2 * cap))) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		buf = np;
+		o = buf + used;
+		room += cap;
+		cap *= 2;
+	}
+	iconv_close(cd);
+	if (bad) {
+		snprintf(err, errlen, "malformed XML (line %zu): not valid %.40s",
+			 1 + count_lines(body, (size_t)(in - body)), encoding);
+		free(buf);
+		return -1;
+	}
+	if (!buf) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (xmlNode *c = parent->children; c && *n < RSS_MAX_ITEMS; c = c->next)
-		if (is_elem(c, name))
-			add_item(c, v, n);
-	if (*n == 0) {
-		free(v);
-		v = NULL;
-	}
-	*items = v;
+	*out = buf;
+	*outlen = (size_t)(o - buf);
 	return 0;
 }
 
-/* libxml2's message for a document that did not parse, on one line. */
-static void xml_error(xmlParserCtxtPtr ctxt, const struct parse_state *st, char *err,
-		      size_t errlen)
+/* Why a document that did not parse was refused, on one line. */
+static void parse_error(XML_Parser xp, const struct parse_state *st, char *err, size_t errlen)
 {
-	const xmlError *e = xmlCtxtGetLastError(ctxt);
-	char msg[160];
-	size_t len;
-
-	if (st->entities) {
+	if (st->entities)
 		snprintf(err, errlen, "document declares entities (refused)");
-		return;
+	else
+		snprintf(err, errlen, "malformed XML (line %lu): %s",
+			 (unsigned long)XML_GetCurrentLineNumber(xp),
+			 XML_ErrorString(XML_GetErrorCode(xp)));
+}
+
+/* Parses len bytes of body into st (whose items array is set) with every
+ * callback on; encoding, when not NULL, overrides the document's declaration.
+ * Nothing external is ever read: expat does no I/O, there is no external entity
+ * handler and parameter entity parsing stays off. 0, or -1 with err filled. */
+static int parse_doc(struct parse_state *st, const char *body, size_t len,
+		     const char *encoding, char *err, size_t errlen)
+{
+	XML_Parser xp = XML_ParserCreate(encoding);
+	int rc = -1;
+
+	if (!xp) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
-	snprintf(msg, sizeof msg, "%s", e && e->message ? e->message : "unknown error");
-	len = strlen(msg);
-	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-		msg[--len] = '\0';
-	snprintf(err, errlen, "malformed XML (line %d): %s", e ? e->line : 0, msg);
+	st->xp = xp;
+	XML_SetUserData(xp, st);
+	XML_SetElementHandler(xp, on_start, on_end);
+	XML_SetCharacterDataHandler(xp, on_text);
+	XML_SetSkippedEntityHandler(xp, on_skipped_entity);
+	XML_SetUnknownEncodingHandler(xp, on_unknown_encoding, st);
+	XML_SetParamEntityParsing(xp, XML_PARAM_ENTITY_PARSING_NEVER);
+	XML_SetEntityDeclHandler(xp, on_entity_decl);
+	XML_SetDoctypeDeclHandler(xp, on_doctype_start, on_doctype_end);
+	XML_SetDefaultHandlerExpand(xp, on_default);
+	if (XML_Parse(xp, body, (int)len, 1) != XML_STATUS_OK || st->entities)
+		parse_error(xp, st, err, errlen);
+	else if (!st->item_name || (st->rss2 && !st->channel_seen))
+		snprintf(err, errlen, "not an RSS or Atom document (root element <%.40s>)", st->root);
+	else
+		rc = 0;
+	XML_ParserFree(xp);
+	return rc;
+}
+
+/* Parses again, as UTF-8, a document that declared an encoding expat does not
+ * know (nothing was read before the declaration). */
+static int parse_transcoded(struct parse_state *st, const char *body, size_t len, char *err,
+			    size_t errlen)
+{
+	struct rss_item *items = st->items;
+	char encoding[sizeof st->encoding], *utf8;
+	size_t ulen;
+	int rc;
+
+	memcpy(encoding, st->encoding, sizeof encoding);
+	if (transcode(body, len, encoding, &utf8, &ulen, err, errlen) < 0)
+		return -1;
+	memset(st, 0, sizeof *st);
+	st->items = items;
+	rc = parse_doc(st, utf8, ulen, "UTF-8", err, errlen);
+	free(utf8);
+	return rc;
 }
 
 int rss_parse(const char *body, size_t len, struct rss_item **items, size_t *n, char *err,
 	      size_t errlen)
 {
 	struct parse_state st = { 0 };
-	xmlParserCtxtPtr ctxt;
-	xmlDocPtr doc;
-	xmlNode *root;
-	int rc = -1;
+	int rc;
 
 	*items = NULL;
 	*n = 0;
@@ -630,29 +943,22 @@ int rss_parse(const char *body, size_t len, struct rss_item **items, size_t *n, 
 		snprintf(err, errlen, "document of %zu bytes is over the 1 MiB limit", len);
 		return -1;
 	}
-	xmlInitParser();
-	ctxt = xmlCreateMemoryParserCtxt(body, (int)len);
-	if (!ctxt) {
+	if (!(st.items = calloc(RSS_MAX_ITEMS, sizeof *st.items))) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	/* NOERROR/NOWARNING keep libxml2 off stderr; the last error stays readable.
-	 * No NOENT and no DTDLOAD: nothing external is ever fetched or substituted. */
-	xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-					XML_PARSE_NOCDATA);
-	ctxt->_private = &st;
-	ctxt->sax->entityDecl = on_entity_decl;
-	xmlParseDocument(ctxt);
-	doc = ctxt->myDoc;
-	ctxt->myDoc = NULL;
-	if (!ctxt->wellFormed || st.entities || !doc)
-		xml_error(ctxt, &st, err, errlen);
-	else if (!(root = xmlDocGetRootElement(doc)))
-		snprintf(err, errlen, "document has no root element");
-	else
-		rc = collect(root, items, n, err, errlen);
-	xmlFreeDoc(doc);
-	xmlFreeParserCtxt(ctxt);
+	rc = parse_doc(&st, body, len, NULL, err, errlen);
+	if (rc < 0 && st.encoding[0] && !st.entities && st.depth == 0)
+		rc = parse_transcoded(&st, body, len, err, errlen);
+	item_reset(&st.cur);
+	free(st.cur.title.p);
+	free(st.cur.text.p);
+	if (rc == 0 && st.n > 0) {
+		*items = st.items;
+		*n = st.n;
+	} else {
+		rss_items_free(st.items, st.n);
+	}
 	return rc;
 }
 

@@ -2,12 +2,13 @@
  * (BEHAVIOUR.md step 4, "News").
  *
  * rss_parse reads RSS 2.0 (<rss><channel><item>), RSS 1.0 (<rdf:RDF><item>) and
- * Atom (<feed><entry>) with libxml2, network access off and entity declarations
- * refused outright (no billion laughs, no external entities): feeds never need
- * them. Titles come out as clean UTF-8 lines. rss_pick chooses the headline a
- * bot may quote. Nothing here does I/O, logs or keeps state; the only effect is
- * libxml2's one-time global initialisation on the first rss_parse (the worker is
- * single-threaded; a threaded caller should call xmlInitParser first). */
+ * Atom (<feed><entry>) with expat, nothing external ever read and entity
+ * declarations refused outright (no billion laughs, no external entities): feeds
+ * never need them. Titles come out as clean UTF-8 lines. rss_pick chooses the
+ * headline a bot may quote. Nothing here logs or keeps state; the only I/O is
+ * iconv loading a converter for a feed in an encoding expat does not read itself
+ * (it reads UTF-8, UTF-16, ISO-8859-1 and US-ASCII; not ISO-8859-9 or
+ * windows-1254). */
 #ifndef PIYASA_RSS_H
 #define PIYASA_RSS_H
 
@@ -36,8 +37,8 @@ struct rss_item {
  * RSS pubDate (RFC 822, English or Turkish month names), Atom published (else
  * updated), dc:date (RFC 3339); either format is accepted in any of them.
  * Returns -1 with the reason in err (never a crash, nothing allocated) when the
- * document is empty, over RSS_MAX_BYTES, not well-formed XML, declares entities,
- * or is not RSS or Atom. */
+ * document is empty, over RSS_MAX_BYTES, not well-formed XML (or in an encoding
+ * iconv does not know either), declares entities, or is not RSS or Atom. */
 int rss_parse(const char *body, size_t len, struct rss_item **items, size_t *n, char *err,
 	      size_t errlen) __attribute__((warn_unused_result));
 

@@ -280,6 +280,235 @@ START_TEST(limits)
 }
 END_TEST
 
+/* Expat skips the declarations after a parameter entity reference it cannot read,
+ * instead of reporting them: those are refused too, and so are declarations in a
+ * document that had to be transcoded first. A DTD without entities is fine. */
+START_TEST(entity_declarations_anywhere_refused)
+{
+	static const char *const refused[] = {
+		"<!DOCTYPE rss SYSTEM \"x.dtd\" [%p;<!ENTITY a \"boom\">]>"
+		"<rss><channel><item><title>x&a;</title></item></channel></rss>",
+		"<!DOCTYPE rss [%p;<!ENTITY a \"boom\">]><rss><channel/></rss>",
+		"<?xml version=\"1.0\" encoding=\"ISO-8859-9\"?><!DOCTYPE rss [<!ENTITY a \"x\">]>"
+		"<rss><channel><item><title>&a;</title></item></channel></rss>",
+	};
+	static const char plain_dtd[] = "<!DOCTYPE rss [<!ELEMENT rss ANY><!-- yorum -->]>"
+					"<rss><channel><item><title>ok</title></item></channel></rss>";
+	struct rss_item *it;
+	size_t n;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		ck_assert_int_eq(parse(refused[i], &it, &n, err), -1);
+		ck_assert_str_eq(err, "document declares entities (refused)");
+		ck_assert_ptr_null(it);
+	}
+	ck_assert_int_eq(parse(plain_dtd, &it, &n, err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(it[0].title, "ok");
+	rss_items_free(it, n);
+}
+END_TEST
+
+/* The HTML 4.01 names read after the second decoding: both ends of the sorted
+ * table, each of its three sets, &apos;, case, and an unknown name left alone. */
+START_TEST(html_entities_escaped_twice)
+{
+	static const char doc[] =
+		"<rss><channel><item><title>&amp;AElig;|&amp;zwnj;|&amp;Uuml;&amp;uuml;|"
+		"&amp;eacute;&amp;yuml;&amp;copy;|&amp;alpha;&amp;Omega;&amp;thetasym;&amp;hearts;"
+		"|&amp;hellip;&amp;lsquo;&amp;rsquo;&amp;euro;&amp;mdash;&amp;OElig;|&amp;apos;"
+		"&amp;lt;&amp;gt;|&amp;nope;&amp;Hellip;</title></item></channel></rss>";
+	struct rss_item *it;
+	size_t n;
+	char err[256];
+
+	ck_assert_int_eq(parse(doc, &it, &n, err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(it[0].title, "Æ|\xE2\x80\x8C|Üü|éÿ©|αΩϑ♥|…‘’€—Œ|'<>|&nope;&Hellip;");
+	rss_items_free(it, n);
+}
+END_TEST
+
+START_TEST(cdata_titles)
+{
+	static const char doc[] =
+		"<rss><channel>"
+		"<item><title><![CDATA[<b>Altın</b> &amp; gümüş]]> &amp; <![CDATA[petrol]]>"
+		"<![CDATA[ <kırıldı> ]]></title></item>"
+		"<item><title><![CDATA[]]></title></item>"
+		"<item><title><![CDATA[a]]]]><![CDATA[>b]]></title></item>"
+		"</channel></rss>";
+	struct rss_item *it;
+	size_t n;
+	char err[256];
+
+	ck_assert_int_eq(parse(doc, &it, &n, err), 0);
+	ck_assert_uint_eq(n, 2); /* the empty CDATA title is no title */
+	ck_assert_str_eq(it[0].title, "Altın & gümüş & petrol <kırıldı>");
+	ck_assert_str_eq(it[1].title, "a]]>b");
+	rss_items_free(it, n);
+}
+END_TEST
+
+START_TEST(links)
+{
+	static const char atom_doc[] =
+		"<feed xmlns=\"http://www.w3.org/2005/Atom\" xmlns:x=\"http://www.w3.org/1999/xlink\">"
+		"<entry><title>a</title><link rel=\"enclosure\" href=\"https://k.example/a.mp3\"/>"
+		"<link rel=\"alternate\" href=\" https://k.example/a \"/>"
+		"<link href=\"https://k.example/later\"/></entry>"
+		"<entry><title>b</title><link href=\"\"/><link>https://k.example/b</link></entry>"
+		"<entry><title>c</title><link x:href=\"https://k.example/c\"/></entry>"
+		"<entry><title>d</title><link rel=\"self\" href=\"https://k.example/d\"/></entry>"
+		"</feed>";
+	static const char rss_doc[] =
+		"<rss><channel><item><title>e</title><link/><link>\n  https://ornek.com.tr/e?a=1"
+		"&amp;b=<![CDATA[2]]>\n</link></item></channel></rss>";
+	struct rss_item *it;
+	size_t n;
+	char err[256];
+
+	ck_assert_int_eq(parse(atom_doc, &it, &n, err), 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_str_eq(it[0].link, "https://k.example/a");
+	ck_assert_str_eq(it[1].link, "https://k.example/b"); /* an empty href is no link */
+	ck_assert_str_eq(it[2].link, "https://k.example/c");
+	ck_assert_ptr_null(it[3].link);
+	rss_items_free(it, n);
+	ck_assert_int_eq(parse(rss_doc, &it, &n, err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(it[0].link, "https://ornek.com.tr/e?a=1&b=2");
+	rss_items_free(it, n);
+}
+END_TEST
+
+/* Prefixes are dropped whether declared or not; only the first element of each
+ * date name counts, then the next name is tried. */
+START_TEST(prefixes_and_date_order)
+{
+	static const char doc[] =
+		"<rss><channel>"
+		"<item><dc:title>a</dc:title><dc:date>2006-01-02T12:04:05Z</dc:date></item>"
+		"<item><title>b</title><pubDate>dün</pubDate>"
+		"<pubDate>Mon, 02 Jan 2006 12:04:05 GMT</pubDate>"
+		"<updated>2006-01-02T15:04:05+03:00</updated><date>2006-01-01</date></item>"
+		"<item><title>c</title><pubDate><![CDATA[Mon, 02 Jan 2006]]> 12:04:05 GMT</pubDate>"
+		"</item></channel></rss>";
+	struct rss_item *it;
+	size_t n;
+	char err[256];
+
+	ck_assert_int_eq(parse(doc, &it, &n, err), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(it[0].published_ms, T0);
+	ck_assert_int_eq(it[1].published_ms, T0);
+	ck_assert_int_eq(it[2].published_ms, T0);
+	rss_items_free(it, n);
+}
+END_TEST
+
+/* Encodings expat does not read itself go through iconv. */
+START_TEST(transcoded_encodings)
+{
+	static const char cp1254[] = /* 0x80 is €, 0xF0 ğ, 0xFE ş */
+		"<?xml version=\"1.0\" encoding=\"windows-1254\"?><rss><channel><item>"
+		"<title>Da\xF0 \x80 \xFE</title></item></channel></rss>";
+	static const char utf8_alias[] = /* 4-byte characters too */
+		"<?xml version=\"1.0\" encoding=\"utf8\"?><rss><channel><item>"
+		"<title>Ş \xF0\x9F\x93\x88</title></item></channel></rss>";
+	static const char unknown[] =
+		"<?xml version=\"1.0\" encoding=\"x-nonesuch\"?><rss><channel/></rss>";
+	static const char invalid[] = /* 0xC3 starts a character that never comes */
+		"<?xml version=\"1.0\" encoding=\"utf8\"?>\n<rss>\n<channel><item><title>\xC3"
+		"</title></item></channel></rss>";
+	struct rss_item *it;
+	size_t n;
+	char err[256];
+
+	ck_assert_int_eq(parse(cp1254, &it, &n, err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(it[0].title, "Dağ € ş");
+	rss_items_free(it, n);
+	ck_assert_int_eq(parse(utf8_alias, &it, &n, err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(it[0].title, "Ş \xF0\x9F\x93\x88");
+	rss_items_free(it, n);
+	ck_assert_int_eq(parse(unknown, &it, &n, err), -1);
+	ck_assert_str_eq(err, "malformed XML (line 1): unsupported encoding x-nonesuch");
+	ck_assert_int_eq(parse(invalid, &it, &n, err), -1);
+	ck_assert_str_eq(err, "malformed XML (line 3): not valid utf8");
+}
+END_TEST
+
+/* Errors past the items still refuse the document; messages are one line. */
+START_TEST(malformed_late)
+{
+	static const char *const bad[] = {
+		"<rss><channel><item><title>a</title></item></channel></rss><rss/>",
+		"<rss><channel><item><title>a</title></item></channel>\n\n</rs>",
+		"<rss><channel><item><title>a\xFF</title></item></channel></rss>",
+		"<rss><channel><item><title>a&#1;</title></item></channel></rss>",
+		"<?xml version=\"1.0\" standalone=\"yes\"?><!DOCTYPE rss SYSTEM \"x.dtd\">"
+		"<rss><channel><item><title>&nbsp;</title></item></channel></rss>",
+	};
+	struct rss_item *it;
+	size_t n;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_int_eq(parse(bad[i], &it, &n, err), -1);
+		ck_assert_ptr_null(it);
+		ck_assert_uint_eq(n, 0);
+		ck_assert_msg(strncmp(err, "malformed XML (line ", 20) == 0 && !strchr(err, '\n'),
+			      "doc %zu: err '%s'", i, err);
+	}
+	parse(bad[1], &it, &n, err);
+	ck_assert_msg(strncmp(err, "malformed XML (line 3): ", 24) == 0, "%s", err);
+}
+END_TEST
+
+/* Just under 1 MiB: a 700 kB title (no headline: the item is skipped), then items
+ * up to the limit; and ISO-8859-9 items, which grow when transcoded, to the
+ * limit too (long titles cut between characters). */
+START_TEST(huge_documents)
+{
+	size_t cap = RSS_MAX_BYTES, off;
+	char *doc = malloc(cap + 1);
+	struct rss_item *it;
+	size_t n;
+	char err[256];
+
+	off = (size_t)sprintf(doc, "<rss><channel><item><title>");
+	memset(doc + off, 'a', 700 * 1000);
+	off += 700 * 1000;
+	off += (size_t)sprintf(doc + off, "</title></item>");
+	while (off + 100 < cap)
+		off += (size_t)sprintf(doc + off, "<item><title>haber &lt;%zu&gt;</title></item>", off);
+	off += (size_t)sprintf(doc + off, "</channel></rss>");
+	ck_assert_uint_le(off, RSS_MAX_BYTES);
+	ck_assert_int_eq(rss_parse(doc, off, &it, &n, err, sizeof err), 0);
+	ck_assert_uint_eq(n, RSS_MAX_ITEMS);
+	ck_assert_str_eq(it[0].title, "haber <700042>");
+	rss_items_free(it, n);
+
+	off = (size_t)sprintf(doc, "<?xml version=\"1.0\" encoding=\"ISO-8859-9\"?><rss><channel>");
+	while (off + 1000 < cap) {
+		off += (size_t)sprintf(doc + off, "<item><title>x");
+		memset(doc + off, 0xFE, 900); /* ş: two bytes in UTF-8 */
+		off += 900;
+		off += (size_t)sprintf(doc + off, "</title></item>");
+	}
+	off += (size_t)sprintf(doc + off, "</channel></rss>");
+	ck_assert_int_eq(rss_parse(doc, off, &it, &n, err, sizeof err), 0);
+	ck_assert_uint_eq(n, RSS_MAX_ITEMS);
+	ck_assert_uint_eq(strlen(it[199].title), RSS_TITLE_MAX - 1); /* "x" + whole "ş"s */
+	ck_assert(strncmp(it[199].title, "xşş", 5) == 0);
+	rss_items_free(it, n);
+	free(doc);
+}
+END_TEST
+
 START_TEST(topic_matching)
 {
 	ck_assert(rss_topic_match("BİST 100 rekor kırdı", "BIST"));
@@ -369,6 +598,14 @@ static Suite *rss_suite(void)
 	tcase_add_test(tc, malformed_documents);
 	tcase_add_test(tc, entity_bombs_refused);
 	tcase_add_test(tc, limits);
+	tcase_add_test(tc, entity_declarations_anywhere_refused);
+	tcase_add_test(tc, html_entities_escaped_twice);
+	tcase_add_test(tc, cdata_titles);
+	tcase_add_test(tc, links);
+	tcase_add_test(tc, prefixes_and_date_order);
+	tcase_add_test(tc, transcoded_encodings);
+	tcase_add_test(tc, malformed_late);
+	tcase_add_test(tc, huge_documents);
 	tcase_add_test(tc, topic_matching);
 	tcase_add_test(tc, pick_by_topic_and_age);
 	tcase_add_test(tc, pick_is_deterministic);
