@@ -2,9 +2,12 @@
  * PostgreSQL + Redis. 2,000 jobs over 40 bots must become 2,000 rows 'sent',
  * 2,000 sends at the fake and not one duplicate. */
 #include <check.h>
+#include <hiredis/hiredis.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +32,42 @@ static void teardown(void)
 	itest_env_teardown();
 }
 
+/* A subscriber to the chat notices (P:chats), connected before the run. */
+static redisContext *notices_subscribe(void)
+{
+	const char *url = getenv("PIYASA_REDIS_URL");
+	char channel[64];
+	redisContext *c = redisConnect("127.0.0.1", atoi(strrchr(url, ':') + 1));
+	redisReply *r;
+
+	ck_assert_msg(c && !c->err, "redis: %s", c ? c->errstr : "?");
+	snprintf(channel, sizeof channel, "%s:chats", getenv("PIYASA_REDIS_PREFIX"));
+	r = redisCommand(c, "SUBSCRIBE %s", channel);
+	ck_assert_ptr_nonnull(r);
+	freeReplyObject(r);
+	return c;
+}
+
+/* Which workers told the others that CHAT was written (bit per index). */
+static unsigned notices_heard(redisContext *c)
+{
+	struct timeval tv = { 0, 500000 };
+	char want[32];
+	unsigned seen = 0;
+	redisReply *r;
+
+	snprintf(want, sizeof want, " %lld", CHAT);
+	redisSetTimeout(c, tv);
+	while (redisGetReply(c, (void **)&r) == REDIS_OK) {
+		if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+		    r->element[2]->type == REDIS_REPLY_STRING && strstr(r->element[2]->str, want))
+			seen |= 1u << (atoi(r->element[2]->str) & 31);
+		freeReplyObject(r);
+	}
+	redisFree(c);
+	return seen;
+}
+
 static int all_sent(void *arg)
 {
 	return itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'") >= (long long)(intptr_t)arg;
@@ -43,6 +82,7 @@ START_TEST(two_thousand_jobs_forty_bots_four_workers)
 	snprintf(chat, sizeof chat, "%lld", CHAT);
 	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM chat_bots"), 40);
+	redisContext *sub = notices_subscribe();
 	sup = itest_supervisor("4");
 	t0 = itest_now_ms();
 	ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--count", "2000", NULL), 0);
@@ -56,6 +96,8 @@ START_TEST(two_thousand_jobs_forty_bots_four_workers)
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "sends")), 2000);
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "duplicate_sends")), 0);
 	json_decref(st);
+	/* the chat spans the four workers: each told the others of its writes */
+	ck_assert_uint_eq(notices_heard(sub), 0xF);
 	/* every worker did its share: each owns 10 of the 40 bots */
 	for (int w = 0; w < 4; w++) {
 		char sql[128];
