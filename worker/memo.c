@@ -134,7 +134,7 @@ void memo_start(struct task *t, const struct bot *b)
 {
 	static const char sql[] =
 		"SELECT text FROM messages WHERE bot_id = $1 AND status = 'sent' "
-		"ORDER BY id DESC LIMIT 20";
+		"ORDER BY sent_at DESC LIMIT 20";
 	char bot[24];
 	const char *p[1] = { bot };
 

@@ -226,7 +226,7 @@ static void load_own(struct talk *k)
 		"(extract(epoch FROM sent_at) * 1000)::bigint, coalesce(job_id, '') FROM messages "
 		"WHERE bot_id = $1 AND status = 'sent' "
 		"AND sent_at > now() - make_interval(secs => $2::double precision) "
-		"ORDER BY id DESC LIMIT 100";
+		"ORDER BY sent_at DESC LIMIT 100";
 	struct wk *w = k->t->w;
 	int64_t window = own_window_ms(k);
 	char bot[24], secs[32];
