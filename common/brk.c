@@ -22,14 +22,9 @@ struct brk_bucket {
 };
 
 struct brk {
-	char name[BRK_NAME_MAX + 1];
-	enum brk_state state;     /* CLOSED, OPEN or HALF_OPEN: never COOLING */
-	int trips;                /* trips since the last close */
-	int consec;               /* failures in a row while CLOSED */
-	int probes_out;           /* HALF_OPEN: probe slots taken */
-	int probes_ok;            /* HALF_OPEN: probes that succeeded */
-	int probes_slow;          /* HALF_OPEN: of those, slow ones */
-	int64_t bucket_ms;
+	const struct brk_config *cfg; /* the copy after the name, or shared (brk_new_shared) */
+	brk_transition_cb cb;
+	void *cb_arg;
 	uint64_t gen;             /* bumped on every state change */
 	uint64_t rng;             /* jitter of the open wait */
 	int64_t open_until;       /* OPEN: when probes may start */
@@ -37,14 +32,19 @@ struct brk {
 	int64_t probe_last_ms;    /* HALF_OPEN: when the latest probe went out */
 	int64_t since_ms;         /* when the state last changed */
 	int64_t win_idx;          /* absolute index of the newest bucket */
+	enum brk_state state;     /* CLOSED, OPEN or HALF_OPEN: never COOLING */
+	int trips;                /* trips since the last close */
+	int consec;               /* failures in a row while CLOSED */
+	int probes_out;           /* HALF_OPEN: probe slots taken */
+	int probes_ok;            /* HALF_OPEN: probes that succeeded */
+	int probes_slow;          /* HALF_OPEN: of those, slow ones */
 	struct brk_bucket win[BRK_BUCKETS];
-	struct brk_config cfg;
-	brk_transition_cb cb;
-	void *cb_arg;
+	char name[];              /* as long as it is, up to BRK_NAME_MAX */
 };
 
-/* One per bot, 10,000s per worker: keep it within a few cache lines. */
-_Static_assert(sizeof(struct brk) <= 512, "struct brk grew past 512 bytes");
+/* One per bot, 10,000s per worker: with a bot's name and a shared config, one
+ * breaker fits a 256-byte malloc chunk. */
+_Static_assert(sizeof(struct brk) <= 224, "struct brk grew past 224 bytes");
 
 void brk_config_defaults(struct brk_config *cfg)
 {
@@ -102,21 +102,38 @@ int brk_config_check(const struct brk_config *c, char *err, size_t errlen)
 	return -1;
 }
 
-struct brk *brk_new(const char *name, const struct brk_config *cfg, uint64_t seed)
+/* name, then (when cfg is to be copied) the copy, aligned, in one allocation. */
+static struct brk *brk_make(const char *name, const struct brk_config *cfg, uint64_t seed,
+			    int copy)
 {
+	size_t len = name ? strnlen(name, BRK_NAME_MAX) : 0;
+	size_t at = (sizeof(struct brk) + len + 1 + _Alignof(struct brk_config) - 1) &
+		    ~(_Alignof(struct brk_config) - 1);
 	struct brk *b;
 
 	if (brk_config_check(cfg, NULL, 0) < 0)
 		return NULL;
-	b = calloc(1, sizeof *b);
+	b = calloc(1, copy ? at + sizeof *cfg : sizeof *b + len + 1);
 	if (!b)
 		return NULL;
-	snprintf(b->name, sizeof b->name, "%s", name ? name : "");
-	b->cfg = *cfg;
+	memcpy(b->name, name ? name : "", len);
+	if (copy)
+		b->cfg = memcpy((char *)b + at, cfg, sizeof *cfg);
+	else
+		b->cfg = cfg;
 	b->state = BRK_CLOSED;
-	b->bucket_ms = cfg->window_ms / BRK_BUCKETS;
 	b->rng = seed;
 	return b;
+}
+
+struct brk *brk_new(const char *name, const struct brk_config *cfg, uint64_t seed)
+{
+	return brk_make(name, cfg, seed, 1);
+}
+
+struct brk *brk_new_shared(const char *name, const struct brk_config *cfg, uint64_t seed)
+{
+	return brk_make(name, cfg, seed, 0);
 }
 
 void brk_free(struct brk *b)
@@ -159,7 +176,7 @@ static void win_clear(struct brk *b)
  * steps back lands in the newest bucket: a few results counted a little longer. */
 static struct brk_bucket *win_rotate(struct brk *b, int64_t now_ms)
 {
-	int64_t idx = floor_div(now_ms, b->bucket_ms);
+	int64_t idx = floor_div(now_ms, b->cfg->window_ms / BRK_BUCKETS);
 
 	if (idx > b->win_idx) {
 		if (idx - b->win_idx >= BRK_BUCKETS) {
@@ -212,12 +229,12 @@ static void transition(struct brk *b, int64_t now_ms, enum brk_state to, const c
  * hard ceiling an operator can rely on. */
 static int64_t open_wait(struct brk *b)
 {
-	int64_t c = backoff_ceiling(b->trips - 1, b->cfg.open_ms, b->cfg.open_max_ms);
-	double j = b->cfg.open_jitter * (2.0 * backoff_uniform(&b->rng) - 1.0);
+	int64_t c = backoff_ceiling(b->trips - 1, b->cfg->open_ms, b->cfg->open_max_ms);
+	double j = b->cfg->open_jitter * (2.0 * backoff_uniform(&b->rng) - 1.0);
 	int64_t w = (int64_t)((double)c * (1.0 + j) + 0.5);
 
-	if (w > b->cfg.open_max_ms)
-		w = b->cfg.open_max_ms;
+	if (w > b->cfg->open_max_ms)
+		w = b->cfg->open_max_ms;
 	return w < 1 ? 1 : w;
 }
 
@@ -253,7 +270,7 @@ static void to_closed(struct brk *b, int64_t now_ms, const char *why)
 
 static int is_slow(const struct brk *b, int duration_ms)
 {
-	return b->cfg.slow_call_ms > 0 && duration_ms >= b->cfg.slow_call_ms;
+	return b->cfg->slow_call_ms > 0 && duration_ms >= b->cfg->slow_call_ms;
 }
 
 /* CLOSED: trip when the window holds enough calls and too many failed or were
@@ -264,13 +281,13 @@ static void check_rates(struct brk *b, int64_t now_ms)
 	char why[64];
 
 	win_totals(b, &t);
-	if (t.calls < (uint32_t)b->cfg.min_calls)
+	if (t.calls < (uint32_t)b->cfg->min_calls)
 		return;
-	if (rate_reached(t.failures, t.calls, b->cfg.failure_rate)) {
+	if (rate_reached(t.failures, t.calls, b->cfg->failure_rate)) {
 		snprintf(why, sizeof why, "failure rate %d%% over %u calls",
 			 percent(t.failures, t.calls), t.calls);
 		trip(b, now_ms, why);
-	} else if (b->cfg.slow_call_ms > 0 && rate_reached(t.slow, t.calls, b->cfg.slow_rate)) {
+	} else if (b->cfg->slow_call_ms > 0 && rate_reached(t.slow, t.calls, b->cfg->slow_rate)) {
 		snprintf(why, sizeof why, "slow calls %d%% over %u calls",
 			 percent(t.slow, t.calls), t.calls);
 		trip(b, now_ms, why);
@@ -295,7 +312,7 @@ static void record_closed(struct brk *b, int64_t now_ms, enum brk_result r, int 
 	}
 	k->failures++;
 	b->consec++;
-	if (b->cfg.consecutive_failures > 0 && b->consec >= b->cfg.consecutive_failures) {
+	if (b->cfg->consecutive_failures > 0 && b->consec >= b->cfg->consecutive_failures) {
 		snprintf(why, sizeof why, "%d consecutive failures", b->consec);
 		trip(b, now_ms, why);
 		return;
@@ -311,7 +328,7 @@ static void probes_done(struct brk *b, int64_t now_ms)
 	char why[64];
 	uint32_t n = (uint32_t)b->probes_ok;
 
-	if (b->cfg.slow_call_ms > 0 && rate_reached((uint32_t)b->probes_slow, n, b->cfg.slow_rate)) {
+	if (b->cfg->slow_call_ms > 0 && rate_reached((uint32_t)b->probes_slow, n, b->cfg->slow_rate)) {
 		snprintf(why, sizeof why, "slow probes %d%%", percent((uint32_t)b->probes_slow, n));
 		trip(b, now_ms, why);
 		return;
@@ -327,7 +344,7 @@ static void record_half_open(struct brk *b, int64_t now_ms, enum brk_result r, i
 		b->probes_ok++;
 		if (is_slow(b, duration_ms))
 			b->probes_slow++;
-		if (b->probes_ok >= b->cfg.half_open_probes)
+		if (b->probes_ok >= b->cfg->half_open_probes)
 			probes_done(b, now_ms);
 		break;
 	case BRK_FAILURE:
@@ -360,15 +377,15 @@ static int allow_half_open(struct brk *b, int64_t now_ms)
 {
 	char why[64];
 
-	if (b->probes_out < b->cfg.half_open_probes) {
+	if (b->probes_out < b->cfg->half_open_probes) {
 		b->probes_out++;
 		b->probe_last_ms = now_ms;
 		return 1;
 	}
 	/* Every probe is out. One that never reports (a lost job, a caller's bug)
 	 * would hold the breaker half-open for ever: treat silence as a timeout. */
-	if (b->cfg.probe_timeout_ms > 0 && now_ms - b->probe_last_ms >= b->cfg.probe_timeout_ms) {
-		snprintf(why, sizeof why, "no probe result in %d ms", b->cfg.probe_timeout_ms);
+	if (b->cfg->probe_timeout_ms > 0 && now_ms - b->probe_last_ms >= b->cfg->probe_timeout_ms) {
+		snprintf(why, sizeof why, "no probe result in %d ms", b->cfg->probe_timeout_ms);
 		trip(b, now_ms, why);
 	}
 	return 0;
@@ -436,7 +453,7 @@ int64_t brk_retry_at(const struct brk *b)
 
 	if (b->state == BRK_OPEN)
 		at = b->open_until;
-	else if (b->state == BRK_HALF_OPEN && b->probes_out >= b->cfg.half_open_probes)
-		at = b->probe_last_ms + b->cfg.open_ms;
+	else if (b->state == BRK_HALF_OPEN && b->probes_out >= b->cfg->half_open_probes)
+		at = b->probe_last_ms + b->cfg->open_ms;
 	return at > b->cooldown_until ? at : b->cooldown_until;
 }

@@ -5,8 +5,9 @@
  * the time takes now_ms (any monotonic millisecond clock, the same for every call
  * on one breaker); the jitter of the open wait comes from a generator seeded by
  * the caller, so a test replays exactly. One breaker is one small allocation
- * (under 512 bytes) and recording a call allocates nothing: there is one per bot,
- * 10,000 and more per worker. Not thread-safe: a breaker belongs to one loop.
+ * (256 bytes with a short name and a shared config) and recording a call
+ * allocates nothing: there is one per bot, 10,000 and more per worker. Not
+ * thread-safe: a breaker belongs to one loop.
  *
  *   CLOSED     calls go; results land in a sliding window of BRK_BUCKETS buckets.
  *              Too many failures (or slow calls) over the window, or too many
@@ -86,6 +87,11 @@ int brk_config_check(const struct brk_config *cfg, char *err, size_t errlen);
  * seed feeds the open-wait jitter (any value; backoff_seed() in production).
  * Returns NULL when cfg fails brk_config_check or memory runs out. */
 struct brk *brk_new(const char *name, const struct brk_config *cfg, uint64_t seed);
+
+/* brk_new, except that cfg is not copied: the breaker reads it where it is, so
+ * it must stay alive and unchanged until the breaker is freed. For the many
+ * breakers of one configuration (one per bot), 64 bytes less each. */
+struct brk *brk_new_shared(const char *name, const struct brk_config *cfg, uint64_t seed);
 
 /* Free a breaker; NULL is fine. */
 void brk_free(struct brk *b);

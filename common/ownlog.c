@@ -1,7 +1,9 @@
 /* ownlog: see ownlog.h. Each message is one refcounted allocation (strings
  * inline), shared by the histories and the journal that hold it, so copying a
- * history for copy-on-write copies OWNLOG_MAX pointers, never the texts. A
- * history is a ring, newest at m[head]: an append writes one slot. */
+ * history for copy-on-write copies pointers, never the texts. A history is a
+ * ring, newest at m[head]: an append writes one slot. Rings and journals grow
+ * geometrically from a few slots: most bots have sent a handful of messages,
+ * and thousands of full-sized ones would be mostly empty. */
 #include "ownlog.h"
 #include "imap.h"
 
@@ -9,26 +11,29 @@
 #include <string.h>
 
 struct omsg {
-	unsigned refs;
-	size_t bytes;            /* of this allocation, for the budget */
+	uint32_t refs;
+	uint32_t bytes;          /* of this allocation, for the budget */
 	struct ownlog_msg m;     /* the strings point into buf */
 	char buf[];
 };
 
 struct ownlog_hist {
-	unsigned refs;           /* the cache's (while cached) and the readers' */
-	size_t n, head;
-	size_t bytes;            /* the struct and its messages */
-	struct omsg *m[OWNLOG_MAX];
+	uint32_t refs;           /* the cache's (while cached) and the readers' */
+	uint8_t n, head, cap;    /* cap <= OWNLOG_MAX slots in m */
+	size_t bytes;            /* the struct, its slots and its messages */
+	struct omsg *m[];
 };
+
+_Static_assert(OWNLOG_MAX <= UINT8_MAX, "ring indexes are bytes");
+_Static_assert(OWNLOG_JOURNAL_MAX <= UINT8_MAX, "journal counts are bytes");
 
 struct entry {
 	int64_t bot;
 	struct entry *prev, *next;     /* LRU, most recent first */
 	struct ownlog_hist *hist;      /* NULL: not loaded, the journal only */
 	int64_t loaded_ms, window_ms;
-	struct omsg *journal[OWNLOG_JOURNAL_MAX]; /* this worker's sends, newest first */
-	size_t njournal;
+	struct omsg **journal;         /* this worker's sends, newest first */
+	uint8_t njournal, jcap;
 	size_t bytes;                  /* counted in ownlog.bytes */
 };
 
@@ -47,13 +52,14 @@ static struct omsg *omsg_new(const struct ownlog_msg *src)
 	const char *text = src->text ? src->text : "";
 	const char *job = src->job_id ? src->job_id : "";
 	size_t lt = strlen(topic) + 1, lx = strlen(text) + 1, lj = strlen(job) + 1;
-	struct omsg *o = malloc(sizeof *o + lt + lx + lj);
+	size_t bytes = sizeof(struct omsg) + lt + lx + lj;
+	struct omsg *o = bytes <= UINT32_MAX ? malloc(bytes) : NULL;
 	char *p;
 
 	if (!o)
 		return NULL;
 	o->refs = 1;
-	o->bytes = sizeof *o + lt + lx + lj;
+	o->bytes = (uint32_t)bytes;
 	o->m.at_ms = src->at_ms;
 	o->m.hash = src->hash;
 	p = o->buf;
@@ -77,26 +83,34 @@ static void omsg_unref(struct omsg *o)
 
 /* ---- histories ---- */
 
-static struct ownlog_hist *hist_new(void)
+static size_t hist_size(size_t cap)
 {
-	struct ownlog_hist *h = calloc(1, sizeof *h);
+	return sizeof(struct ownlog_hist) + cap * sizeof(struct omsg *);
+}
+
+/* An empty history with room for cap messages. */
+static struct ownlog_hist *hist_new(size_t cap)
+{
+	struct ownlog_hist *h = malloc(hist_size(cap));
 
 	if (h) {
 		h->refs = 1;
-		h->bytes = sizeof *h;
+		h->n = h->head = 0;
+		h->cap = (uint8_t)cap;
+		h->bytes = hist_size(cap);
 	}
 	return h;
 }
 
 static struct omsg **slot(struct ownlog_hist *h, size_t i)
 {
-	return &h->m[(h->head + i) % OWNLOG_MAX];
+	return &h->m[(h->head + i) % h->cap];
 }
 
 /* Takes the caller's reference to o; a full history ignores it. */
 static void hist_push_oldest(struct ownlog_hist *h, struct omsg *o)
 {
-	if (h->n == OWNLOG_MAX) {
+	if (h->n == h->cap) {
 		omsg_unref(o);
 		return;
 	}
@@ -104,11 +118,12 @@ static void hist_push_oldest(struct ownlog_hist *h, struct omsg *o)
 	h->bytes += o->bytes;
 }
 
-/* Takes the caller's reference to o; the oldest falls off a full history. */
+/* Takes the caller's reference to o; the oldest falls off a full history.
+ * The caller made room unless h holds OWNLOG_MAX (hist_cow). */
 static void hist_push_newest(struct ownlog_hist *h, struct omsg *o)
 {
-	h->head = (h->head + OWNLOG_MAX - 1) % OWNLOG_MAX;
-	if (h->n == OWNLOG_MAX) {
+	h->head = (uint8_t)((h->head + h->cap - 1) % h->cap);
+	if (h->n == h->cap) {
 		h->bytes -= h->m[h->head]->bytes;
 		omsg_unref(h->m[h->head]); /* the slot before the newest is the oldest */
 	} else {
@@ -118,20 +133,30 @@ static void hist_push_newest(struct ownlog_hist *h, struct omsg *o)
 	h->bytes += o->bytes;
 }
 
-/* The cache's own copy of h, to change: h itself when no reader holds it.
- * NULL when memory runs out (h is left as it was). */
+/* The cache's own copy of h with room for one more message (or full at
+ * OWNLOG_MAX), to change: h itself when no reader holds it and it has the
+ * room. A full ring doubles. NULL when memory runs out (h is left as it was). */
 static struct ownlog_hist *hist_cow(struct ownlog_hist *h)
 {
+	size_t cap = h->cap;
 	struct ownlog_hist *c;
 
-	if (h->refs == 1)
+	if (h->n == cap && cap < OWNLOG_MAX)
+		cap = cap < 2 ? 2 : cap * 2 < OWNLOG_MAX ? cap * 2 : OWNLOG_MAX;
+	if (h->refs == 1 && cap == h->cap)
 		return h;
-	if (!(c = malloc(sizeof *c)))
+	if (!(c = hist_new(cap)))
 		return NULL;
-	*c = *h;
-	c->refs = 1;
+	for (size_t i = 0; i < h->n; i++)
+		c->m[i] = *slot(h, i);
+	c->n = h->n;
+	c->bytes = h->bytes - hist_size(h->cap) + hist_size(cap);
+	if (h->refs == 1) {
+		free(h); /* no reader: its messages move to c */
+		return c;
+	}
 	for (size_t i = 0; i < c->n; i++)
-		omsg_ref(*slot(c, i));
+		omsg_ref(c->m[i]);
 	h->refs--; /* the cache's reference moves to the copy */
 	return c;
 }
@@ -154,7 +179,7 @@ const struct ownlog_msg *ownlog_at(const struct ownlog_hist *h, size_t i)
 {
 	if (!h || i >= h->n)
 		return NULL;
-	return &h->m[(h->head + i) % OWNLOG_MAX]->m;
+	return &h->m[(h->head + i) % h->cap]->m;
 }
 
 /* ---- entries: the LRU list and the budget ---- */
@@ -190,7 +215,7 @@ static void lru_front(struct ownlog *ol, struct entry *e)
  * in it (shared), short of a load that cut them off past OWNLOG_MAX. */
 static void resize(struct ownlog *ol, struct entry *e)
 {
-	size_t b = sizeof *e;
+	size_t b = sizeof *e + e->jcap * sizeof *e->journal;
 
 	if (e->hist)
 		b += e->hist->bytes;
@@ -215,6 +240,7 @@ static void drop_entry(struct ownlog *ol, struct entry *e)
 	ownlog_unref(e->hist);
 	for (size_t i = 0; i < e->njournal; i++)
 		omsg_unref(e->journal[i]);
+	free(e->journal);
 	ol->bytes -= e->bytes;
 	free(e);
 }
@@ -259,20 +285,39 @@ static int expired(const struct ownlog *ol, const struct entry *e, int64_t now_m
 	return now_ms < e->loaded_ms || now_ms - e->loaded_ms >= ol->ttl_ms;
 }
 
-/* Sends older than OWNLOG_JOURNAL_MS are visible to any load by now. */
+/* Sends older than OWNLOG_JOURNAL_MS are visible to any load by now. An
+ * empty journal gives its slots back: most bots send rarely. */
 static void journal_prune(struct entry *e, int64_t now_ms)
 {
 	while (e->njournal && e->journal[e->njournal - 1]->m.at_ms <= now_ms - OWNLOG_JOURNAL_MS)
 		omsg_unref(e->journal[--e->njournal]);
+	if (!e->njournal && e->journal) {
+		free(e->journal);
+		e->journal = NULL;
+		e->jcap = 0;
+	}
 }
 
-static void journal_add(struct entry *e, struct omsg *o)
+/* 0, or -1 when there is no memory for o (the journal is unchanged). */
+static int journal_add(struct entry *e, struct omsg *o)
 {
+	if (e->njournal == e->jcap && e->jcap < OWNLOG_JOURNAL_MAX) {
+		size_t cap = e->jcap ? e->jcap * 2u : 2u;
+		struct omsg **j;
+
+		if (cap > OWNLOG_JOURNAL_MAX)
+			cap = OWNLOG_JOURNAL_MAX;
+		if (!(j = realloc(e->journal, cap * sizeof *j)))
+			return -1;
+		e->journal = j;
+		e->jcap = (uint8_t)cap;
+	}
 	if (e->njournal == OWNLOG_JOURNAL_MAX)
 		omsg_unref(e->journal[--e->njournal]);
 	memmove(e->journal + 1, e->journal, e->njournal * sizeof *e->journal);
 	e->journal[0] = omsg_ref(o);
 	e->njournal++;
+	return 0;
 }
 
 /* ---- the cache ---- */
@@ -309,8 +354,8 @@ struct ownlog_hist *ownlog_get(struct ownlog *ol, int64_t bot, int64_t now_ms, i
 	if (!e || !e->hist)
 		return NULL;
 	if (expired(ol, e, now_ms)) {
-		drop_hist(ol, e); /* the entry stays for its journal */
 		journal_prune(e, now_ms);
+		drop_hist(ol, e); /* the entry stays for its journal */
 		if (!e->njournal)
 			drop_entry(ol, e);
 		return NULL;
@@ -335,16 +380,16 @@ static int in_rows(const struct omsg *o, const struct ownlog_msg *rows, size_t n
 /* rows (newest first) and the journal's sends that rows lacks, merged by time. */
 static struct ownlog_hist *merge(const struct ownlog_msg *rows, size_t n, struct entry *e)
 {
-	struct ownlog_hist *h = hist_new();
+	struct ownlog_hist *h;
 	struct omsg *extra[OWNLOG_JOURNAL_MAX];
 	size_t nx = 0, i = 0, j = 0;
 
-	if (!h)
-		return NULL;
 	for (size_t k = 0; e && k < e->njournal; k++)
 		if (!in_rows(e->journal[k], rows, n))
 			extra[nx++] = e->journal[k];
-	while (h->n < OWNLOG_MAX && (i < n || j < nx)) {
+	if (!(h = hist_new(n + nx < OWNLOG_MAX ? n + nx : OWNLOG_MAX)))
+		return NULL;
+	while (h->n < h->cap && (i < n || j < nx)) {
 		struct omsg *o;
 
 		if (j < nx && (i >= n || extra[j]->m.at_ms > rows[i].at_ms)) {
@@ -396,7 +441,14 @@ void ownlog_add(struct ownlog *ol, int64_t bot, int64_t now_ms, const struct own
 		return;
 	}
 	journal_prune(e, now_ms);
-	journal_add(e, o);
+	if (journal_add(e, o) < 0) { /* as when o itself could not be made */
+		omsg_unref(o);
+		if (e->hist)
+			drop_hist(ol, e);
+		if (!e->njournal)
+			drop_entry(ol, e);
+		return;
+	}
 	if (e->hist && expired(ol, e, now_ms)) {
 		ownlog_unref(e->hist);
 		e->hist = NULL;

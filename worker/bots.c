@@ -15,6 +15,7 @@
 struct bots {
 	struct wk *w;
 	struct lcache *cache;
+	json_t *no_obj, *no_arr; /* the empty values, shared by every bot */
 };
 
 struct bot_load {
@@ -33,62 +34,82 @@ static void bot_free(void *p)
 	json_decref(b->stances);
 	json_decref(b->holdings);
 	json_decref(b->memories);
-	sodium_memzero(b->token, sizeof b->token);
+	sodium_memzero((char *)b->token, strlen(b->token));
 	free(b);
 }
 
-static json_t *parse_or_empty(const char *s)
+/* An empty jansson object or array costs some 200 bytes, and most bots have
+ * a few empty profiles: those share one (the values are read-only). */
+static json_t *parse_or_empty(struct bots *bs, const char *s)
 {
 	json_t *o = json_loads(s, 0, NULL);
 
-	if (!json_is_object(o)) {
-		json_decref(o);
-		o = json_object();
-	}
-	return o;
+	if (json_is_object(o) && json_object_size(o) > 0)
+		return o;
+	json_decref(o);
+	return json_incref(bs->no_obj);
 }
 
-static json_t *parse_array(const char *s)
+static json_t *parse_array(struct bots *bs, const char *s)
 {
 	json_t *a = json_loads(s, 0, NULL);
 
-	if (!json_is_array(a)) {
-		json_decref(a);
-		a = json_array();
-	}
-	return a;
+	if (json_is_array(a) && json_array_size(a) > 0)
+		return a;
+	json_decref(a);
+	return json_incref(bs->no_arr);
+}
+
+/* The bot with its strings after it, in one allocation; NULL when memory
+ * runs out. */
+static struct bot *bot_alloc(const char *name, const char *username, const char *token)
+{
+	size_t ln = strnlen(name, BOTS_NAME_MAX), lu = strnlen(username, BOTS_NAME_MAX);
+	size_t lt = strlen(token);
+	struct bot *b = calloc(1, sizeof *b + ln + lu + lt + 3);
+	char *p;
+
+	if (!b)
+		return NULL;
+	p = (char *)(b + 1);
+	b->name = memcpy(p, name, ln);
+	b->username = memcpy(p += ln + 1, username, lu);
+	b->token = memcpy(p += lu + 1, token, lt);
+	return b;
 }
 
 static struct bot *bot_from_row(struct bots *bs, PGresult *res, char *err, size_t el)
 {
-	struct bot *b = calloc(1, sizeof *b);
+	int64_t id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	char token[TOK_MAX];
+	struct bot *b = NULL;
 	size_t enc_len;
 	unsigned char *enc;
 
+	enc = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 3), &enc_len);
+	if (!enc || tok_decrypt(bs->w->token_key, enc, enc_len, token, sizeof token) < 0) {
+		snprintf(err, el, "cannot decrypt the token of bot %lld (wrong token key?)",
+			 (long long)id);
+		sodium_memzero(token, sizeof token);
+		PQfreemem(enc);
+		return NULL;
+	}
+	PQfreemem(enc);
+	b = bot_alloc(PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), token);
+	sodium_memzero(token, sizeof token);
 	if (!b) {
 		snprintf(err, el, "out of memory");
 		return NULL;
 	}
-	b->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	snprintf(b->name, sizeof b->name, "%s", PQgetvalue(res, 0, 1));
-	snprintf(b->username, sizeof b->username, "%s", PQgetvalue(res, 0, 2));
+	b->id = id;
 	b->enabled = PQgetvalue(res, 0, 4)[0] == 't';
-	b->persona = parse_or_empty(PQgetvalue(res, 0, 5));
-	b->emotion = parse_or_empty(PQgetvalue(res, 0, 6));
-	b->speed = parse_or_empty(PQgetvalue(res, 0, 7));
-	b->hours = parse_array(PQgetvalue(res, 0, 8));
-	b->stances = parse_array(PQgetvalue(res, 0, 9));
-	b->holdings = parse_array(PQgetvalue(res, 0, 10));
-	b->memories = parse_array(PQgetvalue(res, 0, 11));
-	enc = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 3), &enc_len);
-	if (!enc || tok_decrypt(bs->w->token_key, enc, enc_len, b->token, sizeof b->token) < 0) {
-		snprintf(err, el, "cannot decrypt the token of bot %lld (wrong token key?)",
-			 (long long)b->id);
-		PQfreemem(enc);
-		bot_free(b);
-		return NULL;
-	}
-	PQfreemem(enc);
+	b->persona = parse_or_empty(bs, PQgetvalue(res, 0, 5));
+	b->emotion = parse_or_empty(bs, PQgetvalue(res, 0, 6));
+	b->speed = parse_or_empty(bs, PQgetvalue(res, 0, 7));
+	b->hours = parse_array(bs, PQgetvalue(res, 0, 8));
+	b->stances = parse_array(bs, PQgetvalue(res, 0, 9));
+	b->holdings = parse_array(bs, PQgetvalue(res, 0, 10));
+	b->memories = parse_array(bs, PQgetvalue(res, 0, 11));
 	return b;
 }
 
@@ -157,7 +178,10 @@ struct bots *bots_new(struct wk *w)
 	if (!b)
 		return NULL;
 	b->w = w;
-	if (!(b->cache = lcache_new(w->loop, BOT_TTL_MS, load_bot, bot_free, b))) {
+	if (!(b->no_obj = json_object()) || !(b->no_arr = json_array()) ||
+	    !(b->cache = lcache_new(w->loop, BOT_TTL_MS, load_bot, bot_free, b))) {
+		json_decref(b->no_obj);
+		json_decref(b->no_arr);
 		free(b);
 		return NULL;
 	}
@@ -170,6 +194,8 @@ void bots_free(struct bots *b)
 	if (!b)
 		return;
 	lcache_free(b->cache);
+	json_decref(b->no_obj); /* after the bots that share them */
+	json_decref(b->no_arr);
 	free(b);
 }
 

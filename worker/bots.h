@@ -12,11 +12,16 @@
 
 struct wk;
 
+/* Longest name or username kept (the rest is cut). */
+#define BOTS_NAME_MAX 63
+
+/* The strings are never NULL. They sit in the bot's own allocation, each as
+ * long as it is: fixed buffers would be most of a cached bot. */
 struct bot {
 	int64_t id;
-	char name[64];
-	char username[64];
-	char token[TOK_MAX];       /* never logged */
+	const char *name;          /* cut at BOTS_NAME_MAX bytes */
+	const char *username;      /* cut at BOTS_NAME_MAX bytes */
+	const char *token;         /* never logged */
 	int enabled;
 	json_t *persona;           /* persona_profile */
 	json_t *emotion;           /* emotion_profile */

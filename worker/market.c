@@ -26,18 +26,31 @@
 #define POP_BATCH 256
 #define BOTS_RELOAD_MS (5 * 60 * 1000)
 
+/* A bot's chat; tz indexes the market's interned zone names, which every bot
+ * in a chat of that zone shares (a name per chat per bot cost 48 bytes). */
+struct mchat {
+	int64_t id;
+	uint32_t tz;
+};
+
+/* One active-hours range, in minutes of the day (to may be 1440). */
+struct mrange {
+	uint16_t from, to;
+};
+
+/* One allocation per bot, sized to its chats and hours: thousands of bots
+ * mostly in one chat each, so no fixed arrays. */
 struct mbot {
 	int64_t id;
 	struct sched_speed speed;
-	struct sched_hours hours;
-	int nchats;
-	int64_t chats[MAX_CHATS_PER_BOT];
-	char tz[MAX_CHATS_PER_BOT][48];
+	int64_t refreshed_at;
 	int pending;          /* hourly-cap slots held by messages in flight */
 	int since_refresh;
-	int64_t refreshed_at;
 	int since_memo;
-	int seen;             /* in the last load */
+	uint8_t nchats;       /* at most MAX_CHATS_PER_BOT */
+	uint8_t nhours;       /* at most SCHED_MAX_HOURS */
+	uint8_t seen;         /* in the last load */
+	struct mchat chats[]; /* nchats, then nhours struct mrange */
 };
 
 struct market {
@@ -46,6 +59,8 @@ struct market {
 	struct sched_params par;
 	struct sched *sched;
 	struct imap *bots;
+	char **zones;         /* interned time-zone names; [0] is "UTC" */
+	uint32_t nzones, zcap;
 	struct rsub *notice;
 	uv_timer_t timer;
 	uv_timer_t reload;
@@ -238,15 +253,62 @@ static void clear_seen(int64_t id, void *val, void *arg)
 	((struct mbot *)val)->seen = 0;
 }
 
-static int minute_in(const struct mbot *b, int c, int64_t now_ms)
+/* The index of zone among the interned names, added when new. Zones are few
+ * (at most one per chat), so a linear search does. With no memory left the
+ * chat counts as UTC, as an unknown zone does. */
+static uint32_t zone_of(struct market *m, const char *zone)
+{
+	char **z, *copy;
+
+	for (uint32_t i = 0; i < m->nzones; i++)
+		if (strcmp(m->zones[i], zone) == 0)
+			return i;
+	if (m->nzones == m->zcap) {
+		uint32_t cap = m->zcap ? m->zcap * 2 : 8;
+
+		if (!(z = realloc(m->zones, cap * sizeof *z)))
+			return 0;
+		m->zones = z;
+		m->zcap = cap;
+	}
+	if (!(copy = strdup(zone)))
+		return 0;
+	m->zones[m->nzones] = copy;
+	return m->nzones++;
+}
+
+static void free_zones(struct market *m)
+{
+	for (uint32_t i = 0; i < m->nzones; i++)
+		free(m->zones[i]);
+	free(m->zones);
+}
+
+static int minute_in(const struct market *m, const struct mbot *b, int c, int64_t now_ms)
 {
 	struct tz_local l;
 	char err[128];
 
-	if (tz_local(b->tz[c], now_ms, &l, err, sizeof err) < 0 &&
+	if (tz_local(m->zones[b->chats[c].tz], now_ms, &l, err, sizeof err) < 0 &&
 	    tz_local("UTC", now_ms, &l, err, sizeof err) < 0)
 		return 0;
 	return l.minute_of_day;
+}
+
+static struct mrange *ranges_of(struct mbot *b)
+{
+	return (struct mrange *)(b->chats + b->nchats);
+}
+
+static void hours_of(struct mbot *b, struct sched_hours *h)
+{
+	const struct mrange *r = ranges_of(b);
+
+	h->n = b->nhours;
+	for (int k = 0; k < h->n; k++) {
+		h->from[k] = r[k].from;
+		h->to[k] = r[k].to;
+	}
 }
 
 static void schedule_bot(struct market *m, struct mbot *b, int64_t now_ms)
@@ -257,42 +319,91 @@ static void schedule_bot(struct market *m, struct mbot *b, int64_t now_ms)
 		sched_remove(m->sched, b->id);
 		return;
 	}
-	delay = (int64_t)(sched_delay_s(&m->par, &b->speed, minute_in(b, 0, now_ms),
+	delay = (int64_t)(sched_delay_s(&m->par, &b->speed, minute_in(m, b, 0, now_ms),
 					sched_favoured(&m->par, m->sched, b->id, now_ms),
 					&m->w->rng) * 1000.0);
 	if (sched_add(m->sched, b->id, now_ms + delay) < 0)
 		log_warn("out of memory scheduling bot %lld", (long long)b->id);
 }
 
-static void bot_from_row(struct mbot *b, PGresult *res, int i)
+/* One row of the bots' load, parsed, before it is stored compactly. */
+struct mrow {
+	struct sched_speed speed;
+	struct sched_hours hours;
+	int nchats;
+	struct mchat chats[MAX_CHATS_PER_BOT];
+};
+
+static void row_parse(struct market *m, int64_t id, PGresult *res, int i, struct mrow *r)
 {
 	json_t *speed = json_loads(PQgetvalue(res, i, 1), 0, NULL);
 	json_t *hours = json_loads(PQgetvalue(res, i, 2), 0, NULL);
 	json_t *chats = json_loads(PQgetvalue(res, i, 3), 0, NULL), *c;
-	struct log_ctx ctx = { .bot_id = b->id };
+	struct log_ctx ctx = { .bot_id = id };
 	char why[256];
 	size_t k;
 
-	if (sched_speed_from_json(speed, &b->speed, why, sizeof why) < 0) {
+	if (sched_speed_from_json(speed, &r->speed, why, sizeof why) < 0) {
 		log_msg(LOG_WARNING, &ctx, "speed profile ignored: %s", why);
-		sched_speed_default(&b->speed);
+		sched_speed_default(&r->speed);
 	}
-	if (sched_hours_from_json(hours, &b->hours, why, sizeof why) < 0) {
+	if (sched_hours_from_json(hours, &r->hours, why, sizeof why) < 0) {
 		log_msg(LOG_WARNING, &ctx, "active hours ignored: %s", why);
-		b->hours.n = 0;
+		r->hours.n = 0;
 	}
-	b->nchats = 0;
+	r->nchats = 0;
 	json_array_foreach(chats, k, c) {
-		if (b->nchats >= MAX_CHATS_PER_BOT)
+		if (r->nchats >= MAX_CHATS_PER_BOT)
 			break;
-		b->chats[b->nchats] = json_integer_value(json_array_get(c, 0));
-		snprintf(b->tz[b->nchats], sizeof b->tz[0], "%s",
-			 json_string_value(json_array_get(c, 1)) ?: "UTC");
-		b->nchats++;
+		r->chats[r->nchats].id = json_integer_value(json_array_get(c, 0));
+		r->chats[r->nchats].tz = zone_of(m, json_string_value(json_array_get(c, 1)) ?: "UTC");
+		r->nchats++;
 	}
 	json_decref(speed);
 	json_decref(hours);
 	json_decref(chats);
+}
+
+static size_t bot_size(int nchats, int nhours)
+{
+	return sizeof(struct mbot) + (size_t)nchats * sizeof(struct mchat) +
+	       (size_t)nhours * sizeof(struct mrange);
+}
+
+/* Bot id's record for r: old updated in place when it has the room, else a new
+ * one (the counters carried over) in its place in the map. NULL when memory
+ * runs out; old, if any, is then unchanged. */
+static struct mbot *bot_store(struct market *m, struct mbot *old, int64_t id, const struct mrow *r,
+			      int64_t now_ms)
+{
+	struct mbot *b = old;
+	struct mrange *h;
+
+	if (!old || old->nchats != r->nchats || old->nhours != r->hours.n) {
+		if (!(b = calloc(1, bot_size(r->nchats, r->hours.n))))
+			return NULL;
+		if (old) {
+			*b = *old;
+		} else {
+			b->id = id;
+			b->refreshed_at = now_ms;
+		}
+		b->nchats = (uint8_t)r->nchats;
+		b->nhours = (uint8_t)r->hours.n;
+		if (imap_put(m->bots, id, b) < 0) {
+			free(b);
+			return NULL;
+		}
+		free(old);
+	}
+	b->speed = r->speed;
+	memcpy(b->chats, r->chats, (size_t)r->nchats * sizeof *b->chats);
+	h = ranges_of(b);
+	for (int k = 0; k < r->hours.n; k++) {
+		h[k].from = (uint16_t)r->hours.from[k];
+		h[k].to = (uint16_t)r->hours.to[k];
+	}
+	return b;
 }
 
 static void on_sent_rows(PGresult *res, const char *err, void *arg)
@@ -343,6 +454,7 @@ static void on_bot_rows(PGresult *res, const char *err, void *arg)
 		"AND sent_at > now() - make_interval(secs => $3::double precision / 1000)";
 	struct market *m = arg;
 	struct sched_one o = { m, job_now_ms() };
+	struct mrow r;
 	char n[16], idx[16], win[24];
 	const char *p[3] = { n, idx, win };
 
@@ -354,20 +466,15 @@ static void on_bot_rows(PGresult *res, const char *err, void *arg)
 	imap_each(m->bots, clear_seen, NULL);
 	for (int i = 0; i < PQntuples(res); i++) {
 		int64_t id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		struct mbot *b = imap_get(m->bots, id);
+		struct mbot *old = imap_get(m->bots, id), *b;
 
-		if (!b) {
-			if (!(b = calloc(1, sizeof *b)))
-				continue;
-			b->id = id;
-			b->refreshed_at = o.now;
-			if (imap_put(m->bots, id, b) < 0) {
-				free(b);
-				continue;
-			}
+		row_parse(m, id, res, i, &r);
+		if (!(b = bot_store(m, old, id, &r, o.now))) {
+			log_warn("out of memory loading bot %lld", (long long)id);
+			if (!(b = old))
+				continue; /* a known bot keeps its last load, a new one waits */
 		}
 		b->seen = 1;
-		bot_from_row(b, res, i);
 	}
 	forget_unseen(m);
 	imap_each(m->bots, schedule_each, &o);
@@ -417,6 +524,7 @@ static void on_scheduled(int rc, void *arg)
 static void speak_due(struct market *m, int64_t id, int64_t now)
 {
 	struct mbot *b = imap_get(m->bots, id);
+	struct sched_hours hours;
 	int64_t retry = 0;
 	enum sched_verdict v;
 	struct job j = { 0 };
@@ -425,8 +533,9 @@ static void speak_due(struct market *m, int64_t id, int64_t now)
 	if (!b || !m->set.simulation_active || b->nchats == 0)
 		return;
 	c = (int)backoff_uniform_upto(b->nchats - 1, &m->w->rng);
-	minute = minute_in(b, c, now);
-	v = sched_check(&m->par, m->sched, id, now, minute, &b->hours, 0, &retry);
+	minute = minute_in(m, b, c, now);
+	hours_of(b, &hours);
+	v = sched_check(&m->par, m->sched, id, now, minute, &hours, 0, &retry);
 	if (v == SCHED_SPEAK && m->par.hourly_max > 0 &&
 	    sched_sent_last_hour(m->sched, id, now, m->par.hour_ms) + b->pending >= m->par.hourly_max) {
 		v = SCHED_CAPPED;
@@ -445,7 +554,7 @@ static void speak_due(struct market *m, int64_t id, int64_t now)
 	j.kind = JOB_SPEAK;
 	j.prio = PRIO_NORMAL;
 	j.bot_id = id;
-	j.chat_id = b->chats[c];
+	j.chat_id = b->chats[c].id;
 	j.payload = json_pack("{s:b}", "scheduled", 1);
 	if (!j.payload || queue_enqueue(m->w, &j, 0, on_scheduled, m) < 0)
 		log_warn("could not queue a speak job for bot %lld", (long long)id);
@@ -650,8 +759,11 @@ struct market *market_new(struct wk *w)
 	m->w = w;
 	settings_defaults(&m->set);
 	params_from_settings(m);
-	if (!(m->sched = sched_new()) || !(m->bots = imap_new())) {
+	/* Zone 0 is "UTC": a chat's zone is that when it cannot be interned. */
+	if (!(m->sched = sched_new()) || !(m->bots = imap_new()) || (zone_of(m, "UTC"), !m->nzones)) {
 		sched_free(m->sched);
+		imap_free(m->bots);
+		free_zones(m);
 		free(m);
 		return NULL;
 	}
@@ -700,6 +812,7 @@ static void on_market_timer_closed(uv_handle_t *h)
 		imap_each(m->bots, free_bot, NULL);
 		imap_free(m->bots);
 		sched_free(m->sched);
+		free_zones(m);
 		free(m);
 	}
 }

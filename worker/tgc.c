@@ -1,5 +1,7 @@
 /* tgc: see tgc.h. Per-bot state is made on a bot's first send, so idle bots
- * cost nothing. */
+ * cost nothing; per-chat state only when pacing is on or a 429 pauses the
+ * chat: without it a chat is unpaused with full buckets, which a fresh one is.
+ * A bot is in a few chats, so they are a short list, not a map per bot. */
 #include "tgc.h"
 
 #include <stdio.h>
@@ -17,15 +19,17 @@
 #define GROUP_PER_MIN 20.0
 
 struct tg_chat {
+	int64_t id;
+	struct tg_chat *next;
 	struct tb per_s;
 	struct tb per_min;
 	int64_t paused_until;
 };
 
 struct tg_bot {
-	struct brk *brk;
+	struct brk *brk;          /* on tgc.bc, shared */
 	struct tb per_s;
-	struct imap *chats;       /* chat id -> struct tg_chat */
+	struct tg_chat *chats;
 };
 
 struct tgc {
@@ -70,22 +74,18 @@ struct tgc *tgc_new(struct wk *w)
 	return t;
 }
 
-static void free_chat(int64_t key, void *val, void *arg)
-{
-	(void)key;
-	(void)arg;
-	free(val);
-}
-
 static void free_bot(int64_t key, void *val, void *arg)
 {
 	struct tg_bot *b = val;
+	struct tg_chat *c, *next;
 
 	(void)key;
 	(void)arg;
 	brk_free(b->brk);
-	imap_each(b->chats, free_chat, NULL);
-	imap_free(b->chats);
+	for (c = b->chats; c; c = next) {
+		next = c->next;
+		free(c);
+	}
 	free(b);
 }
 
@@ -108,12 +108,11 @@ static struct tg_bot *bot_of(struct tgc *t, int64_t id, int64_t now)
 
 	if (b)
 		return b;
-	if (!(b = calloc(1, sizeof *b)) || !(b->chats = imap_new())) {
-		free(b);
+	if (!(b = calloc(1, sizeof *b)))
 		return NULL;
-	}
 	snprintf(name, sizeof name, "telegram-bot-%lld", (long long)id);
-	if (!(b->brk = brk_new(name, &t->bc, backoff_rand(&t->w->rng))) || imap_put(t->bots, id, b) < 0) {
+	if (!(b->brk = brk_new_shared(name, &t->bc, backoff_rand(&t->w->rng))) ||
+	    imap_put(t->bots, id, b) < 0) {
 		free_bot(id, b, NULL);
 		return NULL;
 	}
@@ -122,18 +121,26 @@ static struct tg_bot *bot_of(struct tgc *t, int64_t id, int64_t now)
 	return b;
 }
 
+static struct tg_chat *chat_find(const struct tg_bot *b, int64_t id)
+{
+	struct tg_chat *c = b->chats;
+
+	while (c && c->id != id)
+		c = c->next;
+	return c;
+}
+
 static struct tg_chat *chat_of(struct tg_bot *b, int64_t id, int64_t now)
 {
-	struct tg_chat *c = imap_get(b->chats, id);
+	struct tg_chat *c = chat_find(b, id);
 
-	if (c)
+	if (c || !(c = calloc(1, sizeof *c)))
 		return c;
-	if (!(c = calloc(1, sizeof *c)) || imap_put(b->chats, id, c) < 0) {
-		free(c);
-		return NULL;
-	}
+	c->id = id;
 	tb_init(&c->per_s, CHAT_PER_S, 1, now);
 	tb_init(&c->per_min, GROUP_PER_MIN / 60.0, GROUP_PER_MIN, now);
+	c->next = b->chats;
+	b->chats = c;
 	return c;
 }
 
@@ -148,14 +155,17 @@ int64_t tgc_admit(struct tgc *t, int64_t bot_id, int64_t chat_id, int64_t now,
 		  struct tgc_ticket *tk)
 {
 	struct tg_bot *b = bot_of(t, bot_id, now);
-	struct tg_chat *c = b ? chat_of(b, chat_id, now) : NULL;
+	struct tg_chat *c = b ? chat_find(b, chat_id) : NULL;
+	int pacing = t->w->cfg.telegram_pacing;
 	int64_t wait = 0;
 
-	if (!c)
+	if (!b)
 		return 1000;
-	if (c->paused_until > now)
+	if (c && c->paused_until > now)
 		return c->paused_until - now;
-	if (t->w->cfg.telegram_pacing) {
+	if (pacing) {
+		if (!c && !(c = chat_of(b, chat_id, now)))
+			return 1000;
 		wait = max64(tb_wait_ms(&b->per_s, now, 1), tb_wait_ms(&c->per_s, now, 1));
 		if (chat_id < 0) /* groups and supergroups */
 			wait = max64(wait, tb_wait_ms(&c->per_min, now, 1));
@@ -168,7 +178,7 @@ int64_t tgc_admit(struct tgc *t, int64_t bot_id, int64_t chat_id, int64_t now,
 		brk_record(t->api, now, tk->gen_api, BRK_IGNORED, 0);
 		return max64(brk_retry_at(b->brk) - now, 100);
 	}
-	if (t->w->cfg.telegram_pacing) {
+	if (pacing) {
 		tb_take(&b->per_s, now, 1);
 		tb_take(&c->per_s, now, 1);
 		tb_take(&c->per_min, now, 1);
@@ -182,12 +192,12 @@ void tgc_done(struct tgc *t, const struct tgc_ticket *tk, int64_t now, enum tgc_
 	      int duration_ms, long retry_after_s)
 {
 	struct tg_bot *b = imap_get(t->bots, tk->bot_id);
-	struct tg_chat *c = b ? imap_get(b->chats, tk->chat_id) : NULL;
+	struct tg_chat *c;
 	static const enum brk_result map[] = { BRK_SUCCESS, BRK_COOLDOWN, BRK_FAILURE, BRK_IGNORED };
 
 	brk_record(t->api, now, tk->gen_api, map[o], duration_ms);
 	if (b)
 		brk_record(b->brk, now, tk->gen_bot, map[o], duration_ms);
-	if (o == TGC_RATE_LIMITED && c)
+	if (o == TGC_RATE_LIMITED && b && (c = chat_of(b, tk->chat_id, now)))
 		c->paused_until = now + (retry_after_s > 0 ? retry_after_s * 1000 : 1000);
 }

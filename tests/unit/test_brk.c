@@ -1,7 +1,8 @@
 /* test_brk: the circuit breaker on a virtual clock. Each test drives one breaker
  * through a scenario (trips, waits, probes, cooldowns, stale results) and checks
  * the state, the admissions and the transitions it reports; a seeded random walk
- * of 100,000 steps checks the invariants hold whatever the order of events. */
+ * of 100,000 steps checks the invariants hold whatever the order of events, and
+ * another that a breaker on a shared config goes as one on its own copy. */
 #include "brk.h"
 
 #include <check.h>
@@ -182,6 +183,69 @@ START_TEST(many_breakers)
 	for (int i = 0; i < N; i++)
 		brk_free(v[i]);
 	free(v);
+}
+END_TEST
+
+/* A breaker on a shared config goes exactly as one on its own copy: the same
+ * admissions, generations, waits (jitter on, same seed) and transitions. */
+START_TEST(shared_config_replays_the_copy)
+{
+	struct brk_config c;
+	struct seen sa, sb;
+	struct brk *a, *b;
+	uint64_t rng = 7, ga[16], gb[16];
+	int64_t now = 0;
+	int n = 0;
+
+	brk_config_defaults(&c);
+	c.window_ms = 1000;
+	c.min_calls = 4;
+	c.consecutive_failures = 3;
+	c.slow_call_ms = 200;
+	c.open_ms = 50;
+	c.open_max_ms = 800;
+	c.probe_timeout_ms = 500;
+	ck_assert_ptr_null(brk_new_shared("x", &(struct brk_config){ 0 }, 1));
+	a = brk_new("telegram-bot-42", &c, 5);
+	b = brk_new_shared("telegram-bot-42", &c, 5);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_str_eq(brk_name(b), "telegram-bot-42");
+	memset(&sa, 0, sizeof sa);
+	memset(&sb, 0, sizeof sb);
+	brk_on_transition(a, on_transition, &sa);
+	brk_on_transition(b, on_transition, &sb);
+	for (int step = 0; step < 20000; step++) {
+		uint64_t r = backoff_rand(&rng) % 100;
+
+		now += (int64_t)(backoff_rand(&rng) % 15);
+		if (r < 50 && n < 16) {
+			ck_assert_int_eq(brk_allow(a, now, &ga[n]), brk_allow(b, now, &gb[n]));
+			ck_assert_uint_eq(ga[n], gb[n]);
+			n++;
+		} else if (r < 95 && n > 0) {
+			uint64_t k = backoff_rand(&rng) % 10;
+			enum brk_result res = k < 5 ? BRK_SUCCESS : k < 8 ? BRK_FAILURE : BRK_IGNORED;
+			int dur = (int)(backoff_rand(&rng) % 300);
+
+			n--;
+			brk_record(a, now, ga[n], res, dur);
+			brk_record(b, now, gb[n], res, dur);
+		} else {
+			brk_cooldown(a, now, now + 100);
+			brk_cooldown(b, now, now + 100);
+		}
+		ck_assert_int_eq(brk_state(a, now), brk_state(b, now));
+		ck_assert_int_eq(brk_retry_at(a), brk_retry_at(b));
+		ck_assert_int_eq(brk_trips(a), brk_trips(b));
+	}
+	ck_assert_int_gt(sa.n, 10);
+	ck_assert_int_eq(sa.n, sb.n);
+	for (int i = 0; i < sa.n && i < 64; i++) {
+		ck_assert_int_eq(sa.to[i], sb.to[i]);
+		ck_assert_str_eq(sa.why[i], sb.why[i]);
+	}
+	brk_free(a);
+	brk_free(b);
 }
 END_TEST
 
@@ -886,6 +950,7 @@ static Suite *brk_suite(void)
 	tcase_add_test(tc, defaults_and_config_check);
 	tcase_add_test(tc, new_free_and_names);
 	tcase_add_test(tc, many_breakers);
+	tcase_add_test(tc, shared_config_replays_the_copy);
 	tcase_add_test(tc, trips_on_failure_rate_only_after_min_calls);
 	tcase_add_test(tc, trips_on_consecutive_failures);
 	tcase_add_test(tc, slow_calls_trip);

@@ -2,7 +2,8 @@
  * OWNLOG_MAX; a send joins a cached history and the journal; a history expires
  * with its TTL or a wider window; the least recently used bot goes first under
  * the byte budget; a handle outlives appends, replacement, eviction and the
- * cache itself (run under ASan); a load merges the sends it does not show yet.
+ * cache itself (run under ASan), and a ring that grows while snapshots are
+ * held; a load merges the sends it does not show yet.
  * Also dedup_exact_hash, the exact check talk.c runs on the stored hashes. */
 #include "dedup.h"
 #include "ownlog.h"
@@ -264,6 +265,103 @@ START_TEST(a_load_merges_the_sends_it_does_not_show)
 }
 END_TEST
 
+/* Rings start small and double: every snapshot taken on the way keeps its
+ * own messages while the cache's copy grows past its capacity and wraps. */
+START_TEST(a_ring_grows_while_snapshots_are_held)
+{
+	struct ownlog *ol = ownlog_new(0, 0);
+	struct ownlog_hist *snap[OWNLOG_MAX + 20] = { 0 };
+	char want[16];
+
+	ownlog_unref(load(ol, 1, 1000, 1, 1)); /* one message: room for one */
+	for (int i = 2; i <= OWNLOG_MAX + 20; i++) {
+		snap[i - 1] = ownlog_get(ol, 1, 1000 + i, WEEK);
+		ck_assert_ptr_nonnull(snap[i - 1]);
+		if (i % 3 == 0)
+			ownlog_unref(snap[i - 1]); /* some grow in place, unshared */
+		send(ol, 1, 1000 + i, i);
+	}
+	for (int k = 1; k < OWNLOG_MAX + 20; k++) {
+		if ((k + 1) % 3 == 0)
+			continue;
+		ck_assert_uint_eq(ownlog_len(snap[k]), k < OWNLOG_MAX ? (size_t)k : OWNLOG_MAX);
+		sprintf(want, "m%d", k);
+		ck_text(snap[k], 0, want);
+		sprintf(want, "m%d", k < OWNLOG_MAX ? 1 : k - OWNLOG_MAX + 1);
+		ck_text(snap[k], ownlog_len(snap[k]) - 1, want);
+	}
+	snap[0] = ownlog_get(ol, 1, 5000, WEEK);
+	ck_assert_uint_eq(ownlog_len(snap[0]), OWNLOG_MAX);
+	for (size_t i = 0; i < OWNLOG_MAX; i++) {
+		sprintf(want, "m%zu", OWNLOG_MAX + 20 - i);
+		ck_text(snap[0], i, want);
+	}
+	ownlog_free(ol);
+	for (int k = 0; k < OWNLOG_MAX + 20; k++)
+		if (k == 0 || (k + 1) % 3 != 0)
+			ownlog_unref(snap[k]);
+}
+END_TEST
+
+/* An empty load is a history of no slots, and the first send makes room. */
+START_TEST(an_empty_load_grows_on_send)
+{
+	struct ownlog *ol = ownlog_new(0, 0);
+	struct ownlog_hist *h = ownlog_put(ol, 1, 1000, WEEK, NULL, 0), *g;
+
+	ck_assert_ptr_nonnull(h);
+	ck_assert_uint_eq(ownlog_len(h), 0);
+	ck_assert_ptr_null(ownlog_at(h, 0));
+	send(ol, 1, 2000, 1);
+	send(ol, 1, 3000, 2);
+	send(ol, 1, 4000, 3);
+	ck_assert_uint_eq(ownlog_len(h), 0);
+	g = ownlog_get(ol, 1, 4000, WEEK);
+	ck_assert_uint_eq(ownlog_len(g), 3);
+	ck_text(g, 0, "m3");
+	ck_text(g, 2, "m1");
+	ownlog_unref(g);
+	ownlog_unref(h);
+	ownlog_free(ol);
+}
+END_TEST
+
+/* A bot that sent once costs about its message, not a full ring and journal. */
+START_TEST(a_small_history_is_small)
+{
+	struct ownlog *ol = ownlog_new(0, 0);
+
+	ownlog_unref(load(ol, 1, 1000, 1, 1));
+	send(ol, 1, 2000, 2);
+	ck_assert_uint_lt(ownlog_bytes(ol), 320);
+	ownlog_free(ol);
+}
+END_TEST
+
+/* The journal keeps the newest OWNLOG_JOURNAL_MAX sends of the minute, grown
+ * as they come, and lets them go after it. */
+START_TEST(the_journal_grows_to_its_cap_and_empties)
+{
+	struct ownlog *ol = ownlog_new(0, 0);
+	struct ownlog_hist *h;
+	size_t bytes;
+
+	for (int i = 1; i <= OWNLOG_JOURNAL_MAX + 8; i++)
+		send(ol, 1, 1000 + i, i);
+	h = ownlog_put(ol, 1, 2000, WEEK, NULL, 0);
+	ck_assert_uint_eq(ownlog_len(h), OWNLOG_JOURNAL_MAX);
+	ck_text(h, 0, "m40");
+	ck_text(h, OWNLOG_JOURNAL_MAX - 1, "m9");
+	ownlog_unref(h);
+	bytes = ownlog_bytes(ol);
+	h = ownlog_put(ol, 1, 2000 + OWNLOG_JOURNAL_MS, WEEK, NULL, 0);
+	ck_assert_uint_eq(ownlog_len(h), 0);
+	ck_assert_uint_lt(ownlog_bytes(ol), bytes / 8);
+	ownlog_unref(h);
+	ownlog_free(ol);
+}
+END_TEST
+
 START_TEST(exact_hash_agrees_with_exact)
 {
 	const char *recent[] = { "Dolar 34,50'yi GEÇTİ!!! 🚀", "altın yükseliyor", "👍🚀" };
@@ -295,6 +393,10 @@ static Suite *ownlog_suite(void)
 	tcase_add_test(tc, a_history_over_the_budget_is_returned_not_kept);
 	tcase_add_test(tc, a_handle_outlives_append_replace_evict_free);
 	tcase_add_test(tc, a_load_merges_the_sends_it_does_not_show);
+	tcase_add_test(tc, a_ring_grows_while_snapshots_are_held);
+	tcase_add_test(tc, an_empty_load_grows_on_send);
+	tcase_add_test(tc, a_small_history_is_small);
+	tcase_add_test(tc, the_journal_grows_to_its_cap_and_empties);
 	tcase_add_test(tc, exact_hash_agrees_with_exact);
 	suite_add_tcase(s, tc);
 	return s;
