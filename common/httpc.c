@@ -59,6 +59,7 @@ struct httpc {
 	size_t ninflight;
 	long connects;
 	int nhandles; /* libuv handles not closed yet: memory goes at 0 */
+	long bufsize; /* curl's receive buffer per request */
 	int closing;
 	int depth;    /* > 0 while dispatching curl events */
 };
@@ -467,7 +468,7 @@ static int set_common(struct xfer *x, const struct httpc_req *r)
 	/* Our answers are a few KB: curl's 16 KB receive buffer per request in
 	 * flight is most of a worker's heap when thousands are (long polls). A
 	 * bigger body just takes more reads. */
-	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, x->h->bufsize);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	/* Over TLS, wait for a connection that may multiplex (HTTP/2) rather than
@@ -547,6 +548,7 @@ struct httpc *httpc_new(uv_loop_t *loop, char *err, size_t errlen)
 	uv_timer_init(loop, &h->timer);
 	h->timer.data = h;
 	h->nhandles = 1;
+	h->bufsize = 4096;
 	httpc_set_max_host_connections(h, DEFAULT_HOST_CONNS);
 	return h;
 }
@@ -560,6 +562,11 @@ void httpc_set_max_host_connections(struct httpc *h, long n)
 
 	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n > 0 ? n : 0L);
 	curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, cache);
+}
+
+void httpc_set_buffer_size(struct httpc *h, long bytes)
+{
+	h->bufsize = bytes < 1024 ? 1024 : bytes > 65536 ? 65536 : bytes;
 }
 
 int httpc_request(struct httpc *h, const struct httpc_req *req, httpc_cb cb, void *arg)

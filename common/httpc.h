@@ -66,6 +66,10 @@ struct httpc *httpc_new(uv_loop_t *loop, char *err, size_t errlen)
  * now on. */
 void httpc_set_max_host_connections(struct httpc *h, long n);
 
+/* curl's receive buffer per request, 1 KB to 64 KB (default 4 KB); a body
+ * larger than it just takes more reads. For requests opened from now on. */
+void httpc_set_buffer_size(struct httpc *h, long bytes);
+
 /* Start a request. Everything in req is copied (the caller may free it on
  * return). Returns 0 and calls cb later exactly once; -1 without calling cb when
  * the request is malformed, memory is short, or h is closing. Response bodies

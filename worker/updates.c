@@ -660,6 +660,8 @@ struct updates *updates_new(struct wk *w)
 	}
 	/* max_pollers bounds the connections: polls never wait inside curl. */
 	httpc_set_max_host_connections(u->http, 0);
+	/* Hundreds of polls wait at once, and most answer an empty list. */
+	httpc_set_buffer_size(u->http, 1024);
 	uv_timer_init(w->loop, &u->reload);
 	u->reload.data = u;
 	return u;
