@@ -1,5 +1,6 @@
-/* chats: see chats.h. A notice is "<worker index> <chat id> <chat id> ...":
- * a worker skips its own (it dropped those chats already when it wrote). */
+/* chats: see chats.h. A notice is "<worker index> <chat> <chat> ...", each chat
+ * an id, or "=id" when the others must drop it at once (a human's message):
+ * a worker skips its own notices (it dropped those chats when it wrote). */
 #include "chats.h"
 
 #include <errno.h>
@@ -15,6 +16,11 @@
 #include "wk.h"
 
 #define CHAT_TTL_MS 30000
+/* How long another worker's bot message may be missing from a context here.
+ * A busy chat is written many times a second by every worker: dropping it at
+ * each of them meant a reload per job; a job's context is anyway a moment old
+ * by the time its LLM answers. */
+#define CHAT_STALE_MS 250
 #define NOTICE_MAX 64         /* chat ids per PUBLISH; more go in the next turn */
 #define NOTICE_TIMEOUT_MS 2000
 
@@ -24,7 +30,10 @@ struct chats {
 	struct rsub *notices;
 	char channel[128];
 	uv_timer_t flush;         /* 0 ms: the ids written in this turn go together */
-	int64_t written[NOTICE_MAX];
+	struct {
+		int64_t id;
+		int urgent;
+	} written[NOTICE_MAX];
 	size_t nwritten;
 };
 
@@ -188,12 +197,17 @@ static void on_notice(const char *message, void *arg)
 		return;
 	for (p = end;;) {
 		long long id;
+		int urgent;
 
+		while (*p == ' ')
+			p++;
+		if ((urgent = *p == '='))
+			p++;
 		errno = 0;
 		id = strtoll(p, &end, 10);
 		if (end == p || errno)
 			break;
-		lcache_invalidate(c->cache, (int64_t)id);
+		lcache_expire_within(c->cache, (int64_t)id, urgent ? 0 : CHAT_STALE_MS);
 		p = end;
 	}
 }
@@ -210,13 +224,14 @@ static void on_published(redisReply *r, const char *err, void *arg)
 static void on_flush_due(uv_timer_t *h)
 {
 	struct chats *c = h->data;
-	char msg[24 * (NOTICE_MAX + 1)];
+	char msg[25 * (NOTICE_MAX + 1)];
 	const char *argv[3] = { "PUBLISH", c->channel, msg };
 	size_t off;
 
 	off = (size_t)snprintf(msg, sizeof msg, "%d", c->w->index);
 	for (size_t i = 0; i < c->nwritten; i++)
-		off += (size_t)snprintf(msg + off, sizeof msg - off, " %" PRId64, c->written[i]);
+		off += (size_t)snprintf(msg + off, sizeof msg - off, " %s%" PRId64,
+					c->written[i].urgent ? "=" : "", c->written[i].id);
 	c->nwritten = 0;
 	if (c->w->redis)
 		ra_cmd(c->w->redis, on_published, NULL, NOTICE_TIMEOUT_MS, 3, argv);
@@ -268,15 +283,18 @@ void chats_invalidate(struct chats *c, int64_t chat_id)
 	lcache_invalidate(c->cache, chat_id);
 }
 
-void chats_written(struct chats *c, int64_t chat_id)
+void chats_written(struct chats *c, int64_t chat_id, int urgent)
 {
 	lcache_invalidate(c->cache, chat_id);
 	for (size_t i = 0; i < c->nwritten; i++)
-		if (c->written[i] == chat_id)
+		if (c->written[i].id == chat_id) {
+			c->written[i].urgent |= urgent;
 			return;
+		}
 	if (c->nwritten == NOTICE_MAX)
 		on_flush_due(&c->flush);
-	c->written[c->nwritten++] = chat_id;
+	c->written[c->nwritten].id = chat_id;
+	c->written[c->nwritten++].urgent = urgent;
 	if (!uv_is_active((uv_handle_t *)&c->flush))
 		uv_timer_start(&c->flush, on_flush_due, 0, 0);
 }

@@ -3,9 +3,10 @@
  * humans', oldest first), cached and dropped when a message is written to the
  * chat. A chat holds bots of several workers, so a write is also told to the
  * others: the chat ids written in one turn of the loop go out as one PUBLISH
- * on P:chats, and every worker drops those chats from its cache. The TTL is
- * only the bound for a notice lost while Redis was away (a resubscription
- * drops everything). */
+ * on P:chats. The others drop a chat with a human's new message at once, and
+ * serve one with another worker's bot message at most 250 ms longer (a busy
+ * chat would otherwise be reloaded for every job). The TTL (30 s) only bounds
+ * a notice lost while Redis was away (a resubscription drops everything). */
 #ifndef PIYASA_CHATS_H
 #define PIYASA_CHATS_H
 
@@ -42,8 +43,9 @@ typedef void (*chats_cb)(const void *ctx, const char *err, void *arg);
 struct chats *chats_new(struct wk *w);
 void chats_free(struct chats *c);
 void chats_get(struct chats *c, int64_t chat_id, chats_cb cb, void *arg);
-/* A message of chat_id was committed: drop it here and tell the others. */
-void chats_written(struct chats *c, int64_t chat_id);
+/* A message of chat_id was committed: drop it here and tell the others
+ * (urgent: a human's message, which they drop at once too). */
+void chats_written(struct chats *c, int64_t chat_id, int urgent);
 void chats_invalidate(struct chats *c, int64_t chat_id);
 void chats_stats(const struct chats *c, uint64_t *hits, uint64_t *misses, size_t *size);
 

@@ -22,6 +22,7 @@ struct entry {
 	int loading;
 	int stale;           /* invalidated while loading: answer waiters, then drop */
 	int answering;       /* callbacks run with val: the entry must not be freed */
+	uint64_t soon_ms;    /* asked to expire this soon while loading (0: no) */
 	uint64_t expires;
 	struct waiter *waiters, *last;
 	struct entry *prev, *next; /* recency list */
@@ -253,7 +254,8 @@ void lcache_loaded(struct lcache *c, int64_t key, void *val, const char *err)
 	e->loading = 0;
 	e->val = val;
 	/* Errors are not cached: the next caller tries again. */
-	e->expires = err ? 0 : uv_now(c->loop) + c->ttl_ms;
+	e->expires = err ? 0 : uv_now(c->loop) + (e->soon_ms ? e->soon_ms : c->ttl_ms);
+	e->soon_ms = 0;
 	lru_touch(c, e);
 	e->answering = 1;
 	answer(e, val, err);
@@ -274,6 +276,27 @@ void lcache_invalidate(struct lcache *c, int64_t key)
 		return;
 	}
 	drop(c, e);
+}
+
+void lcache_expire_within(struct lcache *c, int64_t key, uint64_t ms)
+{
+	struct entry *e = imap_get(c->map, key);
+	uint64_t at = uv_now(c->loop) + ms;
+
+	if (ms == 0) {
+		lcache_invalidate(c, key);
+		return;
+	}
+	if (!e || e->stale)
+		return;
+	if (e->loading) {
+		/* The load may have started before the change: its value lives ms. */
+		if (!e->soon_ms || ms < e->soon_ms)
+			e->soon_ms = ms < c->ttl_ms ? ms : c->ttl_ms;
+		return;
+	}
+	if (e->expires > at)
+		e->expires = at;
 }
 
 void lcache_clear(struct lcache *c)

@@ -39,6 +39,9 @@ void lcache_get(struct lcache *c, int64_t key, lcache_cb cb, void *arg);
 void lcache_loaded(struct lcache *c, int64_t key, void *val, const char *err);
 
 void lcache_invalidate(struct lcache *c, int64_t key);
+/* The value may be out of date: it is served at most ms longer (a load under
+ * way when this comes lives ms once loaded, since it may predate the change). */
+void lcache_expire_within(struct lcache *c, int64_t key, uint64_t ms);
 void lcache_clear(struct lcache *c);
 void lcache_stats(const struct lcache *c, uint64_t *hits, uint64_t *misses, size_t *size);
 

@@ -602,7 +602,7 @@ static void on_marked(PGresult *res, int row, const char *err, void *arg)
 	else {
 		/* Now that the row reads 'sent', a chat context loaded anywhere has it. */
 		if (t->outcome == SHM_OUT_SENT)
-			chats_written(t->w->chats, t->job.chat_id);
+			chats_written(t->w->chats, t->job.chat_id, 0);
 		finish(t, t->outcome);
 	}
 }

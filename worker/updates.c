@@ -326,7 +326,7 @@ static void on_stored(PGresult *res, const char *err, void *arg)
 		shm_count(w->slot, SHM_C_HUMAN_STORED, 1);
 		snprintf(member, sizeof member, "h:%lld", (long long)id);
 		market_chat_stamp(w->market, chat, member);
-		chats_written(w->chats, chat);
+		chats_written(w->chats, chat, 1);
 	}
 	snprintf(chat_s, sizeof chat_s, "%lld", (long long)chat);
 	if (pgc_query(wk_pg(w), sql, 1, prm, on_members, p) < 0)

@@ -283,6 +283,40 @@ START_TEST(expired_entries_are_reaped)
 }
 END_TEST
 
+/* A change elsewhere: the value is served at most ms more, and a load under
+ * way when it came lives only ms; 0 drops it at once. */
+START_TEST(expire_within_bounds_staleness)
+{
+	struct fix f;
+	struct call a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
+
+	fix_init(&f, 60000);
+	load(&f, 1);
+	lcache_expire_within(f.c, 1, 20);
+	get(&f, 1, &a);
+	ck_assert_int_eq(f.nloads, 1);     /* still served */
+	lcache_expire_within(f.c, 1, 50000); /* never lengthens */
+	uv_sleep(30);
+	uv_update_time(&f.loop);
+	get(&f, 1, &b);
+	ck_assert_int_eq(f.nloads, 2);     /* expired: loaded again */
+	lcache_expire_within(f.c, 1, 20);  /* while loading */
+	lcache_loaded(f.c, 1, val_new(11), NULL);
+	ck_assert_int_eq(b.val, 11);
+	uv_sleep(30);
+	uv_update_time(&f.loop);
+	get(&f, 1, &c);
+	ck_assert_int_eq(f.nloads, 3);
+	lcache_loaded(f.c, 1, val_new(12), NULL);
+	lcache_expire_within(f.c, 1, 0);
+	get(&f, 1, &d);
+	ck_assert_int_eq(f.nloads, 4);
+	lcache_loaded(f.c, 1, val_new(13), NULL);
+	ck_assert_int_eq(d.val, 13);
+	fix_done(&f);
+}
+END_TEST
+
 START_TEST(clear_keeps_loads_under_way)
 {
 	struct fix f;
@@ -316,6 +350,7 @@ static Suite *lcache_suite(void)
 	tcase_add_test(tc, lower_bound_trims_now);
 	tcase_add_test(tc, expired_entries_are_reaped);
 	tcase_add_test(tc, clear_keeps_loads_under_way);
+	tcase_add_test(tc, expire_within_bounds_staleness);
 	suite_add_tcase(s, tc);
 	return s;
 }
