@@ -283,9 +283,87 @@ void chats_invalidate(struct chats *c, int64_t chat_id)
 	lcache_invalidate(c->cache, chat_id);
 }
 
+static int msg_copy(struct convo_msg *d, const struct convo_msg *s)
+{
+	*d = *s;
+	d->speaker = strdup(s->speaker ? s->speaker : "?");
+	d->text = strdup(s->text ? s->text : "");
+	d->topic = s->topic ? strdup(s->topic) : NULL;
+	return d->speaker && d->text && (d->topic || !s->topic) ? 0 : -1;
+}
+
+/* old with m in id order, the oldest dropped past CHATS_HISTORY. NULL when
+ * memory runs out or m is there already (the caller reloads); *same when m is
+ * older than every message kept, so nothing changes. */
+static struct chatctx *ctx_with(const struct chatctx *old, const struct convo_msg *m, int *same)
+{
+	size_t n = old->nmsgs, at = n, keep, first, k = 0;
+	struct chatctx *c;
+
+	*same = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (old->msgs[i].id == m->id)
+			return NULL;
+		if (at == n && old->msgs[i].id > m->id)
+			at = i;
+	}
+	keep = n + 1 > CHATS_HISTORY ? CHATS_HISTORY : n + 1;
+	first = n + 1 - keep;      /* of the n + 1, the first ones go */
+	if (at < first) {
+		*same = 1;
+		return NULL;
+	}
+	if (!(c = calloc(1, sizeof *c)) || !(c->msgs = calloc(keep, sizeof *c->msgs))) {
+		free(c);
+		return NULL;
+	}
+	c->refs = 1;
+	c->id = old->id;
+	c->exists = old->exists;
+	c->enabled = old->enabled;
+	c->topics = json_incref(old->topics);
+	memcpy(c->time_zone, old->time_zone, sizeof c->time_zone);
+	memcpy(c->language, old->language, sizeof c->language);
+	for (size_t i = 0; i <= n; i++) {
+		const struct convo_msg *src = i == at ? m : &old->msgs[i < at ? i : i - 1];
+
+		if (i < first)
+			continue;
+		if (msg_copy(&c->msgs[k++], src) < 0) {
+			c->nmsgs = k;
+			chatctx_unref(c);
+			return NULL;
+		}
+		c->nmsgs = k;
+	}
+	return c;
+}
+
+static void notice_add(struct chats *c, int64_t chat_id, int urgent);
+
+void chats_sent(struct chats *c, int64_t chat_id, const struct convo_msg *m)
+{
+	const struct chatctx *old = lcache_peek(c->cache, chat_id);
+	struct chatctx *next = NULL;
+	int same = 0;
+
+	if (old && old->exists && m->id > 0)
+		next = ctx_with(old, m, &same);
+	if (next)
+		lcache_replace(c->cache, chat_id, next);
+	else if (!same)
+		lcache_invalidate(c->cache, chat_id);
+	notice_add(c, chat_id, 0);
+}
+
 void chats_written(struct chats *c, int64_t chat_id, int urgent)
 {
 	lcache_invalidate(c->cache, chat_id);
+	notice_add(c, chat_id, urgent);
+}
+
+static void notice_add(struct chats *c, int64_t chat_id, int urgent)
+{
 	for (size_t i = 0; i < c->nwritten; i++)
 		if (c->written[i].id == chat_id) {
 			c->written[i].urgent |= urgent;

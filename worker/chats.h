@@ -46,6 +46,9 @@ void chats_get(struct chats *c, int64_t chat_id, chats_cb cb, void *arg);
 /* A message of chat_id was committed: drop it here and tell the others
  * (urgent: a human's message, which they drop at once too). */
 void chats_written(struct chats *c, int64_t chat_id, int urgent);
+/* One of our bots' messages was committed: m (copied) goes into the cached
+ * context in place, in id order, instead of a reload; the others are told. */
+void chats_sent(struct chats *c, int64_t chat_id, const struct convo_msg *m);
 void chats_invalidate(struct chats *c, int64_t chat_id);
 void chats_stats(const struct chats *c, uint64_t *hits, uint64_t *misses, size_t *size);
 

@@ -278,6 +278,38 @@ void lcache_invalidate(struct lcache *c, int64_t key)
 	drop(c, e);
 }
 
+/* Ready, fresh and not being read: the one state where the value may change. */
+static struct entry *settled(struct lcache *c, int64_t key)
+{
+	struct entry *e = imap_get(c->map, key);
+
+	if (!e || e->loading || e->stale || e->answering || e->expires <= uv_now(c->loop))
+		return NULL;
+	return e;
+}
+
+const void *lcache_peek(struct lcache *c, int64_t key)
+{
+	struct entry *e = settled(c, key);
+
+	return e ? e->val : NULL;
+}
+
+void lcache_replace(struct lcache *c, int64_t key, void *val)
+{
+	struct entry *e = settled(c, key);
+
+	if (!e) {
+		if (val && c->free_val)
+			c->free_val(val);
+		lcache_invalidate(c, key);
+		return;
+	}
+	if (e->val && c->free_val)
+		c->free_val(e->val);
+	e->val = val;
+}
+
 void lcache_expire_within(struct lcache *c, int64_t key, uint64_t ms)
 {
 	struct entry *e = imap_get(c->map, key);

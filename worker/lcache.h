@@ -39,6 +39,13 @@ void lcache_get(struct lcache *c, int64_t key, lcache_cb cb, void *arg);
 void lcache_loaded(struct lcache *c, int64_t key, void *val, const char *err);
 
 void lcache_invalidate(struct lcache *c, int64_t key);
+/* The value if it is loaded, fresh and not being read right now; else NULL.
+ * Not a hit or a miss. */
+const void *lcache_peek(struct lcache *c, int64_t key);
+/* The owner's newer value for a key lcache_peek found (val is taken over; the
+ * old one is freed, its expiry kept). When the entry has moved on meanwhile,
+ * val is freed and the key invalidated instead. */
+void lcache_replace(struct lcache *c, int64_t key, void *val);
 /* The value may be out of date: it is served at most ms longer (a load under
  * way when this comes lives ms once loaded, since it may predate the change). */
 void lcache_expire_within(struct lcache *c, int64_t key, uint64_t ms);

@@ -492,6 +492,7 @@ static void on_claimed(PGresult *res, int row, const char *err, void *arg)
 		return;
 	}
 	st = PQgetvalue(res, row, 1);
+	t->row_id = PQnfields(res) > 3 ? atoll(PQgetvalue(res, row, 3)) : 0;
 	if (strcmp(st, "sending") == 0 && atoi(PQgetvalue(res, row, 2)) == t->attempt) {
 		send_message(t);
 		return;
@@ -521,7 +522,7 @@ static const char claim_sql[] =
 	"ELSE messages.reply_to_message_id END, "
 	"attempt = CASE WHEN EXCLUDED.attempt > messages.attempt AND messages.status IN "
 	"('retry', 'sending') THEN EXCLUDED.attempt ELSE messages.attempt END "
-	"RETURNING job_id, status, attempt";
+	"RETURNING job_id, status, attempt, id";
 
 /* The sends' outcomes of one loop turn, one statement. An upsert rather than
  * UPDATE ... FROM: its conflict check is an index probe per row whatever the
@@ -586,6 +587,25 @@ static void claim(struct task *t)
 		abandon(t, "database unavailable");
 }
 
+/* The message as the chat's context query would read it back. */
+static void tell_chat(struct task *t)
+{
+	json_t *s = json_object_get(t->meta, "sentiment");
+	struct convo_msg m = {
+		.id = t->row_id,
+		.tg_id = t->tg_id,
+		.bot_id = t->job.bot_id,
+		.speaker = t->bot_name,
+		.text = t->text,
+		.at_ms = t->sent_ms,
+		.reply_to_tg = task_reply_to(t),
+		.topic = json_string_value(json_object_get(t->meta, "topic")),
+		.sentiment = json_is_integer(s) ? (int)json_integer_value(s) : 0,
+	};
+
+	chats_sent(t->w->chats, t->job.chat_id, &m);
+}
+
 static void on_marked(PGresult *res, int row, const char *err, void *arg)
 {
 	struct task *t = arg;
@@ -602,7 +622,7 @@ static void on_marked(PGresult *res, int row, const char *err, void *arg)
 	else {
 		/* Now that the row reads 'sent', a chat context loaded anywhere has it. */
 		if (t->outcome == SHM_OUT_SENT)
-			chats_written(t->w->chats, t->job.chat_id, 0);
+			tell_chat(t);
 		finish(t, t->outcome);
 	}
 }
@@ -611,11 +631,14 @@ static void on_marked(PGresult *res, int row, const char *err, void *arg)
 static void mark(struct task *t, const char *status, int64_t message_id, const char *error)
 {
 	/* sent_at is when Telegram answered, not when the batch was written. */
-	json_t *row = json_pack("{s:s, s:I, s:I, s:i, s:s, s:I, s:s, s:I}", "job_id", t->id,
-				"bot_id", (json_int_t)t->job.bot_id, "chat_id",
-				(json_int_t)t->job.chat_id, "attempt", t->attempt, "status", status,
-				"mid", (json_int_t)message_id, "error", error ? error : "", "at",
-				(json_int_t)job_now_ms());
+	json_t *row;
+
+	t->tg_id = message_id;
+	t->sent_ms = job_now_ms();
+	row = json_pack("{s:s, s:I, s:I, s:i, s:s, s:I, s:s, s:I}", "job_id", t->id, "bot_id",
+			(json_int_t)t->job.bot_id, "chat_id", (json_int_t)t->job.chat_id, "attempt",
+			t->attempt, "status", status, "mid", (json_int_t)message_id, "error",
+			error ? error : "", "at", (json_int_t)t->sent_ms);
 
 	/* Not recorded: the row stays 'sending' and the next attempt marks it
 	 * unknown, which is the truth as far as we can tell. */

@@ -46,6 +46,9 @@ struct task {
 	struct llmw_params par;
 	struct talk *talk;       /* speak and reply jobs: talk.c's state */
 	json_t *meta;            /* metadata stored with the message row */
+	int64_t row_id;          /* messages.id of the claimed row */
+	int64_t tg_id;           /* Telegram's message_id once sent */
+	int64_t sent_ms;         /* when Telegram answered (messages.sent_at) */
 	int off_slot;            /* typing: not counted in w->inflight */
 };
 

@@ -317,6 +317,35 @@ START_TEST(expire_within_bounds_staleness)
 }
 END_TEST
 
+/* The owner updates a loaded value in place; an entry loading, being read or
+ * gone refuses (the new value is freed and the key invalidated). */
+START_TEST(peek_and_replace)
+{
+	struct fix f;
+	struct call a = { 0 }, b = { 0 };
+
+	fix_init(&f, 60000);
+	ck_assert_ptr_null(lcache_peek(f.c, 1));
+	load(&f, 1);
+	ck_assert_int_eq(*(const int *)lcache_peek(f.c, 1), 10);
+	lcache_replace(f.c, 1, val_new(11));
+	ck_assert_int_eq(f.freed, 1);              /* the old value */
+	get(&f, 1, &a);
+	ck_assert_int_eq(a.val, 11);
+	ck_assert_int_eq(f.nloads, 1);             /* no reload */
+	get(&f, 2, &b);                            /* loading: refused */
+	ck_assert_ptr_null(lcache_peek(f.c, 2));
+	lcache_replace(f.c, 2, val_new(99));
+	ck_assert_int_eq(f.freed, 2);
+	lcache_loaded(f.c, 2, val_new(20), NULL);  /* answered, then dropped */
+	ck_assert_int_eq(b.val, 20);
+	ck_assert_ptr_null(lcache_peek(f.c, 2));
+	lcache_replace(f.c, 3, val_new(30));        /* unknown key */
+	ck_assert_int_eq(size_of(&f), 1);
+	fix_done(&f);
+}
+END_TEST
+
 START_TEST(clear_keeps_loads_under_way)
 {
 	struct fix f;
@@ -351,6 +380,7 @@ static Suite *lcache_suite(void)
 	tcase_add_test(tc, expired_entries_are_reaped);
 	tcase_add_test(tc, clear_keeps_loads_under_way);
 	tcase_add_test(tc, expire_within_bounds_staleness);
+	tcase_add_test(tc, peek_and_replace);
 	suite_add_tcase(s, tc);
 	return s;
 }
