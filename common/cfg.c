@@ -46,6 +46,9 @@ static const struct cfg_key keys[] = {
 	{ "telegram.api_url", S(telegram_api_url), "PIYASA_TELEGRAM_API_URL" },
 	{ "telegram.timeout_ms", I(telegram_timeout_ms, 100, 600000), NULL },
 	{ "telegram.pacing", B(telegram_pacing), "PIYASA_TELEGRAM_PACING" },
+	{ "telegram.bot_per_second", I(telegram_bot_per_second, 1, 10000), NULL },
+	{ "telegram.chat_per_second", I(telegram_chat_per_second, 1, 10000), NULL },
+	{ "telegram.group_per_minute", I(telegram_group_per_minute, 1, 100000), NULL },
 	{ "log.level", S(log_level), "PIYASA_LOG_LEVEL" },
 	{ "log.format", S(log_format), "PIYASA_LOG_FORMAT" },
 	{ "token_key_file", S(token_key_file), "PIYASA_TOKEN_KEY_FILE" },
@@ -119,6 +122,9 @@ void cfg_defaults(struct cfg *c)
 	snprintf(c->telegram_api_url, sizeof c->telegram_api_url, "http://127.0.0.1:28080");
 	c->telegram_timeout_ms = 10000;
 	c->telegram_pacing = 1;
+	c->telegram_bot_per_second = 30;
+	c->telegram_chat_per_second = 1;
+	c->telegram_group_per_minute = 20;
 	snprintf(c->log_level, sizeof c->log_level, "info");
 	snprintf(c->log_format, sizeof c->log_format, "auto");
 	c->nproviders = 1;

@@ -47,6 +47,9 @@ struct cfg {
 	char telegram_api_url[256];
 	int telegram_timeout_ms;
 	int telegram_pacing;      /* 0 = off (benchmarks against the fake) */
+	int telegram_bot_per_second;   /* sends per bot, all chats */
+	int telegram_chat_per_second;  /* sends per bot and chat */
+	int telegram_group_per_minute; /* sends per bot and group, any 60 s */
 	int nproviders;
 	struct cfg_provider providers[CFG_MAX_PROVIDERS];
 	char log_level[16];

@@ -14,13 +14,19 @@
 #include "tbucket.h"
 #include "wk.h"
 
-#define BOT_PER_S 30.0
-#define CHAT_PER_S 1.0
-#define GROUP_PER_MIN 20.0
 /* A bucket of capacity C refilled at r lets C + r * 60 s through in a minute,
  * so a full one of 20 at 20/min allowed 40 in its first minute. A burst of 3
  * and 17 a minute keep every 60 s window at 20, Telegram's limit per group. */
-#define GROUP_BURST 3.0
+#define GROUP_BURST 3
+
+/* The per-group bucket for n a minute: burst b, refilled at n - b a minute. */
+static void group_bucket(struct tb *tb, int n, int64_t now)
+{
+	int b = n > 2 * GROUP_BURST ? GROUP_BURST : 1;
+
+	/* A rate of 0 would mean no limit: n = 1 keeps 1 a minute after the first. */
+	tb_init(tb, (n > b ? n - b : n) / 60.0, b, now);
+}
 
 struct tg_chat {
 	int64_t id;
@@ -121,7 +127,7 @@ static struct tg_bot *bot_of(struct tgc *t, int64_t id, int64_t now)
 		return NULL;
 	}
 	brk_on_transition(b->brk, on_bot_transition, t);
-	tb_init(&b->per_s, BOT_PER_S, BOT_PER_S, now);
+	tb_init(&b->per_s, t->w->cfg.telegram_bot_per_second, t->w->cfg.telegram_bot_per_second, now);
 	return b;
 }
 
@@ -134,15 +140,15 @@ static struct tg_chat *chat_find(const struct tg_bot *b, int64_t id)
 	return c;
 }
 
-static struct tg_chat *chat_of(struct tg_bot *b, int64_t id, int64_t now)
+static struct tg_chat *chat_of(const struct cfg *cf, struct tg_bot *b, int64_t id, int64_t now)
 {
 	struct tg_chat *c = chat_find(b, id);
 
 	if (c || !(c = calloc(1, sizeof *c)))
 		return c;
 	c->id = id;
-	tb_init(&c->per_s, CHAT_PER_S, 1, now);
-	tb_init(&c->per_min, (GROUP_PER_MIN - GROUP_BURST) / 60.0, GROUP_BURST, now);
+	tb_init(&c->per_s, cf->telegram_chat_per_second, 1, now);
+	group_bucket(&c->per_min, cf->telegram_group_per_minute, now);
 	c->next = b->chats;
 	b->chats = c;
 	return c;
@@ -168,7 +174,7 @@ int64_t tgc_admit(struct tgc *t, int64_t bot_id, int64_t chat_id, int64_t now,
 	if (c && c->paused_until > now)
 		return c->paused_until - now;
 	if (pacing) {
-		if (!c && !(c = chat_of(b, chat_id, now)))
+		if (!c && !(c = chat_of(&t->w->cfg, b, chat_id, now)))
 			return 1000;
 		wait = max64(tb_wait_ms(&b->per_s, now, 1), tb_wait_ms(&c->per_s, now, 1));
 		if (chat_id < 0) /* groups and supergroups */
@@ -202,6 +208,6 @@ void tgc_done(struct tgc *t, const struct tgc_ticket *tk, int64_t now, enum tgc_
 	brk_record(t->api, now, tk->gen_api, map[o], duration_ms);
 	if (b)
 		brk_record(b->brk, now, tk->gen_bot, map[o], duration_ms);
-	if (o == TGC_RATE_LIMITED && b && (c = chat_of(b, tk->chat_id, now)))
+	if (o == TGC_RATE_LIMITED && b && (c = chat_of(&t->w->cfg, b, tk->chat_id, now)))
 		c->paused_until = now + (retry_after_s > 0 ? retry_after_s * 1000 : 1000);
 }

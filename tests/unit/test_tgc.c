@@ -20,6 +20,7 @@ static struct tgc *setup(int pacing)
 	memset(&w, 0, sizeof w);
 	w.slot = &w.local_slot;
 	w.rng = 42;
+	cfg_defaults(&w.cfg);
 	w.cfg.telegram_pacing = pacing;
 	t = tgc_new(&w);
 	ck_assert_ptr_nonnull(t);
@@ -68,6 +69,27 @@ START_TEST(twenty_a_minute_per_group)
 	for (int i = 0; i < 120; i++, now += 1000)
 		sent += call(t, BOT, GROUP, now, TGC_OK, 0) == 0;
 	ck_assert_msg(sent >= 33 && sent <= 35, "%d sends in the next two", sent);
+	tgc_free(t);
+}
+END_TEST
+
+/* The limits are settings: 2 a second per bot, 6 a minute per group. */
+START_TEST(limits_from_the_settings)
+{
+	struct tgc *t;
+	int64_t now = 1000000;
+	int sent = 0;
+
+	tgc_free(setup(1));
+	w.cfg.telegram_bot_per_second = 2;
+	w.cfg.telegram_group_per_minute = 6;
+	t = tgc_new(&w);
+	ck_assert_int_eq(call(t, BOT, GROUP, now, TGC_OK, 0), 0);
+	ck_assert_int_eq(call(t, BOT, OTHER_GROUP, now, TGC_OK, 0), 0);
+	ck_assert_int_gt(call(t, BOT, GROUP - 5, now, TGC_OK, 0), 0); /* the bot's 2/s */
+	for (int i = 0; i < 60; i++, now += 1000)
+		sent += call(t, BOT + 1, GROUP, now, TGC_OK, 0) == 0;
+	ck_assert_msg(sent >= 5 && sent <= 6, "%d sends in a minute", sent);
 	tgc_free(t);
 }
 END_TEST
@@ -124,6 +146,7 @@ static Suite *tgc_suite(void)
 
 	tcase_add_test(tc, one_per_second_per_chat);
 	tcase_add_test(tc, twenty_a_minute_per_group);
+	tcase_add_test(tc, limits_from_the_settings);
 	tcase_add_test(tc, a_429_pauses_only_its_chat);
 	tcase_add_test(tc, pacing_off_sends_at_once);
 	tcase_add_test(tc, failures_open_the_breakers);
