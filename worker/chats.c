@@ -54,12 +54,7 @@ void chatctx_unref(struct chatctx *c)
 {
 	if (!c || --c->refs > 0)
 		return;
-	for (size_t i = 0; i < c->nmsgs; i++) {
-		free((char *)c->msgs[i].speaker);
-		free((char *)c->msgs[i].text);
-		free((char *)c->msgs[i].topic);
-	}
-	free(c->msgs);
+	free(c->msgs); /* the strings too (set_msgs) */
 	json_decref(c->topics);
 	free(c);
 }
@@ -69,11 +64,39 @@ static void ctx_free(void *p)
 	chatctx_unref(p);
 }
 
-static char *dup_or_null(json_t *v)
+/* c's messages: a copy of src[0..n) in one allocation, the array followed by
+ * every string, so a context costs one malloc (a send rebuilds one in place of
+ * a reload: three per message would be most of that work). -1 on OOM. */
+static int set_msgs(struct chatctx *c, const struct convo_msg *src, size_t n)
 {
-	const char *s = json_string_value(v);
+	size_t bytes = n * sizeof *c->msgs;
+	char *p;
 
-	return s ? strdup(s) : NULL;
+	for (size_t i = 0; i < n; i++)
+		bytes += strlen(src[i].speaker ?: "?") + strlen(src[i].text ?: "") + 2 +
+			 (src[i].topic ? strlen(src[i].topic) + 1 : 0);
+	if (n == 0 || !(c->msgs = malloc(bytes)))
+		return n == 0 ? 0 : -1;
+	p = (char *)(c->msgs + n);
+	for (size_t i = 0; i < n; i++) {
+		const char **f[3] = { &c->msgs[i].speaker, &c->msgs[i].text, &c->msgs[i].topic };
+
+		c->msgs[i] = src[i];
+		c->msgs[i].speaker = src[i].speaker ?: "?";
+		c->msgs[i].text = src[i].text ?: "";
+		for (int k = 0; k < 3; k++) {
+			size_t len;
+
+			if (!*f[k])
+				continue;
+			len = strlen(*f[k]) + 1;
+			memcpy(p, *f[k], len);
+			*f[k] = p;
+			p += len;
+		}
+	}
+	c->nmsgs = n;
+	return 0;
 }
 
 static int64_t int_of(json_t *v)
@@ -86,8 +109,9 @@ static int64_t int_of(json_t *v)
 static struct chatctx *ctx_from(int64_t id, PGresult *res)
 {
 	struct chatctx *c = calloc(1, sizeof *c);
+	struct convo_msg tmp[CHATS_HISTORY];
 	json_t *arr, *m;
-	size_t i;
+	size_t i, n;
 
 	if (!c)
 		return NULL;
@@ -107,26 +131,26 @@ static struct chatctx *ctx_from(int64_t id, PGresult *res)
 	snprintf(c->language, sizeof c->language, "%s", PQgetvalue(res, 0, 2));
 	c->enabled = PQgetvalue(res, 0, 3)[0] == 't';
 	arr = json_loads(PQgetvalue(res, 0, 4), 0, NULL);
-	if (json_array_size(arr) && (c->msgs = calloc(json_array_size(arr), sizeof *c->msgs))) {
-		json_array_foreach(arr, i, m) {
-			struct convo_msg *x = &c->msgs[c->nmsgs++];
-			const char *sent = json_string_value(json_object_get(m, "sentiment"));
+	/* The strings point into arr until set_msgs copies them. */
+	n = json_array_size(arr) < CHATS_HISTORY ? json_array_size(arr) : CHATS_HISTORY;
+	for (i = 0; i < n; i++) {
+		struct convo_msg *x = &tmp[i];
+		const char *sent;
 
-			x->id = int_of(json_object_get(m, "id"));
-			x->tg_id = int_of(json_object_get(m, "tg"));
-			x->bot_id = int_of(json_object_get(m, "bot"));
-			x->speaker = dup_or_null(json_object_get(m, "speaker"));
-			x->text = dup_or_null(json_object_get(m, "text"));
-			x->at_ms = int_of(json_object_get(m, "at"));
-			x->reply_to_tg = int_of(json_object_get(m, "reply_to"));
-			x->topic = dup_or_null(json_object_get(m, "topic"));
-			x->sentiment = sent ? atoi(sent) : 0;
-			if (!x->speaker)
-				x->speaker = strdup("?");
-			if (!x->text)
-				x->text = strdup("");
-		}
+		m = json_array_get(arr, i);
+		sent = json_string_value(json_object_get(m, "sentiment"));
+		x->id = int_of(json_object_get(m, "id"));
+		x->tg_id = int_of(json_object_get(m, "tg"));
+		x->bot_id = int_of(json_object_get(m, "bot"));
+		x->speaker = json_string_value(json_object_get(m, "speaker")) ?: "?";
+		x->text = json_string_value(json_object_get(m, "text")) ?: "";
+		x->at_ms = int_of(json_object_get(m, "at"));
+		x->reply_to_tg = int_of(json_object_get(m, "reply_to"));
+		x->topic = json_string_value(json_object_get(m, "topic"));
+		x->sentiment = sent ? atoi(sent) : 0;
 	}
+	/* Out of memory: a context without its history, as before. */
+	(void)set_msgs(c, tmp, n);
 	json_decref(arr);
 	return c;
 }
@@ -278,26 +302,13 @@ void chats_get(struct chats *c, int64_t chat_id, chats_cb cb, void *arg)
 	lcache_get(c->cache, chat_id, cb, arg);
 }
 
-void chats_invalidate(struct chats *c, int64_t chat_id)
-{
-	lcache_invalidate(c->cache, chat_id);
-}
-
-static int msg_copy(struct convo_msg *d, const struct convo_msg *s)
-{
-	*d = *s;
-	d->speaker = strdup(s->speaker ? s->speaker : "?");
-	d->text = strdup(s->text ? s->text : "");
-	d->topic = s->topic ? strdup(s->topic) : NULL;
-	return d->speaker && d->text && (d->topic || !s->topic) ? 0 : -1;
-}
-
 /* old with m in id order, the oldest dropped past CHATS_HISTORY. NULL when
  * memory runs out or m is there already (the caller reloads); *same when m is
  * older than every message kept, so nothing changes. */
 static struct chatctx *ctx_with(const struct chatctx *old, const struct convo_msg *m, int *same)
 {
 	size_t n = old->nmsgs, at = n, keep, first, k = 0;
+	struct convo_msg tmp[CHATS_HISTORY];
 	struct chatctx *c;
 
 	*same = 0;
@@ -313,7 +324,9 @@ static struct chatctx *ctx_with(const struct chatctx *old, const struct convo_ms
 		*same = 1;
 		return NULL;
 	}
-	if (!(c = calloc(1, sizeof *c)) || !(c->msgs = calloc(keep, sizeof *c->msgs))) {
+	for (size_t i = first; i <= n; i++)
+		tmp[k++] = i == at ? *m : old->msgs[i < at ? i : i - 1];
+	if (!(c = calloc(1, sizeof *c)) || set_msgs(c, tmp, k) < 0) {
 		free(c);
 		return NULL;
 	}
@@ -324,18 +337,6 @@ static struct chatctx *ctx_with(const struct chatctx *old, const struct convo_ms
 	c->topics = json_incref(old->topics);
 	memcpy(c->time_zone, old->time_zone, sizeof c->time_zone);
 	memcpy(c->language, old->language, sizeof c->language);
-	for (size_t i = 0; i <= n; i++) {
-		const struct convo_msg *src = i == at ? m : &old->msgs[i < at ? i : i - 1];
-
-		if (i < first)
-			continue;
-		if (msg_copy(&c->msgs[k++], src) < 0) {
-			c->nmsgs = k;
-			chatctx_unref(c);
-			return NULL;
-		}
-		c->nmsgs = k;
-	}
 	return c;
 }
 

@@ -49,7 +49,6 @@ void chats_written(struct chats *c, int64_t chat_id, int urgent);
 /* One of our bots' messages was committed: m (copied) goes into the cached
  * context in place, in id order, instead of a reload; the others are told. */
 void chats_sent(struct chats *c, int64_t chat_id, const struct convo_msg *m);
-void chats_invalidate(struct chats *c, int64_t chat_id);
 void chats_stats(const struct chats *c, uint64_t *hits, uint64_t *misses, size_t *size);
 
 #endif

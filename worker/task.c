@@ -492,7 +492,7 @@ static void on_claimed(PGresult *res, int row, const char *err, void *arg)
 		return;
 	}
 	st = PQgetvalue(res, row, 1);
-	t->row_id = PQnfields(res) > 3 ? atoll(PQgetvalue(res, row, 3)) : 0;
+	t->row_id = atoll(PQgetvalue(res, row, 3));
 	if (strcmp(st, "sending") == 0 && atoi(PQgetvalue(res, row, 2)) == t->attempt) {
 		send_message(t);
 		return;
