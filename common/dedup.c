@@ -127,10 +127,54 @@ int dedup_semantic(const float *v, const float *const *recent, size_t n, size_t 
 	return seen && top >= threshold;
 }
 
-static int parse_fail(char *err, size_t errlen, float **vec, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+void dedup_quantize(const float *v, size_t dim, int8_t *out)
+{
+	float top = 0;
 
-static int parse_fail(char *err, size_t errlen, float **vec, const char *fmt, ...)
+	for (size_t i = 0; i < dim; i++)
+		top = fabsf(v[i]) > top ? fabsf(v[i]) : top;
+	for (size_t i = 0; i < dim; i++)
+		out[i] = top > 0 ? (int8_t)lrintf(v[i] / top * 127.0f) : 0;
+}
+
+double dedup_cosine_q(const float *a, const int8_t *q, size_t dim)
+{
+	double dot = 0, na = 0, nq = 0, c;
+
+	for (size_t i = 0; i < dim; i++) {
+		dot += (double)a[i] * q[i];
+		na += (double)a[i] * a[i];
+		nq += (double)q[i] * q[i];
+	}
+	if (na <= 0 || nq <= 0)
+		return 0;
+	c = dot / (sqrt(na) * sqrt(nq));
+	return c > 1 ? 1 : c < -1 ? -1 : c;
+}
+
+int dedup_semantic_q(const float *v, const int8_t *const *recent, size_t n, size_t dim,
+		     double threshold, double *best)
+{
+	double top = 0;
+	int seen = 0;
+
+	for (size_t i = 0; v && recent && i < n; i++) {
+		if (!recent[i])
+			continue;
+		double c = dedup_cosine_q(v, recent[i], dim);
+		if (!seen || c > top)
+			top = c;
+		seen = 1;
+	}
+	if (best)
+		*best = top;
+	return seen && top >= threshold;
+}
+
+static int errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -139,96 +183,122 @@ static int parse_fail(char *err, size_t errlen, float **vec, const char *fmt, ..
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
 	}
-	free(*vec);
-	*vec = NULL;
 	return -1;
 }
 
-/* data[] item with "index": 0, else the first one. */
-static json_t *pick_item(json_t *data)
-{
-	size_t i;
-	json_t *it;
-
-	json_array_foreach(data, i, it) {
-		json_t *idx = json_object_get(it, "index");
-		if (json_is_integer(idx) && json_integer_value(idx) == 0)
-			return it;
-	}
-	return json_array_get(data, 0);
-}
-
-static int fill_vector(json_t *emb, float **vec, size_t *dim, char *err, size_t errlen)
+/* Fills vec[0..dim) from the array emb; *dim is 0 for the first item, which
+ * sets it, and every later one must match it. */
+static int fill_vector(json_t *emb, size_t item, float *vec, size_t *dim, char *err,
+		       size_t errlen)
 {
 	size_t n = json_array_size(emb), i;
 	json_t *x;
 
+	if (!json_is_array(emb))
+		return errf(err, errlen, "data[%zu].embedding: expected an array of numbers", item);
 	if (n == 0)
-		return parse_fail(err, errlen, vec, "embedding is empty");
+		return errf(err, errlen, "data[%zu]: embedding is empty", item);
 	if (n > DEDUP_MAX_DIM)
-		return parse_fail(err, errlen, vec, "embedding has %zu dimensions (max %d)", n,
-				  DEDUP_MAX_DIM);
-	*vec = malloc(n * sizeof(float));
-	if (!*vec)
-		return parse_fail(err, errlen, vec, "out of memory");
+		return errf(err, errlen, "data[%zu]: embedding has %zu dimensions (max %d)", item, n,
+			    DEDUP_MAX_DIM);
+	if (*dim && n != *dim)
+		return errf(err, errlen, "data[%zu]: %zu dimensions, the first item had %zu", item,
+			    n, *dim);
 	json_array_foreach(emb, i, x) {
 		if (!json_is_number(x))
-			return parse_fail(err, errlen, vec, "embedding[%zu]: not a number", i);
+			return errf(err, errlen, "data[%zu].embedding[%zu]: not a number", item, i);
 		double d = json_number_value(x);
 		if (!isfinite(d) || fabs(d) > FLT_MAX)
-			return parse_fail(err, errlen, vec, "embedding[%zu]: out of float range", i);
-		(*vec)[i] = (float)d;
+			return errf(err, errlen, "data[%zu].embedding[%zu]: out of float range",
+				    item, i);
+		vec[i] = (float)d;
 	}
 	*dim = n;
 	return 0;
 }
 
-int dedup_embedding_parse(const char *body, size_t len, float **vec, size_t *dim, char *err,
-			  size_t errlen)
+/* The vectors of data[] into *vecs, item i's at position "index" (or i when
+ * no item has one). */
+static int fill_vectors(json_t *data, size_t n, float **vecs, size_t *dim, char *err,
+			size_t errlen)
+{
+	size_t i, dim0 = json_array_size(json_object_get(json_array_get(data, 0), "embedding"));
+	unsigned char *seen;
+	json_t *it;
+	int indexed = json_is_integer(json_object_get(json_array_get(data, 0), "index"));
+
+	if (json_array_size(data) != n)
+		return errf(err, errlen, "data has %zu items for %zu inputs", json_array_size(data),
+			    n);
+	if (dim0 == 0 || dim0 > DEDUP_MAX_DIM)
+		dim0 = 1; /* fill_vector says why */
+	if (!(*vecs = calloc(n * dim0, sizeof(float))) || !(seen = calloc(n, 1))) {
+		free(*vecs);
+		*vecs = NULL;
+		return errf(err, errlen, "out of memory");
+	}
+	json_array_foreach(data, i, it) {
+		json_t *idx = json_object_get(it, "index");
+		json_int_t at = (json_int_t)i;
+
+		if (!json_is_object(it)) {
+			errf(err, errlen, "data[%zu]: expected an object", i);
+			break;
+		}
+		if (indexed && !json_is_integer(idx)) {
+			errf(err, errlen, "data[%zu]: missing index", i);
+			break;
+		}
+		if (indexed && ((at = json_integer_value(idx)) < 0 || (size_t)at >= n ||
+				seen[at])) {
+			errf(err, errlen, "data[%zu]: index %lld out of range or repeated", i,
+			     (long long)at);
+			break;
+		}
+		if (!json_object_get(it, "embedding")) {
+			errf(err, errlen, "data[%zu]: missing embedding", i);
+			break;
+		}
+		if (fill_vector(json_object_get(it, "embedding"), i, *vecs + (size_t)at * dim0,
+				dim, err, errlen) < 0)
+			break;
+		seen[at] = 1;
+	}
+	free(seen);
+	if (i < n) {
+		free(*vecs);
+		*vecs = NULL;
+		*dim = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int dedup_embeddings_parse(const char *body, size_t len, size_t n, float **vecs, size_t *dim,
+			   char *err, size_t errlen)
 {
 	json_error_t je;
-	json_t *root, *data, *item, *emb, *e;
+	json_t *root, *data, *e;
 	int rc;
 
-	*vec = NULL;
+	*vecs = NULL;
 	*dim = 0;
 	root = body ? json_loadb(body, len, 0, &je) : NULL;
 	if (!root)
-		return parse_fail(err, errlen, vec, "not JSON: %s", body ? je.text : "no body");
+		return errf(err, errlen, "not JSON: %s", body ? je.text : "no body");
 	if (!json_is_object(root)) {
-		rc = parse_fail(err, errlen, vec, "expected an object");
+		rc = errf(err, errlen, "expected an object");
 	} else if ((e = json_object_get(root, "error")) && !json_is_null(e)) {
 		const char *m = json_string_value(json_object_get(e, "message"));
-		rc = parse_fail(err, errlen, vec, "api error: %s",
-				m ? m : json_is_string(e) ? json_string_value(e) : "(no message)");
+		rc = errf(err, errlen, "api error: %s",
+			  m ? m : json_is_string(e) ? json_string_value(e) : "(no message)");
 	} else if (!json_is_array(data = json_object_get(root, "data"))) {
-		rc = parse_fail(err, errlen, vec, "missing data");
-	} else if (json_array_size(data) == 0) {
-		rc = parse_fail(err, errlen, vec, "data is empty");
-	} else if (!json_is_object(item = pick_item(data))) {
-		rc = parse_fail(err, errlen, vec, "data[0]: expected an object");
-	} else if (!(emb = json_object_get(item, "embedding"))) {
-		rc = parse_fail(err, errlen, vec, "missing embedding");
-	} else if (!json_is_array(emb)) {
-		rc = parse_fail(err, errlen, vec, "embedding: expected an array of numbers");
+		rc = errf(err, errlen, "missing data");
+	} else if (json_array_size(data) == 0 || n == 0) {
+		rc = errf(err, errlen, "data is empty");
 	} else {
-		rc = fill_vector(emb, vec, dim, err, errlen);
+		rc = fill_vectors(data, n, vecs, dim, err, errlen);
 	}
 	json_decref(root);
 	return rc;
-}
-
-char *dedup_embedding_request(const char *model, const char *text)
-{
-	json_t *req;
-	char *body;
-
-	if (!model || !text)
-		return NULL;
-	req = json_pack("{s:s, s:s}", "model", model, "input", text);
-	if (!req)
-		return NULL; /* jansson refuses invalid UTF-8 */
-	body = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	return body;
 }

@@ -3,11 +3,11 @@
  *
  * Exact: both texts normalised (lowercase the Turkish way, punctuation and emoji
  * gone, spaces collapsed, the first 400 characters) and compared; the FNV-1a hash
- * of the normalised text is the exact key and the embeddings cache key.
+ * of the normalised text is the exact key.
  * Semantic: the cosine similarity of the new message's embedding against those of
  * recent messages, a duplicate at or above semantic_dedup_threshold (0.85).
- * The worker fetches embeddings; this module builds the request body and checks
- * the answer. Pure functions: no I/O, no logging, no state. */
+ * The worker fetches embeddings (worker/embb.c); this module checks the answer
+ * and compares vectors. Pure functions: no I/O, no logging, no state. */
 #ifndef PIYASA_DEDUP_H
 #define PIYASA_DEDUP_H
 
@@ -53,18 +53,27 @@ double dedup_cosine(const float *a, const float *b, size_t dim);
 int dedup_semantic(const float *v, const float *const *recent, size_t n, size_t dim,
 		   double threshold, double *best);
 
-/* Parses an OpenAI /v1/embeddings answer
- *   {"data":[{"embedding":[0.1, ...],"index":0}],"usage":{...}}
- * taking the item with index 0 (the first when none says so). 0: *vec is a
- * malloc'd array of *dim floats (the caller frees it). -1: err says why (not
- * JSON, an "error" object from the API, missing or empty data, a missing or
- * non-array embedding, a non-number, a value out of float range, an empty vector,
- * more than DEDUP_MAX_DIM dimensions); *vec is NULL. */
-int dedup_embedding_parse(const char *body, size_t len, float **vec, size_t *dim, char *err,
-			  size_t errlen) __attribute__((warn_unused_result));
+/* A vector kept for later comparisons, in a quarter of the space: each
+ * component scaled by 127 / the largest magnitude and rounded. Cosines against
+ * it differ from the float ones by well under 0.01, far inside any threshold's
+ * meaning. out has dim bytes. */
+void dedup_quantize(const float *v, size_t dim, int8_t *out);
+/* dedup_cosine of a against a quantized vector. */
+double dedup_cosine_q(const float *a, const int8_t *q, size_t dim);
+/* dedup_semantic against quantized recent vectors. */
+int dedup_semantic_q(const float *v, const int8_t *const *recent, size_t n, size_t dim,
+		     double threshold, double *best);
 
-/* The request body {"model": model, "input": text}, malloc'd (free()); NULL when
- * an argument is NULL, text is not valid UTF-8, or memory runs out. */
-char *dedup_embedding_request(const char *model, const char *text);
+/* Parses an OpenAI /v1/embeddings answer to a request of n inputs
+ *   {"data":[{"embedding":[0.1, ...],"index":0}, ...],"usage":{...}}
+ * 0: *vecs is a malloc'd array of n * *dim floats (the caller frees it), input
+ * i's vector at *vecs + i * *dim: the item whose "index" is i, or the i-th
+ * item when the items carry no index. -1: err says why (not JSON, an "error"
+ * object from the API, missing data, not n items, a missing, repeated or out of
+ * range index, a missing or non-array embedding, a non-number, a value out of
+ * float range, an empty vector, more than DEDUP_MAX_DIM dimensions, items of
+ * different dimensions); *vecs is NULL. */
+int dedup_embeddings_parse(const char *body, size_t len, size_t n, float **vecs, size_t *dim,
+			   char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif

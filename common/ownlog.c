@@ -46,13 +46,16 @@ struct ownlog {
 
 /* ---- messages ---- */
 
-static struct omsg *omsg_new(const struct ownlog_msg *src)
+/* src with the vector of known when src has none (a row loaded again). */
+static struct omsg *omsg_new(const struct ownlog_msg *src, const struct ownlog_msg *known)
 {
 	const char *topic = src->topic ? src->topic : "";
 	const char *text = src->text ? src->text : "";
 	const char *job = src->job_id ? src->job_id : "";
+	const struct ownlog_msg *vm = src->vec && src->dim ? src : known;
+	size_t dim = vm && vm->vec ? vm->dim : 0;
 	size_t lt = strlen(topic) + 1, lx = strlen(text) + 1, lj = strlen(job) + 1;
-	size_t bytes = sizeof(struct omsg) + lt + lx + lj;
+	size_t bytes = sizeof(struct omsg) + dim + lt + lx + lj;
 	struct omsg *o = bytes <= UINT32_MAX ? malloc(bytes) : NULL;
 	char *p;
 
@@ -63,7 +66,9 @@ static struct omsg *omsg_new(const struct ownlog_msg *src)
 	o->m.at_ms = src->at_ms;
 	o->m.hash = src->hash;
 	p = o->buf;
-	o->m.topic = memcpy(p, topic, lt);
+	o->m.vec = dim ? memcpy(p, vm->vec, dim) : NULL; /* first: int8 needs no alignment */
+	o->m.dim = (uint32_t)dim;
+	o->m.topic = memcpy(p += dim, topic, lt);
 	o->m.text = memcpy(p += lt, text, lx);
 	o->m.job_id = memcpy(p += lx, job, lj);
 	return o;
@@ -353,13 +358,10 @@ struct ownlog_hist *ownlog_get(struct ownlog *ol, int64_t bot, int64_t now_ms, i
 
 	if (!e || !e->hist)
 		return NULL;
-	if (expired(ol, e, now_ms)) {
-		journal_prune(e, now_ms);
-		drop_hist(ol, e); /* the entry stays for its journal */
-		if (!e->njournal)
-			drop_entry(ol, e);
+	/* An expired history stays until the reload replaces it, which takes
+	 * its vectors over (or the budget evicts it). */
+	if (expired(ol, e, now_ms))
 		return NULL;
-	}
 	if (e->window_ms < window_ms)
 		return NULL;
 	lru_front(ol, e);
@@ -375,6 +377,26 @@ static int in_rows(const struct omsg *o, const struct ownlog_msg *rows, size_t n
 		if (rows[i].job_id && strcmp(rows[i].job_id, o->m.job_id) == 0)
 			return 1;
 	return 0;
+}
+
+/* The message the cache holds for row (same job, same text), or NULL. */
+static const struct ownlog_msg *known(const struct entry *e, const struct ownlog_msg *row)
+{
+	const struct ownlog_hist *h = e ? e->hist : NULL;
+
+	if (!row->job_id || !*row->job_id || (row->vec && row->dim))
+		return NULL;
+	for (size_t i = 0; i < ownlog_len(h); i++) {
+		const struct ownlog_msg *m = ownlog_at(h, i);
+		if (m->vec && m->hash == row->hash && strcmp(m->job_id, row->job_id) == 0)
+			return m;
+	}
+	for (size_t i = 0; e && i < e->njournal; i++) {
+		const struct ownlog_msg *m = &e->journal[i]->m;
+		if (m->vec && m->hash == row->hash && strcmp(m->job_id, row->job_id) == 0)
+			return m;
+	}
+	return NULL;
 }
 
 /* rows (newest first) and the journal's sends that rows lacks, merged by time. */
@@ -394,9 +416,11 @@ static struct ownlog_hist *merge(const struct ownlog_msg *rows, size_t n, struct
 
 		if (j < nx && (i >= n || extra[j]->m.at_ms > rows[i].at_ms)) {
 			o = omsg_ref(extra[j++]);
-		} else if (!(o = omsg_new(&rows[i++]))) {
+		} else if (!(o = omsg_new(&rows[i], known(e, &rows[i])))) {
 			ownlog_unref(h);
 			return NULL;
+		} else {
+			i++;
 		}
 		hist_push_oldest(h, o);
 	}
@@ -430,7 +454,7 @@ struct ownlog_hist *ownlog_put(struct ownlog *ol, int64_t bot, int64_t now_ms, i
 
 void ownlog_add(struct ownlog *ol, int64_t bot, int64_t now_ms, const struct ownlog_msg *m)
 {
-	struct omsg *o = omsg_new(m);
+	struct omsg *o = omsg_new(m, NULL);
 	struct entry *e = entry_of(ol, bot, o != NULL);
 	struct ownlog_hist *h;
 
@@ -449,10 +473,7 @@ void ownlog_add(struct ownlog *ol, int64_t bot, int64_t now_ms, const struct own
 			drop_entry(ol, e);
 		return;
 	}
-	if (e->hist && expired(ol, e, now_ms)) {
-		ownlog_unref(e->hist);
-		e->hist = NULL;
-	} else if (e->hist) {
+	if (e->hist && !expired(ol, e, now_ms)) {
 		if ((h = hist_cow(e->hist))) {
 			hist_push_newest(h, omsg_ref(o));
 			e->hist = h;

@@ -16,6 +16,10 @@
  * the cache also remembers every bot's sends of the last OWNLOG_JOURNAL_MS and
  * merges those missing from a load (by job id) into it.
  *
+ * A message may carry its embedding for semantic dedup. Only a send brings one
+ * (the database keeps no vectors): a load keeps the vectors of the messages
+ * the cache already held (by job id), so a reload after the TTL loses none.
+ *
  * Pure: no I/O, no clock (callers pass now_ms), no logging. One thread. */
 #ifndef PIYASA_OWNLOG_H
 #define PIYASA_OWNLOG_H
@@ -40,6 +44,8 @@ struct ownlog_msg {
 	const char *topic;
 	const char *text;
 	const char *job_id;   /* identity for merging; NULL or "" when unknown */
+	const int8_t *vec;    /* its embedding (dedup_quantize), NULL when unknown */
+	uint32_t dim;         /* of vec, 0 when unknown */
 };
 
 /* A cache of at most max_bytes (strings and structs, not malloc's overhead; 0:
@@ -55,8 +61,8 @@ void ownlog_free(struct ownlog *ol);
 struct ownlog_hist *ownlog_get(struct ownlog *ol, int64_t bot, int64_t now_ms,
 			       int64_t window_ms);
 
-/* The loaded list rows[0..n) (newest first, as the SELECT gave it; strings are
- * copied) replaces bot's history, merged with the bot's sends of the journal
+/* The loaded list rows[0..n) (newest first, as the SELECT gave it; strings and
+ * vectors are copied) replaces bot's history, merged with the bot's sends of the journal
  * that rows lacks. window_ms is the window the SELECT looked back. Returns a new
  * reference to the history, or NULL when memory runs out (the cache is left as
  * it was). A history larger than the whole budget is returned but not kept. */
@@ -64,7 +70,7 @@ struct ownlog_hist *ownlog_put(struct ownlog *ol, int64_t bot, int64_t now_ms,
 			       int64_t window_ms, const struct ownlog_msg *rows, size_t n)
 	__attribute__((warn_unused_result));
 
-/* bot sent m (strings copied): it becomes the newest message of the cached
+/* bot sent m (strings and vector copied): it becomes the newest message of the cached
  * history (the oldest falls off past OWNLOG_MAX) and goes into the journal, even
  * when no history is cached. Handles already given out do not change. When
  * memory runs out the bot's history is dropped, so the next get reloads it. */

@@ -23,10 +23,10 @@
 #include "compose.h"
 #include "dedup.h"
 #include "humanise.h"
-#include "imap.h"
 #include "llm.h"
 #include "log.h"
 #include "market.h"
+#include "embb.h"
 #include "news.h"
 #include "ownlog.h"
 #include "pick.h"
@@ -36,7 +36,6 @@
 #include "tz.h"
 
 #define OWN_MAX OWNLOG_MAX
-#define EMB_CACHE_MAX 20000
 
 struct talk {
 	struct task *t;
@@ -58,9 +57,8 @@ struct talk {
 	int minute;
 	int attempts;             /* drafts refused so far */
 	int bot_held, chat_held;  /* cap slots this message holds */
-	uint64_t hash;            /* of the draft, for the embeddings cache */
-	float *vec;               /* the draft's embedding */
-	size_t dim;
+	int8_t *vec;              /* the draft's embedding (dedup_quantize), kept with */
+	size_t dim;               /* the message in the ownlog once it is sent */
 	int typing_left_ms;
 	char *draft;
 };
@@ -112,35 +110,8 @@ static size_t in_dedup_window(const struct talk *k, size_t *idx)
 	return own_since(k, job_now_ms() - (int64_t)(S(k)->dedup_window_hours * 3600000.0), idx);
 }
 
-/* Embeddings of the bots' messages by text hash, worker-wide: a message's
- * vector is computed once, when it is a draft, and reused as "recent" later. */
-static struct imap *emb_cache;
-
-struct emb {
-	size_t dim;
-	float v[];
-};
-
-static void emb_put(uint64_t hash, const float *v, size_t dim)
-{
-	struct emb *e;
-
-	if (!emb_cache && !(emb_cache = imap_new()))
-		return;
-	if (imap_count(emb_cache) >= EMB_CACHE_MAX || imap_get(emb_cache, (int64_t)hash))
-		return;
-	if (!(e = malloc(sizeof *e + dim * sizeof(float))))
-		return;
-	e->dim = dim;
-	memcpy(e->v, v, dim * sizeof(float));
-	if (imap_put(emb_cache, (int64_t)hash, e) < 0)
-		free(e);
-}
-
-static const struct emb *emb_get(uint64_t hash)
-{
-	return emb_cache ? imap_get(emb_cache, (int64_t)hash) : NULL;
-}
+/* The drafts' embeddings of a loop turn go in one request (embb.h). */
+static struct embb *emb_batch;
 
 /* Each bot's own recent sent messages, worker-wide: jobs are routed to the
  * worker that owns the bot and every send of the bot goes through talk_sent
@@ -617,40 +588,36 @@ static void check_draft(struct task *t, char *text)
 
 /* ---- semantic dedup: the draft's embedding against the recent ones we know ---- */
 
-static void on_embedding(const struct httpc_resp *r, void *arg)
+static void on_embedding(const float *v, size_t dim, const char *err, void *arg)
 {
 	struct task *t = arg;
 	struct talk *k = t->talk;
-	const float *vecs[OWN_MAX];
+	const int8_t *vecs[OWN_MAX];
 	size_t idx[OWN_MAX], n = 0, nwin;
 	double best = 0;
-	char err[128];
-	float *v = NULL;
-	size_t dim = 0;
 
-	if (r->err_kind != HTTPC_OK || r->status != 200 ||
-	    dedup_embedding_parse(r->body, r->body_len, &v, &dim, err, sizeof err) < 0) {
+	if (!v) {
 		/* No embeddings: the exact check stood; go on without the semantic one. */
 		struct log_ctx c = task_log_ctx(t);
-		log_msg(LOG_INFO, &c, "semantic dedup skipped: embeddings unavailable");
+		log_msg(LOG_INFO, &c, "semantic dedup skipped: %s", err);
 		guard(k);
 		return;
 	}
-	free(k->vec); /* an earlier draft's, when the guard sent this one back */
-	k->vec = v;
-	k->dim = dim;
 	nwin = in_dedup_window(k, idx);
 	for (size_t i = 0; i < nwin; i++) {
-		const struct emb *e = emb_get(ownlog_at(k->own, idx[i])->hash);
-		if (e && e->dim == dim)
-			vecs[n++] = e->v;
+		const struct ownlog_msg *m = ownlog_at(k->own, idx[i]);
+		if (m->vec && m->dim == dim)
+			vecs[n++] = m->vec;
 	}
-	if (n && dedup_semantic(v, vecs, n, dim, S(k)->semantic_dedup_threshold, &best)) {
-		free(k->vec);
-		k->vec = NULL;
+	if (n && dedup_semantic_q(v, vecs, n, dim, S(k)->semantic_dedup_threshold, &best)) {
 		refuse(k, SHM_C_DEDUP_SEMANTIC, "too similar to a recent message", 1);
 		return;
 	}
+	/* Kept to go with the message into the ownlog, as the recent ones did. */
+	free(k->vec); /* an earlier draft's, when the guard sent this one back */
+	if ((k->vec = malloc(dim)))
+		dedup_quantize(v, dim, k->vec);
+	k->dim = k->vec ? dim : 0;
 	guard(k);
 }
 
@@ -658,38 +625,22 @@ static void semantic(struct talk *k)
 {
 	struct task *t = k->t;
 	struct wk *w = t->w;
-	const struct cfg_provider *p;
-	char url[300], auth[300];
-	const char *headers[] = { "Content-Type: application/json", auth, NULL };
-	struct httpc_req req = { 0 };
-	char *body;
-	int rc;
+	struct embb_target to;
 
-	k->hash = dedup_hash(k->draft);
-	/* None sent in the load's window: nothing to compare (as the SELECT found). */
-	if (!S(k)->semantic_dedup_enabled || w->cfg.nproviders == 0 ||
-	    own_since(k, job_now_ms() - own_window_ms(k), NULL) == 0) {
+	/* With nothing sent in the dedup window there is nothing to compare, but
+	 * the vector is still wanted: this message is the next one's "recent". */
+	if (!S(k)->semantic_dedup_enabled || w->cfg.nproviders == 0) {
 		guard(k);
 		return;
 	}
-	p = &w->cfg.providers[0];
-	if (!(body = dedup_embedding_request(S(k)->embedding_model, k->draft))) {
+	if (!emb_batch && !(emb_batch = embb_new(w->loop, w->http))) {
 		guard(k);
 		return;
 	}
-	snprintf(url, sizeof url, "%s/embeddings", p->base_url);
-	snprintf(auth, sizeof auth, "Authorization: Bearer %s", p->api_key);
-	req.method = "POST";
-	req.url = url;
-	req.headers = headers;
-	req.body = body;
-	req.body_len = strlen(body);
-	req.timeout_ms = 5000;
-	req.connect_timeout_ms = 2000;
-	rc = httpc_request(w->http, &req, on_embedding, t);
-	free(body);
-	memset(auth, 0, sizeof auth);
-	if (rc < 0)
+	to.base_url = w->cfg.providers[0].base_url;
+	to.api_key = w->cfg.providers[0].api_key;
+	to.model = S(k)->embedding_model;
+	if (embb_get(emb_batch, &to, k->draft, on_embedding, t) < 0)
 		guard(k);
 }
 
@@ -941,13 +892,12 @@ void talk_sent(struct task *t)
 	if (k->chat_held)
 		market_chat_stamp(w->market, t->job.chat_id, t->id);
 	k->bot_held = k->chat_held = 0;
-	if (k->vec)
-		emb_put(k->hash, k->vec, k->dim);
 	if (t->text && own_log()) {
-		/* As the row will read: the final text, the topic of its metadata. */
+		/* As the row will read: the final text, the topic of its metadata; with
+		 * the draft's vector, which the humanisers and a mention hardly move. */
 		const char *topic = json_string_value(json_object_get(t->meta, "topic"));
 		struct ownlog_msg m = { job_now_ms(), dedup_hash(t->text), topic ? topic : "",
-					t->text, t->id };
+					t->text, t->id, k->vec, (uint32_t)k->dim };
 
 		ownlog_add(own_cache, t->job.bot_id, m.at_ms, &m);
 	}
@@ -983,20 +933,10 @@ void talk_free(struct task *t)
 	t->talk = NULL;
 }
 
-static void free_emb(int64_t key, void *val, void *arg)
-{
-	(void)key;
-	(void)arg;
-	free(val);
-}
-
 void talk_cleanup(void)
 {
-	if (emb_cache) {
-		imap_each(emb_cache, free_emb, NULL);
-		imap_free(emb_cache);
-		emb_cache = NULL;
-	}
+	embb_free(emb_batch);
+	emb_batch = NULL;
 	ownlog_free(own_cache);
 	own_cache = NULL;
 }

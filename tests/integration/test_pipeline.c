@@ -114,6 +114,79 @@ START_TEST(two_thousand_jobs_forty_bots_four_workers)
 }
 END_TEST
 
+static long long metric(const char *name)
+{
+	long status;
+	char *m = itest_http_get(itest_http_port(), "/metrics", &status), *p;
+	char want[128];
+	long long v = -1;
+
+	snprintf(want, sizeof want, "\n%s ", name);
+	if (m && (p = strstr(m, want)))
+		v = atoll(p + strlen(want));
+	free(m);
+	return v;
+}
+
+static int queues_empty(void *arg)
+{
+	const char *prefix = getenv("PIYASA_REDIS_PREFIX");
+
+	(void)arg;
+	return itest_redis_int("HLEN %s:{w0}:jobs", prefix) == 0 &&
+	       itest_redis_int("HLEN %s:{w1}:jobs", prefix) == 0;
+}
+
+/* Semantic dedup compares a draft with the vectors of the messages the bot
+ * sent, though the humanisers changed their texts after the vector was taken;
+ * the drafts of a loop turn share one embeddings request. With threshold 0
+ * a draft is "similar" to most other texts of the fake, so once a bot has sent
+ * something many of its jobs end skipped after their one paraphrase. */
+START_TEST(semantic_dedup_sees_the_sent_messages)
+{
+	char *cast = itest_write_cast(8, CHAT);
+	char chat[32];
+	json_t *st, *emb;
+	long long sent, calls, inputs, similar;
+
+	snprintf(chat, sizeof chat, "%lld", CHAT);
+	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
+	ck_assert_int_eq(itest_ctl("settings", "set", "semantic_dedup_enabled", "true", NULL), 0);
+	ck_assert_int_eq(itest_ctl("settings", "set", "semantic_dedup_threshold", "0", NULL), 0);
+	ck_assert_int_eq(itest_ctl("settings", "set", "dedup_max_attempts", "1", NULL), 0);
+	sup = itest_supervisor("2");
+	/* A first message for each bot, then a burst compared with it. */
+	for (int b = 1; b <= 8; b++) {
+		char bot[8];
+		snprintf(bot, sizeof bot, "%d", b);
+		ck_assert_int_eq(itest_ctl("enqueue", "--bot", bot, "--chat", chat, NULL), 0);
+	}
+	ck_assert(itest_wait_for(all_sent, (void *)(intptr_t)8, 30000));
+	ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--count", "200", NULL), 0);
+	ck_assert_msg(itest_wait_for(queues_empty, NULL, 60000), "jobs still queued after 60 s");
+	sleep(1); /* the metrics are published every second */
+	sent = itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'");
+	similar = metric("piyasa_dedup_semantic_total");
+	st = itest_fake_stats();
+	emb = json_object_get(st, "embeddings");
+	calls = json_integer_value(json_object_get(emb, "calls"));
+	inputs = json_integer_value(json_object_get(emb, "inputs"));
+	json_decref(st);
+	fprintf(stderr, "semantic dedup: %lld sent of 208, %lld drafts too similar, %lld embeddings "
+		"requests for %lld drafts\n", sent, similar, calls, inputs);
+	ck_assert_int_ge(sent, 8); /* each bot's first message had nothing to resemble */
+	ck_assert_int_lt(sent, 150);
+	ck_assert_int_ge(similar, 100);
+	ck_assert_int_eq(metric("piyasa_dedup_skipped_total"), 208 - sent);
+	/* every draft checked had its vector, and they were asked for together */
+	ck_assert_int_ge(inputs, sent + similar);
+	ck_assert_int_lt(calls, inputs);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE status <> 'sent'"), 0);
+	unlink(cast);
+	free(cast);
+}
+END_TEST
+
 START_TEST(malformed_job_goes_to_dead_letters_with_reason)
 {
 	char *cast = itest_write_cast(4, CHAT);
@@ -148,6 +221,7 @@ int main(void)
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, two_thousand_jobs_forty_bots_four_workers);
 	tcase_add_test(tc, malformed_job_goes_to_dead_letters_with_reason);
+	tcase_add_test(tc, semantic_dedup_sees_the_sent_messages);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

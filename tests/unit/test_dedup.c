@@ -123,9 +123,14 @@ START_TEST(semantic_threshold)
 }
 END_TEST
 
+static int parse_n(const char *body, size_t n, float **vec, size_t *dim, char *err)
+{
+	return dedup_embeddings_parse(body, strlen(body), n, vec, dim, err, 256);
+}
+
 static int parse(const char *body, float **vec, size_t *dim, char *err)
 {
-	return dedup_embedding_parse(body, strlen(body), vec, dim, err, 256);
+	return dedup_embeddings_parse(body, strlen(body), 1, vec, dim, err, 256);
 }
 
 START_TEST(embedding_parse_good)
@@ -143,27 +148,40 @@ START_TEST(embedding_parse_good)
 	ck_assert(vec[0] == 0.5f && vec[1] == -1.0f && vec[2] == 2e-3f);
 	free(vec);
 
-	/* The item with index 0 is taken, wherever it is. */
-	ck_assert_int_eq(parse("{\"data\":[{\"embedding\":[9],\"index\":1},"
-			       "{\"embedding\":[7],\"index\":0}]}",
-			       &vec, &dim, err),
+	/* Each input's vector goes where its index says, wherever the item is. */
+	ck_assert_int_eq(parse_n("{\"data\":[{\"embedding\":[9,8],\"index\":1},"
+				 "{\"embedding\":[7,6],\"index\":0}]}",
+				 2, &vec, &dim, err),
 			 0);
-	ck_assert_uint_eq(dim, 1);
-	ck_assert(vec[0] == 7.0f);
+	ck_assert_uint_eq(dim, 2);
+	ck_assert(vec[0] == 7.0f && vec[1] == 6.0f && vec[2] == 9.0f && vec[3] == 8.0f);
+	free(vec);
+
+	/* Without indexes, in order. */
+	ck_assert_int_eq(parse_n("{\"data\":[{\"embedding\":[1]},{\"embedding\":[2]}]}", 2, &vec,
+				 &dim, err),
+			 0);
+	ck_assert(dim == 1 && vec[0] == 1.0f && vec[1] == 2.0f);
 	free(vec);
 }
 END_TEST
 
-static void ck_bad(const char *body, const char *reason)
+static void ck_bad_n(const char *body, size_t n, const char *reason)
 {
 	float *vec = (float *)1;
 	size_t dim = 99;
 	char err[256] = "";
 
-	ck_assert_int_eq(parse(body, &vec, &dim, err), -1);
+	ck_assert_int_eq(dedup_embeddings_parse(body, strlen(body), n, &vec, &dim, err, sizeof err),
+			 -1);
 	ck_assert_ptr_null(vec);
 	ck_assert_uint_eq(dim, 0);
 	ck_assert_msg(strstr(err, reason), "'%s': err '%s', want '%s'", body, err, reason);
+}
+
+static void ck_bad(const char *body, const char *reason)
+{
+	ck_bad_n(body, 1, reason);
 }
 
 START_TEST(embedding_parse_bad)
@@ -185,6 +203,18 @@ START_TEST(embedding_parse_bad)
 	ck_bad("{\"data\":[{\"embedding\":[1,2", "not JSON");
 	ck_bad("", "not JSON");
 	ck_bad("{\"error\":{\"message\":\"quota exceeded\",\"type\":\"x\"}}", "api error: quota exceeded");
+	/* A batch answer must account for every input, once, in one shape. */
+	ck_bad_n("{\"data\":[{\"embedding\":[1],\"index\":0}]}", 2, "1 items for 2 inputs");
+	ck_bad_n("{\"data\":[{\"embedding\":[1],\"index\":0},{\"embedding\":[2],\"index\":0}]}", 2,
+		 "index 0 out of range or repeated");
+	ck_bad_n("{\"data\":[{\"embedding\":[1],\"index\":0},{\"embedding\":[2],\"index\":2}]}", 2,
+		 "index 2 out of range");
+	ck_bad_n("{\"data\":[{\"embedding\":[1],\"index\":0},{\"embedding\":[2]}]}", 2,
+		 "data[1]: missing index");
+	ck_bad_n("{\"data\":[{\"embedding\":[1,2],\"index\":0},{\"embedding\":[2],\"index\":1}]}", 2,
+		 "data[1]: 1 dimensions, the first item had 2");
+	ck_bad_n("{\"data\":[{\"embedding\":[1],\"index\":1},{\"embedding\":[1,2,3],\"index\":0}]}",
+		 2, "data[1]: 3 dimensions, the first item had 1");
 
 	big = malloc(20 * (DEDUP_MAX_DIM + 2));
 	n += (size_t)sprintf(big, "{\"data\":[{\"embedding\":[");
@@ -196,23 +226,38 @@ START_TEST(embedding_parse_bad)
 }
 END_TEST
 
-START_TEST(embedding_request)
+/* Quantized vectors keep their cosines to within 0.01, so a threshold keeps
+ * its meaning; the zero vector stays zero. */
+START_TEST(quantized_cosines)
 {
-	char *body = dedup_embedding_request("text-embedding-3-small", "Dolar \"34,50\" geçti 🚀");
-	json_t *j;
+	uint64_t x = 88172645463325252ull;
+	enum { DIM = 256 };
+	float a[DIM], b[DIM];
+	int8_t q[DIM];
 
-	ck_assert_ptr_nonnull(body);
-	j = json_loads(body, 0, NULL);
-	ck_assert_ptr_nonnull(j);
-	ck_assert_str_eq(json_string_value(json_object_get(j, "model")), "text-embedding-3-small");
-	ck_assert_str_eq(json_string_value(json_object_get(j, "input")), "Dolar \"34,50\" geçti 🚀");
-	ck_assert_uint_eq(json_object_size(j), 2);
-	json_decref(j);
-	free(body);
-
-	ck_assert_ptr_null(dedup_embedding_request(NULL, "x"));
-	ck_assert_ptr_null(dedup_embedding_request("m", NULL));
-	ck_assert_ptr_null(dedup_embedding_request("m", "bad \xff utf8"));
+	for (int round = 0; round < 200; round++) {
+		for (int i = 0; i < DIM; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			a[i] = (float)((double)(x % 20001) / 10000.0 - 1.0);
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			/* b: a mix of a and noise, so cosines spread over [-1, 1] */
+			b[i] = (float)(a[i] * (round % 11 - 5) / 5.0 + (double)(x % 2001) / 1000.0 - 1.0);
+		}
+		dedup_quantize(b, DIM, q);
+		ck_assert_double_eq_tol(dedup_cosine_q(a, q, DIM), dedup_cosine(a, b, DIM), 0.01);
+	}
+	memset(b, 0, sizeof b);
+	dedup_quantize(b, DIM, q);
+	ck_assert_double_eq(dedup_cosine_q(a, q, DIM), 0);
+	{
+		const int8_t *recent[] = { NULL, q };
+		double best = -1;
+		dedup_quantize(a, DIM, q);
+		ck_assert_int_eq(dedup_semantic_q(a, recent, 2, DIM, 0.99, &best), 1);
+		ck_assert_double_gt(best, 0.999);
+		ck_assert_int_eq(dedup_semantic_q(a, recent, 1, DIM, 0.5, &best), 0);
+		ck_assert_double_eq(best, 0);
+	}
 }
 END_TEST
 
@@ -229,7 +274,7 @@ static Suite *dedup_suite(void)
 	tcase_add_test(tc, semantic_threshold);
 	tcase_add_test(tc, embedding_parse_good);
 	tcase_add_test(tc, embedding_parse_bad);
-	tcase_add_test(tc, embedding_request);
+	tcase_add_test(tc, quantized_cosines);
 	suite_add_tcase(s, tc);
 	return s;
 }
