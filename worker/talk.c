@@ -56,6 +56,9 @@ struct talk {
 	char news[512];
 	int minute;
 	int attempts;             /* drafts refused so far */
+	int loading;              /* the chat and the own messages, loading side by side */
+	int load_failed;
+	char unusable[96];        /* why the chat cannot be spoken in, once both loaded */
 	int bot_held, chat_held;  /* cap slots this message holds */
 	int8_t *vec;              /* the draft's embedding (dedup_quantize), kept with */
 	size_t dim;               /* the message in the ownlog once it is sent */
@@ -64,6 +67,8 @@ struct talk {
 };
 
 static void decide(struct talk *k);
+static void loaded(struct talk *k);
+static void load_own(struct talk *k);
 static void ask(struct talk *k);
 static void check_draft(struct task *t, char *text);
 static void semantic(struct talk *k);
@@ -166,9 +171,10 @@ static void on_own(PGresult *res, const char *err, void *arg)
 	struct ownlog *ol = own_log();
 	int n;
 
+	(void)err;
 	if (!res || !ol) {
-		task_retry(t, -1);
-		(void)err;
+		k->load_failed = 1;
+		loaded(k);
 		return;
 	}
 	n = PQntuples(res);
@@ -182,11 +188,9 @@ static void on_own(PGresult *res, const char *err, void *arg)
 		rows[i].hash = dedup_hash(rows[i].text);
 	}
 	if (!(k->own = ownlog_put(ol, t->job.bot_id, job_now_ms(), own_window_ms(k), rows,
-				  (size_t)n))) {
-		task_retry(t, -1);
-		return;
-	}
-	decide(k);
+				  (size_t)n)))
+		k->load_failed = 1;
+	loaded(k);
 }
 
 static void load_own(struct talk *k)
@@ -206,13 +210,33 @@ static void load_own(struct talk *k)
 	if (own_log() &&
 	    (k->own = ownlog_get(own_cache, k->t->job.bot_id, job_now_ms(), window))) {
 		shm_count(w->slot, SHM_C_OWN_HITS, 1);
-		decide(k);
+		loaded(k);
 		return;
 	}
 	shm_count(w->slot, SHM_C_OWN_MISSES, 1);
 	snprintf(bot, sizeof bot, "%lld", (long long)k->t->job.bot_id);
 	snprintf(secs, sizeof secs, "%.3f", (double)window / 1000.0);
-	task_query(k->t, sql, 2, p, on_own);
+	/* Not task_query: a query that cannot start must wait for the chat's load
+	 * before the task may go. */
+	if (pgc_query(wk_pg(w), sql, 2, p, on_own, k->t) < 0) {
+		k->load_failed = 1;
+		loaded(k);
+	}
+}
+
+/* The chat's context and the bot's own messages load side by side (on a cold
+ * cache, two round trips at once instead of one after the other); the last to
+ * come moves on. Nothing ends the task while one is still out. */
+static void loaded(struct talk *k)
+{
+	if (--k->loading > 0)
+		return;
+	if (k->load_failed)
+		task_retry(k->t, -1);
+	else if (*k->unusable)
+		skip(k, -1, k->unusable);
+	else
+		decide(k);
 }
 
 static void on_chat(const void *val, const char *err, void *arg)
@@ -221,20 +245,15 @@ static void on_chat(const void *val, const char *err, void *arg)
 	struct task *t = arg;
 	struct talk *k = t->talk;
 
-	if (!c) {
-		task_retry(t, -1);
-		(void)err;
-		return;
-	}
-	if (!c->exists || !c->enabled) {
-		char why[96];
-		snprintf(why, sizeof why, "chat %lld %s", (long long)t->job.chat_id,
+	(void)err;
+	if (!c)
+		k->load_failed = 1;
+	else if (!c->exists || !c->enabled)
+		snprintf(k->unusable, sizeof k->unusable, "chat %lld %s", (long long)t->job.chat_id,
 			 c->exists ? "is disabled" : "does not exist");
-		skip(k, -1, why);
-		return;
-	}
-	k->chat = chatctx_ref(c);
-	load_own(k);
+	else
+		k->chat = chatctx_ref(c);
+	loaded(k);
 }
 
 static json_t *ref_or(json_t *v, json_t *(*make)(void))
@@ -265,7 +284,9 @@ void talk_start(struct task *t, const struct bot *b)
 		skip(k, -1, "the simulation is off");
 		return;
 	}
+	k->loading = 2;
 	chats_get(t->w->chats, t->job.chat_id, on_chat, t);
+	load_own(k);
 }
 
 /* ---- decisions ---- */
