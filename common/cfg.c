@@ -35,6 +35,7 @@ static const struct cfg_key keys[] = {
 	{ "pg_connections", I(pg_connections, 1, 64), "PIYASA_PG_CONNECTIONS" },
 	{ "max_pollers", I(max_pollers, 1, 100000), "PIYASA_MAX_POLLERS" },
 	{ "bot_cache_max", I(bot_cache_max, 1, 10000000), "PIYASA_BOT_CACHE_MAX" },
+	{ "own_cache_mb", I(own_cache_mb, 1, 65536), "PIYASA_OWN_CACHE_MB" },
 	{ "lease_ms", I(lease_ms, 1000, 3600000), NULL },
 	{ "max_attempts", I(max_attempts, 1, 100), NULL },
 	{ "backoff_base_ms", I(backoff_base_ms, 1, 600000), NULL },
@@ -111,6 +112,7 @@ void cfg_defaults(struct cfg *c)
 	c->pg_connections = 2;
 	c->max_pollers = 200;
 	c->bot_cache_max = 1000;
+	c->own_cache_mb = 4;
 	c->lease_ms = 30000;
 	c->max_attempts = 5;
 	c->backoff_base_ms = 500;

@@ -36,6 +36,7 @@ struct cfg {
 	int pg_connections;       /* per worker: commits on several overlap */
 	int max_pollers;          /* getUpdates in flight per worker; more bots take turns */
 	int bot_cache_max;        /* bot profiles cached per worker (LRU) */
+	int own_cache_mb;         /* the bots' own recent messages cached per worker */
 	int lease_ms;
 	int max_attempts;
 	int backoff_base_ms;

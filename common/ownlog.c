@@ -488,6 +488,14 @@ void ownlog_add(struct ownlog *ol, int64_t bot, int64_t now_ms, const struct own
 	fit(ol, e);
 }
 
+void ownlog_set_max_bytes(struct ownlog *ol, size_t max_bytes)
+{
+	if (!ol)
+		return;
+	ol->max_bytes = max_bytes ? max_bytes : OWNLOG_BYTES_DEFAULT;
+	fit(ol, NULL);
+}
+
 size_t ownlog_bytes(const struct ownlog *ol)
 {
 	return ol ? ol->bytes : 0;

@@ -52,6 +52,9 @@ struct ownlog_msg {
  * OWNLOG_BYTES_DEFAULT) whose histories expire ttl_ms after their load (<= 0:
  * OWNLOG_TTL_MS_DEFAULT). NULL when memory runs out. */
 struct ownlog *ownlog_new(size_t max_bytes, int64_t ttl_ms);
+/* A new budget (0: OWNLOG_BYTES_DEFAULT); the least recently used go now
+ * when the cache is over it. */
+void ownlog_set_max_bytes(struct ownlog *ol, size_t max_bytes);
 /* Drops every history; handles still held stay valid until unref'd. NULL is safe. */
 void ownlog_free(struct ownlog *ol);
 

@@ -123,10 +123,17 @@ static struct embb *emb_batch;
  * here, so after one load the list is kept without reading PostgreSQL. */
 static struct ownlog *own_cache;
 
-static struct ownlog *own_log(void)
+static struct ownlog *own_log(const struct wk *w)
 {
-	if (!own_cache)
-		own_cache = ownlog_new(OWNLOG_BYTES_DEFAULT, OWNLOG_TTL_MS_DEFAULT);
+	static int own_mb;
+
+	if (!own_cache) {
+		own_cache = ownlog_new((size_t)w->cfg.own_cache_mb << 20, OWNLOG_TTL_MS_DEFAULT);
+		own_mb = w->cfg.own_cache_mb;
+	} else if (own_mb != w->cfg.own_cache_mb) { /* a reload changed it */
+		ownlog_set_max_bytes(own_cache, (size_t)w->cfg.own_cache_mb << 20);
+		own_mb = w->cfg.own_cache_mb;
+	}
 	return own_cache;
 }
 
@@ -168,7 +175,7 @@ static void on_own(PGresult *res, const char *err, void *arg)
 	struct task *t = arg;
 	struct talk *k = t->talk;
 	struct ownlog_msg rows[OWN_MAX];
-	struct ownlog *ol = own_log();
+	struct ownlog *ol = own_log(t->w);
 	int n;
 
 	(void)err;
@@ -207,7 +214,7 @@ static void load_own(struct talk *k)
 	char bot[24], secs[32];
 	const char *p[2] = { bot, secs };
 
-	if (own_log() &&
+	if (own_log(w) &&
 	    (k->own = ownlog_get(own_cache, k->t->job.bot_id, job_now_ms(), window))) {
 		shm_count(w->slot, SHM_C_OWN_HITS, 1);
 		loaded(k);
@@ -913,7 +920,7 @@ void talk_sent(struct task *t)
 	if (k->chat_held)
 		market_chat_stamp(w->market, t->job.chat_id, t->id);
 	k->bot_held = k->chat_held = 0;
-	if (t->text && own_log()) {
+	if (t->text && own_log(w)) {
 		/* As the row will read: the final text, the topic of its metadata; with
 		 * the draft's vector, which the humanisers and a mention hardly move. */
 		const char *topic = json_string_value(json_object_get(t->meta, "topic"));

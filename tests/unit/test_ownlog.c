@@ -414,6 +414,27 @@ START_TEST(a_reload_keeps_the_vectors)
 }
 END_TEST
 
+/* A smaller budget (a reload of own_cache_mb) evicts the least recently used
+ * at once; a larger one keeps what is there. */
+START_TEST(a_new_budget_applies_at_once)
+{
+	struct ownlog *ol = ownlog_new(0, MIN);
+	size_t one;
+
+	ownlog_unref(load(ol, 1, 1000, 50, 1));
+	one = ownlog_bytes(ol);
+	ownlog_unref(load(ol, 2, 1000, 50, 1));
+	ownlog_unref(load(ol, 3, 1000, 50, 1));
+	ck_assert_uint_eq(ownlog_count(ol), 3);
+	ownlog_set_max_bytes(ol, one * 2 + one / 2);
+	ck_assert_uint_eq(ownlog_count(ol), 2);
+	ck_assert_ptr_null(ownlog_get(ol, 1, 1000, WEEK)); /* the oldest went */
+	ownlog_set_max_bytes(ol, 0);
+	ck_assert_uint_eq(ownlog_count(ol), 2);
+	ownlog_free(ol);
+}
+END_TEST
+
 START_TEST(exact_hash_agrees_with_exact)
 {
 	const char *recent[] = { "Dolar 34,50'yi GEÇTİ!!! 🚀", "altın yükseliyor", "👍🚀" };
@@ -450,6 +471,7 @@ static Suite *ownlog_suite(void)
 	tcase_add_test(tc, a_small_history_is_small);
 	tcase_add_test(tc, the_journal_grows_to_its_cap_and_empties);
 	tcase_add_test(tc, a_reload_keeps_the_vectors);
+	tcase_add_test(tc, a_new_budget_applies_at_once);
 	tcase_add_test(tc, exact_hash_agrees_with_exact);
 	suite_add_tcase(s, tc);
 	return s;
