@@ -1,6 +1,11 @@
 /* pick: see pick.h. The word lists are ours (BEHAVIOUR.md: every phrase list may
  * be rewritten); they are written in plain Turkish and folded when matched, which
- * costs a few microseconds per message and keeps them readable. */
+ * costs a few microseconds per message and keeps them readable.
+ *
+ * Everything scoring and topic choice read from a message for any bot (the folded
+ * text, '?', curiosity and negative words, which chat topics it speaks of) is
+ * worked out in one place, facts_into: from the message's kept facts when it has
+ * them, else on the spot, so both ways give the same answers by construction. */
 #include "pick.h"
 #include "backoff.h"
 
@@ -369,6 +374,171 @@ int pick_bot_from_json(struct pick_bot *b, int64_t id, const char *name, const c
 	return 0;
 }
 
+/* ---- facts ---- */
+
+void pick_topics_init(struct pick_topics *t, const json_t *chat_topics)
+{
+	t->n = topics_of(chat_topics, t->names);
+}
+
+/* The same topics in the same order: detection depends on the names alone. */
+static int same_topics(const struct pick_topics *a, const struct pick_topics *b)
+{
+	if (a == b)
+		return 1;
+	if (!a || !b || a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->names[i], b->names[i]) != 0)
+			return 0;
+	return 1;
+}
+
+/* Bytes of text that ascii_upper(text, .., PICK_TEXT_MAX) keeps: the symbols of
+ * a watchlist are matched in these. */
+static size_t upper_len(const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t o = 0;
+
+	while (s[o]) {
+		size_t n = s[o] < 0x80 ? 1 : char_len(s + o);
+
+		if (o + n >= PICK_TEXT_MAX)
+			break;
+		o += n;
+	}
+	return o;
+}
+
+size_t pick_facts_size(const char *text)
+{
+	size_t n = text ? strnlen(text, PICK_TEXT_MAX) + 1 : 1;
+
+	return n < PICK_TEXT_MAX ? n : PICK_TEXT_MAX;
+}
+
+/* m's facts into f, its folded text into buf, the scan of it left in sc. */
+static size_t facts_into(struct pick_msg_facts *f, const struct convo_msg *m,
+			 const struct pick_topics *ts, char *buf, size_t bufsz, struct scan *sc)
+{
+	const char *text = m->text ? m->text : "";
+	size_t len = pick_fold(text, buf, bufsz);
+	struct topic_key key;
+	struct msg_topic mt;
+
+	memset(f, 0, sizeof *f);
+	f->folded = buf;
+	f->topics = ts;
+	f->ulen = (uint16_t)upper_len(text);
+	scan_init(sc, buf, len);
+	if (strchr(buf, '?') || strstr(buf, "？"))
+		f->flags |= PICK_F_QUESTION;
+	if (has_any(sc, curiosity, 1))
+		f->flags |= PICK_F_CURIOUS;
+	if (has_any(sc, negative, 0))
+		f->flags |= PICK_F_NEGATIVE;
+	if (strchr(buf, '@'))
+		f->flags |= PICK_F_AT;
+	if (ts && ts->n)
+		msg_topic(&mt, m->topic);
+	for (size_t j = 0; ts && j < ts->n && j < PICK_MAX_TOPICS; j++) {
+		topic_key(&key, ts->names[j]);
+		if (detects(sc, &mt, &key))
+			f->topic_bits |= (uint16_t)(1u << j);
+	}
+	return len + 1;
+}
+
+size_t pick_msg_facts(struct pick_msg_facts *f, const struct convo_msg *m,
+		      const struct pick_topics *ts, char *buf, size_t bufsz)
+{
+	const struct pick_msg_facts *old = m->facts;
+	struct scan sc;
+	size_t len;
+
+	if (!bufsz) {
+		memset(f, 0, sizeof *f);
+		f->folded = "";
+		f->topics = ts;
+		return 0;
+	}
+	if (old && old->folded && same_topics(old->topics, ts) &&
+	    (len = strlen(old->folded)) < bufsz) {
+		*f = *old;
+		f->folded = memcpy(buf, old->folded, len + 1);
+		f->topics = ts;
+		return len + 1;
+	}
+	return facts_into(f, m, ts, buf, bufsz, &sc);
+}
+
+/* A message as scoring and topic detection read it: its facts (its own, or
+ * worked out now into own and buf), the scan of its folded text and its folded
+ * metadata topic, both made only when a topic outside the facts' list is
+ * looked for. */
+struct view {
+	const struct convo_msg *m;
+	const struct pick_msg_facts *f;
+	struct pick_msg_facts own;
+	int scanned, topic_ready;
+	struct msg_topic mt;
+	struct scan sc;
+	char buf[PICK_TEXT_MAX];
+};
+
+static void view_init(struct view *v, const struct convo_msg *m)
+{
+	v->m = m;
+	v->f = m->facts;
+	v->scanned = v->topic_ready = 0;
+	if (!v->f) {
+		facts_into(&v->own, m, NULL, v->buf, sizeof v->buf, &v->sc);
+		v->f = &v->own;
+		v->scanned = 1;
+	}
+}
+
+/* Where each of a set of topics sits in the list that messages' facts refer to
+ * (bit -1: not there), worked out again only when the list changes: the
+ * messages of one chat context share theirs. */
+struct topic_map {
+	int ready;
+	const struct pick_topics *of;
+	int bit[PICK_MAX_TOPICS];
+};
+
+static void map_topics(struct topic_map *tm, const char *const *names, size_t n,
+		       const struct pick_topics *of)
+{
+	if (tm->ready && tm->of == of)
+		return;
+	tm->ready = 1;
+	tm->of = of;
+	for (size_t i = 0; i < n; i++) {
+		tm->bit[i] = -1;
+		for (size_t j = 0; of && j < of->n && tm->bit[i] < 0; j++)
+			if (strcmp(names[i], of->names[j]) == 0)
+				tm->bit[i] = (int)j;
+	}
+}
+
+/* Does the message speak of the topic k (at bit in its facts' list, or -1)? */
+static int view_detects(struct view *v, int bit, const struct topic_key *k)
+{
+	if (bit >= 0)
+		return v->f->topic_bits >> bit & 1;
+	if (!v->scanned) {
+		scan_init(&v->sc, v->f->folded, strlen(v->f->folded));
+		v->scanned = 1;
+	}
+	if (!v->topic_ready) {
+		msg_topic(&v->mt, v->m->topic);
+		v->topic_ready = 1;
+	}
+	return detects(&v->sc, &v->mt, k);
+}
+
 /* ---- scoring ---- */
 
 static double age_points(int64_t age_ms)
@@ -388,8 +558,13 @@ struct bot_keys {
 	char user[WORD_MAX]; /* "@username" folded, "" when none */
 	char name[WORD_MAX]; /* the name folded, "" when none */
 	char watch[PICK_MAX_WATCH][WORD_MAX]; /* the watchlist in capitals */
+	size_t watch_len[PICK_MAX_WATCH];
+	/* a symbol of ASCII bytes alone in small letters (else ""): such a symbol
+	 * is in the folded text wherever it is in the text (see watched_in) */
+	char watch_folded[PICK_MAX_WATCH][WORD_MAX];
 	size_t nwatch, ntopics;
 	struct topic_key topics[PICK_MAX_TOPICS];
+	struct topic_map map; /* the topics in the messages' facts */
 };
 
 static void bot_keys(struct bot_keys *k, const struct pick_bot *b)
@@ -402,16 +577,89 @@ static void bot_keys(struct bot_keys *k, const struct pick_bot *b)
 	if (b->name)
 		pick_fold(b->name, k->name, sizeof k->name);
 	k->nwatch = b->nwatch < PICK_MAX_WATCH ? b->nwatch : PICK_MAX_WATCH;
-	for (size_t i = 0; i < k->nwatch; i++)
-		ascii_upper(b->watch[i], k->watch[i], sizeof k->watch[i]);
+	for (size_t i = 0; i < k->nwatch; i++) {
+		size_t n = ascii_upper(b->watch[i], k->watch[i], sizeof k->watch[i]), j;
+
+		k->watch_len[i] = n;
+		for (j = 0; j < n && (unsigned char)k->watch[i][j] < 0x80; j++) {
+			char c = k->watch[i][j];
+
+			k->watch_folded[i][j] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		}
+		k->watch_folded[i][j < n ? 0 : n] = '\0';
+	}
 	k->ntopics = b->ntopics < PICK_MAX_TOPICS ? b->ntopics : PICK_MAX_TOPICS;
 	for (size_t i = 0; i < k->ntopics; i++)
 		topic_key(&k->topics[i], b->topics[i]);
+	k->map.ready = 0;
 }
 
-static int mentions(const struct scan *sc, const struct bot_keys *k)
+/* has_word over the folded text is scan_has(.., WHOLE) without the scan: the
+ * bot's two names are all that is left to look for per message. */
+static int mentions(const struct pick_msg_facts *f, const struct bot_keys *k)
 {
-	return scan_has(sc, k->user, WHOLE) || scan_has(sc, k->name, WHOLE);
+	return ((f->flags & PICK_F_AT) && has_word(f->folded, k->user, 0)) ||
+	       has_word(f->folded, k->name, 0);
+}
+
+static char upper(char c)
+{
+	return (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+}
+
+/* sym (in capitals, nl > 0 bytes) at text + p, compared in ASCII capitals, as
+ * has_word would find it in ascii_upper(text) cut at len bytes; p is where a
+ * word starts, or sym starts with neither a letter nor a digit. */
+static int symbol_at(const char *text, size_t len, size_t p, const char *sym, size_t nl)
+{
+	if (p + nl > len)
+		return 0;
+	for (size_t j = 0; j < nl; j++)
+		if (upper(text[p + j]) != sym[j])
+			return 0;
+	return !(is_word(sym[nl - 1]) && p + nl < len && is_word(text[p + nl]));
+}
+
+/* How many of the watchlist's symbols (in capitals) the first len bytes of text
+ * hold as whole words: scan_has(.., WHOLE) over ascii_upper(text) for each, in
+ * one pass over the text and without the copy. A symbol that starts with a
+ * letter or digit can only match where a word starts. Most symbols are in
+ * no message: one of ASCII bytes alone is first looked for in the folded text
+ * (a fast strstr), where its bytes would be too, in small letters and side by
+ * side (an ASCII byte is a character of its own, and folding reads at least
+ * as much of the text as len); only a symbol found there is matched for real. */
+static int watched_in(const char *text, size_t len, const char *folded, const struct bot_keys *k)
+{
+	const size_t *nl = k->watch_len;
+	uint32_t found = 0, wanted = 0;
+	int prev = 0, n = 0;
+
+	for (size_t i = 0; i < k->nwatch; i++) {
+		if (!nl[i] || (k->watch_folded[i][0] && !strstr(folded, k->watch_folded[i])))
+			continue;
+		if (is_word(k->watch[i][0])) {
+			wanted |= 1u << i;
+			continue;
+		}
+		for (size_t p = 0; p + nl[i] <= len && !(found >> i & 1); p++)
+			if (symbol_at(text, len, p, k->watch[i], nl[i]))
+				found |= 1u << i;
+	}
+	for (size_t p = 0; p < len && wanted; p++) {
+		int w = is_word(text[p]);
+
+		if (w && !prev)
+			for (size_t i = 0; i < k->nwatch; i++)
+				if ((wanted >> i & 1) && k->watch[i][0] == upper(text[p]) &&
+				    symbol_at(text, len, p, k->watch[i], nl[i])) {
+					found |= 1u << i;
+					wanted &= ~(1u << i);
+				}
+		prev = w;
+	}
+	for (; found; found &= found - 1)
+		n++;
+	return n;
 }
 
 int pick_mentions_user(const char *text, const char *username)
@@ -427,39 +675,48 @@ int pick_mentions_user(const char *text, const char *username)
 	return has_word(folded, k, 0);
 }
 
-/* pick_score with b's keys prepared (k unused when b is NULL). */
-static double score_with(const struct convo_msg *m, const struct pick_bot *b,
-			 const struct bot_keys *k, int64_t now_ms, int replies_to_m)
+int pick_mentions(const struct convo_msg *m, const char *username)
 {
-	char folded[PICK_TEXT_MAX], upper[PICK_TEXT_MAX];
-	const char *text = m->text ? m->text : "";
+	char k[WORD_MAX];
+
+	if (!m->facts)
+		return pick_mentions_user(m->text, username);
+	if (!username || !*username || !(m->facts->flags & PICK_F_AT))
+		return 0;
+	k[0] = '@';
+	pick_fold(username, k + 1, sizeof k - 1);
+	return has_word(m->facts->folded, k, 0);
+}
+
+/* pick_score of v's message with b's keys prepared (k unused when b is NULL).
+ * The points are added in the order of the table, so a score is the same
+ * double whichever way the facts came. */
+static double score_with(struct view *v, const struct pick_bot *b, struct bot_keys *k,
+			 int64_t now_ms, int replies_to_m)
+{
+	const struct convo_msg *m = v->m;
+	const struct pick_msg_facts *f = v->f;
 	double s = m->bot_id == 0 ? 8.0 : 2.5;
-	struct scan sc, usc;
-	struct msg_topic mt;
 
 	s += age_points(now_ms - m->at_ms);
-	scan_init(&sc, folded, pick_fold(text, folded, sizeof folded));
-	if (strchr(folded, '?') || strstr(folded, "？"))
+	if (f->flags & PICK_F_QUESTION)
 		s += 4;
-	if (has_any(&sc, curiosity, 1))
+	if (f->flags & PICK_F_CURIOUS)
 		s += 3;
 	if (replies_to_m >= 2)
 		s += 1.5;
 	if (!b)
 		return s;
-	if (mentions(&sc, k))
+	if (mentions(f, k))
 		s += 15;
-	if (k->nwatch) {
-		scan_init(&usc, upper, ascii_upper(text, upper, sizeof upper));
-		for (size_t i = 0; i < k->nwatch; i++)
-			if (scan_has(&usc, k->watch[i], WHOLE))
-				s += 2.5;
-	}
-	msg_topic(&mt, m->topic);
+	for (int i = k->nwatch ? watched_in(m->text ? m->text : "", f->ulen, f->folded, k) : 0;
+	     i > 0; i--)
+		s += 2.5;
+	map_topics(&k->map, b->topics, k->ntopics, f->topics);
 	for (size_t i = 0; i < k->ntopics; i++)
-		if (detects(&sc, &mt, &k->topics[i]))
+		if (view_detects(v, k->map.bit[i], &k->topics[i]))
 			s += 1.5;
-	if (b->empathy > 0.7 && (m->sentiment < 0 || has_any(&sc, negative, 0)))
+	if (b->empathy > 0.7 && (m->sentiment < 0 || (f->flags & PICK_F_NEGATIVE)))
 		s += 2;
 	return s;
 }
@@ -468,21 +725,24 @@ double pick_score(const struct convo_msg *m, const struct pick_bot *b, int64_t n
 		  int replies_to_m)
 {
 	struct bot_keys k;
+	struct view v;
 
 	if (b)
 		bot_keys(&k, b);
-	return score_with(m, b, &k, now_ms, replies_to_m);
+	view_init(&v, m);
+	return score_with(&v, b, &k, now_ms, replies_to_m);
 }
 
-static int count_replies(const struct convo_msg *msgs, size_t n, int64_t tg_id)
+/* replies[i - start]: how many of msgs answer msgs[i] (by a non-zero tg_id),
+ * for the window [start, n). Only the answers are matched against the window,
+ * not every message against every other. */
+static void count_replies(const struct convo_msg *msgs, size_t n, size_t start, int *replies)
 {
-	int c = 0;
-
-	if (tg_id == 0)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		c += msgs[i].reply_to_tg == tg_id;
-	return c;
+	for (size_t i = start; i < n; i++)
+		replies[i - start] = 0;
+	for (size_t j = 0; j < n; j++)
+		for (size_t i = start; msgs[j].reply_to_tg && i < n; i++)
+			replies[i - start] += msgs[i].tg_id == msgs[j].reply_to_tg;
 }
 
 static double weight(double score)
@@ -496,13 +756,15 @@ int pick_target(const struct convo_msg *msgs, size_t n, const struct pick_bot *b
 	size_t start = n > PICK_WINDOW ? n - PICK_WINDOW : 0;
 	int top[PICK_TOP];
 	double sc[PICK_TOP], total = 0, u;
-	int nt = 0;
+	int nt = 0, replies[PICK_WINDOW];
 	struct bot_keys keys;
+	struct view v;
 
 	if (!msgs)
 		return -1;
 	if (b)
 		bot_keys(&keys, b);
+	count_replies(msgs, n, start, replies);
 	/* Newest first, and only a strictly better score displaces: ties keep the newer. */
 	for (size_t i = n; i-- > start;) {
 		double s;
@@ -510,7 +772,8 @@ int pick_target(const struct convo_msg *msgs, size_t n, const struct pick_bot *b
 
 		if (b && b->id != 0 && msgs[i].bot_id == b->id)
 			continue;
-		s = score_with(&msgs[i], b, &keys, now_ms, count_replies(msgs, n, msgs[i].tg_id));
+		view_init(&v, &msgs[i]);
+		s = score_with(&v, b, &keys, now_ms, replies[i - start]);
 		if (nt == PICK_TOP && s <= sc[PICK_TOP - 1])
 			continue;
 		if (nt < PICK_TOP)
@@ -718,9 +981,8 @@ const char *pick_topic(const json_t *chat_topics, const json_t *stances,
 	int64_t ends[PICK_MAX_TOPICS];
 	int counts[PICK_MAX_TOPICS] = { 0 };
 	size_t nall = topics_of(chat_topics, all), nc = 0, first = 0, nbest = 0;
-	char folded[PICK_TEXT_MAX];
-	struct msg_topic mt;
-	struct scan sc;
+	struct topic_map map = { 0 };
+	struct view v;
 	int best = 0;
 
 	for (size_t i = 0; i < nall; i++) {
@@ -734,11 +996,10 @@ const char *pick_topic(const json_t *chat_topics, const json_t *stances,
 	if (!nc) /* all cooling down: the one free soonest */
 		return all[first];
 	for (size_t m = 0; msgs && m < n; m++) {
-		scan_init(&sc, folded,
-			  pick_fold(msgs[m].text ? msgs[m].text : "", folded, sizeof folded));
-		msg_topic(&mt, msgs[m].topic);
+		view_init(&v, &msgs[m]);
+		map_topics(&map, cand, nc, v.f->topics);
 		for (size_t i = 0; i < nc; i++)
-			counts[i] += detects(&sc, &mt, &keys[i]);
+			counts[i] += view_detects(&v, map.bit[i], &keys[i]);
 	}
 	for (size_t i = 0; i < nc; i++)
 		best = counts[i] > best ? counts[i] : best;

@@ -55,6 +55,53 @@ struct pick_bot {
 int pick_bot_from_json(struct pick_bot *b, int64_t id, const char *name, const char *username,
 		       const json_t *persona, const json_t *emotion, const json_t *chat_topics);
 
+/* A chat's topics as the facts of its messages refer to them: topics_of the chat's
+ * chat_topics (see pick_topic), pointers into it or at static defaults. */
+struct pick_topics {
+	const char *names[PICK_MAX_TOPICS];
+	size_t n;
+};
+
+/* Fill t from chat_topics (strings only, at most PICK_MAX_TOPICS; BIST, FX,
+ * Kripto, Makro when NULL, empty or without a string). t keeps pointers into
+ * chat_topics, so it is valid only while chat_topics is (and not modified). */
+void pick_topics_init(struct pick_topics *t, const json_t *chat_topics);
+
+/* What matching finds in a message for every bot alike, worked out once
+ * (pick_msg_facts) and kept with the message (convo_msg.facts) by whoever holds
+ * it for many decisions: the worker's chat context serves hundreds of jobs, and
+ * each would otherwise fold and scan every text again. What depends on the bot
+ * (its name, username, watchlist, a topic outside the list) is still matched per
+ * call, over the folded text. Filled by pick; the fields are pick's business. */
+struct pick_msg_facts {
+	const char *folded;              /* the text folded, as matching reads it */
+	const struct pick_topics *topics; /* the list topic_bits refer to, or NULL */
+	uint16_t ulen;                   /* bytes of the text that symbols are matched in */
+	uint16_t topic_bits;             /* bit i: the message speaks of topics->names[i] */
+	uint8_t flags;                   /* PICK_F_* */
+};
+
+#define PICK_F_QUESTION 0x01 /* a '?' (or '？') */
+#define PICK_F_CURIOUS 0x02  /* a curiosity phrase ("sizce", "ne dersiniz", ...) */
+#define PICK_F_NEGATIVE 0x04 /* a negative word ("düştü", "panik", 📉, ...) */
+#define PICK_F_AT 0x08       /* an '@': it may mention someone */
+
+_Static_assert(PICK_MAX_TOPICS <= 16, "topic_bits is 16 bits");
+
+/* Bytes of buffer pick_msg_facts needs for a message with this text (NULL:
+ * empty): min(strlen + 1, PICK_TEXT_MAX), as folding never lengthens a text. */
+size_t pick_facts_size(const char *text);
+
+/* Work out the facts of m (its text and metadata topic) into f, topic_bits for
+ * the topics of ts (NULL: none; f->topics = ts). The folded text goes into buf
+ * and f->folded points at it, so f is valid while buf and ts are; bufsz must be
+ * at least pick_facts_size(m->text), or matching reads a cut text. When m->facts
+ * is set already and refers to the same topics as ts (a context rebuilt around
+ * a new message), they are copied instead of worked out again. Returns the
+ * bytes of buf used (with the NUL). */
+size_t pick_msg_facts(struct pick_msg_facts *f, const struct convo_msg *m,
+		      const struct pick_topics *ts, char *buf, size_t bufsz);
+
 /* The score of m as a reply target for b (BEHAVIOUR.md step 3):
  *   human +8 / bot +2.5; age < 3 min +3, < 10 +2, < 30 +1, older -1 (a time in
  *   the future counts as new); a '?' +4 and a curiosity phrase ("sizce", "ne
@@ -63,7 +110,8 @@ int pick_bot_from_json(struct pick_bot *b, int64_t id, const char *name, const c
  *   (metadata topic equal to it, its name or one of its keywords in the text);
  *   +2 when m is negative (sentiment < 0 or a negative word) and empathy > 0.7;
  *   +1.5 when replies_to_m >= 2.
- * A NULL text counts as empty. */
+ * A NULL text counts as empty. The same with or without m->facts (they only
+ * save work), as in pick_target and pick_topic. */
 double pick_score(const struct convo_msg *m, const struct pick_bot *b, int64_t now_ms,
 		  int replies_to_m);
 
@@ -110,6 +158,10 @@ const char *pick_reaction_emoji(int sentiment, uint64_t *rng);
 /* 1 when text mentions "@username" as a word (case and Turkish letters folded,
  * as in pick_score). The pollers and the worker's chatter use this one rule. */
 int pick_mentions_user(const char *text, const char *username);
+
+/* pick_mentions_user(m->text, username), from m's facts when it has them (no
+ * folding of the text). */
+int pick_mentions(const struct convo_msg *m, const char *username);
 
 /* 1 with pp->mention: @mention the author of the target. */
 int pick_mention(const struct pick_probs *pp, uint64_t *rng);

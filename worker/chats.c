@@ -65,19 +65,25 @@ static void ctx_free(void *p)
 }
 
 /* c's messages: a copy of src[0..n) in one allocation, the array followed by
- * every string, so a context costs one malloc (a send rebuilds one in place of
- * a reload: three per message would be most of that work). -1 on OOM. */
+ * their facts and every string, so a context costs one malloc (a send rebuilds
+ * one in place of a reload: three per message would be most of that work).
+ * The facts (the folded text and a few flags) are worked out here once for
+ * every job that decides over c, or copied from src's when it has them (a
+ * rebuild around a new message): c->topicset must be set. -1 on OOM. */
 static int set_msgs(struct chatctx *c, const struct convo_msg *src, size_t n)
 {
-	size_t bytes = n * sizeof *c->msgs;
+	size_t bytes = n * (sizeof *c->msgs + sizeof(struct pick_msg_facts));
+	struct pick_msg_facts *facts;
 	char *p;
 
 	for (size_t i = 0; i < n; i++)
 		bytes += strlen(src[i].speaker ?: "?") + strlen(src[i].text ?: "") + 2 +
-			 (src[i].topic ? strlen(src[i].topic) + 1 : 0);
+			 (src[i].topic ? strlen(src[i].topic) + 1 : 0) +
+			 pick_facts_size(src[i].text);
 	if (n == 0 || !(c->msgs = malloc(bytes)))
 		return n == 0 ? 0 : -1;
-	p = (char *)(c->msgs + n);
+	facts = (struct pick_msg_facts *)(c->msgs + n);
+	p = (char *)(facts + n);
 	for (size_t i = 0; i < n; i++) {
 		const char **f[3] = { &c->msgs[i].speaker, &c->msgs[i].text, &c->msgs[i].topic };
 
@@ -94,6 +100,9 @@ static int set_msgs(struct chatctx *c, const struct convo_msg *src, size_t n)
 			*f[k] = p;
 			p += len;
 		}
+		p += pick_msg_facts(&facts[i], &c->msgs[i], &c->topicset, p,
+				    pick_facts_size(src[i].text));
+		c->msgs[i].facts = &facts[i];
 	}
 	c->nmsgs = n;
 	return 0;
@@ -127,6 +136,7 @@ static struct chatctx *ctx_from(int64_t id, PGresult *res)
 		json_decref(c->topics);
 		c->topics = json_array();
 	}
+	pick_topics_init(&c->topicset, c->topics);
 	snprintf(c->time_zone, sizeof c->time_zone, "%s", PQgetvalue(res, 0, 1));
 	snprintf(c->language, sizeof c->language, "%s", PQgetvalue(res, 0, 2));
 	c->enabled = PQgetvalue(res, 0, 3)[0] == 't';
@@ -139,6 +149,7 @@ static struct chatctx *ctx_from(int64_t id, PGresult *res)
 
 		m = json_array_get(arr, i);
 		sent = json_string_value(json_object_get(m, "sentiment"));
+		*x = (struct convo_msg){ 0 };
 		x->id = int_of(json_object_get(m, "id"));
 		x->tg_id = int_of(json_object_get(m, "tg"));
 		x->bot_id = int_of(json_object_get(m, "bot"));
@@ -326,7 +337,13 @@ static struct chatctx *ctx_with(const struct chatctx *old, const struct convo_ms
 	}
 	for (size_t i = first; i <= n; i++)
 		tmp[k++] = i == at ? *m : old->msgs[i < at ? i : i - 1];
-	if (!(c = calloc(1, sizeof *c)) || set_msgs(c, tmp, k) < 0) {
+	if (!(c = calloc(1, sizeof *c)))
+		return NULL;
+	/* The same topics: the kept messages' facts are copied, m's worked out. */
+	c->topics = json_incref(old->topics);
+	pick_topics_init(&c->topicset, c->topics);
+	if (set_msgs(c, tmp, k) < 0) {
+		json_decref(c->topics);
 		free(c);
 		return NULL;
 	}
@@ -334,7 +351,6 @@ static struct chatctx *ctx_with(const struct chatctx *old, const struct convo_ms
 	c->id = old->id;
 	c->exists = old->exists;
 	c->enabled = old->enabled;
-	c->topics = json_incref(old->topics);
 	memcpy(c->time_zone, old->time_zone, sizeof c->time_zone);
 	memcpy(c->language, old->language, sizeof c->language);
 	return c;

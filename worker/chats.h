@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "convo.h"
+#include "pick.h"
 
 struct wk;
 
@@ -27,9 +28,12 @@ struct chatctx {
 	int64_t id;
 	int exists, enabled;
 	json_t *topics;            /* array of strings */
+	struct pick_topics topicset; /* topics as the messages' facts refer to them */
 	char time_zone[64];
 	char language[16];
-	struct convo_msg *msgs;    /* oldest first; strings owned by the context */
+	/* oldest first; strings and facts (pick_msg_facts: worked out once here for
+	 * every job that decides over this context) owned by the context */
+	struct convo_msg *msgs;
 	size_t nmsgs;
 };
 

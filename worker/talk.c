@@ -331,22 +331,29 @@ static int answers_bot(const struct chatctx *c, const struct convo_msg *m, int64
 static int pick_open_target(struct talk *k, const struct pick_bot *pb, int64_t now)
 {
 	const struct chatctx *c = k->chat;
-	struct convo_msg *cand = malloc((c->nmsgs ? c->nmsgs : 1) * sizeof *cand);
-	int64_t self = k->t->job.bot_id;
-	size_t n = 0;
+	size_t cap = c->nmsgs ? c->nmsgs : 1;
+	/* The candidates, then what this bot answered: its few replies are looked
+	 * through per message, not the whole chat. */
+	struct convo_msg *cand = malloc(cap * (sizeof *cand + sizeof(int64_t)));
+	int64_t self = k->t->job.bot_id, *answered;
+	size_t n = 0, na = 0;
 	int i, r = -1;
 
 	if (!cand)
 		return -1;
+	answered = (int64_t *)(cand + cap);
+	for (size_t j = 0; j < c->nmsgs; j++)
+		if (c->msgs[j].bot_id == self && c->msgs[j].reply_to_tg)
+			answered[na++] = c->msgs[j].reply_to_tg;
 	for (size_t j = 0; j < c->nmsgs; j++) {
 		const struct convo_msg *m = &c->msgs[j];
 		int done = 0;
 
-		if (m->bot_id == 0 && ((*k->username && pick_mentions_user(m->text, k->username)) ||
+		if (m->bot_id == 0 && ((*k->username && pick_mentions(m, k->username)) ||
 				       answers_bot(c, m, self)))
 			continue;
-		for (size_t q = 0; q < c->nmsgs && m->tg_id && !done; q++)
-			done = c->msgs[q].bot_id == self && c->msgs[q].reply_to_tg == m->tg_id;
+		for (size_t q = 0; q < na && m->tg_id && !done; q++)
+			done = answered[q] == m->tg_id;
 		if (!done)
 			cand[n++] = *m;
 	}
