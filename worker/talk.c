@@ -188,6 +188,7 @@ static void on_own(PGresult *res, const char *err, void *arg)
 	if (n > OWN_MAX)
 		n = OWN_MAX;
 	for (int i = 0; i < n; i++) {
+		rows[i] = (struct ownlog_msg){ 0 }; /* no vector: the database keeps none */
 		rows[i].text = PQgetvalue(res, i, 0);
 		rows[i].topic = PQgetvalue(res, i, 1);
 		rows[i].at_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10);

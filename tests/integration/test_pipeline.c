@@ -157,7 +157,7 @@ START_TEST(semantic_dedup_sees_the_sent_messages)
 	sup = itest_supervisor("2");
 	/* A first message for each bot, then a burst compared with it. */
 	for (int b = 1; b <= 8; b++) {
-		char bot[8];
+		char bot[16];
 		snprintf(bot, sizeof bot, "%d", b);
 		ck_assert_int_eq(itest_ctl("enqueue", "--bot", bot, "--chat", chat, NULL), 0);
 	}
