@@ -129,8 +129,8 @@ static void send_batch(struct embb *b, struct batch *bt)
 		text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	json_decref(in);
-	if (!text) {
-		batch_fail(bt, "out of memory");
+	if (!text) { /* no memory, or a model name that is not UTF-8 */
+		batch_fail(bt, "embeddings request not built");
 		return;
 	}
 	req.method = "POST";
