@@ -108,8 +108,10 @@ double dedup_cosine(const float *a, const float *b, size_t dim)
 	return c > 1 ? 1 : c < -1 ? -1 : c; /* rounding may step just past +-1 */
 }
 
-int dedup_semantic(const float *v, const float *const *recent, size_t n, size_t dim,
-		   double threshold, double *best)
+/* The best of cos(v, recent[i]) over the non-NULL recent vectors. */
+static int most_similar(const float *v, const void *const *recent, size_t n, size_t dim,
+			double (*cos)(const float *, const void *, size_t), double threshold,
+			double *best)
 {
 	double top = 0;
 	int seen = 0;
@@ -117,7 +119,7 @@ int dedup_semantic(const float *v, const float *const *recent, size_t n, size_t 
 	for (size_t i = 0; v && recent && i < n; i++) {
 		if (!recent[i])
 			continue;
-		double c = dedup_cosine(v, recent[i], dim);
+		double c = cos(v, recent[i], dim);
 		if (!seen || c > top)
 			top = c;
 		seen = 1;
@@ -125,6 +127,22 @@ int dedup_semantic(const float *v, const float *const *recent, size_t n, size_t 
 	if (best)
 		*best = top;
 	return seen && top >= threshold;
+}
+
+static double cos_f(const float *a, const void *b, size_t dim)
+{
+	return dedup_cosine(a, b, dim);
+}
+
+static double cos_q(const float *a, const void *q, size_t dim)
+{
+	return dedup_cosine_q(a, q, dim);
+}
+
+int dedup_semantic(const float *v, const float *const *recent, size_t n, size_t dim,
+		   double threshold, double *best)
+{
+	return most_similar(v, (const void *const *)recent, n, dim, cos_f, threshold, best);
 }
 
 void dedup_quantize(const float *v, size_t dim, int8_t *out)
@@ -155,20 +173,7 @@ double dedup_cosine_q(const float *a, const int8_t *q, size_t dim)
 int dedup_semantic_q(const float *v, const int8_t *const *recent, size_t n, size_t dim,
 		     double threshold, double *best)
 {
-	double top = 0;
-	int seen = 0;
-
-	for (size_t i = 0; v && recent && i < n; i++) {
-		if (!recent[i])
-			continue;
-		double c = dedup_cosine_q(v, recent[i], dim);
-		if (!seen || c > top)
-			top = c;
-		seen = 1;
-	}
-	if (best)
-		*best = top;
-	return seen && top >= threshold;
+	return most_similar(v, (const void *const *)recent, n, dim, cos_q, threshold, best);
 }
 
 static int errf(char *err, size_t errlen, const char *fmt, ...)
