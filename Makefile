@@ -78,6 +78,8 @@ $(B)/bin/piyasactl: $(B)/ctl/migrations_gen.o
 
 $(eval $(call link_bin,supervisor,supervisor))
 $(eval $(call link_bin,worker,worker))
+# The worker tells OpenSSL (curl's TLS) what not to load at start (worker/main.c).
+$(B)/bin/worker: LIBS += $(shell pkg-config --libs openssl)
 $(eval $(call link_bin,piyasactl,ctl))
 $(eval $(call link_bin,piyasa-fakeapi,tests/fakeapi))
 

@@ -63,8 +63,13 @@ struct httpc *httpc_new(uv_loop_t *loop, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
 /* Connections per host (0: no limit). Takes effect for connections opened from
- * now on. */
+ * now on. Sets the connections kept (below) to 4 x n, at least 64. */
 void httpc_set_max_host_connections(struct httpc *h, long n);
+
+/* Connections kept open, all hosts together (at least 64). Past it, each
+ * request that ends closes a connection: keep at least as many as there are
+ * requests in flight, or each one opens a connection of its own. */
+void httpc_set_max_connections(struct httpc *h, long n);
 
 /* curl's receive buffer per request, 1 KB to 64 KB (default 4 KB); a body
  * larger than it just takes more reads. For requests opened from now on. */

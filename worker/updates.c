@@ -24,6 +24,7 @@
 #include "updates.h"
 
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,19 +44,19 @@
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 30000
 
+/* One per bot of ours (thousands): kept to 72 bytes, an 80-byte malloc chunk. */
 struct poller {
 	struct updates *u;
 	int64_t bot_id;
 	int64_t offset;          /* next update_id wanted; -1 = not read from Redis yet */
-	int busy;                /* a callback of the chain is due (request or retry timer) */
-	int queued;              /* in u's line, waiting for a turn */
-	int turn;                /* holds one of u's max_pollers turns */
-	int gone;                /* no longer ours: free when the chain stops */
-	int token_bad;           /* said once until it decrypts again */
 	int failures;
+	uint32_t next;           /* index in batch (getUpdates returns at most 100) */
+	uint8_t busy;            /* a callback of the chain is due (request or retry timer) */
+	uint8_t queued;          /* in u's line, waiting for a turn */
+	uint8_t turn;            /* holds one of u's max_pollers turns */
+	uint8_t gone;            /* no longer ours: free when the chain stops */
+	uint8_t token_bad;       /* said once until it decrypts again */
 	json_t *batch;           /* updates being processed */
-	size_t next;             /* index in batch */
-	json_t *members;         /* the current update's chat members */
 	struct poller *prev, *nextq; /* the line */
 	char *token;             /* decrypted, its own size (thousands of pollers);
 				  * NULL: none that decrypts */
@@ -88,7 +89,6 @@ static void token_drop(struct poller *p)
 static void poller_free(struct poller *p)
 {
 	json_decref(p->batch);
-	json_decref(p->members);
 	token_drop(p);
 	free(p);
 }
@@ -660,6 +660,10 @@ struct updates *updates_new(struct wk *w)
 	}
 	/* max_pollers bounds the connections: polls never wait inside curl. */
 	httpc_set_max_host_connections(u->http, 0);
+	/* ... and keeps them all: with the default 64 kept, every poll that ended
+	 * closed its connection and the next opened one (a TLS handshake per poll
+	 * against Telegram). */
+	httpc_set_max_connections(u->http, w->cfg.max_pollers);
 	/* Hundreds of polls wait at once, and most answer an empty list. */
 	httpc_set_buffer_size(u->http, 1024);
 	uv_timer_init(w->loop, &u->reload);
@@ -675,6 +679,7 @@ void updates_start(struct updates *u)
 
 void updates_reload(struct updates *u)
 {
+	httpc_set_max_connections(u->http, u->w->cfg.max_pollers);
 	load_bots(u);
 }
 
