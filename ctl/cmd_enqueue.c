@@ -7,13 +7,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define BATCH 1000
 #define MAX_COUNT 100000000LL
 #define MAX_BOTS 10000
 
 struct enq_args {
-	const char *bot, *bots, *chat, *prio, *kind, *count, *delay, *payload, *job_id;
+	const char *bot, *bots, *chat, *prio, *kind, *count, *delay, *payload, *job_id, *rate;
 	int all_bots, spread;
 };
 
@@ -23,6 +24,7 @@ struct plan {
 	size_t nbots;
 	int kind, prio;
 	int64_t count, delay_ms;
+	int64_t rate; /* jobs per second, evenly; 0: all at once */
 	json_t *payload;
 	const char *job_id;
 };
@@ -75,6 +77,9 @@ static int make_plan(const struct enq_args *a, struct plan *p)
 		return ctl_usage("enqueue", "--count: expected 1..%lld", MAX_COUNT);
 	if (ctl_parse_i64(a->delay ? a->delay : "0", &p->delay_ms) < 0 || p->delay_ms < 0)
 		return ctl_usage("enqueue", "--delay-ms: expected a number >= 0");
+	if (ctl_parse_i64(a->rate ? a->rate : "0", &p->rate) < 0 || p->rate < 0 ||
+	    p->rate > 1000000)
+		return ctl_usage("enqueue", "--rate: expected jobs per second, 0..1000000 (0: all at once)");
 	if (a->job_id && p->count != 1)
 		return ctl_usage("enqueue", "--job-id names one job: it needs --count 1");
 	if (a->job_id && (strlen(a->job_id) >= JOB_ID_MAX || !*a->job_id ||
@@ -154,9 +159,35 @@ static int member_bots(PGconn *db, struct plan *p, const char *chat)
 	return 0;
 }
 
-/* K jobs, round-robin over the bots, BATCH at a time. */
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* With --rate, how many of the jobs are due now (at least one more than done,
+ * after sleeping until it is): job i is due i/rate seconds after the start, so
+ * each arrives on its own, not in bursts, and a slow round trip is caught up. */
+static size_t due_now(const struct plan *p, int64_t t0, int64_t done)
+{
+	int64_t next = t0 + done * 1000000000 / p->rate, now = mono_ns(), due;
+
+	if (next > now) {
+		struct timespec ts = { (time_t)((next - now) / 1000000000),
+				       (long)((next - now) % 1000000000) };
+		nanosleep(&ts, NULL);
+		now = mono_ns();
+	}
+	due = (now - t0) * p->rate / 1000000000 + 1 - done;
+	return (size_t)(due < 1 ? 1 : due > BATCH ? BATCH : due);
+}
+
+/* K jobs, round-robin over the bots, BATCH at a time (or as they fall due). */
 static int send_jobs(struct rqs *r, const struct plan *p, size_t *added)
 {
+	int64_t t0 = mono_ns();
 	struct job *jobs = calloc(BATCH, sizeof *jobs);
 	struct job **ptrs = calloc(BATCH, sizeof *ptrs);
 	char err[512];
@@ -167,7 +198,13 @@ static int send_jobs(struct rqs *r, const struct plan *p, size_t *added)
 		rc = ctl_fail("out of memory");
 	for (int64_t done = 0; rc == 0 && done < p->count;) {
 		size_t n = p->count - done < BATCH ? (size_t)(p->count - done) : BATCH, a = 0;
-		int64_t now = job_now_ms();
+		int64_t now;
+
+		if (p->rate) {
+			size_t due = due_now(p, t0, done);
+			n = due < n ? due : n;
+		}
+		now = job_now_ms();
 
 		for (size_t i = 0; i < n; i++) {
 			struct job *j = &jobs[i];
@@ -229,7 +266,8 @@ int cmd_enqueue(struct ctl *c, int argc, char **argv)
 		{ "chat", &a.chat, NULL },	 { "priority", &a.prio, NULL },
 		{ "kind", &a.kind, NULL },	 { "count", &a.count, NULL },
 		{ "delay-ms", &a.delay, NULL },	 { "payload", &a.payload, NULL },
-		{ "job-id", &a.job_id, NULL },	 { NULL, NULL, NULL },
+		{ "job-id", &a.job_id, NULL },	 { "rate", &a.rate, NULL },
+		{ NULL, NULL, NULL },
 	};
 	struct plan p;
 	char *pos[1];

@@ -54,10 +54,11 @@ static const struct command commands[] = {
 	  "usage: piyasactl enqueue --chat ID [--bot ID | --bots ID,ID,... | --all-bots]\n"
 	  "                         [--priority high|normal|low] [--kind speak|reply|memorize]\n"
 	  "                         [--count K] [--delay-ms N] [--payload JSON] [--spread]\n"
-	  "                         [--job-id ID]\n"
+	  "                         [--job-id ID] [--rate R]\n"
 	  "  Without --bot the K jobs go round-robin over the chat's enabled member bots\n"
 	  "  (or over the --bots given). --job-id fixes the id of a single job (a second\n"
-	  "  enqueue of the same id is a no-op). Prints \"enqueued K jobs\".\n" },
+	  "  enqueue of the same id is a no-op). --rate R puts them on the queues at R a\n"
+	  "  second, each stamped when it is queued. Prints \"enqueued K jobs\".\n" },
 	{ "status", cmd_status, "queue depths per worker, messages by status, dead letters",
 	  "usage: piyasactl status [--json]\n" },
 	{ "dead", cmd_dead, "list, show and retry dead-lettered jobs",

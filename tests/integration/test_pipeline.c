@@ -210,6 +210,32 @@ START_TEST(malformed_job_goes_to_dead_letters_with_reason)
 }
 END_TEST
 
+/* piyasactl enqueue --rate: the jobs reach the queues one at a time over the
+ * time the rate gives (the latency bench relies on it), each stamped as it is
+ * queued, and every one still runs once. */
+START_TEST(enqueue_at_a_rate_spreads_the_jobs)
+{
+	char *cast = itest_write_cast(4, CHAT);
+	int64_t t0;
+
+	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
+	ck_assert_int_ne(itest_ctl("enqueue", "--chat", "-1001000000042", "--rate", "-1", NULL), 0);
+	sup = itest_supervisor("2");
+	t0 = itest_now_ms();
+	ck_assert_int_eq(itest_ctl("enqueue", "--chat", "-1001000000042", "--count", "21", "--rate",
+				   "40", NULL), 0);
+	ck_assert_int_ge(itest_now_ms() - t0, 480); /* 20 gaps of 25 ms */
+	ck_assert(itest_wait_for(all_sent, (void *)(intptr_t)21, 30000));
+	long long span = itest_pg_int("SELECT (extract(epoch FROM max(enqueued_at) - "
+				      "min(enqueued_at)) * 1000)::bigint FROM messages");
+	ck_assert_int_ge(span, 450);
+	ck_assert_int_le(span, 5000);
+	ck_assert_int_ge(itest_pg_int("SELECT count(DISTINCT enqueued_at) FROM messages"), 15);
+	unlink(cast);
+	free(cast);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pipeline");
@@ -222,6 +248,7 @@ int main(void)
 	tcase_add_test(tc, two_thousand_jobs_forty_bots_four_workers);
 	tcase_add_test(tc, malformed_job_goes_to_dead_letters_with_reason);
 	tcase_add_test(tc, semantic_dedup_sees_the_sent_messages);
+	tcase_add_test(tc, enqueue_at_a_rate_spreads_the_jobs);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
