@@ -167,6 +167,12 @@ START_TEST(test_file_errors)
 			  "\"token\":\"5:y\"}]}", "bots[1].token: Telegram bot 5 is also bots[0]'s");
 	expect_file_error("{\"chats\":[{\"id\":-1,\"title\":\"a\"},{\"id\":-1,\"title\":\"b\"}]}",
 			  "chats[1].id: duplicate of chats[0]");
+	/* the first element with an earlier twin, named with the twin's first place */
+	expect_file_error("{\"bots\":[{\"name\":\"x\"},{\"name\":\"a\"},{\"name\":\"b\"},"
+			  "{\"name\":\"b\"},{\"name\":\"a\"},{\"name\":\"b\"}]}",
+			  "bots[3].name: duplicate of bots[2]");
+	expect_file_error("{\"bots\":[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":\"a\"},"
+			  "{\"name\":\"a\"}]}", "bots[2].name: duplicate of bots[0]");
 	expect_file_error("{\"chats\":[{\"id\":0,\"title\":\"a\"}]}", "chats[0].id: expected a non-zero");
 	expect_file_error("{\"bots\":[{\"name\":\"a\",\"stances\":[{\"topic\":\"BIST\","
 			  "\"stance_text\":\"x\",\"confidence\":\"yüksek\"}]}]}",
