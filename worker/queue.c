@@ -54,8 +54,9 @@ void queue_maybe_lease(struct wk *w)
 	if (w->leasing || w->waiting || w->draining || !w->fleet_ok || room <= 0 ||
 	    !ra_up(w->redis))
 		return;
+	w->lease_want = room < LEASE_BATCH ? room : LEASE_BATCH;
 	snprintf(lease_ms, sizeof lease_ms, "%d", w->cfg.lease_ms);
-	snprintf(max, sizeof max, "%d", room < LEASE_BATCH ? room : LEASE_BATCH);
+	snprintf(max, sizeof max, "%d", w->lease_want);
 	if (++w->lease_calls % LOWFIRST_EVERY == 0)
 		av[2] = "1";
 	if (ra_eval(w->redis, RQ_LEASE, &w->keys, 4, av, on_leased, w) == 0)
@@ -86,7 +87,10 @@ static void on_leased(redisReply *r, const char *err, void *arg)
 	for (size_t i = 0; i + 2 < r->elements; i += 3)
 		task_start(w, r->element[i]->str, r->element[i + 1]->str, r->element[i + 1]->len,
 			   (int)r->element[i + 2]->integer);
-	if (n == 0)
+	/* Fewer than asked: the queues were empty. Block on the wake key now
+	 * rather than asking again (one script call per job less when jobs
+	 * trickle in); an enqueue since then has left its token there. */
+	if (n < (size_t)w->lease_want)
 		start_wait(w);
 	else
 		queue_maybe_lease(w);

@@ -58,6 +58,7 @@ struct wk {
 	int leasing;               /* a lease call is outstanding */
 	int waiting;               /* a BLPOP is outstanding */
 	unsigned lease_calls;
+	int lease_want;            /* jobs the outstanding lease asked for */
 	int inflight;
 	struct task *tasks;        /* in flight, for lease renewal */
 	uint64_t next_maint, next_renew, next_depth, tick_expected;
