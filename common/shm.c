@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 const double shm_bucket_bounds[SHM_NBUCKETS] = {
-	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, INFINITY,
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, INFINITY,
 };
 
 struct shm_header {

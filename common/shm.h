@@ -77,10 +77,13 @@ enum shm_hist {
 	SHM_H_E2E_SECONDS,        /* enqueued_at to sent */
 	SHM_H_LLM_SECONDS,
 	SHM_H_TG_SECONDS,
+	SHM_H_QUEUE_SECONDS,      /* due (enqueued_at or not_before) to lease */
+	SHM_H_CLAIM_SECONDS,      /* the outbox claim written: asked to committed */
+	SHM_H_FINISH_SECONDS,     /* Telegram's answer to the outcome written and acked */
 	SHM_H_COUNT
 };
 
-#define SHM_NBUCKETS 14 /* upper bounds in shm_bucket_bounds, the last is +Inf */
+#define SHM_NBUCKETS 16 /* upper bounds in shm_bucket_bounds, the last is +Inf */
 extern const double shm_bucket_bounds[SHM_NBUCKETS];
 
 struct shm_hist_data {

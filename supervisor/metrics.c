@@ -273,6 +273,14 @@ static void write_histograms(FILE *f, const struct snap *s)
 		   &s->total.hist[SHM_H_LLM_SECONDS]);
 	write_hist(f, "piyasa_telegram_latency_seconds", "Telegram Bot API call latency.",
 		   &s->total.hist[SHM_H_TG_SECONDS]);
+	write_hist(f, "piyasa_queue_wait_seconds", "From a first attempt being due to its lease.",
+		   &s->total.hist[SHM_H_QUEUE_SECONDS]);
+	write_hist(f, "piyasa_outbox_claim_seconds",
+		   "From asking for the outbox claim (sending) to its commit.",
+		   &s->total.hist[SHM_H_CLAIM_SECONDS]);
+	write_hist(f, "piyasa_job_finish_seconds",
+		   "From Telegram's answer to the outcome written and the job acked.",
+		   &s->total.hist[SHM_H_FINISH_SECONDS]);
 }
 
 static void write_supervisor(FILE *f, const struct snap *s)

@@ -83,6 +83,9 @@ void task_finished(struct task *t, int acked)
 	struct wk *w = t->w;
 	double secs = (double)(uv_now(w->loop) - t->leased_at) / 1000.0;
 
+	if (t->answer_ns)
+		shm_observe(w->slot, SHM_H_FINISH_SECONDS, (double)(uv_hrtime() - t->answer_ns) / 1e9);
+
 	if (t->decoded) {
 		shm_job(w->slot, t->job.kind, t->outcome);
 		shm_observe(w->slot, SHM_H_JOB_SECONDS, secs);
@@ -485,6 +488,7 @@ static void on_claimed(PGresult *res, int row, const char *err, void *arg)
 	struct task *t = arg;
 	const char *st;
 
+	shm_observe(t->w->slot, SHM_H_CLAIM_SECONDS, (double)(uv_hrtime() - t->claim_ns) / 1e9);
 	if (!res || row < 0) {
 		struct log_ctx c = ctx_of(t);
 		log_msg(LOG_WARNING, &c, "outbox row not claimed: %s", err ? err : "no row returned");
@@ -583,6 +587,7 @@ static void claim(struct task *t)
 		retry_later(t, -1);
 		return;
 	}
+	t->claim_ns = uv_hrtime();
 	if (pgb_add(t->w->claims, t->id, row, on_claimed, t) < 0)
 		abandon(t, "database unavailable");
 }
@@ -707,6 +712,7 @@ static void on_sent(const struct httpc_resp *r, void *arg)
 	struct tgw_result res;
 	char why[256];
 
+	t->answer_ns = uv_hrtime();
 	if (r->err_kind == HTTPC_CONNECT) {
 		tg_count(t, SHM_C_TG_NETERR, r, -1);
 		mark_retry(t, -1, "telegram unreachable");
@@ -780,6 +786,19 @@ static void send_message(struct task *t)
 
 /* ---- entry ---- */
 
+/* How long a first attempt waited on the queue once it was due (a delayed job
+ * is due at not_before; a retry's wait is its backoff, not the queue's).
+ * Producers' clocks may differ a little from ours. */
+static void observe_queue_wait(struct task *t)
+{
+	int64_t due = t->job.enqueued_at > t->job.not_before ? t->job.enqueued_at
+							     : t->job.not_before;
+	int64_t waited = job_now_ms() - due;
+
+	if (due > 0 && t->attempt == 1)
+		shm_observe(t->w->slot, SHM_H_QUEUE_SECONDS, (double)(waited > 0 ? waited : 0) / 1000.0);
+}
+
 void task_start(struct wk *w, const char *id, const char *body, size_t len, int attempts)
 {
 	struct task *t = calloc(1, sizeof *t);
@@ -810,6 +829,7 @@ void task_start(struct wk *w, const char *id, const char *body, size_t len, int 
 		return;
 	}
 	t->decoded = 1;
+	observe_queue_wait(t);
 	/* A reply's id is derived from the message it answers, so a repeated
 	 * update can queue it again after it ran: the outbox says so first. */
 	if (attempts > 1 || t->job.kind == JOB_REPLY) {

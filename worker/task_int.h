@@ -50,6 +50,8 @@ struct task {
 	int64_t tg_id;           /* Telegram's message_id once sent */
 	int64_t sent_ms;         /* when Telegram answered (messages.sent_at) */
 	int off_slot;            /* typing: not counted in w->inflight */
+	uint64_t claim_ns;       /* uv_hrtime when the claim was asked for */
+	uint64_t answer_ns;      /* uv_hrtime of Telegram's answer (0: none) */
 };
 
 

@@ -210,6 +210,11 @@ START_TEST(malformed_job_goes_to_dead_letters_with_reason)
 }
 END_TEST
 
+static int all_finished(void *arg)
+{
+	return metric("piyasa_job_finish_seconds_count") >= (long long)(intptr_t)arg;
+}
+
 /* piyasactl enqueue --rate: the jobs reach the queues one at a time over the
  * time the rate gives (the latency bench relies on it), each stamped as it is
  * queued, and every one still runs once. */
@@ -231,6 +236,13 @@ START_TEST(enqueue_at_a_rate_spreads_the_jobs)
 	ck_assert_int_ge(span, 450);
 	ck_assert_int_le(span, 5000);
 	ck_assert_int_ge(itest_pg_int("SELECT count(DISTINCT enqueued_at) FROM messages"), 15);
+	/* each stage of each job is in the supervisor's histograms; arriving one
+	 * by one at idle workers, none waited long on the queue */
+	ck_assert(itest_wait_for(all_finished, (void *)(intptr_t)21, 10000));
+	ck_assert_int_eq(metric("piyasa_queue_wait_seconds_count"), 21);
+	ck_assert_int_eq(metric("piyasa_outbox_claim_seconds_count"), 21);
+	ck_assert_int_eq(metric("piyasa_job_finish_seconds_count"), 21);
+	ck_assert_int_eq(metric("piyasa_queue_wait_seconds_bucket{le=\"1\"}"), 21);
 	unlink(cast);
 	free(cast);
 }

@@ -170,18 +170,18 @@ START_TEST(observe_buckets)
 	ck_assert(isinf(shm_bucket_bounds[SHM_NBUCKETS - 1]));
 	for (int i = 1; i < SHM_NBUCKETS; i++)
 		ck_assert(shm_bucket_bounds[i] > shm_bucket_bounds[i - 1]);
-	shm_observe(sl, SHM_H_LLM_SECONDS, 0.001); /* le 0.005 */
-	shm_observe(sl, SHM_H_LLM_SECONDS, 0.005); /* le 0.005: bounds are inclusive */
+	shm_observe(sl, SHM_H_LLM_SECONDS, 0.0005); /* le 0.001 */
+	shm_observe(sl, SHM_H_LLM_SECONDS, 0.001); /* le 0.001: bounds are inclusive */
 	shm_observe(sl, SHM_H_LLM_SECONDS, 0.3);   /* le 0.5 */
 	shm_observe(sl, SHM_H_LLM_SECONDS, 61);    /* +Inf */
 	shm_observe(sl, SHM_H_LLM_SECONDS, -1);    /* clamped to 0 */
 	shm_observe(sl, SHM_H_LLM_SECONDS, NAN);
 	shm_observe(sl, SHM_H_COUNT, 1);           /* ignored */
 	ck_assert_int_eq(shm_load(&h->buckets[0]), 4);
-	ck_assert_int_eq(shm_load(&h->buckets[6]), 1);
+	ck_assert_int_eq(shm_load(&h->buckets[8]), 1);
 	ck_assert_int_eq(shm_load(&h->buckets[SHM_NBUCKETS - 1]), 1);
 	ck_assert_int_eq(shm_load(&h->count), 6);
-	ck_assert_int_eq(shm_load(&h->sum_us), 1000 + 5000 + 300000 + 61000000);
+	ck_assert_int_eq(shm_load(&h->sum_us), 500 + 1000 + 300000 + 61000000);
 	shm_free(s);
 }
 END_TEST
@@ -226,7 +226,7 @@ START_TEST(fold_then_reset_keeps_totals)
 	ck_assert_int_eq(base.jobs[1][SHM_OUT_SENT], 200000);
 	ck_assert_int_eq(base.pcounters[2][SHM_P_PROMPT_TOKENS], 2468);
 	ck_assert_int_eq(base.hist[SHM_H_JOB_SECONDS].count, 1);
-	ck_assert_int_eq(base.hist[SHM_H_JOB_SECONDS].buckets[2], 1);
+	ck_assert_int_eq(base.hist[SHM_H_JOB_SECONDS].buckets[4], 1);
 	ck_assert_int_eq(base.hist[SHM_H_JOB_SECONDS].sum_us, 20000);
 	ck_assert_int_eq(base.gauges[SHM_G_QUEUE_HIGH], 0); /* gauges are not folded */
 	ck_assert_int_eq(base.state, 0);
