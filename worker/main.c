@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 #include <signal.h>
@@ -47,6 +48,53 @@ int _gnutls_global_init_skip(void);
 int _gnutls_global_init_skip(void)
 {
 	return 1;
+}
+
+/* Loading and initialising the shared libraries (the dynamic linker's symbol
+ * and relocation tables, OpenSSL's and p11-kit's set-up...) maps pages that a
+ * running worker never reads again, and they count in its RSS: 9.7 MB of
+ * library pages at the end of a 10,000-bot bench, 3.6 MB once shed. So once
+ * started, the worker drops the read-only file pages of its mappings; what
+ * it uses comes back from the page cache at a minor fault (no I/O). A mapping
+ * holding private copies (relocated data, resident or swapped) is left
+ * alone: MADV_DONTNEED would drop them. */
+struct mapping {
+	unsigned long start, end, inode;
+	char perms[8];
+	unsigned long private_kb; /* Anonymous + Swap */
+};
+
+static void shed_mapping(const struct mapping *m)
+{
+	if (m->private_kb == 0 && m->inode != 0 && m->perms[1] == '-' && m->perms[3] == 'p')
+		madvise((void *)m->start, m->end - m->start, MADV_DONTNEED);
+}
+
+/* /proc/self/smaps: a mapping's line, its counters, and VmFlags last. */
+static void shed_start_pages(void)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	struct mapping m = { 0 }, next = { 0 };
+	unsigned long kb;
+	char line[512];
+	int have = 0;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &next.start, &next.end, next.perms,
+			   &next.inode) == 4) {
+			m = next;
+			have = 1;
+		} else if (have && (sscanf(line, "Anonymous: %lu", &kb) == 1 ||
+				    sscanf(line, "Swap: %lu", &kb) == 1)) {
+			m.private_kb += kb;
+		} else if (have && strncmp(line, "VmFlags:", 8) == 0) {
+			shed_mapping(&m);
+			have = 0;
+		}
+	}
+	fclose(f);
 }
 
 struct pgc *wk_pg(struct wk *w)
@@ -375,6 +423,7 @@ static int run(struct wk *w, const struct args *a)
 		return 1;
 	}
 	start_handles(w);
+	shed_start_pages();
 	log_info("worker %d/%d started (max_inflight %d)", w->index, w->count, w->cfg.max_inflight);
 	uv_run(w->loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(w->loop) != 0)
