@@ -16,11 +16,15 @@
 #include "wk.h"
 
 #define CHAT_TTL_MS 30000
-/* How long another worker's bot message may be missing from a context here.
- * A busy chat is written many times a second by every worker: dropping it at
- * each of them meant a reload per job; a job's context is anyway a moment old
- * by the time its LLM answers. */
-#define CHAT_STALE_MS 250
+/* How long another worker's bot message may be missing from a context here:
+ * NOTICE_DELAY_MS for the writer to tell, CHAT_STALE_MS for the others to
+ * drop their copy, 250 ms in all. A busy chat is written many times a second
+ * by every worker: dropping it at each of them meant a reload per job; a job's
+ * context is anyway a moment old by the time its LLM answers. The writer's
+ * delay gathers a chat's writes into one notice: one PUBLISH (and a wake-up of
+ * each other worker) per 100 ms instead of per message. */
+#define NOTICE_DELAY_MS 100
+#define CHAT_STALE_MS 150
 #define NOTICE_MAX 64         /* chat ids per PUBLISH; more go in the next turn */
 #define NOTICE_TIMEOUT_MS 2000
 
@@ -303,6 +307,8 @@ void chats_free(struct chats *c)
 {
 	if (!c)
 		return;
+	if (c->nwritten)
+		on_flush_due(&c->flush); /* the last turn's writes, while Redis is up */
 	rsub_free(c->notices);
 	lcache_free(c->cache);
 	uv_close((uv_handle_t *)&c->flush, on_flush_closed);
@@ -384,14 +390,19 @@ static void notice_add(struct chats *c, int64_t chat_id, int urgent)
 	for (size_t i = 0; i < c->nwritten; i++)
 		if (c->written[i].id == chat_id) {
 			c->written[i].urgent |= urgent;
+			if (urgent || c->w->draining)
+				uv_timer_start(&c->flush, on_flush_due, 0, 0);
 			return;
 		}
 	if (c->nwritten == NOTICE_MAX)
 		on_flush_due(&c->flush);
 	c->written[c->nwritten].id = chat_id;
 	c->written[c->nwritten++].urgent = urgent;
-	if (!uv_is_active((uv_handle_t *)&c->flush))
+	/* A human's message, or a worker about to stop: tell them now. */
+	if (urgent || c->w->draining)
 		uv_timer_start(&c->flush, on_flush_due, 0, 0);
+	else if (!uv_is_active((uv_handle_t *)&c->flush))
+		uv_timer_start(&c->flush, on_flush_due, NOTICE_DELAY_MS, 0);
 }
 
 void chats_stats(const struct chats *c, uint64_t *hits, uint64_t *misses, size_t *size)

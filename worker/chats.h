@@ -47,8 +47,9 @@ typedef void (*chats_cb)(const void *ctx, const char *err, void *arg);
 struct chats *chats_new(struct wk *w);
 void chats_free(struct chats *c);
 void chats_get(struct chats *c, int64_t chat_id, chats_cb cb, void *arg);
-/* A message of chat_id was committed: drop it here and tell the others
- * (urgent: a human's message, which they drop at once too). */
+/* A message of chat_id was committed: drop it here and tell the others, with
+ * the chat's other writes of the next 100 ms (urgent: a human's message, told
+ * at once, which they drop at once too). */
 void chats_written(struct chats *c, int64_t chat_id, int urgent);
 /* One of our bots' messages was committed: m (copied) goes into the cached
  * context in place, in id order, instead of a reload; the others are told. */
