@@ -383,6 +383,17 @@ void fa_chat_stats_locked(json_t *s)
     fa_bots_stats_locked(s);
 }
 
+json_t *fa_chat_sends_json(void)
+{
+    json_t *j;
+
+    fa_state_lock();
+    j = json_pack("{s:I, s:I}", "sends", (json_int_t)fa_sends, "duplicate_sends",
+                  (json_int_t)fa_dup_sends);
+    fa_state_unlock();
+    return j;
+}
+
 size_t fa_chat_reset_locked(struct fa_req ***claimed)
 {
     size_t n = fa_bots_reset_locked(claimed);

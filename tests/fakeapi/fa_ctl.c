@@ -142,6 +142,8 @@ static void fa_ctl_route(struct fa_answer *a, const char *url, int post, json_t 
 {
     if (strcmp(url, "/_stats") == 0)
         fa_answer_json(a, 200, fa_stats_json());
+    else if (strcmp(url, "/_stats/sends") == 0)
+        fa_answer_json(a, 200, fa_chat_sends_json());
     else if (strcmp(url, "/_messages") == 0)
         fa_ctl_messages(a, p);
     else if (strcmp(url, "/_health") == 0)

@@ -95,6 +95,9 @@ json_t *fa_chat_messages(int64_t chat_id, int limit);
  * resumes them after unlocking). Returns how many. */
 size_t fa_chat_reset_locked(struct fa_req ***claimed);
 void fa_chat_stats_locked(json_t *stats);
+/* {"sends", "duplicate_sends"} alone: what a poller waiting for a run's end
+ * needs, without the per-bot and per-chat maps of /_stats. */
+json_t *fa_chat_sends_json(void);
 void fa_chat_free_locked(void);
 void fa_chat_init_locked(int history);
 int fa_settings_chat_missing_locked(int64_t chat_id);
