@@ -323,6 +323,12 @@ START_TEST(test_send_ids_and_stats)
     ck_assert_int_eq(fx_stat("sends_by_chat/-1001"), 3);
     ck_assert_int_eq(fx_stat("sends_by_bot/101"), 3);
     ck_assert_int_eq(fx_stat("duplicate_sends"), 0);
+    /* the short form a poller reads */
+    j = fx_ok("/_stats/sends", NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "sends")), 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "duplicate_sends")), 0);
+    ck_assert_int_eq(json_object_size(j), 2);
+    json_decref(j);
 }
 END_TEST
 
