@@ -36,6 +36,7 @@ struct pgb {
 	struct batch *ready, *ready_tail; /* closed batches waiting for the window */
 	struct batch *failed;   /* could not be sent: answered on the timer */
 	size_t window, out;     /* statements allowed out at once (0: any), out now */
+	uint64_t delay_ms;      /* a first row waits this long for company */
 	int refs;               /* 1 for the owner + one per batch out */
 	int closing;
 	unsigned long long rows, statements;
@@ -305,13 +306,18 @@ int pgb_add(struct pgb *b, const char *key, json_t *row, pgb_cb cb, void *arg)
 	it->cb = cb;
 	it->arg = arg;
 	if (!uv_is_active((uv_handle_t *)&b->timer))
-		uv_timer_start(&b->timer, on_turn, 0, 0);
+		uv_timer_start(&b->timer, on_turn, b->delay_ms, 0);
 	return 0;
 }
 
 void pgb_set_window(struct pgb *b, size_t statements)
 {
 	b->window = statements;
+}
+
+void pgb_set_delay(struct pgb *b, unsigned ms)
+{
+	b->delay_ms = ms;
 }
 
 void pgb_stats(const struct pgb *b, unsigned long long *rows, unsigned long long *statements)

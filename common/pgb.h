@@ -52,6 +52,13 @@ int pgb_add(struct pgb *b, const char *key, json_t *row, pgb_cb cb, void *arg)
  * rows were added. */
 void pgb_set_window(struct pgb *b, size_t statements);
 
+/* A row that starts a batch waits up to ms (0, the default: the loop's next
+ * turn) for others to share its statement; a full batch goes at once. For
+ * writes off the latency path, which then cost one commit per few rows
+ * instead of one per row when rows come one by one. Applies from the next
+ * batch on. */
+void pgb_set_delay(struct pgb *b, unsigned ms);
+
 /* Rows sent in one statement so far, and statements (for the metrics). */
 void pgb_stats(const struct pgb *b, unsigned long long *rows, unsigned long long *statements);
 

@@ -252,6 +252,61 @@ START_TEST(window_gathers_turns)
 }
 END_TEST
 
+static void on_pause(uv_timer_t *h)
+{
+	(void)h;
+}
+
+/* Turn the loop for about ms, as rows trickling in from other work would. */
+static void pause_ms(uv_loop_t *loop, uint64_t ms)
+{
+	uv_timer_t t;
+
+	uv_timer_init(loop, &t);
+	uv_timer_start(&t, on_pause, ms, 0);
+	while (uv_is_active((uv_handle_t *)&t))
+		uv_run(loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(loop, UV_RUN_NOWAIT);
+}
+
+/* With a delay, rows that come one by one within it share one statement, and
+ * none is answered before the delay; without it, each went on its own turn. */
+START_TEST(delay_gathers_rows_that_trickle_in)
+{
+	uv_loop_t loop;
+	struct pgb *b;
+	struct row_ans a[4] = { { 0 } };
+	unsigned long long rows, stmts;
+	uint64_t t0;
+	char k[16];
+
+	setup(&loop);
+	b = pgb_new(&loop, upsert, 256, conn_fn, NULL);
+	pgb_set_window(b, 1);
+	pgb_set_delay(b, 200);
+	t0 = uv_hrtime();
+	for (int i = 0; i < 4; i++) {
+		snprintf(k, sizeof k, "d%d", i);
+		ck_assert_int_eq(add(b, k, i, &a[i]), 0);
+		pause_ms(&loop, 20);
+	}
+	ck_assert_int_eq(answered, 0);
+	run_until_answered(&loop, 4);
+	ck_assert_uint_ge((uv_hrtime() - t0) / 1000000, 190);
+	pgb_stats(b, &rows, &stmts);
+	ck_assert_int_eq(rows, 4);
+	ck_assert_int_eq(stmts, 1);
+	/* back to 0: the next row goes on the next turn */
+	pgb_set_delay(b, 0);
+	t0 = uv_hrtime();
+	ck_assert_int_eq(add(b, "now", 9, &a[0]), 0);
+	run_until_answered(&loop, 5);
+	ck_assert_uint_lt((uv_hrtime() - t0) / 1000000, 150);
+	teardown(&loop, b);
+}
+END_TEST
+
 static Suite *pgb_suite(void)
 {
 	Suite *s = suite_create("pgb");
@@ -264,6 +319,7 @@ static Suite *pgb_suite(void)
 	tcase_add_test(tc, full_batches_split);
 	tcase_add_test(tc, free_fails_what_waits);
 	tcase_add_test(tc, window_gathers_turns);
+	tcase_add_test(tc, delay_gathers_rows_that_trickle_in);
 	suite_add_tcase(s, tc);
 	return s;
 }
