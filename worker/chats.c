@@ -387,17 +387,19 @@ void chats_written(struct chats *c, int64_t chat_id, int urgent)
 
 static void notice_add(struct chats *c, int64_t chat_id, int urgent)
 {
-	for (size_t i = 0; i < c->nwritten; i++)
-		if (c->written[i].id == chat_id) {
-			c->written[i].urgent |= urgent;
-			if (urgent || c->w->draining)
-				uv_timer_start(&c->flush, on_flush_due, 0, 0);
-			return;
-		}
-	if (c->nwritten == NOTICE_MAX)
+	size_t i = 0;
+
+	while (i < c->nwritten && c->written[i].id != chat_id)
+		i++;
+	if (i == NOTICE_MAX) {
 		on_flush_due(&c->flush);
-	c->written[c->nwritten].id = chat_id;
-	c->written[c->nwritten++].urgent = urgent;
+		i = 0;
+	}
+	if (i == c->nwritten) {
+		c->written[c->nwritten].id = chat_id;
+		c->written[c->nwritten++].urgent = 0;
+	}
+	c->written[i].urgent |= urgent;
 	/* A human's message, or a worker about to stop: tell them now. */
 	if (urgent || c->w->draining)
 		uv_timer_start(&c->flush, on_flush_due, 0, 0);
