@@ -14,7 +14,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 CHECK_LIBS := $(shell pkg-config --libs check)
 
-CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -g -MMD -MP -D_GNU_SOURCE -Icommon
+CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -g -MMD -MP -D_GNU_SOURCE -I.
 ifeq ($(MODE),asan)
   CFLAGS_MODE := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDFLAGS_MODE := -fsanitize=address,undefined
@@ -26,9 +26,19 @@ ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_MODE) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(LDFLAGS_MODE) $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lm -lpthread
 
-COMMON_SRC := $(wildcard common/*.c)
+# Each program's modules (all but its main.c) form a library, so unit tests and
+# benchmarks link the code they test instead of including .c files.
+COMMON_SRC := $(wildcard common/*.c common/net/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 LIBCOMMON  := $(B)/libcommon.a
+WORKER_SRC := $(filter-out worker/main.c,$(wildcard worker/*.c worker/*/*.c worker/*/*/*.c))
+LIBWORKER  := $(B)/libworker.a
+SUP_SRC    := $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
+LIBSUP     := $(B)/libsupervisor.a
+FAKE_SRC   := $(filter-out tests/fakeapi/fakeapi.c,$(wildcard tests/fakeapi/*.c))
+LIBFAKE    := $(B)/libfakeapi.a
+# Libraries in link order: a program's own, then common.
+UNIT_LIBS  := $(LIBWORKER) $(LIBSUP) $(LIBFAKE) $(LIBCOMMON)
 
 BINS := $(B)/bin/supervisor $(B)/bin/worker $(B)/bin/piyasactl $(B)/bin/piyasa-fakeapi
 
@@ -59,12 +69,17 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(LIBCOMMON): $(COMMON_OBJ)
+$(B)/lib%.a:
 	@rm -f $@
 	ar rcs $@ $^
+$(LIBCOMMON): $(COMMON_OBJ)
+$(LIBWORKER): $(WORKER_SRC:%.c=$(B)/%.o)
+$(LIBSUP): $(SUP_SRC:%.c=$(B)/%.o)
+$(LIBFAKE): $(FAKE_SRC:%.c=$(B)/%.o)
 
+# link_bin name, main object, libraries
 define link_bin
-$(B)/bin/$(1): $(patsubst %.c,$(B)/%.o,$(wildcard $(2)/*.c)) $(LIBCOMMON)
+$(B)/bin/$(1): $(2) $(3) $(LIBCOMMON)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LIBS)
 endef
@@ -73,21 +88,21 @@ $(B)/ctl/migrations_gen.c: $(sort $(wildcard ctl/migrations/*.sql)) scripts/embe
 	@mkdir -p $(dir $@)
 	bash scripts/embed-sql $@ $(sort $(wildcard ctl/migrations/*.sql))
 $(B)/ctl/migrations_gen.o: $(B)/ctl/migrations_gen.c
-	$(CC) $(ALL_CFLAGS) -Ictl -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 $(B)/bin/piyasactl: $(B)/ctl/migrations_gen.o
 
-$(eval $(call link_bin,supervisor,supervisor))
-$(eval $(call link_bin,worker,worker))
+$(eval $(call link_bin,supervisor,$(B)/supervisor/main.o,$(LIBSUP)))
+$(eval $(call link_bin,worker,$(B)/worker/main.o,$(LIBWORKER)))
 # The worker tells OpenSSL (curl's TLS) what not to load at start (worker/main.c).
 $(B)/bin/worker: LIBS += $(shell pkg-config --libs openssl)
-$(eval $(call link_bin,piyasactl,ctl))
-$(eval $(call link_bin,piyasa-fakeapi,tests/fakeapi))
+$(eval $(call link_bin,piyasactl,$(patsubst %.c,$(B)/%.o,$(wildcard ctl/*.c))))
+$(eval $(call link_bin,piyasa-fakeapi,$(B)/tests/fakeapi/fakeapi.o,$(LIBFAKE)))
 
-$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIBCOMMON)
+$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
 
-$(B)/tests/itest_%: $(B)/tests/integration/test_%.o $(ITEST_LIB) $(LIBCOMMON)
+$(B)/tests/itest_%: $(B)/tests/integration/test_%.o $(ITEST_LIB) $(UNIT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
 

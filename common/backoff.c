@@ -1,7 +1,7 @@
 /* backoff: see backoff.h. The ceiling is computed by shifting the cap down rather
  * than the base up, so a large attempt (a worker that crashed all night) can never
  * overflow into a negative or zero delay. */
-#include "backoff.h"
+#include "common/backoff.h"
 
 #include <stdint.h>
 #include <time.h>

@@ -1,8 +1,8 @@
 /* cast: see cast.h. Shapes are tables of fields (name, kind, required, detail),
  * so what BEHAVIOUR.md writes as `{tone, empathy 0..1, ...}` reads almost the same
  * here, and one walker produces every path-naming message. */
-#include "cast.h"
-#include "tok.h"
+#include "common/cast.h"
+#include "common/tok.h"
 
 #include <stdio.h>
 #include <stdlib.h>

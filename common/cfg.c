@@ -1,7 +1,7 @@
 /* cfg: see cfg.h. The known keys are one table (name, type, where it lives, bounds,
  * environment variable), so the parser, the environment and the docs agree. */
-#include "cfg.h"
-#include "log.h"
+#include "common/cfg.h"
+#include "common/log.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* imap: see imap.h. Linear probing with backward-shift deletion (no tombstones),
  * grown at 70% load. */
-#include "imap.h"
+#include "common/imap.h"
 
 #include <stdlib.h>
 

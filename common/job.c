@@ -1,5 +1,5 @@
 /* job: see job.h. */
-#include "job.h"
+#include "common/job.h"
 
 #include <sodium.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* log: see log.h. Formatting happens once into a stack buffer; the sinks only
  * decide how to frame it. The rate limit keeps one slot per call-site format
  * string, so a storm of identical errors costs a counter, not a log line each. */
-#include "log.h"
+#include "common/log.h"
 
 #include <jansson.h>
 #include <stdarg.h>

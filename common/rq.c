@@ -1,6 +1,6 @@
 /* rq: see rq.h. The scripts are the whole life cycle of a job; each is atomic on
  * the server. Times come from Redis TIME so worker clocks do not matter. */
-#include "rq.h"
+#include "common/rq.h"
 
 #include <stdio.h>
 

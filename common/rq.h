@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "job.h"
+#include "common/job.h"
 
 enum rq_script {
 	RQ_ENQUEUE,  /* ARGV epoch id json prio delay_ms -> 1 new, 0 duplicate id */

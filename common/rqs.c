@@ -1,12 +1,12 @@
 /* rqs: see rqs.h. */
-#include "rqs.h"
+#include "common/rqs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "rurl.h"
+#include "common/rurl.h"
 
 struct rqs {
 	redisContext *c;

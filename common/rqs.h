@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "job.h"
-#include "rq.h"
+#include "common/job.h"
+#include "common/rq.h"
 
 struct rqs;
 

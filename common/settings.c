@@ -1,9 +1,9 @@
 /* settings: see settings.h. Each row names where its value lives (an offset into
  * struct settings) and how it is stored; cast_check_setting has already said
  * the shape is right when a row's store function runs. */
-#include "settings.h"
+#include "common/settings.h"
 
-#include "cast.h"
+#include "common/cast.h"
 
 #include <stddef.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "humanise.h"
+#include "worker/chat/text/humanise.h"
 
 #define SETTINGS_MAX_RANGES 8
 #define SETTINGS_MAX_FEEDS 8

@@ -4,7 +4,7 @@
  * nslots slots, each padded to a cache line so two workers never write the same
  * line. The supervisor seals the size, so a buggy worker cannot shrink the file
  * under everyone's mapping (which would SIGBUS the supervisor). */
-#include "shm.h"
+#include "common/shm.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* tok: see tok.h. */
-#include "tok.h"
+#include "common/tok.h"
 
 #include <errno.h>
 #include <sodium.h>

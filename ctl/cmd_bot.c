@@ -3,9 +3,9 @@
  * public part (the Telegram bot id before ':'). Profiles are checked against the
  * shapes of BEHAVIOUR.md (common/cast) before they are stored, so a worker never
  * meets a string where an object belongs. */
-#include "cast.h"
-#include "ctl.h"
-#include "tok.h"
+#include "common/cast.h"
+#include "ctl/ctl.h"
+#include "common/tok.h"
 
 #include <sodium.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* cmd_chat: `piyasactl chat ...`: the Telegram groups the bots talk in, and which
  * bots are members. A chat's id is Telegram's (negative for groups), so it is
  * given, never generated. */
-#include "cast.h"
-#include "ctl.h"
+#include "common/cast.h"
+#include "ctl/ctl.h"
 
 #include <stdlib.h>
 #include <string.h>

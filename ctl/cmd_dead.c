@@ -5,7 +5,7 @@
  * outbox row (unique on job id) says 'failed'; it is set to 'retry' and committed
  * BEFORE the job is queued, so a worker that leases the job at once already finds
  * a row it may send again (a 'failed' row would end the job a second time). */
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * thousands of jobs spread over a chat's bots. The bot and chat are checked in
  * PostgreSQL first (a job for an unknown bot would only die in a worker); the
  * jobs go through rqs_enqueue, pipelined, a batch at a time. */
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,9 +8,9 @@
  * file leaves out keeps its stored value. Within a bot that lists them, stances and
  * holdings become exactly the file's; memories are only added (the workers add
  * their own, which an import must not erase); memberships are only added. */
-#include "cast.h"
-#include "ctl.h"
-#include "tok.h"
+#include "common/cast.h"
+#include "ctl/ctl.h"
+#include "common/tok.h"
 
 #include <sodium.h>
 #include <stdlib.h>

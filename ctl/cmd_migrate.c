@@ -4,8 +4,8 @@
  * the database at the last good version. A session advisory lock serialises
  * concurrent runs (two hosts deploying at once): the second waits, then finds
  * nothing to do. The lock is released with the session if we die. */
-#include "ctl.h"
-#include "migrations.h"
+#include "ctl/ctl.h"
+#include "ctl/migrations.h"
 
 #include <stdlib.h>
 #include <string.h>

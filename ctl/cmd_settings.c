@@ -3,9 +3,9 @@
  * checked against its key's shape before it is stored (common/cast), and every
  * change is announced with PUBLISH <prefix>:settings KEY so the workers reload
  * without a SIGHUP. An unset key means "the worker's default". */
-#include "cast.h"
-#include "ctl.h"
-#include "settings.h"
+#include "common/cast.h"
+#include "ctl/ctl.h"
+#include "common/settings.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* cmd_status: `piyasactl status [--json]`: the queues of every worker (from Redis)
  * and the outcome of the work (from PostgreSQL) on one screen. Each side is shown
  * even when the other cannot be reached, and then the exit code says so. */
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * just below the oldest row still in flight (a floor) and remembers which rows
  * above the floor it has printed. A row stuck in flight for minutes (its worker
  * died; the retry will settle it as 'unknown') stops holding the floor. */
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 #include <signal.h>
 #include <stdlib.h>

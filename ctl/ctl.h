@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cfg.h"
-#include "rqs.h"
+#include "common/cfg.h"
+#include "common/rqs.h"
 
 #ifndef CTL_VERSION
 #define CTL_VERSION "0.1.0"

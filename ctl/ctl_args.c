@@ -2,7 +2,7 @@
  * accepts "--key value" and "--key=value" alike and refuses what it does not
  * know; strict number parsing, because "12abc" taken as 12 would act on the
  * wrong bot. */
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 #include <errno.h>
 #include <stdlib.h>

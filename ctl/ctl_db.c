@@ -2,7 +2,7 @@
  * a command first needs it; every statement goes through ctl_q so parameters are
  * always bound (never pasted into SQL) and every failure reads the same way: the
  * server's message, its detail, and a hint to migrate when a table is missing. */
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 #include <stdlib.h>
 #include <string.h>

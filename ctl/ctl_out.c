@@ -1,6 +1,6 @@
 /* ctl_out: how piyasactl talks to its operator: one-line errors on stderr, the
  * command's usage after a usage error, and aligned tables for the listings. */
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 #include <ctype.h>
 #include <stdarg.h>

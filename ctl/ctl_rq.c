@@ -1,6 +1,6 @@
 /* ctl_rq: piyasactl's Redis side: the blocking queue client (common/rqs) opened
  * on first use, and the change notice workers subscribe to. */
-#include "ctl.h"
+#include "ctl/ctl.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* cfgsnap: see cfgsnap.h. The copy is checked by the same cfg_load the workers
  * run, reading it through /proc/self/fd, so what was checked is byte for byte
  * what they read. */
-#include "cfgsnap.h"
+#include "supervisor/cfgsnap.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "cfg.h"
+#include "common/cfg.h"
 
 struct cfgsnap {
 	int fd;          /* the copy in force; valid when path is set */

@@ -1,13 +1,13 @@
 /* fleet: see fleet.h. Everything here runs on the loop thread. The reshard child
  * is a short-lived `worker --reshard M`: the supervisor itself never talks to
  * Redis, so a slow Redis can delay a resize but cannot wedge the supervisor. */
-#include "fleet.h"
+#include "supervisor/fleet.h"
 
-#include "backoff.h"
-#include "log.h"
-#include "notify.h"
-#include "spawn.h"
-#include "sup.h"
+#include "common/backoff.h"
+#include "common/log.h"
+#include "supervisor/notify.h"
+#include "supervisor/spawn.h"
+#include "supervisor/sup.h"
 
 #include <inttypes.h>
 #include <signal.h>

@@ -1,10 +1,10 @@
 /* httpd: see httpd.h. Each request takes one snapshot (heap: it holds a copy of
  * every worker's gauges) and answers from it, so a scrape costs the loop thread
  * nothing but a short wait on the view's mutex. */
-#include "httpd.h"
+#include "supervisor/httpd.h"
 
-#include "metrics.h"
-#include "view.h"
+#include "supervisor/metrics.h"
+#include "supervisor/view.h"
 
 #include <errno.h>
 #include <microhttpd.h>

@@ -1,10 +1,10 @@
 /* supervisor: command line. Loads the configuration (flags win over it), then
  * either checks it (-t, like `nginx -t`) or runs the supervisor in the
  * foreground: under systemd it is a Type=notify service and never daemonizes. */
-#include "cfg.h"
-#include "log.h"
-#include "sup.h"
-#include "version.h"
+#include "common/cfg.h"
+#include "common/log.h"
+#include "supervisor/sup.h"
+#include "common/version.h"
 
 #include <errno.h>
 #include <getopt.h>

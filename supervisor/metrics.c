@@ -2,12 +2,12 @@
  * the HELP text and the shm field they read sit on one line each. A histogram's
  * _count is its +Inf bucket, not the slot's count field: a worker bumps the two
  * separately, and Prometheus requires them equal. */
-#include "metrics.h"
+#include "supervisor/metrics.h"
 
-#include "job.h"
-#include "shm.h"
-#include "version.h"
-#include "view.h"
+#include "common/job.h"
+#include "common/shm.h"
+#include "common/version.h"
+#include "supervisor/view.h"
 
 #include <inttypes.h>
 #include <jansson.h>

@@ -1,8 +1,8 @@
 /* notify: see notify.h. A failed send is logged at debug only: systemd going away
  * is not something the supervisor can fix, and the watchdog will say so anyway. */
-#include "notify.h"
+#include "supervisor/notify.h"
 
-#include "log.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -3,13 +3,13 @@
  * respawn_max_ms, so a worker that dies at once on start (bad credentials, a
  * schema it does not know) costs a log line every few seconds, never a tight
  * fork loop. A run longer than SUP_STABLE_MS ends the streak. */
-#include "spawn.h"
+#include "supervisor/spawn.h"
 
-#include "backoff.h"
-#include "fleet.h"
-#include "log.h"
-#include "shm.h"
-#include "sup.h"
+#include "common/backoff.h"
+#include "supervisor/fleet.h"
+#include "common/log.h"
+#include "common/shm.h"
+#include "supervisor/sup.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -2,14 +2,14 @@
  * handler only writes to a pipe), so everything below runs on one thread and
  * needs no locks except the view's. Reload follows pgbouncer and nginx: load and
  * validate the new file first; if it is bad, say why and keep the old one. */
-#include "sup.h"
+#include "supervisor/sup.h"
 
-#include "backoff.h"
-#include "fleet.h"
-#include "httpd.h"
-#include "log.h"
-#include "notify.h"
-#include "spawn.h"
+#include "common/backoff.h"
+#include "supervisor/fleet.h"
+#include "supervisor/httpd.h"
+#include "common/log.h"
+#include "supervisor/notify.h"
+#include "supervisor/spawn.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -14,10 +14,10 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "cfg.h"
-#include "cfgsnap.h"
-#include "shm.h"
-#include "view.h"
+#include "common/cfg.h"
+#include "supervisor/cfgsnap.h"
+#include "common/shm.h"
+#include "supervisor/view.h"
 
 #define SUP_STABLE_MS 10000         /* up this long: its crash streak is over */
 #define SUP_CRASH_LOOP 5            /* quick exits in a row that make a crash loop */

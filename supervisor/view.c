@@ -1,6 +1,6 @@
 /* view: see view.h. Every function takes the mutex for a handful of copies only;
  * formatting happens outside it, so a slow scrape never holds up the loop. */
-#include "view.h"
+#include "supervisor/view.h"
 
 #include <stdio.h>
 #include <string.h>

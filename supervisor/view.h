@@ -13,8 +13,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "cfg.h"
-#include "shm.h"
+#include "common/cfg.h"
+#include "common/shm.h"
 
 struct view_worker {
 	int32_t pid;          /* 0 while no process runs for this index */

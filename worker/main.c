@@ -17,18 +17,18 @@
 #include <curl/curl.h>
 #include <openssl/ssl.h>
 
-#include "backoff.h"
-#include "bots.h"
-#include "chats.h"
-#include "llm.h"
-#include "log.h"
-#include "market.h"
-#include "news.h"
-#include "updates.h"
-#include "tgc.h"
-#include "reshard.h"
-#include "talk.h"
-#include "wk.h"
+#include "common/backoff.h"
+#include "worker/chat/bots.h"
+#include "worker/chat/chats.h"
+#include "worker/calls/llm.h"
+#include "common/log.h"
+#include "worker/chat/market.h"
+#include "worker/chat/news.h"
+#include "worker/chat/updates.h"
+#include "worker/calls/tgc.h"
+#include "worker/jobs/reshard.h"
+#include "worker/chat/talk.h"
+#include "worker/wk.h"
 
 #define VERSION "0.1.0"
 

@@ -6,13 +6,13 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "cfg.h"
-#include "httpc.h"
-#include "pgc.h"
-#include "ra.h"
-#include "rq.h"
-#include "shm.h"
-#include "tok.h"
+#include "common/cfg.h"
+#include "common/net/httpc.h"
+#include "common/net/pgc.h"
+#include "common/net/ra.h"
+#include "common/rq.h"
+#include "common/shm.h"
+#include "common/tok.h"
 
 struct task;
 struct bots;

@@ -14,7 +14,7 @@
  * User callbacks may call httpc_free. The multi handle cannot be cleaned up
  * while we are inside curl_multi_info_read's loop, so httpc_free aborts the
  * transfers at once but leaves the teardown to the outermost dispatch (depth). */
-#include "httpc.h"
+#include "common/net/httpc.h"
 
 #include <curl/curl.h>
 #include <stdio.h>

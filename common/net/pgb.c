@@ -3,7 +3,7 @@
  * pgc answers. With a window, batches beyond it wait in `ready` (full ones) or
  * go on filling `pending` until a statement comes back. The pgb itself is reference counted by its sent batches, so
  * pgb_free may run while statements are still out. */
-#include "pgb.h"
+#include "common/net/pgb.h"
 
 #include <stdlib.h>
 #include <string.h>

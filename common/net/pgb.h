@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include "pgc.h"
+#include "common/net/pgc.h"
 
 struct pgb;
 

@@ -13,7 +13,7 @@
  *
  * Every user callback may re-enter (pgc_query, pgc_free), so after each one the
  * code checks that the connection it was working on is still the current one. */
-#include "pgc.h"
+#include "common/net/pgc.h"
 
 #include <stdint.h>
 #include <stdio.h>

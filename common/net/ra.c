@@ -1,13 +1,13 @@
 /* ra: see ra.h. Replies on one connection arrive in order, so pending commands
  * are a FIFO and only the oldest deadline needs watching. */
-#include "ra.h"
+#include "common/net/ra.h"
 
 #include <hiredis/async.h>
 #include <hiredis/adapters/libuv.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "rurl.h"
+#include "common/rurl.h"
 
 #define RA_EXTRA_MAX 8
 

@@ -10,7 +10,7 @@
 #include <hiredis/hiredis.h>
 #include <uv.h>
 
-#include "rq.h"
+#include "common/rq.h"
 
 struct ra;
 

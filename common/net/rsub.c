@@ -1,5 +1,5 @@
 /* rsub: see rsub.h. */
-#include "rsub.h"
+#include "common/net/rsub.h"
 
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "rurl.h"
+#include "common/log.h"
+#include "common/rurl.h"
 
 #define RSUB_RETRY_MS 2000
 

@@ -1,12 +1,12 @@
 /* fa_bots.c: bots as the fake's getUpdates sees them: an update queue each, the one
  * long poll that may be waiting, and the send count. All of it under the state lock;
  * a waiting poll is claimed through fa_wait (so exactly one party resumes it). */
-#include "fa_bots.h"
+#include "tests/fakeapi/fa_bots.h"
 
-#include "fa_map.h"
-#include "fa_state.h"
-#include "fa_util.h"
-#include "fa_wait.h"
+#include "tests/fakeapi/fa_map.h"
+#include "tests/fakeapi/fa_state.h"
+#include "tests/fakeapi/fa_util.h"
+#include "tests/fakeapi/fa_wait.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
 #ifndef FA_BOTS_H
 #define FA_BOTS_H
 
-#include "fa_http.h"
+#include "tests/fakeapi/fa_http.h"
 
 #include <jansson.h>
 #include <stdint.h>

@@ -1,10 +1,10 @@
 /* fa_chat.c: chats (members, message history), recorded sends, duplicate detection
  * and human messages (handed to fa_bots for delivery). Everything here runs under the
  * state lock; allocation and hashing that need no shared data are done before it. */
-#include "fa_bots.h"
-#include "fa_map.h"
-#include "fa_state.h"
-#include "fa_wait.h"
+#include "tests/fakeapi/fa_bots.h"
+#include "tests/fakeapi/fa_map.h"
+#include "tests/fakeapi/fa_state.h"
+#include "tests/fakeapi/fa_wait.h"
 
 #include <stdio.h>
 #include <stdlib.h>

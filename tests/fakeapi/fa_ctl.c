@@ -1,12 +1,12 @@
 /* fa_ctl.c: the control API that tests and the demo use to play humans, change faults,
  * add news headlines and read what the fleet did; also the news feeds (/_rss/<name>).
  * Never faulted, never delayed. */
-#include "fa_ctl.h"
+#include "tests/fakeapi/fa_ctl.h"
 
-#include "fa_map.h"
-#include "fa_news.h"
-#include "fa_state.h"
-#include "fa_util.h"
+#include "tests/fakeapi/fa_map.h"
+#include "tests/fakeapi/fa_news.h"
+#include "tests/fakeapi/fa_state.h"
+#include "tests/fakeapi/fa_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /* fa_fault.c: fault injection. Each configured rate is an independent probability per
  * request, checked in a fixed order (429, 5xx, hang, badjson) with the calling thread's
  * seeded generator; 5xx statuses rotate 500, 502, 503 so clients see all three. */
-#include "fa_fault.h"
+#include "tests/fakeapi/fa_fault.h"
 
-#include "fa_util.h"
+#include "tests/fakeapi/fa_util.h"
 
 #include <stdio.h>
 #include <string.h>

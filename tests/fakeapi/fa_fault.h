@@ -2,8 +2,8 @@
 #ifndef FA_FAULT_H
 #define FA_FAULT_H
 
-#include "fa_http.h"
-#include "fa_state.h"
+#include "tests/fakeapi/fa_http.h"
+#include "tests/fakeapi/fa_state.h"
 
 /* Draws the fault for one request of the given family (is_llm) and counts it. */
 enum fa_fault fa_fault_draw(const struct fa_settings *s, int is_llm);

@@ -3,13 +3,13 @@
  * Telegram, LLM and control modules, and turning answers into responses. A request
  * that must wait (latency, hang, long poll) is suspended; when resumed, the handler is
  * called again and sends the answer prepared for it. */
-#include "fa_http.h"
+#include "tests/fakeapi/fa_http.h"
 
-#include "fa_ctl.h"
-#include "fa_llm.h"
-#include "fa_tg.h"
-#include "fa_util.h"
-#include "fa_wait.h"
+#include "tests/fakeapi/fa_ctl.h"
+#include "tests/fakeapi/fa_llm.h"
+#include "tests/fakeapi/fa_tg.h"
+#include "tests/fakeapi/fa_util.h"
+#include "tests/fakeapi/fa_wait.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * fake tells them apart by the fixed openings of their system prompts and answers each
  * plausibly: chatter (fa_text), the consistency guard's EVET / HAYIR, and the memory
  * summary's JSON array. The markers are the prompt builder's exact sentences. */
-#include "fa_kind.h"
+#include "tests/fakeapi/fa_kind.h"
 
 #include <jansson.h>
 #include <stdio.h>

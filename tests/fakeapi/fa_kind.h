@@ -3,8 +3,8 @@
 #ifndef FA_KIND_H
 #define FA_KIND_H
 
-#include "fa_state.h"
-#include "fa_text.h"
+#include "tests/fakeapi/fa_state.h"
+#include "tests/fakeapi/fa_text.h"
 
 #include <stdint.h>
 

@@ -4,13 +4,13 @@
  * (clients' near-duplicate filters must never be tripped by the fake itself). Token
  * counts are about characters / 4, accumulated per bearer key and per model for
  * /_stats. */
-#include "fa_llm.h"
+#include "tests/fakeapi/fa_llm.h"
 
-#include "fa_fault.h"
-#include "fa_kind.h"
-#include "fa_state.h"
-#include "fa_text.h"
-#include "fa_util.h"
+#include "tests/fakeapi/fa_fault.h"
+#include "tests/fakeapi/fa_kind.h"
+#include "tests/fakeapi/fa_state.h"
+#include "tests/fakeapi/fa_text.h"
+#include "tests/fakeapi/fa_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

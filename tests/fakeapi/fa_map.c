@@ -1,6 +1,6 @@
 /* fa_map.c: open-addressing int64 map and fingerprint set (linear probing, no deletion:
  * the fake only ever clears whole containers, on /_control/reset). */
-#include "fa_map.h"
+#include "tests/fakeapi/fa_map.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,9 +4,9 @@
  * date when added and age like real news. Dates alternate between +0300 and GMT so
  * clients' time zone handling is exercised. The headlines have their own small lock:
  * building a feed never holds the state lock. */
-#include "fa_news.h"
+#include "tests/fakeapi/fa_news.h"
 
-#include "fa_util.h"
+#include "tests/fakeapi/fa_util.h"
 
 #include <pthread.h>
 #include <stdio.h>

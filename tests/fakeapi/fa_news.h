@@ -5,7 +5,7 @@
 #ifndef FA_NEWS_H
 #define FA_NEWS_H
 
-#include "fa_http.h"
+#include "tests/fakeapi/fa_http.h"
 
 #include <jansson.h>
 

@@ -2,12 +2,12 @@
  * fault and completion-kind counters, token usage, /_stats and /_control/reset (which
  * also resets the news headlines of fa_news). Counters that every request
  * touches are atomics so the hot path takes the lock only where it must. */
-#include "fa_state.h"
+#include "tests/fakeapi/fa_state.h"
 
-#include "fa_map.h"
-#include "fa_news.h"
-#include "fa_util.h"
-#include "fa_wait.h"
+#include "tests/fakeapi/fa_map.h"
+#include "tests/fakeapi/fa_news.h"
+#include "tests/fakeapi/fa_util.h"
+#include "tests/fakeapi/fa_wait.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
 #ifndef FA_STATE_H
 #define FA_STATE_H
 
-#include "fa_http.h"
+#include "tests/fakeapi/fa_http.h"
 
 #include <jansson.h>
 #include <pthread.h>

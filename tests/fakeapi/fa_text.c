@@ -8,9 +8,9 @@
  * digits and '%' (so the view ends where the price starts). A reply opener is a prefix
  * that no plain opener starts with, and the emoji a suffix no phrase ends with, so
  * neither can make two texts equal. Embeddings are hashed trigrams. */
-#include "fa_text.h"
+#include "tests/fakeapi/fa_text.h"
 
-#include "fa_map.h"
+#include "tests/fakeapi/fa_map.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -1,13 +1,13 @@
 /* fa_tg.c: Telegram Bot API methods. Answers have the real API's shapes and error
  * descriptions, so clients exercise their real parsing and error paths. The token is
  * only ever reduced to its bot id: it is never logged. */
-#include "fa_tg.h"
+#include "tests/fakeapi/fa_tg.h"
 
-#include "fa_bots.h"
-#include "fa_fault.h"
-#include "fa_state.h"
-#include "fa_text.h"
-#include "fa_util.h"
+#include "tests/fakeapi/fa_bots.h"
+#include "tests/fakeapi/fa_fault.h"
+#include "tests/fakeapi/fa_state.h"
+#include "tests/fakeapi/fa_text.h"
+#include "tests/fakeapi/fa_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

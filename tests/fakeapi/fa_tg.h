@@ -2,7 +2,7 @@
 #ifndef FA_TG_H
 #define FA_TG_H
 
-#include "fa_http.h"
+#include "tests/fakeapi/fa_http.h"
 
 /* path is what follows "/bot". Fills req->ans; returns 1 if req was suspended as a long
  * poll, 0 otherwise (then *delay_ms > 0 asks for a delayed answer). */

@@ -1,6 +1,6 @@
 /* fa_util.c: logging, monotonic clock and random numbers. Each MHD thread gets its own
  * generator (derived from --seed and a thread number) so drawing faults takes no lock. */
-#include "fa_util.h"
+#include "tests/fakeapi/fa_util.h"
 
 #include <stdarg.h>
 #include <stdio.h>

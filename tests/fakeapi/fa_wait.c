@@ -4,11 +4,11 @@
  * the heap) happens under the lock; MHD_resume_connection is called after unlocking by the
  * single claimer, which is safe because a suspended request cannot complete (and be freed)
  * until it is resumed. */
-#include "fa_wait.h"
+#include "tests/fakeapi/fa_wait.h"
 
-#include "fa_bots.h"
-#include "fa_state.h"
-#include "fa_util.h"
+#include "tests/fakeapi/fa_bots.h"
+#include "tests/fakeapi/fa_state.h"
+#include "tests/fakeapi/fa_util.h"
 
 #include <pthread.h>
 #include <stdlib.h>

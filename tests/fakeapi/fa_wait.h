@@ -4,7 +4,7 @@
 #ifndef FA_WAIT_H
 #define FA_WAIT_H
 
-#include "fa_http.h"
+#include "tests/fakeapi/fa_http.h"
 
 int fa_wait_start(void);
 /* Stops the timer thread, resumes every waiter and refuses new waits (shutdown). */

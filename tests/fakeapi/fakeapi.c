@@ -1,10 +1,10 @@
 /* fakeapi.c: piyasa-fakeapi, an HTTP server standing in for Telegram's Bot API and an
  * OpenAI-compatible LLM provider, for tests, benchmarks and the demo (no internet
  * needed). This file holds main: flags, signals, and the libmicrohttpd daemon's life. */
-#include "fa_http.h"
-#include "fa_state.h"
-#include "fa_util.h"
-#include "fa_wait.h"
+#include "tests/fakeapi/fa_http.h"
+#include "tests/fakeapi/fa_state.h"
+#include "tests/fakeapi/fa_util.h"
+#include "tests/fakeapi/fa_wait.h"
 
 #include <arpa/inet.h>
 #include <getopt.h>

@@ -1,5 +1,5 @@
 /* itest: see itest.h. */
-#include "itest.h"
+#include "tests/integration/itest.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -2,7 +2,7 @@
  * Starts the built binary on a free port and talks to it over real HTTP with libcurl.
  * Every helper is static: other files in tests/integration are linked into this test.
  * The news feeds are read with the worker's own parser (common/rss). */
-#include "rss.h"
+#include "worker/chat/rss.h"
 
 #include <check.h>
 #include <curl/curl.h>

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "itest.h"
+#include "tests/integration/itest.h"
 
 #define CHAT -1001000000077LL
 #define CHAT_S "-1001000000077"

@@ -1,6 +1,6 @@
 /* test_backoff: the retry delays never overflow, stay inside their bounds, and the
  * jitter is spread over the whole range (not stuck at an end). */
-#include "backoff.h"
+#include "common/backoff.h"
 
 #include <check.h>
 #include <limits.h>

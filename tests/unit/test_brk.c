@@ -3,7 +3,7 @@
  * the state, the admissions and the transitions it reports; a seeded random walk
  * of 100,000 steps checks the invariants hold whatever the order of events, and
  * another that a breaker on a shared config goes as one on its own copy. */
-#include "brk.h"
+#include "worker/calls/brk.h"
 
 #include <check.h>
 #include <stdint.h>
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backoff.h"
+#include "common/backoff.h"
 
 /* ---- helpers ---- */
 

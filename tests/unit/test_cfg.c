@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cfg.h"
+#include "common/cfg.h"
 
 static char path[64];
 

@@ -8,7 +8,7 @@
  * from the repository root: the test then rewrites the files instead of comparing
  * (and passes); review the diff with git before committing it. Without the
  * variable a difference fails with the first differing line. */
-#include "compose.h"
+#include "worker/chat/compose.h"
 
 #include <check.h>
 #include <errno.h>

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cast.h"
+#include "common/cast.h"
 
 static json_t *parse(const char *text)
 {

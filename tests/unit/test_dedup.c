@@ -1,8 +1,8 @@
 /* test_dedup: the normalised form ignores case (the Turkish way), punctuation and
  * emoji; exact duplicates are found and near ones are not; the cosine and its
  * threshold behave; embedding answers are parsed or refused with a reason. */
-#include "dedup.h"
-#include "textcheck.h"
+#include "worker/chat/text/dedup.h"
+#include "worker/chat/text/textcheck.h"
 
 #include <check.h>
 #include <jansson.h>

@@ -5,7 +5,7 @@
  * answers the texts not sent yet with "closing". (The happy path against the
  * fake API is itest_pipeline's semantic_dedup_sees_the_sent_messages.) embb
  * lives in worker/, so the test compiles it in. */
-#include "../../worker/embb.c"
+#include "worker/calls/embb.c"
 
 #include <check.h>
 #include <string.h>

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "httpc.h"
+#include "common/net/httpc.h"
 
 static struct MHD_Daemon *srv;
 static char base[64]; /* http://127.0.0.1:port */

@@ -3,8 +3,8 @@
  * slang, professional restraint); emoji follow style.emojis; @mentions, $SYMBOLS,
  * numbers and links survive every run; the result is valid UTF-8 within 500
  * characters; and the rates seen over many draws are the probabilities asked. */
-#include "humanise.h"
-#include "textcheck.h"
+#include "worker/chat/text/humanise.h"
+#include "worker/chat/text/textcheck.h"
 
 #include <check.h>
 #include <stdlib.h>

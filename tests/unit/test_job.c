@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "imap.h"
-#include "job.h"
-#include "llmw.h"
-#include "rq.h"
-#include "rurl.h"
-#include "tgw.h"
+#include "common/imap.h"
+#include "common/job.h"
+#include "worker/calls/llmw.h"
+#include "common/rq.h"
+#include "common/rurl.h"
+#include "worker/calls/tgw.h"
 
 START_TEST(job_round_trip)
 {

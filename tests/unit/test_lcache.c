@@ -2,7 +2,7 @@
  * wait, the LRU bound (never dropping an entry loading or being read), expired
  * entries reaped from the tail, and a loop that closes clean. lcache lives in
  * worker/, so the test compiles it in. */
-#include "../../worker/lcache.c"
+#include "worker/chat/lcache.c"
 
 #include <check.h>
 #include <string.h>

@@ -5,8 +5,8 @@
  * cache itself (run under ASan), and a ring that grows while snapshots are
  * held; a load merges the sends it does not show yet.
  * Also dedup_exact_hash, the exact check talk.c runs on the stored hashes. */
-#include "dedup.h"
-#include "ownlog.h"
+#include "worker/chat/text/dedup.h"
+#include "worker/chat/ownlog.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <uv.h>
 
-#include "pgb.h"
-#include "pgc.h"
+#include "common/net/pgb.h"
+#include "common/net/pgc.h"
 
 static const char *dburl(void)
 {

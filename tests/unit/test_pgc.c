@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "pgc.h"
+#include "common/net/pgc.h"
 
 static const char *dburl(void)
 {

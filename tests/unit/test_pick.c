@@ -3,7 +3,7 @@
  * never outside the last 30) in proportion to the scores, the reply/open, length,
  * reaction and mention chances, and a topic choice that skips cooling-down stances
  * and follows the transcript. */
-#include "pick.h"
+#include "worker/chat/pick.h"
 
 #include <check.h>
 #include <jansson.h>

@@ -7,8 +7,8 @@
  * (kept below, verbatim but for the names, as the reference): the same scores
  * (as doubles), the same targets, topics and random draws. Facts copied into a
  * rebuilt context (worker/chats.c, a send) equal facts worked out afresh. */
-#include "backoff.h"
-#include "pick.h"
+#include "common/backoff.h"
+#include "worker/chat/pick.h"
 
 #include <check.h>
 #include <jansson.h>

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rqs.h"
+#include "common/rqs.h"
 
 static struct rqs *q;
 static char prefix[32];

@@ -2,7 +2,7 @@
  * entities, Atom, RSS 1.0) come out as clean headlines with the right instants;
  * broken or hostile documents are refused with a reason; the headline picked for
  * a topic is the newest fresh one about it, then any fresh one. */
-#include "rss.h"
+#include "worker/chat/rss.h"
 
 #include <check.h>
 #include <stdint.h>

@@ -7,8 +7,8 @@
  * its active hours and speaks more in prime hours; the heap pops in order and a
  * tick with nothing due costs nothing however many bots wait; every verdict of
  * sched_check comes with the right retry time. */
-#include "backoff.h"
-#include "sched.h"
+#include "common/backoff.h"
+#include "worker/chat/sched.h"
 
 #include <check.h>
 #include <jansson.h>

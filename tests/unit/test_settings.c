@@ -1,6 +1,6 @@
 /* test_settings: every default of BEHAVIOUR.md is in the table and parses; a bad
  * value is refused with its key named and leaves the old value in place. */
-#include "settings.h"
+#include "common/settings.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* test_shm: the segment as the supervisor and a worker see it. Workers are real
  * forked children that attach through the inherited descriptor, so what the test
  * checks is what crosses a process boundary, not what one mapping sees twice. */
-#include "shm.h"
+#include "common/shm.h"
 
 #include <check.h>
 #include <fcntl.h>

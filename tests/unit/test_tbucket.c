@@ -2,7 +2,7 @@
  * binary (20/min, 30/s) must pace exactly over hours and days, waits must be
  * exactly enough, pauses and reloads must hold, and a random walk must never let
  * more through than burst + rate * time. */
-#include "tbucket.h"
+#include "worker/calls/tbucket.h"
 
 #include <check.h>
 #include <math.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backoff.h"
+#include "common/backoff.h"
 
 /* check records the place of every passing assertion (a write each): in loops of
  * millions, test first and let check report only a failure. Arguments are

@@ -1,7 +1,7 @@
 /* test_textcheck: promises of gain and machine self-reference are refused (also
  * in Turkish capitals), assistant habits are cut rather than refused, the cap
  * never splits a character, and an empty answer is refused. */
-#include "textcheck.h"
+#include "worker/chat/text/textcheck.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * and per bot and group (20/min) with pacing on; a 429 pausing only the bot and
  * chat it hit, with pacing on or off; the breakers. tgc lives in worker/, so
  * the test compiles it in, on a worker struct with only what tgc reads. */
-#include "../../worker/tgc.c"
+#include "worker/calls/tgc.c"
 
 #include <check.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* test_tz: local time in a chat's zone: fixed and DST zones at known instants, the
  * exact DST change, unknown names refused (glibc would quietly use UTC), TZ left as
  * it was, and the cache keeping the slow path to about once per zone per hour. */
-#include "tz.h"
+#include "worker/chat/tz.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * buckets are cleared lazily when time moves past them: nothing runs on a timer.
  * The window therefore covers between window_ms - bucket_ms and window_ms of
  * history, which is as precise as a breaker needs to be. */
-#include "brk.h"
+#include "worker/calls/brk.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backoff.h"
+#include "common/backoff.h"
 
 struct brk_bucket {
 	uint32_t calls;    /* successes and failures (not IGNORED, not COOLDOWN) */

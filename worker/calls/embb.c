@@ -1,8 +1,8 @@
 /* embb: see embb.h. An item holds its text as a jansson string, made (and so
  * checked as UTF-8) when it is queued: a text the request could not carry fails
  * alone, at once, instead of failing the batch it would have joined. */
-#include "embb.h"
-#include "dedup.h"
+#include "worker/calls/embb.h"
+#include "worker/chat/text/dedup.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include "httpc.h"
+#include "common/net/httpc.h"
 
 #define EMBB_MAX_INPUTS 64
 #define EMBB_MAX_BYTES (64 * 1024)

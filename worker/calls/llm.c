@@ -1,17 +1,17 @@
 /* llm: see llm.h. */
-#include "llm.h"
+#include "worker/calls/llm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "backoff.h"
-#include "brk.h"
-#include "imap.h"
-#include "log.h"
-#include "tbucket.h"
-#include "wk.h"
+#include "common/backoff.h"
+#include "worker/calls/brk.h"
+#include "common/imap.h"
+#include "common/log.h"
+#include "worker/calls/tbucket.h"
+#include "worker/wk.h"
 
 #define QUOTA_COOLDOWN_MS (10 * 60 * 1000) /* spent quota or a bad key: try again later */
 #define DEFAULT_429_MS 1000

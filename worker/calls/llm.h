@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "llmw.h"
+#include "worker/calls/llmw.h"
 
 struct wk;
 struct llm;

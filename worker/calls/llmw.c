@@ -1,5 +1,5 @@
 /* llmw: see llmw.h. */
-#include "llmw.h"
+#include "worker/calls/llmw.h"
 
 #include <ctype.h>
 #include <jansson.h>

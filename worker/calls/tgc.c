@@ -2,17 +2,17 @@
  * cost nothing; per-chat state only when pacing is on or a 429 pauses the
  * chat: without it a chat is unpaused with full buckets, which a fresh one is.
  * A bot is in a few chats, so they are a short list, not a map per bot. */
-#include "tgc.h"
+#include "worker/calls/tgc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "backoff.h"
-#include "brk.h"
-#include "imap.h"
-#include "log.h"
-#include "tbucket.h"
-#include "wk.h"
+#include "common/backoff.h"
+#include "worker/calls/brk.h"
+#include "common/imap.h"
+#include "common/log.h"
+#include "worker/calls/tbucket.h"
+#include "worker/wk.h"
 
 /* A bucket of capacity C refilled at r lets C + r * 60 s through in a minute,
  * so a full one of 20 at 20/min allowed 40 in its first minute. A burst of 3

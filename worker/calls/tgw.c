@@ -1,5 +1,5 @@
 /* tgw: see tgw.h. */
-#include "tgw.h"
+#include "worker/calls/tgw.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -1,14 +1,14 @@
 /* bots: see bots.h. */
-#include "bots.h"
+#include "worker/chat/bots.h"
 
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lcache.h"
-#include "log.h"
-#include "wk.h"
+#include "worker/chat/lcache.h"
+#include "common/log.h"
+#include "worker/wk.h"
 
 #define BOT_TTL_MS (10 * 60 * 1000)
 

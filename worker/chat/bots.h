@@ -8,7 +8,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "tok.h"
+#include "common/tok.h"
 
 struct wk;
 

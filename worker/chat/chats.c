@@ -1,7 +1,7 @@
 /* chats: see chats.h. A notice is "<worker index> <chat> <chat> ...", each chat
  * an id, or "=id" when the others must drop it at once (a human's message):
  * a worker skips its own notices (it dropped those chats when it wrote). */
-#include "chats.h"
+#include "worker/chat/chats.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lcache.h"
-#include "log.h"
-#include "ra.h"
-#include "rsub.h"
-#include "wk.h"
+#include "worker/chat/lcache.h"
+#include "common/log.h"
+#include "common/net/ra.h"
+#include "common/net/rsub.h"
+#include "worker/wk.h"
 
 #define CHAT_TTL_MS 30000
 /* How long another worker's bot message may be missing from a context here:

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "convo.h"
-#include "pick.h"
+#include "worker/chat/convo.h"
+#include "worker/chat/pick.h"
 
 struct wk;
 

@@ -4,9 +4,9 @@
  * put_data(), the one place that caps, cuts on a character boundary, drops
  * malformed UTF-8 (the worker's JSON encoder would refuse the whole request) and
  * turns control characters into spaces. */
-#include "compose.h"
-#include "backoff.h"
-#include "pick.h"
+#include "worker/chat/compose.h"
+#include "common/backoff.h"
+#include "worker/chat/pick.h"
 
 #include <math.h>
 #include <stdarg.h>

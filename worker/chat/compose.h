@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "convo.h"
+#include "worker/chat/convo.h"
 
 /* Caps in bytes for strings rendered from data. */
 #define COMPOSE_CAP_WORD 64     /* names, symbols, tone words, topic, language */

@@ -4,11 +4,11 @@
  * Whenever a load ends the list is trimmed from its tail: over the bound the
  * least recently used ready entries go, and expired ones at the tail go too, so
  * a short TTL (the chats') does not leave every key ever seen in memory. */
-#include "lcache.h"
+#include "worker/chat/lcache.h"
 
 #include <stdlib.h>
 
-#include "imap.h"
+#include "common/imap.h"
 
 struct waiter {
 	lcache_cb cb;

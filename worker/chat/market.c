@@ -6,21 +6,21 @@
  * whole simulated clock: the delays, the hourly window and the per-minute
  * window alike (sched.h), so a test at scale 60 runs an hour in a minute and
  * every cap still holds in simulated time. */
-#include "market.h"
+#include "worker/chat/market.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backoff.h"
-#include "imap.h"
-#include "job.h"
-#include "log.h"
-#include "news.h"
-#include "rsub.h"
-#include "sched.h"
-#include "tz.h"
-#include "wk.h"
+#include "common/backoff.h"
+#include "common/imap.h"
+#include "common/job.h"
+#include "common/log.h"
+#include "worker/chat/news.h"
+#include "common/net/rsub.h"
+#include "worker/chat/sched.h"
+#include "worker/chat/tz.h"
+#include "worker/wk.h"
 
 #define MAX_CHATS_PER_BOT 16
 #define POP_BATCH 256

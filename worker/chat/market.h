@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "settings.h"
+#include "common/settings.h"
 
 struct wk;
 struct market;

@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bots.h"
-#include "cast.h"
-#include "log.h"
-#include "talk.h"
-#include "task_int.h"
+#include "worker/chat/bots.h"
+#include "common/cast.h"
+#include "common/log.h"
+#include "worker/chat/talk.h"
+#include "worker/jobs/task_int.h"
 
 #define MEMO_MAX_NEW 3
 

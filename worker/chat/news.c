@@ -4,10 +4,10 @@
  * news_set_feeds or news_free while its fetch is in flight is only marked
  * dropped and freed by that callback, and the struct news waits for its last
  * fetch and its timer before it goes, so no callback ever sees freed memory. */
-#include "news.h"
+#include "worker/chat/news.h"
 
-#include "log.h"
-#include "rss.h"
+#include "common/log.h"
+#include "worker/chat/rss.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "httpc.h"
+#include "common/net/httpc.h"
 
 struct news;
 

@@ -4,8 +4,8 @@
  * ring, newest at m[head]: an append writes one slot. Rings and journals grow
  * geometrically from a few slots: most bots have sent a handful of messages,
  * and thousands of full-sized ones would be mostly empty. */
-#include "ownlog.h"
-#include "imap.h"
+#include "worker/chat/ownlog.h"
+#include "common/imap.h"
 
 #include <stdlib.h>
 #include <string.h>

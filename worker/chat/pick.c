@@ -6,8 +6,8 @@
  * text, '?', curiosity and negative words, which chat topics it speaks of) is
  * worked out in one place, facts_into: from the message's kept facts when it has
  * them, else on the spot, so both ways give the same answers by construction. */
-#include "pick.h"
-#include "backoff.h"
+#include "worker/chat/pick.h"
+#include "common/backoff.h"
 
 #include <string.h>
 #include <strings.h>

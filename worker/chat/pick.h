@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "convo.h"
+#include "worker/chat/convo.h"
 
 #define PICK_MAX_WATCH 16   /* watchlist symbols a bot scores on */
 #define PICK_MAX_TOPICS 16  /* chat topics considered */

@@ -8,9 +8,9 @@
  * 2.0, RSS 1.0 and Atom without namespace bookkeeping. Topic matching folds
  * Turkish letters to ASCII on both sides, so "BIST", "Bist" and "BİST" (and
  * "bıst") are one word. */
-#include "rss.h"
+#include "worker/chat/rss.h"
 
-#include "backoff.h"
+#include "common/backoff.h"
 
 #include <ctype.h>
 #include <errno.h>

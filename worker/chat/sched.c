@@ -13,10 +13,10 @@
  * the bot's real rate (12 sends an hour: 16 slots) and only grows towards
  * SCHED_RING_MAX for bots that really send that much. Out-of-order notes (seeding)
  * are inserted in place, which costs the few entries newer than them. */
-#include "sched.h"
+#include "worker/chat/sched.h"
 
-#include "backoff.h"
-#include "cast.h"
+#include "common/backoff.h"
+#include "common/cast.h"
 
 #include <math.h>
 #include <stdio.h>

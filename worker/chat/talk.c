@@ -11,29 +11,29 @@
  * times, then the message is skipped and counted. Scheduled chatter that meets
  * a cap is skipped (the scheduler draws the bot's next turn anyway); a reply to
  * a human waits for the cap instead, so every human who asks gets an answer. */
-#include "talk.h"
+#include "worker/chat/talk.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backoff.h"
-#include "bots.h"
-#include "chats.h"
-#include "compose.h"
-#include "dedup.h"
-#include "embb.h"
-#include "humanise.h"
-#include "llm.h"
-#include "log.h"
-#include "market.h"
-#include "news.h"
-#include "ownlog.h"
-#include "pick.h"
-#include "task_int.h"
-#include "textcheck.h"
-#include "tgw.h"
-#include "tz.h"
+#include "common/backoff.h"
+#include "worker/chat/bots.h"
+#include "worker/chat/chats.h"
+#include "worker/chat/compose.h"
+#include "worker/chat/text/dedup.h"
+#include "worker/calls/embb.h"
+#include "worker/chat/text/humanise.h"
+#include "worker/calls/llm.h"
+#include "common/log.h"
+#include "worker/chat/market.h"
+#include "worker/chat/news.h"
+#include "worker/chat/ownlog.h"
+#include "worker/chat/pick.h"
+#include "worker/jobs/task_int.h"
+#include "worker/chat/text/textcheck.h"
+#include "worker/calls/tgw.h"
+#include "worker/chat/tz.h"
 
 #define OWN_MAX OWNLOG_MAX
 

@@ -10,7 +10,7 @@
  * The slow path probes the offset now and an hour later; if they differ, a binary
  * search to the second finds the change and the entry ends there. Zones never
  * change offset twice within an hour, so one probe an hour ahead is enough. */
-#include "tz.h"
+#include "worker/chat/tz.h"
 
 #include <fcntl.h>
 #include <stdio.h>

@@ -21,7 +21,7 @@
  * The token is read and decrypted with the list of our bots (now and every
  * RELOAD_MS), not through the bots cache: a poll needs no profile, and with
  * thousands of bots the cache would hold them all. */
-#include "updates.h"
+#include "worker/chat/updates.h"
 
 #include <sodium.h>
 #include <stdint.h>
@@ -29,14 +29,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backoff.h"
-#include "chats.h"
-#include "imap.h"
-#include "job.h"
-#include "log.h"
-#include "market.h"
-#include "pick.h"
-#include "wk.h"
+#include "common/backoff.h"
+#include "worker/chat/chats.h"
+#include "common/imap.h"
+#include "common/job.h"
+#include "common/log.h"
+#include "worker/chat/market.h"
+#include "worker/chat/pick.h"
+#include "worker/wk.h"
 
 #define LONG_POLL_S 25
 #define TURN_POLL_S 2

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "market.h"
-#include "updates.h"
-#include "wk.h"
+#include "common/log.h"
+#include "worker/chat/market.h"
+#include "worker/chat/updates.h"
+#include "worker/wk.h"
 
 #define LEASE_BATCH 64
 #define ACK_BATCH 256

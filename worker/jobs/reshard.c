@@ -8,16 +8,16 @@
  *      adds nothing), then rewrite the slot in one MULTI with what stays, leased
  *      jobs at the front of their queue, the rest by enqueue time;
  *   3. the new epoch on every slot, then P:fleet {count, epoch}. */
-#include "reshard.h"
+#include "worker/jobs/reshard.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "job.h"
-#include "log.h"
-#include "rqs.h"
+#include "common/job.h"
+#include "common/log.h"
+#include "common/rqs.h"
 
 struct rjob {
 	const char *id, *body, *att;

@@ -3,7 +3,7 @@
 #ifndef PIYASA_RESHARD_H
 #define PIYASA_RESHARD_H
 
-#include "cfg.h"
+#include "common/cfg.h"
 
 /* Make the queues fit a fleet of target workers: every job goes to the slot of
  * its owner (bot_id % target), leases of the stopped workers go back to the

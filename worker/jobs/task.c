@@ -12,19 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backoff.h"
-#include "bots.h"
-#include "chats.h"
-#include "job.h"
-#include "llm.h"
-#include "llmw.h"
-#include "log.h"
-#include "pgb.h"
-#include "tgc.h"
-#include "tgw.h"
-#include "wk.h"
-#include "task_int.h"
-#include "talk.h"
+#include "common/backoff.h"
+#include "worker/chat/bots.h"
+#include "worker/chat/chats.h"
+#include "common/job.h"
+#include "worker/calls/llm.h"
+#include "worker/calls/llmw.h"
+#include "common/log.h"
+#include "common/net/pgb.h"
+#include "worker/calls/tgc.h"
+#include "worker/calls/tgw.h"
+#include "worker/wk.h"
+#include "worker/jobs/task_int.h"
+#include "worker/chat/talk.h"
 
 static void load_bot(struct task *t);
 static void call_llm(struct task *t);

@@ -8,12 +8,12 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "job.h"
-#include "llmw.h"
-#include "shm.h"
-#include "tgc.h"
-#include "tok.h"
-#include "wk.h"
+#include "common/job.h"
+#include "worker/calls/llmw.h"
+#include "common/shm.h"
+#include "worker/calls/tgc.h"
+#include "common/tok.h"
+#include "worker/wk.h"
 
 struct talk;
 

@@ -1,7 +1,7 @@
 /* dedup: see dedup.h. Normalising leans on textcheck's UTF-8 helpers, so the
  * content filter, the dedup key and the humanisers agree on what a letter is. */
-#include "dedup.h"
-#include "textcheck.h"
+#include "worker/chat/text/dedup.h"
+#include "worker/chat/text/textcheck.h"
 
 #include <float.h>
 #include <jansson.h>

@@ -4,9 +4,9 @@
  * written into a protected span: steps only insert between tokens or replace
  * whole unprotected words. The typo's correction is held back and appended after
  * the voice profile, so " *word" stays the last thing typed (bar an emoji). */
-#include "humanise.h"
-#include "backoff.h"
-#include "textcheck.h"
+#include "worker/chat/text/humanise.h"
+#include "common/backoff.h"
+#include "worker/chat/text/textcheck.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * compared code point by code point after a fold that lowercases the Turkish way
  * and drops dots and cedillas, so the lists below are written once, in plain
  * Turkish, and match whatever keyboard the model imitated. */
-#include "textcheck.h"
+#include "worker/chat/text/textcheck.h"
 
 #include <pthread.h>
 #include <stdio.h>

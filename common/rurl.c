@@ -1,5 +1,5 @@
 /* rurl: see rurl.h. */
-#include "rurl.h"
+#include "common/rurl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
