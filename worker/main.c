@@ -18,17 +18,25 @@
 #include <openssl/ssl.h>
 
 #include "common/backoff.h"
+#include "common/cfg.h"
+#include "common/log.h"
+#include "common/net/httpc.h"
+#include "common/net/pgpool.h"
+#include "common/net/ra.h"
+#include "common/shm.h"
+#include "common/tok.h"
+#include "worker/calls/llm.h"
+#include "worker/calls/tgc.h"
 #include "worker/chat/bots.h"
 #include "worker/chat/chats.h"
-#include "worker/calls/llm.h"
-#include "common/log.h"
 #include "worker/chat/market.h"
+#include "worker/chat/memo.h"
 #include "worker/chat/news.h"
-#include "worker/chat/updates.h"
-#include "worker/calls/tgc.h"
-#include "worker/jobs/reshard.h"
 #include "worker/chat/talk.h"
-#include "worker/wk.h"
+#include "worker/chat/updates.h"
+#include "worker/jobs/queue.h"
+#include "worker/jobs/reshard.h"
+#include "worker/jobs/task.h"
 
 #define VERSION "0.1.0"
 
@@ -97,31 +105,50 @@ static void shed_start_pages(void)
 	fclose(f);
 }
 
-struct pgc *wk_pg(struct wk *w)
-{
-	struct pgc *best = w->pg[0];
+/* The worker: its clients and modules, wired here and nowhere else. Each
+ * module gets what it uses at construction; they report back through the
+ * hooks below. */
+struct wk {
+	uv_loop_t *loop;
+	struct cfg cfg;            /* reloaded in place: modules keep a pointer */
+	const char *config_path;
+	int index, count;
+	struct shm *shm;
+	struct shm_slot *slot;     /* ours in shm, or local_slot when run alone */
+	struct shm_slot local_slot;
+	unsigned char token_key[TOK_KEY_BYTES];
+	struct ra *redis;          /* scripts and commands */
+	struct ra *redis_wait;     /* only BLPOP on the wake key */
+	struct pgpool *pg;
+	struct httpc *http;
+	struct bots *bots;
+	struct chats *chats;
+	struct llm *llm;
+	struct tgc *tgc;
+	struct news *news;         /* headlines of the settings' feeds */
+	struct market *market;     /* settings, the bots' scheduler, the caps */
+	struct updates *updates;   /* getUpdates pollers of our bots */
+	struct queue *queue;
+	struct tasks *tasks;
+	struct talk *talk;
+	uv_timer_t tick;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	int fleet_ok;              /* the queue is ready: fleet checked, leases taken back */
+	int draining;
+	int closing;
+	uint64_t tick_expected;
+	uint64_t rng;
+	uint64_t cache_hits, cache_misses;  /* totals last published to shm */
+	int exit_code;
+};
 
-	for (int i = 1; i < w->npg; i++)
-		if (pgc_ok(w->pg[i]) &&
-		    (!pgc_ok(best) || pgc_inflight(w->pg[i]) < pgc_inflight(best)))
-			best = w->pg[i];
-	return best;
-}
-
-static int pg_up(struct wk *w)
+static void update_ready(struct wk *w)
 {
-	for (int i = 0; i < w->npg; i++)
-		if (pgc_ok(w->pg[i]))
-			return 1;
-	return 0;
-}
-
-void wk_update_ready(struct wk *w)
-{
-	int ok = w->fleet_ok && ra_up(w->redis) && pg_up(w);
+	int pg_ok = w->pg && pgpool_up(w->pg);
+	int ok = w->fleet_ok && ra_up(w->redis) && pg_ok;
 
 	shm_gauge(w->slot, SHM_G_REDIS_OK, ra_up(w->redis));
-	shm_gauge(w->slot, SHM_G_PG_OK, pg_up(w));
+	shm_gauge(w->slot, SHM_G_PG_OK, pg_ok);
 	if (!w->draining)
 		shm_set_state(w->slot, ok ? SHM_READY : SHM_STARTING);
 }
@@ -131,48 +158,13 @@ static void on_handle_closed(uv_handle_t *h)
 	(void)h;
 }
 
-struct after {
-	uv_timer_t timer;
-	void (*fn)(void *);
-	void *arg;
-};
-
-static void on_after_closed(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void on_after(uv_timer_t *t)
-{
-	struct after *a = t->data;
-
-	a->fn(a->arg);
-	uv_close((uv_handle_t *)&a->timer, on_after_closed);
-}
-
-void wk_after(struct wk *w, uint64_t ms, void (*fn)(void *), void *arg)
-{
-	struct after *a = malloc(sizeof *a);
-
-	if (!a) {
-		fn(arg); /* no memory for a timer: go now rather than never */
-		return;
-	}
-	a->fn = fn;
-	a->arg = arg;
-	uv_timer_init(w->loop, &a->timer);
-	a->timer.data = a;
-	uv_timer_start(&a->timer, on_after, ms, 0);
-}
-
 static void close_all(struct wk *w)
 {
 	if (w->closing)
 		return;
 	w->closing = 1;
 	uv_close((uv_handle_t *)&w->tick, on_handle_closed);
-	queue_acks_flush(w); /* answered "closing" when Redis closes below */
-	uv_close((uv_handle_t *)&w->ack_timer, on_handle_closed);
+	queue_free(w->queue); /* its acks are answered "closing" when Redis closes below */
 	uv_close((uv_handle_t *)&w->sig_term, on_handle_closed);
 	uv_close((uv_handle_t *)&w->sig_int, on_handle_closed);
 	uv_close((uv_handle_t *)&w->sig_hup, on_handle_closed);
@@ -190,11 +182,10 @@ static void close_all(struct wk *w)
 	w->llm = NULL;
 	w->tgc = NULL;
 	httpc_free(w->http);
-	task_batches_free(w);
-	talk_cleanup();
-	for (int i = 0; i < w->npg; i++)
-		pgc_free(w->pg[i]);
-	w->npg = 0;
+	tasks_free(w->tasks);
+	talk_free(w->talk);
+	pgpool_free(w->pg);
+	w->pg = NULL;
 	ra_free(w->redis);
 	ra_free(w->redis_wait);
 	/* Last: the queries and commands above were answered ("closing") by now. */
@@ -202,14 +193,97 @@ static void close_all(struct wk *w)
 	w->market = NULL;
 }
 
-void wk_maybe_exit(struct wk *w)
+static void maybe_exit(struct wk *w)
 {
-	if (!w->draining || w->inflight > 0 || w->tasks || w->leasing || w->closing)
+	if (!w->draining || tasks_inflight(w->tasks) > 0 || !tasks_idle(w->tasks) ||
+	    queue_leasing(w->queue) || w->closing)
 		return;
 	log_info("drained: exiting");
 	shm_set_state(w->slot, SHM_EXITED);
 	close_all(w);
 }
+
+static void drain(struct wk *w)
+{
+	w->draining = 1;
+	queue_drain(w->queue);
+	market_drain(w->market);
+	chats_drain(w->chats);
+}
+
+/* ---- the queue's hooks ---- */
+
+static void on_job(const char *id, const char *body, size_t len, int attempts, void *arg)
+{
+	struct wk *w = arg;
+
+	tasks_start(w->tasks, id, body, len, attempts);
+}
+
+static void on_queue_ready(void *arg)
+{
+	struct wk *w = arg;
+
+	/* The queues are ours: the market chat and the pollers may start queuing. */
+	market_start(w->market);
+	updates_start(w->updates);
+	w->fleet_ok = 1;
+	update_ready(w);
+}
+
+static void on_queue_stopped(int exit_code, void *arg)
+{
+	struct wk *w = arg;
+
+	w->exit_code = exit_code;
+	drain(w);
+	maybe_exit(w);
+}
+
+static int on_room(void *arg)
+{
+	struct wk *w = arg;
+
+	return w->cfg.max_inflight - tasks_inflight(w->tasks);
+}
+
+static void on_each_lease(queue_lease_fn fn, void *fn_arg, void *arg)
+{
+	struct wk *w = arg;
+
+	tasks_each(w->tasks, fn, fn_arg);
+}
+
+/* ---- the task runner's hooks ---- */
+
+static void on_lease_done(int acked, void *arg)
+{
+	task_done(arg, acked);
+}
+
+static void on_task_ack(struct task *t, void *arg)
+{
+	struct wk *w = arg;
+
+	queue_ack(w->queue, task_id(t), task_token(t), on_lease_done, t);
+}
+
+static void on_task_nack(struct task *t, int64_t delay_ms, void *arg)
+{
+	struct wk *w = arg;
+
+	queue_nack(w->queue, task_id(t), task_token(t), delay_ms, on_lease_done, t);
+}
+
+static void on_task_freed(void *arg)
+{
+	struct wk *w = arg;
+
+	queue_maybe_lease(w->queue);
+	maybe_exit(w);
+}
+
+/* ---- the links ---- */
 
 static void on_redis_state(int up, const char *why, void *arg)
 {
@@ -217,19 +291,21 @@ static void on_redis_state(int up, const char *why, void *arg)
 
 	if (up) {
 		log_info("redis connected");
-		queue_start(w);
+		queue_start(w->queue);
 	} else {
 		log_warn("redis link down: %s", why ? why : "?");
 		shm_count(w->slot, SHM_C_REDIS_ERRORS, 1);
 	}
-	wk_update_ready(w);
+	update_ready(w);
 }
 
 static void on_wait_state(int up, const char *why, void *arg)
 {
+	struct wk *w = arg;
+
 	(void)why;
-	if (up)
-		queue_maybe_lease(arg);
+	if (up && w->queue)
+		queue_maybe_lease(w->queue);
 }
 
 static void on_pg_state(int up, void *arg)
@@ -242,7 +318,7 @@ static void on_pg_state(int up, void *arg)
 		log_warn("postgresql link down");
 	if (!up)
 		shm_count(w->slot, SHM_C_PG_ERRORS, 1);
-	wk_update_ready(w);
+	update_ready(w);
 }
 
 static void publish_cache_stats(struct wk *w)
@@ -270,10 +346,10 @@ static void on_tick(uv_timer_t *t)
 		shm_gauge(w->slot, SHM_G_LOOP_LAG_US, (int64_t)(now - w->tick_expected) * 1000);
 	w->tick_expected = now + (uint64_t)w->cfg.heartbeat_ms;
 	shm_heartbeat(w->slot);
-	wk_update_ready(w);
+	update_ready(w);
 	publish_cache_stats(w);
-	queue_tick(w, now);
-	wk_maybe_exit(w);
+	queue_tick(w->queue, now);
+	maybe_exit(w);
 }
 
 static void on_sigterm(uv_signal_t *s, int signum)
@@ -284,10 +360,10 @@ static void on_sigterm(uv_signal_t *s, int signum)
 		log_notice("second signal %d: exiting now", signum);
 		exit(0);
 	}
-	log_info("signal %d: draining %d jobs in flight", signum, w->inflight);
-	w->draining = 1;
+	log_info("signal %d: draining %d jobs in flight", signum, tasks_inflight(w->tasks));
+	drain(w);
 	shm_set_state(w->slot, SHM_DRAINING);
-	wk_maybe_exit(w);
+	maybe_exit(w);
 }
 
 static void on_sighup(uv_signal_t *s, int signum)
@@ -314,18 +390,64 @@ static void on_sighup(uv_signal_t *s, int signum)
 	log_info("configuration reloaded");
 }
 
+static int start_queue(struct wk *w)
+{
+	struct queue_hooks qh = { on_job, on_queue_ready, on_queue_stopped, on_room, on_each_lease,
+				  w };
+	struct tasks_deps td = { w->loop, &w->cfg, w->slot, w->http, w->llm, w->tgc, w->pg,
+				 backoff_rand(&w->rng), on_task_ack, on_task_nack, on_task_freed, w };
+
+	if (!(w->queue = queue_new(w->loop, &w->cfg, w->index, w->count, w->redis, w->redis_wait,
+				   w->slot, &qh)) ||
+	    !(w->tasks = tasks_new(&td)))
+		return -1;
+	return 0;
+}
+
+/* The job kinds the worker runs: adding one is a line here (and its module). */
+static void set_kinds(struct wk *w)
+{
+	struct task_kind talk, memo;
+
+	talk_kind(w->talk, &talk);
+	memo_kind(w->bots, &memo);
+	tasks_set_kind(w->tasks, JOB_SPEAK, &talk);
+	tasks_set_kind(w->tasks, JOB_REPLY, &talk);
+	tasks_set_kind(w->tasks, JOB_MEMORIZE, &memo);
+}
+
+static int start_chat(struct wk *w)
+{
+	struct market_deps md = { w->loop, &w->cfg, w->slot, w->pg, w->redis, w->queue, w->news,
+				  w->index, w->count, backoff_rand(&w->rng) };
+	struct updates_deps ud = { w->loop, &w->cfg, w->slot, w->pg, w->redis, w->queue, NULL,
+				   NULL, w->token_key, w->index, w->count, backoff_rand(&w->rng) };
+	struct talk_deps kd = { w->loop, &w->cfg, w->http, NULL, NULL, NULL, w->news };
+
+	if (!(w->bots = bots_new(w->loop, &w->cfg, w->pg, w->token_key)) ||
+	    !(w->chats = chats_new(w->loop, &w->cfg, w->pg, w->redis, w->index)) ||
+	    !(w->news = news_new(w->loop, w->http)))
+		return -1;
+	md.news = kd.news = w->news;
+	if (!(w->market = market_new(&md)))
+		return -1;
+	ud.market = kd.market = w->market;
+	ud.chats = kd.chats = w->chats;
+	kd.bots = w->bots;
+	if (!(w->updates = updates_new(&ud)) || !(w->talk = talk_new(&kd)))
+		return -1;
+	set_kinds(w);
+	return 0;
+}
+
 static int start_clients(struct wk *w, char *err, size_t el)
 {
 	if (!(w->redis = ra_new(w->loop, w->cfg.redis_url, 5000, on_redis_state, w, err, el)) ||
 	    !(w->redis_wait = ra_new(w->loop, w->cfg.redis_url, 5000, on_wait_state, w, err, el)) ||
-	    !(w->http = httpc_new(w->loop, err, el)) || !(w->bots = bots_new(w)) ||
-	    !(w->chats = chats_new(w)) || !(w->llm = llm_new(w)) || !(w->tgc = tgc_new(w)) ||
-	    !(w->news = news_new(w->loop, w->http)) || !(w->market = market_new(w)) ||
-	    !(w->updates = updates_new(w)) || task_batches_new(w) < 0) {
-		if (!*err)
-			snprintf(err, el, "out of memory");
+	    !(w->http = httpc_new(w->loop, err, el)) ||
+	    !(w->pg = pgpool_new(w->loop, w->cfg.database_url, w->cfg.pg_connections, err, el)))
 		return -1;
-	}
+	pgpool_on_state(w->pg, on_pg_state, w);
 	/* Every job in flight may hold a call: queued behind a few connections,
 	 * calls would spend their timeout waiting for one. */
 	httpc_set_max_host_connections(w->http, w->cfg.max_inflight < 1024 ? w->cfg.max_inflight : 1024);
@@ -333,17 +455,18 @@ static int start_clients(struct wk *w, char *err, size_t el)
 	 * a KB or two, so 1 KB costs a read or two more per call instead of 3 KB
 	 * per call held (0.3 MB at 100 in flight). */
 	httpc_set_buffer_size(w->http, 1024);
-	for (w->npg = 0; w->npg < w->cfg.pg_connections; w->npg++) {
-		if (!(w->pg[w->npg] = pgc_new(w->loop, w->cfg.database_url, err, el)))
-			return -1;
-		pgc_on_state(w->pg[w->npg], on_pg_state, w);
+	if (!(w->llm = llm_new(w->loop, &w->cfg, w->slot, backoff_rand(&w->rng))) ||
+	    !(w->tgc = tgc_new(&w->cfg, w->slot, backoff_rand(&w->rng))) ||
+	    start_queue(w) < 0) {
+		if (!*err)
+			snprintf(err, el, "out of memory");
+		return -1;
 	}
 	return 0;
 }
 
 static void start_handles(struct wk *w)
 {
-	queue_acks_init(w);
 	uv_timer_init(w->loop, &w->tick);
 	w->tick.data = w;
 	uv_timer_start(&w->tick, on_tick, 0, (uint64_t)w->cfg.heartbeat_ms);
@@ -418,7 +541,9 @@ static int run(struct wk *w, const struct args *a)
 
 	if (attach_shm(w, a->shm_fd, err, sizeof err) < 0 ||
 	    tok_key_load(w->token_key, w->cfg.token_key_file, err, sizeof err) < 0 ||
-	    start_clients(w, err, sizeof err) < 0) {
+	    start_clients(w, err, sizeof err) < 0 || start_chat(w) < 0) {
+		if (!*err)
+			snprintf(err, sizeof err, "out of memory");
 		log_error("cannot start: %s", err);
 		return 1;
 	}
@@ -469,8 +594,6 @@ int main(int argc, char **argv)
 	w.loop = uv_default_loop();
 	w.rng = backoff_seed();
 	w.exit_code = 0;
-	rq_keys_for(&w.keys, w.cfg.redis_prefix, w.index);
-	snprintf(w.epoch, sizeof w.epoch, "0");
 	int rc = run(&w, &a);
 	curl_global_cleanup();
 	return rc;

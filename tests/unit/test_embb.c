@@ -3,9 +3,8 @@
  * unreachable every text of the batch gets the error; texts of two models go
  * as two requests; a text that is not UTF-8 is refused when queued; embb_free
  * answers the texts not sent yet with "closing". (The happy path against the
- * fake API is itest_pipeline's semantic_dedup_sees_the_sent_messages.) embb
- * lives in worker/, so the test compiles it in. */
-#include "worker/calls/embb.c"
+ * fake API is itest_pipeline's semantic_dedup_sees_the_sent_messages.) */
+#include "worker/calls/embb.h"
 
 #include <check.h>
 #include <string.h>

@@ -1,10 +1,10 @@
 /* test_lcache: the worker's read-through cache. One load per miss however many
  * wait, the LRU bound (never dropping an entry loading or being read), expired
- * entries reaped from the tail, and a loop that closes clean. lcache lives in
- * worker/, so the test compiles it in. */
-#include "worker/chat/lcache.c"
+ * entries reaped from the tail, and a loop that closes clean. */
+#include "worker/chat/lcache.h"
 
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct fix {

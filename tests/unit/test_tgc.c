@@ -1,28 +1,32 @@
 /* test_tgc: when a bot may call Telegram. The buckets per bot and chat (1/s)
  * and per bot and group (20/min) with pacing on; a 429 pausing only the bot and
- * chat it hit, with pacing on or off; the breakers. tgc lives in worker/, so
- * the test compiles it in, on a worker struct with only what tgc reads. */
-#include "worker/calls/tgc.c"
-
+ * chat it hit, with pacing on or off; the breakers. tgc takes a config and a
+ * metrics slot: the test hands it its own. */
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "common/cfg.h"
+#include "common/shm.h"
+#include "worker/calls/tgc.h"
 
 #define BOT 7
 #define GROUP -1001
 #define OTHER_GROUP -1002
 
-static struct wk w;
+static struct {
+	struct cfg cfg;
+	struct shm_slot slot;
+} w;
 
 static struct tgc *setup(int pacing)
 {
 	struct tgc *t;
 
 	memset(&w, 0, sizeof w);
-	w.slot = &w.local_slot;
-	w.rng = 42;
 	cfg_defaults(&w.cfg);
 	w.cfg.telegram_pacing = pacing;
-	t = tgc_new(&w);
+	t = tgc_new(&w.cfg, &w.slot, 42);
 	ck_assert_ptr_nonnull(t);
 	return t;
 }
@@ -83,7 +87,7 @@ START_TEST(limits_from_the_settings)
 	tgc_free(setup(1));
 	w.cfg.telegram_bot_per_second = 2;
 	w.cfg.telegram_group_per_minute = 6;
-	t = tgc_new(&w);
+	t = tgc_new(&w.cfg, &w.slot, 42);
 	ck_assert_int_eq(call(t, BOT, GROUP, now, TGC_OK, 0), 0);
 	ck_assert_int_eq(call(t, BOT, OTHER_GROUP, now, TGC_OK, 0), 0);
 	ck_assert_int_gt(call(t, BOT, GROUP - 5, now, TGC_OK, 0), 0); /* the bot's 2/s */

@@ -11,7 +11,8 @@
 #include "common/imap.h"
 #include "common/log.h"
 #include "worker/calls/tbucket.h"
-#include "worker/wk.h"
+#include "common/cfg.h"
+#include "common/shm.h"
 
 #define QUOTA_COOLDOWN_MS (10 * 60 * 1000) /* spent quota or a bad key: try again later */
 #define DEFAULT_429_MS 1000
@@ -26,7 +27,10 @@ struct provider {
 };
 
 struct llm {
-	struct wk *w;
+	uv_loop_t *loop;
+	const struct cfg *cfg;   /* the worker's, reloaded in place */
+	struct shm_slot *slot;
+	uint64_t rng;
 	int n;
 	struct provider p[CFG_MAX_PROVIDERS];
 	struct imap *bot_tokens;  /* bot id -> (intptr) tokens */
@@ -42,7 +46,7 @@ static void on_transition(const char *name, enum brk_state from, enum brk_state 
 		brk_state_name(from), brk_state_name(to), why);
 	for (int i = 0; i < l->n; i++)
 		if (strcmp(l->p[i].name, name) == 0)
-			shm_set_breaker(l->w->slot, i, to == BRK_COOLING ? BRK_OPEN : (int)to);
+			shm_set_breaker(l->slot, i, to == BRK_COOLING ? BRK_OPEN : (int)to);
 }
 
 static long today(void)
@@ -52,9 +56,9 @@ static long today(void)
 
 static int build(struct llm *l)
 {
-	const struct cfg *c = &l->w->cfg;
+	const struct cfg *c = l->cfg;
 	struct brk_config bc;
-	int64_t now = (int64_t)uv_now(l->w->loop);
+	int64_t now = (int64_t)uv_now(l->loop);
 
 	brk_config_defaults(&bc);
 	/* Many calls run at once: a short run of failures at a normal fault rate is
@@ -64,13 +68,13 @@ static int build(struct llm *l)
 		struct provider *p = &l->p[i];
 		memset(p, 0, sizeof *p);
 		snprintf(p->name, sizeof p->name, "%s", c->providers[i].name);
-		if (!(p->brk = brk_new(p->name, &bc, backoff_rand(&l->w->rng))))
+		if (!(p->brk = brk_new(p->name, &bc, backoff_rand(&l->rng))))
 			return -1;
 		brk_on_transition(p->brk, on_transition, l);
 		tb_init(&p->rpm, c->providers[i].rpm / 60.0, c->providers[i].rpm ? c->providers[i].rpm / 6.0 + 1 : 0, now);
 		tb_init(&p->tpm, c->providers[i].tpm / 60.0, c->providers[i].tpm ? c->providers[i].tpm / 6.0 + 1 : 0, now);
 		p->day = today();
-		shm_set_breaker(l->w->slot, i, BRK_CLOSED);
+		shm_set_breaker(l->slot, i, BRK_CLOSED);
 	}
 	l->n = c->nproviders;
 	return 0;
@@ -83,7 +87,8 @@ static void clear(struct llm *l)
 	l->n = 0;
 }
 
-struct llm *llm_new(struct wk *w)
+struct llm *llm_new(uv_loop_t *loop, const struct cfg *cfg, struct shm_slot *slot,
+		    uint64_t seed)
 {
 	struct llm *l = calloc(1, sizeof *l);
 
@@ -91,7 +96,10 @@ struct llm *llm_new(struct wk *w)
 		free(l);
 		return NULL;
 	}
-	l->w = w;
+	l->loop = loop;
+	l->cfg = cfg;
+	l->slot = slot;
+	l->rng = seed;
 	if (build(l) < 0) {
 		llm_free(l);
 		return NULL;
@@ -133,7 +141,7 @@ int llm_reload(struct llm *l)
 /* 0 when p may take a call now, else how long until it might (ms). */
 static int64_t unavailable_for(struct llm *l, int i, int64_t now)
 {
-	const struct cfg_provider *cp = &l->w->cfg.providers[i];
+	const struct cfg_provider *cp = &l->cfg->providers[i];
 	struct provider *p = &l->p[i];
 	int64_t wait = 0, w;
 

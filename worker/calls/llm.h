@@ -6,13 +6,18 @@
 #define PIYASA_LLM_H
 
 #include <stdint.h>
+#include <uv.h>
 
 #include "worker/calls/llmw.h"
 
-struct wk;
+struct cfg;
+struct shm_slot;
 struct llm;
 
-struct llm *llm_new(struct wk *w);
+/* Providers as cfg lists them (cfg is read again at llm_reload; it must
+ * outlive l); breaker states go to slot; seed starts the jitter. NULL: no memory. */
+struct llm *llm_new(uv_loop_t *loop, const struct cfg *cfg, struct shm_slot *slot,
+		    uint64_t seed);
 void llm_free(struct llm *l);
 /* Providers changed (SIGHUP): state is rebuilt, names that stay keep theirs. */
 int llm_reload(struct llm *l);

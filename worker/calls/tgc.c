@@ -12,7 +12,8 @@
 #include "common/imap.h"
 #include "common/log.h"
 #include "worker/calls/tbucket.h"
-#include "worker/wk.h"
+#include "common/cfg.h"
+#include "common/shm.h"
 
 /* A bucket of capacity C refilled at r lets C + r * 60 s through in a minute,
  * so a full one of 20 at 20/min allowed 40 in its first minute. A burst of 3
@@ -43,7 +44,9 @@ struct tg_bot {
 };
 
 struct tgc {
-	struct wk *w;
+	const struct cfg *cfg;   /* the worker's, reloaded in place */
+	struct shm_slot *slot;
+	uint64_t rng;
 	struct brk *api;
 	struct brk_config bc;
 	struct imap *bots;        /* bot id -> struct tg_bot */
@@ -56,7 +59,7 @@ static void on_api_transition(const char *name, enum brk_state from, enum brk_st
 
 	log_msg(to == BRK_OPEN ? LOG_WARNING : LOG_NOTICE, NULL, "breaker %s: %s -> %s (%s)", name,
 		brk_state_name(from), brk_state_name(to), why);
-	shm_gauge(t->w->slot, SHM_G_TG_BREAKER, to == BRK_COOLING ? BRK_OPEN : (int)to);
+	shm_gauge(t->slot, SHM_G_TG_BREAKER, to == BRK_COOLING ? BRK_OPEN : (int)to);
 }
 
 static void on_bot_transition(const char *name, enum brk_state from, enum brk_state to,
@@ -67,16 +70,18 @@ static void on_bot_transition(const char *name, enum brk_state from, enum brk_st
 		brk_state_name(from), brk_state_name(to), why);
 }
 
-struct tgc *tgc_new(struct wk *w)
+struct tgc *tgc_new(const struct cfg *cfg, struct shm_slot *slot, uint64_t seed)
 {
 	struct tgc *t = calloc(1, sizeof *t);
 
 	if (!t)
 		return NULL;
-	t->w = w;
+	t->cfg = cfg;
+	t->slot = slot;
+	t->rng = seed;
 	brk_config_defaults(&t->bc);
 	t->bc.consecutive_failures = 10; /* see llm.c: the rate is the signal */
-	if (!(t->bots = imap_new()) || !(t->api = brk_new("telegram", &t->bc, backoff_rand(&w->rng)))) {
+	if (!(t->bots = imap_new()) || !(t->api = brk_new("telegram", &t->bc, backoff_rand(&t->rng)))) {
 		tgc_free(t);
 		return NULL;
 	}
@@ -121,13 +126,13 @@ static struct tg_bot *bot_of(struct tgc *t, int64_t id, int64_t now)
 	if (!(b = calloc(1, sizeof *b)))
 		return NULL;
 	snprintf(name, sizeof name, "telegram-bot-%lld", (long long)id);
-	if (!(b->brk = brk_new_shared(name, &t->bc, backoff_rand(&t->w->rng))) ||
+	if (!(b->brk = brk_new_shared(name, &t->bc, backoff_rand(&t->rng))) ||
 	    imap_put(t->bots, id, b) < 0) {
 		free_bot(id, b, NULL);
 		return NULL;
 	}
 	brk_on_transition(b->brk, on_bot_transition, t);
-	tb_init(&b->per_s, t->w->cfg.telegram_bot_per_second, t->w->cfg.telegram_bot_per_second, now);
+	tb_init(&b->per_s, t->cfg->telegram_bot_per_second, t->cfg->telegram_bot_per_second, now);
 	return b;
 }
 
@@ -166,7 +171,7 @@ int64_t tgc_admit(struct tgc *t, int64_t bot_id, int64_t chat_id, int64_t now,
 {
 	struct tg_bot *b = bot_of(t, bot_id, now);
 	struct tg_chat *c = b ? chat_find(b, chat_id) : NULL;
-	int pacing = t->w->cfg.telegram_pacing;
+	int pacing = t->cfg->telegram_pacing;
 	int64_t wait = 0;
 
 	if (!b)
@@ -174,7 +179,7 @@ int64_t tgc_admit(struct tgc *t, int64_t bot_id, int64_t chat_id, int64_t now,
 	if (c && c->paused_until > now)
 		return c->paused_until - now;
 	if (pacing) {
-		if (!c && !(c = chat_of(&t->w->cfg, b, chat_id, now)))
+		if (!c && !(c = chat_of(t->cfg, b, chat_id, now)))
 			return 1000;
 		wait = max64(tb_wait_ms(&b->per_s, now, 1), tb_wait_ms(&c->per_s, now, 1));
 		if (chat_id < 0) /* groups and supergroups */
@@ -208,6 +213,6 @@ void tgc_done(struct tgc *t, const struct tgc_ticket *tk, int64_t now, enum tgc_
 	brk_record(t->api, now, tk->gen_api, map[o], duration_ms);
 	if (b)
 		brk_record(b->brk, now, tk->gen_bot, map[o], duration_ms);
-	if (o == TGC_RATE_LIMITED && b && (c = chat_of(&t->w->cfg, b, tk->chat_id, now)))
+	if (o == TGC_RATE_LIMITED && b && (c = chat_of(t->cfg, b, tk->chat_id, now)))
 		c->paused_until = now + (retry_after_s > 0 ? retry_after_s * 1000 : 1000);
 }

@@ -8,7 +8,8 @@
 
 #include <stdint.h>
 
-struct wk;
+struct cfg;
+struct shm_slot;
 struct tgc;
 
 struct tgc_ticket {
@@ -23,7 +24,9 @@ enum tgc_outcome {
 	TGC_REJECTED        /* other 4xx: not a failure of the service */
 };
 
-struct tgc *tgc_new(struct wk *w);
+/* Limits as cfg says (read at each call; it must outlive t); the API breaker's
+ * state goes to slot; seed starts the jitter. NULL: no memory. */
+struct tgc *tgc_new(const struct cfg *cfg, struct shm_slot *slot, uint64_t seed);
 void tgc_free(struct tgc *t);
 
 /* 0: the call may go now (tokens taken; pass tk back to tgc_done). Otherwise

@@ -7,13 +7,16 @@
 #include <string.h>
 
 #include "worker/chat/lcache.h"
+#include "common/cfg.h"
 #include "common/log.h"
-#include "worker/wk.h"
+#include "common/net/pgpool.h"
 
 #define BOT_TTL_MS (10 * 60 * 1000)
 
 struct bots {
-	struct wk *w;
+	const struct cfg *cfg;
+	struct pgpool *pg;
+	const unsigned char *token_key;
 	struct lcache *cache;
 	json_t *no_obj, *no_arr; /* the empty values, shared by every bot */
 };
@@ -87,7 +90,7 @@ static struct bot *bot_from_row(struct bots *bs, PGresult *res, char *err, size_
 	unsigned char *enc;
 
 	enc = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 3), &enc_len);
-	if (!enc || tok_decrypt(bs->w->token_key, enc, enc_len, token, sizeof token) < 0) {
+	if (!enc || tok_decrypt(bs->token_key, enc, enc_len, token, sizeof token) < 0) {
 		snprintf(err, el, "cannot decrypt the token of bot %lld (wrong token key?)",
 			 (long long)id);
 		sodium_memzero(token, sizeof token);
@@ -165,27 +168,30 @@ static void load_bot(struct lcache *c, int64_t id, void *owner)
 	ld->b = bs;
 	ld->id = id;
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)id);
-	if (pgc_query(wk_pg(bs->w), sql, 1, params, on_bot_row, ld) < 0) {
+	if (pgc_query(pgpool_pick(bs->pg), sql, 1, params, on_bot_row, ld) < 0) {
 		free(ld);
 		lcache_loaded(c, id, NULL, "database unavailable");
 	}
 }
 
-struct bots *bots_new(struct wk *w)
+struct bots *bots_new(uv_loop_t *loop, const struct cfg *cfg, struct pgpool *pg,
+		      const unsigned char *token_key)
 {
 	struct bots *b = calloc(1, sizeof *b);
 
 	if (!b)
 		return NULL;
-	b->w = w;
+	b->cfg = cfg;
+	b->pg = pg;
+	b->token_key = token_key;
 	if (!(b->no_obj = json_object()) || !(b->no_arr = json_array()) ||
-	    !(b->cache = lcache_new(w->loop, BOT_TTL_MS, load_bot, bot_free, b))) {
+	    !(b->cache = lcache_new(loop, BOT_TTL_MS, load_bot, bot_free, b))) {
 		json_decref(b->no_obj);
 		json_decref(b->no_arr);
 		free(b);
 		return NULL;
 	}
-	lcache_set_max(b->cache, (size_t)w->cfg.bot_cache_max);
+	lcache_set_max(b->cache, (size_t)cfg->bot_cache_max);
 	return b;
 }
 
@@ -212,7 +218,17 @@ void bots_invalidate(struct bots *b, int64_t id)
 void bots_clear(struct bots *b)
 {
 	lcache_clear(b->cache);
-	lcache_set_max(b->cache, (size_t)b->w->cfg.bot_cache_max); /* a reload may change it */
+	lcache_set_max(b->cache, (size_t)b->cfg->bot_cache_max); /* a reload may change it */
+}
+
+int bots_check(const struct bot *b, const char *err, int64_t id, char *why, size_t n)
+{
+	if (!b && err)
+		return 1;
+	if (b && b->enabled)
+		return 0;
+	snprintf(why, n, "bot %lld %s", (long long)id, b ? "is disabled" : "does not exist");
+	return -1;
 }
 
 void bots_stats(const struct bots *b, uint64_t *hits, uint64_t *misses, size_t *size)

@@ -7,10 +7,12 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "common/tok.h"
 
-struct wk;
+struct cfg;
+struct pgpool;
 
 /* Longest name or username kept (the rest is cut). */
 #define BOTS_NAME_MAX 63
@@ -37,13 +39,21 @@ struct bot {
  * The signature is the cache's own (lcache_cb), so no cast sits between them. */
 typedef void (*bots_cb)(const void *bot, const char *err, void *arg);
 
-struct bots *bots_new(struct wk *w);
+/* Bots read through pg; tokens decrypted with token_key (TOK_KEY_BYTES, kept
+ * by the caller); bot_cache_max from cfg (read again at bots_clear). cfg, pg
+ * and the key must outlive b. NULL: no memory. */
+struct bots *bots_new(uv_loop_t *loop, const struct cfg *cfg, struct pgpool *pg,
+		      const unsigned char *token_key);
 void bots_free(struct bots *b);
 void bots_get(struct bots *b, int64_t id, bots_cb cb, void *arg);
 /* Forget every bot and take bot_cache_max from the configuration (reload). */
 void bots_clear(struct bots *b);
 /* Forget one bot (its memories or stances changed). */
 void bots_invalidate(struct bots *b, int64_t id);
+/* What a job does with bots_get's answer (b, err) for bot id: 0 go on, 1
+ * try again later (the database did not answer), -1 give up (why says: it
+ * does not exist or is disabled). */
+int bots_check(const struct bot *b, const char *err, int64_t id, char *why, size_t n);
 void bots_stats(const struct bots *b, uint64_t *hits, uint64_t *misses, size_t *size);
 
 #endif

@@ -10,10 +10,11 @@
 #include <string.h>
 
 #include "worker/chat/lcache.h"
+#include "common/cfg.h"
 #include "common/log.h"
 #include "common/net/ra.h"
+#include "common/net/pgpool.h"
 #include "common/net/rsub.h"
-#include "worker/wk.h"
 
 #define CHAT_TTL_MS 30000
 /* How long another worker's bot message may be missing from a context here:
@@ -29,7 +30,10 @@
 #define NOTICE_TIMEOUT_MS 2000
 
 struct chats {
-	struct wk *w;
+	struct pgpool *pg;
+	struct ra *redis;          /* notices are published on it */
+	int index;                 /* this worker's: its own notices are skipped */
+	int draining;
 	struct lcache *cache;
 	struct rsub *notices;
 	char channel[128];
@@ -212,7 +216,7 @@ static void load_ctx(struct lcache *lc, int64_t id, void *owner)
 	ld->c = c;
 	ld->id = id;
 	snprintf(idbuf, sizeof idbuf, "%lld", (long long)id);
-	if (pgc_query(wk_pg(c->w), sql, 1, params, on_ctx_row, ld) < 0) {
+	if (pgc_query(pgpool_pick(c->pg), sql, 1, params, on_ctx_row, ld) < 0) {
 		free(ld);
 		lcache_loaded(lc, id, NULL, "database unavailable");
 	}
@@ -232,7 +236,7 @@ static void on_notice(const char *message, void *arg)
 	}
 	errno = 0;
 	from = strtol(p, &end, 10);
-	if (end == p || errno || from == c->w->index)
+	if (end == p || errno || from == c->index)
 		return;
 	for (p = end;;) {
 		long long id;
@@ -267,31 +271,34 @@ static void on_flush_due(uv_timer_t *h)
 	const char *argv[3] = { "PUBLISH", c->channel, msg };
 	size_t off;
 
-	off = (size_t)snprintf(msg, sizeof msg, "%d", c->w->index);
+	off = (size_t)snprintf(msg, sizeof msg, "%d", c->index);
 	for (size_t i = 0; i < c->nwritten; i++)
 		off += (size_t)snprintf(msg + off, sizeof msg - off, " %s%" PRId64,
 					c->written[i].urgent ? "=" : "", c->written[i].id);
 	c->nwritten = 0;
-	if (c->w->redis)
-		ra_cmd(c->w->redis, on_published, NULL, NOTICE_TIMEOUT_MS, 3, argv);
+	if (c->redis)
+		ra_cmd(c->redis, on_published, NULL, NOTICE_TIMEOUT_MS, 3, argv);
 }
 
-struct chats *chats_new(struct wk *w)
+struct chats *chats_new(uv_loop_t *loop, const struct cfg *cfg, struct pgpool *pg, struct ra *redis,
+			int index)
 {
 	struct chats *c = calloc(1, sizeof *c);
 	char err[256];
 
 	if (!c)
 		return NULL;
-	c->w = w;
-	if (!(c->cache = lcache_new(w->loop, CHAT_TTL_MS, load_ctx, ctx_free, c))) {
+	c->pg = pg;
+	c->redis = redis;
+	c->index = index;
+	if (!(c->cache = lcache_new(loop, CHAT_TTL_MS, load_ctx, ctx_free, c))) {
 		free(c);
 		return NULL;
 	}
-	uv_timer_init(w->loop, &c->flush);
+	uv_timer_init(loop, &c->flush);
 	c->flush.data = c;
-	snprintf(c->channel, sizeof c->channel, "%s:chats", w->cfg.redis_prefix);
-	if (!(c->notices = rsub_new(w->loop, w->cfg.redis_url, c->channel, on_notice, c, err,
+	snprintf(c->channel, sizeof c->channel, "%s:chats", cfg->redis_prefix);
+	if (!(c->notices = rsub_new(loop, cfg->redis_url, c->channel, on_notice, c, err,
 				    sizeof err)))
 		log_warn("no chat notices (%s): other workers' messages show after %d s",
 			 err, CHAT_TTL_MS / 1000);
@@ -401,10 +408,15 @@ static void notice_add(struct chats *c, int64_t chat_id, int urgent)
 	}
 	c->written[i].urgent |= urgent;
 	/* A human's message, or a worker about to stop: tell them now. */
-	if (urgent || c->w->draining)
+	if (urgent || c->draining)
 		uv_timer_start(&c->flush, on_flush_due, 0, 0);
 	else if (!uv_is_active((uv_handle_t *)&c->flush))
 		uv_timer_start(&c->flush, on_flush_due, NOTICE_DELAY_MS, 0);
+}
+
+void chats_drain(struct chats *c)
+{
+	c->draining = 1;
 }
 
 void chats_stats(const struct chats *c, uint64_t *hits, uint64_t *misses, size_t *size)

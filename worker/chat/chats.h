@@ -13,11 +13,14 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "worker/chat/convo.h"
 #include "worker/chat/pick.h"
 
-struct wk;
+struct cfg;
+struct pgpool;
+struct ra;
 
 #define CHATS_HISTORY 30
 
@@ -44,7 +47,13 @@ void chatctx_unref(struct chatctx *c);
  * err on failure. (The signature is the cache's own, lcache_cb.) */
 typedef void (*chats_cb)(const void *ctx, const char *err, void *arg);
 
-struct chats *chats_new(struct wk *w);
+/* Contexts read through pg; notices published on redis and heard on a
+ * connection of their own (cfg's redis_url and prefix); index is this worker's.
+ * pg and redis must outlive c. NULL: no memory. */
+struct chats *chats_new(uv_loop_t *loop, const struct cfg *cfg, struct pgpool *pg, struct ra *redis,
+			int index);
+/* The worker stops: notices go at once from now on. */
+void chats_drain(struct chats *c);
 void chats_free(struct chats *c);
 void chats_get(struct chats *c, int64_t chat_id, chats_cb cb, void *arg);
 /* A message of chat_id was committed: drop it here and tell the others, with

@@ -20,7 +20,11 @@
 #include "common/net/rsub.h"
 #include "worker/chat/sched.h"
 #include "worker/chat/tz.h"
-#include "worker/wk.h"
+#include "worker/jobs/queue.h"
+#include "common/cfg.h"
+#include "common/net/pgpool.h"
+#include "common/net/ra.h"
+#include "common/shm.h"
 
 #define MAX_CHATS_PER_BOT 16
 #define POP_BATCH 256
@@ -54,7 +58,15 @@ struct mbot {
 };
 
 struct market {
-	struct wk *w;
+	const struct cfg *cfg;
+	struct shm_slot *slot;
+	struct pgpool *pg;
+	struct ra *redis;
+	struct queue *queue;
+	struct news *news;        /* NULL: no headlines */
+	int index, count;
+	int draining;
+	uint64_t rng;
 	struct settings set;
 	struct sched_params par;
 	struct sched *sched;
@@ -166,11 +178,11 @@ static void on_settings_rows(PGresult *res, const char *err, void *arg)
 	}
 	m->set = s;
 	params_from_settings(m);
-	if (m->w->news) {
+	if (m->news) {
 		const char *urls[SETTINGS_MAX_FEEDS];
 		for (int i = 0; i < s.nfeeds; i++)
 			urls[i] = s.feeds[i];
-		news_set_feeds(m->w->news, urls, (size_t)s.nfeeds,
+		news_set_feeds(m->news, urls, (size_t)s.nfeeds,
 			       (long)(s.news_refresh_minutes * 60000.0));
 	}
 	/* Switching the simulation on or changing the pace re-draws every bot. */
@@ -190,7 +202,7 @@ static void load_settings(struct market *m)
 		m->settings_again = 1;
 		return;
 	}
-	if (pgc_query(wk_pg(m->w), "SELECT key, value::text FROM settings", 0, NULL,
+	if (pgc_query(pgpool_pick(m->pg), "SELECT key, value::text FROM settings", 0, NULL,
 		      on_settings_rows, m) == 0)
 		m->loading_settings = 1;
 }
@@ -321,7 +333,7 @@ static void schedule_bot(struct market *m, struct mbot *b, int64_t now_ms)
 	}
 	delay = (int64_t)(sched_delay_s(&m->par, &b->speed, minute_in(m, b, 0, now_ms),
 					sched_favoured(&m->par, m->sched, b->id, now_ms),
-					&m->w->rng) * 1000.0);
+					&m->rng) * 1000.0);
 	if (sched_add(m->sched, b->id, now_ms + delay) < 0)
 		log_warn("out of memory scheduling bot %lld", (long long)b->id);
 }
@@ -479,11 +491,11 @@ static void on_bot_rows(PGresult *res, const char *err, void *arg)
 	forget_unseen(m);
 	imap_each(m->bots, schedule_each, &o);
 	m->redraw = 0;
-	shm_gauge(m->w->slot, SHM_G_BOTS, (int64_t)imap_count(m->bots));
-	snprintf(n, sizeof n, "%d", m->w->count);
-	snprintf(idx, sizeof idx, "%d", m->w->index);
+	shm_gauge(m->slot, SHM_G_BOTS, (int64_t)imap_count(m->bots));
+	snprintf(n, sizeof n, "%d", m->count);
+	snprintf(idx, sizeof idx, "%d", m->index);
 	snprintf(win, sizeof win, "%lld", (long long)m->par.hour_ms);
-	if (pgc_query(wk_pg(m->w), sent_sql, 3, p, on_sent_rows, m) < 0) {
+	if (pgc_query(pgpool_pick(m->pg), sent_sql, 3, p, on_sent_rows, m) < 0) {
 		m->loading_bots = 0;
 		arm(m);
 	}
@@ -505,9 +517,9 @@ static void load_bots(struct market *m)
 		m->bots_again = 1;
 		return;
 	}
-	snprintf(n, sizeof n, "%d", m->w->count);
-	snprintf(idx, sizeof idx, "%d", m->w->index);
-	if (pgc_query(wk_pg(m->w), sql, 2, p, on_bot_rows, m) == 0)
+	snprintf(n, sizeof n, "%d", m->count);
+	snprintf(idx, sizeof idx, "%d", m->index);
+	if (pgc_query(pgpool_pick(m->pg), sql, 2, p, on_bot_rows, m) == 0)
 		m->loading_bots = 1;
 }
 
@@ -518,7 +530,7 @@ static void on_scheduled(int rc, void *arg)
 	struct market *m = arg;
 
 	if (rc == 1)
-		shm_count(m->w->slot, SHM_C_SCHEDULED, 1);
+		shm_count(m->slot, SHM_C_SCHEDULED, 1);
 }
 
 static void speak_due(struct market *m, int64_t id, int64_t now)
@@ -532,7 +544,7 @@ static void speak_due(struct market *m, int64_t id, int64_t now)
 
 	if (!b || !m->set.simulation_active || b->nchats == 0)
 		return;
-	c = (int)backoff_uniform_upto(b->nchats - 1, &m->w->rng);
+	c = (int)backoff_uniform_upto(b->nchats - 1, &m->rng);
 	minute = minute_in(m, b, c, now);
 	hours_of(b, &hours);
 	v = sched_check(&m->par, m->sched, id, now, minute, &hours, 0, &retry);
@@ -543,9 +555,9 @@ static void speak_due(struct market *m, int64_t id, int64_t now)
 	}
 	if (v == SCHED_INACTIVE || v == SCHED_CAPPED) {
 		if (v == SCHED_CAPPED)
-			shm_count(m->w->slot, SHM_C_CAP_BOT, 1);
+			shm_count(m->slot, SHM_C_CAP_BOT, 1);
 		/* A little spread, so bots that wake together do not speak together. */
-		retry += backoff_uniform_upto(retry / 10 + 1000, &m->w->rng);
+		retry += backoff_uniform_upto(retry / 10 + 1000, &m->rng);
 		if (sched_add(m->sched, id, now + retry) < 0)
 			log_warn("out of memory scheduling bot %lld", (long long)id);
 		return;
@@ -556,7 +568,7 @@ static void speak_due(struct market *m, int64_t id, int64_t now)
 	j.bot_id = id;
 	j.chat_id = b->chats[c].id;
 	j.payload = json_pack("{s:b}", "scheduled", 1);
-	if (!j.payload || queue_enqueue(m->w, &j, 0, on_scheduled, m) < 0)
+	if (!j.payload || queue_enqueue(m->queue, &j, 0, on_scheduled, m) < 0)
 		log_warn("could not queue a speak job for bot %lld", (long long)id);
 	job_clear(&j);
 	schedule_bot(m, b, now);
@@ -568,7 +580,7 @@ static void on_timer(uv_timer_t *t)
 	int64_t ids[POP_BATCH], now = job_now_ms();
 	size_t n;
 
-	if (!ra_up(m->w->redis) || m->w->draining) {
+	if (!ra_up(m->redis) || m->draining) {
 		uv_timer_start(&m->timer, on_timer, 1000, 0);
 		return;
 	}
@@ -657,7 +669,7 @@ void market_bot_sent(struct market *m, int64_t bot_id, int64_t chat_id, int64_t 
 	j.bot_id = bot_id;
 	j.chat_id = chat_id;
 	j.payload = json_object();
-	if (!j.payload || queue_enqueue(m->w, &j, 0, on_memo_queued, NULL) < 0)
+	if (!j.payload || queue_enqueue(m->queue, &j, 0, on_memo_queued, NULL) < 0)
 		log_warn("could not queue a memorize job for bot %lld", (long long)bot_id);
 	job_clear(&j);
 }
@@ -715,10 +727,10 @@ static int cap_call(struct market *m, const char *op, int64_t chat_id, const cha
 		return -1;
 	q->cb = cb;
 	q->arg = arg;
-	snprintf(key, sizeof key, "%s:pace:%lld", m->w->cfg.redis_prefix, (long long)chat_id);
+	snprintf(key, sizeof key, "%s:pace:%lld", m->cfg->redis_prefix, (long long)chat_id);
 	snprintf(win, sizeof win, "%lld", (long long)chat_window_ms(m));
 	snprintf(max, sizeof max, "%d", m->set.max_msgs_per_min);
-	if (ra_eval_src(m->w->redis, cap_script, 1, keys, 4, av, on_cap, q) < 0) {
+	if (ra_eval_src(m->redis, cap_script, 1, keys, 4, av, on_cap, q) < 0) {
 		free(q);
 		return -1;
 	}
@@ -749,14 +761,22 @@ void market_counts(const struct market *m, size_t *owned, size_t *scheduled)
 
 /* ---- life ---- */
 
-struct market *market_new(struct wk *w)
+struct market *market_new(const struct market_deps *d)
 {
 	struct market *m = calloc(1, sizeof *m);
 	char channel[128], err[256];
 
 	if (!m)
 		return NULL;
-	m->w = w;
+	m->cfg = d->cfg;
+	m->slot = d->slot;
+	m->pg = d->pg;
+	m->redis = d->redis;
+	m->queue = d->queue;
+	m->news = d->news;
+	m->index = d->index;
+	m->count = d->count;
+	m->rng = d->seed;
 	settings_defaults(&m->set);
 	params_from_settings(m);
 	/* Zone 0 is "UTC": a chat's zone is that when it cannot be interned. */
@@ -767,14 +787,19 @@ struct market *market_new(struct wk *w)
 		free(m);
 		return NULL;
 	}
-	uv_timer_init(w->loop, &m->timer);
-	uv_timer_init(w->loop, &m->reload);
+	uv_timer_init(d->loop, &m->timer);
+	uv_timer_init(d->loop, &m->reload);
 	m->timer.data = m->reload.data = m;
-	snprintf(channel, sizeof channel, "%s:settings", w->cfg.redis_prefix);
-	if (!(m->notice = rsub_new(w->loop, w->cfg.redis_url, channel, on_notice, m, err,
+	snprintf(channel, sizeof channel, "%s:settings", d->cfg->redis_prefix);
+	if (!(m->notice = rsub_new(d->loop, d->cfg->redis_url, channel, on_notice, m, err,
 				   sizeof err)))
 		log_warn("no settings change notice (%s): settings reload on SIGHUP only", err);
 	return m;
+}
+
+void market_drain(struct market *m)
+{
+	m->draining = 1;
 }
 
 void market_start(struct market *m)

@@ -8,14 +8,36 @@
 #define PIYASA_MARKET_H
 
 #include <stdint.h>
+#include <uv.h>
 
 #include "common/settings.h"
 
-struct wk;
+struct cfg;
+struct shm_slot;
+struct pgpool;
+struct ra;
+struct queue;
+struct news;
 struct market;
 
-struct market *market_new(struct wk *w);
+/* What the market uses; all but news must outlive it. */
+struct market_deps {
+	uv_loop_t *loop;
+	const struct cfg *cfg;    /* the worker's, reloaded in place */
+	struct shm_slot *slot;    /* metrics */
+	struct pgpool *pg;        /* settings, bots, recent sends */
+	struct ra *redis;         /* the chats' minute caps */
+	struct queue *queue;      /* where speak and memorize jobs go */
+	struct news *news;        /* the settings' feeds go to it; NULL: none */
+	int index, count;         /* this worker's bots: bot_id % count == index */
+	uint64_t seed;            /* of its random draws */
+};
+
+/* NULL: no memory. */
+struct market *market_new(const struct market_deps *d);
 void market_free(struct market *m);
+/* The worker stops: queue nothing more. */
+void market_drain(struct market *m);
 /* The fleet is known (queues usable): load settings and bots, start the timer. */
 void market_start(struct market *m);
 /* SIGHUP: settings and bots again. */

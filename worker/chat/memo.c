@@ -6,15 +6,16 @@
  * most 50 per bot. Fading runs here, per bot, whenever the bot memorizes, so no
  * fleet-wide sweep is needed. An answer that is not the JSON asked for stores
  * nothing and is not retried: memories are a nicety, not a duty. */
+#include "worker/chat/memo.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker/chat/bots.h"
 #include "common/cast.h"
 #include "common/log.h"
-#include "worker/chat/talk.h"
-#include "worker/jobs/task_int.h"
+#include "worker/chat/bots.h"
+#include "worker/jobs/task.h"
 
 #define MEMO_MAX_NEW 3
 
@@ -27,8 +28,8 @@ static void on_stored(PGresult *res, const char *err, void *arg)
 		(void)err;
 		return;
 	}
-	shm_count(t->w->slot, SHM_C_MEMORIES, (uint64_t)atoll(PQgetvalue(res, 0, 0)));
-	bots_invalidate(t->w->bots, t->job.bot_id);
+	shm_count(task_slot(t), SHM_C_MEMORIES, (uint64_t)atoll(PQgetvalue(res, 0, 0)));
+	bots_invalidate(task_data(t), task_job(t)->bot_id);
 	task_finish(t, SHM_OUT_SENT);
 }
 
@@ -84,7 +85,7 @@ static void on_summary(struct task *t, char *text)
 	}
 	json = json_dumps(keep, JSON_COMPACT);
 	json_decref(keep);
-	snprintf(bot, sizeof bot, "%lld", (long long)t->job.bot_id);
+	snprintf(bot, sizeof bot, "%lld", (long long)task_job(t)->bot_id);
 	{
 		const char *p[2] = { bot, json };
 		if (!json)
@@ -124,21 +125,45 @@ static void on_recent(PGresult *res, const char *err, void *arg)
 		     "Yalnızca bir JSON dizisi yaz: [{\"memory_type\": \"personal_fact\"|"
 		     "\"past_event\"|\"relationship\"|\"preference\"|\"routine\", "
 		     "\"content\": \"kısa bir cümle\"}]");
-	if (asprintf(&user, "%s adlı kişinin son mesajları:\n%s", t->bot_name, lines) < 0)
+	if (asprintf(&user, "%s adlı kişinin son mesajları:\n%s", task_bot_name(t), lines) < 0)
 		user = NULL;
 	free(lines);
 	task_llm(t, sys, user, &par, on_summary);
 }
 
-void memo_start(struct task *t, const struct bot *b)
+static void on_bot(const void *val, const char *err, void *arg)
 {
 	static const char sql[] =
 		"SELECT text FROM messages WHERE bot_id = $1 AND status = 'sent' "
 		"ORDER BY sent_at DESC LIMIT 20";
-	char bot[24];
+	const struct bot *b = val;
+	struct task *t = arg;
+	char bot[24], why[96];
 	const char *p[1] = { bot };
 
-	(void)b;
-	snprintf(bot, sizeof bot, "%lld", (long long)t->job.bot_id);
+	switch (bots_check(b, err, task_job(t)->bot_id, why, sizeof why)) {
+	case 1: task_retry(t, -1); return;
+	case -1: task_dead(t, why); return;
+	}
+	task_set_bot(t, b->name, b->token);
+	snprintf(bot, sizeof bot, "%lld", (long long)task_job(t)->bot_id);
 	task_query(t, sql, 1, p, on_recent);
+}
+
+/* The task's data is the bots cache (nothing of its own to free). */
+static void on_start(struct task *t, void *arg)
+{
+	task_set_data(t, arg);
+	bots_get(arg, task_job(t)->bot_id, on_bot, t);
+}
+
+static void on_clear(struct task *t, void *arg)
+{
+	(void)arg;
+	task_set_data(t, NULL);
+}
+
+void memo_kind(struct bots *bots, struct task_kind *kind)
+{
+	*kind = (struct task_kind){ .start = on_start, .clear = on_clear, .arg = bots };
 }

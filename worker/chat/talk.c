@@ -18,6 +18,9 @@
 #include <string.h>
 
 #include "common/backoff.h"
+#include "common/cfg.h"
+#include "common/net/httpc.h"
+#include "common/net/pgc.h"
 #include "worker/chat/bots.h"
 #include "worker/chat/chats.h"
 #include "worker/chat/compose.h"
@@ -30,14 +33,29 @@
 #include "worker/chat/news.h"
 #include "worker/chat/ownlog.h"
 #include "worker/chat/pick.h"
-#include "worker/jobs/task_int.h"
+#include "worker/jobs/task.h"
 #include "worker/chat/text/textcheck.h"
 #include "worker/calls/tgw.h"
 #include "worker/chat/tz.h"
 
 #define OWN_MAX OWNLOG_MAX
 
+/* The module: what every speak and reply job of the worker uses. */
 struct talk {
+	struct talk_deps d;
+	/* The drafts' embeddings of a loop turn go in one request (embb.h). */
+	struct embb *emb;
+	/* Each bot's own recent sent messages, worker-wide: jobs are routed to
+	 * the worker that owns the bot and every send of the bot goes through
+	 * on_sent here, so after one load the list is kept without reading
+	 * PostgreSQL. */
+	struct ownlog *own;
+	int own_mb;
+};
+
+/* One job's state (task_data). */
+struct talk_job {
+	struct talk *tk;
 	struct task *t;
 	json_t *persona, *emotion, *stances, *holdings, *memories, *speed;
 	char username[64];
@@ -66,24 +84,24 @@ struct talk {
 	char *draft;
 };
 
-static void decide(struct talk *k);
-static void loaded(struct talk *k);
-static void load_own(struct talk *k);
-static void ask(struct talk *k);
+static void decide(struct talk_job *k);
+static void loaded(struct talk_job *k);
+static void load_own(struct talk_job *k);
+static void ask(struct talk_job *k);
 static void check_draft(struct task *t, char *text);
-static void semantic(struct talk *k);
-static void guard(struct talk *k);
-static void finalize(struct talk *k);
-static void reserve_chat(struct talk *k);
+static void semantic(struct talk_job *k);
+static void guard(struct talk_job *k);
+static void finalize(struct talk_job *k);
+static void reserve_chat(struct talk_job *k);
 
-static const struct settings *S(const struct talk *k)
+static const struct settings *S(const struct talk_job *k)
 {
-	return market_settings(k->t->w->market);
+	return market_settings(k->tk->d.market);
 }
 
 /* How far back the own messages are loaded: the recall of past messages looks
  * back a week even when dedup looks less. */
-static int64_t own_window_ms(const struct talk *k)
+static int64_t own_window_ms(const struct talk_job *k)
 {
 	double window = S(k)->dedup_window_hours * 3600.0;
 
@@ -94,7 +112,7 @@ static int64_t own_window_ms(const struct talk *k)
 
 /* The bot's own messages sent after since (a cached snapshot may hold older
  * ones than a fresh SELECT would: the readers filter by time). */
-static size_t own_since(const struct talk *k, int64_t since, size_t *idx)
+static size_t own_since(const struct talk_job *k, int64_t since, size_t *idx)
 {
 	size_t n = 0;
 
@@ -110,41 +128,34 @@ static size_t own_since(const struct talk *k, int64_t since, size_t *idx)
 
 /* The bot's own messages inside dedup_window_hours. Their indexes go to idx;
  * returns how many. */
-static size_t in_dedup_window(const struct talk *k, size_t *idx)
+static size_t in_dedup_window(const struct talk_job *k, size_t *idx)
 {
 	return own_since(k, job_now_ms() - (int64_t)(S(k)->dedup_window_hours * 3600000.0), idx);
 }
 
-/* The drafts' embeddings of a loop turn go in one request (embb.h). */
-static struct embb *emb_batch;
-
-/* Each bot's own recent sent messages, worker-wide: jobs are routed to the
- * worker that owns the bot and every send of the bot goes through talk_sent
- * here, so after one load the list is kept without reading PostgreSQL. */
-static struct ownlog *own_cache;
-
-static struct ownlog *own_log(const struct wk *w)
+/* The own messages' cache, made on first use and resized after a reload. */
+static struct ownlog *own_log(struct talk *tk)
 {
-	static int own_mb;
+	int mb = tk->d.cfg->own_cache_mb;
 
-	if (!own_cache) {
-		own_cache = ownlog_new((size_t)w->cfg.own_cache_mb << 20, OWNLOG_TTL_MS_DEFAULT);
-		own_mb = w->cfg.own_cache_mb;
-	} else if (own_mb != w->cfg.own_cache_mb) { /* a reload changed it */
-		ownlog_set_max_bytes(own_cache, (size_t)w->cfg.own_cache_mb << 20);
-		own_mb = w->cfg.own_cache_mb;
+	if (!tk->own) {
+		tk->own = ownlog_new((size_t)mb << 20, OWNLOG_TTL_MS_DEFAULT);
+		tk->own_mb = mb;
+	} else if (tk->own_mb != mb) { /* a reload changed it */
+		ownlog_set_max_bytes(tk->own, (size_t)mb << 20);
+		tk->own_mb = mb;
 	}
-	return own_cache;
+	return tk->own;
 }
 
 /* ---- endings ---- */
 
-static void skip(struct talk *k, enum shm_counter c, const char *why)
+static void skip(struct talk_job *k, enum shm_counter c, const char *why)
 {
 	struct log_ctx ctx = task_log_ctx(k->t);
 
 	if ((int)c >= 0)
-		shm_count(k->t->w->slot, c, 1);
+		shm_count(task_slot(k->t), c, 1);
 	log_msg(LOG_INFO, &ctx, "message skipped: %s", why);
 	task_finish(k->t, SHM_OUT_SKIPPED);
 }
@@ -152,18 +163,18 @@ static void skip(struct talk *k, enum shm_counter c, const char *why)
 /* A cap is full: chatter gives its turn up; a reply to a human waits, in
  * memory while the wait is short (no attempt is spent: a busy chat must not
  * dead-letter the answer a human asked for), in the queue otherwise. */
-static void capped(struct talk *k, enum shm_counter c, int64_t wait_ms, const char *why,
+static void capped(struct talk_job *k, enum shm_counter c, int64_t wait_ms, const char *why,
 		   void (*resume)(void *task))
 {
 	if (k->scheduled) {
 		skip(k, c, why);
 		return;
 	}
-	shm_count(k->t->w->slot, c, 1);
+	shm_count(task_slot(k->t), c, 1);
 	/* A little spread, so waiting replies do not all wake on the same slot. */
-	wait_ms += 20 + backoff_uniform_upto(wait_ms / 4 + 50, &k->t->w->rng);
-	if (wait_ms <= HOLD_MAX_MS)
-		wk_after(k->t->w, (uint64_t)wait_ms, resume, k->t);
+	wait_ms += 20 + backoff_uniform_upto(wait_ms / 4 + 50, task_rng(k->t));
+	if (wait_ms <= TASK_HOLD_MAX_MS)
+		task_after(k->t, (uint64_t)wait_ms, resume);
 	else
 		task_retry(k->t, wait_ms);
 }
@@ -173,9 +184,9 @@ static void capped(struct talk *k, enum shm_counter c, int64_t wait_ms, const ch
 static void on_own(PGresult *res, const char *err, void *arg)
 {
 	struct task *t = arg;
-	struct talk *k = t->talk;
+	struct talk_job *k = task_data(t);
 	struct ownlog_msg rows[OWN_MAX];
-	struct ownlog *ol = own_log(t->w);
+	struct ownlog *ol = own_log(k->tk);
 	int n;
 
 	(void)err;
@@ -195,13 +206,13 @@ static void on_own(PGresult *res, const char *err, void *arg)
 		rows[i].job_id = PQgetvalue(res, i, 3);
 		rows[i].hash = dedup_hash(rows[i].text);
 	}
-	if (!(k->own = ownlog_put(ol, t->job.bot_id, job_now_ms(), own_window_ms(k), rows,
+	if (!(k->own = ownlog_put(ol, task_job(t)->bot_id, job_now_ms(), own_window_ms(k), rows,
 				  (size_t)n)))
 		k->load_failed = 1;
 	loaded(k);
 }
 
-static void load_own(struct talk *k)
+static void load_own(struct talk_job *k)
 {
 	/* The last 100 of the window; the job id merges the sends not visible yet. */
 	static const char sql[] =
@@ -210,23 +221,22 @@ static void load_own(struct talk *k)
 		"WHERE bot_id = $1 AND status = 'sent' "
 		"AND sent_at > now() - make_interval(secs => $2::double precision) "
 		"ORDER BY sent_at DESC LIMIT 100";
-	struct wk *w = k->t->w;
 	int64_t window = own_window_ms(k);
 	char bot[24], secs[32];
 	const char *p[2] = { bot, secs };
 
-	if (own_log(w) &&
-	    (k->own = ownlog_get(own_cache, k->t->job.bot_id, job_now_ms(), window))) {
-		shm_count(w->slot, SHM_C_OWN_HITS, 1);
+	if (own_log(k->tk) &&
+	    (k->own = ownlog_get(k->tk->own, task_job(k->t)->bot_id, job_now_ms(), window))) {
+		shm_count(task_slot(k->t), SHM_C_OWN_HITS, 1);
 		loaded(k);
 		return;
 	}
-	shm_count(w->slot, SHM_C_OWN_MISSES, 1);
-	snprintf(bot, sizeof bot, "%lld", (long long)k->t->job.bot_id);
+	shm_count(task_slot(k->t), SHM_C_OWN_MISSES, 1);
+	snprintf(bot, sizeof bot, "%lld", (long long)task_job(k->t)->bot_id);
 	snprintf(secs, sizeof secs, "%.3f", (double)window / 1000.0);
 	/* Not task_query: a query that cannot start must wait for the chat's load
 	 * before the task may go. */
-	if (pgc_query(wk_pg(w), sql, 2, p, on_own, k->t) < 0) {
+	if (pgc_query(task_pg(k->t), sql, 2, p, on_own, k->t) < 0) {
 		k->load_failed = 1;
 		loaded(k);
 	}
@@ -235,7 +245,7 @@ static void load_own(struct talk *k)
 /* The chat's context and the bot's own messages load side by side (on a cold
  * cache, two round trips at once instead of one after the other); the last to
  * come moves on. Nothing ends the task while one is still out. */
-static void loaded(struct talk *k)
+static void loaded(struct talk_job *k)
 {
 	if (--k->loading > 0)
 		return;
@@ -251,13 +261,13 @@ static void on_chat(const void *val, const char *err, void *arg)
 {
 	const struct chatctx *c = val;
 	struct task *t = arg;
-	struct talk *k = t->talk;
+	struct talk_job *k = task_data(t);
 
 	(void)err;
 	if (!c)
 		k->load_failed = 1;
 	else if (!c->exists || !c->enabled)
-		snprintf(k->unusable, sizeof k->unusable, "chat %lld %s", (long long)t->job.chat_id,
+		snprintf(k->unusable, sizeof k->unusable, "chat %lld %s", (long long)task_job(t)->chat_id,
 			 c->exists ? "is disabled" : "does not exist");
 	else
 		k->chat = chatctx_ref(c);
@@ -269,17 +279,19 @@ static json_t *ref_or(json_t *v, json_t *(*make)(void))
 	return v ? json_incref(v) : make();
 }
 
-void talk_start(struct task *t, const struct bot *b)
+/* The bot is loaded: its persona and the rest, copied for the job. */
+static void on_bot(const void *val, const char *err, void *arg)
 {
-	struct talk *k = calloc(1, sizeof *k);
+	const struct bot *b = val;
+	struct task *t = arg;
+	struct talk_job *k = task_data(t);
+	char why[96];
 
-	if (!k) {
-		task_retry(t, -1);
-		return;
+	switch (bots_check(b, err, task_job(t)->bot_id, why, sizeof why)) {
+	case 1: task_retry(t, -1); return;
+	case -1: task_dead(t, why); return;
 	}
-	t->talk = k;
-	k->t = t;
-	k->target = -1;
+	task_set_bot(t, b->name, b->token);
 	k->persona = ref_or(b->persona, json_object);
 	k->emotion = ref_or(b->emotion, json_object);
 	k->stances = ref_or(b->stances, json_array);
@@ -287,14 +299,29 @@ void talk_start(struct task *t, const struct bot *b)
 	k->memories = ref_or(b->memories, json_array);
 	k->speed = ref_or(b->speed, json_object);
 	snprintf(k->username, sizeof k->username, "%s", b->username);
-	k->scheduled = json_is_true(json_object_get(t->job.payload, "scheduled"));
+	k->scheduled = json_is_true(json_object_get(task_job(t)->payload, "scheduled"));
 	if (k->scheduled && !S(k)->simulation_active) {
 		skip(k, -1, "the simulation is off");
 		return;
 	}
 	k->loading = 2;
-	chats_get(t->w->chats, t->job.chat_id, on_chat, t);
+	chats_get(k->tk->d.chats, task_job(t)->chat_id, on_chat, t);
 	load_own(k);
+}
+
+static void on_start(struct task *t, void *arg)
+{
+	struct talk_job *k = calloc(1, sizeof *k);
+
+	if (!k) {
+		task_retry(t, -1);
+		return;
+	}
+	k->tk = arg;
+	k->t = t;
+	k->target = -1;
+	task_set_data(t, k);
+	bots_get(k->tk->d.bots, task_job(t)->bot_id, on_bot, t);
 }
 
 /* ---- decisions ---- */
@@ -329,14 +356,14 @@ static int answers_bot(const struct chatctx *c, const struct convo_msg *m, int64
 /* A reply target for chatter, among the messages it may answer: not one a
  * human addressed to this bot (the poller queued a reply job for exactly that,
  * and a human gets one answer), not one this bot answered already. */
-static int pick_open_target(struct talk *k, const struct pick_bot *pb, int64_t now)
+static int pick_open_target(struct talk_job *k, const struct pick_bot *pb, int64_t now)
 {
 	const struct chatctx *c = k->chat;
 	size_t cap = c->nmsgs ? c->nmsgs : 1;
 	/* The candidates, then what this bot answered: its few replies are looked
 	 * through per message, not the whole chat. */
 	struct convo_msg *cand = malloc(cap * (sizeof *cand + sizeof(int64_t)));
-	int64_t self = k->t->job.bot_id, *answered;
+	int64_t self = task_job(k->t)->bot_id, *answered;
 	size_t n = 0, na = 0;
 	int i, r = -1;
 
@@ -358,7 +385,7 @@ static int pick_open_target(struct talk *k, const struct pick_bot *pb, int64_t n
 		if (!done)
 			cand[n++] = *m;
 	}
-	i = pick_target(cand, n, pb, now, &k->t->w->rng);
+	i = pick_target(cand, n, pb, now, task_rng(k->t));
 	if (i >= 0)
 		for (size_t j = 0; j < c->nmsgs && r < 0; j++)
 			if (c->msgs[j].id == cand[i].id)
@@ -367,22 +394,22 @@ static int pick_open_target(struct talk *k, const struct pick_bot *pb, int64_t n
 	return r;
 }
 
-static void decide(struct talk *k)
+static void decide(struct talk_job *k)
 {
 	struct task *t = k->t;
-	struct wk *w = t->w;
+	uint64_t *rng = task_rng(t);
 	const struct settings *s = S(k);
 	const struct chatctx *c = k->chat;
 	const struct convo_msg *newest = c->nmsgs ? &c->msgs[c->nmsgs - 1] : NULL;
-	json_t *rt = json_object_get(t->job.payload, "reply_to_message_id");
-	const char *ptopic = json_string_value(json_object_get(t->job.payload, "topic"));
+	json_t *rt = json_object_get(task_job(t)->payload, "reply_to_message_id");
+	const char *ptopic = json_string_value(json_object_get(task_job(t)->payload, "topic"));
 	struct pick_probs *pp = &k->pp;
 	struct pick_bot pb;
 	struct tz_local l;
 	char err[128];
 	int64_t now = job_now_ms();
 
-	if (k->scheduled && newest && newest->bot_id == t->job.bot_id) {
+	if (k->scheduled && newest && newest->bot_id == task_job(t)->bot_id) {
 		skip(k, -1, "its own message is the newest");
 		return;
 	}
@@ -395,33 +422,33 @@ static void decide(struct talk *k)
 	pp->len_medium = s->len_medium;
 	pp->len_long = s->len_long;
 	pick_probs_bias_length(pp, k->persona);
-	pick_bot_from_json(&pb, t->job.bot_id, t->bot_name, k->username, k->persona, k->emotion,
+	pick_bot_from_json(&pb, task_job(t)->bot_id, task_bot_name(t), k->username, k->persona, k->emotion,
 			   c->topics);
 	if (json_is_integer(rt)) {
 		/* A reply asked for (a human's mention, an operator's job). */
 		k->reply_to = json_integer_value(rt);
 		k->target = find_tg(c, k->reply_to);
-	} else if (pick_mode(pp, newest, &w->rng) == PICK_REPLY) {
+	} else if (pick_mode(pp, newest, rng) == PICK_REPLY) {
 		k->target = pick_open_target(k, &pb, now);
 		if (k->target >= 0)
 			k->reply_to = c->msgs[k->target].tg_id;
 	}
 	if (k->target >= 0) {
 		k->answering_human = c->msgs[k->target].bot_id == 0;
-		k->mention = pick_mention(pp, &w->rng);
+		k->mention = pick_mention(pp, rng);
 	}
 	if (ptopic)
 		snprintf(k->topic, sizeof k->topic, "%s", ptopic);
 	else if (k->target >= 0 && c->msgs[k->target].topic)
 		snprintf(k->topic, sizeof k->topic, "%s", c->msgs[k->target].topic);
 	else {
-		const char *tp = pick_topic(c->topics, k->stances, c->msgs, c->nmsgs, now, &w->rng);
+		const char *tp = pick_topic(c->topics, k->stances, c->msgs, c->nmsgs, now, rng);
 		snprintf(k->topic, sizeof k->topic, "%s", tp ? tp : "");
 	}
-	if (k->target < 0 && w->news && backoff_uniform(&w->rng) < s->news_trigger_probability &&
-	    news_headline(w->news, k->topic, now, &w->rng, k->news, sizeof k->news) < 0)
+	if (k->target < 0 && k->tk->d.news && backoff_uniform(rng) < s->news_trigger_probability &&
+	    news_headline(k->tk->d.news, k->topic, now, rng, k->news, sizeof k->news) < 0)
 		k->news[0] = '\0';
-	k->length = pick_length(pp, &w->rng);
+	k->length = pick_length(pp, rng);
 	k->minute = tz_local(c->time_zone, now, &l, err, sizeof err) == 0 ? l.minute_of_day : -1;
 	reserve_bot(t);
 }
@@ -430,7 +457,7 @@ static void check_chat(void *task)
 {
 	struct task *t = task;
 
-	if (market_chat_cap(t->w->market, MARKET_CAP_CHECK, t->job.chat_id, t->id, on_chat_room,
+	if (market_chat_cap(((struct talk_job *)task_data(t))->tk->d.market, MARKET_CAP_CHECK, task_job(t)->chat_id, task_id(t), on_chat_room,
 			    t) < 0)
 		task_retry(t, -1);
 }
@@ -438,10 +465,10 @@ static void check_chat(void *task)
 static void reserve_bot(void *task)
 {
 	struct task *t = task;
-	struct talk *k = t->talk;
+	struct talk_job *k = task_data(t);
 	int64_t wait;
 
-	if ((wait = market_bot_reserve(t->w->market, t->job.bot_id, job_now_ms())) > 0) {
+	if ((wait = market_bot_reserve(((struct talk_job *)task_data(t))->tk->d.market, task_job(t)->bot_id, job_now_ms())) > 0) {
 		capped(k, SHM_C_CAP_BOT, wait, "the bot's hourly cap", reserve_bot);
 		return;
 	}
@@ -452,7 +479,7 @@ static void reserve_bot(void *task)
 static void on_chat_room(int64_t wait_ms, void *arg)
 {
 	struct task *t = arg;
-	struct talk *k = t->talk;
+	struct talk_job *k = task_data(t);
 
 	if (wait_ms < 0) {
 		task_retry(t, -1);
@@ -462,11 +489,11 @@ static void on_chat_room(int64_t wait_ms, void *arg)
 		capped(k, SHM_C_CAP_CHAT, wait_ms, "the chat's per-minute cap", check_chat);
 		return;
 	}
-	k->refresh = market_refresh_due(t->w->market, t->job.bot_id, job_now_ms());
+	k->refresh = market_refresh_due(((struct talk_job *)task_data(t))->tk->d.market, task_job(t)->bot_id, job_now_ms());
 	/* An emoji-only reaction needs no words. */
-	if (k->target >= 0 && pick_short_reaction(&k->pp, &t->w->rng)) {
-		shm_count(t->w->slot, SHM_C_REACTIONS, 1);
-		k->draft = strdup(pick_reaction_emoji(k->chat->msgs[k->target].sentiment, &t->w->rng));
+	if (k->target >= 0 && pick_short_reaction(&k->pp, task_rng(t))) {
+		shm_count(task_slot(t), SHM_C_REACTIONS, 1);
+		k->draft = strdup(pick_reaction_emoji(k->chat->msgs[k->target].sentiment, task_rng(t)));
 		k->mention = 0;
 		if (!k->draft) {
 			task_retry(t, -1);
@@ -488,7 +515,7 @@ static void on_bumped(PGresult *res, const char *err, void *arg)
 		log_warn("memory usage not recorded: %s", err ? err : "?");
 }
 
-static void bump_memories(struct talk *k)
+static void bump_memories(struct talk_job *k)
 {
 	static const char sql[] =
 		"UPDATE bot_memories SET usage_count = usage_count + 1, last_used_at = now() "
@@ -510,12 +537,12 @@ static void bump_memories(struct talk *k)
 	{
 		const char *p[1] = { ids };
 		/* Fire and forget: a lost bump only makes a memory fade sooner. */
-		if (pgc_query(wk_pg(k->t->w), sql, 1, p, on_bumped, NULL) < 0)
+		if (pgc_query(task_pg(k->t), sql, 1, p, on_bumped, NULL) < 0)
 			log_warn("memory usage not recorded: database unavailable");
 	}
 }
 
-static void ask(struct talk *k)
+static void ask(struct talk_job *k)
 {
 	struct task *t = k->t;
 	const char *past[COMPOSE_OWN_PAST];
@@ -533,7 +560,7 @@ static void ask(struct talk *k)
 		    strcmp(m->topic, k->topic) == 0)
 			past[npast++] = m->text;
 	}
-	in.bot_name = t->bot_name;
+	in.bot_name = task_bot_name(t);
 	in.persona = k->persona;
 	in.emotion = k->emotion;
 	in.stances = k->stances;
@@ -552,7 +579,7 @@ static void ask(struct talk *k)
 	in.persona_refresh = k->refresh;
 	in.answering_human = k->answering_human;
 	in.language = k->chat->language;
-	compose_sampling(&in, &t->w->rng, &cp);
+	compose_sampling(&in, task_rng(t), &cp);
 	par.temperature = cp.temperature;
 	par.top_p = cp.top_p;
 	par.frequency_penalty = cp.frequency_penalty;
@@ -565,13 +592,13 @@ static void ask(struct talk *k)
 
 /* A refused draft: another try while attempts last. With a duplicate the model
  * is asked to say it differently; otherwise it simply drafts again. */
-static void refuse(struct talk *k, enum shm_counter c, const char *why, int paraphrase)
+static void refuse(struct talk_job *k, enum shm_counter c, const char *why, int paraphrase)
 {
 	struct task *t = k->t;
 	struct llmw_params par = { 1.1, 0.92, 0.5, 0.6, 200 };
 	char *sys = NULL, *user = NULL;
 
-	shm_count(t->w->slot, c, 1);
+	shm_count(task_slot(t), c, 1);
 	if (++k->attempts > S(k)->dedup_max_attempts) {
 		skip(k, c == SHM_C_FILTERED || c == SHM_C_GUARD_REJECTED ? -1
 			: SHM_C_DEDUP_SKIPPED, why);
@@ -588,7 +615,7 @@ static void refuse(struct talk *k, enum shm_counter c, const char *why, int para
 		     "yazdıklarından farklı olacak şekilde yeniden yaz. Sadece yeni metni yaz.\n\n%s",
 		     k->draft) < 0)
 		user = NULL;
-	sys = strdup(t->system ? t->system : "");
+	sys = strdup(task_system(t) ? task_system(t) : "");
 	free(k->draft);
 	k->draft = NULL;
 	task_llm(t, sys, user, &par, check_draft);
@@ -596,7 +623,7 @@ static void refuse(struct talk *k, enum shm_counter c, const char *why, int para
 
 static void check_draft(struct task *t, char *text)
 {
-	struct talk *k = t->talk;
+	struct talk_job *k = task_data(t);
 	char clean[TEXTCHECK_OUT_MAX], why[160];
 	uint64_t recent[OWN_MAX];
 	size_t idx[OWN_MAX], n;
@@ -627,7 +654,7 @@ static void check_draft(struct task *t, char *text)
 static void on_embedding(const float *v, size_t dim, const char *err, void *arg)
 {
 	struct task *t = arg;
-	struct talk *k = t->talk;
+	struct talk_job *k = task_data(t);
 	const int8_t *vecs[OWN_MAX];
 	size_t idx[OWN_MAX], n = 0, nwin;
 	double best = 0;
@@ -657,26 +684,26 @@ static void on_embedding(const float *v, size_t dim, const char *err, void *arg)
 	guard(k);
 }
 
-static void semantic(struct talk *k)
+static void semantic(struct talk_job *k)
 {
 	struct task *t = k->t;
-	struct wk *w = t->w;
+	const struct cfg *cfg = k->tk->d.cfg;
 	struct embb_target to;
 
 	/* With nothing sent in the dedup window there is nothing to compare, but
 	 * the vector is still wanted: this message is the next one's "recent". */
-	if (!S(k)->semantic_dedup_enabled || w->cfg.nproviders == 0) {
+	if (!S(k)->semantic_dedup_enabled || cfg->nproviders == 0) {
 		guard(k);
 		return;
 	}
-	if (!emb_batch && !(emb_batch = embb_new(w->loop, w->http))) {
+	if (!k->tk->emb && !(k->tk->emb = embb_new(k->tk->d.loop, k->tk->d.http))) {
 		guard(k);
 		return;
 	}
-	to.base_url = w->cfg.providers[0].base_url;
-	to.api_key = w->cfg.providers[0].api_key;
+	to.base_url = cfg->providers[0].base_url;
+	to.api_key = cfg->providers[0].api_key;
 	to.model = S(k)->embedding_model;
-	if (embb_get(emb_batch, &to, k->draft, on_embedding, t) < 0)
+	if (embb_get(k->tk->emb, &to, k->draft, on_embedding, t) < 0)
 		guard(k);
 }
 
@@ -684,7 +711,7 @@ static void semantic(struct talk *k)
 
 static void on_guard(struct task *t, char *answer)
 {
-	struct talk *k = t->talk;
+	struct talk_job *k = task_data(t);
 	int refused = strncmp(answer, "HAYIR", 5) == 0 || strncmp(answer, "Hayır", 6) == 0;
 
 	free(answer);
@@ -695,7 +722,7 @@ static void on_guard(struct task *t, char *answer)
 	finalize(k);
 }
 
-static void guard(struct talk *k)
+static void guard(struct talk_job *k)
 {
 	struct llmw_params par = { 0.3, 1.0, 0, 0, 20 };
 	char stances[2048], *sys, *user = NULL;
@@ -730,17 +757,18 @@ static void on_action_sent(const struct httpc_resp *r, void *arg)
 	(void)arg;
 }
 
-static void send_typing(struct talk *k)
+static void send_typing(struct talk_job *k)
 {
 	struct task *t = k->t;
-	struct wk *w = t->w;
-	char url[TOK_MAX + 300], *body = tgw_chat_action(t->job.chat_id, "typing");
+	struct talk *tk = k->tk;
+	char url[TOK_MAX + 300], *body = tgw_chat_action(task_job(t)->chat_id, "typing");
 	const char *headers[] = { "Content-Type: application/json", NULL };
 	struct httpc_req req = { 0 };
 
 	if (!body)
 		return;
-	snprintf(url, sizeof url, "%s/bot%s/sendChatAction", w->cfg.telegram_api_url, t->bot_token);
+	snprintf(url, sizeof url, "%s/bot%s/sendChatAction", tk->d.cfg->telegram_api_url,
+		 task_bot_token(t));
 	req.method = "POST";
 	req.url = url;
 	req.headers = headers;
@@ -749,8 +777,8 @@ static void send_typing(struct talk *k)
 	req.timeout_ms = 5000;
 	req.connect_timeout_ms = 2000;
 	/* Typing is a courtesy: its answer changes nothing. */
-	if (httpc_request(w->http, &req, on_action_sent, NULL) == 0)
-		shm_count(w->slot, SHM_C_TYPING, 1);
+	if (httpc_request(tk->d.http, &req, on_action_sent, NULL) == 0)
+		shm_count(task_slot(t), SHM_C_TYPING, 1);
 	memset(url, 0, sizeof url);
 	free(body);
 }
@@ -758,15 +786,14 @@ static void send_typing(struct talk *k)
 static void on_typing_tick(void *arg)
 {
 	struct task *t = arg;
-	struct talk *k = t->talk;
+	struct talk_job *k = task_data(t);
 	const struct settings *s = S(k);
 	double scale = s->scale_factor > 1 ? s->scale_factor : 1;
 	int every = (int)(s->typing_interval_s * 1000.0 / scale);
 
 	if (k->typing_left_ms <= 0) {
 		/* Back into a worker slot for the send. */
-		t->off_slot = 0;
-		t->w->inflight++;
+		task_off_slot(t, 0);
 		reserve_chat(k);
 		return;
 	}
@@ -776,11 +803,11 @@ static void on_typing_tick(void *arg)
 	if (every > k->typing_left_ms)
 		every = k->typing_left_ms;
 	k->typing_left_ms -= every;
-	wk_after(t->w, (uint64_t)every, on_typing_tick, t);
+	task_after(t, (uint64_t)every, on_typing_tick);
 }
 
 /* clamp(chars / (wpm x 5 / 60), 2, 8) s, times the tempo of the bot's energy. */
-static int typing_ms(struct talk *k)
+static int typing_ms(struct talk_job *k)
 {
 	const struct settings *s = S(k);
 	json_t *ty = json_object_get(k->speed, "typing");
@@ -798,7 +825,7 @@ static int typing_ms(struct talk *k)
 		mn = json_number_value(json_object_get(ty, "min_seconds"));
 	if (json_is_number(json_object_get(ty, "max_seconds")))
 		mx = json_number_value(json_object_get(ty, "max_seconds"));
-	wpm = lo + (hi > lo ? (hi - lo) * backoff_uniform(&k->t->w->rng) : 0);
+	wpm = lo + (hi > lo ? (hi - lo) * backoff_uniform(task_rng(k->t)) : 0);
 	if (wpm <= 0)
 		wpm = 3.5;
 	secs = (double)textcheck_utf8_count(k->draft) / (wpm * 5.0 / 60.0);
@@ -812,33 +839,33 @@ static int typing_ms(struct talk *k)
 	return (int)(secs * mult * 1000.0 / scale);
 }
 
-static void add_meta(struct talk *k)
+static void add_meta(struct talk_job *k)
 {
 	struct task *t = k->t;
 	const char *syms[PICK_MAX_SYMBOLS];
 	int n = pick_symbols(k->draft, json_object_get(k->persona, "watchlist"), syms,
 			     PICK_MAX_SYMBOLS);
-	json_t *arr = json_array();
+	json_t *arr = json_array(), *meta;
 
 	for (int i = 0; i < n; i++)
 		json_array_append_new(arr, json_string(syms[i]));
-	json_decref(t->meta);
-	t->meta = json_pack("{s:s, s:o, s:i}", "topic", k->topic, "symbols", arr, "sentiment",
-			    pick_sentiment(k->draft));
-	if (!t->meta)
+	meta = json_pack("{s:s, s:o, s:i}", "topic", k->topic, "symbols", arr, "sentiment",
+			 pick_sentiment(k->draft));
+	task_set_meta(t, meta);
+	if (!meta)
 		return;
 	if (*k->news) {
-		json_object_set_new(t->meta, "news", json_string(k->news));
-		shm_count(t->w->slot, SHM_C_NEWS_USED, 1);
+		json_object_set_new(meta, "news", json_string(k->news));
+		shm_count(task_slot(t), SHM_C_NEWS_USED, 1);
 	}
 	if (k->answering_human && k->target >= 0)
-		json_object_set_new(t->meta, "answered_human", json_integer(k->reply_to));
+		json_object_set_new(meta, "answered_human", json_integer(k->reply_to));
 	if (k->attempts < 0)
-		json_object_set_new(t->meta, "reaction", json_true());
+		json_object_set_new(meta, "reaction", json_true());
 }
 
 /* "@name " at the start when the bot mentions whom it answers. */
-static void add_mention(struct talk *k)
+static void add_mention(struct talk_job *k)
 {
 	const struct convo_msg *m = &k->chat->msgs[k->target];
 	char *out = NULL;
@@ -852,7 +879,7 @@ static void add_mention(struct talk *k)
 	k->draft = out;
 }
 
-static void finalize(struct talk *k)
+static void finalize(struct talk_job *k)
 {
 	struct task *t = k->t;
 	const struct settings *s = S(k);
@@ -862,7 +889,7 @@ static void finalize(struct talk *k)
 		char *x;
 
 		if ((x = humanise(k->draft, hp, s->voice_profile_enabled ? k->persona : NULL,
-				  s->voice_profile_enabled ? k->emotion : NULL, &t->w->rng))) {
+				  s->voice_profile_enabled ? k->emotion : NULL, task_rng(t)))) {
 			free(k->draft);
 			k->draft = x;
 		}
@@ -876,21 +903,19 @@ static void finalize(struct talk *k)
 	}
 	/* A typing bot holds no worker slot: it waits on a timer. */
 	k->typing_left_ms = typing_ms(k);
-	t->off_slot = 1;
-	t->w->inflight--;
-	queue_maybe_lease(t->w);
+	task_off_slot(t, 1);
 	on_typing_tick(t);
 }
 
 static void reserve_chat_cb(void *task)
 {
-	reserve_chat(((struct task *)task)->talk);
+	reserve_chat(task_data(task));
 }
 
 static void on_chat_reserved(int64_t wait_ms, void *arg)
 {
 	struct task *t = arg;
-	struct talk *k = t->talk;
+	struct talk_job *k = task_data(t);
 	char *text;
 
 	if (wait_ms < 0) {
@@ -907,53 +932,80 @@ static void on_chat_reserved(int64_t wait_ms, void *arg)
 	task_send(t, text);
 }
 
-static void reserve_chat(struct talk *k)
+static void reserve_chat(struct talk_job *k)
 {
-	if (market_chat_cap(k->t->w->market, MARKET_CAP_RESERVE, k->t->job.chat_id, k->t->id,
+	if (market_chat_cap(k->tk->d.market, MARKET_CAP_RESERVE, task_job(k->t)->chat_id, task_id(k->t),
 			    on_chat_reserved, k->t) < 0)
 		task_retry(k->t, -1);
 }
 
 /* ---- after ---- */
 
-void talk_sent(struct task *t)
+/* Telegram took it: the caps count it and the own messages keep it. */
+static void on_sent(struct task *t, void *arg)
 {
-	struct talk *k = t->talk;
-	struct wk *w = t->w;
+	struct talk_job *k = task_data(t);
+	struct talk *tk = arg;
+	const struct job *j = task_job(t);
+	const char *text = task_text(t);
 
 	if (!k)
 		return;
 	if (k->bot_held)
-		market_bot_sent(w->market, t->job.bot_id, t->job.chat_id, job_now_ms());
+		market_bot_sent(tk->d.market, j->bot_id, j->chat_id, job_now_ms());
 	if (k->chat_held)
-		market_chat_stamp(w->market, t->job.chat_id, t->id);
+		market_chat_stamp(tk->d.market, j->chat_id, task_id(t));
 	k->bot_held = k->chat_held = 0;
-	if (t->text && own_log(w)) {
+	if (text && own_log(tk)) {
 		/* As the row will read: the final text, the topic of its metadata; with
 		 * the draft's vector, which the humanisers and a mention hardly move. */
-		const char *topic = json_string_value(json_object_get(t->meta, "topic"));
-		struct ownlog_msg m = { job_now_ms(), dedup_hash(t->text), topic ? topic : "",
-					t->text, t->id, k->vec, (uint32_t)k->dim };
+		const char *topic = json_string_value(json_object_get(task_meta(t), "topic"));
+		struct ownlog_msg m = { job_now_ms(), dedup_hash(text), topic ? topic : "",
+					text, task_id(t), k->vec, (uint32_t)k->dim };
 
-		ownlog_add(own_cache, t->job.bot_id, m.at_ms, &m);
+		ownlog_add(tk->own, j->bot_id, m.at_ms, &m);
 	}
 }
 
-int64_t talk_reply_to(const struct task *t)
+/* The row reads 'sent': the cached chat context takes the message in place. */
+static void on_recorded(struct task *t, const struct task_sent *ts, void *arg)
 {
-	return t->talk ? t->talk->reply_to : 0;
+	struct talk *tk = arg;
+	json_t *meta = task_meta(t), *s = json_object_get(meta, "sentiment");
+	struct convo_msg m = {
+		.id = ts->row_id,
+		.tg_id = ts->tg_id,
+		.bot_id = task_job(t)->bot_id,
+		.speaker = task_bot_name(t),
+		.text = ts->text,
+		.at_ms = ts->at_ms,
+		.reply_to_tg = ts->reply_to,
+		.topic = json_string_value(json_object_get(meta, "topic")),
+		.sentiment = json_is_integer(s) ? (int)json_integer_value(s) : 0,
+	};
+
+	chats_sent(tk->d.chats, task_job(t)->chat_id, &m);
 }
 
-void talk_free(struct task *t)
+static int64_t on_reply_to(const struct task *t, void *arg)
 {
-	struct talk *k = t->talk;
+	const struct talk_job *k = task_data(t);
+
+	(void)arg;
+	return k ? k->reply_to : 0;
+}
+
+static void on_clear(struct task *t, void *arg)
+{
+	struct talk_job *k = task_data(t);
+	struct talk *tk = arg;
 
 	if (!k)
 		return;
 	if (k->bot_held)
-		market_bot_release(t->w->market, t->job.bot_id);
+		market_bot_release(tk->d.market, task_job(t)->bot_id);
 	if (k->chat_held)
-		market_chat_release(t->w->market, t->job.chat_id, t->id);
+		market_chat_release(tk->d.market, task_job(t)->chat_id, task_id(t));
 	json_decref(k->persona);
 	json_decref(k->emotion);
 	json_decref(k->stances);
@@ -966,13 +1018,31 @@ void talk_free(struct task *t)
 	free(k->vec);
 	free(k->draft);
 	free(k);
-	t->talk = NULL;
+	task_set_data(t, NULL);
 }
 
-void talk_cleanup(void)
+/* ---- the module ---- */
+
+struct talk *talk_new(const struct talk_deps *d)
 {
-	embb_free(emb_batch);
-	emb_batch = NULL;
-	ownlog_free(own_cache);
-	own_cache = NULL;
+	struct talk *tk = calloc(1, sizeof *tk);
+
+	if (tk)
+		tk->d = *d;
+	return tk;
+}
+
+void talk_kind(struct talk *tk, struct task_kind *kind)
+{
+	*kind = (struct task_kind){ .start = on_start, .sent = on_sent, .recorded = on_recorded,
+				    .reply_to = on_reply_to, .clear = on_clear, .arg = tk };
+}
+
+void talk_free(struct talk *tk)
+{
+	if (!tk)
+		return;
+	embb_free(tk->emb);
+	ownlog_free(tk->own);
+	free(tk);
 }

@@ -36,7 +36,14 @@
 #include "common/log.h"
 #include "worker/chat/market.h"
 #include "worker/chat/pick.h"
-#include "worker/wk.h"
+#include "common/cfg.h"
+#include "common/net/httpc.h"
+#include "common/net/later.h"
+#include "common/net/pgpool.h"
+#include "common/net/ra.h"
+#include "common/shm.h"
+#include "common/tok.h"
+#include "worker/jobs/queue.h"
 
 #define LONG_POLL_S 25
 #define TURN_POLL_S 2
@@ -63,7 +70,17 @@ struct poller {
 };
 
 struct updates {
-	struct wk *w;
+	uv_loop_t *loop;
+	const struct cfg *cfg;
+	struct shm_slot *slot;
+	struct pgpool *pg;
+	struct ra *redis;
+	struct queue *queue;
+	struct market *market;
+	struct chats *chats;
+	const unsigned char *token_key;
+	int index, count;
+	uint64_t rng;
 	struct httpc *http;      /* long polls on connections of their own */
 	struct imap *pollers;
 	struct poller *head, *tail; /* the line: bots waiting for a turn */
@@ -118,7 +135,7 @@ static void dispatch(struct updates *u)
 	if (u->dispatching)
 		return;
 	u->dispatching = 1;
-	while (!u->closing && u->turns < u->w->cfg.max_pollers && (p = u->head)) {
+	while (!u->closing && u->turns < u->cfg->max_pollers && (p = u->head)) {
 		line_remove(u, p);
 		if (!p->token)
 			continue; /* waits for a reload with a token that decrypts */
@@ -190,29 +207,29 @@ static void on_retry_due(void *arg)
 static void retry_later(struct poller *p, int64_t ms)
 {
 	if (ms < 0)
-		ms = backoff_equal_jitter(p->failures++, RETRY_MIN_MS, RETRY_MAX_MS, &p->u->w->rng);
+		ms = backoff_equal_jitter(p->failures++, RETRY_MIN_MS, RETRY_MAX_MS, &p->u->rng);
 	turn_end(p);
-	wk_after(p->u->w, (uint64_t)ms, on_retry_due, p);
+	later_run(p->u->loop, (uint64_t)ms, on_retry_due, p);
 }
 
 static void offset_key(const struct updates *u, int64_t bot, char *out, size_t n)
 {
-	snprintf(out, n, "%s:upd:%lld", u->w->cfg.redis_prefix, (long long)bot);
+	snprintf(out, n, "%s:upd:%lld", u->cfg->redis_prefix, (long long)bot);
 }
 
 /* ---- the replies a human message asks for ---- */
 
 static void on_reply_queued(int rc, void *arg)
 {
-	struct wk *w = arg;
+	struct updates *u = arg;
 
 	if (rc == 1)
-		shm_count(w->slot, SHM_C_HUMAN_REPLIES, 1);
+		shm_count(u->slot, SHM_C_HUMAN_REPLIES, 1);
 	else if (rc < 0)
 		log_warn("could not queue a reply to a human");
 }
 
-static void queue_reply(struct wk *w, int64_t bot, int64_t chat, int64_t msg, int direct)
+static void queue_reply(struct updates *u, int64_t bot, int64_t chat, int64_t msg, int direct)
 {
 	struct job j = { 0 };
 
@@ -223,7 +240,7 @@ static void queue_reply(struct wk *w, int64_t bot, int64_t chat, int64_t msg, in
 	j.bot_id = bot;
 	j.chat_id = chat;
 	j.payload = json_pack("{s:I, s:b}", "reply_to_message_id", (json_int_t)msg, "human", 1);
-	if (!j.payload || queue_enqueue(w, &j, 0, on_reply_queued, w) < 0)
+	if (!j.payload || queue_enqueue(u->queue, &j, 0, on_reply_queued, u) < 0)
 		log_warn("could not queue a reply to a human (redis down?)");
 	job_clear(&j);
 }
@@ -238,7 +255,7 @@ static double draw_for(int64_t chat, int64_t msg)
 
 static void decide_replies(struct poller *p, json_t *msg, json_t *members)
 {
-	struct wk *w = p->u->w;
+	struct updates *u = p->u;
 	int64_t chat = json_integer_value(json_object_get(json_object_get(msg, "chat"), "id"));
 	int64_t id = json_integer_value(json_object_get(msg, "message_id"));
 	const char *text = json_string_value(json_object_get(msg, "text"));
@@ -257,16 +274,16 @@ static void decide_replies(struct poller *p, json_t *msg, json_t *members)
 
 		if ((user && text && pick_mentions_user(text, user)) ||
 		    (replied_tg && hint && strtoll(hint, NULL, 10) == replied_tg)) {
-			queue_reply(w, bot, chat, id, 1);
+			queue_reply(u, bot, chat, id, 1);
 			direct = 1;
 		}
 	}
 	if (direct || n == 0)
 		return;
 	/* No one was addressed: maybe someone answers anyway. */
-	if (draw_for(chat, id) < market_settings(w->market)->human_reply_probability) {
+	if (draw_for(chat, id) < market_settings(u->market)->human_reply_probability) {
 		size_t pick = (size_t)(draw_for(id, chat) * (double)n);
-		queue_reply(w, json_integer_value(json_array_get(json_array_get(members, pick), 0)),
+		queue_reply(u, json_integer_value(json_array_get(json_array_get(members, pick), 0)),
 			    chat, id, 0);
 	}
 }
@@ -307,7 +324,7 @@ static void on_stored(PGresult *res, const char *err, void *arg)
 		"JOIN bots b ON b.id = cb.bot_id WHERE cb.chat_id = $1 AND cb.status = 'member' "
 		"AND b.enabled ORDER BY b.id";
 	struct poller *p = arg;
-	struct wk *w = p->u->w;
+	struct updates *u = p->u;
 	json_t *msg = json_object_get(json_array_get(p->batch, p->next), "message");
 	int64_t chat = json_integer_value(json_object_get(json_object_get(msg, "chat"), "id"));
 	int64_t id = json_integer_value(json_object_get(msg, "message_id"));
@@ -323,13 +340,13 @@ static void on_stored(PGresult *res, const char *err, void *arg)
 	}
 	if (PQntuples(res) > 0) {
 		/* We stored it: it counts once in the chat's minute and history. */
-		shm_count(w->slot, SHM_C_HUMAN_STORED, 1);
+		shm_count(u->slot, SHM_C_HUMAN_STORED, 1);
 		snprintf(member, sizeof member, "h:%lld", (long long)id);
-		market_chat_stamp(w->market, chat, member);
-		chats_written(w->chats, chat, 1);
+		market_chat_stamp(u->market, chat, member);
+		chats_written(u->chats, chat, 1);
 	}
 	snprintf(chat_s, sizeof chat_s, "%lld", (long long)chat);
-	if (pgc_query(wk_pg(w), sql, 1, prm, on_members, p) < 0)
+	if (pgc_query(pgpool_pick(u->pg), sql, 1, prm, on_members, p) < 0)
 		retry_later(p, -1);
 }
 
@@ -365,7 +382,7 @@ static void store(struct poller *p, json_t *msg)
 	meta = mj ? json_dumps(mj, JSON_COMPACT) : NULL;
 	json_decref(mj);
 	prm[4] = meta ? meta : "{}";
-	if (pgc_query(wk_pg(p->u->w), sql, 6, prm, on_stored, p) < 0)
+	if (pgc_query(pgpool_pick(p->u->pg), sql, 6, prm, on_stored, p) < 0)
 		retry_later(p, -1);
 	free(meta);
 }
@@ -415,7 +432,7 @@ static void process_next(struct poller *p)
 
 		offset_key(p->u, p->bot_id, key, sizeof key);
 		snprintf(off, sizeof off, "%lld", (long long)p->offset);
-		if (ra_cmd(p->u->w->redis, on_offset_saved, p, 0, 3, av) < 0)
+		if (ra_cmd(p->u->redis, on_offset_saved, p, 0, 3, av) < 0)
 			retry_later(p, -1);
 	}
 }
@@ -456,7 +473,7 @@ static void on_polled(const struct httpc_resp *r, void *arg)
 		if (uid + 1 > p->offset)
 			p->offset = uid + 1;
 	}
-	shm_count(p->u->w->slot, SHM_C_UPDATES, json_array_size(res));
+	shm_count(p->u->slot, SHM_C_UPDATES, json_array_size(res));
 	p->batch = json_incref(res);
 	p->next = 0;
 	json_decref(root);
@@ -466,12 +483,12 @@ static void on_polled(const struct httpc_resp *r, void *arg)
 /* Long while every bot can hold a turn, short when they take turns. */
 static int poll_timeout_s(const struct updates *u)
 {
-	return imap_count(u->pollers) > (size_t)u->w->cfg.max_pollers ? TURN_POLL_S : LONG_POLL_S;
+	return imap_count(u->pollers) > (size_t)u->cfg->max_pollers ? TURN_POLL_S : LONG_POLL_S;
 }
 
 static void poll_now(struct poller *p)
 {
-	struct wk *w = p->u->w;
+	const struct cfg *cfg = p->u->cfg;
 	char url[TOK_MAX + 600];
 	struct httpc_req req = { 0 };
 	int timeout = poll_timeout_s(p->u);
@@ -484,7 +501,7 @@ static void poll_now(struct poller *p)
 	}
 	snprintf(url, sizeof url,
 		 "%.300s/bot%s/getUpdates?offset=%lld&timeout=%d&allowed_updates=%%5B%%22message%%22%%5D",
-		 w->cfg.telegram_api_url, p->token, (long long)p->offset, timeout);
+		 cfg->telegram_api_url, p->token, (long long)p->offset, timeout);
 	req.method = "GET";
 	req.url = url;
 	req.timeout_ms = (timeout + 10) * 1000L;
@@ -519,7 +536,7 @@ static void turn_start(struct poller *p)
 		return;
 	}
 	offset_key(p->u, p->bot_id, key, sizeof key);
-	if (ra_cmd(p->u->w->redis, on_offset_read, p, 0, 2, av) < 0)
+	if (ra_cmd(p->u->redis, on_offset_read, p, 0, 2, av) < 0)
 		retry_later(p, -1);
 }
 
@@ -533,7 +550,7 @@ static void set_token(struct poller *p, const char *escaped)
 	unsigned char *enc = PQunescapeBytea((const unsigned char *)escaped, &len);
 	char tok[TOK_MAX];
 
-	if (enc && tok_decrypt(p->u->w->token_key, enc, len, tok, sizeof tok) == 0) {
+	if (enc && tok_decrypt(p->u->token_key, enc, len, tok, sizeof tok) == 0) {
 		if (!p->token || strcmp(p->token, tok)) {
 			token_drop(p);
 			p->token = strdup(tok); /* NULL: no memory, no polls until a reload */
@@ -634,9 +651,9 @@ static void load_bots(struct updates *u)
 
 	if (u->loading || u->closing)
 		return;
-	snprintf(n, sizeof n, "%d", u->w->count);
-	snprintf(idx, sizeof idx, "%d", u->w->index);
-	if (pgc_query(wk_pg(u->w), sql, 2, prm, on_bots, u) == 0)
+	snprintf(n, sizeof n, "%d", u->count);
+	snprintf(idx, sizeof idx, "%d", u->index);
+	if (pgc_query(pgpool_pick(u->pg), sql, 2, prm, on_bots, u) == 0)
 		u->loading = 1;
 }
 
@@ -645,15 +662,26 @@ static void on_reload(uv_timer_t *t)
 	load_bots(t->data);
 }
 
-struct updates *updates_new(struct wk *w)
+struct updates *updates_new(const struct updates_deps *d)
 {
 	struct updates *u = calloc(1, sizeof *u);
 	char err[256];
 
 	if (!u)
 		return NULL;
-	u->w = w;
-	if (!(u->pollers = imap_new()) || !(u->http = httpc_new(w->loop, err, sizeof err))) {
+	u->loop = d->loop;
+	u->cfg = d->cfg;
+	u->slot = d->slot;
+	u->pg = d->pg;
+	u->redis = d->redis;
+	u->queue = d->queue;
+	u->market = d->market;
+	u->chats = d->chats;
+	u->token_key = d->token_key;
+	u->index = d->index;
+	u->count = d->count;
+	u->rng = d->seed;
+	if (!(u->pollers = imap_new()) || !(u->http = httpc_new(d->loop, err, sizeof err))) {
 		imap_free(u->pollers);
 		free(u);
 		return NULL;
@@ -663,10 +691,10 @@ struct updates *updates_new(struct wk *w)
 	/* ... and keeps them all: with the default 64 kept, every poll that ended
 	 * closed its connection and the next opened one (a TLS handshake per poll
 	 * against Telegram). */
-	httpc_set_max_connections(u->http, w->cfg.max_pollers);
+	httpc_set_max_connections(u->http, d->cfg->max_pollers);
 	/* Hundreds of polls wait at once, and most answer an empty list. */
 	httpc_set_buffer_size(u->http, 1024);
-	uv_timer_init(w->loop, &u->reload);
+	uv_timer_init(d->loop, &u->reload);
 	u->reload.data = u;
 	return u;
 }
@@ -679,7 +707,7 @@ void updates_start(struct updates *u)
 
 void updates_reload(struct updates *u)
 {
-	httpc_set_max_connections(u->http, u->w->cfg.max_pollers);
+	httpc_set_max_connections(u->http, u->cfg->max_pollers);
 	load_bots(u);
 }
 

@@ -13,11 +13,35 @@
 #define PIYASA_UPDATES_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
 
-struct wk;
+struct cfg;
+struct shm_slot;
+struct pgpool;
+struct ra;
+struct queue;
+struct market;
+struct chats;
 struct updates;
 
-struct updates *updates_new(struct wk *w);
+/* What the pollers use; all must outlive them. */
+struct updates_deps {
+	uv_loop_t *loop;
+	const struct cfg *cfg;           /* the worker's, reloaded in place */
+	struct shm_slot *slot;           /* metrics */
+	struct pgpool *pg;               /* bots, members, human messages */
+	struct ra *redis;                /* the offsets */
+	struct queue *queue;             /* where reply jobs go */
+	struct market *market;           /* a human's message counts in its chat's minute */
+	struct chats *chats;             /* ... and drops the chat's cached context */
+	const unsigned char *token_key;  /* TOK_KEY_BYTES */
+	int index, count;                /* this worker's bots: bot_id % count == index */
+	uint64_t seed;                   /* of the retries' jitter */
+};
+
+/* NULL: no memory. */
+struct updates *updates_new(const struct updates_deps *d);
 void updates_free(struct updates *u);
 /* The fleet is known: find our bots and their tokens and start polling (the
  * list and tokens are read again every 30 s). */

@@ -10,10 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "worker/jobs/queue.h"
+
+#include "common/cfg.h"
+#include "common/job.h"
 #include "common/log.h"
-#include "worker/chat/market.h"
-#include "worker/chat/updates.h"
-#include "worker/wk.h"
+#include "common/net/ra.h"
+#include "common/rq.h"
+#include "common/shm.h"
 
 #define LEASE_BATCH 64
 #define ACK_BATCH 256
@@ -21,13 +25,55 @@
 #define MAINT_MS 250
 #define DEPTH_MS 1000
 
+/* An ack or nack's caller. */
+struct done {
+	queue_done_fn fn;
+	void *arg;
+};
+
+/* The acks of one loop turn go as one script call: one round trip and one
+ * script run for the lot instead of one per job. */
+struct acks {
+	struct queue *q;
+	size_t n;
+	const char *id[ACK_BATCH], *token[ACK_BATCH];
+	struct done done[ACK_BATCH];
+};
+
+struct queue {
+	uv_loop_t *loop;
+	const struct cfg *cfg;
+	int index, count;
+	char epoch[32];
+	struct rq_keys keys;
+	struct ra *redis;          /* scripts and commands */
+	struct ra *redis_wait;     /* only BLPOP on the wake key */
+	struct shm_slot *slot;
+	struct queue_hooks h;
+	uv_timer_t ack_timer;      /* sends the acks of a loop turn */
+	struct acks *acks;         /* waiting for it */
+	int fleet_ok;              /* fleet checked and predecessor's leases taken back */
+	int draining;
+	int leasing;               /* a lease call is outstanding */
+	int waiting;               /* a BLPOP is outstanding */
+	unsigned lease_calls;
+	int lease_want;            /* jobs the outstanding lease asked for */
+	uint64_t next_maint, next_renew, next_depth;
+};
+
 static void on_leased(redisReply *r, const char *err, void *arg);
 
-static void start_wait(struct wk *w);
+static void stop(struct queue *w, int exit_code)
+{
+	w->draining = 1;
+	w->h.on_stopped(exit_code, w->h.arg);
+}
+
+static void start_wait(struct queue *w);
 
 static void on_woken(redisReply *r, const char *err, void *arg)
 {
-	struct wk *w = arg;
+	struct queue *w = arg;
 
 	(void)r;
 	(void)err;
@@ -35,7 +81,7 @@ static void on_woken(redisReply *r, const char *err, void *arg)
 	queue_maybe_lease(w);
 }
 
-static void start_wait(struct wk *w)
+static void start_wait(struct queue *w)
 {
 	const char *av[] = { "BLPOP", w->keys.k[RQ_K_WAKE], "1" };
 
@@ -45,17 +91,17 @@ static void start_wait(struct wk *w)
 		w->waiting = 1;
 }
 
-void queue_maybe_lease(struct wk *w)
+void queue_maybe_lease(struct queue *w)
 {
 	char lease_ms[16], max[16];
 	const char *av[4] = { w->epoch, lease_ms, "0", max };
-	int room = w->cfg.max_inflight - w->inflight;
+	int room = w->h.room(w->h.arg);
 
 	if (w->leasing || w->waiting || w->draining || !w->fleet_ok || room <= 0 ||
 	    !ra_up(w->redis))
 		return;
 	w->lease_want = room < LEASE_BATCH ? room : LEASE_BATCH;
-	snprintf(lease_ms, sizeof lease_ms, "%d", w->cfg.lease_ms);
+	snprintf(lease_ms, sizeof lease_ms, "%d", w->cfg->lease_ms);
 	snprintf(max, sizeof max, "%d", w->lease_want);
 	if (++w->lease_calls % LOWFIRST_EVERY == 0)
 		av[2] = "1";
@@ -65,7 +111,7 @@ void queue_maybe_lease(struct wk *w)
 
 static void on_leased(redisReply *r, const char *err, void *arg)
 {
-	struct wk *w = arg;
+	struct queue *w = arg;
 	size_t n;
 
 	w->leasing = 0;
@@ -77,16 +123,14 @@ static void on_leased(redisReply *r, const char *err, void *arg)
 	if (r->type == REDIS_REPLY_INTEGER) {
 		/* -1: our epoch is no longer the fleet's; a resize is under way. */
 		log_error("lease refused: epoch %s is stale; stopping", w->epoch);
-		w->draining = 1;
-		w->exit_code = 3;
-		wk_maybe_exit(w);
+		stop(w, 3);
 		return;
 	}
 	n = r->elements / 3;
 	shm_count(w->slot, SHM_C_LEASED, n);
 	for (size_t i = 0; i + 2 < r->elements; i += 3)
-		task_start(w, r->element[i]->str, r->element[i + 1]->str, r->element[i + 1]->len,
-			   (int)r->element[i + 2]->integer);
+		w->h.on_job(r->element[i]->str, r->element[i + 1]->str, r->element[i + 1]->len,
+			    (int)r->element[i + 2]->integer, w->h.arg);
 	/* Fewer than asked: the queues were empty. Block on the wake key now
 	 * rather than asking again (one script call per job less when jobs
 	 * trickle in); an enqueue since then has left its token there. */
@@ -98,19 +142,12 @@ static void on_leased(redisReply *r, const char *err, void *arg)
 
 static void on_acked(redisReply *r, const char *err, void *arg)
 {
-	struct task *t = arg;
+	struct done *d = arg, copy = *d;
 
 	(void)err;
-	task_finished(t, r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+	free(d);
+	copy.fn(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1, copy.arg);
 }
-
-/* The acks of one loop turn go as one script call: one round trip and one
- * script run for the lot instead of one per job. */
-struct acks {
-	struct wk *w;
-	size_t n;
-	struct task *t[ACK_BATCH];
-};
 
 static void on_acks(redisReply *r, const char *err, void *arg)
 {
@@ -119,13 +156,13 @@ static void on_acks(redisReply *r, const char *err, void *arg)
 
 	(void)err;
 	if ((size_t)acked < a->n)
-		shm_count(a->w->slot, SHM_C_LEASES_LOST, a->n - (size_t)acked);
+		shm_count(a->q->slot, SHM_C_LEASES_LOST, a->n - (size_t)acked);
 	for (size_t i = 0; i < a->n; i++)
-		task_finished(a->t[i], 1);
+		a->done[i].fn(1, a->done[i].arg);
 	free(a);
 }
 
-static void send_acks(struct wk *w)
+static void send_acks(struct queue *w)
 {
 	struct acks *a = w->acks;
 	const char *av[1 + 2 * ACK_BATCH];
@@ -135,14 +172,14 @@ static void send_acks(struct wk *w)
 		return;
 	av[0] = w->epoch;
 	for (size_t i = 0; i < a->n; i++) {
-		av[1 + 2 * i] = task_id(a->t[i]);
-		av[2 + 2 * i] = task_token(a->t[i]);
+		av[1 + 2 * i] = a->id[i];
+		av[2 + 2 * i] = a->token[i];
 	}
 	if (ra_eval(w->redis, RQ_ACK, &w->keys, (int)(1 + 2 * a->n), av, on_acks, a) < 0) {
 		shm_count(w->slot, SHM_C_REDIS_ERRORS, 1);
 		/* The leases expire; the outbox stops a second send. */
 		for (size_t i = 0; i < a->n; i++)
-			task_finished(a->t[i], 0);
+			a->done[i].fn(0, a->done[i].arg);
 		free(a);
 	}
 }
@@ -152,50 +189,55 @@ static void on_ack_turn(uv_timer_t *h)
 	send_acks(h->data);
 }
 
-void queue_ack(struct wk *w, struct task *t)
+/* One script call for one job, with its caller kept for the answer. */
+static void eval_one(struct queue *w, enum rq_script sc, int argc, const char **av,
+		     queue_done_fn done, void *arg)
+{
+	struct done *d = malloc(sizeof *d);
+
+	if (d) {
+		d->fn = done;
+		d->arg = arg;
+	}
+	if (!d || ra_eval(w->redis, sc, &w->keys, argc, av, on_acked, d) < 0) {
+		if (d)
+			shm_count(w->slot, SHM_C_REDIS_ERRORS, 1);
+		free(d);
+		done(0, arg);
+	}
+}
+
+void queue_ack(struct queue *w, const char *id, const char *token, queue_done_fn done, void *arg)
 {
 	if (w->acks && w->acks->n == ACK_BATCH)
 		send_acks(w);
 	if (!w->acks) {
 		if (!(w->acks = calloc(1, sizeof *w->acks))) {
-			const char *av[3] = { w->epoch, task_id(t), task_token(t) };
-			if (ra_eval(w->redis, RQ_ACK, &w->keys, 3, av, on_acked, t) < 0)
-				task_finished(t, 0);
+			const char *av[3] = { w->epoch, id, token };
+			eval_one(w, RQ_ACK, 3, av, done, arg);
 			return;
 		}
-		w->acks->w = w;
+		w->acks->q = w;
 		uv_timer_start(&w->ack_timer, on_ack_turn, 0, 0);
 	}
-	w->acks->t[w->acks->n++] = t;
+	w->acks->id[w->acks->n] = id;
+	w->acks->token[w->acks->n] = token;
+	w->acks->done[w->acks->n++] = (struct done){ done, arg };
 }
 
-void queue_acks_flush(struct wk *w)
-{
-	uv_timer_stop(&w->ack_timer);
-	send_acks(w);
-}
-
-void queue_acks_init(struct wk *w)
-{
-	uv_timer_init(w->loop, &w->ack_timer);
-	w->ack_timer.data = w;
-}
-
-void queue_nack(struct wk *w, struct task *t, int64_t delay_ms)
+void queue_nack(struct queue *w, const char *id, const char *token, int64_t delay_ms,
+		queue_done_fn done, void *arg)
 {
 	char delay[24];
-	const char *av[4] = { w->epoch, task_id(t), task_token(t), delay };
+	const char *av[4] = { w->epoch, id, token, delay };
 
 	snprintf(delay, sizeof delay, "%lld", (long long)(delay_ms > 0 ? delay_ms : 0));
-	if (ra_eval(w->redis, RQ_NACK, &w->keys, 4, av, on_acked, t) < 0) {
-		shm_count(w->slot, SHM_C_REDIS_ERRORS, 1);
-		task_finished(t, 0);
-	}
+	eval_one(w, RQ_NACK, 4, av, done, arg);
 }
 
 static void on_maint(redisReply *r, const char *err, void *arg)
 {
-	struct wk *w = arg;
+	struct queue *w = arg;
 
 	if (!r || r->type == REDIS_REPLY_ERROR) {
 		shm_count(w->slot, SHM_C_REDIS_ERRORS, 1);
@@ -206,28 +248,45 @@ static void on_maint(redisReply *r, const char *err, void *arg)
 		queue_maybe_lease(w);
 }
 
-static void renew_leases(struct wk *w)
-{
+/* The leases held, 64 to a script call. */
+struct renewal {
+	struct queue *q;
 	const char *av[2 + 2 * 64];
 	char lease_ms[16];
-	int n = 2;
+	int n;
+};
 
-	snprintf(lease_ms, sizeof lease_ms, "%d", w->cfg.lease_ms);
-	av[0] = w->epoch;
-	av[1] = lease_ms;
-	for (struct task *t = w->tasks; t; t = task_next(t)) {
-		av[n++] = task_id(t);
-		av[n++] = task_token(t);
-		if (n == (int)(sizeof av / sizeof av[0]) || !task_next(t)) {
-			ra_eval(w->redis, RQ_RENEW, &w->keys, n, av, on_maint, w);
-			n = 2;
-		}
-	}
+static void renew_send(struct renewal *rn)
+{
+	if (rn->n > 2)
+		ra_eval(rn->q->redis, RQ_RENEW, &rn->q->keys, rn->n, rn->av, on_maint, rn->q);
+	rn->n = 2;
+}
+
+static void renew_one(const char *id, const char *token, void *arg)
+{
+	struct renewal *rn = arg;
+
+	rn->av[rn->n++] = id;
+	rn->av[rn->n++] = token;
+	if (rn->n == (int)(sizeof rn->av / sizeof rn->av[0]))
+		renew_send(rn);
+}
+
+static void renew_leases(struct queue *w)
+{
+	struct renewal rn = { .q = w, .n = 2 };
+
+	snprintf(rn.lease_ms, sizeof rn.lease_ms, "%d", w->cfg->lease_ms);
+	rn.av[0] = w->epoch;
+	rn.av[1] = rn.lease_ms;
+	w->h.each_lease(renew_one, &rn, w->h.arg);
+	renew_send(&rn);
 }
 
 static void on_depth(redisReply *r, const char *err, void *arg)
 {
-	struct wk *w = arg;
+	struct queue *w = arg;
 	static const enum shm_gauge g[] = { SHM_G_QUEUE_HIGH, SHM_G_QUEUE_NORMAL, SHM_G_QUEUE_LOW,
 					    SHM_G_LEASED, SHM_G_DELAYED };
 
@@ -240,7 +299,7 @@ static void on_depth(redisReply *r, const char *err, void *arg)
 }
 
 /* One round trip for five counts: a tiny read-only script. */
-static void sample_depth(struct wk *w)
+static void sample_depth(struct queue *w)
 {
 	static const char lua[] =
 		"return {redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), "
@@ -251,7 +310,7 @@ static void sample_depth(struct wk *w)
 	ra_cmd(w->redis, on_depth, w, 0, 8, av);
 }
 
-void queue_tick(struct wk *w, uint64_t now)
+void queue_tick(struct queue *w, uint64_t now)
 {
 	const char *promote[2] = { w->epoch, "500" };
 	const char *reap[3] = { w->epoch, "500", "0" };
@@ -263,8 +322,8 @@ void queue_tick(struct wk *w, uint64_t now)
 		ra_eval(w->redis, RQ_PROMOTE, &w->keys, 2, promote, on_maint, w);
 		ra_eval(w->redis, RQ_REAP, &w->keys, 3, reap, on_maint, w);
 	}
-	if (now >= w->next_renew && w->tasks) {
-		w->next_renew = now + (uint64_t)w->cfg.lease_ms / 3;
+	if (now >= w->next_renew) {
+		w->next_renew = now + (uint64_t)w->cfg->lease_ms / 3;
 		renew_leases(w);
 	}
 	if (now >= w->next_depth) {
@@ -278,7 +337,7 @@ void queue_tick(struct wk *w, uint64_t now)
 
 static void on_takeover(redisReply *r, const char *err, void *arg)
 {
-	struct wk *w = arg;
+	struct queue *w = arg;
 
 	if (!r || r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
 		log_error("taking back leases failed: %s", r && r->type == REDIS_REPLY_ERROR ? r->str
@@ -289,18 +348,16 @@ static void on_takeover(redisReply *r, const char *err, void *arg)
 		log_notice("took back %lld leased jobs of an earlier worker %d",
 			   (long long)r->integer, w->index);
 	if (!w->fleet_ok) {
-		/* The queues are ours: the market chat may start queuing. */
-		market_start(w->market);
-		updates_start(w->updates);
+		/* The queues are ours: the producers may start queuing. */
+		w->fleet_ok = 1;
+		w->h.on_ready(w->h.arg);
 	}
-	w->fleet_ok = 1;
-	wk_update_ready(w);
 	queue_maybe_lease(w);
 }
 
 static void on_fleet(redisReply *r, const char *err, void *arg)
 {
-	struct wk *w = arg;
+	struct queue *w = arg;
 	const char *av[3] = { w->epoch, "1000000", "1" };
 
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -308,17 +365,13 @@ static void on_fleet(redisReply *r, const char *err, void *arg)
 		log_error("cannot read the fleet: %s (run `worker --reshard %d` or start through the "
 			  "supervisor)", r && r->type == REDIS_REPLY_ERROR ? r->str : err ? err : "absent",
 			  w->count);
-		w->draining = 1;
-		w->exit_code = 3;
-		wk_maybe_exit(w);
+		stop(w, 3);
 		return;
 	}
 	if (atoi(r->element[0]->str) != w->count) {
 		log_error("the fleet has %s workers, this worker was started for %d: stopping",
 			  r->element[0]->str, w->count);
-		w->draining = 1;
-		w->exit_code = 3;
-		wk_maybe_exit(w);
+		stop(w, 3);
 		return;
 	}
 	snprintf(w->epoch, sizeof w->epoch, "%s", r->element[1]->str);
@@ -326,14 +379,14 @@ static void on_fleet(redisReply *r, const char *err, void *arg)
 	ra_eval(w->redis, RQ_REAP, &w->keys, 3, av, on_takeover, w);
 }
 
-void queue_start(struct wk *w)
+void queue_start(struct queue *w)
 {
 	char key[64];
 	const char *av[] = { "HMGET", key, "count", "epoch" };
 
 	if (w->fleet_ok)
 		return;
-	rq_fleet_key(key, sizeof key, w->cfg.redis_prefix);
+	rq_fleet_key(key, sizeof key, w->cfg->redis_prefix);
 	ra_cmd(w->redis, on_fleet, w, 0, 4, av);
 }
 
@@ -359,7 +412,7 @@ static void on_enqueued(redisReply *r, const char *err, void *arg)
 	free(e);
 }
 
-int queue_enqueue(struct wk *w, struct job *j, int64_t delay_ms, void (*cb)(int rc, void *arg),
+int queue_enqueue(struct queue *w, struct job *j, int64_t delay_ms, void (*cb)(int rc, void *arg),
 		  void *arg)
 {
 	struct rq_keys keys;
@@ -375,7 +428,7 @@ int queue_enqueue(struct wk *w, struct job *j, int64_t delay_ms, void (*cb)(int 
 	}
 	e->cb = cb;
 	e->arg = arg;
-	rq_keys_for(&keys, w->cfg.redis_prefix, rq_owner(j->bot_id, w->count));
+	rq_keys_for(&keys, w->cfg->redis_prefix, rq_owner(j->bot_id, w->count));
 	snprintf(prio, sizeof prio, "%d", (int)j->prio);
 	snprintf(delay, sizeof delay, "%lld", (long long)(delay_ms > 0 ? delay_ms : 0));
 	{
@@ -388,4 +441,53 @@ int queue_enqueue(struct wk *w, struct job *j, int64_t delay_ms, void (*cb)(int 
 	}
 	free(json);
 	return 0;
+}
+
+/* ---- life ---- */
+
+struct queue *queue_new(uv_loop_t *loop, const struct cfg *cfg, int index, int count,
+			struct ra *redis, struct ra *wait, struct shm_slot *slot,
+			const struct queue_hooks *hooks)
+{
+	struct queue *q = calloc(1, sizeof *q);
+
+	if (!q)
+		return NULL;
+	q->loop = loop;
+	q->cfg = cfg;
+	q->index = index;
+	q->count = count;
+	q->redis = redis;
+	q->redis_wait = wait;
+	q->slot = slot;
+	q->h = *hooks;
+	rq_keys_for(&q->keys, cfg->redis_prefix, index);
+	snprintf(q->epoch, sizeof q->epoch, "0");
+	uv_timer_init(loop, &q->ack_timer);
+	q->ack_timer.data = q;
+	return q;
+}
+
+static void on_ack_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void queue_free(struct queue *q)
+{
+	if (!q)
+		return;
+	uv_timer_stop(&q->ack_timer);
+	send_acks(q); /* answered "closing" when Redis closes */
+	uv_close((uv_handle_t *)&q->ack_timer, on_ack_timer_closed);
+}
+
+void queue_drain(struct queue *q)
+{
+	q->draining = 1;
+}
+
+int queue_leasing(const struct queue *q)
+{
+	return q->leasing;
 }

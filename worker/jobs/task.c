@@ -1,32 +1,78 @@
-/* task: one job's life in a worker, a chain of asynchronous steps:
+/* task: see task.h. A job's steps in the runner:
  *
- *   lease -> [attempt > 1: look at the outbox row] -> bot -> history -> LLM
- *         -> claim the outbox row (sending) -> sendMessage -> mark sent -> ack
+ *   lease -> [attempt > 1: look at the outbox row] -> the kind's steps (bot,
+ *   history, LLM) -> claim the outbox row (sending) -> sendMessage -> mark
+ *   sent -> ack
  *
  * The outbox row in PostgreSQL is the truth about a send (DESIGN.md): a row
  * found 'sending' by a later attempt may have been sent, so it becomes 'unknown'
  * and is never sent again; only failures known to happen before Telegram took
  * the message (429, 5xx, connection refused) become 'retry'. Every step that
  * cannot go on ends in ack, nack (with backoff) or a dead letter. */
+#include "worker/jobs/task.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/backoff.h"
-#include "worker/chat/bots.h"
-#include "worker/chat/chats.h"
+#include "common/cfg.h"
 #include "common/job.h"
+#include "common/log.h"
+#include "common/net/httpc.h"
+#include "common/net/later.h"
+#include "common/net/pgb.h"
+#include "common/net/pgpool.h"
+#include "common/tok.h"
 #include "worker/calls/llm.h"
 #include "worker/calls/llmw.h"
-#include "common/log.h"
-#include "common/net/pgb.h"
 #include "worker/calls/tgc.h"
 #include "worker/calls/tgw.h"
-#include "worker/wk.h"
-#include "worker/jobs/task_int.h"
-#include "worker/chat/talk.h"
 
-static void load_bot(struct task *t);
+struct task {
+	struct tasks *r;         /* the runner */
+	char id[JOB_ID_MAX];
+	char token_s[16];        /* the lease token: this attempt's number */
+	int attempt;
+	int decoded;
+	struct job job;
+	char *raw;               /* the job as leased, for dead letters */
+	int provider;            /* index in cfg.providers being tried */
+	uint64_t llm_gen;        /* its breaker generation */
+	struct tgc_ticket tk;    /* Telegram admission of this send */
+	char bot_name[64];
+	char bot_token[TOK_MAX];
+	char *system, *user, *text;
+	uint64_t leased_at;
+	enum shm_outcome outcome;
+	int64_t retry_delay_ms;  /* for a send marked 'retry' */
+	char why[256];           /* for a send marked 'failed' */
+	struct task *prev, *next;
+	/* what a completion is for (the message, a paraphrase, the guard, a
+	 * memorize summary); it owns text afterwards */
+	void (*llm_next)(struct task *t, char *text);
+	struct llmw_params par;
+	const struct task_kind *kind; /* set once decoded */
+	void *data;              /* the kind's state */
+	json_t *meta;            /* metadata stored with the message row */
+	int64_t row_id;          /* messages.id of the claimed row */
+	int64_t tg_id;           /* Telegram's message_id once sent */
+	int64_t sent_ms;         /* when Telegram answered (messages.sent_at) */
+	int off_slot;            /* typing: not counted in inflight */
+	uint64_t claim_ns;       /* uv_hrtime when the claim was asked for */
+	uint64_t answer_ns;      /* uv_hrtime of Telegram's answer (0: none) */
+};
+
+struct tasks {
+	struct tasks_deps d;
+	uint64_t rng;
+	struct pgb *claims, *marks; /* the outbox writes of a loop turn, batched */
+	struct task *head;       /* in memory, for lease renewal */
+	int inflight;
+	struct task_kind kinds[JOB_KIND_COUNT];
+};
+
+static void start_kind(struct task *t);
 static void call_llm(struct task *t);
 static void claim(struct task *t);
 static void admit(struct task *t);
@@ -49,19 +95,15 @@ const char *task_token(const struct task *t)
 	return t->token_s;
 }
 
-struct task *task_next(const struct task *t)
-{
-	return t->next;
-}
 
 static void task_free(struct task *t)
 {
-	struct wk *w = t->w;
+	struct tasks *w = t->r;
 
 	if (t->prev)
 		t->prev->next = t->next;
 	else
-		w->tasks = t->next;
+		w->head = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
 	job_clear(&t->job);
@@ -69,41 +111,42 @@ static void task_free(struct task *t)
 	free(t->system);
 	free(t->user);
 	free(t->text);
-	talk_free(t);
+	if (t->kind && t->kind->clear)
+		t->kind->clear(t, t->kind->arg);
 	json_decref(t->meta);
 	memset(t->bot_token, 0, sizeof t->bot_token);
 	if (!t->off_slot)
 		w->inflight--;
 	free(t);
-	shm_gauge(w->slot, SHM_G_INFLIGHT, w->inflight);
+	shm_gauge(w->d.slot, SHM_G_INFLIGHT, w->inflight);
 }
 
-void task_finished(struct task *t, int acked)
+void task_done(struct task *t, int acked)
 {
-	struct wk *w = t->w;
-	double secs = (double)(uv_now(w->loop) - t->leased_at) / 1000.0;
+	struct tasks *w = t->r;
+	struct shm_slot *slot = w->d.slot;
+	double secs = (double)(uv_now(w->d.loop) - t->leased_at) / 1000.0;
 
 	if (t->answer_ns)
-		shm_observe(w->slot, SHM_H_FINISH_SECONDS, (double)(uv_hrtime() - t->answer_ns) / 1e9);
+		shm_observe(slot, SHM_H_FINISH_SECONDS, (double)(uv_hrtime() - t->answer_ns) / 1e9);
 
 	if (t->decoded) {
-		shm_job(w->slot, t->job.kind, t->outcome);
-		shm_observe(w->slot, SHM_H_JOB_SECONDS, secs);
+		shm_job(slot, t->job.kind, t->outcome);
+		shm_observe(slot, SHM_H_JOB_SECONDS, secs);
 		if (t->outcome == SHM_OUT_SENT && t->job.enqueued_at > 0)
-			shm_observe(w->slot, SHM_H_E2E_SECONDS,
+			shm_observe(slot, SHM_H_E2E_SECONDS,
 				    (double)(job_now_ms() - t->job.enqueued_at) / 1000.0);
 	}
 	if (!acked)
-		shm_count(w->slot, SHM_C_LEASES_LOST, 1);
+		shm_count(slot, SHM_C_LEASES_LOST, 1);
 	task_free(t);
-	queue_maybe_lease(w);
-	wk_maybe_exit(w);
+	w->d.freed(w->d.arg);
 }
 
 static void finish(struct task *t, enum shm_outcome o)
 {
 	t->outcome = o;
-	queue_ack(t->w, t);
+	t->r->d.ack(t, t->r->d.arg);
 }
 
 void task_finish(struct task *t, enum shm_outcome o)
@@ -116,15 +159,18 @@ struct log_ctx task_log_ctx(const struct task *t)
 	return ctx_of(t);
 }
 
+static int64_t backoff_of(struct task *t)
+{
+	const struct cfg *c = t->r->d.cfg;
+
+	return backoff_full_jitter(t->attempt - 1, c->backoff_base_ms, c->backoff_max_ms,
+				   &t->r->rng);
+}
+
 static void retry_later(struct task *t, int64_t delay_ms)
 {
-	struct wk *w = t->w;
-
-	if (delay_ms < 0)
-		delay_ms = backoff_full_jitter(t->attempt - 1, w->cfg.backoff_base_ms,
-					       w->cfg.backoff_max_ms, &w->rng);
 	t->outcome = SHM_OUT_RETRY;
-	queue_nack(w, t, delay_ms);
+	t->r->d.nack(t, delay_ms < 0 ? backoff_of(t) : delay_ms, t->r->d.arg);
 }
 
 void task_retry(struct task *t, int64_t delay_ms)
@@ -139,14 +185,14 @@ static void abandon(struct task *t, const char *why)
 	struct log_ctx c = ctx_of(t);
 
 	log_msg(LOG_WARNING, &c, "job left to its lease: %s", why);
-	shm_count(t->w->slot, SHM_C_PG_ERRORS, 1);
+	shm_count(t->r->d.slot, SHM_C_PG_ERRORS, 1);
 	t->outcome = SHM_OUT_RETRY;
-	task_finished(t, 1);
+	task_done(t, 1);
 }
 
 static int query(struct task *t, const char *sql, int n, const char *const *p, pgc_cb cb)
 {
-	if (pgc_query(wk_pg(t->w), sql, n, p, cb, t) < 0) {
+	if (pgc_query(pgpool_pick(t->r->d.pg), sql, n, p, cb, t) < 0) {
 		abandon(t, "database unavailable");
 		return -1;
 	}
@@ -169,7 +215,7 @@ static void on_dead_written(PGresult *res, const char *err, void *arg)
 		abandon(t, err);
 		return;
 	}
-	shm_count(t->w->slot, SHM_C_DEAD_LETTERS, 1);
+	shm_count(t->r->d.slot, SHM_C_DEAD_LETTERS, 1);
 	finish(t, SHM_OUT_FAILED);
 }
 
@@ -203,17 +249,17 @@ void task_dead(struct task *t, const char *reason)
 
 /* ---- a second attempt first reads the outbox ---- */
 
-/* Out of attempts: a dead letter; otherwise on to the bot and its prompt. */
+/* Out of attempts: a dead letter; otherwise on to the kind's steps. */
 static void proceed(struct task *t)
 {
 	char why[64];
 
-	if (t->attempt > t->w->cfg.max_attempts) {
+	if (t->attempt > t->r->d.cfg->max_attempts) {
 		snprintf(why, sizeof why, "gave up after %d attempts", t->attempt - 1);
 		dead_letter(t, why);
 		return;
 	}
-	load_bot(t);
+	start_kind(t);
 }
 
 static void on_unknown_marked(PGresult *res, const char *err, void *arg)
@@ -251,52 +297,35 @@ static void on_outbox_row(PGresult *res, const char *err, void *arg)
 	finish(t, strcmp(st, "unknown") == 0 ? SHM_OUT_UNKNOWN : SHM_OUT_SKIPPED);
 }
 
-/* ---- context: bot and chat history ---- */
+/* ---- the kind's steps ---- */
 
-static void on_bot(const void *val, const char *err, void *arg)
+static void start_kind(struct task *t)
 {
-	const struct bot *b = val;
-	struct task *t = arg;
-	char why[96];
+	char why[64];
 
-	if (!b && err) {
-		retry_later(t, -1);
-		return;
-	}
-	if (!b || !b->enabled) {
-		snprintf(why, sizeof why, "bot %lld %s", (long long)t->job.bot_id,
-			 b ? "is disabled" : "does not exist");
+	if (!t->kind) {
+		snprintf(why, sizeof why, "no worker runs %s jobs", job_kind_name(t->job.kind));
 		dead_letter(t, why);
 		return;
 	}
-	snprintf(t->bot_name, sizeof t->bot_name, "%s", b->name);
-	snprintf(t->bot_token, sizeof t->bot_token, "%s", b->token);
-	if (t->job.kind == JOB_MEMORIZE)
-		memo_start(t, b);
-	else
-		talk_start(t, b);
-}
-
-static void load_bot(struct task *t)
-{
-	bots_get(t->w->bots, t->job.bot_id, on_bot, t);
+	t->kind->start(t, t->kind->arg);
 }
 
 /* ---- the LLM ---- */
 
 static void llm_failed(struct task *t, enum llmw_failure f, long retry_after_s, const char *why)
 {
-	struct wk *w = t->w;
+	const struct cfg *cfg = t->r->d.cfg;
 	struct log_ctx c = ctx_of(t);
 
-	c.provider = w->cfg.providers[t->provider].name;
+	c.provider = cfg->providers[t->provider].name;
 	log_msg(LOG_WARNING, &c, "llm call failed: %s", why);
 	if (f == LLMW_BAD_REQUEST) {
 		dead_letter(t, why);
 		return;
 	}
 	/* Fall through to the next provider at once; after the last, back off. */
-	if (t->provider + 1 < w->cfg.nproviders) {
+	if (t->provider + 1 < cfg->nproviders) {
 		t->provider++;
 		call_llm(t);
 		return;
@@ -316,15 +345,15 @@ static enum llm_outcome llm_outcome_of(enum llmw_failure f)
 
 static void llm_record(struct task *t, const struct httpc_resp *r, enum llm_outcome o, int tokens)
 {
-	struct wk *w = t->w;
+	struct tasks *w = t->r;
 
-	llm_done(w->llm, t->provider, t->llm_gen, (int64_t)uv_now(w->loop), o,
+	llm_done(w->d.llm, t->provider, t->llm_gen, (int64_t)uv_now(w->d.loop), o,
 		 (int)(r->total_s * 1000), r->retry_after_s, t->job.bot_id, tokens);
 }
 
 static void count_llm(struct task *t, const struct httpc_resp *r, enum llmw_failure f, int ok)
 {
-	struct shm_slot *s = t->w->slot;
+	struct shm_slot *s = t->r->d.slot;
 	int p = t->provider;
 
 	shm_observe(s, SHM_H_LLM_SECONDS, r->total_s);
@@ -369,8 +398,9 @@ static void on_llm(const struct httpc_resp *r, void *arg)
 	}
 	count_llm(t, r, LLMW_SERVER, 1);
 	llm_record(t, r, LLM_OK, res.prompt_tokens + res.completion_tokens);
-	shm_pcount(t->w->slot, t->provider, SHM_P_PROMPT_TOKENS, (uint64_t)res.prompt_tokens);
-	shm_pcount(t->w->slot, t->provider, SHM_P_COMPLETION_TOKENS, (uint64_t)res.completion_tokens);
+	shm_pcount(t->r->d.slot, t->provider, SHM_P_PROMPT_TOKENS, (uint64_t)res.prompt_tokens);
+	shm_pcount(t->r->d.slot, t->provider, SHM_P_COMPLETION_TOKENS,
+		   (uint64_t)res.completion_tokens);
 	t->llm_next(t, res.content);
 }
 
@@ -398,22 +428,22 @@ static void on_llm_due(void *arg)
 
 static void call_llm(struct task *t)
 {
-	struct wk *w = t->w;
+	struct tasks *w = t->r;
 	int64_t wait;
-	int i = llm_pick(w->llm, t->provider, (int64_t)uv_now(w->loop), &t->llm_gen, &wait);
+	int i = llm_pick(w->d.llm, t->provider, (int64_t)uv_now(w->d.loop), &t->llm_gen, &wait);
 
 	if (i < 0) {
 		/* Every provider is open, cooling down or out of budget: wait for the
 		 * first to come back without spending an attempt, unless that is long. */
 		t->provider = 0;
-		if (wait <= HOLD_MAX_MS)
-			wk_after(w, (uint64_t)wait, on_llm_due, t);
+		if (wait <= TASK_HOLD_MAX_MS)
+			later_run(w->d.loop, (uint64_t)wait, on_llm_due, t);
 		else
 			retry_later(t, wait);
 		return;
 	}
 	t->provider = i;
-	const struct cfg_provider *p = &w->cfg.providers[i];
+	const struct cfg_provider *p = &w->d.cfg->providers[i];
 	struct llmw_msg msgs[2] = { { "system", t->system }, { "user", t->user } };
 	char url[300], auth[300];
 	const char *headers[] = { "Content-Type: application/json", auth, NULL };
@@ -434,9 +464,9 @@ static void call_llm(struct task *t)
 	req.timeout_ms = p->timeout_ms;
 	req.connect_timeout_ms = 3000;
 	req.low_speed_time_s = 10;
-	if (httpc_request(w->http, &req, on_llm, t) < 0) {
+	if (httpc_request(w->d.http, &req, on_llm, t) < 0) {
 		free(body);
-		llm_done(w->llm, i, t->llm_gen, (int64_t)uv_now(w->loop), LLM_BAD_REQUEST, 0, -1,
+		llm_done(w->d.llm, i, t->llm_gen, (int64_t)uv_now(w->d.loop), LLM_BAD_REQUEST, 0, -1,
 			 t->job.bot_id, 0);
 		llm_failed(t, LLMW_SERVER, -1, "cannot start the request");
 		return;
@@ -455,14 +485,14 @@ static void on_admit_due(void *arg)
  * task on a timer, a long one hands the job back to the queue. */
 static void admit(struct task *t)
 {
-	struct wk *w = t->w;
-	int64_t wait = tgc_admit(w->tgc, t->job.bot_id, t->job.chat_id, (int64_t)uv_now(w->loop),
-				 &t->tk);
+	struct tasks *w = t->r;
+	int64_t wait = tgc_admit(w->d.tgc, t->job.bot_id, t->job.chat_id,
+				 (int64_t)uv_now(w->d.loop), &t->tk);
 
 	if (wait == 0)
 		claim(t);
-	else if (wait <= HOLD_MAX_MS)
-		wk_after(w, (uint64_t)wait, on_admit_due, t);
+	else if (wait <= TASK_HOLD_MAX_MS)
+		later_run(w->d.loop, (uint64_t)wait, on_admit_due, t);
 	else
 		retry_later(t, wait);
 }
@@ -474,11 +504,11 @@ void task_send(struct task *t, char *text)
 	admit(t);
 }
 
-/* The Telegram message answered: talk's choice, else the job's payload. */
+/* The Telegram message answered: the kind's choice, else the job's payload. */
 static int64_t task_reply_to(const struct task *t)
 {
 	json_t *rt = json_object_get(t->job.payload, "reply_to_message_id");
-	int64_t id = talk_reply_to(t);
+	int64_t id = t->kind && t->kind->reply_to ? t->kind->reply_to(t, t->kind->arg) : 0;
 
 	return id ? id : json_is_integer(rt) ? (int64_t)json_integer_value(rt) : 0;
 }
@@ -488,7 +518,7 @@ static void on_claimed(PGresult *res, int row, const char *err, void *arg)
 	struct task *t = arg;
 	const char *st;
 
-	shm_observe(t->w->slot, SHM_H_CLAIM_SECONDS, (double)(uv_hrtime() - t->claim_ns) / 1e9);
+	shm_observe(t->r->d.slot, SHM_H_CLAIM_SECONDS, (double)(uv_hrtime() - t->claim_ns) / 1e9);
 	if (!res || row < 0) {
 		struct log_ctx c = ctx_of(t);
 		log_msg(LOG_WARNING, &c, "outbox row not claimed: %s", err ? err : "no row returned");
@@ -553,13 +583,13 @@ static const char mark_sql[] =
 
 static struct pgc *batch_conn(void *arg)
 {
-	return wk_pg(arg);
+	return pgpool_pick(arg);
 }
 
-int task_batches_new(struct wk *w)
+static int batches_new(struct tasks *w)
 {
-	w->claims = pgb_new(w->loop, claim_sql, BATCH_ROWS, batch_conn, w);
-	w->marks = pgb_new(w->loop, mark_sql, BATCH_ROWS, batch_conn, w);
+	w->claims = pgb_new(w->d.loop, claim_sql, BATCH_ROWS, batch_conn, w->d.pg);
+	w->marks = pgb_new(w->d.loop, mark_sql, BATCH_ROWS, batch_conn, w->d.pg);
 	if (!w->claims || !w->marks)
 		return -1;
 	/* One statement of each kind out at a time: under load the rows of many
@@ -570,12 +600,6 @@ int task_batches_new(struct wk *w)
 	return 0;
 }
 
-void task_batches_free(struct wk *w)
-{
-	pgb_free(w->claims);
-	pgb_free(w->marks);
-	w->claims = w->marks = NULL;
-}
 
 static void claim(struct task *t)
 {
@@ -590,27 +614,17 @@ static void claim(struct task *t)
 		return;
 	}
 	t->claim_ns = uv_hrtime();
-	if (pgb_add(t->w->claims, t->id, row, on_claimed, t) < 0)
+	if (pgb_add(t->r->claims, t->id, row, on_claimed, t) < 0)
 		abandon(t, "database unavailable");
 }
 
 /* The message as the chat's context query would read it back. */
-static void tell_chat(struct task *t)
+static void tell_kind(struct task *t)
 {
-	json_t *s = json_object_get(t->meta, "sentiment");
-	struct convo_msg m = {
-		.id = t->row_id,
-		.tg_id = t->tg_id,
-		.bot_id = t->job.bot_id,
-		.speaker = t->bot_name,
-		.text = t->text,
-		.at_ms = t->sent_ms,
-		.reply_to_tg = task_reply_to(t),
-		.topic = json_string_value(json_object_get(t->meta, "topic")),
-		.sentiment = json_is_integer(s) ? (int)json_integer_value(s) : 0,
-	};
+	struct task_sent s = { t->row_id, t->tg_id, t->sent_ms, task_reply_to(t), t->text };
 
-	chats_sent(t->w->chats, t->job.chat_id, &m);
+	if (t->kind && t->kind->recorded)
+		t->kind->recorded(t, &s, t->kind->arg);
 }
 
 static void on_marked(PGresult *res, int row, const char *err, void *arg)
@@ -629,7 +643,7 @@ static void on_marked(PGresult *res, int row, const char *err, void *arg)
 	else {
 		/* Now that the row reads 'sent', a chat context loaded anywhere has it. */
 		if (t->outcome == SHM_OUT_SENT)
-			tell_chat(t);
+			tell_kind(t);
 		finish(t, t->outcome);
 	}
 }
@@ -651,10 +665,11 @@ static void mark(struct task *t, const char *status, int64_t message_id, const c
 	 * little for others to share its commit and its ack's script call (when
 	 * jobs come one by one, a commit and an ack each); under pressure it goes
 	 * on the next turn, as its job holds a slot. */
-	pgb_set_delay(t->w->marks, t->w->inflight * 4 <= t->w->cfg.max_inflight * 3 ? MARK_DELAY_MS : 0);
+	pgb_set_delay(t->r->marks,
+		      t->r->inflight * 4 <= t->r->d.cfg->max_inflight * 3 ? MARK_DELAY_MS : 0);
 	/* Not recorded: the row stays 'sending' and the next attempt marks it
 	 * unknown, which is the truth as far as we can tell. */
-	if (!row || pgb_add(t->w->marks, t->id, row, on_marked, t) < 0)
+	if (!row || pgb_add(t->r->marks, t->id, row, on_marked, t) < 0)
 		abandon(t, row ? "database unavailable" : "out of memory");
 }
 
@@ -665,9 +680,9 @@ static void tg_count(struct task *t, enum shm_counter c, const struct httpc_resp
 	enum tgc_outcome o = c == SHM_C_TG_OK ? TGC_OK : c == SHM_C_TG_429 ? TGC_RATE_LIMITED
 			   : c == SHM_C_TG_4XX ? TGC_REJECTED : TGC_FAILED;
 
-	shm_count(t->w->slot, c, 1);
-	shm_observe(t->w->slot, SHM_H_TG_SECONDS, r->total_s);
-	tgc_done(t->w->tgc, &t->tk, (int64_t)uv_now(t->w->loop), o, (int)(r->total_s * 1000),
+	shm_count(t->r->d.slot, c, 1);
+	shm_observe(t->r->d.slot, SHM_H_TG_SECONDS, r->total_s);
+	tgc_done(t->r->d.tgc, &t->tk, (int64_t)uv_now(t->r->d.loop), o, (int)(r->total_s * 1000),
 		 retry_after_s);
 }
 
@@ -689,12 +704,12 @@ static void note_rejection(struct task *t, int code, const char *description)
 	snprintf(chat, sizeof chat, "%lld", (long long)t->job.chat_id);
 	if (code == 403) {
 		log_msg(LOG_WARNING, &c, "telegram 403: bot marked out of the chat");
-		if (pgc_query(wk_pg(t->w), "UPDATE chat_bots SET status = 'kicked' "
+		if (pgc_query(pgpool_pick(t->r->d.pg), "UPDATE chat_bots SET status = 'kicked' "
 			      "WHERE chat_id = $1 AND bot_id = $2", 2, p, on_side_effect, NULL) < 0)
 			log_warn("could not mark bot %s out of chat %s", bot, chat);
 	} else if (code == 400 && strstr(description, "chat not found")) {
 		log_msg(LOG_WARNING, &c, "telegram 400 chat not found: chat disabled");
-		if (pgc_query(wk_pg(t->w), "UPDATE chats SET enabled = false WHERE id = $1", 1, p,
+		if (pgc_query(pgpool_pick(t->r->d.pg), "UPDATE chats SET enabled = false WHERE id = $1", 1, p,
 			      on_side_effect, NULL) < 0)
 			log_warn("could not disable chat %s", chat);
 	}
@@ -703,11 +718,8 @@ static void note_rejection(struct task *t, int code, const char *description)
 /* A known failure before Telegram took the message: send again later. */
 static void mark_retry(struct task *t, int64_t delay_ms, const char *why)
 {
-	struct wk *w = t->w;
-
 	if (delay_ms < 0)
-		delay_ms = backoff_full_jitter(t->attempt - 1, w->cfg.backoff_base_ms,
-					       w->cfg.backoff_max_ms, &w->rng);
+		delay_ms = backoff_of(t);
 	t->outcome = SHM_OUT_RETRY;
 	t->retry_delay_ms = delay_ms;
 	mark(t, "retry", 0, why);
@@ -747,7 +759,8 @@ static void on_sent(const struct httpc_resp *r, void *arg)
 	if (res.ok) {
 		tg_count(t, SHM_C_TG_OK, r, -1);
 		t->outcome = SHM_OUT_SENT;
-		talk_sent(t);
+		if (t->kind && t->kind->sent)
+			t->kind->sent(t, t->kind->arg);
 		mark(t, "sent", res.message_id, NULL);
 		return;
 	}
@@ -766,7 +779,7 @@ static void on_sent(const struct httpc_resp *r, void *arg)
 
 static void send_message(struct task *t)
 {
-	struct wk *w = t->w;
+	const struct cfg *cfg = t->r->d.cfg;
 	char *body = tgw_send_message(t->job.chat_id, t->text, task_reply_to(t));
 	const char *headers[] = { "Content-Type: application/json", NULL };
 	struct httpc_req req = { 0 };
@@ -777,15 +790,15 @@ static void send_message(struct task *t)
 		return;
 	}
 	/* The URL holds the bot's token: it goes to curl and nowhere else. */
-	snprintf(url, sizeof url, "%s/bot%s/sendMessage", w->cfg.telegram_api_url, t->bot_token);
+	snprintf(url, sizeof url, "%s/bot%s/sendMessage", cfg->telegram_api_url, t->bot_token);
 	req.method = "POST";
 	req.url = url;
 	req.headers = headers;
 	req.body = body;
 	req.body_len = strlen(body);
-	req.timeout_ms = w->cfg.telegram_timeout_ms;
+	req.timeout_ms = cfg->telegram_timeout_ms;
 	req.connect_timeout_ms = 3000;
-	if (httpc_request(w->http, &req, on_sent, t) < 0)
+	if (httpc_request(t->r->d.http, &req, on_sent, t) < 0)
 		mark_retry(t, -1, "cannot start the request");
 	memset(url, 0, sizeof url);
 	free(body);
@@ -803,28 +816,28 @@ static void observe_queue_wait(struct task *t)
 	int64_t waited = job_now_ms() - due;
 
 	if (due > 0 && t->attempt == 1)
-		shm_observe(t->w->slot, SHM_H_QUEUE_SECONDS, (double)(waited > 0 ? waited : 0) / 1000.0);
+		shm_observe(t->r->d.slot, SHM_H_QUEUE_SECONDS, (double)(waited > 0 ? waited : 0) / 1000.0);
 }
 
-void task_start(struct wk *w, const char *id, const char *body, size_t len, int attempts)
+void tasks_start(struct tasks *w, const char *id, const char *body, size_t len, int attempts)
 {
 	struct task *t = calloc(1, sizeof *t);
 	char why[256];
 
 	if (!t)
 		return; /* the lease expires and the job comes back */
-	t->w = w;
+	t->r = w;
 	snprintf(t->id, sizeof t->id, "%s", id);
 	t->attempt = attempts;
 	snprintf(t->token_s, sizeof t->token_s, "%d", attempts);
-	t->leased_at = uv_now(w->loop);
+	t->leased_at = uv_now(w->d.loop);
 	t->raw = strndup(body, len);
-	t->next = w->tasks;
-	if (w->tasks)
-		w->tasks->prev = t;
-	w->tasks = t;
+	t->next = w->head;
+	if (w->head)
+		w->head->prev = t;
+	w->head = t;
 	w->inflight++;
-	shm_gauge(w->slot, SHM_G_INFLIGHT, w->inflight);
+	shm_gauge(w->d.slot, SHM_G_INFLIGHT, w->inflight);
 	if (!t->raw) {
 		abandon(t, "out of memory");
 		return;
@@ -836,6 +849,8 @@ void task_start(struct wk *w, const char *id, const char *body, size_t len, int 
 		return;
 	}
 	t->decoded = 1;
+	if (w->kinds[t->job.kind].start)
+		t->kind = &w->kinds[t->job.kind];
 	observe_queue_wait(t);
 	/* A reply's id is derived from the message it answers, so a repeated
 	 * update can queue it again after it ran: the outbox says so first. */
@@ -846,5 +861,140 @@ void task_start(struct wk *w, const char *id, const char *body, size_t len, int 
 		query(t, "SELECT status, attempt FROM messages WHERE job_id = $1", 1, p, on_outbox_row);
 		return;
 	}
-	load_bot(t);
+	start_kind(t);
+}
+
+/* ---- the runner ---- */
+
+struct tasks *tasks_new(const struct tasks_deps *d)
+{
+	struct tasks *w = calloc(1, sizeof *w);
+
+	if (!w)
+		return NULL;
+	w->d = *d;
+	w->rng = d->seed;
+	if (batches_new(w) < 0) {
+		tasks_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void tasks_free(struct tasks *w)
+{
+	if (!w)
+		return;
+	pgb_free(w->claims);
+	pgb_free(w->marks);
+	free(w);
+}
+
+int tasks_set_kind(struct tasks *w, enum job_kind k, const struct task_kind *kind)
+{
+	if ((int)k < 0 || k >= JOB_KIND_COUNT || !kind->start)
+		return -1;
+	w->kinds[k] = *kind;
+	return 0;
+}
+
+int tasks_inflight(const struct tasks *w)
+{
+	return w->inflight;
+}
+
+int tasks_idle(const struct tasks *w)
+{
+	return w->head == NULL;
+}
+
+void tasks_each(const struct tasks *w, void (*fn)(const char *id, const char *token, void *arg),
+		void *arg)
+{
+	for (struct task *t = w->head; t; t = t->next)
+		fn(t->id, t->token_s, arg);
+}
+
+/* ---- for the kinds ---- */
+
+const struct job *task_job(const struct task *t)
+{
+	return &t->job;
+}
+
+const char *task_bot_name(const struct task *t)
+{
+	return t->bot_name;
+}
+
+const char *task_bot_token(const struct task *t)
+{
+	return t->bot_token;
+}
+
+void task_set_bot(struct task *t, const char *name, const char *token)
+{
+	snprintf(t->bot_name, sizeof t->bot_name, "%s", name);
+	snprintf(t->bot_token, sizeof t->bot_token, "%s", token);
+}
+
+void *task_data(const struct task *t)
+{
+	return t->data;
+}
+
+void task_set_data(struct task *t, void *data)
+{
+	t->data = data;
+}
+
+json_t *task_meta(const struct task *t)
+{
+	return t->meta;
+}
+
+void task_set_meta(struct task *t, json_t *meta)
+{
+	json_decref(t->meta);
+	t->meta = meta;
+}
+
+const char *task_text(const struct task *t)
+{
+	return t->text;
+}
+
+const char *task_system(const struct task *t)
+{
+	return t->system;
+}
+
+void task_off_slot(struct task *t, int off)
+{
+	if (off == t->off_slot)
+		return;
+	t->off_slot = off;
+	t->r->inflight += off ? -1 : 1;
+	if (off)
+		t->r->d.freed(t->r->d.arg); /* room for another job meanwhile */
+}
+
+void task_after(struct task *t, uint64_t ms, void (*fn)(void *task))
+{
+	later_run(t->r->d.loop, ms, fn, t);
+}
+
+uint64_t *task_rng(struct task *t)
+{
+	return &t->r->rng;
+}
+
+struct pgc *task_pg(struct task *t)
+{
+	return pgpool_pick(t->r->d.pg);
+}
+
+struct shm_slot *task_slot(const struct task *t)
+{
+	return t->r->d.slot;
 }

@@ -1,0 +1,13 @@
+/* later: run a function once, some milliseconds from now, on a libuv loop,
+ * without the caller keeping a timer (a job waiting for pacing, a retry). */
+#ifndef PIYASA_LATER_H
+#define PIYASA_LATER_H
+
+#include <stdint.h>
+#include <uv.h>
+
+/* fn(arg) once after ms. With no memory for a timer, fn runs now (inside the
+ * call) rather than never. Nothing cancels it: arg must live until then. */
+void later_run(uv_loop_t *loop, uint64_t ms, void (*fn)(void *arg), void *arg);
+
+#endif
