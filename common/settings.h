@@ -11,7 +11,11 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "worker/chat/text/humanise.h"
+/* The humanisers' chances (worker/chat/text/humanise), each a probability in
+ * [0, 1]; one setting each. */
+struct humanise_probs {
+	double opening, hesitation, contraction, filler, typo;
+};
 
 #define SETTINGS_MAX_RANGES 8
 #define SETTINGS_MAX_FEEDS 8

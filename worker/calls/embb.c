@@ -2,7 +2,7 @@
  * checked as UTF-8) when it is queued: a text the request could not carry fails
  * alone, at once, instead of failing the batch it would have joined. */
 #include "worker/calls/embb.h"
-#include "worker/chat/text/dedup.h"
+#include "worker/calls/embw.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -71,7 +71,7 @@ static void on_answer(const struct httpc_resp *r, void *arg)
 		batch_fail(bt, err);
 		return;
 	}
-	if (dedup_embeddings_parse(r->body, r->body_len, bt->n, &vecs, &dim, err, sizeof err) < 0) {
+	if (embw_parse(r->body, r->body_len, bt->n, &vecs, &dim, err, sizeof err) < 0) {
 		batch_fail(bt, err);
 		return;
 	}

@@ -18,8 +18,6 @@
 #define DEDUP_NORM_CP 400
 /* A buffer this large always holds a normalised text (4 bytes per code point). */
 #define DEDUP_NORM_MAX (DEDUP_NORM_CP * 4 + 1)
-/* Embeddings with more dimensions than this are refused as malformed. */
-#define DEDUP_MAX_DIM 8192
 
 /* Writes the normalised form of in (NULL counts as "") into out: ASCII and the
  * Turkish capitals lowercased (İ->i, I->ı, Ş->ş, Ğ->ğ, Ü->ü, Ö->ö, Ç->ç; the other
@@ -63,17 +61,5 @@ double dedup_cosine_q(const float *a, const int8_t *q, size_t dim);
 /* dedup_semantic against quantized recent vectors. */
 int dedup_semantic_q(const float *v, const int8_t *const *recent, size_t n, size_t dim,
 		     double threshold, double *best);
-
-/* Parses an OpenAI /v1/embeddings answer to a request of n inputs
- *   {"data":[{"embedding":[0.1, ...],"index":0}, ...],"usage":{...}}
- * 0: *vecs is a malloc'd array of n * *dim floats (the caller frees it), input
- * i's vector at *vecs + i * *dim: the item whose "index" is i, or the i-th
- * item when the items carry no index. -1: err says why (not JSON, an "error"
- * object from the API, missing data, not n items, a missing, repeated or out of
- * range index, a missing or non-array embedding, a non-number, a value out of
- * float range, an empty vector, more than DEDUP_MAX_DIM dimensions, items of
- * different dimensions); *vecs is NULL. */
-int dedup_embeddings_parse(const char *body, size_t len, size_t n, float **vecs, size_t *dim,
-			   char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif

@@ -36,6 +36,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "common/settings.h"
+
 /* The message length cap, in code points (same as the content filter's). */
 #define HUMANISE_MAX_CP 500
 
@@ -44,10 +46,8 @@
 #define HUMANISE_PRO_HESITATION 0.3
 #define HUMANISE_PRO_TYPO 0.3
 
-/* Each a probability in [0, 1]; one setting each in the worker. */
-struct humanise_probs {
-	double opening, hesitation, contraction, filler, typo;
-};
+/* struct humanise_probs (the chances of each tic) is a group of settings:
+ * common/settings.h has it. */
 
 /* The voice profile's own chances. */
 struct humanise_voice {
