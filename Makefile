@@ -47,6 +47,9 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ITEST_SRC := $(wildcard tests/integration/test_*.c)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(B)/tests/i%)
 ITEST_LIB := $(patsubst %.c,$(B)/%.o,$(filter-out $(ITEST_SRC),$(wildcard tests/integration/*.c)))
+# Micro-benchmarks (scripts/bench-*): built with everything else so they cannot rot.
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
 .SECONDARY:
 .PHONY: all build asan release tests test test-unit test-integration demo install clean bench
@@ -63,7 +66,7 @@ asan:
 build: $(BINS) tests
 	@ln -sfn $(B)/bin bin
 
-tests: $(UNIT_BIN) $(ITEST_BIN)
+tests: $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -105,6 +108,10 @@ $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(UNIT_LIBS)
 $(B)/tests/itest_%: $(B)/tests/integration/test_%.o $(ITEST_LIB) $(UNIT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
+
+$(B)/bench/bench_%: $(B)/tests/bench/bench_%.o $(UNIT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # The suite: installs what is missing, starts its own PostgreSQL and Redis on test
 # ports, runs unit then integration tests against bin/, stops the services.
