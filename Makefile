@@ -52,7 +52,7 @@ BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
 .SECONDARY:
-.PHONY: all build asan release tests test test-unit test-integration demo install clean bench
+.PHONY: all build asan release tests test test-unit test-integration check-includes demo install clean bench
 all: release
 
 release:
@@ -120,6 +120,10 @@ test:
 
 test-unit test-integration:
 	@bash scripts/test $(@:test-%=%)
+
+# Which folder may include which (the table in the script); scripts/test runs it.
+check-includes:
+	@python3 scripts/check-includes
 
 demo:
 	@bash scripts/demo
