@@ -1,7 +1,8 @@
 # piyasa: plain Makefile. `make` builds bin/ (release), `make asan` the same with
 # AddressSanitizer + UBSan, `make test` runs the whole suite against whatever bin/
-# points at. Objects live in build/$(MODE)/ and bin is a link to build/$(MODE)/bin,
-# so switching modes never mixes objects of two builds.
+# points at (scripts/test: one suite or case too), `make check-includes` checks
+# which folder includes which. Objects live in build/$(MODE)/ and bin is a link to
+# build/$(MODE)/bin, so switching modes never mixes objects of two builds.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
