@@ -1,7 +1,8 @@
 # piyasa: plain Makefile. `make` builds bin/ (release), `make asan` the same with
 # AddressSanitizer + UBSan, `make test` runs the whole suite against whatever bin/
-# points at. Objects live in build/$(MODE)/ and bin is a link to build/$(MODE)/bin,
-# so switching modes never mixes objects of two builds.
+# points at (scripts/test: one suite or case too), `make check-includes` checks
+# which folder includes which. Objects live in build/$(MODE)/ and bin is a link to
+# build/$(MODE)/bin, so switching modes never mixes objects of two builds.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -47,9 +48,12 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ITEST_SRC := $(wildcard tests/integration/test_*.c)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(B)/tests/i%)
 ITEST_LIB := $(patsubst %.c,$(B)/%.o,$(filter-out $(ITEST_SRC),$(wildcard tests/integration/*.c)))
+# Micro-benchmarks (scripts/bench-*): built with everything else so they cannot rot.
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
 .SECONDARY:
-.PHONY: all build asan release tests test test-unit test-integration demo install clean bench
+.PHONY: all build asan release tests test test-unit test-integration check-includes demo install clean bench
 all: release
 
 release:
@@ -63,7 +67,7 @@ asan:
 build: $(BINS) tests
 	@ln -sfn $(B)/bin bin
 
-tests: $(UNIT_BIN) $(ITEST_BIN)
+tests: $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -106,6 +110,10 @@ $(B)/tests/itest_%: $(B)/tests/integration/test_%.o $(ITEST_LIB) $(UNIT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(CHECK_LIBS)
 
+$(B)/bench/bench_%: $(B)/tests/bench/bench_%.o $(UNIT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
 # The suite: installs what is missing, starts its own PostgreSQL and Redis on test
 # ports, runs unit then integration tests against bin/, stops the services.
 test:
@@ -113,6 +121,10 @@ test:
 
 test-unit test-integration:
 	@bash scripts/test $(@:test-%=%)
+
+# Which folder may include which (the table in the script); scripts/test runs it.
+check-includes:
+	@python3 scripts/check-includes
 
 demo:
 	@bash scripts/demo

@@ -1,4 +1,5 @@
-/* version: the supervisor's version, shared by --version, /status and /metrics. */
+/* version: the one version of every binary (supervisor, worker, piyasactl,
+ * piyasa-fakeapi): their --version, the supervisor's /status and /metrics. */
 #ifndef PIYASA_VERSION_H
 #define PIYASA_VERSION_H
 

@@ -14,10 +14,6 @@
 #include "common/cfg.h"
 #include "common/rqs.h"
 
-#ifndef CTL_VERSION
-#define CTL_VERSION "0.1.0"
-#endif
-
 /* Every JSON piyasactl writes or prints: 15 significant digits is what a decimal
  * written by a person survives as a double, so 0.7 stays 0.7, not
  * 0.69999999999999996. */

@@ -4,6 +4,7 @@
  * `piyasactl help CMD` and a usage error all print the same words. */
 #include "ctl/ctl.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "ctl/migrations.h"
 
 #include <sodium.h>
@@ -115,7 +116,7 @@ static int cmd_version(struct ctl *c, int argc, char **argv)
 	(void)c;
 	if ((rc = ctl_opts("version", argc - 1, argv + 1, NULL, pos, 0, &np)) != 0)
 		return rc;
-	printf("piyasactl %s (schema version %d)\n", CTL_VERSION,
+	printf("piyasactl %s (schema version %d)\n", PIYASA_VERSION,
 	       ctl_nmigrations ? ctl_migrations[ctl_nmigrations - 1].version : 0);
 	return CTL_OK;
 }
@@ -145,7 +146,7 @@ static int global_flags(int argc, char **argv, int *first, const char **config)
 			ctl_help(stdout, NULL);
 			exit(CTL_OK);
 		} else if (strcmp(argv[i], "--version") == 0) {
-			printf("piyasactl %s\n", CTL_VERSION);
+			printf("piyasactl %s\n", PIYASA_VERSION);
 			exit(CTL_OK);
 		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
 			*config = argv[++i];

@@ -38,7 +38,7 @@
 #include "worker/jobs/reshard.h"
 #include "worker/jobs/task.h"
 
-#define VERSION "0.1.0"
+#include "common/version.h" /* --version */
 
 static void usage(FILE *f)
 {
@@ -522,7 +522,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 's': a->shm_fd = atoi(optarg); break;
 		case 'r': a->reshard = atoi(optarg); break;
 		case 'h': usage(stdout); exit(0);
-		case 'V': printf("piyasa worker " VERSION "\n"); exit(0);
+		case 'V': printf("piyasa worker " PIYASA_VERSION "\n"); exit(0);
 		default: usage(stderr); return -1;
 		}
 	}

@@ -5,6 +5,7 @@
 #include "tests/fakeapi/fa_state.h"
 #include "tests/fakeapi/fa_util.h"
 #include "tests/fakeapi/fa_wait.h"
+#include "common/version.h"
 
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -50,7 +51,8 @@ static const char fa_usage[] =
     "  --seed N                 seed of the random choices (default 1)\n"
     "  --quiet                  log nothing but the listening line\n"
     "  --verbose                log every request (method and bot id, never a token)\n"
-    "  --help                   this text\n";
+    "  --help                   this text\n"
+    "  --version                print the version\n";
 
 static int fa_parse_int(const char *s, long lo, long hi, int *out)
 {
@@ -102,7 +104,7 @@ static int fa_parse_missing(const char *s)
 
 enum { O_PORT = 256, O_BIND, O_LLM_LAT, O_TG_LAT, O_F429, O_F5XX, O_FHANG, O_FBAD, O_SCOPE,
        O_GUARD, O_RETRY, O_HANG, O_MISSING, O_HISTORY, O_THREADS, O_SEED, O_QUIET, O_VERBOSE,
-       O_HELP };
+       O_HELP, O_VERSION };
 
 static const struct option fa_long_opts[] = {
     { "port", 1, 0, O_PORT },           { "bind", 1, 0, O_BIND },
@@ -115,10 +117,11 @@ static const struct option fa_long_opts[] = {
     { "history", 1, 0, O_HISTORY },     { "threads", 1, 0, O_THREADS },
     { "seed", 1, 0, O_SEED },           { "quiet", 0, 0, O_QUIET },
     { "verbose", 0, 0, O_VERBOSE },     { "help", 0, 0, O_HELP },
+    { "version", 0, 0, O_VERSION },
     { 0, 0, 0, 0 },
 };
 
-/* One option; returns 0, -1 on a bad value, 1 for --help. */
+/* One option; returns 0, -1 on a bad value, 1 for --help, 2 for --version. */
 static int fa_apply_opt(struct fa_opts *o, int c, const char *arg)
 {
     struct fa_settings *s = &o->set;
@@ -143,6 +146,7 @@ static int fa_apply_opt(struct fa_opts *o, int c, const char *arg)
     case O_QUIET: fa_log_level = 0; return 0;
     case O_VERBOSE: fa_log_level = 2; return 0;
     case O_HELP: return 1;
+    case O_VERSION: return 2;
     default: return -1;
     }
 }
@@ -153,8 +157,11 @@ static int fa_parse_args(int argc, char **argv, struct fa_opts *o)
 
     while ((c = getopt_long(argc, argv, "", fa_long_opts, NULL)) != -1) {
         rc = fa_apply_opt(o, c, optarg);
-        if (rc == 1) {
-            fputs(fa_usage, stdout);
+        if (rc > 0) {
+            if (rc == 1)
+                fputs(fa_usage, stdout);
+            else
+                printf("piyasa-fakeapi %s\n", PIYASA_VERSION);
             exit(0);
         }
         if (rc < 0) {

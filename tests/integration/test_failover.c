@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tests/integration/itest.h"
+#include "tests/check_main.h"
 
 #define CHAT -1001000000099LL
 
@@ -137,20 +138,16 @@ START_TEST(breaker_opens_traffic_moves_and_comes_back_through_half_open)
 }
 END_TEST
 
-int main(void)
+static Suite *failover_suite(void)
 {
 	Suite *s = suite_create("failover");
 	TCase *tc = tcase_create("llm");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, breaker_opens_traffic_moves_and_comes_back_through_half_open);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return s;
 }
+
+CHECK_MAIN(failover_suite)

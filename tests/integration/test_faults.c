@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tests/integration/itest.h"
+#include "tests/check_main.h"
 
 #define CHAT -1001000000077LL
 #define JOBS 10000
@@ -119,20 +120,16 @@ START_TEST(every_job_terminal_no_duplicates_under_faults_and_kill9)
 }
 END_TEST
 
-int main(void)
+static Suite *faults_suite(void)
 {
 	Suite *s = suite_create("faults");
 	TCase *tc = tcase_create("pipeline");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, every_job_terminal_no_duplicates_under_faults_and_kill9);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return s;
 }
+
+CHECK_MAIN(faults_suite)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "tests/integration/itest.h"
+#include "tests/check_main.h"
 
 #define NCHATS 20
 #define NBOTS 200
@@ -250,20 +251,16 @@ START_TEST(two_hundred_bots_twenty_chats_a_simulated_hour)
 }
 END_TEST
 
-int main(void)
+static Suite *market_suite(void)
 {
 	Suite *s = suite_create("market");
 	TCase *tc = tcase_create("chat");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, two_hundred_bots_twenty_chats_a_simulated_hour);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }
+
+CHECK_MAIN(market_suite)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tests/integration/itest.h"
+#include "tests/check_main.h"
 
 #define CHAT -1001000000042LL
 
@@ -248,12 +249,10 @@ START_TEST(enqueue_at_a_rate_spreads_the_jobs)
 }
 END_TEST
 
-int main(void)
+static Suite *pipeline_suite(void)
 {
 	Suite *s = suite_create("pipeline");
 	TCase *tc = tcase_create("skeleton");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 180);
@@ -262,9 +261,7 @@ int main(void)
 	tcase_add_test(tc, semantic_dedup_sees_the_sent_messages);
 	tcase_add_test(tc, enqueue_at_a_rate_spreads_the_jobs);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return s;
 }
+
+CHECK_MAIN(pipeline_suite)

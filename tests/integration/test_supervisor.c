@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "tests/integration/itest.h"
+#include "tests/check_main.h"
 
 #define CHAT -1001000000077LL
 #define CHAT_S "-1001000000077"
@@ -1408,11 +1409,9 @@ static void add(Suite *s, const char *name, const TTest *test)
 	suite_add_tcase(s, tc);
 }
 
-int main(void)
+static Suite *supervisor_suite(void)
 {
 	Suite *s = suite_create("supervisor");
-	SRunner *sr;
-	int failed;
 
 	add(s, "kill9", kill9_worker_under_load_respawns_fast_and_loses_nothing);
 	add(s, "crashloop", twenty_crashes_in_a_row_back_off_and_the_supervisor_stays_up);
@@ -1421,9 +1420,7 @@ int main(void)
 	add(s, "sigterm", sigterm_under_load_drains_in_time_and_loses_nothing);
 	add(s, "notify", notify_socket_sees_ready_reloading_ready_watchdog_stopping);
 	add(s, "metrics", metrics_are_strict_prometheus_and_agree_with_the_database);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return s;
 }
+
+CHECK_MAIN(supervisor_suite)

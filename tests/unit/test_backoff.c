@@ -1,6 +1,7 @@
 /* test_backoff: the retry delays never overflow, stay inside their bounds, and the
  * jitter is spread over the whole range (not stuck at an end). */
 #include "common/backoff.h"
+#include "tests/check_main.h"
 
 #include <check.h>
 #include <limits.h>
@@ -165,14 +166,4 @@ static Suite *backoff_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(backoff_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(backoff_suite)

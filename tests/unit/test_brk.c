@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/backoff.h"
+#include "tests/check_main.h"
 
 /* ---- helpers ---- */
 
@@ -972,14 +973,4 @@ static Suite *brk_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(brk_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(brk_suite)

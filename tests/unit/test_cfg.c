@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/cfg.h"
+#include "tests/check_main.h"
 
 static char path[64];
 
@@ -137,12 +138,10 @@ START_TEST(ports_follow_service_variables)
 }
 END_TEST
 
-int main(void)
+static Suite *cfg_suite(void)
 {
 	Suite *s = suite_create("cfg");
 	TCase *tc = tcase_create("parse");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, defaults_run_against_local_services);
@@ -152,9 +151,7 @@ int main(void)
 	tcase_add_test(tc, environment_overrides_file);
 	tcase_add_test(tc, ports_follow_service_variables);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return s;
 }
+
+CHECK_MAIN(cfg_suite)

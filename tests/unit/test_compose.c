@@ -9,6 +9,7 @@
  * (and passes); review the diff with git before committing it. Without the
  * variable a difference fails with the first differing line. */
 #include "worker/chat/compose.h"
+#include "tests/check_main.h"
 
 #include <check.h>
 #include <errno.h>
@@ -656,14 +657,4 @@ static Suite *compose_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(compose_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(compose_suite)

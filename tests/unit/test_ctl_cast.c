@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/cast.h"
+#include "tests/check_main.h"
 
 static json_t *parse(const char *text)
 {
@@ -267,13 +268,4 @@ static Suite *cast_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(cast_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(cast_suite)

@@ -3,6 +3,7 @@
  * threshold behave, on float and on quantized vectors. */
 #include "worker/chat/text/dedup.h"
 #include "worker/chat/text/textcheck.h"
+#include "tests/check_main.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -172,14 +173,4 @@ static Suite *dedup_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(dedup_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(dedup_suite)

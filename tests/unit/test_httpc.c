@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "common/net/httpc.h"
+#include "tests/check_main.h"
 
 static struct MHD_Daemon *srv;
 static char base[64]; /* http://127.0.0.1:port */
@@ -551,13 +552,4 @@ static Suite *httpc_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(httpc_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(httpc_suite)

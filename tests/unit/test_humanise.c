@@ -5,6 +5,7 @@
  * characters; and the rates seen over many draws are the probabilities asked. */
 #include "worker/chat/text/humanise.h"
 #include "worker/chat/text/textcheck.h"
+#include "tests/check_main.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -422,14 +423,4 @@ static Suite *humanise_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(humanise_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(humanise_suite)

@@ -9,6 +9,7 @@
 #include "common/rq.h"
 #include "common/rurl.h"
 #include "worker/calls/tgw.h"
+#include "tests/check_main.h"
 
 START_TEST(job_round_trip)
 {
@@ -205,12 +206,10 @@ START_TEST(imap_put_get_delete)
 }
 END_TEST
 
-int main(void)
+static Suite *job_suite(void)
 {
 	Suite *s = suite_create("job");
 	TCase *tc = tcase_create("codec");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, job_round_trip);
 	tcase_add_test(tc, job_malformed_is_refused_with_reason);
@@ -221,9 +220,7 @@ int main(void)
 	tcase_add_test(tc, llm_wire);
 	tcase_add_test(tc, imap_put_get_delete);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return s;
 }
+
+CHECK_MAIN(job_suite)

@@ -7,6 +7,7 @@
  * Also dedup_exact_hash, the exact check talk.c runs on the stored hashes. */
 #include "worker/chat/text/dedup.h"
 #include "worker/chat/ownlog.h"
+#include "tests/check_main.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -477,14 +478,4 @@ static Suite *ownlog_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(ownlog_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(ownlog_suite)

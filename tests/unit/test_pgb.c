@@ -9,6 +9,7 @@
 
 #include "common/net/pgb.h"
 #include "common/net/pgc.h"
+#include "tests/check_main.h"
 
 static const char *dburl(void)
 {
@@ -324,13 +325,4 @@ static Suite *pgb_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(pgb_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(pgb_suite)

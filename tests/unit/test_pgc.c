@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "common/net/pgc.h"
+#include "tests/check_main.h"
 
 static const char *dburl(void)
 {
@@ -546,13 +547,4 @@ static Suite *pgc_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(pgc_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(pgc_suite)

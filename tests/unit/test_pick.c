@@ -4,6 +4,7 @@
  * reaction and mention chances, and a topic choice that skips cooling-down stances
  * and follows the transcript. */
 #include "worker/chat/pick.h"
+#include "tests/check_main.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -558,14 +559,4 @@ static Suite *pick_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(pick_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(pick_suite)

@@ -9,6 +9,7 @@
  * rebuilt context (worker/chats.c, a send) equal facts worked out afresh. */
 #include "common/backoff.h"
 #include "worker/chat/pick.h"
+#include "tests/check_main.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -1146,14 +1147,4 @@ static Suite *pickfacts_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(pickfacts_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(pickfacts_suite)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/rqs.h"
+#include "tests/check_main.h"
 
 static struct rqs *q;
 static char prefix[32];
@@ -218,12 +219,10 @@ START_TEST(scripts_survive_script_flush)
 }
 END_TEST
 
-int main(void)
+static Suite *rq_suite(void)
 {
 	Suite *s = suite_create("rq");
 	TCase *tc = tcase_create("scripts");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, enqueue_dedups_by_id);
@@ -236,9 +235,7 @@ int main(void)
 	tcase_add_test(tc, stale_epoch_is_refused);
 	tcase_add_test(tc, scripts_survive_script_flush);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return s;
 }
+
+CHECK_MAIN(rq_suite)

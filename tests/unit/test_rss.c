@@ -3,6 +3,7 @@
  * broken or hostile documents are refused with a reason; the headline picked for
  * a topic is the newest fresh one about it, then any fresh one. */
 #include "worker/chat/rss.h"
+#include "tests/check_main.h"
 
 #include <check.h>
 #include <stdint.h>
@@ -613,14 +614,4 @@ static Suite *rss_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(rss_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(rss_suite)

@@ -9,6 +9,7 @@
  * sched_check comes with the right retry time. */
 #include "common/backoff.h"
 #include "worker/chat/sched.h"
+#include "tests/check_main.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -1035,14 +1036,4 @@ static Suite *sched_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(sched_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(sched_suite)

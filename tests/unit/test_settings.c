@@ -1,6 +1,7 @@
 /* test_settings: every default of BEHAVIOUR.md is in the table and parses; a bad
  * value is refused with its key named and leaves the old value in place. */
 #include "common/settings.h"
+#include "tests/check_main.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -143,12 +144,10 @@ START_TEST(unknown_keys_are_ignored)
 }
 END_TEST
 
-int main(void)
+static Suite *settings_suite(void)
 {
 	Suite *s = suite_create("settings");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, defaults_match_behaviour);
 	tcase_add_test(tc, every_row_default_is_accepted);
@@ -156,9 +155,7 @@ int main(void)
 	tcase_add_test(tc, bad_values_are_refused_by_name);
 	tcase_add_test(tc, unknown_keys_are_ignored);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }
+
+CHECK_MAIN(settings_suite)

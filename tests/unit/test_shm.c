@@ -2,6 +2,7 @@
  * forked children that attach through the inherited descriptor, so what the test
  * checks is what crosses a process boundary, not what one mapping sees twice. */
 #include "common/shm.h"
+#include "tests/check_main.h"
 
 #include <check.h>
 #include <fcntl.h>
@@ -290,14 +291,4 @@ static Suite *shm_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(shm_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(shm_suite)

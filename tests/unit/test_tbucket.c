@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/backoff.h"
+#include "tests/check_main.h"
 
 /* check records the place of every passing assertion (a write each): in loops of
  * millions, test first and let check report only a failure. Arguments are
@@ -350,14 +351,4 @@ static Suite *tbucket_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(tbucket_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(tbucket_suite)

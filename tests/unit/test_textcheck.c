@@ -2,6 +2,7 @@
  * in Turkish capitals), assistant habits are cut rather than refused, the cap
  * never splits a character, and an empty answer is refused. */
 #include "worker/chat/text/textcheck.h"
+#include "tests/check_main.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -293,14 +294,4 @@ static Suite *textcheck_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(textcheck_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(textcheck_suite)

@@ -2,6 +2,7 @@
  * exact DST change, unknown names refused (glibc would quietly use UTC), TZ left as
  * it was, and the cache keeping the slow path to about once per zone per hour. */
 #include "worker/chat/tz.h"
+#include "tests/check_main.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -214,14 +215,4 @@ static Suite *tz_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(tz_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(tz_suite)
