@@ -9,6 +9,8 @@
 #include <check.h>
 #include <string.h>
 
+#include "tests/check_main.h"
+
 struct got {
 	int n;
 	char err[8][200];
@@ -89,19 +91,15 @@ START_TEST(free_answers_what_was_not_sent)
 }
 END_TEST
 
-int main(void)
+static Suite *embb_suite(void)
 {
 	Suite *s = suite_create("embb");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, a_turn_is_one_request_and_every_text_is_answered);
 	tcase_add_test(tc, free_answers_what_was_not_sent);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return s;
 }
+
+CHECK_MAIN(embb_suite)

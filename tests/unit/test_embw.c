@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/check_main.h"
+
 static int parse_n(const char *body, size_t n, float **vec, size_t *dim, char *err)
 {
 	return embw_parse(body, strlen(body), n, vec, dim, err, 256);
@@ -123,14 +125,4 @@ static Suite *embw_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(embw_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(embw_suite)

@@ -10,6 +10,8 @@
 #include "common/shm.h"
 #include "worker/calls/tgc.h"
 
+#include "tests/check_main.h"
+
 #define BOT 7
 #define GROUP -1001
 #define OTHER_GROUP -1002
@@ -158,13 +160,4 @@ static Suite *tgc_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(tgc_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+CHECK_MAIN(tgc_suite)
