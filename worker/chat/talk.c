@@ -27,7 +27,6 @@
 #include "worker/chat/text/dedup.h"
 #include "worker/calls/embb.h"
 #include "worker/chat/text/humanise.h"
-#include "worker/calls/llm.h"
 #include "common/log.h"
 #include "worker/chat/market.h"
 #include "worker/chat/news.h"
