@@ -90,7 +90,34 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int sig)
 	uv_close((uv_handle_t *)p, on_proc_closed);
 }
 
-/* uv_spawn argv with the segment as fd 3 when shm_fd >= 0. */
+/* stdin on /dev/null, stdout and stderr inherited, the segment as fd 3 when
+ * shm_fd >= 0, a session of its own. */
+static void options(uv_process_options_t *o, uv_stdio_container_t io[4], char **argv,
+		    int shm_fd)
+{
+	memset(o, 0, sizeof *o);
+	memset(io, 0, 4 * sizeof io[0]);
+	io[0].flags = UV_IGNORE; /* libuv puts /dev/null on an ignored 0..2 */
+	io[1].flags = UV_INHERIT_FD;
+	io[1].data.fd = STDOUT_FILENO;
+	io[2].flags = UV_INHERIT_FD;
+	io[2].data.fd = STDERR_FILENO;
+	io[3].flags = UV_INHERIT_FD;
+	io[3].data.fd = shm_fd;
+	o->file = argv[0];
+	o->args = argv;
+	o->exit_cb = on_proc_exit;
+	o->stdio = io;
+	o->stdio_count = shm_fd >= 0 ? 4 : 3;
+	/* Own session (setsid): a Ctrl-C on the terminal reaches the supervisor
+	 * only, which then drains the children in order, as under systemd. */
+	o->flags = UV_PROCESS_DETACHED;
+	/* o->env NULL: the environment as is (NOTIFY_SOCKET and WATCHDOG_PID
+	 * included; systemd ignores a worker's messages and the watchdog pid is not
+	 * theirs). */
+}
+
+/* uv_spawn argv in sp; see spawn_worker for what happens on failure. */
 static int start(struct spawn *sp, char **argv, int shm_fd, int *pid, char *err, size_t n)
 {
 	uv_process_options_t o;
@@ -101,25 +128,7 @@ static int start(struct spawn *sp, char **argv, int shm_fd, int *pid, char *err,
 		snprintf(err, n, "cannot spawn %s: the previous child is not gone yet", argv[0]);
 		return -1;
 	}
-	memset(&o, 0, sizeof o);
-	memset(io, 0, sizeof io);
-	io[0].flags = UV_IGNORE; /* libuv puts /dev/null on an ignored 0..2 */
-	io[1].flags = UV_INHERIT_FD;
-	io[1].data.fd = STDOUT_FILENO;
-	io[2].flags = UV_INHERIT_FD;
-	io[2].data.fd = STDERR_FILENO;
-	io[3].flags = UV_INHERIT_FD;
-	io[3].data.fd = shm_fd;
-	o.file = argv[0];
-	o.args = argv;
-	o.exit_cb = on_proc_exit;
-	o.stdio = io;
-	o.stdio_count = shm_fd >= 0 ? 4 : 3;
-	/* Own session (setsid): a Ctrl-C on the terminal reaches the supervisor
-	 * only, which then drains the children in order, as under systemd. */
-	o.flags = UV_PROCESS_DETACHED;
-	/* o.env NULL: the environment as is (NOTIFY_SOCKET and WATCHDOG_PID included;
-	 * systemd ignores a worker's messages and the watchdog pid is not theirs). */
+	options(&o, io, argv, shm_fd);
 	sp->proc.data = sp;
 	rc = uv_spawn(sp->loop, &sp->proc, &o);
 	sp->open = 1;

@@ -34,7 +34,8 @@ struct spawn_cmd {
 
 /* The worker binary: $PIYASA_WORKER_BIN, else `worker` next to /proc/self/exe.
  * 0, or -1 with why in err when it is missing or not executable. */
-int spawn_find_worker(char *out, size_t n, char *err, size_t errlen);
+int spawn_find_worker(char *out, size_t n, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* A record for child slot id on loop; gone(arg, id, ...) reports each death.
  * NULL when out of memory. */
@@ -49,11 +50,11 @@ void spawn_free(struct spawn *sp);
  * child is gone (status -1 for a failed start). -1 without a callback only when
  * sp is still busy with a previous child (a bug in the caller). */
 int spawn_worker(struct spawn *sp, const struct spawn_cmd *c, int index, int count, int *pid,
-		 char *err, size_t n);
+		 char *err, size_t n) __attribute__((warn_unused_result));
 
 /* Start `worker --reshard count` in sp; as spawn_worker, without the segment. */
 int spawn_reshard(struct spawn *sp, const struct spawn_cmd *c, int count, int *pid, char *err,
-		  size_t n);
+		  size_t n) __attribute__((warn_unused_result));
 
 /* Send sig to sp's process. 0, or -1 when none runs (never started, or its exit
  * was seen) or the kill failed. */

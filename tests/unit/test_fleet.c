@@ -154,9 +154,12 @@ static void advance(int64_t ms)
 	for (;;) {
 		int first = -1;
 
-		for (int i = 0; i < FLEET_NIDS; i++)
-			if (fk.due[i] >= 0 && fk.due[i] <= end && (first < 0 || fk.due[i] < fk.due[first]))
+		for (int i = 0; i < FLEET_NIDS; i++) {
+			if (fk.due[i] < 0 || fk.due[i] > end)
+				continue;
+			if (first < 0 || fk.due[i] < fk.due[first])
 				first = i;
+		}
 		if (first < 0)
 			break;
 		fk.now = fk.due[first];
@@ -364,7 +367,7 @@ START_TEST(quick_exits_double_the_backoff_up_to_the_cap)
 		int64_t c = backoff_ceiling(k, FLEET_RESPAWN_BASE_MS, cfg.respawn_max_ms);
 		int64_t delay = crash_after(0, 200);
 
-		ck_assert_msg(delay >= c / 2 && delay <= c, "exit %d: delay %lld, not in %lld..%lld",
+		ck_assert_msg(delay >= c / 2 && delay <= c, "exit %d: %lld ms, not in %lld..%lld",
 			      k + 1, (long long)delay, (long long)(c / 2), (long long)c);
 		ck_assert_int_eq(shown(0).streak, k + 1);
 		respawn(0);
@@ -390,8 +393,8 @@ START_TEST(a_crash_loop_is_detected_and_reported)
 	crash_after(0, 500);
 	ck_assert_int_eq(shown(0).crash_loop, 1);
 	ck_assert_int_eq(shown(0).streak, FLEET_CRASH_LOOP);
-	ck_assert(log_has("worker 0 is crash-looping: 5 exits in a row, each within 10 s of its "
-			  "start; respawning with backoff up to 5000 ms"));
+	ck_assert(log_has("worker 0 is crash-looping: 5 exits in a row, each within 10 s of "
+			  "its start; respawning with backoff up to 5000 ms"));
 	status_is("1/2 workers ready, 4 restarts; CRASH LOOP: worker 0 (5 quick exits in a row)");
 
 	/* /metrics says so too. */

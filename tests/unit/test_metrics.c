@@ -66,7 +66,8 @@ static int has_line(const char *text, const char *fmt, ...)
 }
 
 #define LINE(text, ...) ck_assert_msg(has_line(text, __VA_ARGS__), "no line: " __VA_ARGS__)
-#define NO_LINE(text, ...) ck_assert_msg(!has_line(text, __VA_ARGS__), "unexpected line: " __VA_ARGS__)
+#define NO_LINE(text, ...) \
+	ck_assert_msg(!has_line(text, __VA_ARGS__), "unexpected line: " __VA_ARGS__)
 
 /* Lines of text that start with prefix. */
 static int count_prefix(const char *text, const char *prefix)
