@@ -1,12 +1,17 @@
-/* spawn: one worker index over its lives, and the process plumbing shared with
- * the reshard child.
+/* spawn: child processes of the supervisor, one record per child slot.
  *
- * A worker process is `worker --index I --count N --shm-fd 3 [--config FILE]`
- * with the segment as fd 3, stdin on /dev/null, stdout/stderr and the
- * environment inherited. When it exits its slot is folded into the base and
- * zeroed, the exit is logged ("worker 2 (pid 123) killed by signal 9"), and once
- * libuv has closed the handle the fleet decides: respawn after a backoff, or
- * count it as drained. */
+ * A record is one slot over its lives: a worker index, or the reshard child.
+ * It holds the libuv process handle and whether the process runs; nothing else
+ * reads or writes those. What a death means (respawn, drain, retry) is the
+ * owner's business: the record reports it through the callback given to
+ * spawn_new, once the handle is closed, so the slot is free for the next start
+ * when the callback runs. Like tmux's proc.c, this module knows processes and
+ * file descriptors, never the fleet that uses them.
+ *
+ * A worker is `worker --index I --count N --shm-fd 3 [--config FILE]` with the
+ * segment as fd 3; the reshard child is `worker --reshard N [--config FILE]`.
+ * Both get stdin on /dev/null, stdout/stderr and the environment inherited, and
+ * a session of their own. */
 #ifndef PIYASA_SPAWN_H
 #define PIYASA_SPAWN_H
 
@@ -14,35 +19,45 @@
 #include <stdint.h>
 #include <uv.h>
 
-struct sup;
-struct worker;
+struct spawn;
+
+/* The child of a record is gone: status and term_signal as libuv reports them;
+ * status -1 with term_signal 0 when it could not be started at all. */
+typedef void (*spawn_gone_cb)(void *arg, int id, int64_t status, int term_signal);
+
+/* What every child is started from. */
+struct spawn_cmd {
+	const char *bin;     /* the worker binary (spawn_find_worker) */
+	const char *config;  /* after --config, or NULL for none */
+	int shm_fd;          /* the segment, passed to workers as fd 3 */
+};
 
 /* The worker binary: $PIYASA_WORKER_BIN, else `worker` next to /proc/self/exe.
  * 0, or -1 with why in err when it is missing or not executable. */
-int spawn_find_worker(char *out, size_t n, char *err, size_t errlen);
+int spawn_find_worker(char *out, size_t n, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
-/* Spawn argv[0] on s's loop. with_shm: pass the segment as fd 3. Returns 0 or a
- * libuv error; either way p is initialised and must be closed with uv_close. */
-int spawn_child(struct sup *s, uv_process_t *p, char **argv, int with_shm, uv_exit_cb cb);
+/* A record for child slot id on loop; gone(arg, id, ...) reports each death.
+ * NULL when out of memory. */
+struct spawn *spawn_new(uv_loop_t *loop, int id, spawn_gone_cb gone, void *arg);
 
-/* "exited with status 1", "killed by signal 9" into buf. */
-void spawn_describe_exit(char *buf, size_t n, int64_t status, int term_signal);
+/* Free sp; NULL is safe. The loop must no longer hold its handle: call it before
+ * the first start or after the loop has closed every handle. */
+void spawn_free(struct spawn *sp);
 
-void worker_init(struct sup *s, struct worker *w, int index);
-/* Spawn index w now (fleet start, or when its backoff ends). A failed spawn is
- * handled like a crash: logged, then respawned after a backoff. */
-void worker_start(struct worker *w);
-/* Per tick: note READY, end a crash streak after a stable run, and SIGKILL a
- * worker whose heartbeat is older than worker_timeout_ms (when kill_stale). */
-void worker_check(struct worker *w, int64_t now, int kill_stale);
-/* 1 when w runs, reported STARTING or later and its heartbeat is too old. */
-int worker_is_stale(struct worker *w, int64_t now);
-/* After its exit while the fleet runs: schedule the respawn with backoff. */
-void worker_schedule_respawn(struct worker *w);
-void worker_cancel_respawn(struct worker *w);
-/* Send sig when the process runs; 0 or a libuv error. */
-int worker_signal(struct worker *w, int sig);
-/* Mirror w->v into the view. */
-void worker_publish(struct worker *w);
+/* Start worker index of a fleet of count in sp. 0 with *pid set; or -1 with
+ * "cannot spawn BIN: why" in err. Either way the callback follows once the
+ * child is gone (status -1 for a failed start). -1 without a callback only when
+ * sp is still busy with a previous child (a bug in the caller). */
+int spawn_worker(struct spawn *sp, const struct spawn_cmd *c, int index, int count, int *pid,
+		 char *err, size_t n) __attribute__((warn_unused_result));
+
+/* Start `worker --reshard count` in sp; as spawn_worker, without the segment. */
+int spawn_reshard(struct spawn *sp, const struct spawn_cmd *c, int count, int *pid, char *err,
+		  size_t n) __attribute__((warn_unused_result));
+
+/* Send sig to sp's process. 0, or -1 when none runs (never started, or its exit
+ * was seen) or the kill failed. */
+int spawn_kill(struct spawn *sp, int sig);
 
 #endif

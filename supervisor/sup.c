@@ -5,9 +5,9 @@
 #include "supervisor/sup.h"
 
 #include "common/backoff.h"
+#include "common/log.h"
 #include "supervisor/fleet.h"
 #include "supervisor/httpd.h"
-#include "common/log.h"
 #include "supervisor/notify.h"
 #include "supervisor/spawn.h"
 
@@ -33,7 +33,10 @@ static uint64_t tick_ms(const struct sup *s)
 
 static void on_tick(uv_timer_t *t);
 
-void sup_tick_fast(struct sup *s, int fast)
+/* Tick every SUP_FAST_TICK_MS (fast) or at the normal pace; a no-op when the
+ * pace is already right. Spawning a worker asks for fast; the tick slows itself
+ * down once the fleet is settled. */
+static void sup_tick_fast(struct sup *s, int fast)
 {
 	if (s->tick_fast == fast || s->finishing)
 		return;
@@ -89,7 +92,7 @@ static void sup_reload(struct sup *s)
 	char err[512];
 	int resize;
 
-	if (s->phase == PHASE_STOPPING)
+	if (fleet_phase(s->fleet) == FLEET_STOPPING)
 		return;
 	/* A good file becomes the copy every child reads from now on; a bad one
 	 * changes nothing, not even for workers started later (cfgsnap.h). */
@@ -99,7 +102,7 @@ static void sup_reload(struct sup *s)
 	}
 	/* Before the first READY=1 systemd is still waiting for the start to end:
 	 * a READY=1 here would end it early, so that one READY=1 covers the reload. */
-	if (s->ready_sent)
+	if (fleet_was_ready(s->fleet))
 		notify_reloading();
 	/* --workers on the command line wins over the file for the whole run; an
 	 * unchanged `workers` keeps a size set by SIGTTIN/SIGTTOU. */
@@ -113,9 +116,9 @@ static void sup_reload(struct sup *s)
 	log_notice("configuration reloaded from %s", s->config_path ? s->config_path : "defaults");
 	/* Workers reload in place; a resize instead replaces them, and the new
 	 * ones read the new file as they start. */
-	if (!resize || !fleet_resize(s, nc.workers, "reload"))
-		fleet_signal(s, SIGHUP);
-	if (s->ready_sent)
+	if (!resize || !fleet_resize(s->fleet, nc.workers, "reload"))
+		fleet_signal(s->fleet, SIGHUP);
+	if (fleet_was_ready(s->fleet))
 		notify_ready();
 }
 
@@ -129,16 +132,16 @@ static void on_signal(uv_signal_t *h, int signum)
 	switch (signum) {
 	case SIGTERM:
 	case SIGINT:
-		fleet_stop(s);
+		fleet_stop(s->fleet);
 		break;
 	case SIGHUP:
 		sup_reload(s);
 		break;
 	case SIGTTIN:
-		fleet_resize(s, s->target + 1, "SIGTTIN");
+		fleet_resize(s->fleet, fleet_target(s->fleet) + 1, "SIGTTIN");
 		break;
 	case SIGTTOU:
-		fleet_resize(s, s->target - 1, "SIGTTOU");
+		fleet_resize(s->fleet, fleet_target(s->fleet) - 1, "SIGTTOU");
 		break;
 	}
 }
@@ -149,14 +152,14 @@ static void on_tick(uv_timer_t *t)
 	int64_t now = shm_now_ms();
 
 	view_stamp_live(&s->view, now);
-	fleet_tick(s, now);
-	sup_tick_fast(s, !fleet_settled(s, now));
+	fleet_tick(s->fleet, now);
+	sup_tick_fast(s, !fleet_settled(s->fleet, now));
 }
 
 static void on_watchdog(uv_timer_t *t)
 {
 	struct sup *s = t->data;
-	int stale = fleet_stale_count(s, shm_now_ms());
+	int stale = fleet_stale_count(s->fleet, shm_now_ms());
 
 	/* A worker that stays stale after its SIGKILL is one we cannot fix: let
 	 * systemd's watchdog restart the whole service. */
@@ -165,6 +168,75 @@ static void on_watchdog(uv_timer_t *t)
 		return;
 	}
 	notify_watchdog();
+}
+
+/* --- the fleet's hands: processes, timers, the clock (fleet.h) --- */
+
+static void sup_finish(struct sup *s);
+
+static int64_t op_now(void *ctx)
+{
+	(void)ctx;
+	return shm_now_ms();
+}
+
+static int op_start(void *ctx, int id, int count, int *pid, char *err, size_t n)
+{
+	struct sup *s = ctx;
+	struct spawn_cmd c = { s->worker_bin, cfgsnap_arg(&s->snap), shm_fd(s->shm) };
+
+	if (id == FLEET_RESHARD)
+		return spawn_reshard(s->child[id], &c, count, pid, err, n);
+	if (spawn_worker(s->child[id], &c, id, count, pid, err, n) < 0)
+		return -1;
+	sup_tick_fast(s, 1); /* see its READY within a few ms */
+	return 0;
+}
+
+static int op_kill(void *ctx, int id, int sig)
+{
+	struct sup *s = ctx;
+
+	return spawn_kill(s->child[id], sig);
+}
+
+static void on_fleet_timer(uv_timer_t *t)
+{
+	struct sup *s = t->data;
+
+	fleet_timer_due(s->fleet, (int)(t - s->timer));
+}
+
+static void op_timer(void *ctx, int id, int64_t delay_ms)
+{
+	struct sup *s = ctx;
+
+	if (delay_ms < 0)
+		uv_timer_stop(&s->timer[id]);
+	else
+		uv_timer_start(&s->timer[id], on_fleet_timer, (uint64_t)delay_ms, 0);
+}
+
+static void op_finished(void *ctx)
+{
+	sup_finish(ctx);
+}
+
+static const struct fleet_ops fleet_ops = {
+	.now = op_now,
+	.start = op_start,
+	.kill = op_kill,
+	.timer = op_timer,
+	.finished = op_finished,
+};
+
+/* spawn.c: child id's process handle is closed (it exited, or never started). */
+static void on_child_gone(void *arg, int id, int64_t status, int term_signal)
+{
+	struct sup *s = arg;
+
+	if (!s->finishing)
+		fleet_child_gone(s->fleet, id, status, term_signal);
 }
 
 /* --- life cycle --- */
@@ -199,12 +271,26 @@ static void start_timers(struct sup *s)
 	}
 }
 
+/* The fleet, a spawn record per child id and a timer per timer id. */
+static int start_fleet_parts(struct sup *s)
+{
+	if (!(s->fleet = fleet_new(&fleet_ops, s, &s->cfg, &s->view, backoff_seed())))
+		return -1;
+	for (int id = 0; id <= FLEET_RESHARD; id++)
+		if (!(s->child[id] = spawn_new(&s->loop, id, on_child_gone, s)))
+			return -1;
+	for (int id = 0; id < FLEET_NIDS; id++) {
+		uv_timer_init(&s->loop, &s->timer[id]);
+		s->timer[id].data = s;
+	}
+	return 0;
+}
+
 int sup_init(struct sup *s)
 {
+	int target = s->flag_workers ? s->flag_workers : s->cfg.workers;
 	char err[512];
 
-	s->rng = backoff_seed();
-	s->target = s->flag_workers ? s->flag_workers : s->cfg.workers;
 	if (spawn_find_worker(s->worker_bin, sizeof s->worker_bin, err, sizeof err) < 0) {
 		log_error("%s", err);
 		return -1;
@@ -225,12 +311,15 @@ int sup_init(struct sup *s)
 	}
 	s->view_ok = 1;
 	view_set_config(&s->view, &s->cfg);
-	for (int i = 0; i < SHM_MAX_WORKERS; i++)
-		worker_init(s, &s->w[i], i);
+	if (start_fleet_parts(s) < 0) {
+		log_error("out of memory");
+		return -1;
+	}
 	if (start_signals(s) < 0 || http_start(s, &s->cfg, &s->http) < 0)
 		return -1;
 	start_timers(s);
-	fleet_start(s);
+	log_notice("starting %d workers (%s)", target, s->worker_bin);
+	fleet_start(s->fleet, target);
 	return 0;
 }
 
@@ -247,7 +336,8 @@ static void close_handle(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
-void sup_finish(struct sup *s)
+/* Close every handle so the loop returns; called once the fleet is gone. */
+static void sup_finish(struct sup *s)
 {
 	if (s->finishing)
 		return;
@@ -262,6 +352,7 @@ void sup_free(struct sup *s)
 {
 	if (!s)
 		return;
+	s->finishing = 1; /* a child closed below is no news for the fleet */
 	httpd_stop(s->http);
 	s->http = NULL;
 	if (s->loop_ok) {
@@ -272,6 +363,11 @@ void sup_free(struct sup *s)
 		if (uv_loop_close(&s->loop) != 0)
 			log_warn("event loop closed with handles still open");
 	}
+	/* The loop holds none of their handles any more. */
+	for (int id = 0; id <= FLEET_RESHARD; id++)
+		spawn_free(s->child[id]);
+	fleet_free(s->fleet);
+	s->fleet = NULL;
 	if (s->view_ok)
 		view_destroy(&s->view);
 	shm_free(s->shm);

@@ -477,7 +477,7 @@ size_t pick_msg_facts(struct pick_msg_facts *f, const struct convo_msg *m,
  * worked out now into own and buf), the scan of its folded text and its folded
  * metadata topic, both made only when a topic outside the facts' list is
  * looked for. */
-struct view {
+struct msg_reading {
 	const struct convo_msg *m;
 	const struct pick_msg_facts *f;
 	struct pick_msg_facts own;
@@ -487,15 +487,15 @@ struct view {
 	char buf[PICK_TEXT_MAX];
 };
 
-static void view_init(struct view *v, const struct convo_msg *m)
+static void reading_init(struct msg_reading *r, const struct convo_msg *m)
 {
-	v->m = m;
-	v->f = m->facts;
-	v->scanned = v->topic_ready = 0;
-	if (!v->f) {
-		facts_into(&v->own, m, NULL, v->buf, sizeof v->buf, &v->sc);
-		v->f = &v->own;
-		v->scanned = 1;
+	r->m = m;
+	r->f = m->facts;
+	r->scanned = r->topic_ready = 0;
+	if (!r->f) {
+		facts_into(&r->own, m, NULL, r->buf, sizeof r->buf, &r->sc);
+		r->f = &r->own;
+		r->scanned = 1;
 	}
 }
 
@@ -524,19 +524,19 @@ static void map_topics(struct topic_map *tm, const char *const *names, size_t n,
 }
 
 /* Does the message speak of the topic k (at bit in its facts' list, or -1)? */
-static int view_detects(struct view *v, int bit, const struct topic_key *k)
+static int reading_detects(struct msg_reading *r, int bit, const struct topic_key *k)
 {
 	if (bit >= 0)
-		return v->f->topic_bits >> bit & 1;
-	if (!v->scanned) {
-		scan_init(&v->sc, v->f->folded, strlen(v->f->folded));
-		v->scanned = 1;
+		return r->f->topic_bits >> bit & 1;
+	if (!r->scanned) {
+		scan_init(&r->sc, r->f->folded, strlen(r->f->folded));
+		r->scanned = 1;
 	}
-	if (!v->topic_ready) {
-		msg_topic(&v->mt, v->m->topic);
-		v->topic_ready = 1;
+	if (!r->topic_ready) {
+		msg_topic(&r->mt, r->m->topic);
+		r->topic_ready = 1;
 	}
-	return detects(&v->sc, &v->mt, k);
+	return detects(&r->sc, &r->mt, k);
 }
 
 /* ---- scoring ---- */
@@ -688,14 +688,14 @@ int pick_mentions(const struct convo_msg *m, const char *username)
 	return has_word(m->facts->folded, k, 0);
 }
 
-/* pick_score of v's message with b's keys prepared (k unused when b is NULL).
+/* pick_score of r's message with b's keys prepared (k unused when b is NULL).
  * The points are added in the order of the table, so a score is the same
  * double whichever way the facts came. */
-static double score_with(struct view *v, const struct pick_bot *b, struct bot_keys *k,
+static double score_with(struct msg_reading *r, const struct pick_bot *b, struct bot_keys *k,
 			 int64_t now_ms, int replies_to_m)
 {
-	const struct convo_msg *m = v->m;
-	const struct pick_msg_facts *f = v->f;
+	const struct convo_msg *m = r->m;
+	const struct pick_msg_facts *f = r->f;
 	double s = m->bot_id == 0 ? 8.0 : 2.5;
 
 	s += age_points(now_ms - m->at_ms);
@@ -714,7 +714,7 @@ static double score_with(struct view *v, const struct pick_bot *b, struct bot_ke
 		s += 2.5;
 	map_topics(&k->map, b->topics, k->ntopics, f->topics);
 	for (size_t i = 0; i < k->ntopics; i++)
-		if (view_detects(v, k->map.bit[i], &k->topics[i]))
+		if (reading_detects(r, k->map.bit[i], &k->topics[i]))
 			s += 1.5;
 	if (b->empathy > 0.7 && (m->sentiment < 0 || (f->flags & PICK_F_NEGATIVE)))
 		s += 2;
@@ -725,12 +725,12 @@ double pick_score(const struct convo_msg *m, const struct pick_bot *b, int64_t n
 		  int replies_to_m)
 {
 	struct bot_keys k;
-	struct view v;
+	struct msg_reading r;
 
 	if (b)
 		bot_keys(&k, b);
-	view_init(&v, m);
-	return score_with(&v, b, &k, now_ms, replies_to_m);
+	reading_init(&r, m);
+	return score_with(&r, b, &k, now_ms, replies_to_m);
 }
 
 /* replies[i - start]: how many of msgs answer msgs[i] (by a non-zero tg_id),
@@ -758,7 +758,7 @@ int pick_target(const struct convo_msg *msgs, size_t n, const struct pick_bot *b
 	double sc[PICK_TOP], total = 0, u;
 	int nt = 0, replies[PICK_WINDOW];
 	struct bot_keys keys;
-	struct view v;
+	struct msg_reading r;
 
 	if (!msgs)
 		return -1;
@@ -772,8 +772,8 @@ int pick_target(const struct convo_msg *msgs, size_t n, const struct pick_bot *b
 
 		if (b && b->id != 0 && msgs[i].bot_id == b->id)
 			continue;
-		view_init(&v, &msgs[i]);
-		s = score_with(&v, b, &keys, now_ms, replies[i - start]);
+		reading_init(&r, &msgs[i]);
+		s = score_with(&r, b, &keys, now_ms, replies[i - start]);
 		if (nt == PICK_TOP && s <= sc[PICK_TOP - 1])
 			continue;
 		if (nt < PICK_TOP)
@@ -982,7 +982,7 @@ const char *pick_topic(const json_t *chat_topics, const json_t *stances,
 	int counts[PICK_MAX_TOPICS] = { 0 };
 	size_t nall = topics_of(chat_topics, all), nc = 0, first = 0, nbest = 0;
 	struct topic_map map = { 0 };
-	struct view v;
+	struct msg_reading r;
 	int best = 0;
 
 	for (size_t i = 0; i < nall; i++) {
@@ -996,10 +996,10 @@ const char *pick_topic(const json_t *chat_topics, const json_t *stances,
 	if (!nc) /* all cooling down: the one free soonest */
 		return all[first];
 	for (size_t m = 0; msgs && m < n; m++) {
-		view_init(&v, &msgs[m]);
-		map_topics(&map, cand, nc, v.f->topics);
+		reading_init(&r, &msgs[m]);
+		map_topics(&map, cand, nc, r.f->topics);
 		for (size_t i = 0; i < nc; i++)
-			counts[i] += view_detects(&v, map.bit[i], &keys[i]);
+			counts[i] += reading_detects(&r, map.bit[i], &keys[i]);
 	}
 	for (size_t i = 0; i < nc; i++)
 		best = counts[i] > best ? counts[i] : best;
