@@ -23,6 +23,8 @@
 #include "supervisor/metrics.h"
 #include "supervisor/view.h"
 
+#include "tests/check_main.h"
+
 /* ---- the fake owner ---- */
 
 struct fake {
@@ -711,14 +713,4 @@ static Suite *fleet_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(fleet_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(fleet_suite)

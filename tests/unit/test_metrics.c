@@ -20,6 +20,8 @@
 #include "common/version.h"
 #include "supervisor/view.h"
 
+#include "tests/check_main.h"
+
 /* ---- helpers ---- */
 
 static struct snap *new_snap(void)
@@ -568,14 +570,4 @@ static Suite *metrics_suite(void)
 	return s;
 }
 
-int main(void)
-{
-	SRunner *sr = srunner_create(metrics_suite());
-	int failed;
-
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+CHECK_MAIN(metrics_suite)
