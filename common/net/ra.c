@@ -1,15 +1,28 @@
 /* ra: see ra.h. Replies on one connection arrive in order, so pending commands
- * are a FIFO and only the oldest deadline needs watching. */
+ * are a FIFO and only the oldest deadline needs watching.
+ *
+ * The link is in one of four states, and the 50 ms tick bounds each:
+ *   waiting     ac NULL, reconnect_at set: the tick connects when it is due;
+ *   connecting  ac set, connect_deadline set: hiredis answers through on_connect
+ *               (ruv hands it a refused connect), or the tick drops the attempt
+ *               at its deadline (a connect nobody answers);
+ *   handshake   connected, scripts loading: each SCRIPT LOAD has a deadline;
+ *   up          every command has a deadline.
+ * Any failure drops the context and goes back to waiting, with a backoff of
+ * 100 ms doubling to 1 s; the backoff starts over once the link is up. */
 #include "common/net/ra.h"
 
 #include <hiredis/async.h>
-#include <hiredis/adapters/libuv.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/net/ruv.h"
 #include "common/rurl.h"
 
 #define RA_EXTRA_MAX 8
+#define RA_BACKOFF_FIRST_MS 100
+#define RA_BACKOFF_MAX_MS 1000
+#define RA_CONNECT_MS 2000  /* a TCP connect on a LAN takes a millisecond */
 
 struct ra_req {
 	struct ra *r;
@@ -42,7 +55,8 @@ struct ra {
 	struct ra_req *head, *tail;
 	size_t pending;
 	uv_timer_t timer;         /* deadlines and reconnects */
-	uint64_t reconnect_at;
+	uint64_t connect_deadline; /* while connecting, else 0 */
+	uint64_t reconnect_at;     /* while waiting, else 0 */
 	uint64_t backoff_ms;
 	ra_state_cb state_cb;
 	void *state_arg;
@@ -50,10 +64,15 @@ struct ra {
 
 static void start_connect(struct ra *r);
 
-/* Reconnect after 100 ms, doubling to 5 s while attempts keep failing. */
+/* Reconnect after 100 ms, doubling to 1 s while attempts keep failing: a Redis
+ * that comes back is in use again within about a second, whatever the outage's
+ * length, and a refused connect a second per link costs nothing. */
 static void schedule_reconnect(struct ra *r)
 {
-	r->backoff_ms = r->backoff_ms ? (r->backoff_ms * 2 > 5000 ? 5000 : r->backoff_ms * 2) : 100;
+	r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : RA_BACKOFF_FIRST_MS;
+	if (r->backoff_ms > RA_BACKOFF_MAX_MS)
+		r->backoff_ms = RA_BACKOFF_MAX_MS;
+	r->connect_deadline = 0;
 	r->reconnect_at = uv_now(r->loop) + r->backoff_ms;
 }
 
@@ -335,6 +354,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		schedule_reconnect(r);
 		return;
 	}
+	r->connect_deadline = 0; /* the handshake's commands have deadlines of their own */
 	if (*r->url.password) {
 		const char *av[] = { "AUTH", r->url.password };
 		send_plain(r, on_handshake, r, 0, 2, av);
@@ -365,41 +385,54 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	schedule_reconnect(r);
 }
 
+/* A connect that fails at once (a bad address, no memory) waits its backoff
+ * like any other; one under way is watched by the tick until on_connect. */
 static void start_connect(struct ra *r)
 {
+	redisAsyncContext *ac;
+
 	r->reconnect_at = 0;
-	r->ac = *r->url.path ? redisAsyncConnectUnix(r->url.path)
-			     : redisAsyncConnect(r->url.host, r->url.port);
-	if (!r->ac || r->ac->err) {
-		if (r->ac)
-			redisAsyncFree(r->ac);
-		r->ac = NULL;
+	ac = *r->url.path ? redisAsyncConnectUnix(r->url.path)
+			  : redisAsyncConnect(r->url.host, r->url.port);
+	if (!ac || ac->err || ruv_attach(ac, r->loop) < 0) {
+		if (ac)
+			redisAsyncFree(ac);
 		schedule_reconnect(r);
 		return;
 	}
-	r->ac->data = r;
-	redisLibuvAttach(r->ac, r->loop);
-	redisAsyncSetConnectCallback(r->ac, on_connect);
-	redisAsyncSetDisconnectCallback(r->ac, on_disconnect);
+	r->ac = ac;
+	ac->data = r;
+	r->connect_deadline = uv_now(r->loop) + RA_CONNECT_MS;
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 }
 
-/* Every 50 ms: an overdue oldest command drops the link (failing all pending
- * commands at once); a due reconnect starts. */
+/* Give up on the context, whatever its state: every pending command is called
+ * back with NULL ("connection lost"), and the next attempt waits its backoff.
+ * Only the tick calls it, so never from inside a hiredis callback. */
+static void drop(struct ra *r, const char *why)
+{
+	redisAsyncContext *ac = r->ac;
+
+	set_state(r, 0, why);
+	r->ac = NULL; /* the callbacks run by the free below see the link gone */
+	redisAsyncFree(ac); /* on_disconnect too, when it had connected */
+	if (!r->reconnect_at)
+		schedule_reconnect(r);
+}
+
+/* Every 50 ms: a connect past its deadline or an overdue oldest command drops
+ * the link (failing all pending commands at once); a due reconnect starts. */
 static void on_tick(uv_timer_t *t)
 {
 	struct ra *r = t->data;
 	uint64_t now = uv_now(r->loop);
 
-	if (r->ac && r->head && r->head->deadline < now) {
-		redisAsyncContext *ac = r->ac;
-		set_state(r, 0, "command timed out");
-		redisAsyncFree(ac); /* runs every pending callback with NULL, then on_disconnect */
-		r->ac = NULL;
-		if (!r->reconnect_at)
-			r->reconnect_at = now + 100;
-		return;
-	}
-	if (!r->ac && r->reconnect_at && r->reconnect_at <= now)
+	if (r->ac && r->connect_deadline && r->connect_deadline <= now)
+		drop(r, "connect timed out");
+	else if (r->ac && r->head && r->head->deadline < now)
+		drop(r, "command timed out");
+	else if (!r->ac && r->reconnect_at && r->reconnect_at <= now)
 		start_connect(r);
 }
 

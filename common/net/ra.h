@@ -1,9 +1,12 @@
 /* ra: the worker's asynchronous Redis connection on its libuv loop.
  *
- * hiredis async with its libuv adapter, plus what hiredis 0.14 lacks: a deadline
- * on every command (an overdue reply drops the connection, failing every pending
- * command, so nothing waits forever), reconnection with backoff, the queue
- * scripts loaded on every (re)connect and re-sent as EVAL on NOSCRIPT. */
+ * hiredis async on the loop (through ruv, which hands hiredis the socket errors
+ * that its own 0.14 adapter drops), plus what hiredis 0.14 lacks: a deadline on
+ * every command (an overdue reply drops the connection, failing every pending
+ * command, so nothing waits forever), a deadline on every connect (2 s), and
+ * reconnection for as long as the link is down, 100 ms after a loss and then
+ * at most 1 s apart, whatever state the link was in; the queue scripts are
+ * loaded on every (re)connect and re-sent as EVAL on NOSCRIPT. */
 #ifndef PIYASA_RA_H
 #define PIYASA_RA_H
 

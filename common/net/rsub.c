@@ -1,7 +1,7 @@
-/* rsub: see rsub.h. */
+/* rsub: see rsub.h. One timer serves both waits: while a connect is under way
+ * it is the connect's deadline, while no context exists it is the retry. */
 #include "common/net/rsub.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -9,9 +9,11 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/net/ruv.h"
 #include "common/rurl.h"
 
 #define RSUB_RETRY_MS 2000
+#define RSUB_CONNECT_MS 2000
 
 struct rsub {
 	uv_loop_t *loop;
@@ -20,22 +22,41 @@ struct rsub {
 	rsub_cb cb;
 	void *arg;
 	redisAsyncContext *ac;
-	uv_timer_t retry;
+	int connected;             /* ac's connect completed */
+	uv_timer_t retry;          /* the retry, or the connect's deadline */
 	int closing;
 	int warned;
 };
 
 static void rsub_connect(struct rsub *s);
 
-static void on_retry_due(uv_timer_t *t)
+static void schedule_retry(struct rsub *s);
+
+/* No context: time to try again. A context still connecting: its deadline has
+ * passed (nobody answers); freeing a context that never connected calls no
+ * callback, so the retry is scheduled here. */
+static void on_timer(uv_timer_t *t)
 {
-	rsub_connect(t->data);
+	struct rsub *s = t->data;
+	redisAsyncContext *ac = s->ac;
+
+	if (!ac) {
+		rsub_connect(s);
+		return;
+	}
+	if (s->connected)
+		return;
+	if (!s->warned++)
+		log_warn("%s notices: cannot connect to redis: timed out", s->channel);
+	s->ac = NULL;
+	redisAsyncFree(ac);
+	schedule_retry(s);
 }
 
 static void schedule_retry(struct rsub *s)
 {
 	if (!s->closing)
-		uv_timer_start(&s->retry, on_retry_due, RSUB_RETRY_MS, 0);
+		uv_timer_start(&s->retry, on_timer, RSUB_RETRY_MS, 0);
 }
 
 /* SUBSCRIBE answers "subscribe" once, then "message" per notice. */
@@ -67,6 +88,7 @@ static void on_connected(const redisAsyncContext *ac, int status)
 {
 	struct rsub *s = ac->data;
 
+	uv_timer_stop(&s->retry); /* the connect's deadline */
 	if (status != REDIS_OK) {
 		if (!s->warned++)
 			log_warn("%s notices: cannot connect to redis: %s", s->channel, ac->errstr);
@@ -74,6 +96,7 @@ static void on_connected(const redisAsyncContext *ac, int status)
 		schedule_retry(s);
 		return;
 	}
+	s->connected = 1;
 	if (*s->url.password)
 		redisAsyncCommand(s->ac, NULL, NULL, "AUTH %s", s->url.password);
 	redisAsyncCommand(s->ac, on_sub_reply, s, "SUBSCRIBE %s", s->channel);
@@ -89,6 +112,7 @@ static void on_disconnected(const redisAsyncContext *ac, int status)
 	struct rsub *s = ac->data;
 
 	s->ac = NULL;
+	s->connected = 0;
 	if (s->closing) {
 		uv_close((uv_handle_t *)&s->retry, on_timer_closed);
 		return;
@@ -100,19 +124,21 @@ static void on_disconnected(const redisAsyncContext *ac, int status)
 
 static void rsub_connect(struct rsub *s)
 {
-	s->ac = *s->url.path ? redisAsyncConnectUnix(s->url.path)
-			     : redisAsyncConnect(s->url.host, s->url.port);
-	if (!s->ac || s->ac->err) {
-		if (s->ac)
-			redisAsyncFree(s->ac);
-		s->ac = NULL;
+	redisAsyncContext *ac = *s->url.path ? redisAsyncConnectUnix(s->url.path)
+					     : redisAsyncConnect(s->url.host, s->url.port);
+
+	if (!ac || ac->err || ruv_attach(ac, s->loop) < 0) {
+		if (ac)
+			redisAsyncFree(ac);
 		schedule_retry(s);
 		return;
 	}
-	s->ac->data = s;
-	redisLibuvAttach(s->ac, s->loop);
-	redisAsyncSetConnectCallback(s->ac, on_connected);
-	redisAsyncSetDisconnectCallback(s->ac, on_disconnected);
+	s->ac = ac;
+	s->connected = 0;
+	ac->data = s;
+	uv_timer_start(&s->retry, on_timer, RSUB_CONNECT_MS, 0);
+	redisAsyncSetConnectCallback(ac, on_connected);
+	redisAsyncSetDisconnectCallback(ac, on_disconnected);
 }
 
 struct rsub *rsub_new(uv_loop_t *loop, const char *url, const char *channel, rsub_cb cb,
@@ -144,10 +170,14 @@ void rsub_free(struct rsub *s)
 		return;
 	s->closing = 1;
 	uv_timer_stop(&s->retry);
-	if (s->ac) {
+	if (s->ac && s->connected) {
 		/* The disconnect callback closes the timer and frees s. */
 		redisAsyncDisconnect(s->ac);
 		return;
 	}
+	/* A connect under way: hiredis calls nothing back when it is freed. */
+	if (s->ac)
+		redisAsyncFree(s->ac);
+	s->ac = NULL;
 	uv_close((uv_handle_t *)&s->retry, on_timer_closed);
 }

@@ -384,8 +384,11 @@ void queue_start(struct queue *w)
 	char key[64];
 	const char *av[] = { "HMGET", key, "count", "epoch" };
 
-	if (w->fleet_ok)
+	if (w->fleet_ok) {
+		/* A reconnect: the queues are still ours; lease now, not at the tick. */
+		queue_maybe_lease(w);
 		return;
+	}
 	rq_fleet_key(key, sizeof key, w->cfg->redis_prefix);
 	ra_cmd(w->redis, on_fleet, w, 0, 4, av);
 }
