@@ -55,7 +55,7 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned code, const
 static enum MHD_Result serve_health(struct MHD_Connection *c, const struct snap *s,
 				    int (*check)(const struct snap *, char *, size_t))
 {
-	char why[256];
+	char why[512];
 	int ok = check(s, why, sizeof why);
 
 	return reply_text(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, why);

@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,6 +384,66 @@ char *metrics_status_json(const struct snap *s)
 
 /* --- health --- */
 
+/* A worker younger than this whose link is not up yet is starting, not seeing
+ * its service down: a worker's first connects take milliseconds, and its
+ * gauges read 0 until it has published them. */
+#define READY_LINK_GRACE_MS 2000
+/* Worker indexes named in one "is down" reason; more are counted. */
+#define READY_NAMED_MAX 16
+
+static void append(char *buf, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void append(char *buf, size_t n, const char *fmt, ...)
+{
+	size_t at = strlen(buf);
+	va_list ap;
+
+	if (at + 1 >= n)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + at, n - at, fmt, ap);
+	va_end(ap);
+}
+
+/* Whether worker i reports the link of gauge g down: it runs, is STARTING or
+ * READY with a fresh heartbeat (so its gauges are current), and has had time
+ * to connect. A worker whose link is down says STARTING; this says why. */
+static int link_down(const struct snap *s, int i, enum shm_gauge g)
+{
+	const struct snap_worker *w = &s->w[i];
+	int64_t age = snap_heartbeat_age(s, i);
+
+	if (!running(s, i) || (w->state != SHM_STARTING && w->state != SHM_READY))
+		return 0;
+	if (age < 0 || age > s->cfg.worker_timeout_ms)
+		return 0;
+	if (s->now_ms - w->v.spawned_ms < READY_LINK_GRACE_MS)
+		return 0;
+	return w->gauges[g] != 1;
+}
+
+/* Appends "redis is down (workers 0,1,2,3)" (after a "; " when why holds a
+ * reason already) when any worker reports that link down; returns how many do. */
+static int service_down(const struct snap *s, enum shm_gauge g, const char *service, char *why,
+			size_t n)
+{
+	int down = 0, named = 0;
+
+	for (int i = 0; i < s->count; i++)
+		down += link_down(s, i, g);
+	if (!down)
+		return 0;
+	append(why, n, "%s%s is down (worker%s ", *why ? "; " : "", service, down > 1 ? "s" : "");
+	for (int i = 0; i < s->count && named < READY_NAMED_MAX; i++)
+		if (link_down(s, i, g))
+			append(why, n, "%s%d", named++ ? "," : "", i);
+	if (down > named)
+		append(why, n, " and %d more", down - named);
+	append(why, n, ")");
+	return down;
+}
+
 static int worker_ready(const struct snap *s, int i, char *why, size_t n)
 {
 	const struct snap_worker *w = &s->w[i];
@@ -403,12 +464,19 @@ static int worker_ready(const struct snap *s, int i, char *why, size_t n)
 	return 0;
 }
 
+/* The fleet's phase first (a drain or reshard is the supervisor's own doing),
+ * then a service that workers see down (the cause, ahead of the "worker N is
+ * starting" it puts them in), then each worker. */
 int metrics_ready(const struct snap *s, char *why, size_t n)
 {
 	if (strcmp(s->phase, "running") != 0) {
 		snprintf(why, n, "fleet is %s", s->phase);
 		return 0;
 	}
+	why[0] = '\0';
+	if (service_down(s, SHM_G_REDIS_OK, "redis", why, n) +
+	    service_down(s, SHM_G_PG_OK, "postgresql", why, n) > 0)
+		return 0;
 	for (int i = 0; i < s->count; i++)
 		if (!worker_ready(s, i, why, n))
 			return 0;

@@ -19,7 +19,10 @@ char *metrics_prometheus(const struct snap *s, size_t *len);
 /* The /status JSON document, malloc'd; NULL on allocation failure. */
 char *metrics_status_json(const struct snap *s);
 
-/* 1 when every worker is READY with Redis and PostgreSQL up; else 0 and why. */
+/* 1 when every worker is READY with Redis and PostgreSQL up; else 0 and why:
+ * "fleet is draining", then a service the workers see down ("redis is down
+ * (workers 0,1,2,3)", "postgresql is down (worker 2)", both joined by "; "),
+ * then the first worker that is not ready ("worker 1 is starting"). */
 int metrics_ready(const struct snap *s, char *why, size_t n);
 
 /* 1 when the supervisor's loop ticked recently; else 0 and why. */

@@ -535,7 +535,7 @@ START_TEST(ready_and_live_say_why)
 	ck_assert_str_eq(why, "ok");
 	s->w[0].gauges[SHM_G_PG_OK] = 0;
 	ck_assert_int_eq(metrics_ready(s, why, sizeof why), 0);
-	ck_assert_str_eq(why, "worker 0: PostgreSQL is down");
+	ck_assert_str_eq(why, "postgresql is down (worker 0)");
 	snprintf(s->phase, sizeof s->phase, "draining");
 	ck_assert_int_eq(metrics_ready(s, why, sizeof why), 0);
 	ck_assert_str_eq(why, "fleet is draining");
@@ -544,6 +544,94 @@ START_TEST(ready_and_live_say_why)
 	s->live_ms = s->now_ms - METRICS_LIVE_MAX_MS - 1;
 	ck_assert_int_eq(metrics_live(s, why, sizeof why), 0);
 	ck_assert_str_eq(why, "supervisor loop has not ticked for 5001 ms");
+	free(s);
+}
+END_TEST
+
+/* Four workers up for a minute, then Redis goes away: each falls back to
+ * STARTING with its Redis gauge at 0. The service is named, with the workers that
+ * see it down, ahead of "worker 0 is starting"; a worker that has just started
+ * and not connected yet, one whose heartbeat is stale and one not running are
+ * left out of the list. */
+static void four_workers_up(struct snap *s)
+{
+	s->count = 4;
+	s->seen = 4;
+	for (int i = 0; i < 4; i++) {
+		s->w[i].v.pid = 300 + i;
+		s->w[i].v.spawned_ms = s->now_ms - 60000;
+		s->w[i].state = SHM_READY;
+		s->w[i].heartbeat_ms = s->now_ms - 100;
+		s->w[i].gauges[SHM_G_REDIS_OK] = 1;
+		s->w[i].gauges[SHM_G_PG_OK] = 1;
+	}
+}
+
+START_TEST(ready_names_the_service_that_is_down)
+{
+	struct snap *s = new_snap();
+	char why[512];
+
+	four_workers_up(s);
+	ck_assert_int_eq(metrics_ready(s, why, sizeof why), 1);
+	for (int i = 0; i < 4; i++) {
+		s->w[i].state = SHM_STARTING;
+		s->w[i].gauges[SHM_G_REDIS_OK] = 0;
+	}
+	ck_assert_int_eq(metrics_ready(s, why, sizeof why), 0);
+	ck_assert_str_eq(why, "redis is down (workers 0,1,2,3)");
+
+	/* PostgreSQL too, seen by two of them: both named. */
+	s->w[1].gauges[SHM_G_PG_OK] = 0;
+	s->w[3].gauges[SHM_G_PG_OK] = 0;
+	ck_assert_int_eq(metrics_ready(s, why, sizeof why), 0);
+	ck_assert_str_eq(why, "redis is down (workers 0,1,2,3); postgresql is down (workers 1,3)");
+
+	/* Redis back; PostgreSQL still down for worker 3 alone. */
+	for (int i = 0; i < 4; i++)
+		s->w[i].gauges[SHM_G_REDIS_OK] = 1;
+	s->w[1].gauges[SHM_G_PG_OK] = 1;
+	ck_assert_int_eq(metrics_ready(s, why, sizeof why), 0);
+	ck_assert_str_eq(why, "postgresql is down (worker 3)");
+
+	/* Only workers whose gauges mean something are counted. */
+	s->w[3].gauges[SHM_G_PG_OK] = 1;
+	s->w[0].gauges[SHM_G_REDIS_OK] = 0;
+	s->w[0].v.spawned_ms = s->now_ms - 300; /* just respawned: still connecting */
+	s->w[1].gauges[SHM_G_REDIS_OK] = 0;
+	s->w[1].heartbeat_ms = s->now_ms - 10000; /* hung: its gauges are old */
+	s->w[2].gauges[SHM_G_REDIS_OK] = 0;
+	s->w[2].v.pid = 0; /* exited */
+	ck_assert_int_eq(metrics_ready(s, why, sizeof why), 0);
+	ck_assert_str_eq(why, "worker 0 is starting");
+	s->w[3].gauges[SHM_G_REDIS_OK] = 0;
+	ck_assert_int_eq(metrics_ready(s, why, sizeof why), 0);
+	ck_assert_str_eq(why, "redis is down (worker 3)");
+
+	/* A drain is the supervisor's own doing: it is said first. */
+	snprintf(s->phase, sizeof s->phase, "draining");
+	ck_assert_int_eq(metrics_ready(s, why, sizeof why), 0);
+	ck_assert_str_eq(why, "fleet is draining");
+	free(s);
+}
+END_TEST
+
+/* A big fleet: sixteen indexes are named, the rest counted, and the text fits. */
+START_TEST(ready_names_at_most_sixteen_workers)
+{
+	struct snap *s = new_snap();
+	char why[512];
+
+	s->count = s->seen = 40;
+	for (int i = 0; i < 40; i++) {
+		s->w[i].v.pid = 400 + i;
+		s->w[i].v.spawned_ms = s->now_ms - 60000;
+		s->w[i].state = SHM_STARTING;
+		s->w[i].heartbeat_ms = s->now_ms - 100;
+		s->w[i].gauges[SHM_G_PG_OK] = 1;
+	}
+	ck_assert_int_eq(metrics_ready(s, why, sizeof why), 0);
+	ck_assert_str_eq(why, "redis is down (workers 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15 and 24 more)");
 	free(s);
 }
 END_TEST
@@ -566,6 +654,8 @@ static Suite *metrics_suite(void)
 	tcase_add_test(tc, the_exposition_is_strict);
 	tcase_add_test(tc, totals_keep_what_exited_workers_counted);
 	tcase_add_test(tc, ready_and_live_say_why);
+	tcase_add_test(tc, ready_names_the_service_that_is_down);
+	tcase_add_test(tc, ready_names_at_most_sixteen_workers);
 	suite_add_tcase(s, tc);
 	return s;
 }
