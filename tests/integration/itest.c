@@ -354,6 +354,107 @@ long long itest_redis_int(const char *fmt, ...)
 	return v;
 }
 
+/* ---- the test Redis, stopped and started ---- */
+
+static int redis_port(void)
+{
+	const char *u = getenv("PIYASA_REDIS_URL");
+
+	return u && strrchr(u, ':') ? atoi(strrchr(u, ':') + 1) : 26379;
+}
+
+static int redis_answers(void)
+{
+	struct timeval tv = { 0, 300000 };
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port(), tv);
+	redisReply *r = NULL;
+	int ok;
+
+	if (c && !c->err) {
+		redisSetTimeout(c, tv);
+		r = redisCommand(c, "PING");
+	}
+	ok = r && r->type == REDIS_REPLY_STATUS;
+	if (r)
+		freeReplyObject(r);
+	if (c)
+		redisFree(c);
+	return ok;
+}
+
+/* scripts/services: from the project's root (scripts/test runs there), or
+ * three levels above PIYASA_BIN_DIR (build/MODE/bin). */
+static const char *services_script(void)
+{
+	static char path[1024];
+	const char *bin = getenv("PIYASA_BIN_DIR");
+
+	if (access("scripts/services", R_OK) == 0)
+		return "scripts/services";
+	snprintf(path, sizeof path, "%s/../../../scripts/services", bin && *bin ? bin : "bin");
+	return path;
+}
+
+static int sh(const char *cmd)
+{
+	const char *av[] = { "/bin/sh", "-c", cmd, NULL };
+
+	return itest_run(av);
+}
+
+void itest_redis_stop(void)
+{
+	char cmd[256];
+	int64_t end = itest_now_ms() + 10000;
+
+	snprintf(cmd, sizeof cmd, "redis-cli -h 127.0.0.1 -p %d shutdown nosave >/dev/null 2>&1",
+		 redis_port());
+	sh(cmd);
+	while (redis_answers()) {
+		if (itest_now_ms() > end) {
+			fprintf(stderr, "itest: redis on port %d did not stop\n", redis_port());
+			abort();
+		}
+		usleep(20000);
+	}
+}
+
+void itest_redis_start(void)
+{
+	char cmd[1200];
+
+	snprintf(cmd, sizeof cmd, "bash %s start >/dev/null", services_script());
+	if (sh(cmd) != 0 || !redis_answers()) {
+		fprintf(stderr, "itest: %s could not start redis on port %d\n", services_script(),
+			redis_port());
+		abort();
+	}
+}
+
+void itest_redis_ensure(void)
+{
+	char path[1024];
+	const char *data = getenv("PIYASA_DATA");
+	FILE *f;
+	int pid = 0;
+
+	if (redis_answers())
+		return;
+	snprintf(path, sizeof path, "%s/redis/redis.pid", data && *data ? data : ".data");
+	if ((f = fopen(path, "r"))) {
+		if (fscanf(f, "%d", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	if (pid > 0 && kill(pid, SIGCONT) == 0) {
+		for (int i = 0; i < 50 && !redis_answers(); i++)
+			usleep(20000);
+		if (redis_answers())
+			return;
+	}
+	itest_redis_start();
+}
+
 char *itest_write_cast(int nbots, long long chat_id)
 {
 	json_t *cast = json_object(), *bots = json_array();

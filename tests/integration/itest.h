@@ -50,6 +50,20 @@ int itest_pg_exec(const char *sql);
 /* Redis command on the test's server; integer result or -1. */
 long long itest_redis_int(const char *fmt, ...);
 
+/* The test Redis of scripts/services (the port of PIYASA_REDIS_URL, data under
+ * PIYASA_DATA, as scripts/test sets them). itest_redis_stop stops it as an
+ * operator would (SHUTDOWN: the AOF is flushed, every connection closes, the
+ * port refuses) and returns once it is gone; itest_redis_start starts it again
+ * (scripts/services start) and returns once it answers PING. A suite that stops
+ * or hangs it calls itest_redis_ensure from an unchecked fixture's teardown,
+ * which runs in the runner even when the test failed or timed out (check
+ * _exit()s a failed forked test, skipping checked teardowns): it wakes a
+ * stopped process (SIGCONT) and starts a missing one, so later suites find
+ * Redis running. Each aborts the test process when it cannot do its part. */
+void itest_redis_stop(void);
+void itest_redis_start(void);
+void itest_redis_ensure(void);
+
 /* Write a cast of nbots bots in one chat (chat_id) to a file; returns its path. */
 char *itest_write_cast(int nbots, long long chat_id);
 
