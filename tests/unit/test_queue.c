@@ -556,7 +556,7 @@ START_TEST(nack_delays_then_the_job_comes_back_with_attempt_2)
 	start(1);
 	put("n1", 5, PRIO_NORMAL);
 	wait_jobs(1, 5000);
-	queue_nack(q, "n1", job("n1")->token, 150, on_answer, &a);
+	queue_nack(q, "n1", job("n1")->token, 400, on_answer, &a);
 	wait_answer(&a);
 	ck_assert_int_eq(a.acked, 1);
 	job("n1")->live = 0;
@@ -571,7 +571,7 @@ START_TEST(nack_delays_then_the_job_comes_back_with_attempt_2)
 	ck_assert_int_eq(R.njobs, 1);
 	ck_assert_int_eq(depth_of(0).delayed, 1);
 	/* Due: the next tick promotes it and it is leased again. */
-	run_for(200);
+	run_for(450);
 	tick(1000);
 	wait_jobs(2, 5000);
 	ck_assert_str_eq(R.jobs[1].id, "n1");
