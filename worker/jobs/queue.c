@@ -140,25 +140,46 @@ static void on_leased(redisReply *r, const char *err, void *arg)
 		queue_maybe_lease(w);
 }
 
+/* Every answer to an ack or nack goes through here: a lease not taken back
+ * (lost to another attempt, or Redis not answering) is counted once. */
+static void answer(struct queue *q, const struct done *d, int acked)
+{
+	if (!acked)
+		shm_count(q->slot, SHM_C_LEASES_LOST, 1);
+	d->fn(acked, d->arg);
+}
+
+/* A single ack or nack's answer (arg: its struct one). */
+struct one {
+	struct queue *q;
+	struct done d;
+};
+
 static void on_acked(redisReply *r, const char *err, void *arg)
 {
-	struct done *d = arg, copy = *d;
+	struct one *o = arg, copy = *o;
 
 	(void)err;
-	free(d);
-	copy.fn(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1, copy.arg);
+	free(o);
+	answer(copy.q, &copy.d, r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+}
+
+/* 1 when the i-th ack of the batch took its lease (RQ_ACK's answer). */
+static int acked_at(const redisReply *r, size_t i, size_t n)
+{
+	if (r && r->type == REDIS_REPLY_INTEGER)
+		return r->integer == (long long)n;
+	return r && r->type == REDIS_REPLY_ARRAY && i < r->elements &&
+	       r->element[i]->type == REDIS_REPLY_INTEGER && r->element[i]->integer == 1;
 }
 
 static void on_acks(redisReply *r, const char *err, void *arg)
 {
 	struct acks *a = arg;
-	long long acked = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? r->integer : 0;
 
 	(void)err;
-	if ((size_t)acked < a->n)
-		shm_count(a->q->slot, SHM_C_LEASES_LOST, a->n - (size_t)acked);
 	for (size_t i = 0; i < a->n; i++)
-		a->done[i].fn(1, a->done[i].arg);
+		answer(a->q, &a->done[i], acked_at(r, i, a->n));
 	free(a);
 }
 
@@ -179,7 +200,7 @@ static void send_acks(struct queue *w)
 		shm_count(w->slot, SHM_C_REDIS_ERRORS, 1);
 		/* The leases expire; the outbox stops a second send. */
 		for (size_t i = 0; i < a->n; i++)
-			a->done[i].fn(0, a->done[i].arg);
+			answer(w, &a->done[i], 0);
 		free(a);
 	}
 }
@@ -193,17 +214,16 @@ static void on_ack_turn(uv_timer_t *h)
 static void eval_one(struct queue *w, enum rq_script sc, int argc, const char **av,
 		     queue_done_fn done, void *arg)
 {
-	struct done *d = malloc(sizeof *d);
+	struct one *o = malloc(sizeof *o);
+	struct done d = { done, arg };
 
-	if (d) {
-		d->fn = done;
-		d->arg = arg;
-	}
-	if (!d || ra_eval(w->redis, sc, &w->keys, argc, av, on_acked, d) < 0) {
-		if (d)
+	if (o)
+		*o = (struct one){ w, d };
+	if (!o || ra_eval(w->redis, sc, &w->keys, argc, av, on_acked, o) < 0) {
+		if (o)
 			shm_count(w->slot, SHM_C_REDIS_ERRORS, 1);
-		free(d);
-		done(0, arg);
+		free(o);
+		answer(w, &d, 0);
 	}
 }
 
