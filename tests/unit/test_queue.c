@@ -407,6 +407,43 @@ START_TEST(start_refuses_a_fleet_of_another_size)
 }
 END_TEST
 
+static int is_ready(void)
+{
+	return R.ready > 0;
+}
+
+/* A slot whose epoch is not the fleet's (a reshard cut short) refuses the
+ * takeover: the worker waits, neither ready nor stopped, and the tick starts
+ * again until the epoch is right, without the Redis link going down. */
+START_TEST(a_start_refused_by_a_stale_slot_is_tried_again)
+{
+	struct rq_keys k;
+	redisReply *r;
+	char epoch[32];
+
+	make_fleet(1);
+	rq_keys_for(&k, cfg.redis_prefix, 0);
+	r = redisCommand(rqs_context(rs), "HGET %s epoch", k.k[RQ_K_META]);
+	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+	snprintf(epoch, sizeof epoch, "%s", r->str);
+	freeReplyObject(r);
+	freeReplyObject(redisCommand(rqs_context(rs), "HSET %s epoch resharding", k.k[RQ_K_META]));
+	q = queue_new(&loop, &cfg, 0, 1, redis, rwait, &slot, &hooks);
+	queue_start(q);
+	run_for(300);
+	ck_assert_int_eq(R.ready, 0);
+	ck_assert_int_eq(R.stopped, 0);
+	tick(2000); /* still stale: tried and refused again */
+	run_for(200);
+	ck_assert_int_eq(R.ready + R.stopped, 0);
+	freeReplyObject(redisCommand(rqs_context(rs), "HSET %s epoch %s", k.k[RQ_K_META], epoch));
+	tick(2000);
+	ck_assert_msg(run_until(is_ready, 5000), "not ready once the epoch is the fleet's");
+	ck_assert_int_eq(R.ready, 1);
+	close_all();
+}
+END_TEST
+
 START_TEST(ready_once_then_jobs_come_with_body_and_attempt_1)
 {
 	struct job j;
@@ -763,6 +800,7 @@ static Suite *queue_suite(void)
 	tcase_add_test(tc, start_refuses_without_a_fleet);
 	tcase_add_test(tc, start_refuses_a_fleet_of_another_size);
 	tcase_add_test(tc, ready_once_then_jobs_come_with_body_and_attempt_1);
+	tcase_add_test(tc, a_start_refused_by_a_stale_slot_is_tried_again);
 	tcase_add_test(tc, start_takes_back_the_predecessors_leases);
 	tcase_add_test(tc, a_resize_stops_the_worker_of_the_old_epoch);
 	suite_add_tcase(s, tc);

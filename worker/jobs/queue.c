@@ -24,6 +24,7 @@
 #define LOWFIRST_EVERY 8
 #define MAINT_MS 250
 #define DEPTH_MS 1000
+#define START_RETRY_MS 1000   /* a start that could not finish is tried again */
 
 /* An ack or nack's caller. */
 struct done {
@@ -53,6 +54,9 @@ struct queue {
 	uv_timer_t ack_timer;      /* sends the acks of a loop turn */
 	struct acks *acks;         /* waiting for it */
 	int fleet_ok;              /* fleet checked and predecessor's leases taken back */
+	int starting;              /* the fleet check or the takeover is out */
+	int start_failed;          /* the last start failed (said once) */
+	uint64_t next_start;
 	int draining;
 	int leasing;               /* a lease call is outstanding */
 	int waiting;               /* a BLPOP is outstanding */
@@ -335,6 +339,10 @@ void queue_tick(struct queue *w, uint64_t now)
 	const char *promote[2] = { w->epoch, "500" };
 	const char *reap[3] = { w->epoch, "500", "0" };
 
+	if (!w->fleet_ok && !w->draining && ra_up(w->redis) && now >= w->next_start) {
+		w->next_start = now + START_RETRY_MS;
+		queue_start(w);
+	}
 	if (!w->fleet_ok || !ra_up(w->redis))
 		return;
 	if (now >= w->next_maint) {
@@ -359,11 +367,18 @@ static void on_takeover(redisReply *r, const char *err, void *arg)
 {
 	struct queue *w = arg;
 
+	w->starting = 0;
 	if (!r || r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
-		log_error("taking back leases failed: %s", r && r->type == REDIS_REPLY_ERROR ? r->str
-					: r ? "stale epoch" : err);
-		return; /* retried by the next queue_start */
+		/* An epoch that is not the fleet's (a reshard under way or cut short):
+		 * the tick starts again until it is. */
+		if (!w->start_failed)
+			log_error("taking back leases failed: %s (trying again every %d ms)",
+				  r && r->type == REDIS_REPLY_ERROR ? r->str : r ? "stale epoch" : err,
+				  START_RETRY_MS);
+		w->start_failed = 1;
+		return;
 	}
+	w->start_failed = 0;
 	if (r->integer > 0)
 		log_notice("took back %lld leased jobs of an earlier worker %d",
 			   (long long)r->integer, w->index);
@@ -380,11 +395,18 @@ static void on_fleet(redisReply *r, const char *err, void *arg)
 	struct queue *w = arg;
 	const char *av[3] = { w->epoch, "1000000", "1" };
 
-	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	w->starting = 0;
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		/* The link's trouble or Redis' (LOADING after a restart), not the
+		 * fleet's: the tick starts again. */
+		log_warn("cannot read the fleet: %s (trying again)",
+			 r ? r->str : err ? err : "no answer");
+		return;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
-		log_error("cannot read the fleet: %s (run `worker --reshard %d` or start through the "
-			  "supervisor)", r && r->type == REDIS_REPLY_ERROR ? r->str : err ? err : "absent",
-			  w->count);
+		log_error("cannot read the fleet: absent (run `worker --reshard %d` or start through "
+			  "the supervisor)", w->count);
 		stop(w, 3);
 		return;
 	}
@@ -396,7 +418,8 @@ static void on_fleet(redisReply *r, const char *err, void *arg)
 	}
 	snprintf(w->epoch, sizeof w->epoch, "%s", r->element[1]->str);
 	/* The worker that had our index before us is gone: its leases are ours. */
-	ra_eval(w->redis, RQ_REAP, &w->keys, 3, av, on_takeover, w);
+	if (ra_eval(w->redis, RQ_REAP, &w->keys, 3, av, on_takeover, w) == 0)
+		w->starting = 1;
 }
 
 void queue_start(struct queue *w)
@@ -404,10 +427,11 @@ void queue_start(struct queue *w)
 	char key[64];
 	const char *av[] = { "HMGET", key, "count", "epoch" };
 
-	if (w->fleet_ok)
+	if (w->fleet_ok || w->starting || w->draining)
 		return;
 	rq_fleet_key(key, sizeof key, w->cfg->redis_prefix);
-	ra_cmd(w->redis, on_fleet, w, 0, 4, av);
+	if (ra_cmd(w->redis, on_fleet, w, 0, 4, av) == 0)
+		w->starting = 1;
 }
 
 /* ---- producing: the scheduler, the pollers and memorize triggers ---- */

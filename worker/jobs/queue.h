@@ -52,7 +52,8 @@ struct queue *queue_new(uv_loop_t *loop, const struct cfg *cfg, int index, int c
 void queue_free(struct queue *q);
 
 /* Redis is up: check the fleet and take back our predecessor's leases (until
- * that succeeds once; then on_ready). */
+ * that succeeds once; then on_ready). A start that cannot finish (no answer,
+ * an epoch that is not the fleet's yet) is tried again by queue_tick. */
 void queue_start(struct queue *q);
 /* Lease if there is room, work and no lease out. */
 void queue_maybe_lease(struct queue *q);
