@@ -521,6 +521,7 @@ void queue_free(struct queue *q)
 {
 	if (!q)
 		return;
+	q->draining = 1; /* what is still answered (a BLPOP) leases nothing */
 	uv_timer_stop(&q->ack_timer);
 	send_acks(q); /* answered "closing" when Redis closes */
 	uv_close((uv_handle_t *)&q->ack_timer, on_ack_timer_closed);
