@@ -90,17 +90,23 @@ static const char lua_lease[] = LUA_PRELUDE
 	"(redis.call('HGET', KEYS[5], " id ") == " tok " and "                \
 	"redis.call('ZSCORE', KEYS[6], " id "))"
 
+/* All or none acked: their number; some: which (1/0 per pair), so the worker
+ * knows whose lease was lost. */
 static const char lua_ack[] = LUA_PRELUDE
-	"local n = 0\n"
+	"local n, got = 0, {}\n"
 	"for i = 2, #ARGV, 2 do\n"
+	"  local ok = 0\n"
 	"  if " LUA_OWNS("ARGV[i]", "ARGV[i + 1]") " then\n"
 	"    redis.call('ZREM', KEYS[6], ARGV[i])\n"
 	"    redis.call('HDEL', KEYS[4], ARGV[i])\n"
 	"    redis.call('HDEL', KEYS[5], ARGV[i])\n"
 	"    n = n + 1\n"
+	"    ok = 1\n"
 	"  end\n"
+	"  got[#got + 1] = ok\n"
 	"end\n"
-	"return n\n";
+	"if n == 0 or n == #got then return n end\n"
+	"return got\n";
 
 static const char lua_nack[] = LUA_PRELUDE
 	"if not " LUA_OWNS("ARGV[2]", "ARGV[3]") " then return 0 end\n"

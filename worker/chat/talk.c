@@ -455,9 +455,10 @@ static void decide(struct talk_job *k)
 static void check_chat(void *task)
 {
 	struct task *t = task;
+	struct talk_job *k = task_data(t);
 
-	if (market_chat_cap(((struct talk_job *)task_data(t))->tk->d.market, MARKET_CAP_CHECK, task_job(t)->chat_id, task_id(t), on_chat_room,
-			    t) < 0)
+	if (market_chat_cap(k->tk->d.market, MARKET_CAP_CHECK, task_job(t)->chat_id, task_id(t),
+			    on_chat_room, t) < 0)
 		task_retry(t, -1);
 }
 
@@ -467,7 +468,7 @@ static void reserve_bot(void *task)
 	struct talk_job *k = task_data(t);
 	int64_t wait;
 
-	if ((wait = market_bot_reserve(((struct talk_job *)task_data(t))->tk->d.market, task_job(t)->bot_id, job_now_ms())) > 0) {
+	if ((wait = market_bot_reserve(k->tk->d.market, task_job(t)->bot_id, job_now_ms())) > 0) {
 		capped(k, SHM_C_CAP_BOT, wait, "the bot's hourly cap", reserve_bot);
 		return;
 	}
@@ -488,7 +489,7 @@ static void on_chat_room(int64_t wait_ms, void *arg)
 		capped(k, SHM_C_CAP_CHAT, wait_ms, "the chat's per-minute cap", check_chat);
 		return;
 	}
-	k->refresh = market_refresh_due(((struct talk_job *)task_data(t))->tk->d.market, task_job(t)->bot_id, job_now_ms());
+	k->refresh = market_refresh_due(k->tk->d.market, task_job(t)->bot_id, job_now_ms());
 	/* An emoji-only reaction needs no words. */
 	if (k->target >= 0 && pick_short_reaction(&k->pp, task_rng(t))) {
 		shm_count(task_slot(t), SHM_C_REACTIONS, 1);

@@ -24,6 +24,7 @@
 #define LOWFIRST_EVERY 8
 #define MAINT_MS 250
 #define DEPTH_MS 1000
+#define START_RETRY_MS 1000   /* a start that could not finish is tried again */
 
 /* An ack or nack's caller. */
 struct done {
@@ -53,6 +54,9 @@ struct queue {
 	uv_timer_t ack_timer;      /* sends the acks of a loop turn */
 	struct acks *acks;         /* waiting for it */
 	int fleet_ok;              /* fleet checked and predecessor's leases taken back */
+	int starting;              /* the fleet check or the takeover is out */
+	int start_failed;          /* the last start failed (said once) */
+	uint64_t next_start;
 	int draining;
 	int leasing;               /* a lease call is outstanding */
 	int waiting;               /* a BLPOP is outstanding */
@@ -140,25 +144,46 @@ static void on_leased(redisReply *r, const char *err, void *arg)
 		queue_maybe_lease(w);
 }
 
+/* Every answer to an ack or nack goes through here: a lease not taken back
+ * (lost to another attempt, or Redis not answering) is counted once. */
+static void answer(struct queue *q, const struct done *d, int acked)
+{
+	if (!acked)
+		shm_count(q->slot, SHM_C_LEASES_LOST, 1);
+	d->fn(acked, d->arg);
+}
+
+/* A single ack or nack's answer (arg: its struct one). */
+struct one {
+	struct queue *q;
+	struct done d;
+};
+
 static void on_acked(redisReply *r, const char *err, void *arg)
 {
-	struct done *d = arg, copy = *d;
+	struct one *o = arg, copy = *o;
 
 	(void)err;
-	free(d);
-	copy.fn(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1, copy.arg);
+	free(o);
+	answer(copy.q, &copy.d, r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+}
+
+/* 1 when the i-th ack of the batch took its lease (RQ_ACK's answer). */
+static int acked_at(const redisReply *r, size_t i, size_t n)
+{
+	if (r && r->type == REDIS_REPLY_INTEGER)
+		return r->integer == (long long)n;
+	return r && r->type == REDIS_REPLY_ARRAY && i < r->elements &&
+	       r->element[i]->type == REDIS_REPLY_INTEGER && r->element[i]->integer == 1;
 }
 
 static void on_acks(redisReply *r, const char *err, void *arg)
 {
 	struct acks *a = arg;
-	long long acked = r && r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? r->integer : 0;
 
 	(void)err;
-	if ((size_t)acked < a->n)
-		shm_count(a->q->slot, SHM_C_LEASES_LOST, a->n - (size_t)acked);
 	for (size_t i = 0; i < a->n; i++)
-		a->done[i].fn(1, a->done[i].arg);
+		answer(a->q, &a->done[i], acked_at(r, i, a->n));
 	free(a);
 }
 
@@ -179,7 +204,7 @@ static void send_acks(struct queue *w)
 		shm_count(w->slot, SHM_C_REDIS_ERRORS, 1);
 		/* The leases expire; the outbox stops a second send. */
 		for (size_t i = 0; i < a->n; i++)
-			a->done[i].fn(0, a->done[i].arg);
+			answer(w, &a->done[i], 0);
 		free(a);
 	}
 }
@@ -193,17 +218,16 @@ static void on_ack_turn(uv_timer_t *h)
 static void eval_one(struct queue *w, enum rq_script sc, int argc, const char **av,
 		     queue_done_fn done, void *arg)
 {
-	struct done *d = malloc(sizeof *d);
+	struct one *o = malloc(sizeof *o);
+	struct done d = { done, arg };
 
-	if (d) {
-		d->fn = done;
-		d->arg = arg;
-	}
-	if (!d || ra_eval(w->redis, sc, &w->keys, argc, av, on_acked, d) < 0) {
-		if (d)
+	if (o)
+		*o = (struct one){ w, d };
+	if (!o || ra_eval(w->redis, sc, &w->keys, argc, av, on_acked, o) < 0) {
+		if (o)
 			shm_count(w->slot, SHM_C_REDIS_ERRORS, 1);
-		free(d);
-		done(0, arg);
+		free(o);
+		answer(w, &d, 0);
 	}
 }
 
@@ -315,6 +339,10 @@ void queue_tick(struct queue *w, uint64_t now)
 	const char *promote[2] = { w->epoch, "500" };
 	const char *reap[3] = { w->epoch, "500", "0" };
 
+	if (!w->fleet_ok && !w->draining && ra_up(w->redis) && now >= w->next_start) {
+		w->next_start = now + START_RETRY_MS;
+		queue_start(w);
+	}
 	if (!w->fleet_ok || !ra_up(w->redis))
 		return;
 	if (now >= w->next_maint) {
@@ -339,11 +367,18 @@ static void on_takeover(redisReply *r, const char *err, void *arg)
 {
 	struct queue *w = arg;
 
+	w->starting = 0;
 	if (!r || r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
-		log_error("taking back leases failed: %s", r && r->type == REDIS_REPLY_ERROR ? r->str
-					: r ? "stale epoch" : err);
-		return; /* retried by the next queue_start */
+		/* An epoch that is not the fleet's (a reshard under way or cut short):
+		 * the tick starts again until it is. */
+		if (!w->start_failed)
+			log_error("taking back leases failed: %s (trying again every %d ms)",
+				  r && r->type == REDIS_REPLY_ERROR ? r->str : r ? "stale epoch" : err,
+				  START_RETRY_MS);
+		w->start_failed = 1;
+		return;
 	}
+	w->start_failed = 0;
 	if (r->integer > 0)
 		log_notice("took back %lld leased jobs of an earlier worker %d",
 			   (long long)r->integer, w->index);
@@ -360,11 +395,18 @@ static void on_fleet(redisReply *r, const char *err, void *arg)
 	struct queue *w = arg;
 	const char *av[3] = { w->epoch, "1000000", "1" };
 
-	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	w->starting = 0;
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		/* The link's trouble or Redis' (LOADING after a restart), not the
+		 * fleet's: the tick starts again. */
+		log_warn("cannot read the fleet: %s (trying again)",
+			 r ? r->str : err ? err : "no answer");
+		return;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
-		log_error("cannot read the fleet: %s (run `worker --reshard %d` or start through the "
-			  "supervisor)", r && r->type == REDIS_REPLY_ERROR ? r->str : err ? err : "absent",
-			  w->count);
+		log_error("cannot read the fleet: absent (run `worker --reshard %d` or start through "
+			  "the supervisor)", w->count);
 		stop(w, 3);
 		return;
 	}
@@ -376,7 +418,8 @@ static void on_fleet(redisReply *r, const char *err, void *arg)
 	}
 	snprintf(w->epoch, sizeof w->epoch, "%s", r->element[1]->str);
 	/* The worker that had our index before us is gone: its leases are ours. */
-	ra_eval(w->redis, RQ_REAP, &w->keys, 3, av, on_takeover, w);
+	if (ra_eval(w->redis, RQ_REAP, &w->keys, 3, av, on_takeover, w) == 0)
+		w->starting = 1;
 }
 
 void queue_start(struct queue *w)
@@ -389,8 +432,11 @@ void queue_start(struct queue *w)
 		queue_maybe_lease(w);
 		return;
 	}
+	if (w->starting || w->draining)
+		return;
 	rq_fleet_key(key, sizeof key, w->cfg->redis_prefix);
-	ra_cmd(w->redis, on_fleet, w, 0, 4, av);
+	if (ra_cmd(w->redis, on_fleet, w, 0, 4, av) == 0)
+		w->starting = 1;
 }
 
 /* ---- producing: the scheduler, the pollers and memorize triggers ---- */
@@ -480,6 +526,7 @@ void queue_free(struct queue *q)
 {
 	if (!q)
 		return;
+	q->draining = 1; /* what is still answered (a BLPOP) leases nothing */
 	uv_timer_stop(&q->ack_timer);
 	send_acks(q); /* answered "closing" when Redis closes */
 	uv_close((uv_handle_t *)&q->ack_timer, on_ack_timer_closed);

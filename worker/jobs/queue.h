@@ -52,8 +52,9 @@ struct queue *queue_new(uv_loop_t *loop, const struct cfg *cfg, int index, int c
 void queue_free(struct queue *q);
 
 /* Redis is up: check the fleet and take back our predecessor's leases (until
- * that succeeds once; then on_ready). Once it has, a call (the link is up again
- * after an outage) leases at once. */
+ * that succeeds once; then on_ready). A start that cannot finish (no answer,
+ * an epoch that is not the fleet's yet) is tried again by queue_tick. Once it
+ * has finished, a call (the link is up again after an outage) leases at once. */
 void queue_start(struct queue *q);
 /* Lease if there is room, work and no lease out. */
 void queue_maybe_lease(struct queue *q);
