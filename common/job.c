@@ -1,5 +1,6 @@
 /* job: see job.h. */
 #include "common/job.h"
+#include "common/utf8.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -147,7 +148,8 @@ int job_decode(struct job *j, const char *text, size_t len, char *err, size_t er
 	memset(j, 0, sizeof *j);
 	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!o) {
-		snprintf(err, errlen, "not JSON: %s", je.text);
+		/* jansson quotes the input near the error, cut at its own limit. */
+		utf8_fmt(err, errlen, "not JSON: %s", je.text);
 		return -1;
 	}
 	if (decode_fields(j, o, err, errlen) < 0) {

@@ -67,6 +67,52 @@ START_TEST(job_malformed_is_refused_with_reason)
 }
 END_TEST
 
+/* What jansson, and so a JSON log line or an outbox row, accepts. */
+static int is_utf8(const char *s)
+{
+	json_t *j = json_string(s);
+
+	json_decref(j);
+	return j != NULL;
+}
+
+/* Texts from outside in error messages: jansson quotes the input near its error
+ * and cuts it at its own limit (here inside "ç"), Telegram descriptions are cut
+ * to 255 and 200 bytes. Each must stay valid UTF-8, or the log line, the
+ * outbox row ("failed") and the dead letter are lost (issue 19, item 5). */
+START_TEST(error_texts_stay_utf8)
+{
+	const char *bad_escape = "{\"id\": \"\\u12\xc3\xa7\"}";
+	char err[128], desc[700], body[800], why[256];
+	struct llmw_result lr;
+	struct tgw_result r;
+	struct job j;
+
+	ck_assert_int_eq(job_decode(&j, bad_escape, strlen(bad_escape), err, sizeof err), -1);
+	ck_assert_msg(is_utf8(err), "job: %s", err);
+	ck_assert_ptr_nonnull(strstr(err, "not JSON: invalid escape"));
+	ck_assert_int_eq(llmw_parse(bad_escape, strlen(bad_escape), &lr, err, sizeof err), -1);
+	ck_assert_msg(is_utf8(err), "llmw: %s", err);
+	ck_assert_int_eq(tgw_parse(bad_escape, strlen(bad_escape), &r, err, sizeof err), -1);
+	ck_assert_msg(is_utf8(err), "tgw: %s", err);
+	/* A 400 whose description is 300 "ş" (600 bytes): odd cuts at 255 and 200. */
+	for (int i = 0; i < 300; i++)
+		memcpy(desc + 2 * i, "\xc5\x9f", 2);
+	desc[600] = 0;
+	snprintf(body, sizeof body, "{\"ok\":false,\"error_code\":400,\"description\":\"x%s\"}",
+		 desc);
+	ck_assert_int_eq(tgw_parse(body, strlen(body), &r, err, sizeof err), 0);
+	ck_assert(is_utf8(r.description));
+	ck_assert_uint_eq(strlen(r.description), 1 + 2 * 127);
+	tgw_failure_text(&r, why, sizeof why);
+	ck_assert_msg(is_utf8(why), "%s", why);
+	ck_assert_uint_eq(strlen(why), strlen("telegram 400: x") + 2 * 99);
+	/* A small buffer cuts it too, on a character boundary. */
+	tgw_failure_text(&r, why, 20);
+	ck_assert_str_eq(why, "telegram 400: x\xc5\x9f\xc5\x9f");
+}
+END_TEST
+
 START_TEST(ownership_is_bot_id_mod_n)
 {
 	int seen[4] = { 0 };
@@ -213,6 +259,7 @@ static Suite *job_suite(void)
 
 	tcase_add_test(tc, job_round_trip);
 	tcase_add_test(tc, job_malformed_is_refused_with_reason);
+	tcase_add_test(tc, error_texts_stay_utf8);
 	tcase_add_test(tc, ownership_is_bot_id_mod_n);
 	tcase_add_test(tc, queue_keys_share_one_hash_tag);
 	tcase_add_test(tc, redis_urls);

@@ -1,5 +1,6 @@
 /* llmw: see llmw.h. */
 #include "worker/calls/llmw.h"
+#include "common/utf8.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -72,7 +73,7 @@ int llmw_parse(const char *body, size_t len, struct llmw_result *r, char *err, s
 
 	memset(r, 0, sizeof *r);
 	if (!o) {
-		snprintf(err, el, "completion is not JSON: %s", je.text);
+		utf8_fmt(err, el, "completion is not JSON: %s", je.text);
 		return -1;
 	}
 	msg = json_object_get(json_array_get(json_object_get(o, "choices"), 0), "message");

@@ -24,6 +24,7 @@
 #include "common/net/pgb.h"
 #include "common/net/pgpool.h"
 #include "common/tok.h"
+#include "common/utf8.h"
 #include "worker/calls/llm.h"
 #include "worker/calls/llmw.h"
 #include "worker/calls/tgc.h"
@@ -653,13 +654,17 @@ static void mark(struct task *t, const char *status, int64_t message_id, const c
 {
 	/* sent_at is when Telegram answered, not when the batch was written. */
 	json_t *row;
+	char err[256];
 
+	/* Texts from curl or Telegram: jansson refuses a string that is not UTF-8,
+	 * and the row would then stay 'sending'. */
+	utf8_cut(err, sizeof err, error ? error : "");
 	t->tg_id = message_id;
 	t->sent_ms = job_now_ms();
 	row = json_pack("{s:s, s:I, s:I, s:i, s:s, s:I, s:s, s:I}", "job_id", t->id, "bot_id",
 			(json_int_t)t->job.bot_id, "chat_id", (json_int_t)t->job.chat_id, "attempt",
 			t->attempt, "status", status, "mid", (json_int_t)message_id, "error",
-			error ? error : "", "at", (json_int_t)t->sent_ms);
+			err, "at", (json_int_t)t->sent_ms);
 
 	/* Off the enqueue-to-sent path: with room to spare, an outcome waits a
 	 * little for others to share its commit and its ack's script call (when
@@ -772,7 +777,7 @@ static void on_sent(const struct httpc_resp *r, void *arg)
 	}
 	tg_count(t, SHM_C_TG_4XX, r, -1);
 	note_rejection(t, res.error_code ? res.error_code : r->status, res.description);
-	snprintf(t->why, sizeof t->why, "telegram %d: %.200s", res.error_code, res.description);
+	tgw_failure_text(&res, t->why, sizeof t->why);
 	t->outcome = SHM_OUT_FAILED;
 	mark(t, "failed", 0, t->why);
 }
