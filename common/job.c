@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -165,6 +166,22 @@ int job_decode(struct job *j, const char *text, size_t len, char *err, size_t er
 	j->payload = payload ? json_incref(payload) : json_object();
 	json_decref(o);
 	return 0;
+}
+
+char *job_raw_text(const char *raw, size_t n)
+{
+	size_t mark = sizeof JOB_RAW_MARK - 1, b64;
+	char *s;
+
+	if (utf8_valid(raw, n))
+		return strndup(raw, n);
+	b64 = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+	if (!(s = malloc(mark + b64)))
+		return NULL;
+	memcpy(s, JOB_RAW_MARK, mark);
+	sodium_bin2base64(s + mark, b64, (const unsigned char *)raw, n,
+			  sodium_base64_VARIANT_ORIGINAL);
+	return s;
 }
 
 char *job_encode(const struct job *j)

@@ -113,6 +113,23 @@ START_TEST(error_texts_stay_utf8)
 }
 END_TEST
 
+/* What a dead letter stores of a job's bytes: themselves when PostgreSQL takes
+ * them as text, else base64 behind a mark (issue 19, item 4). */
+START_TEST(raw_job_text_is_storable)
+{
+	char *s;
+
+	ck_assert_str_eq((s = job_raw_text("{\"id\":\"ç\"}", 11)), "{\"id\":\"ç\"}");
+	free(s);
+	ck_assert_str_eq((s = job_raw_text("{\xff}", 3)), "base64:e/99");
+	free(s);
+	ck_assert_str_eq((s = job_raw_text("a\0b", 3)), "base64:YQBi");
+	free(s);
+	ck_assert_str_eq((s = job_raw_text("", 0)), "");
+	free(s);
+}
+END_TEST
+
 START_TEST(ownership_is_bot_id_mod_n)
 {
 	int seen[4] = { 0 };
@@ -260,6 +277,7 @@ static Suite *job_suite(void)
 	tcase_add_test(tc, job_round_trip);
 	tcase_add_test(tc, job_malformed_is_refused_with_reason);
 	tcase_add_test(tc, error_texts_stay_utf8);
+	tcase_add_test(tc, raw_job_text_is_storable);
 	tcase_add_test(tc, ownership_is_bot_id_mod_n);
 	tcase_add_test(tc, queue_keys_share_one_hash_tag);
 	tcase_add_test(tc, redis_urls);

@@ -32,12 +32,14 @@
 
 struct task {
 	struct tasks *r;         /* the runner */
-	char id[JOB_ID_MAX];
+	char *id;                /* the queue's id, exactly (any length or bytes):
+				  * the ack must name the job it leased */
 	char token_s[16];        /* the lease token: this attempt's number */
 	int attempt;
 	int decoded;
 	struct job job;
 	char *raw;               /* the job as leased, for dead letters */
+	size_t raw_len;          /* its bytes (a NUL may be among them) */
 	int provider;            /* index in cfg.providers being tried */
 	uint64_t llm_gen;        /* its breaker generation */
 	struct tgc_ticket tk;    /* Telegram admission of this send */
@@ -108,6 +110,7 @@ static void task_free(struct task *t)
 	if (t->next)
 		t->next->prev = t->prev;
 	job_clear(&t->job);
+	free(t->id);
 	free(t->raw);
 	free(t->system);
 	free(t->user);
@@ -220,6 +223,10 @@ static void on_dead_written(PGresult *res, const char *err, void *arg)
 	finish(t, SHM_OUT_FAILED);
 }
 
+/* Every text of a dead letter as PostgreSQL takes it (a parameter that is not
+ * UTF-8 fails with 22021: the job was then leased again for ever): the job's
+ * bytes as they are or in base64 (job_raw_text), the id and the reason with
+ * any bad byte replaced. */
 static void dead_letter(struct task *t, const char *reason)
 {
 	static const char sql[] =
@@ -231,16 +238,24 @@ static void dead_letter(struct task *t, const char *reason)
 		"ON CONFLICT (job_id) DO UPDATE SET status = CASE messages.status "
 		"WHEN 'sending' THEN 'unknown' WHEN 'retry' THEN 'failed' ELSE messages.status END, "
 		"error = EXCLUDED.error";
-	char bot[24], chat[24], att[16];
-	const char *p[7] = { t->id, t->decoded ? job_kind_name(t->job.kind) : "", bot, chat, att,
-			     t->raw, reason };
+	char bot[24], chat[24], att[16], id[256], why[512];
+	char *job = job_raw_text(t->raw, t->raw_len);
+	const char *p[7] = { id, t->decoded ? job_kind_name(t->job.kind) : "", bot, chat, att,
+			     job, why };
 	struct log_ctx c = ctx_of(t);
 
 	log_msg(LOG_WARNING, &c, "dead letter: %s", reason);
+	if (!job) {
+		abandon(t, "out of memory");
+		return;
+	}
+	utf8_cut(id, sizeof id, t->id);
+	utf8_cut(why, sizeof why, reason);
 	snprintf(bot, sizeof bot, "%lld", (long long)t->job.bot_id);
 	snprintf(chat, sizeof chat, "%lld", (long long)t->job.chat_id);
 	snprintf(att, sizeof att, "%d", t->attempt);
 	query(t, sql, 7, p, on_dead_written);
+	free(job);
 }
 
 void task_dead(struct task *t, const char *reason)
@@ -832,18 +847,22 @@ void tasks_start(struct tasks *w, const char *id, const char *body, size_t len, 
 	if (!t)
 		return; /* the lease expires and the job comes back */
 	t->r = w;
-	snprintf(t->id, sizeof t->id, "%s", id);
+	t->id = strdup(id);
 	t->attempt = attempts;
 	snprintf(t->token_s, sizeof t->token_s, "%d", attempts);
 	t->leased_at = uv_now(w->d.loop);
-	t->raw = strndup(body, len);
+	if ((t->raw = malloc(len + 1))) {
+		memcpy(t->raw, body, len);
+		t->raw[len] = 0;
+		t->raw_len = len;
+	}
 	t->next = w->head;
 	if (w->head)
 		w->head->prev = t;
 	w->head = t;
 	w->inflight++;
 	shm_gauge(w->d.slot, SHM_G_INFLIGHT, w->inflight);
-	if (!t->raw) {
+	if (!t->id || !t->raw) {
 		abandon(t, "out of memory");
 		return;
 	}
