@@ -215,6 +215,13 @@ START_TEST(llm_wire)
 	ck_assert_str_eq(r.content, "selam");
 	ck_assert_int_eq(r.prompt_tokens, 10);
 	llmw_result_clear(&r);
+	/* Usage from outside: negative refused as 0, huge clamped (issue 19, item 6). */
+	const char *odd = "{\"choices\":[{\"message\":{\"content\":\"x\"}}],"
+			  "\"usage\":{\"prompt_tokens\":-500,\"completion_tokens\":4294967301}}";
+	ck_assert_int_eq(llmw_parse(odd, strlen(odd), &r, err, sizeof err), 0);
+	ck_assert_int_eq(r.prompt_tokens, 0);
+	ck_assert_int_eq(r.completion_tokens, LLMW_TOKENS_MAX);
+	llmw_result_clear(&r);
 	ck_assert_int_eq(llmw_parse("{\"choices\":[]}", 14, &r, err, sizeof err), -1);
 	ck_assert_int_eq(llmw_parse("garbage", 7, &r, err, sizeof err), -1);
 	const char *quota = "{\"error\":{\"code\":\"insufficient_quota\"}}";

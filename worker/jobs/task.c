@@ -346,7 +346,7 @@ static void llm_failed(struct task *t, enum llmw_failure f, long retry_after_s, 
 		call_llm(t);
 		return;
 	}
-	retry_later(t, f == LLMW_RATE_LIMIT && retry_after_s >= 0 ? retry_after_s * 1000 : -1);
+	retry_later(t, f == LLMW_RATE_LIMIT ? backoff_retry_after_ms(retry_after_s) : -1);
 }
 
 static enum llm_outcome llm_outcome_of(enum llmw_failure f)
@@ -413,7 +413,7 @@ static void on_llm(const struct httpc_resp *r, void *arg)
 		return;
 	}
 	count_llm(t, r, LLMW_SERVER, 1);
-	llm_record(t, r, LLM_OK, res.prompt_tokens + res.completion_tokens);
+	llm_record(t, r, LLM_OK, res.prompt_tokens + res.completion_tokens); /* each clamped */
 	shm_pcount(t->r->d.slot, t->provider, SHM_P_PROMPT_TOKENS, (uint64_t)res.prompt_tokens);
 	shm_pcount(t->r->d.slot, t->provider, SHM_P_COMPLETION_TOKENS,
 		   (uint64_t)res.completion_tokens);
@@ -787,7 +787,7 @@ static void on_sent(const struct httpc_resp *r, void *arg)
 	if (r->status == 429 || res.error_code == 429) {
 		long ra = res.retry_after >= 0 ? res.retry_after : r->retry_after_s;
 		tg_count(t, SHM_C_TG_429, r, ra);
-		mark_retry(t, ra >= 0 ? ra * 1000 : 1000, "telegram 429");
+		mark_retry(t, ra >= 0 ? backoff_retry_after_ms(ra) : 1000, "telegram 429");
 		return;
 	}
 	tg_count(t, SHM_C_TG_4XX, r, -1);
