@@ -174,6 +174,29 @@ START_TEST(redis_urls)
 	ck_assert_str_eq(u.path, "/run/r.sock");
 	ck_assert_int_eq(rurl_parse(&u, "http://x", err, sizeof err), -1);
 	ck_assert_int_eq(rurl_parse(&u, "redis://h:99999", err, sizeof err), -1);
+	/* The userinfo: an '@' of the password was taken for its end, and the host
+	 * became "ss@host" (issue 19, item 8). Encoded it is read, bare refused. */
+	ck_assert_int_eq(rurl_parse(&u, "redis://:p@ss@host", err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "%40") != NULL, "%s", err);
+	ck_assert_int_eq(rurl_parse(&u, "redis://u:p@ss@host:7000/1", err, sizeof err), -1);
+	ck_assert_int_eq(rurl_parse(&u, "redis://:p%40ss@host:7000/3", err, sizeof err), 0);
+	ck_assert_str_eq(u.password, "p@ss");
+	ck_assert_str_eq(u.host, "host");
+	ck_assert_int_eq(u.port, 7000);
+	ck_assert_int_eq(u.db, 3);
+	ck_assert_int_eq(rurl_parse(&u, "redis://default:p:w@h", err, sizeof err), 0);
+	ck_assert_str_eq(u.password, "p:w");
+	ck_assert_int_eq(rurl_parse(&u, "redis://[::1]:6380", err, sizeof err), 0);
+	ck_assert_str_eq(u.host, "::1");
+	ck_assert_int_eq(u.port, 6380);
+	ck_assert_int_eq(rurl_parse(&u, "redis://h/", err, sizeof err), 0);
+	ck_assert_int_eq(u.db, 0);
+	ck_assert_str_eq(u.password, "");
+	ck_assert_int_eq(rurl_parse(&u, "redis://h?db=2", err, sizeof err), -1);
+	ck_assert_int_eq(rurl_parse(&u, "redis://h/x", err, sizeof err), -1);
+	ck_assert_int_eq(rurl_parse(&u, "redis://h:0", err, sizeof err), -1);
+	ck_assert_int_eq(rurl_parse(&u, "redis://:a%00b@h", err, sizeof err), -1);
+	ck_assert_int_eq(rurl_parse(&u, "redis://", err, sizeof err), -1);
 }
 END_TEST
 
