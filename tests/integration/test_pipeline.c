@@ -227,13 +227,16 @@ static void push_raw(const char *id, size_t idlen, const char *body, size_t len)
 }
 
 /* Jobs that PostgreSQL could not take as text (22021) were leased again every
- * lease for ever; a queue id longer than the runner kept was never acked. Each
+ * lease for ever; a queue id longer than the runner kept was never acked; a
+ * good job queued under an id that is not UTF-8 failed the outbox queries. Each
  * must reach its dead letter once and leave the queue (issue 19, item 4). */
 START_TEST(hostile_jobs_reach_their_dead_letters)
 {
 	static const char not_utf8[] = "{\"id\":\"bad2\",\"kind\":\"speak\xff\"}";
 	static const char with_nul[] = "{\"id\":\"bad3\"}\0tail";
 	static const char bad_escape[] = "{\"id\": \"\\u12\xc3\xa7\"}";
+	static const char good_body[] = "{\"id\":\"bad5\",\"kind\":\"speak\",\"bot_id\":1,"
+					"\"chat_id\":-1001000000042}";
 	const char *prefix = getenv("PIYASA_REDIS_PREFIX");
 	char *cast = itest_write_cast(4, CHAT), long_id[101];
 
@@ -245,8 +248,9 @@ START_TEST(hostile_jobs_reach_their_dead_letters)
 	push_raw("bad3", 4, with_nul, sizeof with_nul - 1);
 	push_raw("bad4", 4, bad_escape, sizeof bad_escape - 1);
 	push_raw(long_id, 100, "{}", 2);
+	push_raw("bad5\xff", 5, good_body, sizeof good_body - 1);
 	ck_assert_int_ge(itest_redis_int("LPUSH %s:{w0}:wake 1", prefix), 1);
-	ck_assert(itest_wait_for(dead_count, (void *)(intptr_t)4, 30000));
+	ck_assert(itest_wait_for(dead_count, (void *)(intptr_t)5, 30000));
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE job_id IN "
 				      "('bad2', 'bad3') AND job LIKE 'base64:%' AND attempts = 1"),
 			 2);
@@ -258,6 +262,9 @@ START_TEST(hostile_jobs_reach_their_dead_letters)
 			 1);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE length(job_id) = 100"),
 			 1);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE job_id = 'bad5?' AND "
+				      "reason LIKE '%not its own'"), 1);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE job_id LIKE 'bad%'"), 0);
 	ck_assert_int_eq(itest_redis_int("HLEN %s:{w0}:jobs", prefix), 0);
 	ck_assert_int_eq(itest_redis_int("ZCARD %s:{w0}:leased", prefix), 0);
 	unlink(cast);

@@ -872,6 +872,15 @@ void tasks_start(struct tasks *w, const char *id, const char *body, size_t len, 
 		dead_letter(t, reason);
 		return;
 	}
+	if (strcmp(t->job.id, t->id) != 0) {
+		/* Producers queue a job under its own id: another one (bytes that are
+		 * not UTF-8, say) would reach the outbox queries, which refuse it, and
+		 * the job would be leased for ever. */
+		job_clear(&t->job);
+		memset(&t->job, 0, sizeof t->job);
+		dead_letter(t, "malformed job: queued under an id that is not its own");
+		return;
+	}
 	t->decoded = 1;
 	if (w->kinds[t->job.kind].start)
 		t->kind = &w->kinds[t->job.kind];
