@@ -75,3 +75,10 @@ int64_t backoff_equal_jitter(int attempt, int64_t base_ms, int64_t cap_ms, uint6
 
 	return half + backoff_uniform_upto(c - half, rng);
 }
+
+int64_t backoff_retry_after_ms(long long s)
+{
+	if (s < 0)
+		return -1;
+	return (int64_t)(s < BACKOFF_RETRY_AFTER_MAX_S ? s : BACKOFF_RETRY_AFTER_MAX_S) * 1000;
+}

@@ -36,4 +36,13 @@ int64_t backoff_full_jitter(int attempt, int64_t base_ms, int64_t cap_ms, uint64
  * delay is at least half the ceiling and at most the ceiling. */
 int64_t backoff_equal_jitter(int attempt, int64_t base_ms, int64_t cap_ms, uint64_t *rng);
 
+/* The longest wait a Retry-After from outside may impose: a day. */
+#define BACKOFF_RETRY_AFTER_MAX_S 86400
+
+/* Milliseconds of a Retry-After of s seconds (an HTTP header, Telegram's
+ * parameters.retry_after): clamped to BACKOFF_RETRY_AFTER_MAX_S, so a hostile
+ * 2^62 neither overflows nor wraps to an immediate retry; -1 when s is negative
+ * (no Retry-After), for the caller's default. */
+int64_t backoff_retry_after_ms(long long s);
+
 #endif

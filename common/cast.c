@@ -3,6 +3,7 @@
  * here, and one walker produces every path-naming message. */
 #include "common/cast.h"
 #include "common/tok.h"
+#include "common/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,18 +51,19 @@ struct spec {
 
 static int fail(char *err, size_t el, const char *path, const char *why)
 {
-	snprintf(err, el, "%s: %s", *path ? path : "(top)", why);
+	utf8_fmt(err, el, "%s: %s", *path ? path : "(top)", why);
 	return -1;
 }
 
+/* Keys come from the file: a long one is cut, never inside a character. */
 static void child_key(char *out, const char *path, const char *key)
 {
-	snprintf(out, PATH_MAX_LEN, "%s%s%s", path, *path ? "." : "", key);
+	utf8_fmt(out, PATH_MAX_LEN, "%s%s%s", path, *path ? "." : "", key);
 }
 
 static void child_index(char *out, const char *path, size_t i)
 {
-	snprintf(out, PATH_MAX_LEN, "%s[%zu]", path, i);
+	utf8_fmt(out, PATH_MAX_LEN, "%s[%zu]", path, i);
 }
 
 static int check_object(const json_t *v, const struct spec *s, const char *path, char *err,
@@ -478,8 +480,11 @@ static int check_unique_member(const json_t *arr, const char *key, const char *p
 		for (j = 0; j < i; j++)
 			if (strcmp(s, json_string_value(json_object_get(json_array_get(arr, j),
 									key))) == 0) {
-				snprintf(p, sizeof p, "%s[%zu].%s", path, i, key);
-				snprintf(why, sizeof why, "duplicate %s '%.100s'", what, s);
+				char v[101];
+
+				utf8_cut(v, sizeof v, s);
+				utf8_fmt(p, sizeof p, "%s[%zu].%s", path, i, key);
+				snprintf(why, sizeof why, "duplicate %s '%s'", what, v);
 				return fail(err, el, p, why);
 			}
 	}
@@ -584,7 +589,7 @@ static int check_unique(const json_t *arr, const char *arrname, const char *key,
 		char a[TOK_MAX];
 
 		ident_of(arr, dup, key, token_hint, a, sizeof a);
-		snprintf(p, sizeof p, "%s[%zu].%s", arrname, dup, key);
+		utf8_fmt(p, sizeof p, "%s[%zu].%s", arrname, dup, key);
 		if (token_hint)
 			snprintf(why, sizeof why, "Telegram bot %s is also %s[%zu]'s", a, arrname,
 				 first);
@@ -606,7 +611,7 @@ static int settings_check_all(const json_t *v, char *err, size_t el)
 	json_object_foreach((json_t *)v, key, val) {
 		if (cast_check_setting(key, val, why, sizeof why) < 0) {
 			/* why already starts with the key */
-			snprintf(err, el, "settings.%s", why);
+			utf8_fmt(err, el, "settings.%s", why);
 			return -1;
 		}
 	}

@@ -319,36 +319,56 @@ static int parse_assignment(struct cfg *c, struct parse_state *ps, char *line, c
 	return set_value(c, k, val, why, wl);
 }
 
+/* One whole line of the file (n bytes read): 0, or -1 with err naming
+ * path:lineno. */
+static int load_line(struct cfg *c, struct parse_state *ps, char *buf, size_t n,
+		     const char *where, char *err, size_t errlen)
+{
+	char why[256], key[128], *line;
+
+	if (strlen(buf) != n) {
+		snprintf(err, errlen, "%s: a NUL byte in the line", where);
+		return -1;
+	}
+	line = trim(buf);
+	if (!*line || *line == '#' || *line == ';')
+		return 0;
+	if (*line == '[') {
+		if (parse_section(c, ps, line, why, sizeof why) == 0)
+			return 0;
+		snprintf(err, errlen, "%s: %s", where, why);
+		return -1;
+	}
+	if (parse_assignment(c, ps, line, key, sizeof key, why, sizeof why) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: %s: %s", where, key, why);
+	return -1;
+}
+
+/* Whole lines, however long (a fixed buffer once split a long comment and
+ * read its tail as a line of its own). */
 static int load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	struct parse_state ps = { "", NULL, 0 };
-	char buf[1024], why[256], key[128];
+	char *buf = NULL, where[300];
+	size_t cap = 0;
+	ssize_t n;
 	int lineno = 0, rc = 0;
 
 	if (!f) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(buf, sizeof buf, f)) {
-		char *line = trim(buf);
-		lineno++;
-		if (!*line || *line == '#' || *line == ';')
-			continue;
-		if (*line == '[') {
-			if (parse_section(c, &ps, line, why, sizeof why) < 0) {
-				snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
-				rc = -1;
-				break;
-			}
-			continue;
-		}
-		if (parse_assignment(c, &ps, line, key, sizeof key, why, sizeof why) < 0) {
-			snprintf(err, errlen, "%s:%d: %s: %s", path, lineno, key, why);
-			rc = -1;
-			break;
-		}
+	while (rc == 0 && (n = getline(&buf, &cap, f)) >= 0) {
+		snprintf(where, sizeof where, "%s:%d", path, ++lineno);
+		rc = load_line(c, &ps, buf, (size_t)n, where, err, errlen);
 	}
+	if (rc == 0 && ferror(f)) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		rc = -1;
+	}
+	free(buf);
 	fclose(f);
 	return rc;
 }

@@ -1,8 +1,10 @@
 /* job: see job.h. */
 #include "common/job.h"
+#include "common/utf8.h"
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -147,7 +149,8 @@ int job_decode(struct job *j, const char *text, size_t len, char *err, size_t er
 	memset(j, 0, sizeof *j);
 	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!o) {
-		snprintf(err, errlen, "not JSON: %s", je.text);
+		/* jansson quotes the input near the error, cut at its own limit. */
+		utf8_fmt(err, errlen, "not JSON: %s", je.text);
 		return -1;
 	}
 	if (decode_fields(j, o, err, errlen) < 0) {
@@ -163,6 +166,22 @@ int job_decode(struct job *j, const char *text, size_t len, char *err, size_t er
 	j->payload = payload ? json_incref(payload) : json_object();
 	json_decref(o);
 	return 0;
+}
+
+char *job_raw_text(const char *raw, size_t n)
+{
+	size_t mark = sizeof JOB_RAW_MARK - 1, b64;
+	char *s;
+
+	if (utf8_valid(raw, n))
+		return strndup(raw, n);
+	b64 = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+	if (!(s = malloc(mark + b64)))
+		return NULL;
+	memcpy(s, JOB_RAW_MARK, mark);
+	sodium_bin2base64(s + mark, b64, (const unsigned char *)raw, n,
+			  sodium_base64_VARIANT_ORIGINAL);
+	return s;
 }
 
 char *job_encode(const struct job *j)

@@ -35,6 +35,13 @@ int job_decode(struct job *j, const char *text, size_t len, char *err, size_t er
 /* Compact JSON for j, malloc'd (free it), NULL on allocation failure. */
 char *job_encode(const struct job *j);
 
+/* The n bytes of a job as leased, as a text PostgreSQL stores (dead_jobs.job):
+ * the bytes themselves when they are UTF-8 without a NUL, else JOB_RAW_MARK
+ * followed by their standard base64 (no JSON starts so, and no byte is lost; a
+ * job that is not UTF-8 never decodes anyway). malloc'd, NULL when out of memory. */
+#define JOB_RAW_MARK "base64:"
+char *job_raw_text(const char *raw, size_t n);
+
 /* Release what j owns; safe on a zeroed or cleared job. */
 void job_clear(struct job *j);
 

@@ -1,7 +1,10 @@
 /* log: see log.h. Formatting happens once into a stack buffer; the sinks only
- * decide how to frame it. The rate limit keeps one slot per call-site format
+ * decide how to frame it. The message is made valid UTF-8 there (a text from
+ * outside, or the buffer's end, may cut a character), so the JSON sink, which
+ * jansson would refuse it to, never loses a line. The rate limit keeps one slot per call-site format
  * string, so a storm of identical errors costs a counter, not a log line each. */
 #include "common/log.h"
+#include "common/utf8.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -79,7 +82,7 @@ int log_init(const char *ident, const char *format, const char *level)
 	else
 		return -1;
 	if (ident)
-		snprintf(L.ident, sizeof L.ident, "%s", ident);
+		utf8_cut(L.ident, sizeof L.ident, ident);
 	L.sink = sink;
 	L.level = lv;
 	return 0;
@@ -142,6 +145,15 @@ static void emit_text(int prio, const struct log_ctx *c, const char *msg)
 		(int)getpid(), level_names[prio], fields, msg);
 }
 
+/* A string field as valid UTF-8 (a job id comes from Redis as it was pushed). */
+static void set_str(json_t *o, const char *key, const char *s)
+{
+	char v[256];
+
+	utf8_cut(v, sizeof v, s);
+	json_object_set_new(o, key, json_string(v));
+}
+
 static void emit_json(int prio, const struct log_ctx *c, const char *msg)
 {
 	json_t *o = json_pack("{s:f, s:s, s:s, s:i, s:s}", "ts",
@@ -158,9 +170,9 @@ static void emit_json(int prio, const struct log_ctx *c, const char *msg)
 	if (c && c->chat_id)
 		json_object_set_new(o, "chat_id", json_integer(c->chat_id));
 	if (c && c->job_id)
-		json_object_set_new(o, "job_id", json_string(c->job_id));
+		set_str(o, "job_id", c->job_id);
 	if (c && c->provider)
-		json_object_set_new(o, "provider", json_string(c->provider));
+		set_str(o, "provider", c->provider);
 	s = json_dumps(o, JSON_COMPACT);
 	if (s)
 		fprintf(stderr, "%s\n", s);
@@ -193,7 +205,7 @@ void log_msg(int prio, const struct log_ctx *ctx, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	n = strlen(msg);
+	n = utf8_cut(msg, sizeof msg, msg);
 	if (dropped > 0 && n + 48 < sizeof msg)
 		snprintf(msg + n, sizeof msg - n, " (%ld similar lines suppressed)", dropped);
 	if (L.sink == SINK_JOURNAL)

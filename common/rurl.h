@@ -1,5 +1,8 @@
 /* rurl: parse a Redis URL: redis://[[user]:password@]host[:port][/db] or
- * unix:///path/to.sock[?db=N]. */
+ * unix:///path/to.sock[?db=N]. The password is percent-decoded, so a character
+ * that means something in a URL is written encoded ('@' as %40, '/' as %2F); an
+ * unencoded '@' in it is refused, never guessed at. The user is ignored. An
+ * IPv6 host is written in brackets ([::1]) and given without them. */
 #ifndef PIYASA_RURL_H
 #define PIYASA_RURL_H
 
@@ -13,7 +16,7 @@ struct rurl {
 	int db;
 };
 
-/* 0, or -1 with the reason in err. */
+/* Fills u: 0, or -1 with the reason in err ("redis url: ..."). */
 int rurl_parse(struct rurl *u, const char *url, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 

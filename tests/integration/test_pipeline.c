@@ -211,6 +211,67 @@ START_TEST(malformed_job_goes_to_dead_letters_with_reason)
 }
 END_TEST
 
+static int dead_count(void *arg)
+{
+	return itest_pg_int("SELECT count(*) FROM dead_jobs") >= (long long)(intptr_t)arg;
+}
+
+/* Queues a job as a hostile producer would: any bytes, any id. */
+static void push_raw(const char *id, size_t idlen, const char *body, size_t len)
+{
+	const char *prefix = getenv("PIYASA_REDIS_PREFIX");
+
+	ck_assert_int_ge(itest_redis_int("HSET %s:{w0}:jobs %b %b", prefix, id, idlen, body, len),
+			 0);
+	ck_assert_int_ge(itest_redis_int("RPUSH %s:{w0}:q:normal %b", prefix, id, idlen), 1);
+}
+
+/* Jobs that PostgreSQL could not take as text (22021) were leased again every
+ * lease for ever; a queue id longer than the runner kept was never acked; a
+ * good job queued under an id that is not UTF-8 failed the outbox queries. Each
+ * must reach its dead letter once and leave the queue (issue 19, item 4). */
+START_TEST(hostile_jobs_reach_their_dead_letters)
+{
+	static const char not_utf8[] = "{\"id\":\"bad2\",\"kind\":\"speak\xff\"}";
+	static const char with_nul[] = "{\"id\":\"bad3\"}\0tail";
+	static const char bad_escape[] = "{\"id\": \"\\u12\xc3\xa7\"}";
+	static const char good_body[] = "{\"id\":\"bad5\",\"kind\":\"speak\",\"bot_id\":1,"
+					"\"chat_id\":-1001000000042}";
+	const char *prefix = getenv("PIYASA_REDIS_PREFIX");
+	char *cast = itest_write_cast(4, CHAT), long_id[101];
+
+	memset(long_id, 'L', 100);
+	long_id[100] = 0;
+	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
+	sup = itest_supervisor("2");
+	push_raw("bad2", 4, not_utf8, sizeof not_utf8 - 1);
+	push_raw("bad3", 4, with_nul, sizeof with_nul - 1);
+	push_raw("bad4", 4, bad_escape, sizeof bad_escape - 1);
+	push_raw(long_id, 100, "{}", 2);
+	push_raw("bad5\xff", 5, good_body, sizeof good_body - 1);
+	ck_assert_int_ge(itest_redis_int("LPUSH %s:{w0}:wake 1", prefix), 1);
+	ck_assert(itest_wait_for(dead_count, (void *)(intptr_t)5, 30000));
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE job_id IN "
+				      "('bad2', 'bad3') AND job LIKE 'base64:%' AND attempts = 1"),
+			 2);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE job_id = 'bad3' AND "
+				      "decode(substr(job, 8), 'base64') = "
+				      "'\\x7b226964223a2262616433227d007461696c'::bytea"), 1);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE job_id = 'bad4' "
+				      "AND reason LIKE 'malformed job: not JSON: invalid escape%'"),
+			 1);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE length(job_id) = 100"),
+			 1);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE job_id = 'bad5?' AND "
+				      "reason LIKE '%not its own'"), 1);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE job_id LIKE 'bad%'"), 0);
+	ck_assert_int_eq(itest_redis_int("HLEN %s:{w0}:jobs", prefix), 0);
+	ck_assert_int_eq(itest_redis_int("ZCARD %s:{w0}:leased", prefix), 0);
+	unlink(cast);
+	free(cast);
+}
+END_TEST
+
 static int all_finished(void *arg)
 {
 	return metric("piyasa_job_finish_seconds_count") >= (long long)(intptr_t)arg;
@@ -260,6 +321,11 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, malformed_job_goes_to_dead_letters_with_reason);
 	tcase_add_test(tc, semantic_dedup_sees_the_sent_messages);
 	tcase_add_test(tc, enqueue_at_a_rate_spreads_the_jobs);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("hostile");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, hostile_jobs_reach_their_dead_letters);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -148,6 +148,20 @@ START_TEST(uniform_upto_inclusive)
 }
 END_TEST
 
+/* A Retry-After from outside: seconds to ms without overflow, at most a day. */
+START_TEST(retry_after_is_clamped)
+{
+	ck_assert_int_eq(backoff_retry_after_ms(-1), -1);
+	ck_assert_int_eq(backoff_retry_after_ms(0), 0);
+	ck_assert_int_eq(backoff_retry_after_ms(5), 5000);
+	ck_assert_int_eq(backoff_retry_after_ms(86400), 86400000);
+	ck_assert_int_eq(backoff_retry_after_ms(86401), 86400000);
+	ck_assert_int_eq(backoff_retry_after_ms(1LL << 62), 86400000);
+	ck_assert_int_eq(backoff_retry_after_ms(LLONG_MAX), 86400000);
+	ck_assert_int_eq(backoff_retry_after_ms(LLONG_MIN), -1);
+}
+END_TEST
+
 static Suite *backoff_suite(void)
 {
 	Suite *s = suite_create("backoff");
@@ -162,6 +176,7 @@ static Suite *backoff_suite(void)
 	tcase_add_test(tc, rand_zero_state_and_determinism);
 	tcase_add_test(tc, uniform_range_and_mean);
 	tcase_add_test(tc, uniform_upto_inclusive);
+	tcase_add_test(tc, retry_after_is_clamped);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -77,6 +77,38 @@ START_TEST(unknown_key_names_file_line_key)
 }
 END_TEST
 
+/* A line longer than the old 1023-byte buffer was split: the tail of a long
+ * comment loaded as a setting, and later lines got the wrong numbers (issue
+ * 19, item 8). */
+START_TEST(long_lines_are_read_whole)
+{
+	struct cfg c, d;
+	char text[4096], err[256], want[128];
+	FILE *f;
+
+	cfg_defaults(&d);
+	snprintf(text, sizeof text, "#%1021s workers = 9\nmax_inflite = 1\n", "");
+	memset(text + 1, 'x', 1021);
+	ck_assert_int_eq(cfg_load(&c, write_conf(text), err, sizeof err), -1);
+	snprintf(want, sizeof want, "%s:2: max_inflite: unknown key", path);
+	ck_assert_str_eq(err, want);
+	text[strlen(text) - strlen("max_inflite = 1\n")] = 0;
+	ck_assert_int_eq(cfg_load(&c, write_conf(text), err, sizeof err), 0);
+	ck_assert_int_eq(c.workers, d.workers);
+	/* a value far longer than 1023 bytes is read whole, then refused for its length */
+	snprintf(text, sizeof text, "redis_prefix = %3000s\n", "p");
+	memset(text + strlen("redis_prefix = "), 'p', 3000);
+	ck_assert_int_eq(cfg_load(&c, write_conf(text), err, sizeof err), -1);
+	ck_assert_msg(strstr(err, ":1: redis_prefix: ") != NULL, "%s", err);
+	/* a NUL cuts no line in two either: it is refused */
+	f = fopen(path, "w");
+	fwrite("workers = 2\0\nworkers = 3\n", 1, 26, f);
+	fclose(f);
+	ck_assert_int_eq(cfg_load(&c, path, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, ":1: a NUL byte in the line") != NULL, "%s", err);
+}
+END_TEST
+
 START_TEST(bad_values_are_refused)
 {
 	struct cfg c;
@@ -147,6 +179,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, defaults_run_against_local_services);
 	tcase_add_test(tc, file_sections_and_providers);
 	tcase_add_test(tc, unknown_key_names_file_line_key);
+	tcase_add_test(tc, long_lines_are_read_whole);
 	tcase_add_test(tc, bad_values_are_refused);
 	tcase_add_test(tc, environment_overrides_file);
 	tcase_add_test(tc, ports_follow_service_variables);

@@ -194,6 +194,24 @@ START_TEST(test_file_errors)
 }
 END_TEST
 
+/* A key of 200 "ç" makes a path longer than its buffer: the path is cut on a
+ * character boundary, so the error stays UTF-8 (a JSON log line, a JSON answer
+ * of piyasactl). */
+START_TEST(test_long_path_stays_utf8)
+{
+	char text[600] = "{\"bots\":[{\"name\":\"a\",\"persona_profile\":{\"", err[512] = "";
+	json_t *e;
+
+	for (int i = 0; i < 200; i++)
+		strcat(text, "\xc3\xa7");
+	strcat(text, "\":1}}]}");
+	ck_assert_int_eq(check_file(text, err, sizeof err), -1);
+	ck_assert_msg((e = json_string(err)) != NULL, "not UTF-8: %s", err);
+	json_decref(e);
+	ck_assert_ptr_nonnull(strstr(err, "bots[0].persona_profile.\xc3\xa7"));
+}
+END_TEST
+
 /* The tests run from the project root; from build/MODE/tests as a fallback. */
 static const char *demo_cast_path(void)
 {
@@ -262,6 +280,7 @@ static Suite *cast_suite(void)
 	tcase_add_test(tc, test_hours);
 	tcase_add_test(tc, test_token);
 	tcase_add_test(tc, test_file_errors);
+	tcase_add_test(tc, test_long_path_stays_utf8);
 	tcase_add_test(tc, test_demo_cast);
 	tcase_add_test(tc, test_settings);
 	suite_add_tcase(s, tc);

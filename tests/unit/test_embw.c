@@ -3,6 +3,7 @@
 #include "worker/calls/embw.h"
 
 #include <check.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,19 @@ START_TEST(embedding_parse_bad)
 	ck_bad("[1,2]", "expected an object");
 	ck_bad("{\"data\":[{\"embedding\":[1,2", "not JSON");
 	ck_bad("", "not JSON");
+	/* jansson cuts the input it quotes inside "ç": the error text stays UTF-8. */
+	{
+		const char *b = "{\"data\": \"\\u12\xc3\xa7\"}";
+		char err[256];
+		float *vec;
+		size_t dim;
+		json_t *e;
+
+		ck_bad(b, "not JSON: invalid escape");
+		ck_assert_int_eq(embw_parse(b, strlen(b), 1, &vec, &dim, err, sizeof err), -1);
+		ck_assert_ptr_nonnull(e = json_string(err));
+		json_decref(e);
+	}
 	ck_bad("{\"error\":{\"message\":\"quota exceeded\",\"type\":\"x\"}}", "api error: quota exceeded");
 	/* A batch answer must account for every input, once, in one shape. */
 	ck_bad_n("{\"data\":[{\"embedding\":[1],\"index\":0}]}", 2, "1 items for 2 inputs");

@@ -67,6 +67,69 @@ START_TEST(job_malformed_is_refused_with_reason)
 }
 END_TEST
 
+/* What jansson, and so a JSON log line or an outbox row, accepts. */
+static int is_utf8(const char *s)
+{
+	json_t *j = json_string(s);
+
+	json_decref(j);
+	return j != NULL;
+}
+
+/* Texts from outside in error messages: jansson quotes the input near its error
+ * and cuts it at its own limit (here inside "ç"), Telegram descriptions are cut
+ * to 255 and 200 bytes. Each must stay valid UTF-8, or the log line, the
+ * outbox row ("failed") and the dead letter are lost (issue 19, item 5). */
+START_TEST(error_texts_stay_utf8)
+{
+	const char *bad_escape = "{\"id\": \"\\u12\xc3\xa7\"}";
+	char err[128], desc[700], body[800], why[256];
+	struct llmw_result lr;
+	struct tgw_result r;
+	struct job j;
+
+	ck_assert_int_eq(job_decode(&j, bad_escape, strlen(bad_escape), err, sizeof err), -1);
+	ck_assert_msg(is_utf8(err), "job: %s", err);
+	ck_assert_ptr_nonnull(strstr(err, "not JSON: invalid escape"));
+	ck_assert_int_eq(llmw_parse(bad_escape, strlen(bad_escape), &lr, err, sizeof err), -1);
+	ck_assert_msg(is_utf8(err), "llmw: %s", err);
+	ck_assert_int_eq(tgw_parse(bad_escape, strlen(bad_escape), &r, err, sizeof err), -1);
+	ck_assert_msg(is_utf8(err), "tgw: %s", err);
+	/* A 400 whose description is 300 "ş" (600 bytes): odd cuts at 255 and 200. */
+	for (int i = 0; i < 300; i++)
+		memcpy(desc + 2 * i, "\xc5\x9f", 2);
+	desc[600] = 0;
+	snprintf(body, sizeof body, "{\"ok\":false,\"error_code\":400,\"description\":\"x%s\"}",
+		 desc);
+	ck_assert_int_eq(tgw_parse(body, strlen(body), &r, err, sizeof err), 0);
+	ck_assert(is_utf8(r.description));
+	ck_assert_uint_eq(strlen(r.description), 1 + 2 * 127);
+	tgw_failure_text(&r, why, sizeof why);
+	ck_assert_msg(is_utf8(why), "%s", why);
+	ck_assert_uint_eq(strlen(why), strlen("telegram 400: x") + 2 * 99);
+	/* A small buffer cuts it too, on a character boundary. */
+	tgw_failure_text(&r, why, 20);
+	ck_assert_str_eq(why, "telegram 400: x\xc5\x9f\xc5\x9f");
+}
+END_TEST
+
+/* What a dead letter stores of a job's bytes: themselves when PostgreSQL takes
+ * them as text, else base64 behind a mark (issue 19, item 4). */
+START_TEST(raw_job_text_is_storable)
+{
+	char *s;
+
+	ck_assert_str_eq((s = job_raw_text("{\"id\":\"ç\"}", 11)), "{\"id\":\"ç\"}");
+	free(s);
+	ck_assert_str_eq((s = job_raw_text("{\xff}", 3)), "base64:e/99");
+	free(s);
+	ck_assert_str_eq((s = job_raw_text("a\0b", 3)), "base64:YQBi");
+	free(s);
+	ck_assert_str_eq((s = job_raw_text("", 0)), "");
+	free(s);
+}
+END_TEST
+
 START_TEST(ownership_is_bot_id_mod_n)
 {
 	int seen[4] = { 0 };
@@ -111,6 +174,29 @@ START_TEST(redis_urls)
 	ck_assert_str_eq(u.path, "/run/r.sock");
 	ck_assert_int_eq(rurl_parse(&u, "http://x", err, sizeof err), -1);
 	ck_assert_int_eq(rurl_parse(&u, "redis://h:99999", err, sizeof err), -1);
+	/* The userinfo: an '@' of the password was taken for its end, and the host
+	 * became "ss@host" (issue 19, item 8). Encoded it is read, bare refused. */
+	ck_assert_int_eq(rurl_parse(&u, "redis://:p@ss@host", err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "%40") != NULL, "%s", err);
+	ck_assert_int_eq(rurl_parse(&u, "redis://u:p@ss@host:7000/1", err, sizeof err), -1);
+	ck_assert_int_eq(rurl_parse(&u, "redis://:p%40ss@host:7000/3", err, sizeof err), 0);
+	ck_assert_str_eq(u.password, "p@ss");
+	ck_assert_str_eq(u.host, "host");
+	ck_assert_int_eq(u.port, 7000);
+	ck_assert_int_eq(u.db, 3);
+	ck_assert_int_eq(rurl_parse(&u, "redis://default:p:w@h", err, sizeof err), 0);
+	ck_assert_str_eq(u.password, "p:w");
+	ck_assert_int_eq(rurl_parse(&u, "redis://[::1]:6380", err, sizeof err), 0);
+	ck_assert_str_eq(u.host, "::1");
+	ck_assert_int_eq(u.port, 6380);
+	ck_assert_int_eq(rurl_parse(&u, "redis://h/", err, sizeof err), 0);
+	ck_assert_int_eq(u.db, 0);
+	ck_assert_str_eq(u.password, "");
+	ck_assert_int_eq(rurl_parse(&u, "redis://h?db=2", err, sizeof err), -1);
+	ck_assert_int_eq(rurl_parse(&u, "redis://h/x", err, sizeof err), -1);
+	ck_assert_int_eq(rurl_parse(&u, "redis://h:0", err, sizeof err), -1);
+	ck_assert_int_eq(rurl_parse(&u, "redis://:a%00b@h", err, sizeof err), -1);
+	ck_assert_int_eq(rurl_parse(&u, "redis://", err, sizeof err), -1);
 }
 END_TEST
 
@@ -151,6 +237,13 @@ START_TEST(llm_wire)
 	ck_assert_int_eq(llmw_parse(ok, strlen(ok), &r, err, sizeof err), 0);
 	ck_assert_str_eq(r.content, "selam");
 	ck_assert_int_eq(r.prompt_tokens, 10);
+	llmw_result_clear(&r);
+	/* Usage from outside: negative refused as 0, huge clamped (issue 19, item 6). */
+	const char *odd = "{\"choices\":[{\"message\":{\"content\":\"x\"}}],"
+			  "\"usage\":{\"prompt_tokens\":-500,\"completion_tokens\":4294967301}}";
+	ck_assert_int_eq(llmw_parse(odd, strlen(odd), &r, err, sizeof err), 0);
+	ck_assert_int_eq(r.prompt_tokens, 0);
+	ck_assert_int_eq(r.completion_tokens, LLMW_TOKENS_MAX);
 	llmw_result_clear(&r);
 	ck_assert_int_eq(llmw_parse("{\"choices\":[]}", 14, &r, err, sizeof err), -1);
 	ck_assert_int_eq(llmw_parse("garbage", 7, &r, err, sizeof err), -1);
@@ -213,6 +306,8 @@ static Suite *job_suite(void)
 
 	tcase_add_test(tc, job_round_trip);
 	tcase_add_test(tc, job_malformed_is_refused_with_reason);
+	tcase_add_test(tc, error_texts_stay_utf8);
+	tcase_add_test(tc, raw_job_text_is_storable);
 	tcase_add_test(tc, ownership_is_bot_id_mod_n);
 	tcase_add_test(tc, queue_keys_share_one_hash_tag);
 	tcase_add_test(tc, redis_urls);

@@ -125,6 +125,32 @@ START_TEST(markdown_and_whitespace)
 }
 END_TEST
 
+/* A model's hostile output: bidirectional overrides, embeddings, isolates and
+ * marks would reorder the message in the chat, zero-width characters hide in
+ * it; all go. A zero-width joiner stays inside an emoji sequence only (issue 19,
+ * item 10). */
+START_TEST(bidi_and_invisible_characters_dropped)
+{
+	ck_clean("Dolar \xE2\x80\xAEyükseldi\xE2\x80\xAC bugün", "Dolar yükseldi bugün");
+	ck_clean("\xE2\x80\xAA\xE2\x80\xAB\xE2\x80\xAD altın\xE2\x80\x8E\xE2\x80\x8F düştü",
+		 "altın düştü");
+	ck_clean("faiz \xE2\x81\xA6sabit\xE2\x81\xA9 \xE2\x81\xA7kaldı\xE2\x81\xA8", "faiz sabit kaldı");
+	ck_clean("\xEF\xBB\xBF" "BIST\xE2\x80\x8C\xE2\x80\x8D yükseliyor\xD8\x9C\xE2\x81\xA0",
+		 "BIST yükseliyor");
+	/* a family, a heart on fire, a skin tone: joined as written */
+	ck_clean("aile \xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7",
+		 "aile \xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7");
+	ck_clean("piyasa \xE2\x9D\xA4\xEF\xB8\x8F\xE2\x80\x8D\xF0\x9F\x94\xA5",
+		 "piyasa \xE2\x9D\xA4\xEF\xB8\x8F\xE2\x80\x8D\xF0\x9F\x94\xA5");
+	/* a joiner next to a letter or at an end glues nothing; doubled, one stays */
+	ck_clean("dolar\xE2\x80\x8D\xF0\x9F\x9A\x80", "dolar\xF0\x9F\x9A\x80");
+	ck_clean("\xF0\x9F\x9A\x80\xE2\x80\x8D\xE2\x80\x8D\xF0\x9F\x9A\x80",
+		 "\xF0\x9F\x9A\x80\xE2\x80\x8D\xF0\x9F\x9A\x80");
+	ck_clean("\xE2\x80\x8D\xF0\x9F\x9A\x80 uçuş\xE2\x80\x8D", "\xF0\x9F\x9A\x80 uçuş");
+	ck_clean("\xF0\x9F\x9A\x80\xE2\x80\x8D", "\xF0\x9F\x9A\x80");
+}
+END_TEST
+
 START_TEST(cap_long_turkish_at_sentence_end)
 {
 	char in[8192] = "";
@@ -283,6 +309,7 @@ static Suite *textcheck_suite(void)
 	tcase_add_test(tc, ai_self_reference_dropped);
 	tcase_add_test(tc, labels_and_quotes_removed);
 	tcase_add_test(tc, markdown_and_whitespace);
+	tcase_add_test(tc, bidi_and_invisible_characters_dropped);
 	tcase_add_test(tc, cap_long_turkish_at_sentence_end);
 	tcase_add_test(tc, cap_long_turkish_at_word_boundary);
 	tcase_add_test(tc, cap_never_splits_a_character);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/backoff.h"
 #include "common/cfg.h"
 #include "common/shm.h"
 #include "worker/calls/tgc.h"
@@ -117,6 +118,21 @@ START_TEST(a_429_pauses_only_its_chat)
 }
 END_TEST
 
+/* Retry-After: 2^62 seconds times 1000 wrapped to 0 (and was undefined
+ * behaviour): the chat was not paused at all. It is paused a day at most
+ * (issue 19, item 6). */
+START_TEST(a_huge_retry_after_pauses_a_day)
+{
+	struct tgc *t = setup(0);
+	int64_t now = 1000000, wait;
+
+	ck_assert_int_eq(call(t, BOT, GROUP, now, TGC_RATE_LIMITED, 1L << 62), 0);
+	wait = call(t, BOT, GROUP, now + 1000, TGC_OK, 0);
+	ck_assert_int_eq(wait, BACKOFF_RETRY_AFTER_MAX_S * 1000LL - 1000);
+	tgc_free(t);
+}
+END_TEST
+
 START_TEST(pacing_off_sends_at_once)
 {
 	struct tgc *t = setup(0);
@@ -154,6 +170,7 @@ static Suite *tgc_suite(void)
 	tcase_add_test(tc, twenty_a_minute_per_group);
 	tcase_add_test(tc, limits_from_the_settings);
 	tcase_add_test(tc, a_429_pauses_only_its_chat);
+	tcase_add_test(tc, a_huge_retry_after_pauses_a_day);
 	tcase_add_test(tc, pacing_off_sends_at_once);
 	tcase_add_test(tc, failures_open_the_breakers);
 	suite_add_tcase(s, tc);

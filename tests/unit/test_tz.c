@@ -5,6 +5,7 @@
 #include "tests/check_main.h"
 
 #include <check.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,18 @@ START_TEST(unknown_zones_refused)
 	longname[sizeof longname - 1] = '\0';
 	ck_assert_int_eq(tz_local(longname, JAN_NOON_MS, &l, err, sizeof err), -1);
 	ck_assert_int_lt(strlen(err), sizeof err);
+	/* ... cut on a character boundary: "A" and 100 "ç" are cut at 64 bytes. */
+	{
+		char tr[202] = "A";
+		json_t *e;
+
+		for (int i = 0; i < 100; i++)
+			strcat(tr, "\xc3\xa7");
+		ck_assert_int_eq(tz_local(tr, JAN_NOON_MS, &l, err, sizeof err), -1);
+		ck_assert_msg((e = json_string(err)) != NULL, "not UTF-8: %s", err);
+		json_decref(e);
+		ck_assert_uint_eq(strlen(err), strlen("unknown time zone 'A'") + 2 * 31);
+	}
 }
 END_TEST
 

@@ -1,5 +1,6 @@
 /* embw: see embw.h. */
 #include "worker/calls/embw.h"
+#include "common/utf8.h"
 
 #include <float.h>
 #include <jansson.h>
@@ -20,6 +21,7 @@ static int errf(char *err, size_t errlen, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
+		utf8_cut(err, errlen, err); /* jansson's text, the API's message */
 	}
 	return -1;
 }

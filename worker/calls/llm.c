@@ -205,13 +205,15 @@ void llm_done(struct llm *l, int i, uint64_t gen, int64_t now, enum llm_outcome 
 	switch (o) {
 	case LLM_OK:
 		brk_record(p->brk, now, gen, BRK_SUCCESS, duration_ms);
+		tokens = tokens < 0 ? 0 : tokens; /* a usage count never lowers a budget */
 		p->tokens_today += tokens;
 		tb_take(&p->tpm, now, tokens);
 		add_bot_tokens(l, bot_id, tokens);
 		break;
 	case LLM_RATE_LIMITED:
 		brk_record(p->brk, now, gen, BRK_COOLDOWN, duration_ms);
-		p->cooldown_until = now + (retry_after_s > 0 ? retry_after_s * 1000 : DEFAULT_429_MS);
+		p->cooldown_until = now + (retry_after_s > 0 ? backoff_retry_after_ms(retry_after_s)
+							     : DEFAULT_429_MS);
 		brk_cooldown(p->brk, now, p->cooldown_until);
 		break;
 	case LLM_QUOTA:

@@ -35,6 +35,9 @@ enum llm_outcome {
 	LLM_BAD_REQUEST     /* 400: our request, not the provider */
 };
 
+/* The outcome of a call to provider p picked with gen. retry_after_s (of a
+ * 429; <= 0: none) cools it down, at most BACKOFF_RETRY_AFTER_MAX_S; tokens (of
+ * LLM_OK; a negative count counts as 0) go to its budget and the bot's count. */
 void llm_done(struct llm *l, int p, uint64_t gen, int64_t now_ms, enum llm_outcome o,
 	      int duration_ms, long retry_after_s, int64_t bot_id, int tokens);
 

@@ -1,5 +1,6 @@
 /* llmw: see llmw.h. */
 #include "worker/calls/llmw.h"
+#include "common/utf8.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -64,6 +65,14 @@ static char *trimmed_copy(const char *s)
 	return strndup(s, n);
 }
 
+/* A usage count as llmw.h promises it. */
+static int tokens_of(const json_t *usage, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(usage, key));
+
+	return v < 0 ? 0 : v > LLMW_TOKENS_MAX ? LLMW_TOKENS_MAX : (int)v;
+}
+
 int llmw_parse(const char *body, size_t len, struct llmw_result *r, char *err, size_t el)
 {
 	json_error_t je;
@@ -72,7 +81,7 @@ int llmw_parse(const char *body, size_t len, struct llmw_result *r, char *err, s
 
 	memset(r, 0, sizeof *r);
 	if (!o) {
-		snprintf(err, el, "completion is not JSON: %s", je.text);
+		utf8_fmt(err, el, "completion is not JSON: %s", je.text);
 		return -1;
 	}
 	msg = json_object_get(json_array_get(json_object_get(o, "choices"), 0), "message");
@@ -83,8 +92,8 @@ int llmw_parse(const char *body, size_t len, struct llmw_result *r, char *err, s
 		return -1;
 	}
 	usage = json_object_get(o, "usage");
-	r->prompt_tokens = (int)json_integer_value(json_object_get(usage, "prompt_tokens"));
-	r->completion_tokens = (int)json_integer_value(json_object_get(usage, "completion_tokens"));
+	r->prompt_tokens = tokens_of(usage, "prompt_tokens");
+	r->completion_tokens = tokens_of(usage, "completion_tokens");
 	r->content = trimmed_copy(content);
 	json_decref(o);
 	if (!r->content) {

@@ -21,13 +21,19 @@ struct llmw_params {
 char *llmw_request(const char *model, const struct llmw_msg *msgs, int n,
 		   const struct llmw_params *p);
 
+/* The most tokens one answer may count for, each of prompt and completion. */
+#define LLMW_TOKENS_MAX 10000000
+
 struct llmw_result {
 	char *content;         /* malloc'd, trimmed; owned by the caller */
-	int prompt_tokens;
-	int completion_tokens;
+	int prompt_tokens;     /* 0..LLMW_TOKENS_MAX */
+	int completion_tokens; /* 0..LLMW_TOKENS_MAX */
 };
 
-/* Parse a 200 answer. -1 with err when malformed or the content is missing. */
+/* Parse a 200 answer. -1 with err when malformed or the content is missing.
+ * The usage counts come from outside: a missing or negative one is refused as
+ * 0 (it must not lower a budget), a larger one is clamped to LLMW_TOKENS_MAX,
+ * so their sum always fits an int. */
 int llmw_parse(const char *body, size_t len, struct llmw_result *r, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 

@@ -214,5 +214,6 @@ void tgc_done(struct tgc *t, const struct tgc_ticket *tk, int64_t now, enum tgc_
 	if (b)
 		brk_record(b->brk, now, tk->gen_bot, map[o], duration_ms);
 	if (o == TGC_RATE_LIMITED && b && (c = chat_of(t->cfg, b, tk->chat_id, now)))
-		c->paused_until = now + (retry_after_s > 0 ? retry_after_s * 1000 : 1000);
+		c->paused_until = now + (retry_after_s > 0 ? backoff_retry_after_ms(retry_after_s)
+							   : 1000);
 }

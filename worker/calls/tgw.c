@@ -1,5 +1,6 @@
 /* tgw: see tgw.h. */
 #include "worker/calls/tgw.h"
+#include "common/utf8.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -59,7 +60,7 @@ int tgw_parse(const char *body, size_t len, struct tgw_result *r, char *err, siz
 	memset(r, 0, sizeof *r);
 	r->retry_after = -1;
 	if (!o || !json_is_object(o) || !json_is_boolean(ok = json_object_get(o, "ok"))) {
-		snprintf(err, el, "telegram answer is not a Bot API object%s%s", o ? "" : ": ",
+		utf8_fmt(err, el, "telegram answer is not a Bot API object%s%s", o ? "" : ": ",
 			 o ? "" : je.text);
 		json_decref(o);
 		return -1;
@@ -68,7 +69,7 @@ int tgw_parse(const char *body, size_t len, struct tgw_result *r, char *err, siz
 	if (json_is_integer(v = json_object_get(o, "error_code")))
 		r->error_code = (int)json_integer_value(v);
 	if ((d = json_string_value(json_object_get(o, "description"))))
-		snprintf(r->description, sizeof r->description, "%s", d);
+		utf8_cut(r->description, sizeof r->description, d);
 	v = json_object_get(json_object_get(o, "parameters"), "retry_after");
 	if (json_is_integer(v))
 		r->retry_after = (long)json_integer_value(v);
@@ -77,4 +78,12 @@ int tgw_parse(const char *body, size_t len, struct tgw_result *r, char *err, siz
 		r->message_id = json_integer_value(v);
 	json_decref(o);
 	return 0;
+}
+
+size_t tgw_failure_text(const struct tgw_result *r, char *out, size_t n)
+{
+	char d[TGW_FAILURE_DESC + 1];
+
+	utf8_cut(d, sizeof d, r->description);
+	return utf8_fmt(out, n, "telegram %d: %s", r->error_code, d);
 }

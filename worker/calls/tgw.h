@@ -20,13 +20,20 @@ struct tgw_result {
 	int error_code;            /* Telegram's, when !ok */
 	long retry_after;          /* parameters.retry_after, or -1 */
 	int64_t message_id;        /* result.message_id of a sent message, or 0 */
-	char description[256];
+	char description[256];     /* cut on a character boundary */
 };
 
 /* Parse an answer. 0 when it is a well-formed Bot API answer (ok or not), -1
  * with err when it is not JSON or lacks "ok". */
 int tgw_parse(const char *body, size_t len, struct tgw_result *r, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
+
+/* What a refused send records (messages.error, the dead letter's reason):
+ * "telegram <error_code>: <description>", the description cut to
+ * TGW_FAILURE_DESC bytes; out (n bytes) is always valid UTF-8, so PostgreSQL and
+ * jansson take it. Returns its length. */
+#define TGW_FAILURE_DESC 200
+size_t tgw_failure_text(const struct tgw_result *r, char *out, size_t n);
 
 /* Bytes of s that hold at most max_cp UTF-8 characters. */
 size_t tgw_utf8_prefix(const char *s, size_t max_cp);

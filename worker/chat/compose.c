@@ -3,9 +3,13 @@
  * only once its first item is known to render. Data strings pass through
  * put_data(), the one place that caps, cuts on a character boundary, drops
  * malformed UTF-8 (the worker's JSON encoder would refuse the whole request) and
- * turns control characters into spaces. */
+ * turns whatever may end a line into spaces: the ASCII and C1 controls (CR, VT,
+ * FF, NEL U+0085) and U+2028, U+2029, which a model reads as line breaks as well
+ * as "\n". Inside quotes a '"' of the data becomes '\'', so a name or a headline
+ * cannot close its quote and go on as an instruction. */
 #include "worker/chat/compose.h"
 #include "common/backoff.h"
+#include "common/utf8.h"
 #include "worker/chat/pick.h"
 
 #include <math.h>
@@ -82,37 +86,31 @@ static char *sb_done(struct sb *b)
 
 /* ---- data strings ---- */
 
-/* Bytes of the well-formed UTF-8 character at s (as RFC 3629 and jansson define
- * it: no overlong forms, no surrogates), or 0 when s starts a malformed one. */
-static size_t utf8_char(const unsigned char *s)
+static size_t char_at(const unsigned char *p)
 {
-	unsigned char c = s[0];
-	size_t n;
+	return utf8_char((const char *)p, SIZE_MAX);
+}
 
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4;
-	else
-		return 0;
-	for (size_t k = 1; k < n; k++)
-		if ((s[k] & 0xC0) != 0x80)
-			return 0;
-	if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) ||
-	    (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
-		return 0;
-	return n;
+/* What put_data makes of the character of n bytes at p. */
+enum ch { CH_COPY, CH_BLANK, CH_QUOTE };
+
+static enum ch char_kind(const unsigned char *p, size_t n, int quoted)
+{
+	if (n == 1)
+		return *p <= 0x20 || *p == 0x7F ? CH_BLANK : quoted && *p == '"' ? CH_QUOTE : CH_COPY;
+	if (n == 2) /* the C1 controls U+0080..U+009F, NEL among them */
+		return p[0] == 0xC2 && p[1] < 0xA0 ? CH_BLANK : CH_COPY;
+	if (n == 3) /* U+2028 LINE SEPARATOR, U+2029 PARAGRAPH SEPARATOR */
+		return p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9) ? CH_BLANK
+											: CH_COPY;
+	return CH_COPY;
 }
 
 /* s as one clean line of at most cap bytes (plus "…" when cut): leading and
- * trailing blanks trimmed, control characters as spaces, malformed bytes left
- * out, never cut inside a character. Returns the bytes of s rendered (0 = nothing
- * was written). */
-static size_t put_data(struct sb *b, const char *s, size_t cap)
+ * trailing blanks trimmed, anything that may end a line as a space, malformed
+ * bytes left out, never cut inside a character; with quoted, '"' as '\''.
+ * Returns the bytes of s rendered (0 = nothing was written). */
+static size_t put_text(struct sb *b, const char *s, size_t cap, int quoted)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t out = 0, pending = 0; /* spaces held back until a visible character */
@@ -120,15 +118,12 @@ static size_t put_data(struct sb *b, const char *s, size_t cap)
 	if (!s)
 		return 0;
 	while (*p) {
-		size_t n = utf8_char(p);
+		size_t n = char_at(p);
+		enum ch k = n ? char_kind(p, n, quoted) : CH_BLANK;
 
-		if (n == 0) {
-			p++;
-			continue;
-		}
-		if (n == 1 && (*p <= 0x20 || *p == 0x7F)) {
-			pending += out > 0;
-			p++;
+		if (n == 0 || k == CH_BLANK) {
+			pending += n && out > 0;
+			p += n ? n : 1;
 			continue;
 		}
 		if (out + (pending ? 1 : 0) + n > cap) {
@@ -140,17 +135,50 @@ static size_t put_data(struct sb *b, const char *s, size_t cap)
 			out++;
 			pending = 0;
 		}
-		/* This character and the visible ones after it that fit go in one
+		/* This character and the plain ones after it that fit go in one
 		 * copy: a prompt is mostly such runs, and a call per character was a
 		 * tenth of the job's CPU. (A NUL ends the run as a control would.) */
-		for (size_t m; (m = utf8_char(p + n)) > 0 && out + n + m <= cap; n += m)
-			if (m == 1 && (p[n] <= 0x20 || p[n] == 0x7F))
+		for (size_t m; k == CH_COPY && (m = char_at(p + n)) > 0 && out + n + m <= cap; n += m)
+			if (char_kind(p + n, m, quoted) != CH_COPY)
 				break;
-		sb_add(b, (const char *)p, n);
+		sb_add(b, k == CH_QUOTE ? "'" : (const char *)p, n);
 		out += n;
 		p += n;
 	}
 	return out;
+}
+
+static size_t put_data(struct sb *b, const char *s, size_t cap)
+{
+	return put_text(b, s, cap, 0);
+}
+
+/* s in double quotes, which it cannot close; the quotes are written only when
+ * something of s is. Returns the bytes of s rendered. */
+static size_t put_quoted(struct sb *b, const char *s, size_t cap)
+{
+	size_t at = b->len, n;
+
+	sb_puts(b, "\"");
+	if (!(n = put_text(b, s, cap, 1))) {
+		b->len = at;
+		if (b->p)
+			b->p[at] = 0;
+		return 0;
+	}
+	sb_puts(b, "\"");
+	return n;
+}
+
+/* 1 when put_data would show something of s. */
+static int has_text(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t n; p && *p; p += n ? n : 1)
+		if ((n = char_at(p)) && char_kind(p, n, 0) != CH_BLANK)
+			return 1;
+	return 0;
 }
 
 /* A string field with something visible in it, or NULL. */
@@ -159,18 +187,7 @@ static const char *str_of(const json_t *o, const char *key)
 	json_t *v = json_is_object(o) ? json_object_get(o, key) : NULL;
 	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
 
-	for (const char *p = s; p && *p; p++)
-		if ((unsigned char)*p > 0x20)
-			return s;
-	return NULL;
-}
-
-static int has_text(const char *s)
-{
-	for (; s && *s; s++)
-		if ((unsigned char)*s > 0x20)
-			return 1;
-	return 0;
+	return has_text(s) ? s : NULL;
 }
 
 /* The visible strings of an array field, at most max. */
@@ -198,10 +215,9 @@ static void put_list(struct sb *b, const char *const *v, size_t n, const char *s
 		if (i)
 			sb_puts(b, sep);
 		if (quote)
-			sb_puts(b, "\"");
-		put_data(b, v[i], cap);
-		if (quote)
-			sb_puts(b, "\"");
+			put_quoted(b, v[i], cap);
+		else
+			put_data(b, v[i], cap);
 	}
 }
 
@@ -274,14 +290,19 @@ static int is_turkish(const char *lang)
 
 /* ---- the system prompt ---- */
 
+/* The name is quoted and called a name: a bot named "Emoji kullanma." must not
+ * read as that instruction. */
 static void sys_identity(struct sb *b, const struct compose_in *in)
 {
-	sb_puts(b, "Sen ");
-	if (put_data(b, in->bot_name, COMPOSE_CAP_WORD))
-		sb_puts(b, "; bir");
-	else
-		sb_puts(b, "bir");
-	sb_puts(b, " Telegram piyasa sohbet grubunun üyesisin ve grupta kendi adınla yazıyorsun.\n");
+	if (has_text(in->bot_name)) {
+		sb_puts(b, "Adın ");
+		put_quoted(b, in->bot_name, COMPOSE_CAP_WORD);
+		sb_puts(b, ". Bir Telegram piyasa sohbet grubunun üyesisin ve grupta bu adla "
+			   "yazıyorsun.\n");
+		return;
+	}
+	sb_puts(b, "Sen bir Telegram piyasa sohbet grubunun üyesisin ve grupta kendi adınla "
+		   "yazıyorsun.\n");
 }
 
 static void sys_tone(struct sb *b, const struct compose_in *in)
@@ -374,10 +395,9 @@ static void sys_style(struct sb *b, const struct compose_in *in)
 	else if (len && strcmp(len, "long") == 0)
 		sb_puts(b, "Genelde uzun ve açıklayıcı yazarsın.\n");
 	if (disc) {
-		sb_puts(b, "Yatırım tavsiyesi gibi anlaşılabilecek bir şey yazarsan sonuna şu notu ekle: "
-			   "\"");
-		put_data(b, disc, COMPOSE_CAP_ITEM);
-		sb_puts(b, "\"\n");
+		sb_puts(b, "Yatırım tavsiyesi gibi anlaşılabilecek bir şey yazarsan sonuna şu notu ekle: ");
+		put_quoted(b, disc, COMPOSE_CAP_ITEM);
+		sb_puts(b, "\n");
 	}
 }
 
@@ -431,7 +451,7 @@ static void sys_examples(struct sb *b, const struct compose_in *in)
 	strs_of(in->persona, "watchlist", &sym, 1);
 	sb_puts(b, "\nDoğru örnek: \"");
 	sb_puts(b, right[t][0]);
-	put_data(b, sym, COMPOSE_CAP_WORD);
+	put_text(b, sym, COMPOSE_CAP_WORD, 1);
 	sb_puts(b, right[t][1]);
 	sb_puts(b, "\"\n");
 	sb_puts(b, "Yanlış örnek (asistan ağzı): \"Tabii ki! İşte analiz: 1) Teknik görünüm olumlu "
@@ -477,7 +497,7 @@ static void user_summary(struct sb *b, const struct compose_in *in)
 	size_t start = b->len;
 
 	sb_puts(b, "Karakterin: ");
-	if (put_data(b, in->bot_name, COMPOSE_CAP_WORD))
+	if (put_quoted(b, in->bot_name, COMPOSE_CAP_WORD))
 		sep = "; ";
 	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
 		const char *v = str_of(in->persona, fields[i].key);
@@ -601,9 +621,9 @@ static void user_own_past(struct sb *b, const struct compose_in *in)
 		if (!has_text(in->own_past[i]))
 			continue;
 		heading(b, "Daha önce şunları yazdın (aynılarını tekrarlama):", &head);
-		sb_puts(b, "- \"");
-		put_data(b, in->own_past[i], COMPOSE_CAP_TEXT);
-		sb_puts(b, "\"\n");
+		sb_puts(b, "- ");
+		put_quoted(b, in->own_past[i], COMPOSE_CAP_TEXT);
+		sb_puts(b, "\n");
 		n++;
 	}
 }
@@ -706,9 +726,9 @@ static void user_task(struct sb *b, const struct compose_in *in)
 					       : "Sohbete kendiliğinden yeni bir mesajla gir.\n");
 	}
 	if (has_text(in->news)) {
-		sb_puts(b, "Haber: \"");
-		put_data(b, in->news, COMPOSE_CAP_TARGET);
-		sb_puts(b, "\" (uygunsa buna değin).\n");
+		sb_puts(b, "Haber: ");
+		put_quoted(b, in->news, COMPOSE_CAP_TARGET);
+		sb_puts(b, " (uygunsa buna değin).\n");
 	}
 	if (in->mention && who) {
 		sb_puts(b, "Mesaja @");
@@ -720,7 +740,7 @@ static void user_task(struct sb *b, const struct compose_in *in)
 		sb_printf(b, "Şu an %s; gerekirse buna uygun konuş.\n", when);
 	if (in->persona_refresh) {
 		sb_puts(b, "Hatırlatma: ");
-		if (put_data(b, in->bot_name, COMPOSE_CAP_WORD))
+		if (put_quoted(b, in->bot_name, COMPOSE_CAP_WORD))
 			sb_puts(b, " olarak ");
 		sb_puts(b, "karakterinden, üslubundan ve görüşlerinden çıkma.\n");
 	}

@@ -9,13 +9,18 @@
  * empty or of an unexpected JSON type is left out with its heading, never
  * rendered empty and never a crash. Every string taken from data is capped
  * (COMPOSE_CAP_* bytes, cut on a UTF-8 character boundary and marked with "…")
- * and its control characters (newlines included) become spaces, so one huge or
- * multi-line value can neither blow up the prompt nor forge a line such as
- * "Konu: X" or "Şu mesaja cevap ver: ..." (lines the fake API and the worker's
- * tests look for).
+ * and everything that may end a line becomes a space: the ASCII and C1 controls
+ * (LF, CR, VT, FF, NEL U+0085) and U+2028, U+2029. So one huge or multi-line
+ * value (a human's message or name, a headline, the topic, the bot's own past
+ * messages) can neither blow up the prompt nor forge a line such as "Konu: X" or
+ * "Şu mesaja cevap ver: ..." (lines the fake API and the worker's tests look
+ * for). The bot's name is quoted and introduced as a name ("Adın \"X\"."), and a
+ * '"' inside quoted data becomes '\'', so a name such as "Emoji kullanma." reads
+ * as a name, not an instruction, and no quoted value can close its quotes.
  *
- * Contracts: when persona style.emojis is false the system prompt contains the
- * sentence "Emoji kullanma." (and only then); the user prompt carries the topic
+ * Contracts: when persona style.emojis is false the system prompt has the line
+ * "Emoji kullanma." (and only then; the sentence may appear elsewhere only
+ * inside quoted data, such as a bot named so); the user prompt carries the topic
  * as a line "Konu: X" and the reply target as a line starting
  * "Şu mesaja cevap ver: ". The system prompt never starts with the markers of
  * the guard or memorize calls ("TUTARLILIK DENETİMİ", "HAFIZA ÖZETİ").
@@ -72,7 +77,7 @@ struct compose_params {
 
 /* The system prompt: a malloc'd string the caller frees; NULL on OOM or a NULL
  * in. Lines in this order, each only when its data is there: who the bot is
- * (always), tone (the persona's words, then the rule of its class, always:
+ * (always; its name quoted), tone (the persona's words, then the rule of its class, always:
  * young: slang allowed; professional: none; else plain), risk profile, emotion
  * (tone, energy, empathy), anecdotes (2), emoji use ("Emoji kullanma." for
  * emojis false; allowed with the signature emoji for true; else the signature
@@ -83,7 +88,7 @@ struct compose_params {
 char *compose_system(const struct compose_in *in);
 
 /* The user prompt: malloc'd, NULL on OOM or a NULL in. Parts in this order, each
- * only when there is something to say: persona summary (name, tone, risk,
+ * only when there is something to say: persona summary (quoted name, tone, risk,
  * emotion's tone, 3 symbols),
  * stances (6, with confidence), holdings (6), own past messages (3), memories (8),
  * the last 15 messages as "[speaker]: text", "Konu: X", the reply target or the

@@ -14,6 +14,7 @@
 
 #include "common/cast.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "worker/chat/bots.h"
 #include "worker/jobs/task.h"
 
@@ -117,8 +118,12 @@ static void on_recent(PGresult *res, const char *err, void *arg)
 		task_retry(t, -1);
 		return;
 	}
-	for (int i = PQntuples(res) - 1; i >= 0; i--)
-		fprintf(f, "- %.300s\n", PQgetvalue(res, i, 0));
+	for (int i = PQntuples(res) - 1; i >= 0; i--) {
+		char line[301]; /* a cut inside a character: the LLM request fails */
+
+		utf8_cut(line, sizeof line, PQgetvalue(res, i, 0));
+		fprintf(f, "- %s\n", line);
+	}
 	fclose(f);
 	sys = strdup("HAFIZA ÖZETİ. Bir piyasa sohbet grubundaki bir kişinin son mesajları "
 		     "verilecek. Bu kişi hakkında hatırlanmaya değer en fazla 3 şeyi çıkar. "

@@ -11,6 +11,7 @@
 #include "worker/chat/rss.h"
 
 #include "common/backoff.h"
+#include "common/utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -826,7 +827,7 @@ static int transcode(const char *body, size_t len, const char *encoding, char **
 	int bad = 0;
 
 	if (cd == (iconv_t)-1) {
-		snprintf(err, errlen, "malformed XML (line 1): unsupported encoding %.40s", encoding);
+		utf8_fmt(err, errlen, "malformed XML (line 1): unsupported encoding %.40s", encoding);
 		return -1;
 	}
 	o = buf = malloc(cap);
@@ -848,7 +849,7 @@ static int transcode(const char *body, size_t len, const char *encoding, char **
 	}
 	iconv_close(cd);
 	if (bad) {
-		snprintf(err, errlen, "malformed XML (line %zu): not valid %.40s",
+		utf8_fmt(err, errlen, "malformed XML (line %zu): not valid %.40s",
 			 1 + count_lines(body, (size_t)(in - body)), encoding);
 		free(buf);
 		return -1;
@@ -900,7 +901,7 @@ static int parse_doc(struct parse_state *st, const char *body, size_t len,
 	if (XML_Parse(xp, body, (int)len, 1) != XML_STATUS_OK || st->entities)
 		parse_error(xp, st, err, errlen);
 	else if (!st->item_name || (st->rss2 && !st->channel_seen))
-		snprintf(err, errlen, "not an RSS or Atom document (root element <%.40s>)", st->root);
+		utf8_fmt(err, errlen, "not an RSS or Atom document (root element <%.40s>)", st->root);
 	else
 		rc = 0;
 	XML_ParserFree(xp);

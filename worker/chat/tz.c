@@ -11,6 +11,7 @@
  * search to the second finds the change and the entry ends there. Zones never
  * change offset twice within an hour, so one probe an hour ahead is enough. */
 #include "worker/chat/tz.h"
+#include "common/utf8.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -198,12 +199,16 @@ int tz_local(const char *zone, int64_t now_ms, struct tz_local *out, char *err, 
 		if (!s && strlen(zone) < TZ_NAME_MAX)
 			s = claim_slot(zone);
 		if (s && refresh(s, zone, now_s) < 0) {
-			snprintf(err, errlen, "time zone '%s': out of memory", zone);
+			utf8_fmt(err, errlen, "time zone '%s': out of memory", zone);
 			return -1;
 		}
 	}
 	if (!s || !s->known) {
-		snprintf(err, errlen, "unknown time zone '%.*s'", TZ_NAME_MAX, zone);
+		char z[TZ_NAME_MAX + 1];
+
+		/* The name is the chat's, from outside: cut, never inside a character. */
+		utf8_cut(z, sizeof z, zone);
+		utf8_fmt(err, errlen, "unknown time zone '%s'", z);
 		return -1;
 	}
 	fill_local(now_s, s->offset_s, out);

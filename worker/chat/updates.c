@@ -442,8 +442,7 @@ static void process_next(struct poller *p)
 static void on_polled(const struct httpc_resp *r, void *arg)
 {
 	struct poller *p = arg;
-	json_t *root, *res, *u;
-	size_t i;
+	json_t *root, *res;
 
 	if (chain_ends(p))
 		return;
@@ -456,7 +455,8 @@ static void on_polled(const struct httpc_resp *r, void *arg)
 		 * 401/404: the token is wrong: say so now and then, keep trying. */
 		if (r->status != 409 && r->status != 429)
 			log_warn("getUpdates for bot %lld: HTTP %d", (long long)p->bot_id, r->status);
-		retry_later(p, r->status == 429 && r->retry_after_s > 0 ? r->retry_after_s * 1000
+		retry_later(p, r->status == 429 && r->retry_after_s > 0
+				       ? backoff_retry_after_ms(r->retry_after_s)
 			    : r->status == 409 ? 5000 : 60000);
 		return;
 	}
@@ -468,16 +468,28 @@ static void on_polled(const struct httpc_resp *r, void *arg)
 		return;
 	}
 	p->failures = 0;
-	json_array_foreach(res, i, u) {
-		json_int_t uid = json_integer_value(json_object_get(u, "update_id"));
-		if (uid + 1 > p->offset)
-			p->offset = uid + 1;
-	}
+	p->offset = updates_next_offset(p->offset, res);
 	shm_count(p->u->slot, SHM_C_UPDATES, json_array_size(res));
 	p->batch = json_incref(res);
 	p->next = 0;
 	json_decref(root);
 	process_next(p);
+}
+
+int64_t updates_next_offset(int64_t offset, const json_t *result)
+{
+	size_t i;
+	json_t *u;
+
+	json_array_foreach(result, i, u) {
+		json_t *id = json_object_get(u, "update_id");
+		json_int_t uid = json_integer_value(id);
+
+		if (!json_is_integer(id) || uid < offset)
+			continue;
+		offset = uid == INT64_MAX ? INT64_MAX : uid + 1;
+	}
+	return offset;
 }
 
 /* Long while every bot can hold a turn, short when they take turns. */

@@ -12,6 +12,7 @@
 #ifndef PIYASA_UPDATES_H
 #define PIYASA_UPDATES_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -49,5 +50,12 @@ void updates_start(struct updates *u);
 /* Read the list and the tokens now (SIGHUP); max_pollers applies at once. */
 void updates_reload(struct updates *u);
 size_t updates_count(const struct updates *u);
+
+/* The getUpdates offset after the batch result (a JSON array of updates): one
+ * past its highest update_id, never below offset. An update_id of INT64_MAX
+ * leaves INT64_MAX (one past it would wrap to the lowest offset, and the same
+ * updates would come back for ever); an update_id that is not an integer is
+ * ignored. Pure. */
+int64_t updates_next_offset(int64_t offset, const json_t *result);
 
 #endif

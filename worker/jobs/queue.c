@@ -99,10 +99,12 @@ void queue_maybe_lease(struct queue *w)
 {
 	char lease_ms[16], max[16];
 	const char *av[4] = { w->epoch, lease_ms, "0", max };
-	int room = w->h.room(w->h.arg);
+	int room;
 
-	if (w->leasing || w->waiting || w->draining || !w->fleet_ok || room <= 0 ||
-	    !ra_up(w->redis))
+	/* room() only while running: at exit the runner it asks is freed before
+	 * the Redis clients, whose pending BLPOP still calls back here. */
+	if (w->leasing || w->waiting || w->draining || !w->fleet_ok || !ra_up(w->redis) ||
+	    (room = w->h.room(w->h.arg)) <= 0)
 		return;
 	w->lease_want = room < LEASE_BATCH ? room : LEASE_BATCH;
 	snprintf(lease_ms, sizeof lease_ms, "%d", w->cfg->lease_ms);

@@ -24,6 +24,7 @@
 #include "common/net/pgb.h"
 #include "common/net/pgpool.h"
 #include "common/tok.h"
+#include "common/utf8.h"
 #include "worker/calls/llm.h"
 #include "worker/calls/llmw.h"
 #include "worker/calls/tgc.h"
@@ -31,12 +32,14 @@
 
 struct task {
 	struct tasks *r;         /* the runner */
-	char id[JOB_ID_MAX];
+	char *id;                /* the queue's id, exactly (any length or bytes):
+				  * the ack must name the job it leased */
 	char token_s[16];        /* the lease token: this attempt's number */
 	int attempt;
 	int decoded;
 	struct job job;
 	char *raw;               /* the job as leased, for dead letters */
+	size_t raw_len;          /* its bytes (a NUL may be among them) */
 	int provider;            /* index in cfg.providers being tried */
 	uint64_t llm_gen;        /* its breaker generation */
 	struct tgc_ticket tk;    /* Telegram admission of this send */
@@ -107,6 +110,7 @@ static void task_free(struct task *t)
 	if (t->next)
 		t->next->prev = t->prev;
 	job_clear(&t->job);
+	free(t->id);
 	free(t->raw);
 	free(t->system);
 	free(t->user);
@@ -218,6 +222,10 @@ static void on_dead_written(PGresult *res, const char *err, void *arg)
 	finish(t, SHM_OUT_FAILED);
 }
 
+/* Every text of a dead letter as PostgreSQL takes it (a parameter that is not
+ * UTF-8 fails with 22021: the job was then leased again for ever): the job's
+ * bytes as they are or in base64 (job_raw_text), the id and the reason with
+ * any bad byte replaced. */
 static void dead_letter(struct task *t, const char *reason)
 {
 	static const char sql[] =
@@ -229,16 +237,24 @@ static void dead_letter(struct task *t, const char *reason)
 		"ON CONFLICT (job_id) DO UPDATE SET status = CASE messages.status "
 		"WHEN 'sending' THEN 'unknown' WHEN 'retry' THEN 'failed' ELSE messages.status END, "
 		"error = EXCLUDED.error";
-	char bot[24], chat[24], att[16];
-	const char *p[7] = { t->id, t->decoded ? job_kind_name(t->job.kind) : "", bot, chat, att,
-			     t->raw, reason };
+	char bot[24], chat[24], att[16], id[256], why[512];
+	char *job = job_raw_text(t->raw, t->raw_len);
+	const char *p[7] = { id, t->decoded ? job_kind_name(t->job.kind) : "", bot, chat, att,
+			     job, why };
 	struct log_ctx c = ctx_of(t);
 
 	log_msg(LOG_WARNING, &c, "dead letter: %s", reason);
+	if (!job) {
+		abandon(t, "out of memory");
+		return;
+	}
+	utf8_cut(id, sizeof id, t->id);
+	utf8_cut(why, sizeof why, reason);
 	snprintf(bot, sizeof bot, "%lld", (long long)t->job.bot_id);
 	snprintf(chat, sizeof chat, "%lld", (long long)t->job.chat_id);
 	snprintf(att, sizeof att, "%d", t->attempt);
 	query(t, sql, 7, p, on_dead_written);
+	free(job);
 }
 
 void task_dead(struct task *t, const char *reason)
@@ -329,7 +345,7 @@ static void llm_failed(struct task *t, enum llmw_failure f, long retry_after_s, 
 		call_llm(t);
 		return;
 	}
-	retry_later(t, f == LLMW_RATE_LIMIT && retry_after_s >= 0 ? retry_after_s * 1000 : -1);
+	retry_later(t, f == LLMW_RATE_LIMIT ? backoff_retry_after_ms(retry_after_s) : -1);
 }
 
 static enum llm_outcome llm_outcome_of(enum llmw_failure f)
@@ -396,7 +412,7 @@ static void on_llm(const struct httpc_resp *r, void *arg)
 		return;
 	}
 	count_llm(t, r, LLMW_SERVER, 1);
-	llm_record(t, r, LLM_OK, res.prompt_tokens + res.completion_tokens);
+	llm_record(t, r, LLM_OK, res.prompt_tokens + res.completion_tokens); /* each clamped */
 	shm_pcount(t->r->d.slot, t->provider, SHM_P_PROMPT_TOKENS, (uint64_t)res.prompt_tokens);
 	shm_pcount(t->r->d.slot, t->provider, SHM_P_COMPLETION_TOKENS,
 		   (uint64_t)res.completion_tokens);
@@ -652,13 +668,17 @@ static void mark(struct task *t, const char *status, int64_t message_id, const c
 {
 	/* sent_at is when Telegram answered, not when the batch was written. */
 	json_t *row;
+	char err[256];
 
+	/* Texts from curl or Telegram: jansson refuses a string that is not UTF-8,
+	 * and the row would then stay 'sending'. */
+	utf8_cut(err, sizeof err, error ? error : "");
 	t->tg_id = message_id;
 	t->sent_ms = job_now_ms();
 	row = json_pack("{s:s, s:I, s:I, s:i, s:s, s:I, s:s, s:I}", "job_id", t->id, "bot_id",
 			(json_int_t)t->job.bot_id, "chat_id", (json_int_t)t->job.chat_id, "attempt",
 			t->attempt, "status", status, "mid", (json_int_t)message_id, "error",
-			error ? error : "", "at", (json_int_t)t->sent_ms);
+			err, "at", (json_int_t)t->sent_ms);
 
 	/* Off the enqueue-to-sent path: with room to spare, an outcome waits a
 	 * little for others to share its commit and its ack's script call (when
@@ -766,12 +786,12 @@ static void on_sent(const struct httpc_resp *r, void *arg)
 	if (r->status == 429 || res.error_code == 429) {
 		long ra = res.retry_after >= 0 ? res.retry_after : r->retry_after_s;
 		tg_count(t, SHM_C_TG_429, r, ra);
-		mark_retry(t, ra >= 0 ? ra * 1000 : 1000, "telegram 429");
+		mark_retry(t, ra >= 0 ? backoff_retry_after_ms(ra) : 1000, "telegram 429");
 		return;
 	}
 	tg_count(t, SHM_C_TG_4XX, r, -1);
 	note_rejection(t, res.error_code ? res.error_code : r->status, res.description);
-	snprintf(t->why, sizeof t->why, "telegram %d: %.200s", res.error_code, res.description);
+	tgw_failure_text(&res, t->why, sizeof t->why);
 	t->outcome = SHM_OUT_FAILED;
 	mark(t, "failed", 0, t->why);
 }
@@ -826,18 +846,22 @@ void tasks_start(struct tasks *w, const char *id, const char *body, size_t len, 
 	if (!t)
 		return; /* the lease expires and the job comes back */
 	t->r = w;
-	snprintf(t->id, sizeof t->id, "%s", id);
+	t->id = strdup(id);
 	t->attempt = attempts;
 	snprintf(t->token_s, sizeof t->token_s, "%d", attempts);
 	t->leased_at = uv_now(w->d.loop);
-	t->raw = strndup(body, len);
+	if ((t->raw = malloc(len + 1))) {
+		memcpy(t->raw, body, len);
+		t->raw[len] = 0;
+		t->raw_len = len;
+	}
 	t->next = w->head;
 	if (w->head)
 		w->head->prev = t;
 	w->head = t;
 	w->inflight++;
 	shm_gauge(w->d.slot, SHM_G_INFLIGHT, w->inflight);
-	if (!t->raw) {
+	if (!t->id || !t->raw) {
 		abandon(t, "out of memory");
 		return;
 	}
@@ -845,6 +869,15 @@ void tasks_start(struct tasks *w, const char *id, const char *body, size_t len, 
 		char reason[300];
 		snprintf(reason, sizeof reason, "malformed job: %s", why);
 		dead_letter(t, reason);
+		return;
+	}
+	if (strcmp(t->job.id, t->id) != 0) {
+		/* Producers queue a job under its own id: another one (bytes that are
+		 * not UTF-8, say) would reach the outbox queries, which refuse it, and
+		 * the job would be leased for ever. */
+		job_clear(&t->job);
+		memset(&t->job, 0, sizeof t->job);
+		dead_letter(t, "malformed job: queued under an id that is not its own");
 		return;
 	}
 	t->decoded = 1;

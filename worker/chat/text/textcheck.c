@@ -561,35 +561,63 @@ static int find_ai(const char *s, const struct folded *t, const char **which)
 
 /* --- flattening ----------------------------------------------------------- */
 
-static int is_zero_width(uint32_t cp)
+/* Invisible characters a chat message never needs, and that only hide or
+ * reorder text: zero-width space and non-joiner, word joiner, BOM, the
+ * invisible operators, the deprecated format controls, and every bidirectional
+ * control (LRM, RLM, ALM, the embeddings and overrides U+202A..U+202E, the
+ * isolates U+2066..U+2069): an override from a model turns a message around in
+ * the chat. The zero-width joiner is not here: it is judged by its neighbours. */
+static int is_invisible(uint32_t cp)
 {
-	return cp == 0x200B || cp == 0x200E || cp == 0x200F || cp == 0x2060 || cp == 0xFEFF;
+	return (cp >= 0x200B && cp <= 0x200C) || cp == 0x200E || cp == 0x200F || cp == 0x061C ||
+	       (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x206F) || cp == 0xFEFF;
 }
 
-/* Invalid bytes, control and zero-width characters dropped; every kind of space
- * becomes ' ', every line break '\n' (kept for the line-based markdown pass). */
+/* An emoji that a zero-width joiner may glue to another ("👨‍👩‍👧", "❤️‍🔥"). */
+static int joins_emoji(uint32_t cp)
+{
+	return cp != 0x200D && textcheck_is_emoji(cp);
+}
+
+/* U+200D stays only inside an emoji sequence: between two emoji, as written. */
+static int keep_joiner(uint32_t before, const char *next, size_t left)
+{
+	uint32_t after = 0;
+
+	if (left)
+		next_cp(next, left, &after);
+	return joins_emoji(before) && joins_emoji(after);
+}
+
+/* Invalid bytes, control and invisible characters dropped (a zero-width joiner
+ * but inside an emoji sequence); every kind of space becomes ' ', every line
+ * break '\n' (kept for the line-based markdown pass). */
 static size_t flatten_chars(const char *in, char *w)
 {
 	size_t len = strlen(in), i = 0, o = 0, n;
-	uint32_t cp;
+	uint32_t cp, prev = 0; /* the last character written */
 
 	while (i < len) {
 		n = next_cp(in + i, len - i, &cp);
 		i += n;
-		if (cp == TEXTCHECK_BAD_CP || is_zero_width(cp))
+		if (cp == TEXTCHECK_BAD_CP || is_invisible(cp) ||
+		    (cp == 0x200D && !keep_joiner(prev, in + i, len - i)))
 			continue;
 		if (cp == '\n' || cp == 0x2028 || cp == 0x2029) {
 			w[o++] = '\n';
+			prev = '\n';
 			continue;
 		}
 		if (is_space_cp(cp)) {
 			w[o++] = ' ';
+			prev = ' ';
 			continue;
 		}
 		if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0))
 			continue;
 		for (size_t k = i - n; k < i; k++) /* 1 to 4 bytes: cheaper than memcpy */
 			w[o++] = in[k];
+		prev = cp;
 	}
 	w[o] = '\0';
 	return o;

@@ -36,8 +36,12 @@
  *   "empty answer"                      (NULL, blank, or nothing left after cleaning)
  *   "output buffer too small"
  * A negated promise ("garanti değil", "kesin kazanç yok") and the bank Garanti
- * ("Garanti BBVA", "Garanti'nin hisseleri") are not promises. Invalid UTF-8 bytes
- * and control characters are dropped. */
+ * ("Garanti BBVA", "Garanti'nin hisseleri") are not promises. Invalid UTF-8 bytes,
+ * control characters and invisible ones are dropped: every bidirectional control
+ * (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069), the zero-width space
+ * and non-joiner, U+2060..U+206F, the BOM; the zero-width joiner U+200D only
+ * stays between two emoji (an emoji sequence such as a family or "❤️‍🔥"). No
+ * language the chats use needs the others in a message. */
 int textcheck_clean(const char *in, char *out, size_t outlen, char *why, size_t whylen)
 	__attribute__((warn_unused_result));
 
