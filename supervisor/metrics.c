@@ -469,13 +469,16 @@ static int worker_ready(const struct snap *s, int i, char *why, size_t n)
  * starting" it puts them in), then each worker. */
 int metrics_ready(const struct snap *s, char *why, size_t n)
 {
+	int down;
+
 	if (strcmp(s->phase, "running") != 0) {
 		snprintf(why, n, "fleet is %s", s->phase);
 		return 0;
 	}
 	why[0] = '\0';
-	if (service_down(s, SHM_G_REDIS_OK, "redis", why, n) +
-	    service_down(s, SHM_G_PG_OK, "postgresql", why, n) > 0)
+	down = service_down(s, SHM_G_REDIS_OK, "redis", why, n);
+	down += service_down(s, SHM_G_PG_OK, "postgresql", why, n);
+	if (down)
 		return 0;
 	for (int i = 0; i < s->count; i++)
 		if (!worker_ready(s, i, why, n))

@@ -12,17 +12,17 @@
  * 100 ms doubling to 1 s; the backoff starts over once the link is up. */
 #include "common/net/ra.h"
 
+#include "common/net/ruv.h"
+#include "common/rurl.h"
+
 #include <hiredis/async.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/net/ruv.h"
-#include "common/rurl.h"
-
 #define RA_EXTRA_MAX 8
 #define RA_BACKOFF_FIRST_MS 100
 #define RA_BACKOFF_MAX_MS 1000
-#define RA_CONNECT_MS 2000  /* a TCP connect on a LAN takes a millisecond */
+#define RA_CONNECT_MS 2000 /* a TCP connect on a LAN takes a millisecond */
 
 struct ra_req {
 	struct ra *r;
@@ -415,8 +415,10 @@ static void drop(struct ra *r, const char *why)
 	redisAsyncContext *ac = r->ac;
 
 	set_state(r, 0, why);
-	r->ac = NULL; /* the callbacks run by the free below see the link gone */
-	redisAsyncFree(ac); /* on_disconnect too, when it had connected */
+	/* The callbacks that the free runs (and on_disconnect, when it had
+	 * connected) see the link gone. */
+	r->ac = NULL;
+	redisAsyncFree(ac);
 	if (!r->reconnect_at)
 		schedule_reconnect(r);
 }

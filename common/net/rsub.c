@@ -2,15 +2,15 @@
  * it is the connect's deadline, while no context exists it is the retry. */
 #include "common/net/rsub.h"
 
+#include "common/log.h"
+#include "common/net/ruv.h"
+#include "common/rurl.h"
+
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "common/log.h"
-#include "common/net/ruv.h"
-#include "common/rurl.h"
 
 #define RSUB_RETRY_MS 2000
 #define RSUB_CONNECT_MS 2000
@@ -22,8 +22,8 @@ struct rsub {
 	rsub_cb cb;
 	void *arg;
 	redisAsyncContext *ac;
-	int connected;             /* ac's connect completed */
-	uv_timer_t retry;          /* the retry, or the connect's deadline */
+	int connected;    /* ac's connect completed */
+	uv_timer_t retry; /* the retry, or the connect's deadline */
 	int closing;
 	int warned;
 };
@@ -141,8 +141,8 @@ static void rsub_connect(struct rsub *s)
 	redisAsyncSetDisconnectCallback(ac, on_disconnected);
 }
 
-struct rsub *rsub_new(uv_loop_t *loop, const char *url, const char *channel, rsub_cb cb,
-		      void *arg, char *err, size_t el)
+struct rsub *rsub_new(uv_loop_t *loop, const char *url, const char *channel, rsub_cb cb, void *arg,
+		      char *err, size_t el)
 {
 	struct rsub *s = calloc(1, sizeof *s);
 

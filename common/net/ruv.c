@@ -7,7 +7,7 @@
 struct ruv {
 	redisAsyncContext *ac; /* NULL once hiredis has let go of it */
 	uv_poll_t poll;
-	int events;            /* UV_READABLE | UV_WRITABLE, as hiredis asked */
+	int events; /* UV_READABLE | UV_WRITABLE, as hiredis asked */
 };
 
 static void on_poll(uv_poll_t *h, int status, int events)

@@ -10,6 +10,9 @@
  * Redis is started again by the test, and once more by the unchecked
  * fixture's teardown, which runs in the runner whatever became of the test,
  * so the suites after this one find it running. */
+#include "tests/check_main.h"
+#include "tests/integration/itest.h"
+
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,9 +20,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include "tests/integration/itest.h"
-#include "tests/check_main.h"
 
 #define CHAT -1001000000088LL
 #define BACKLOG 2000
@@ -124,14 +124,16 @@ START_TEST(redis_outage_the_fleet_resumes_by_itself)
 	ck_assert_msg(itest_wait_for(all_terminal, (void *)(intptr_t)total, 30000),
 		      "%lld of %d jobs have a terminal row 30 s after Redis came back",
 		      itest_pg_int("SELECT count(*) FROM messages WHERE status IN "
-				   "('sent', 'failed', 'unknown')"), total);
+				   "('sent', 'failed', 'unknown')"),
+		      total);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages"), total);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE status <> 'sent'"), 0);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs"), 0);
 	json_t *st = itest_fake_stats();
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "duplicate_sends")), 0);
 	json_decref(st);
-	fprintf(stderr, "outage: Redis away %d s under %d jobs; ready %lld ms after it came back; "
+	fprintf(stderr,
+		"outage: Redis away %d s under %d jobs; ready %lld ms after it came back; "
 		"/health/ready named redis in %d/%d answers; %d jobs sent, none twice\n",
 		OUTAGE_MS / 1000, BACKLOG, (long long)took, named, samples, total);
 	unlink(cast);

@@ -50,7 +50,8 @@ static inline int rtest_free_port(void)
  * (listener, filler) in fds. */
 static inline void rtest_blackhole(int port, int fds[2])
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 				 .sin_port = htons((uint16_t)port) };
 	int one = 1;
 

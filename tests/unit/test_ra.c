@@ -6,18 +6,18 @@
  * within seconds of Redis coming back. Before the fix a connect refused while
  * Redis was down was never reported by hiredis 0.14's libuv adapter, and the
  * link stayed down for good. Each test ends by asserting the loop closes clean. */
-#include <check.h>
-#include <stdio.h>
-#include <string.h>
-
 #include "common/net/ra.h"
 #include "tests/check_main.h"
 #include "tests/unit/rtest.h"
 
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
 struct link {
-	int up;          /* as the state callback last said */
-	int ups, downs;  /* transitions seen */
-	char why[64];    /* the last down's reason */
+	int up;         /* as the state callback last said */
+	int ups, downs; /* transitions seen */
+	char why[64];   /* the last down's reason */
 };
 
 static void on_state(int up, const char *why, void *arg)
@@ -142,7 +142,8 @@ START_TEST(reconnects_after_an_outage)
 			      (long long)took);
 		ck_assert_int_eq(l.ups, round + 1);
 		ping(&loop, r);
-		fprintf(stderr, "ra: round %d: up %lld ms after a 5 s outage\n", round, (long long)took);
+		fprintf(stderr, "ra: round %d: up %lld ms after a 5 s outage\n", round,
+			(long long)took);
 	}
 	ra_free(r);
 	rtest_close_loop(&loop);

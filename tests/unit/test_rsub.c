@@ -4,19 +4,19 @@
  * that found Redis down hung for good), and freed clean while a connect hangs
  * (it used to leak the subscription and leave its timer open). Each test ends by
  * asserting the loop closes clean. */
-#include <check.h>
-#include <stdio.h>
-#include <string.h>
-
 #include "common/net/rsub.h"
 #include "tests/check_main.h"
 #include "tests/unit/rtest.h"
 
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
 #define CHANNEL "rtest:notices"
 
 struct sub {
-	int subscribed;  /* times the callback said (re)subscribed */
-	int got;         /* a message arrived */
+	int subscribed; /* times the callback said (re)subscribed */
+	int got;        /* a message arrived */
 	char msg[64];
 };
 
