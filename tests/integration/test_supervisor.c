@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1398,6 +1400,96 @@ START_TEST(metrics_are_strict_prometheus_and_agree_with_the_database)
 }
 END_TEST
 
+/* ====================================================== 8. slowloris */
+
+#define SLOW_CONNS 64
+
+/* A connection to the supervisor's HTTP port that has sent a request line and
+ * one header, and never ends its header. */
+static int slow_open(void)
+{
+	static const char start[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	a.sin_port = htons((uint16_t)itest_http_port());
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(send(fd, start, sizeof start - 1, MSG_NOSIGNAL), (ssize_t)(sizeof start - 1));
+	return fd;
+}
+
+/* 1 when the server has closed fd (end of file, a reset, or an answer then the end). */
+static int slow_closed(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char b[512];
+	ssize_t n;
+
+	while (poll(&p, 1, 0) == 1) {
+		n = recv(fd, b, sizeof b, MSG_DONTWAIT);
+		if (n <= 0)
+			return n == 0 || errno != EAGAIN;
+	}
+	return 0;
+}
+
+/* The slowest /health/live of `probes`, one every 100 ms, in ms (5000: no answer). */
+static long slowest_live(int probes)
+{
+	long worst = 0, took, st;
+	int64_t t0;
+
+	for (int i = 0; i < probes; i++) {
+		t0 = real_ms();
+		free(itest_http_get(itest_http_port(), "/health/live", &st));
+		took = st == 200 ? (long)(real_ms() - t0) : 5000;
+		if (took > worst)
+			worst = took;
+		usleep(100000);
+	}
+	return worst;
+}
+
+START_TEST(slow_clients_do_not_starve_health_and_metrics)
+{
+	int fds[SLOW_CONNS], closed = 0;
+	long worst = 0, took;
+
+	write_file(cfgpath, "# itest\nworkers = 1\n");
+	fake = start_fake(NULL);
+	import_cast(1);
+	sup = start_sup("--config", cfgpath, NULL);
+	wait_fleet(1, 20000);
+	for (int i = 0; i < SLOW_CONNS; i++)
+		fds[i] = slow_open();
+	/* A header line from each every second, faster than the idle timeout: only
+	 * the connection limits keep room for the probes. */
+	for (int round = 0; round < 6; round++) {
+		for (int i = 0; i < SLOW_CONNS; i++)
+			send(fds[i], "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);
+		took = slowest_live(5);
+		if (took > worst)
+			worst = took;
+		ck_assert_int_eq(http_status("/metrics"), 200);
+	}
+	fprintf(stderr, "measured: /health/live beside %d trickling connections: slowest %ld ms\n",
+		SLOW_CONNS, worst);
+	ck_assert_msg(worst < 1000, "/health/live took %ld ms beside %d slow clients (log: %s)",
+		      worst, SLOW_CONNS, logpath);
+	/* Then silent for longer than the idle timeout (3 s): each one is closed,
+	 * as a trickle of a line every 4 s would be. */
+	usleep(4500000);
+	for (int i = 0; i < SLOW_CONNS; i++) {
+		closed += slow_closed(fds[i]);
+		close(fds[i]);
+	}
+	ck_assert_int_eq(closed, SLOW_CONNS);
+	ck_assert_int_eq(http_status("/health/live"), 200);
+}
+END_TEST
+
 /* One case per test, so one can be run alone: CK_RUN_CASE=resize itest_supervisor. */
 static void add(Suite *s, const char *name, const TTest *test)
 {
@@ -1420,6 +1512,7 @@ static Suite *supervisor_suite(void)
 	add(s, "sigterm", sigterm_under_load_drains_in_time_and_loses_nothing);
 	add(s, "notify", notify_socket_sees_ready_reloading_ready_watchdog_stopping);
 	add(s, "metrics", metrics_are_strict_prometheus_and_agree_with_the_database);
+	add(s, "slowloris", slow_clients_do_not_starve_health_and_metrics);
 	return s;
 }
 
