@@ -1,6 +1,9 @@
 /* settings: see settings.h. Each row names where its value lives (an offset into
- * struct settings) and how it is stored; cast_check_setting has already said
- * the shape is right when a row's store function runs. */
+ * struct settings), how it is stored and the range of its numbers;
+ * settings_check (cast_check_setting's shapes, then settings_check_range) has
+ * already said the value is right when a row's store function runs: a number
+ * outside its range would overflow a conversion (an hourly limit of
+ * 2768830768 stored as an int, a window of 3e15 hours in milliseconds). */
 #include "common/settings.h"
 
 #include "common/cast.h"
@@ -26,88 +29,89 @@ struct st_row {
 	const char *dflt;
 	enum st_kind kind;
 	size_t off, off2;
+	double lo, hi; /* each number of the value in [lo, hi]; lo == hi: not a number */
 	const char *help;
 };
 
 #define F(field) offsetof(struct settings, field)
 
 static const struct st_row rows[] = {
-	{ "simulation_active", "false", ST_BOOL, F(simulation_active), 0,
+	{ "simulation_active", "false", ST_BOOL, F(simulation_active), 0, 0, 0,
 	  "master switch: scheduled chatter runs only when true (replies to humans always run)" },
-	{ "scale_factor", "1.0", ST_NUM, F(scale_factor), 0,
+	{ "scale_factor", "1.0", ST_NUM, F(scale_factor), 0, 0.1, 1000,
 	  "divides every delay and the hourly window (floor 0.1); 60 runs an hour in a minute" },
-	{ "max_msgs_per_min", "6", ST_INT, F(max_msgs_per_min), 0,
+	{ "max_msgs_per_min", "6", ST_INT, F(max_msgs_per_min), 0, 0, 600,
 	  "per chat: messages of any author in the last 60 s, counted across workers; 0: no cap" },
 	{ "bot_hourly_msg_limit", "{\"min\": 6, \"max\": 12}", ST_IRANGE, F(hourly_min),
-	  F(hourly_max), "per bot and hour: below min the bot is favoured, at max it is silent" },
-	{ "prime_hours", "[\"09:30-12:00\", \"14:00-18:00\"]", ST_HOURS, 0, 0,
+	  F(hourly_max), 0, 1000000, "per bot and hour: below min the bot is favoured, at max it is silent" },
+	{ "prime_hours", "[\"09:30-12:00\", \"14:00-18:00\"]", ST_HOURS, 0, 0, 0, 0,
 	  "busy hours in the chat's time zone: mean delay 18 s instead of 30 s" },
-	{ "prime_hours_boost", "true", ST_BOOL, F(prime_hours_boost), 0,
+	{ "prime_hours_boost", "true", ST_BOOL, F(prime_hours_boost), 0, 0, 0,
 	  "whether prime hours speed the chat up" },
-	{ "reply_probability", "0.65", ST_NUM, F(reply_probability), 0,
+	{ "reply_probability", "0.65", ST_NUM, F(reply_probability), 0, 0, 1,
 	  "chance of replying rather than opening a topic" },
-	{ "reply_to_bots_probability", "0.5", ST_NUM, F(reply_to_bots_probability), 0,
+	{ "reply_to_bots_probability", "0.5", ST_NUM, F(reply_to_bots_probability), 0, 0, 1,
 	  "the same when the newest message is a bot's" },
-	{ "mention_probability", "0.35", ST_NUM, F(mention_probability), 0,
+	{ "mention_probability", "0.35", ST_NUM, F(mention_probability), 0, 0, 1,
 	  "chance of @mentioning the author replied to" },
-	{ "short_reaction_probability", "0.12", ST_NUM, F(short_reaction_probability), 0,
+	{ "short_reaction_probability", "0.12", ST_NUM, F(short_reaction_probability), 0, 0, 1,
 	  "chance that a reply is a single emoji" },
 	{ "message_length_profile", "{\"short\": 0.55, \"medium\": 0.35, \"long\": 0.10}",
-	  ST_LENGTHS, 0, 0, "weights of 1-2, 2-3 and 3-4 sentence messages" },
-	{ "typing_enabled", "true", ST_BOOL, F(typing_enabled), 0,
+	  ST_LENGTHS, 0, 0, 0, 1, "weights of 1-2, 2-3 and 3-4 sentence messages" },
+	{ "typing_enabled", "true", ST_BOOL, F(typing_enabled), 0, 0, 0,
 	  "send the typing indicator before a message" },
-	{ "typing_speed_wpm", "{\"min\": 2.5, \"max\": 4.5}", ST_DRANGE, F(wpm_min), F(wpm_max),
+	{ "typing_speed_wpm", "{\"min\": 2.5, \"max\": 4.5}", ST_DRANGE, F(wpm_min), F(wpm_max), 0.1, 1000,
 	  "typing speed: typing lasts clamp(chars / (wpm x 5 / 60), 2, 8) s" },
-	{ "typing_interval_seconds", "2.5", ST_NUM, F(typing_interval_s), 0,
+	{ "typing_interval_seconds", "2.5", ST_NUM, F(typing_interval_s), 0, 0.5, 60,
 	  "sendChatAction is repeated this often while a bot types" },
-	{ "persona_refresh_interval", "8", ST_INT, F(persona_refresh_interval), 0,
+	{ "persona_refresh_interval", "8", ST_INT, F(persona_refresh_interval), 0, 0, 1000,
 	  "re-state the persona in the prompt after this many messages of the bot" },
-	{ "persona_refresh_minutes", "30", ST_INT, F(persona_refresh_minutes), 0,
+	{ "persona_refresh_minutes", "30", ST_INT, F(persona_refresh_minutes), 0, 0, 10080,
 	  "... or after this many minutes" },
-	{ "news_feed_urls", "[]", ST_FEEDS, 0, 0, "RSS or Atom feeds for headlines (up to 8)" },
-	{ "news_trigger_probability", "0.5", ST_NUM, F(news_trigger_probability), 0,
+	{ "news_feed_urls", "[]", ST_FEEDS, 0, 0, 0, 0, "RSS or Atom feeds for headlines (up to 8)" },
+	{ "news_trigger_probability", "0.5", ST_NUM, F(news_trigger_probability), 0, 0, 1,
 	  "chance that an opening message carries a headline" },
-	{ "news_refresh_minutes", "15", ST_NUM, F(news_refresh_minutes), 0,
+	{ "news_refresh_minutes", "15", ST_NUM, F(news_refresh_minutes), 0, 1, 10080,
 	  "how often the feeds are fetched" },
-	{ "dedup_enabled", "true", ST_BOOL, F(dedup_enabled), 0,
+	{ "dedup_enabled", "true", ST_BOOL, F(dedup_enabled), 0, 0, 0,
 	  "refuse a message equal (normalised) to one of the bot's last 100" },
-	{ "dedup_window_hours", "12", ST_NUM, F(dedup_window_hours), 0,
+	{ "dedup_window_hours", "12", ST_NUM, F(dedup_window_hours), 0, 0, 720,
 	  "how far back the dedup looks" },
-	{ "dedup_max_attempts", "2", ST_INT, F(dedup_max_attempts), 0,
+	{ "dedup_max_attempts", "2", ST_INT, F(dedup_max_attempts), 0, 0, 5,
 	  "paraphrases tried for a duplicate before the message is skipped" },
-	{ "semantic_dedup_enabled", "true", ST_BOOL, F(semantic_dedup_enabled), 0,
+	{ "semantic_dedup_enabled", "true", ST_BOOL, F(semantic_dedup_enabled), 0, 0, 0,
 	  "also refuse near-duplicates by embedding similarity" },
-	{ "semantic_dedup_threshold", "0.85", ST_NUM, F(semantic_dedup_threshold), 0,
+	{ "semantic_dedup_threshold", "0.85", ST_NUM, F(semantic_dedup_threshold), 0, 0, 1,
 	  "cosine similarity at or above which a message is a near-duplicate" },
-	{ "embedding_model", "\"text-embedding-3-small\"", ST_STR, F(embedding_model), 0,
+	{ "embedding_model", "\"text-embedding-3-small\"", ST_STR, F(embedding_model), 0, 0, 0,
 	  "model asked for /v1/embeddings (of the first provider in the config)" },
-	{ "consistency_guard_enabled", "true", ST_BOOL, F(consistency_guard_enabled), 0,
+	{ "consistency_guard_enabled", "true", ST_BOOL, F(consistency_guard_enabled), 0, 0, 0,
 	  "a second, cheap LLM call checks a message against the bot's stances" },
-	{ "opening_phrase_probability", "0.40", ST_NUM, F(hum.opening), 0,
+	{ "opening_phrase_probability", "0.40", ST_NUM, F(hum.opening), 0, 0, 1,
 	  "humaniser: an opening phrase (\"Valla\", \"Bence\")" },
-	{ "hesitation_probability", "0.55", ST_NUM, F(hum.hesitation), 0,
+	{ "hesitation_probability", "0.55", ST_NUM, F(hum.hesitation), 0, 0, 1,
 	  "humaniser: a hesitation marker (\"galiba\", \"sanki\")" },
-	{ "contraction_probability", "0.40", ST_NUM, F(hum.contraction), 0,
+	{ "contraction_probability", "0.40", ST_NUM, F(hum.contraction), 0, 0, 1,
 	  "humaniser: colloquial contractions (\"bi şey\", \"di mi\")" },
-	{ "filler_probability", "0.35", ST_NUM, F(hum.filler), 0,
+	{ "filler_probability", "0.35", ST_NUM, F(hum.filler), 0, 0, 1,
 	  "humaniser: fillers (\"yani\", \"işte\")" },
-	{ "typo_probability", "0.30", ST_NUM, F(hum.typo), 0,
+	{ "typo_probability", "0.30", ST_NUM, F(hum.typo), 0, 0, 1,
 	  "humaniser: a typo followed by its correction" },
-	{ "human_opening_phrase_probability", "0.35", ST_NUM, F(hum_human.opening), 0,
+	{ "human_opening_phrase_probability", "0.35", ST_NUM, F(hum_human.opening), 0, 0, 1,
 	  "the same, in replies to humans" },
-	{ "human_hesitation_probability", "0.25", ST_NUM, F(hum_human.hesitation), 0,
+	{ "human_hesitation_probability", "0.25", ST_NUM, F(hum_human.hesitation), 0, 0, 1,
 	  "the same, in replies to humans" },
-	{ "human_contraction_probability", "0.20", ST_NUM, F(hum_human.contraction), 0,
+	{ "human_contraction_probability", "0.20", ST_NUM, F(hum_human.contraction), 0, 0, 1,
 	  "the same, in replies to humans" },
-	{ "human_filler_probability", "0.25", ST_NUM, F(hum_human.filler), 0,
+	{ "human_filler_probability", "0.25", ST_NUM, F(hum_human.filler), 0, 0, 1,
 	  "the same, in replies to humans" },
-	{ "human_typo_probability", "0.12", ST_NUM, F(hum_human.typo), 0,
+	{ "human_typo_probability", "0.12", ST_NUM, F(hum_human.typo), 0, 0, 1,
 	  "the same, in replies to humans" },
-	{ "voice_profile_enabled", "true", ST_BOOL, F(voice_profile_enabled), 0,
+	{ "voice_profile_enabled", "true", ST_BOOL, F(voice_profile_enabled), 0, 0, 0,
 	  "apply the persona's voice (slang, punctuation, emoji) after the humanisers" },
-	{ "human_reply_probability", "0.6", ST_NUM, F(human_reply_probability), 0,
+	{ "human_reply_probability", "0.6", ST_NUM, F(human_reply_probability), 0, 0, 1,
 	  "chance that a human message mentioning no bot gets an answer from a bot of the chat" },
-	{ "memorize_interval", "20", ST_INT, F(memorize_interval), 0,
+	{ "memorize_interval", "20", ST_INT, F(memorize_interval), 0, 0, 10000,
 	  "a memorize job after this many messages of a bot (0: never)" },
 };
 
@@ -211,11 +215,60 @@ static int extra_check(const struct st_row *r, const json_t *v, char *err, size_
 		snprintf(err, el, "%s: longer than 127 bytes", r->key);
 		return -1;
 	}
-	if (r->kind == ST_INT && json_integer_value(v) > 1000000) {
-		snprintf(err, el, "%s: too large", r->key);
-		return -1;
-	}
 	return 0;
+}
+
+static int ranged(const struct st_row *r)
+{
+	return r->lo < r->hi;
+}
+
+static int number_in_range(const struct st_row *r, const json_t *n, const char *member,
+			   char *err, size_t el)
+{
+	double d = json_number_value(n);
+
+	if (!json_is_number(n) || (d >= r->lo && d <= r->hi))
+		return 0;
+	snprintf(err, el, "%s%s%s: %.15g is out of range [%.15g, %.15g]", r->key, *member ? "." : "",
+		 member, d, r->lo, r->hi);
+	return -1;
+}
+
+int settings_check_range(const char *key, const json_t *v, char *err, size_t el)
+{
+	const struct st_row *r = find(key);
+	const char *member;
+	json_t *n;
+
+	if (!r || !ranged(r))
+		return 0;
+	if (!json_is_object(v))
+		return number_in_range(r, v, "", err, el);
+	json_object_foreach((json_t *)v, member, n)
+		if (number_in_range(r, n, member, err, el) < 0)
+			return -1;
+	return 0;
+}
+
+int settings_range(const char *key, double *lo, double *hi)
+{
+	const struct st_row *r = find(key);
+
+	if (!r || !ranged(r))
+		return 0;
+	*lo = r->lo;
+	*hi = r->hi;
+	return 1;
+}
+
+int settings_check(const char *key, const json_t *v, char *err, size_t el)
+{
+	int rc = cast_check_setting(key, v, err, el);
+
+	if (rc < 0 || settings_check_range(key, v, err, el) < 0)
+		return -1;
+	return rc;
 }
 
 int settings_apply(struct settings *s, const char *key, const json_t *v, char *err, size_t el)
@@ -225,7 +278,7 @@ int settings_apply(struct settings *s, const char *key, const json_t *v, char *e
 
 	if (!r)
 		return 1;
-	if ((rc = cast_check_setting(key, v, err, el)) < 0)
+	if ((rc = settings_check(key, v, err, el)) < 0)
 		return -1;
 	/* cast does not know the key (a row added here only): its kind decides. */
 	if (rc == CAST_SETTING_UNKNOWN) {
@@ -273,4 +326,19 @@ const char *settings_default_text(size_t i)
 const char *settings_help(size_t i)
 {
 	return i < NROWS ? rows[i].help : NULL;
+}
+
+const char *settings_range_text(size_t i)
+{
+	static char text[NROWS][80];
+
+	if (i >= NROWS)
+		return NULL;
+	if (!ranged(&rows[i]))
+		return "";
+	snprintf(text[i], sizeof text[i], "%s%.15g..%.15g",
+		 rows[i].kind == ST_IRANGE || rows[i].kind == ST_DRANGE || rows[i].kind == ST_LENGTHS
+			 ? "each " : "",
+		 rows[i].lo, rows[i].hi);
+	return text[i];
 }

@@ -57,15 +57,37 @@ struct settings {
 /* Every key with its default. */
 void settings_defaults(struct settings *s);
 
+/* A value for key as piyasactl stores it: its shape (cast_check_setting) and its
+ * range (settings_check_range). CAST_SETTING_OK, CAST_SETTING_UNKNOWN for a key
+ * cast does not know (any JSON; the caller may warn), or -1 with "key: why".
+ * (cast cannot ask this table itself: cast is below settings.) */
+int settings_check(const char *key, const json_t *v, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 /* Take one key's value. 0 when taken; 1 for a key this build does not know
  * (ignored); -1 with "key: why" in err when the value is refused (s unchanged). */
 int settings_apply(struct settings *s, const char *key, const json_t *v, char *err,
 		   size_t errlen);
 
-/* The known keys, in table order: name, default as JSON text, meaning. */
+/* Every setting whose value holds numbers has a range [lo, hi] for each of
+ * them (both ends of a {min, max}, each weight of a profile): the code's use
+ * stays sane and its conversions (to int, to milliseconds) cannot overflow.
+ * settings_check enforces it where a value is written (piyasactl settings set
+ * and import), and settings_apply where it is read (the worker keeps the
+ * default of a value out of range). settings_check_range: 0, or -1 with
+ * "key[.member]: N is out of range [lo, hi]" in err; a key with no range or not
+ * known is 0. settings_range: 1 with lo and hi set, 0 for a key with no numbers
+ * (a switch, a string, hours, feeds). */
+int settings_check_range(const char *key, const json_t *v, char *err, size_t errlen);
+int settings_range(const char *key, double *lo, double *hi);
+
+/* The known keys, in table order: name, default as JSON text, meaning, and the
+ * range as text ("0..1", "each 0..1000000", "" for none; a static buffer per
+ * key, so not for threads). */
 size_t settings_count(void);
 const char *settings_key(size_t i);
 const char *settings_default_text(size_t i);
 const char *settings_help(size_t i);
+const char *settings_range_text(size_t i);
 
 #endif

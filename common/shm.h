@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define SHM_MAGIC 0x70697961u /* "piya" */
-#define SHM_VERSION 2
+#define SHM_VERSION 3
 #define SHM_MAX_WORKERS 256
 #define SHM_MAX_PROVIDERS 8
 
@@ -55,6 +55,7 @@ enum shm_counter {
 	SHM_C_TYPING,          /* sendChatAction calls */
 	SHM_C_OWN_HITS,        /* a bot's own recent messages found in the worker's cache */
 	SHM_C_OWN_MISSES,      /* ... read from PostgreSQL */
+	SHM_C_POLL_FAILURES,   /* getUpdates polls that failed (network, HTTP, too large) */
 	SHM_C_COUNT
 };
 

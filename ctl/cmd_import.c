@@ -9,6 +9,7 @@
  * holdings become exactly the file's; memories are only added (the workers add
  * their own, which an import must not erase); memberships are only added. */
 #include "common/cast.h"
+#include "common/settings.h"
 #include "ctl/ctl.h"
 #include "common/tok.h"
 
@@ -348,13 +349,20 @@ static int import_settings(struct imp *m, const json_t *settings, char *err, siz
 	json_t *v;
 
 	json_object_foreach((json_t *)settings, key, v) {
-		char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | CTL_JSON_REAL), why[16];
+		char *text, why[256];
 		int r;
 
-		if (cast_check_setting(key, v, why, sizeof why) == CAST_SETTING_UNKNOWN)
+		snprintf(m->path, sizeof m->path, "settings");
+		/* cast_check_file said the shapes are right; the ranges are the
+		 * settings table's (the whole import rolls back). */
+		if ((r = settings_check(key, v, why, sizeof why)) < 0) {
+			snprintf(err, el, "%s", why);
+			return fail_at(m, err, el, NULL);
+		}
+		if (r == CAST_SETTING_UNKNOWN)
 			ctl_note("settings.%s: not a setting this piyasactl knows; stored as given",
 				 key);
-		snprintf(m->path, sizeof m->path, "settings");
+		text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | CTL_JSON_REAL);
 		r = text ? ctl_setting_write(m->db, key, text, err, el) : -1;
 		free(text);
 		if (r < 0)

@@ -65,14 +65,15 @@ static int settings_list(struct ctl *c, int argc, char **argv)
 	static const char sql[] =
 		"SELECT COALESCE(d.key, s.key) AS key,"
 		" COALESCE(s.value::text, d.dflt::jsonb::text) AS value,"
+		" COALESCE(d.rng, '') AS range,"
 		" CASE WHEN s.key IS NULL THEN 'default' WHEN d.key IS NULL THEN 'unknown'"
 		" ELSE 'set' END AS source,"
 		" COALESCE(to_char(s.updated_at, 'YYYY-MM-DD HH24:MI:SS'), '') AS updated_at"
-		" FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS d(key, dflt, n)"
+		" FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS d(key, dflt, rng, n)"
 		" FULL JOIN settings s ON s.key = d.key"
 		" ORDER BY COALESCE(d.n, 100000), COALESCE(d.key, s.key)";
-	char err[1024], *pos[1], *keys, *dflts;
-	const char *p[2];
+	char err[1024], *pos[1], *keys, *dflts, *ranges;
+	const char *p[3];
 	PGresult *res;
 	PGconn *db;
 	int np, rc;
@@ -81,20 +82,20 @@ static int settings_list(struct ctl *c, int argc, char **argv)
 		return rc;
 	keys = pg_array(settings_key, settings_count());
 	dflts = pg_array(settings_default_text, settings_count());
-	if (!keys || !dflts) {
-		free(keys);
-		free(dflts);
-		return ctl_fail("out of memory");
-	}
+	ranges = pg_array(settings_range_text, settings_count());
 	p[0] = keys;
 	p[1] = dflts;
-	if (!(db = ctl_db(c, err, sizeof err)) || !(res = ctl_q(db, sql, 2, p, err, sizeof err))) {
-		free(keys);
-		free(dflts);
-		return ctl_fail("%s", err);
-	}
+	p[2] = ranges;
+	if (!keys || !dflts || !ranges)
+		snprintf(err, sizeof err, "out of memory");
+	res = NULL;
+	if (keys && dflts && ranges && (db = ctl_db(c, err, sizeof err)))
+		res = ctl_q(db, sql, 3, p, err, sizeof err);
 	free(keys);
 	free(dflts);
+	free(ranges);
+	if (!res)
+		return ctl_fail("%s", err);
 	ctl_table(stdout, res);
 	PQclear(res);
 	return CTL_OK;
@@ -164,7 +165,7 @@ static int parse_value(const char *key, const char *arg, char **text)
 
 	if (ctl_json_arg(arg, &v, err, sizeof err) < 0)
 		return ctl_fail("%s: %s (a string needs quotes: '\"text\"')", key, err);
-	if ((r = cast_check_setting(key, v, err, sizeof err)) < 0) {
+	if ((r = settings_check(key, v, err, sizeof err)) < 0) {
 		json_decref(v);
 		return ctl_fail("%s", err);
 	}

@@ -21,6 +21,20 @@ struct httpd {
 
 #define TEXT "text/plain; charset=utf-8"
 
+/* A slow client must not starve the others (slowloris: 32 connections sending a
+ * header line every 4 s once held the old limit of 32 for good, and systemd's and
+ * Prometheus' probes got nothing). An idle connection is closed after
+ * HTTPD_IDLE_S, so a trickle slower than that loses its socket; the limits are
+ * far above what a scraper and a probe use, so a faster trickle needs hundreds of
+ * sockets, and one address can hold half of them at most (a remote client, when
+ * http_bind is not loopback, cannot lock out the local probes). The thread polls
+ * with epoll (MHD_USE_AUTO), so the count is not bound by select()'s 1024; a
+ * trickle that grows its header past the connection's memory pool (32 KiB) is
+ * answered 431 and closed by libmicrohttpd. */
+#define HTTPD_MAX_CONNS 512
+#define HTTPD_MAX_PER_IP 256
+#define HTTPD_IDLE_S 3
+
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
 			     char *body, size_t len)
 {
@@ -144,8 +158,9 @@ struct httpd *httpd_start(struct view *v, const char *bind, int port, char *err,
 	errno = 0;
 	h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
 				MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTPD_MAX_CONNS,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTPD_MAX_PER_IP,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_IDLE_S,
 				MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!h->d) {

@@ -74,6 +74,9 @@ static const struct {
 	  SHM_C_OWN_HITS },
 	{ "piyasa_own_cache_misses_total", "Own-message lists read from PostgreSQL.",
 	  SHM_C_OWN_MISSES },
+	{ "piyasa_poll_failures_total",
+	  "getUpdates polls that failed (network, HTTP status, unreadable or too large).",
+	  SHM_C_POLL_FAILURES },
 };
 
 static void write_jobs(FILE *f, const struct snap *s)

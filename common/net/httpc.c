@@ -22,7 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
-#define BODY_MAX (1 << 20)
+#define BODY_MAX (1 << 20)      /* a request's default cap */
+#define BODY_MAX_MOST (64 << 20) /* the most a caller may ask for */
 #define POOL_MAX 64
 #define DEFAULT_HOST_CONNS 16
 #define CACHE_MIN 64 /* connections kept, all hosts together */
@@ -44,6 +45,7 @@ struct xfer {
 	void *arg;
 	char *body;
 	size_t len, cap;
+	size_t max;    /* the body's cap, bytes */
 	int too_large;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -233,7 +235,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	struct xfer *x = arg;
 	size_t len = size * n;
 
-	if (x->len + len > BODY_MAX) {
+	if (x->len + len > x->max) {
 		x->too_large = 1;
 		return 0; /* curl stops with CURLE_WRITE_ERROR */
 	}
@@ -353,6 +355,7 @@ static void fill_resp(struct httpc *h, struct xfer *x, CURLcode code, struct htt
 		.body_len = x->len,
 		.total_s = total,
 		.retry_after_s = status ? retry_after(x->easy) : -1,
+		.too_large = code != CURLE_OK && (x->too_large || code == CURLE_FILESIZE_EXCEEDED),
 	};
 }
 
@@ -490,7 +493,9 @@ static int set_common(struct xfer *x, const struct httpc_req *r)
 	 * request of a burst behind the first answer (the first jobs took one LLM
 	 * latency more). */
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncasecmp(r->url, "https:", 6) == 0 ? 1L : 0L);
-	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)BODY_MAX);
+	x->max = r->max_body == 0 ? BODY_MAX : r->max_body < BODY_MAX_MOST ? r->max_body
+									      : BODY_MAX_MOST;
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms > 0 ? r->timeout_ms : 0L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 			 r->connect_timeout_ms > 0 ? r->connect_timeout_ms : 0L);

@@ -41,6 +41,7 @@ struct httpc_req {
 	long timeout_ms;             /* whole request; 0: none */
 	long connect_timeout_ms;     /* 0: curl's default (300 s) */
 	long low_speed_time_s;       /* abort when under 1 byte/s for this long; 0: off */
+	size_t max_body;             /* the answer's body cap, bytes; 0: 1 MiB (at most 64 MiB) */
 };
 
 struct httpc_resp {
@@ -51,6 +52,7 @@ struct httpc_resp {
 	size_t body_len;
 	double total_s;     /* time the transfer took */
 	long retry_after_s; /* from a Retry-After header (seconds or date), -1: absent */
+	int too_large;      /* HTTPC_NETWORK because the body passed req.max_body */
 };
 
 /* Called once per accepted request, never from inside httpc_request. May call
@@ -78,7 +80,8 @@ void httpc_set_buffer_size(struct httpc *h, long bytes);
 /* Start a request. Everything in req is copied (the caller may free it on
  * return). Returns 0 and calls cb later exactly once; -1 without calling cb when
  * the request is malformed, memory is short, or h is closing. Response bodies
- * over 1 MiB fail with HTTPC_NETWORK "response too large". */
+ * over req.max_body (1 MiB when 0) fail with HTTPC_NETWORK "response too large"
+ * and resp.too_large set. */
 int httpc_request(struct httpc *h, const struct httpc_req *req, httpc_cb cb, void *arg)
 	__attribute__((warn_unused_result));
 

@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1398,6 +1400,178 @@ START_TEST(metrics_are_strict_prometheus_and_agree_with_the_database)
 }
 END_TEST
 
+/* ================================================ 7. a chat made deaf */
+
+#define STARS 4096
+#define BIG_MSGS 90
+
+static int all_heard(void *arg)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM messages WHERE chat_id = %s AND "
+		 "status = 'received'", CHAT_S);
+	return itest_pg_int(sql) >= (long long)(intptr_t)arg;
+}
+
+/* The value of an unlabelled sample of /metrics, -1 when absent. */
+static double metric(const char *name)
+{
+	long st;
+	char *m = itest_http_get(itest_http_port(), "/metrics", &st), *p, key[96];
+	double v = -1;
+
+	snprintf(key, sizeof key, "\n%s ", name);
+	if (m && (p = strstr(m, key)))
+		v = strtod(p + strlen(key), NULL);
+	free(m);
+	return v;
+}
+
+/* Issue 19, item 3: ninety legal messages of 4096 stars (3 bytes each) make a
+ * getUpdates answer over 1 MiB, which httpc refused as a network error; the
+ * poll was retried for ever, in silence, and the chat went deaf. They must all
+ * be stored; and a poll that keeps failing (the API away) must be logged with
+ * the bot and counted in piyasa_poll_failures_total. */
+START_TEST(a_huge_getupdates_answer_is_read_and_failing_polls_are_loud)
+{
+	char *star = malloc(STARS * 3 + 1), *body = malloc(STARS * 3 + 256);
+	double failures;
+	json_t *r;
+
+	ck_assert(star && body);
+	for (int i = 0; i < STARS; i++)
+		memcpy(star + i * 3, "\xe2\x98\x85", 3); /* U+2605 */
+	star[STARS * 3] = '\0';
+	write_file(cfgpath, "# itest\nworkers = 1\n");
+	fake = start_fake(NULL);
+	import_cast(1);
+	ck_assert_int_eq(ctl("settings", "set", "human_reply_probability", "0", NULL), 0);
+	/* Pending before the bot's first poll, so they come in one answer. */
+	for (int i = 0; i < BIG_MSGS; i++) {
+		snprintf(body, STARS * 3 + 256, "{\"chat_id\": %s, \"text\": \"%s\", \"from\": "
+			 "\"ayse\", \"bot_ids\": [9000001]}", CHAT_S, star);
+		r = itest_fake_post("/_control/human", body);
+		ck_assert_msg(r && json_integer_value(json_object_get(r, "delivered_to")) == 1,
+			      "the fake did not queue message %d", i);
+		json_decref(r);
+	}
+	free(star);
+	free(body);
+	sup = start_sup("--config", cfgpath, NULL);
+	wait_fleet(1, 20000);
+	ck_assert_msg(itest_wait_for(all_heard, (void *)(intptr_t)BIG_MSGS, 20000),
+		      "%lld of %d messages of 4096 stars stored: the chat is deaf (log: %s)",
+		      itest_pg_int("SELECT count(*) FROM messages WHERE status = 'received'"),
+		      BIG_MSGS, logpath);
+	ck_assert_int_eq(log_count("getUpdates failed"), 0);
+	/* The API goes away: each poll fails (connection refused). */
+	stop(&fake, SIGTERM);
+	ck_assert_msg(wait_log("getUpdates failed 5 times in a row", 1, 40000),
+		      "5 failed polls in a row and no warning (log: %s)", logpath);
+	ck_assert_int_eq(log_count("bot=1 getUpdates failed 5 times in a row, the bot hears "
+				   "nothing: "), 1);
+	failures = metric("piyasa_poll_failures_total");
+	ck_assert_msg(failures >= 5, "piyasa_poll_failures_total %g", failures);
+	fake = start_fake(NULL);
+	/* A message, so the first good poll answers at once, not after 25 s. */
+	json_decref(itest_fake_post("/_control/human", "{\"chat_id\": " CHAT_S ", \"text\": "
+				    "\"geri geldi\", \"bot_ids\": [9000001]}"));
+	ck_assert_msg(wait_log("getUpdates works again after ", 1, 45000),
+		      "no word of the polls working again (log: %s)", logpath);
+}
+END_TEST
+
+/* ====================================================== 8. slowloris */
+
+#define SLOW_CONNS 64
+
+/* A connection to the supervisor's HTTP port that has sent a request line and
+ * one header, and never ends its header. */
+static int slow_open(void)
+{
+	static const char start[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	a.sin_port = htons((uint16_t)itest_http_port());
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(send(fd, start, sizeof start - 1, MSG_NOSIGNAL), (ssize_t)(sizeof start - 1));
+	return fd;
+}
+
+/* 1 when the server has closed fd (end of file, a reset, or an answer then the end). */
+static int slow_closed(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char b[512];
+	ssize_t n;
+
+	while (poll(&p, 1, 0) == 1) {
+		n = recv(fd, b, sizeof b, MSG_DONTWAIT);
+		if (n <= 0)
+			return n == 0 || errno != EAGAIN;
+	}
+	return 0;
+}
+
+/* The slowest /health/live of `probes`, one every 100 ms, in ms (5000: no answer). */
+static long slowest_live(int probes)
+{
+	long worst = 0, took, st;
+	int64_t t0;
+
+	for (int i = 0; i < probes; i++) {
+		t0 = real_ms();
+		free(itest_http_get(itest_http_port(), "/health/live", &st));
+		took = st == 200 ? (long)(real_ms() - t0) : 5000;
+		if (took > worst)
+			worst = took;
+		usleep(100000);
+	}
+	return worst;
+}
+
+START_TEST(slow_clients_do_not_starve_health_and_metrics)
+{
+	int fds[SLOW_CONNS], closed = 0;
+	long worst = 0, took;
+
+	write_file(cfgpath, "# itest\nworkers = 1\n");
+	fake = start_fake(NULL);
+	import_cast(1);
+	sup = start_sup("--config", cfgpath, NULL);
+	wait_fleet(1, 20000);
+	for (int i = 0; i < SLOW_CONNS; i++)
+		fds[i] = slow_open();
+	/* A header line from each every second, faster than the idle timeout: only
+	 * the connection limits keep room for the probes. */
+	for (int round = 0; round < 6; round++) {
+		for (int i = 0; i < SLOW_CONNS; i++)
+			send(fds[i], "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);
+		took = slowest_live(5);
+		if (took > worst)
+			worst = took;
+		ck_assert_int_eq(http_status("/metrics"), 200);
+	}
+	fprintf(stderr, "measured: /health/live beside %d trickling connections: slowest %ld ms\n",
+		SLOW_CONNS, worst);
+	ck_assert_msg(worst < 1000, "/health/live took %ld ms beside %d slow clients (log: %s)",
+		      worst, SLOW_CONNS, logpath);
+	/* Then silent for longer than the idle timeout (3 s): each one is closed,
+	 * as a trickle of a line every 4 s would be. */
+	usleep(4500000);
+	for (int i = 0; i < SLOW_CONNS; i++) {
+		closed += slow_closed(fds[i]);
+		close(fds[i]);
+	}
+	ck_assert_int_eq(closed, SLOW_CONNS);
+	ck_assert_int_eq(http_status("/health/live"), 200);
+}
+END_TEST
+
 /* One case per test, so one can be run alone: CK_RUN_CASE=resize itest_supervisor. */
 static void add(Suite *s, const char *name, const TTest *test)
 {
@@ -1420,6 +1594,8 @@ static Suite *supervisor_suite(void)
 	add(s, "sigterm", sigterm_under_load_drains_in_time_and_loses_nothing);
 	add(s, "notify", notify_socket_sees_ready_reloading_ready_watchdog_stopping);
 	add(s, "metrics", metrics_are_strict_prometheus_and_agree_with_the_database);
+	add(s, "deaf", a_huge_getupdates_answer_is_read_and_failing_polls_are_loud);
+	add(s, "slowloris", slow_clients_do_not_starve_health_and_metrics);
 	return s;
 }
 

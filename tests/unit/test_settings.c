@@ -132,6 +132,80 @@ START_TEST(bad_values_are_refused_by_name)
 }
 END_TEST
 
+/* Issue 19, item 7: numbers that passed the shape check and overflowed the
+ * worker's conversions (an int, milliseconds), or were silently unusable. Each
+ * is refused where it is written (settings_check: piyasactl settings set and
+ * import) and where it is read (settings_apply: the worker keeps the value it
+ * had), with the key and the range named. */
+START_TEST(numbers_out_of_range_are_refused_where_written_and_read)
+{
+	static const struct { const char *key, *json, *says; } big[] = {
+		{ "bot_hourly_msg_limit", "{\"min\":6,\"max\":2768830768}",
+		  "bot_hourly_msg_limit.max: 2768830768 is out of range [0, 1000000]" },
+		{ "dedup_window_hours", "3e15", "dedup_window_hours: 3e+15 is out of range" },
+		{ "news_refresh_minutes", "3e15", "news_refresh_minutes: 3e+15 is out of range" },
+		{ "scale_factor", "1e300", "scale_factor: 1e+300 is out of range" },
+		{ "typing_interval_seconds", "1e300", "typing_interval_seconds" },
+		{ "typing_speed_wpm", "{\"min\":1,\"max\":1e300}", "typing_speed_wpm.max" },
+		{ "max_msgs_per_min", "2768830768", "max_msgs_per_min" },
+		{ "persona_refresh_minutes", "2768830768", "persona_refresh_minutes" },
+		{ "persona_refresh_interval", "4294967297", "persona_refresh_interval" },
+		{ "dedup_max_attempts", "1000", "dedup_max_attempts" },
+		{ "memorize_interval", "2147483648", "memorize_interval" },
+		{ "news_refresh_minutes", "0.001", "news_refresh_minutes" },
+	};
+	struct settings s, before;
+	char err[256];
+
+	settings_defaults(&s);
+	for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+		json_t *v = json_loads(big[i].json, JSON_DECODE_ANY, NULL);
+
+		ck_assert_ptr_nonnull(v);
+		err[0] = '\0';
+		ck_assert_msg(settings_check(big[i].key, v, err, sizeof err) == -1,
+			      "piyasactl would store %s = %s", big[i].key, big[i].json);
+		ck_assert_msg(strstr(err, big[i].says), "%s: '%s' lacks '%s'", big[i].key, err,
+			      big[i].says);
+		before = s;
+		ck_assert_msg(settings_apply(&s, big[i].key, v, err, sizeof err) == -1,
+			      "the worker took %s = %s", big[i].key, big[i].json);
+		ck_assert(memcmp(&s, &before, sizeof s) == 0);
+		json_decref(v);
+	}
+	/* The ends of a range are in it. */
+	ck_assert_int_eq(apply_text(&s, "bot_hourly_msg_limit", "{\"min\":0,\"max\":1000000}",
+				    err, sizeof err), 0);
+	ck_assert_int_eq(s.hourly_max, 1000000);
+	ck_assert_int_eq(apply_text(&s, "dedup_window_hours", "720", err, sizeof err), 0);
+	ck_assert_int_eq(apply_text(&s, "scale_factor", "0.1", err, sizeof err), 0);
+}
+END_TEST
+
+/* Every setting that holds a number has a range, the default is inside it, and
+ * piyasactl settings list can show it. */
+START_TEST(every_number_has_a_range_around_its_default)
+{
+	double lo, hi;
+
+	for (size_t i = 0; i < settings_count(); i++) {
+		const char *key = settings_key(i);
+		json_t *d = json_loads(settings_default_text(i), JSON_DECODE_ANY, NULL);
+		int numbers = json_is_number(d) || (json_is_object(d) && json_object_size(d) > 0);
+
+		ck_assert_msg(settings_range(key, &lo, &hi) == numbers, "%s: range %s", key,
+			      numbers ? "missing" : "on a key with no number");
+		ck_assert_msg(numbers == (*settings_range_text(i) != '\0'), "%s: range text", key);
+		if (json_is_number(d))
+			ck_assert_msg(json_number_value(d) >= lo && json_number_value(d) <= hi,
+				      "%s: default outside [%g, %g]", key, lo, hi);
+		json_decref(d);
+	}
+	ck_assert_ptr_null(settings_range_text(settings_count()));
+	ck_assert_int_eq(settings_range("no_such_setting", &lo, &hi), 0);
+}
+END_TEST
+
 START_TEST(unknown_keys_are_ignored)
 {
 	struct settings s, before;
@@ -154,6 +228,8 @@ static Suite *settings_suite(void)
 	tcase_add_test(tc, values_are_taken);
 	tcase_add_test(tc, bad_values_are_refused_by_name);
 	tcase_add_test(tc, unknown_keys_are_ignored);
+	tcase_add_test(tc, numbers_out_of_range_are_refused_where_written_and_read);
+	tcase_add_test(tc, every_number_has_a_range_around_its_default);
 	suite_add_tcase(s, tc);
 	return s;
 }

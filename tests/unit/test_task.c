@@ -859,6 +859,46 @@ START_TEST(a_telegram_5xx_marks_retry_and_nacks)
 }
 END_TEST
 
+/* A 429 leaves the row 'retry'; the next attempt's kind decides not to send
+ * (talk's skip: a cap, a stale news item...). Acked as it was, the job left a
+ * row in 'retry' for good; it must end terminal: 'failed', nothing was sent. */
+static void retry_row_then_end(const char *id, enum shm_outcome o)
+{
+	char want[64];
+
+	fake_faults("{\"fault_429\":1,\"retry_after\":1,\"fault_scope\":\"telegram\"}");
+	K.mode = K_SEND;
+	start_job(id, JOB_SPEAK, 1);
+	wait_ends(1, 10000);
+	ck_assert_int_eq(H.nacks, 1);
+	ck_pg_eq("SELECT status FROM messages WHERE job_id = $1", id, "retry");
+	fake_faults("{\"fault_429\":0}");
+	memset(&H, 0, sizeof H);
+	K.mode = K_HOLD;
+	K.nheld = 0;
+	start_job(id, JOB_SPEAK, 2);
+	wait_held(1);
+	task_finish(K.held[0], o);
+	wait_ends(1, 5000);
+	ck_assert_int_eq(H.acks, 1);
+	ck_assert_int_eq(H.nacks, 0);
+	ck_pg_eq("SELECT status FROM messages WHERE job_id = $1", id, "failed");
+	snprintf(want, sizeof want, "not sent: %s on attempt 2, after: telegram 429",
+		 o == SHM_OUT_SKIPPED ? "skipped" : "given up");
+	ck_pg_eq("SELECT error FROM messages WHERE job_id = $1", id, want);
+	ck_assert_int_eq(fake_sends_in_chat(), 0);
+}
+
+START_TEST(a_retry_row_then_skipped_ends_failed)
+{
+	retry_row_then_end("r1", SHM_OUT_SKIPPED);
+	retry_row_then_end("r2", SHM_OUT_FAILED);
+	/* No job of the two is left in a row that is not an end. */
+	ck_pg_eq("SELECT count(*) FROM messages WHERE status = $1", "retry", "0");
+	close_all();
+}
+END_TEST
+
 START_TEST(a_timeout_after_the_request_left_is_unknown_and_never_sent_again)
 {
 	cfg.telegram_timeout_ms = 200;
@@ -919,6 +959,7 @@ static Suite *task_suite(void)
 	tcase_add_test(tc, a_send_ends_in_a_sent_row_and_an_ack);
 	tcase_add_test(tc, an_llm_text_is_sent);
 	tcase_add_test(tc, a_telegram_5xx_marks_retry_and_nacks);
+	tcase_add_test(tc, a_retry_row_then_skipped_ends_failed);
 	tcase_add_test(tc, a_timeout_after_the_request_left_is_unknown_and_never_sent_again);
 	tcase_add_test(tc, a_missing_chat_is_failed_and_dead_lettered);
 	suite_add_tcase(s, tc);

@@ -18,11 +18,17 @@
  * ceil(bots / max_pollers) x 2 s (plus the time to act on what came). A retry
  * gives the turn up while it waits, then joins the back of the line.
  *
+ * A poll reads answers up to 16 MiB (a full batch of the longest messages),
+ * and asks for fewer updates after one too large still. A failed poll counts in
+ * piyasa_poll_failures_total; a bot whose turns fail 5 times in a row is
+ * logged (then every 100th), and once more when it hears again.
+ *
  * The token is read and decrypted with the list of our bots (now and every
  * RELOAD_MS), not through the bots cache: a poll needs no profile, and with
  * thousands of bots the cache would hold them all. */
 #include "worker/chat/updates.h"
 
+#include <limits.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,6 +56,19 @@
 #define RELOAD_MS 30000
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 30000
+/* An answer of 100 updates is at most about 100 x 64 KiB (4096 characters
+ * escaped as \uXXXX, entities, the message replied to): 16 MiB reads any
+ * legal one. httpc's default of 1 MiB failed on ninety messages of 4096 stars,
+ * and the chat went deaf. A bigger answer still (a Telegram that changed, or
+ * lies) halves the limit asked for, down to 1 update, until the backlog is
+ * read; then it is 100 again. */
+#define POLL_BODY_MAX (16u << 20)
+#define POLL_LIMIT 100
+#define POLL_LIMIT_SHIFT_MAX 6 /* 100 >> 6 = 1 */
+/* Failed turns in a row before a bot's polls are logged (and every LOUD_EVERY
+ * more): a poll that keeps failing is a bot that hears nothing. */
+#define LOUD_AFTER 5
+#define LOUD_EVERY 100
 
 /* One per bot of ours (thousands): kept to 72 bytes, an 80-byte malloc chunk. */
 struct poller {
@@ -63,6 +82,7 @@ struct poller {
 	uint8_t turn;            /* holds one of u's max_pollers turns */
 	uint8_t gone;            /* no longer ours: free when the chain stops */
 	uint8_t token_bad;       /* said once until it decrypts again */
+	uint8_t limit_shift;     /* getUpdates limit = POLL_LIMIT >> limit_shift */
 	json_t *batch;           /* updates being processed */
 	struct poller *prev, *nextq; /* the line */
 	char *token;             /* decrypted, its own size (thousands of pollers);
@@ -206,8 +226,12 @@ static void on_retry_due(void *arg)
 /* The turn goes to another bot while this one waits. */
 static void retry_later(struct poller *p, int64_t ms)
 {
+	int n = p->failures;
+
+	if (p->failures < INT_MAX)
+		p->failures++; /* turns failed in a row; a good poll sets it to 0 */
 	if (ms < 0)
-		ms = backoff_equal_jitter(p->failures++, RETRY_MIN_MS, RETRY_MAX_MS, &p->u->rng);
+		ms = backoff_equal_jitter(n, RETRY_MIN_MS, RETRY_MAX_MS, &p->u->rng);
 	turn_end(p);
 	later_run(p->u->loop, (uint64_t)ms, on_retry_due, p);
 }
@@ -439,6 +463,67 @@ static void process_next(struct poller *p)
 
 /* ---- the poll ---- */
 
+static int poll_limit(const struct poller *p)
+{
+	return POLL_LIMIT >> p->limit_shift > 0 ? POLL_LIMIT >> p->limit_shift : 1;
+}
+
+/* A poll that failed: counted, said when it keeps failing (the bot hears
+ * nothing meanwhile), tried again after ms (-1: the backoff). */
+static void poll_failed(struct poller *p, const char *why, int64_t ms)
+{
+	struct log_ctx c = { p->bot_id, 0, NULL, NULL };
+	int n = p->failures < INT_MAX ? p->failures + 1 : INT_MAX;
+
+	shm_count(p->u->slot, SHM_C_POLL_FAILURES, 1);
+	if (n == LOUD_AFTER || n % LOUD_EVERY == 0)
+		log_msg(LOG_WARNING, &c, "getUpdates failed %d times in a row, the bot hears "
+			"nothing: %s", n, why);
+	retry_later(p, ms);
+}
+
+static void on_too_large(struct poller *p)
+{
+	char why[96];
+
+	snprintf(why, sizeof why, "an answer over %u MiB (limit %d)", POLL_BODY_MAX >> 20,
+		 poll_limit(p));
+	if (p->limit_shift < POLL_LIMIT_SHIFT_MAX)
+		p->limit_shift++;
+	poll_failed(p, why, 0); /* at once: the smaller batch is likely to fit */
+}
+
+static void on_poll_status(struct poller *p, const struct httpc_resp *r)
+{
+	char why[48];
+
+	snprintf(why, sizeof why, "HTTP %d", r->status);
+	/* 409: another poller holds this token (a resize hands it over);
+	 * 401/404: the token is wrong: say so now and then, keep trying. */
+	if (r->status == 401 || r->status == 404)
+		log_warn("getUpdates for bot %lld: HTTP %d", (long long)p->bot_id, r->status);
+	if (r->status == 409 || r->status == 401 || r->status == 404 || r->status == 429)
+		poll_failed(p, why, r->status == 429 && r->retry_after_s > 0
+					    ? backoff_retry_after_ms(r->retry_after_s)
+				    : r->status == 409 ? 5000 : 60000);
+	else
+		poll_failed(p, why, -1);
+}
+
+/* A good answer: the limit grows back once a batch did not fill it (the
+ * backlog is read), and a bot that was failing says it hears again. */
+static void poll_worked(struct poller *p, size_t n)
+{
+	struct log_ctx c = { p->bot_id, 0, NULL, NULL };
+
+	if (n < (size_t)poll_limit(p))
+		p->limit_shift = 0;
+	if (p->failures >= LOUD_AFTER)
+		log_msg(LOG_NOTICE, &c, "getUpdates works again after %d failed turns",
+			p->failures);
+	p->failures = 0;
+}
+
 static void on_polled(const struct httpc_resp *r, void *arg)
 {
 	struct poller *p = arg;
@@ -446,28 +531,26 @@ static void on_polled(const struct httpc_resp *r, void *arg)
 
 	if (chain_ends(p))
 		return;
-	if (r->err_kind != HTTPC_OK || r->status >= 500) {
-		retry_later(p, -1);
+	if (r->err_kind != HTTPC_OK && r->too_large) {
+		on_too_large(p);
 		return;
 	}
-	if (r->status == 409 || r->status == 401 || r->status == 404 || r->status == 429) {
-		/* 409: another poller holds this token (a resize hands it over);
-		 * 401/404: the token is wrong: say so now and then, keep trying. */
-		if (r->status != 409 && r->status != 429)
-			log_warn("getUpdates for bot %lld: HTTP %d", (long long)p->bot_id, r->status);
-		retry_later(p, r->status == 429 && r->retry_after_s > 0
-				       ? backoff_retry_after_ms(r->retry_after_s)
-			    : r->status == 409 ? 5000 : 60000);
+	if (r->err_kind != HTTPC_OK) {
+		poll_failed(p, r->err, -1);
+		return;
+	}
+	if (r->status != 200) {
+		on_poll_status(p, r);
 		return;
 	}
 	root = json_loadb(r->body, r->body_len, 0, NULL);
 	res = json_object_get(root, "result");
 	if (!json_is_true(json_object_get(root, "ok")) || !json_is_array(res)) {
 		json_decref(root);
-		retry_later(p, -1);
+		poll_failed(p, "an answer without ok and a result array", -1);
 		return;
 	}
-	p->failures = 0;
+	poll_worked(p, json_array_size(res));
 	p->offset = updates_next_offset(p->offset, res);
 	shm_count(p->u->slot, SHM_C_UPDATES, json_array_size(res));
 	p->batch = json_incref(res);
@@ -512,10 +595,12 @@ static void poll_now(struct poller *p)
 		return;
 	}
 	snprintf(url, sizeof url,
-		 "%.300s/bot%s/getUpdates?offset=%lld&timeout=%d&allowed_updates=%%5B%%22message%%22%%5D",
-		 cfg->telegram_api_url, p->token, (long long)p->offset, timeout);
+		 "%.300s/bot%s/getUpdates?offset=%lld&limit=%d&timeout=%d"
+		 "&allowed_updates=%%5B%%22message%%22%%5D",
+		 cfg->telegram_api_url, p->token, (long long)p->offset, poll_limit(p), timeout);
 	req.method = "GET";
 	req.url = url;
+	req.max_body = POLL_BODY_MAX;
 	req.timeout_ms = (timeout + 10) * 1000L;
 	req.connect_timeout_ms = 3000;
 	if (httpc_request(p->u->http, &req, on_polled, p) < 0)

@@ -62,6 +62,9 @@ struct task {
 	int64_t tg_id;           /* Telegram's message_id once sent */
 	int64_t sent_ms;         /* when Telegram answered (messages.sent_at) */
 	int off_slot;            /* typing: not counted in inflight */
+	int row_retry;           /* this attempt found its row 'retry' and has not
+				  * claimed it again: an end without a send must
+				  * make it terminal (close_retry_row) */
 	uint64_t claim_ns;       /* uv_hrtime when the claim was asked for */
 	uint64_t answer_ns;      /* uv_hrtime of Telegram's answer (0: none) */
 };
@@ -81,6 +84,8 @@ static void claim(struct task *t);
 static void admit(struct task *t);
 static void send_message(struct task *t);
 static void dead_letter(struct task *t, const char *reason);
+static void abandon(struct task *t, const char *why);
+static int query(struct task *t, const char *sql, int n, const char *const *p, pgc_cb cb);
 
 static struct log_ctx ctx_of(const struct task *t)
 {
@@ -152,8 +157,40 @@ static void finish(struct task *t, enum shm_outcome o)
 	t->r->d.ack(t, t->r->d.arg);
 }
 
+static void on_retry_row_closed(PGresult *res, const char *err, void *arg)
+{
+	struct task *t = arg;
+
+	if (!res) {
+		abandon(t, err); /* the next attempt finds 'retry' and decides again */
+		return;
+	}
+	finish(t, t->outcome);
+}
+
+/* An earlier attempt's send was refused before Telegram took it (429, 5xx) and
+ * left the row 'retry'; this attempt ends without sending (the kind skipped it,
+ * or failed). 'retry' is not an end: acked as it is, the job would leave a row
+ * no one finishes (GUARANTEES.md: every job ends in one terminal row). Nothing
+ * was posted, so the row becomes 'failed', saying why after the send's error. */
+static void close_retry_row(struct task *t, enum shm_outcome o)
+{
+	static const char sql[] =
+		"UPDATE messages SET status = 'failed', error = 'not sent: ' || $3 || ' on attempt ' "
+		"|| $2 || ', after: ' || coalesce(error, '') WHERE job_id = $1 AND status = 'retry'";
+	const char *p[3] = { t->id, t->token_s, o == SHM_OUT_SKIPPED ? "skipped" : "given up" };
+
+	t->outcome = o;
+	t->row_retry = 0;
+	query(t, sql, 3, p, on_retry_row_closed);
+}
+
 void task_finish(struct task *t, enum shm_outcome o)
 {
+	if (t->row_retry && o != SHM_OUT_SENT) {
+		close_retry_row(t, o);
+		return;
+	}
 	finish(t, o);
 }
 
@@ -300,6 +337,7 @@ static void on_outbox_row(PGresult *res, const char *err, void *arg)
 		return;
 	}
 	if (PQntuples(res) == 0 || strcmp((st = PQgetvalue(res, 0, 0)), "retry") == 0) {
+		t->row_retry = PQntuples(res) > 0;
 		proceed(t);
 		return;
 	}
@@ -618,6 +656,7 @@ static int batches_new(struct tasks *w)
 
 static void claim(struct task *t)
 {
+	t->row_retry = 0; /* the claim takes the row over: its mark ends it */
 	json_t *row = json_pack("{s:s, s:I, s:I, s:i, s:s, s:I, s:I, s:O?}", "job_id", t->id,
 				"bot_id", (json_int_t)t->job.bot_id, "chat_id",
 				(json_int_t)t->job.chat_id, "attempt", t->attempt, "text", t->text,
