@@ -20,6 +20,7 @@ struct rsub {
 	rsub_cb cb;
 	void *arg;
 	redisAsyncContext *ac;
+	int connected;    /* ac's connect completed */
 	uv_timer_t retry;
 	int closing;
 	int warned;
@@ -74,6 +75,7 @@ static void on_connected(const redisAsyncContext *ac, int status)
 		schedule_retry(s);
 		return;
 	}
+	s->connected = 1;
 	if (*s->url.password)
 		redisAsyncCommand(s->ac, NULL, NULL, "AUTH %s", s->url.password);
 	redisAsyncCommand(s->ac, on_sub_reply, s, "SUBSCRIBE %s", s->channel);
@@ -89,6 +91,7 @@ static void on_disconnected(const redisAsyncContext *ac, int status)
 	struct rsub *s = ac->data;
 
 	s->ac = NULL;
+	s->connected = 0;
 	if (s->closing) {
 		uv_close((uv_handle_t *)&s->retry, on_timer_closed);
 		return;
@@ -144,10 +147,16 @@ void rsub_free(struct rsub *s)
 		return;
 	s->closing = 1;
 	uv_timer_stop(&s->retry);
-	if (s->ac) {
+	if (s->ac && s->connected) {
 		/* The disconnect callback closes the timer and frees s. */
 		redisAsyncDisconnect(s->ac);
 		return;
 	}
+	/* A connect under way (or one that hiredis 0.14's libuv adapter left
+	 * hanging after a Redis restart): hiredis calls nothing back when it is
+	 * freed, so the timer would stay open and the loop would not close. */
+	if (s->ac)
+		redisAsyncFree(s->ac);
+	s->ac = NULL;
 	uv_close((uv_handle_t *)&s->retry, on_timer_closed);
 }

@@ -64,6 +64,9 @@ struct task {
 	int off_slot;            /* typing: not counted in inflight */
 	uint64_t claim_ns;       /* uv_hrtime when the claim was asked for */
 	uint64_t answer_ns;      /* uv_hrtime of Telegram's answer (0: none) */
+	struct later *hold;      /* waiting on a timer (see hold); NULL otherwise */
+	void (*hold_fn)(void *task);
+	uint64_t hold_until;     /* uv_now when hold_fn is due */
 };
 
 struct tasks {
@@ -72,6 +75,7 @@ struct tasks {
 	struct pgb *claims, *marks; /* the outbox writes of a loop turn, batched */
 	struct task *head;       /* in memory, for lease renewal */
 	int inflight;
+	int draining;            /* tasks_drain: hold hands jobs back instead */
 	struct task_kind kinds[JOB_KIND_COUNT];
 };
 
@@ -109,6 +113,8 @@ static void task_free(struct task *t)
 		w->head = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
+	if (t->hold)
+		later_cancel(t->hold);
 	job_clear(&t->job);
 	free(t->id);
 	free(t->raw);
@@ -179,6 +185,33 @@ static void retry_later(struct task *t, int64_t delay_ms)
 void task_retry(struct task *t, int64_t delay_ms)
 {
 	retry_later(t, delay_ms);
+}
+
+static void on_hold_due(void *arg)
+{
+	struct task *t = arg;
+
+	t->hold = NULL;
+	t->hold_fn(t);
+}
+
+/* Every wait of a task in memory goes through here: pacing, an LLM provider
+ * that comes back, a cap, typing. Each comes before the outbox row is claimed,
+ * so a draining worker hands the job back to the queue (nacked, due when fn
+ * would have run) instead of keeping the drain waiting up to TASK_HOLD_MAX_MS
+ * (tasks_drain). */
+static void hold(struct task *t, uint64_t ms, void (*fn)(void *task))
+{
+	struct tasks *w = t->r;
+
+	if (w->draining) {
+		retry_later(t, (int64_t)ms);
+		return;
+	}
+	t->hold_fn = fn;
+	t->hold_until = uv_now(w->d.loop) + ms;
+	if (!(t->hold = later_start(w->d.loop, ms, on_hold_due, t)))
+		fn(t); /* no memory for a timer: now rather than never */
 }
 
 /* The database is unreachable mid-job: leave the lease to expire; the reaper
@@ -452,7 +485,7 @@ static void call_llm(struct task *t)
 		 * first to come back without spending an attempt, unless that is long. */
 		t->provider = 0;
 		if (wait <= TASK_HOLD_MAX_MS)
-			later_run(w->d.loop, (uint64_t)wait, on_llm_due, t);
+			hold(t, (uint64_t)wait, on_llm_due);
 		else
 			retry_later(t, wait);
 		return;
@@ -507,7 +540,7 @@ static void admit(struct task *t)
 	if (wait == 0)
 		claim(t);
 	else if (wait <= TASK_HOLD_MAX_MS)
-		later_run(w->d.loop, (uint64_t)wait, on_admit_due, t);
+		hold(t, (uint64_t)wait, on_admit_due);
 	else
 		retry_later(t, wait);
 }
@@ -935,6 +968,22 @@ int tasks_inflight(const struct tasks *w)
 	return w->inflight;
 }
 
+void tasks_drain(struct tasks *w)
+{
+	uint64_t now = uv_now(w->d.loop);
+	struct task *t, *next;
+
+	w->draining = 1;
+	for (t = w->head; t; t = next) {
+		next = t->next; /* a nack answered at once frees t, and only t */
+		if (!t->hold)
+			continue;
+		later_cancel(t->hold);
+		t->hold = NULL;
+		retry_later(t, t->hold_until > now ? (int64_t)(t->hold_until - now) : 0);
+	}
+}
+
 int tasks_idle(const struct tasks *w)
 {
 	return w->head == NULL;
@@ -1013,7 +1062,7 @@ void task_off_slot(struct task *t, int off)
 
 void task_after(struct task *t, uint64_t ms, void (*fn)(void *task))
 {
-	later_run(t->r->d.loop, ms, fn, t);
+	hold(t, ms, fn);
 }
 
 uint64_t *task_rng(struct task *t)

@@ -90,6 +90,12 @@ int tasks_set_kind(struct tasks *ts, enum job_kind k, const struct task_kind *ki
 void tasks_start(struct tasks *ts, const char *id, const char *body, size_t len, int attempts);
 /* Tasks holding a slot (not the ones off their slot, typing). */
 int tasks_inflight(const struct tasks *ts);
+/* The worker drains: every task waiting on a timer (pacing, an LLM provider,
+ * a cap, typing: all before its outbox row) is handed back to the queue now,
+ * due when it would have gone on, and later waits do the same, so a drain
+ * waits only for calls and writes under way. The last task's nack may end the
+ * drain inside this call (the freed hook). */
+void tasks_drain(struct tasks *ts);
 /* 1 when no task is in memory at all. */
 int tasks_idle(const struct tasks *ts);
 /* fn(id, token, arg) for every task in memory (lease renewal). */
@@ -136,7 +142,8 @@ void task_send(struct task *t, char *text);
 /* A PostgreSQL query for t; -1 (the task is abandoned) when none is possible. */
 int task_query(struct task *t, const char *sql, int n, const char *const *p,
 	       void (*cb)(PGresult *res, const char *err, void *arg));
-/* fn(t) once after ms on the loop (the task holds its lease meanwhile). */
+/* fn(t) once after ms on the loop (the task holds its lease meanwhile); if the
+ * worker drains first, the job is nacked, due then, and fn never runs. */
 void task_after(struct task *t, uint64_t ms, void (*fn)(void *task));
 /* The runner's random state (backoff.h's draws), shared by its tasks. */
 uint64_t *task_rng(struct task *t);
