@@ -35,6 +35,11 @@ struct tasks;
 /* A wait for a breaker, a cooldown or pacing up to this long holds the job in
  * memory (its lease is renewed); a longer one hands it back to the queue. */
 #define TASK_HOLD_MAX_MS 30000
+/* A send's outcome whose write failed (PostgreSQL down) is kept in memory and
+ * written again this often, for this long, before the job is left to its
+ * lease (and its row, still 'sending', becomes 'unknown'). */
+#define TASK_REMARK_EVERY_MS 1000
+#define TASK_REMARK_FOR_MS 180000
 
 /* The sent message as the chat's context would read it back. */
 struct task_sent {
