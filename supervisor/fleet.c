@@ -25,6 +25,7 @@ struct member {
 	int stale_killed;      /* we sent SIGKILL for a stale heartbeat */
 	int64_t died_ms;       /* when the previous process died, 0 = never */
 	int64_t ready_ms;      /* when this process was first seen READY, 0 = not yet */
+	int kills;             /* killed from outside before READY, in a row (respawn_delay) */
 	struct view_worker v;  /* what the view shows */
 };
 
@@ -146,10 +147,22 @@ static void respawn_due(struct fleet *f, int i)
 	worker_start(f, i);
 }
 
-static void schedule_respawn(struct fleet *f, int i)
+/* Sent from outside (an operator, a chaos script, the OOM killer), as opposed
+ * to a fault the process raised itself (SIGSEGV, SIGABRT, ...) or our own
+ * SIGKILL for a stale heartbeat. */
+static int killed_from_outside(const struct member *w, int sig)
+{
+	if (w->stale_killed)
+		return 0;
+	return sig == SIGKILL || sig == SIGTERM || sig == SIGINT || sig == SIGHUP;
+}
+
+/* The crash streak: quick exits in a row, doubling up to respawn_max_ms and
+ * reported as a crash loop at FLEET_CRASH_LOOP. */
+static int64_t crash_delay(struct fleet *f, int i, int64_t up)
 {
 	struct member *w = &f->w[i];
-	int64_t up = now_ms(f) - w->v.spawned_ms, delay;
+	int64_t delay;
 
 	if (up >= FLEET_STABLE_MS)
 		w->v.streak = 0;
@@ -162,9 +175,51 @@ static void schedule_respawn(struct fleet *f, int i)
 			  "start; respawning with backoff up to %d ms",
 			  i, w->v.streak, FLEET_STABLE_MS / 1000, f->cfg->respawn_max_ms);
 	}
+	return delay;
+}
+
+/* A process that got READY and then died by a signal proved that the worker
+ * starts: whoever killed it, its successor comes back after the first delay
+ * (50..100 ms) and its crash streak is over. One killed from outside before it
+ * got READY (kills that come faster than a start) escalates gently, up to
+ * FLEET_KILLED_MAX_MS, and never counts as a crash loop; it is over once a
+ * process gets READY again. Anything else is a crash (crash_delay); *why is
+ * NULL then. */
+static int64_t respawn_delay(struct fleet *f, int i, int sig, const char **why)
+{
+	struct member *w = &f->w[i];
+	int64_t up = now_ms(f) - w->v.spawned_ms;
+
+	if (sig && w->ready_ms && !w->stale_killed) {
+		*why = "killed after it was ready";
+		w->kills = 0;
+		w->v.streak = 0;
+		w->v.crash_loop = 0;
+		return backoff_equal_jitter(0, FLEET_RESPAWN_BASE_MS, f->cfg->respawn_max_ms,
+					    &f->rng);
+	}
+	if (killed_from_outside(w, sig)) {
+		*why = "killed before it was ready";
+		return backoff_equal_jitter(w->kills++, FLEET_RESPAWN_BASE_MS, FLEET_KILLED_MAX_MS,
+					    &f->rng);
+	}
+	*why = NULL;
+	return crash_delay(f, i, up);
+}
+
+static void schedule_respawn(struct fleet *f, int i, int sig)
+{
+	struct member *w = &f->w[i];
+	const char *why;
+	int64_t delay = respawn_delay(f, i, sig, &why);
+
 	w->v.respawning = 1;
-	log_msg(w->v.streak > 1 ? LOG_NOTICE : LOG_INFO, NULL,
-		"worker %d: respawn in %" PRId64 " ms (exit %d in a row)", i, delay, w->v.streak);
+	if (!why)
+		log_msg(w->v.streak > 1 ? LOG_NOTICE : LOG_INFO, NULL,
+			"worker %d: respawn in %" PRId64 " ms (exit %d in a row)", i, delay,
+			w->v.streak);
+	else
+		log_info("worker %d: respawn in %" PRId64 " ms (%s)", i, delay, why);
 	f->ops->timer(f->ctx, i, delay);
 	publish(f, i);
 }
@@ -229,6 +284,7 @@ static void note_ready(struct fleet *f, int i, int64_t now)
 	struct member *w = &f->w[i];
 
 	w->ready_ms = now;
+	w->kills = 0;
 	if (w->died_ms)
 		log_info("worker %d (pid %d) ready, %" PRId64 " ms after its predecessor died", i,
 			 (int)w->v.pid, now - w->died_ms);
@@ -276,6 +332,17 @@ static void worker_check(struct fleet *f, int i, int64_t now, int kill_stale_ok)
 		end_streak(f, i);
 	if (kill_stale_ok && !w->stale_killed && worker_is_stale(f, i, now))
 		kill_stale(f, i, now);
+}
+
+/* A process killed between its READY and the next tick was ready all the
+ * same: its slot still says so until it is retired. */
+static void note_ready_at_death(struct fleet *f, int i)
+{
+	struct shm_slot *sl = shm_slot(f->shm, i);
+	int st = sl ? shm_load_i32(&sl->state) : SHM_EMPTY;
+
+	if (!f->w[i].ready_ms && (st == SHM_READY || st == SHM_DRAINING))
+		note_ready(f, i, now_ms(f));
 }
 
 /* --- the reshard child --- */
@@ -449,11 +516,13 @@ void fleet_child_gone(struct fleet *f, int id, int64_t status, int term_signal)
 	}
 	if (id < 0 || id >= SHM_MAX_WORKERS)
 		return;
-	if (f->w[id].running) /* else it never started: nothing ran, nothing to say */
+	if (f->w[id].running) { /* else it never started: nothing ran, nothing to say */
+		note_ready_at_death(f, id);
 		worker_exited(f, id, status, term_signal);
+	}
 	f->w[id].present = 0;
 	if (f->phase == FLEET_RUNNING && id < f->count)
-		schedule_respawn(f, id);
+		schedule_respawn(f, id, term_signal);
 	else if (f->phase == FLEET_DRAINING || f->phase == FLEET_STOPPING)
 		check_drained(f);
 }

@@ -8,7 +8,11 @@
  * fleet runs is respawned after a backoff (equal jitter, common/backoff.h):
  * 50..100 ms after a first crash, doubling with every quick exit in a row,
  * capped at respawn_max_ms; FLEET_CRASH_LOOP quick exits in a row are a crash
- * loop, reported in the log, the view and STATUS=. A drain sends SIGTERM, waits
+ * loop, reported in the log, the view and STATUS=. A worker that was READY and
+ * then died by a signal is not crash-looping (it started fine; something killed
+ * it): it comes back after the first delay, and kills from outside before READY
+ * escalate only up to FLEET_KILLED_MAX_MS, so kill -9 every few seconds cannot
+ * empty the fleet. A drain sends SIGTERM, waits
  * up to drain_timeout_ms, then sends SIGKILL. A resize is timed from the start
  * of its drain to the moment every new worker reports READY.
  *
@@ -29,6 +33,7 @@
 #define FLEET_STABLE_MS 10000           /* up this long: its crash streak is over */
 #define FLEET_CRASH_LOOP 5              /* quick exits in a row that make a crash loop */
 #define FLEET_RESPAWN_BASE_MS 100       /* first respawn delay is 50..100 ms */
+#define FLEET_KILLED_MAX_MS 1000        /* cap for workers killed from outside before READY */
 #define FLEET_RESHARD_BASE_MS 500       /* first retry of a failed reshard */
 #define FLEET_RESHARD_TIMEOUT_MS 300000 /* a reshard child hung this long is killed */
 #define FLEET_FORCE_EXIT_MS 1000        /* after SIGKILL: wait this long at most */

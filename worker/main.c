@@ -195,8 +195,8 @@ static void close_all(struct wk *w)
 
 static void maybe_exit(struct wk *w)
 {
-	if (!w->draining || tasks_inflight(w->tasks) > 0 || !tasks_idle(w->tasks) ||
-	    queue_leasing(w->queue) || w->closing)
+	if (w->closing || !w->draining || tasks_inflight(w->tasks) > 0 || !tasks_idle(w->tasks) ||
+	    queue_leasing(w->queue))
 		return;
 	log_info("drained: exiting");
 	shm_set_state(w->slot, SHM_EXITED);
@@ -209,6 +209,8 @@ static void drain(struct wk *w)
 	queue_drain(w->queue);
 	market_drain(w->market);
 	chats_drain(w->chats);
+	/* Last: its last nack may end the drain (close_all) at once. */
+	tasks_drain(w->tasks);
 }
 
 /* ---- the queue's hooks ---- */
@@ -361,8 +363,8 @@ static void on_sigterm(uv_signal_t *s, int signum)
 		exit(0);
 	}
 	log_info("signal %d: draining %d jobs in flight", signum, tasks_inflight(w->tasks));
-	drain(w);
 	shm_set_state(w->slot, SHM_DRAINING);
+	drain(w);
 	maybe_exit(w);
 }
 

@@ -885,6 +885,88 @@ START_TEST(sigterm_under_load_drains_in_time_and_loses_nothing)
 }
 END_TEST
 
+/* Issue 18, item 6: jobs waiting in a worker's memory (here for Telegram's
+ * pacing, up to TASK_HOLD_MAX_MS) are handed back to the queue at a drain,
+ * so the drain does not wait for them (before: drain_timeout_ms, then
+ * SIGKILL); each exit is clean. */
+START_TEST(a_drain_hands_back_the_jobs_held_for_pacing)
+{
+	int64_t t0;
+	long drain_ms;
+	int st;
+	long long done, left;
+
+	setenv("PIYASA_TELEGRAM_PACING", "on", 1);
+	write_file(cfgpath, "drain_timeout_ms = 5000\nmax_inflight = 64\n");
+	fake = start_fake(NULL);
+	import_cast(4);
+	sup = start_sup("--workers", "2", "--config", cfgpath, NULL);
+	wait_fleet(2, 20000);
+	ck_assert_int_eq(ctl("enqueue", "--chat", CHAT_S, "--count", "200", NULL), 0);
+	ck_assert(itest_wait_for(sent_at_least, (void *)(intptr_t)2, 30000));
+	usleep(300000); /* the rest wait for the chat's pacing */
+	t0 = itest_now_ms();
+	kill(sup, SIGTERM);
+	st = itest_wait_exit(sup, 5000 + 3000);
+	drain_ms = (long)(itest_now_ms() - t0);
+	ck_assert_msg(st >= 0, "the supervisor still ran %ld ms after SIGTERM", drain_ms);
+	reaped(&sup);
+	done = terminal();
+	left = redis_leftovers(2);
+	fprintf(stderr, "measured: SIGTERM with %lld of 200 jobs sent, the rest held for pacing: "
+			"exited in %ld ms (log: every worker stopped in %ld ms), %lld back in Redis\n",
+		done, drain_ms, log_number_after("every worker stopped in "), left);
+	ck_assert_msg(drain_ms < 2000, "the drain took %ld ms", drain_ms);
+	ck_assert_int_eq(log_count("drained: exiting"), 2);
+	ck_assert_int_eq(log_count("handles still open"), 0);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE status IN "
+				      "('sending','retry')"), 0);
+	ck_assert_int_eq(done + left, 200);
+}
+END_TEST
+
+/* Run a shell command of the test services (scripts/services and redis-cli,
+ * with the ports scripts/test exported). */
+static void services(const char *what)
+{
+	const char *port = getenv("PIYASA_REDIS_PORT"), *bin = getenv("PIYASA_BIN_DIR");
+	char cmd[1024];
+
+	ck_assert_ptr_nonnull(port);
+	ck_assert_ptr_nonnull(bin);
+	if (strcmp(what, "redis-stop") == 0)
+		snprintf(cmd, sizeof cmd, "redis-cli -p %s shutdown >/dev/null 2>&1", port);
+	else
+		snprintf(cmd, sizeof cmd, "bash %s/../../../scripts/services start >/dev/null", bin);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Issue 18, item 6: every clean exit logged "loop closed with handles still
+ * open" once Redis had been restarted: a notices subscription (rsub) whose
+ * reconnect was still under way was freed without closing its timer. */
+START_TEST(a_drain_after_a_redis_restart_closes_the_loop_clean)
+{
+	int st;
+
+	write_file(cfgpath, "drain_timeout_ms = 5000\n");
+	fake = start_fake(NULL);
+	import_cast(4);
+	sup = start_sup("--workers", "2", "--config", cfgpath, NULL);
+	wait_fleet(2, 20000);
+	services("redis-stop");
+	usleep(3000000); /* the subscriptions retry every 2 s: one try while down */
+	services("start");
+	usleep(1000000);
+	kill(sup, SIGTERM);
+	st = itest_wait_exit(sup, 5000 + 3000);
+	ck_assert(st >= 0);
+	reaped(&sup);
+	ck_assert_int_eq(log_count("notices: redis connection lost"), 4);
+	ck_assert_int_eq(log_count("drained: exiting"), 2);
+	ck_assert_int_eq(log_count("handles still open"), 0);
+}
+END_TEST
+
 /* ======================================================= 6. NOTIFY_SOCKET */
 
 struct note {
@@ -1592,6 +1674,8 @@ static Suite *supervisor_suite(void)
 	add(s, "badreload", sighup_with_a_bad_config_keeps_running);
 	add(s, "resize", resize_four_six_five_under_a_stream_runs_every_job_once);
 	add(s, "sigterm", sigterm_under_load_drains_in_time_and_loses_nothing);
+	add(s, "drainheld", a_drain_hands_back_the_jobs_held_for_pacing);
+	add(s, "drainredis", a_drain_after_a_redis_restart_closes_the_loop_clean);
 	add(s, "notify", notify_socket_sees_ready_reloading_ready_watchdog_stopping);
 	add(s, "metrics", metrics_are_strict_prometheus_and_agree_with_the_database);
 	add(s, "deaf", a_huge_getupdates_answer_is_read_and_failing_polls_are_loud);

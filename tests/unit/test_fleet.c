@@ -466,6 +466,119 @@ START_TEST(a_failed_spawn_is_retried_like_a_crash)
 }
 END_TEST
 
+/* The worker is killed by sig after up_ms; returns the respawn delay it got. */
+static int64_t killed_after(int i, int64_t up_ms, int sig)
+{
+	advance(up_ms);
+	gone(i, 0, sig);
+	ck_assert_int_ge(fk.due[i], 0);
+	return fk.due[i] - fk.now;
+}
+
+static void delay_within(int64_t delay, int64_t lo, int64_t hi)
+{
+	ck_assert_msg(delay >= lo && delay <= hi, "respawn in %lld ms, not in %lld..%lld",
+		      (long long)delay, (long long)lo, (long long)hi);
+}
+
+/* kill -9 every 2 s (issue 18, item 5): a worker that got READY and was then
+ * killed has no crash streak; its successor comes back after the first delay
+ * every time, so the slot is empty ~100 ms per kill, not up to respawn_max_ms. */
+START_TEST(a_ready_worker_killed_from_outside_respawns_fast)
+{
+	cfg.respawn_max_ms = 30000;
+	run_fleet(2);
+	for (int k = 0; k < 20; k++) {
+		delay_within(killed_after(0, 2000, k % 2 ? SIGKILL : SIGTERM),
+			     FLEET_RESPAWN_BASE_MS / 2, FLEET_RESPAWN_BASE_MS);
+		ck_assert_int_eq(shown(0).streak, 0);
+		ck_assert_int_eq(shown(0).crash_loop, 0);
+		respawn(0);
+		advance(300);
+		ready(0);
+		tick();
+	}
+	ck_assert(!log_has("crash-looping"));
+	ck_assert(log_has("worker 0: respawn in "));
+	ck_assert(log_has(" ms (killed after it was ready)"));
+	status_is("2/2 workers ready, 20 restarts");
+}
+END_TEST
+
+/* READY and killed before the supervisor's tick saw it: the slot says READY. */
+START_TEST(a_ready_seen_only_in_the_slot_counts)
+{
+	cfg.respawn_max_ms = 30000;
+	run_fleet(1);
+	for (int k = 0; k < 8; k++) {
+		delay_within(killed_after(0, 500, SIGKILL), FLEET_RESPAWN_BASE_MS / 2,
+			     FLEET_RESPAWN_BASE_MS);
+		respawn(0);
+		ready(0); /* no tick */
+	}
+	ck_assert_int_eq(shown(0).streak, 0);
+}
+END_TEST
+
+/* Killed before READY, again and again (kills faster than a start): a gentle
+ * escalation up to FLEET_KILLED_MAX_MS, never a crash loop; a READY ends it. */
+START_TEST(kills_before_ready_escalate_gently)
+{
+	cfg.respawn_max_ms = 30000;
+	run_fleet(1);
+	killed_after(0, 2000, SIGKILL);
+	respawn(0);
+	for (int k = 0; k < 10; k++) {
+		int64_t c = backoff_ceiling(k, FLEET_RESPAWN_BASE_MS, FLEET_KILLED_MAX_MS);
+
+		delay_within(killed_after(0, 50, SIGKILL), c / 2, c);
+		respawn(0);
+	}
+	ck_assert_int_eq(shown(0).crash_loop, 0);
+	ck_assert(log_has("(killed before it was ready)"));
+	ready(0);
+	tick();
+	delay_within(killed_after(0, 50, SIGKILL), FLEET_RESPAWN_BASE_MS / 2,
+		     FLEET_RESPAWN_BASE_MS);
+	respawn(0);
+	delay_within(killed_after(0, 50, SIGKILL), FLEET_RESPAWN_BASE_MS / 2,
+		     FLEET_RESPAWN_BASE_MS); /* not ready: the gentle series starts */
+}
+END_TEST
+
+/* The protection stays: after a kill, a worker that dies at start (an exit, a
+ * fault signal, our own SIGKILL for a stale heartbeat) is a crash loop again. */
+START_TEST(a_crash_loop_after_a_kill_is_still_one)
+{
+	int64_t c;
+
+	run_fleet(1);
+	killed_after(0, 2000, SIGKILL);
+	respawn(0);
+	for (int k = 0; k < FLEET_CRASH_LOOP; k++) {
+		c = backoff_ceiling(k, FLEET_RESPAWN_BASE_MS, cfg.respawn_max_ms);
+		if (k % 2)
+			delay_within(killed_after(0, 100, SIGSEGV), c / 2, c);
+		else
+			delay_within(crash_after(0, 100), c / 2, c);
+		respawn(0);
+	}
+	ck_assert_int_eq(shown(0).crash_loop, 1);
+	ck_assert(log_has("worker 0 is crash-looping"));
+
+	/* A hung worker killed for its stale heartbeat is a crash too, READY or not. */
+	ready(0);
+	tick();
+	advance(cfg.worker_timeout_ms + 1);
+	tick();
+	ck_assert_int_eq(fk.last_sig[0], SIGKILL);
+	gone(0, 0, SIGKILL);
+	ck_assert_int_eq(shown(0).streak, FLEET_CRASH_LOOP + 1);
+	c = backoff_ceiling(FLEET_CRASH_LOOP, FLEET_RESPAWN_BASE_MS, cfg.respawn_max_ms);
+	delay_within(fk.due[0] - fk.now, c / 2, c);
+}
+END_TEST
+
 START_TEST(a_stale_heartbeat_gets_sigkill_once)
 {
 	run_fleet(2);
@@ -698,6 +811,10 @@ static Suite *fleet_suite(void)
 	tcase_add_test(tc, a_stable_run_ends_the_crash_loop);
 	tcase_add_test(tc, an_exit_after_a_long_run_starts_the_backoff_over);
 	tcase_add_test(tc, a_failed_spawn_is_retried_like_a_crash);
+	tcase_add_test(tc, a_ready_worker_killed_from_outside_respawns_fast);
+	tcase_add_test(tc, a_ready_seen_only_in_the_slot_counts);
+	tcase_add_test(tc, kills_before_ready_escalate_gently);
+	tcase_add_test(tc, a_crash_loop_after_a_kill_is_still_one);
 	tcase_add_test(tc, a_stale_heartbeat_gets_sigkill_once);
 	tcase_add_test(tc, signals_reach_running_workers_only);
 	tcase_add_test(tc, resize_up_drains_reshards_and_starts_the_new_size);

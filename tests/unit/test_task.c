@@ -310,6 +310,7 @@ static struct {
 	int starts, sents, recordeds, clears;
 	struct task *held[NREC];
 	int nheld;
+	int cut_pg_ms;            /* the sent hook takes the database away this long */
 	struct task_sent rec;     /* the last recorded (text copied below) */
 	char rec_text[256];
 	char sent_text[256];      /* the text as the sent hook saw it */
@@ -375,10 +376,41 @@ static void kind_start(struct task *t, void *arg)
 	}
 }
 
+/* A database outage, for real: the case's database refuses connections and
+ * its backends (the pool's) are terminated; allow_connections comes back on
+ * a timer. */
+static uv_timer_t pg_back_timer;
+
+static void pg_allow(int on)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS %s", db_name,
+		 on ? "true" : "false");
+	ck_assert_int_eq(pg_exec_on(admin_url, sql), 0);
+	if (on)
+		return;
+	snprintf(sql, sizeof sql, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+		 "WHERE datname = '%s'", db_name);
+	ck_assert_int_eq(pg_exec_on(admin_url, sql), 0);
+}
+
+static void on_pg_back(uv_timer_t *t)
+{
+	pg_allow(1);
+	uv_close((uv_handle_t *)t, NULL);
+}
+
 static void kind_sent(struct task *t, void *arg)
 {
 	(void)arg;
 	K.sents++;
+	if (K.cut_pg_ms) {
+		pg_allow(0);
+		uv_timer_init(&loop, &pg_back_timer);
+		uv_timer_start(&pg_back_timer, on_pg_back, (uint64_t)K.cut_pg_ms, 0);
+		K.cut_pg_ms = 0;
+	}
 	snprintf(K.sent_text, sizeof K.sent_text, "%s", task_text(t));
 }
 
@@ -938,6 +970,33 @@ START_TEST(a_missing_chat_is_failed_and_dead_lettered)
 }
 END_TEST
 
+/* Issue 18, item 3: PostgreSQL goes away between Telegram's answer and the
+ * 'sent' write. The outcome is known, so it is kept and written when the
+ * database is back: the row ends 'sent' with the message id, not 'sending'
+ * (which the next attempt would turn into 'unknown'). */
+START_TEST(a_sent_outcome_is_written_once_the_database_is_back)
+{
+	char text[256], mid[32];
+
+	K.mode = K_SEND;
+	K.cut_pg_ms = 2500;
+	start_job("pg1", JOB_SPEAK, 1);
+	wait_ends(1, 15000);
+	pg_allow(1);
+	ck_assert_int_eq(H.acks, 1);
+	ck_assert_int_eq(H.nacks, 0);
+	ck_assert_int_eq(K.sents, 1);
+	ck_assert_int_eq(K.recordeds, 1);
+	snprintf(mid, sizeof mid, "%lld", fake_last_message(text, sizeof text));
+	ck_assert_int_eq(fake_sends_in_chat(), 1);
+	ck_pg_eq("SELECT status FROM messages WHERE job_id = $1", "pg1", "sent");
+	ck_pg_eq("SELECT telegram_message_id FROM messages WHERE job_id = $1", "pg1", mid);
+	ck_assert_uint_ge(slot.counters[SHM_C_PG_ERRORS], 1);
+	ck_assert_uint_eq(slot.jobs[JOB_SPEAK][SHM_OUT_SENT], 1);
+	close_all();
+}
+END_TEST
+
 static Suite *task_suite(void)
 {
 	Suite *s = suite_create("task");
@@ -962,6 +1021,7 @@ static Suite *task_suite(void)
 	tcase_add_test(tc, a_retry_row_then_skipped_ends_failed);
 	tcase_add_test(tc, a_timeout_after_the_request_left_is_unknown_and_never_sent_again);
 	tcase_add_test(tc, a_missing_chat_is_failed_and_dead_lettered);
+	tcase_add_test(tc, a_sent_outcome_is_written_once_the_database_is_back);
 	suite_add_tcase(s, tc);
 	return s;
 }

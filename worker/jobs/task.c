@@ -67,6 +67,13 @@ struct task {
 				  * make it terminal (close_retry_row) */
 	uint64_t claim_ns;       /* uv_hrtime when the claim was asked for */
 	uint64_t answer_ns;      /* uv_hrtime of Telegram's answer (0: none) */
+	struct later *hold;      /* waiting on a timer (see hold); NULL otherwise */
+	struct later *remark;    /* the outcome's write waits for the database */
+	const char *mark_status; /* the outcome to write (a literal) */
+	char mark_err[256];
+	uint64_t mark_since;     /* uv_now of the first failed write, 0 = none */
+	void (*hold_fn)(void *task);
+	uint64_t hold_until;     /* uv_now when hold_fn is due */
 };
 
 struct tasks {
@@ -75,6 +82,7 @@ struct tasks {
 	struct pgb *claims, *marks; /* the outbox writes of a loop turn, batched */
 	struct task *head;       /* in memory, for lease renewal */
 	int inflight;
+	int draining;            /* tasks_drain: hold hands jobs back instead */
 	struct task_kind kinds[JOB_KIND_COUNT];
 };
 
@@ -114,6 +122,10 @@ static void task_free(struct task *t)
 		w->head = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
+	if (t->hold)
+		later_cancel(t->hold);
+	if (t->remark)
+		later_cancel(t->remark);
 	job_clear(&t->job);
 	free(t->id);
 	free(t->raw);
@@ -216,6 +228,33 @@ static void retry_later(struct task *t, int64_t delay_ms)
 void task_retry(struct task *t, int64_t delay_ms)
 {
 	retry_later(t, delay_ms);
+}
+
+static void on_hold_due(void *arg)
+{
+	struct task *t = arg;
+
+	t->hold = NULL;
+	t->hold_fn(t);
+}
+
+/* Every wait of a task in memory goes through here: pacing, an LLM provider
+ * that comes back, a cap, typing. Each comes before the outbox row is claimed,
+ * so a draining worker hands the job back to the queue (nacked, due when fn
+ * would have run) instead of keeping the drain waiting up to TASK_HOLD_MAX_MS
+ * (tasks_drain). */
+static void hold(struct task *t, uint64_t ms, void (*fn)(void *task))
+{
+	struct tasks *w = t->r;
+
+	if (w->draining) {
+		retry_later(t, (int64_t)ms);
+		return;
+	}
+	t->hold_fn = fn;
+	t->hold_until = uv_now(w->d.loop) + ms;
+	if (!(t->hold = later_start(w->d.loop, ms, on_hold_due, t)))
+		fn(t); /* no memory for a timer: now rather than never */
 }
 
 /* The database is unreachable mid-job: leave the lease to expire; the reaper
@@ -490,7 +529,7 @@ static void call_llm(struct task *t)
 		 * first to come back without spending an attempt, unless that is long. */
 		t->provider = 0;
 		if (wait <= TASK_HOLD_MAX_MS)
-			later_run(w->d.loop, (uint64_t)wait, on_llm_due, t);
+			hold(t, (uint64_t)wait, on_llm_due);
 		else
 			retry_later(t, wait);
 		return;
@@ -545,7 +584,7 @@ static void admit(struct task *t)
 	if (wait == 0)
 		claim(t);
 	else if (wait <= TASK_HOLD_MAX_MS)
-		later_run(w->d.loop, (uint64_t)wait, on_admit_due, t);
+		hold(t, (uint64_t)wait, on_admit_due);
 	else
 		retry_later(t, wait);
 }
@@ -681,14 +720,54 @@ static void tell_kind(struct task *t)
 		t->kind->recorded(t, &s, t->kind->arg);
 }
 
+static void write_mark(struct task *t);
+
+static void on_remark_due(void *arg)
+{
+	struct task *t = arg;
+
+	t->remark = NULL;
+	write_mark(t);
+}
+
+/* The outcome's write failed (PostgreSQL down or restarting). The outcome is
+ * known (Telegram answered), so the task keeps it in memory, its lease renewed
+ * like any task's, and writes it again every TASK_REMARK_EVERY_MS, for up to
+ * TASK_REMARK_FOR_MS; then it is left to its lease as before, and the next
+ * attempt finds 'sending' and marks 'unknown'. */
+static void mark_failed(struct task *t, const char *why)
+{
+	struct tasks *w = t->r;
+	uint64_t now = uv_now(w->d.loop);
+	struct log_ctx c = ctx_of(t);
+
+	if (!t->mark_since) {
+		t->mark_since = now;
+		shm_count(w->d.slot, SHM_C_PG_ERRORS, 1);
+		log_msg(LOG_WARNING, &c, "outcome '%s' not recorded: %s; keeping it, writing it "
+			"again for up to %d s", t->mark_status, why, TASK_REMARK_FOR_MS / 1000);
+	}
+	if (now - t->mark_since >= TASK_REMARK_FOR_MS) {
+		abandon(t, why);
+		return;
+	}
+	if (!(t->remark = later_start(w->d.loop, TASK_REMARK_EVERY_MS, on_remark_due, t)))
+		abandon(t, "out of memory");
+}
+
 static void on_marked(PGresult *res, int row, const char *err, void *arg)
 {
 	struct task *t = arg;
 
 	(void)row;
 	if (!res) {
-		abandon(t, err);
+		mark_failed(t, err ? err : "no result");
 		return;
+	}
+	if (t->mark_since) {
+		struct log_ctx c = ctx_of(t);
+		log_msg(LOG_NOTICE, &c, "outcome '%s' recorded %.1f s after the first try",
+			t->mark_status, (double)(uv_now(t->r->d.loop) - t->mark_since) / 1000.0);
 	}
 	if (t->outcome == SHM_OUT_RETRY)
 		retry_later(t, t->retry_delay_ms);
@@ -702,33 +781,40 @@ static void on_marked(PGresult *res, int row, const char *err, void *arg)
 	}
 }
 
-/* Record what the send did; the outcome decides what follows (on_marked). */
-static void mark(struct task *t, const char *status, int64_t message_id, const char *error)
+/* The outcome as recorded by mark, one row of the marks batch. */
+static void write_mark(struct task *t)
 {
-	/* sent_at is when Telegram answered, not when the batch was written. */
-	json_t *row;
-	char err[256];
+	json_t *row = json_pack("{s:s, s:I, s:I, s:i, s:s, s:I, s:s, s:I}", "job_id", t->id,
+				"bot_id", (json_int_t)t->job.bot_id, "chat_id",
+				(json_int_t)t->job.chat_id, "attempt", t->attempt, "status",
+				t->mark_status, "mid", (json_int_t)t->tg_id, "error", t->mark_err,
+				"at", (json_int_t)t->sent_ms);
 
-	/* Texts from curl or Telegram: jansson refuses a string that is not UTF-8,
-	 * and the row would then stay 'sending'. */
-	utf8_cut(err, sizeof err, error ? error : "");
-	t->tg_id = message_id;
-	t->sent_ms = job_now_ms();
-	row = json_pack("{s:s, s:I, s:I, s:i, s:s, s:I, s:s, s:I}", "job_id", t->id, "bot_id",
-			(json_int_t)t->job.bot_id, "chat_id", (json_int_t)t->job.chat_id, "attempt",
-			t->attempt, "status", status, "mid", (json_int_t)message_id, "error",
-			err, "at", (json_int_t)t->sent_ms);
-
+	if (!row) {
+		abandon(t, "out of memory");
+		return;
+	}
 	/* Off the enqueue-to-sent path: with room to spare, an outcome waits a
 	 * little for others to share its commit and its ack's script call (when
 	 * jobs come one by one, a commit and an ack each); under pressure it goes
 	 * on the next turn, as its job holds a slot. */
 	pgb_set_delay(t->r->marks,
 		      t->r->inflight * 4 <= t->r->d.cfg->max_inflight * 3 ? MARK_DELAY_MS : 0);
-	/* Not recorded: the row stays 'sending' and the next attempt marks it
-	 * unknown, which is the truth as far as we can tell. */
-	if (!row || pgb_add(t->r->marks, t->id, row, on_marked, t) < 0)
-		abandon(t, row ? "database unavailable" : "out of memory");
+	if (pgb_add(t->r->marks, t->id, row, on_marked, t) < 0)
+		mark_failed(t, "database unavailable");
+}
+
+/* Record what the send did; the outcome decides what follows (on_marked). */
+static void mark(struct task *t, const char *status, int64_t message_id, const char *error)
+{
+	/* sent_at is when Telegram answered, not when the batch was written. */
+	t->tg_id = message_id;
+	t->sent_ms = job_now_ms();
+	t->mark_status = status;
+	/* Texts from curl or Telegram: jansson refuses a string that is not UTF-8,
+	 * and the row would then stay 'sending'. */
+	utf8_cut(t->mark_err, sizeof t->mark_err, error ? error : "");
+	write_mark(t);
 }
 
 /* Metrics, and the breakers and pauses of tgc; retry_after_s only for a 429. */
@@ -974,6 +1060,22 @@ int tasks_inflight(const struct tasks *w)
 	return w->inflight;
 }
 
+void tasks_drain(struct tasks *w)
+{
+	uint64_t now = uv_now(w->d.loop);
+	struct task *t, *next;
+
+	w->draining = 1;
+	for (t = w->head; t; t = next) {
+		next = t->next; /* a nack answered at once frees t, and only t */
+		if (!t->hold)
+			continue;
+		later_cancel(t->hold);
+		t->hold = NULL;
+		retry_later(t, t->hold_until > now ? (int64_t)(t->hold_until - now) : 0);
+	}
+}
+
 int tasks_idle(const struct tasks *w)
 {
 	return w->head == NULL;
@@ -1052,7 +1154,7 @@ void task_off_slot(struct task *t, int off)
 
 void task_after(struct task *t, uint64_t ms, void (*fn)(void *task))
 {
-	later_run(t->r->d.loop, ms, fn, t);
+	hold(t, ms, fn);
 }
 
 uint64_t *task_rng(struct task *t)

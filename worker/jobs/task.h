@@ -35,6 +35,11 @@ struct tasks;
 /* A wait for a breaker, a cooldown or pacing up to this long holds the job in
  * memory (its lease is renewed); a longer one hands it back to the queue. */
 #define TASK_HOLD_MAX_MS 30000
+/* A send's outcome whose write failed (PostgreSQL down) is kept in memory and
+ * written again this often, for this long, before the job is left to its
+ * lease (and its row, still 'sending', becomes 'unknown'). */
+#define TASK_REMARK_EVERY_MS 1000
+#define TASK_REMARK_FOR_MS 180000
 
 /* The sent message as the chat's context would read it back. */
 struct task_sent {
@@ -90,6 +95,12 @@ int tasks_set_kind(struct tasks *ts, enum job_kind k, const struct task_kind *ki
 void tasks_start(struct tasks *ts, const char *id, const char *body, size_t len, int attempts);
 /* Tasks holding a slot (not the ones off their slot, typing). */
 int tasks_inflight(const struct tasks *ts);
+/* The worker drains: every task waiting on a timer (pacing, an LLM provider,
+ * a cap, typing: all before its outbox row) is handed back to the queue now,
+ * due when it would have gone on, and later waits do the same, so a drain
+ * waits only for calls and writes under way. The last task's nack may end the
+ * drain inside this call (the freed hook). */
+void tasks_drain(struct tasks *ts);
 /* 1 when no task is in memory at all. */
 int tasks_idle(const struct tasks *ts);
 /* fn(id, token, arg) for every task in memory (lease renewal). */
@@ -136,7 +147,8 @@ void task_send(struct task *t, char *text);
 /* A PostgreSQL query for t; -1 (the task is abandoned) when none is possible. */
 int task_query(struct task *t, const char *sql, int n, const char *const *p,
 	       void (*cb)(PGresult *res, const char *err, void *arg));
-/* fn(t) once after ms on the loop (the task holds its lease meanwhile). */
+/* fn(t) once after ms on the loop (the task holds its lease meanwhile); if the
+ * worker drains first, the job is nacked, due then, and fn never runs. */
 void task_after(struct task *t, uint64_t ms, void (*fn)(void *task));
 /* The runner's random state (backoff.h's draws), shared by its tasks. */
 uint64_t *task_rng(struct task *t);
