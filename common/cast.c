@@ -2,6 +2,7 @@
  * so what BEHAVIOUR.md writes as `{tone, empathy 0..1, ...}` reads almost the same
  * here, and one walker produces every path-naming message. */
 #include "common/cast.h"
+
 #include "common/tok.h"
 #include "common/utf8.h"
 
@@ -12,13 +13,13 @@
 #define PATH_MAX_LEN 256
 
 enum kind {
-	K_STR,     /* any string */
-	K_NESTR,   /* non-empty string */
-	K_NUM,     /* any number */
-	K_UNIT,    /* number in [0, 1] */
-	K_NONNEG,  /* number >= 0 */
-	K_POS,     /* number > 0 */
-	K_COUNT,   /* integer >= 0 */
+	K_STR,    /* any string */
+	K_NESTR,  /* non-empty string */
+	K_NUM,    /* any number */
+	K_UNIT,   /* number in [0, 1] */
+	K_NONNEG, /* number >= 0 */
+	K_POS,    /* number > 0 */
+	K_COUNT,  /* integer >= 0 */
 	K_BOOL,
 	K_STRS,    /* array of non-empty strings */
 	K_HOURS,   /* active hours */
@@ -47,7 +48,10 @@ struct spec {
 	int (*extra)(const json_t *, const char *, char *, size_t);
 };
 
-#define SPEC(f, x) { f, sizeof(f) / sizeof((f)[0]), x }
+#define SPEC(f, x)                               \
+	{                                        \
+		f, sizeof(f) / sizeof((f)[0]), x \
+	}
 
 static int fail(char *err, size_t el, const char *path, const char *why)
 {
@@ -66,8 +70,7 @@ static void child_index(char *out, const char *path, size_t i)
 	utf8_fmt(out, PATH_MAX_LEN, "%s[%zu]", path, i);
 }
 
-static int check_object(const json_t *v, const struct spec *s, const char *path, char *err,
-			size_t el);
+static int check_object(const json_t *v, const struct spec *s, const char *path, char *err, size_t el);
 
 static int check_strings(const json_t *v, const char *path, char *err, size_t el)
 {
@@ -87,8 +90,7 @@ static int check_strings(const json_t *v, const char *path, char *err, size_t el
 	return 0;
 }
 
-static int check_enum(const json_t *v, const char *const *names, const char *path, char *err,
-		      size_t el)
+static int check_enum(const json_t *v, const char *const *names, const char *path, char *err, size_t el)
 {
 	char why[256];
 	size_t n = 0;
@@ -143,8 +145,8 @@ static int check_number(const json_t *v, enum kind k, const char *path, char *er
 	double d;
 
 	if (!json_is_number(v))
-		return fail(err, el, path, k == K_UNIT ? "expected a number between 0 and 1"
-						       : "expected a number");
+		return fail(err, el, path,
+			    k == K_UNIT ? "expected a number between 0 and 1" : "expected a number");
 	d = json_number_value(v);
 	if (k == K_UNIT && (d < 0 || d > 1))
 		return fail(err, el, path, "expected a number between 0 and 1");
@@ -156,8 +158,7 @@ static int check_number(const json_t *v, enum kind k, const char *path, char *er
 }
 
 /* One value against its field description. */
-static int check_value(const json_t *v, const struct field *f, const char *path, char *err,
-		       size_t el)
+static int check_value(const json_t *v, const struct field *f, const char *path, char *err, size_t el)
 {
 	switch (f->kind) {
 	case K_STR:
@@ -170,28 +171,21 @@ static int check_value(const json_t *v, const struct field *f, const char *path,
 	case K_NUM:
 	case K_UNIT:
 	case K_NONNEG:
-	case K_POS:
-		return check_number(v, f->kind, path, err, el);
+	case K_POS: return check_number(v, f->kind, path, err, el);
 	case K_COUNT:
 		if (!json_is_integer(v) || json_integer_value(v) < 0)
 			return fail(err, el, path, "expected an integer >= 0");
 		return 0;
-	case K_BOOL:
-		return json_is_boolean(v) ? 0 : fail(err, el, path, "expected true or false");
-	case K_STRS:
-		return check_strings(v, path, err, el);
-	case K_HOURS:
-		return cast_check_hours(v, path, err, el);
-	case K_ENUM:
-		return check_enum(v, f->aux, path, err, el);
+	case K_BOOL: return json_is_boolean(v) ? 0 : fail(err, el, path, "expected true or false");
+	case K_STRS: return check_strings(v, path, err, el);
+	case K_HOURS: return cast_check_hours(v, path, err, el);
+	case K_ENUM: return check_enum(v, f->aux, path, err, el);
 	case K_TIME:
 		if (!json_is_null(v) && !json_is_string(v))
 			return fail(err, el, path, "expected a timestamp string or null");
 		return 0;
-	case K_OBJ:
-		return check_object(v, f->aux, path, err, el);
-	case K_EACH:
-		return check_each(v, *(const check_fn *)f->aux, path, err, el);
+	case K_OBJ: return check_object(v, f->aux, path, err, el);
+	case K_EACH: return check_each(v, *(const check_fn *)f->aux, path, err, el);
 	case K_CHATID:
 		if (!json_is_integer(v) || json_integer_value(v) == 0)
 			return fail(err, el, path, "expected a non-zero integer");
@@ -200,8 +194,7 @@ static int check_value(const json_t *v, const struct field *f, const char *path,
 		if (!json_is_integer(v) || json_integer_value(v) <= 0)
 			return fail(err, el, path, "expected a positive integer");
 		return 0;
-	case K_CHATIDS:
-		return check_chat_ids(v, path, err, el);
+	case K_CHATIDS: return check_chat_ids(v, path, err, el);
 	}
 	return fail(err, el, path, "internal error: unknown field kind");
 }
@@ -214,8 +207,7 @@ static const struct field *find_field(const struct spec *s, const char *name)
 	return NULL;
 }
 
-static int check_object(const json_t *v, const struct spec *s, const char *path, char *err,
-			size_t el)
+static int check_object(const json_t *v, const struct spec *s, const char *path, char *err, size_t el)
 {
 	char p[PATH_MAX_LEN];
 	const char *key;
@@ -258,7 +250,7 @@ static int check_pair(const json_t *o, const char *a, const char *b, const char 
 
 static const char *const lengths[] = { "short", "medium", "long", NULL };
 static const char *const memory_types[] = { "personal_fact", "past_event", "relationship",
-					    "preference", "routine", NULL };
+					    "preference",    "routine",    NULL };
 
 static const struct field style_fields[] = {
 	{ "emojis", K_BOOL, 0, NULL },
@@ -268,10 +260,8 @@ static const struct field style_fields[] = {
 static const struct spec style_spec = SPEC(style_fields, NULL);
 
 static const struct field persona_fields[] = {
-	{ "tone", K_STR, 0, NULL },
-	{ "risk_profile", K_STR, 0, NULL },
-	{ "watchlist", K_STRS, 0, NULL },
-	{ "never_do", K_STRS, 0, NULL },
+	{ "tone", K_STR, 0, NULL },         { "risk_profile", K_STR, 0, NULL },
+	{ "watchlist", K_STRS, 0, NULL },   { "never_do", K_STRS, 0, NULL },
 	{ "style", K_OBJ, 0, &style_spec },
 };
 static const struct spec persona_spec = SPEC(persona_fields, NULL);
@@ -301,20 +291,15 @@ static int typing_extra(const json_t *o, const char *path, char *err, size_t el)
 }
 
 static const struct field delay_fields[] = {
-	{ "base_delay_seconds", K_NONNEG, 0, NULL },
-	{ "delay_multiplier", K_POS, 0, NULL },
-	{ "jitter_min", K_NONNEG, 0, NULL },
-	{ "jitter_max", K_NONNEG, 0, NULL },
-	{ "min_seconds", K_NONNEG, 0, NULL },
-	{ "max_seconds", K_NONNEG, 0, NULL },
+	{ "base_delay_seconds", K_NONNEG, 0, NULL }, { "delay_multiplier", K_POS, 0, NULL },
+	{ "jitter_min", K_NONNEG, 0, NULL },         { "jitter_max", K_NONNEG, 0, NULL },
+	{ "min_seconds", K_NONNEG, 0, NULL },        { "max_seconds", K_NONNEG, 0, NULL },
 };
 static const struct spec delay_spec = SPEC(delay_fields, delay_extra);
 
 static const struct field typing_fields[] = {
-	{ "wpm_min", K_POS, 0, NULL },
-	{ "wpm_max", K_POS, 0, NULL },
-	{ "typing_multiplier", K_POS, 0, NULL },
-	{ "min_seconds", K_NONNEG, 0, NULL },
+	{ "wpm_min", K_POS, 0, NULL },           { "wpm_max", K_POS, 0, NULL },
+	{ "typing_multiplier", K_POS, 0, NULL }, { "min_seconds", K_NONNEG, 0, NULL },
 	{ "max_seconds", K_NONNEG, 0, NULL },
 };
 static const struct spec typing_spec = SPEC(typing_fields, typing_extra);
@@ -443,8 +428,7 @@ int cast_check_token(const char *t, const char *path, char *err, size_t el)
 		return fail(err, el, path, "token too long");
 	/* Never echo the token: it is a credential. */
 	if (digits == 0 || digits > 20 || t[digits] != ':' || n == digits + 1 ||
-	    strspn(t + digits + 1,
-		   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+	    strspn(t + digits + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
 		    n - digits - 1)
 		return fail(err, el, path, "not a bot token of the form <bot id>:<secret>");
 	return 0;
@@ -457,12 +441,9 @@ static const check_fn each_holding = cast_check_holding;
 static const check_fn each_memory = cast_check_memory;
 
 static const struct field chat_fields[] = {
-	{ "id", K_CHATID, 1, NULL },
-	{ "title", K_NESTR, 1, NULL },
-	{ "enabled", K_BOOL, 0, NULL },
-	{ "topics", K_STRS, 0, NULL },
-	{ "time_zone", K_NESTR, 0, NULL },
-	{ "language", K_NESTR, 0, NULL },
+	{ "id", K_CHATID, 1, NULL },       { "title", K_NESTR, 1, NULL },
+	{ "enabled", K_BOOL, 0, NULL },    { "topics", K_STRS, 0, NULL },
+	{ "time_zone", K_NESTR, 0, NULL }, { "language", K_NESTR, 0, NULL },
 };
 static const struct spec chat_spec = SPEC(chat_fields, NULL);
 
@@ -478,8 +459,8 @@ static int check_unique_member(const json_t *arr, const char *key, const char *p
 		const char *s = json_string_value(json_object_get(e, key));
 
 		for (j = 0; j < i; j++)
-			if (strcmp(s, json_string_value(json_object_get(json_array_get(arr, j),
-									key))) == 0) {
+			if (strcmp(s, json_string_value(json_object_get(json_array_get(arr, j), key))) ==
+			    0) {
 				char v[101];
 
 				utf8_cut(v, sizeof v, s);
@@ -532,8 +513,7 @@ static const struct field bot_fields[] = {
 static const struct spec bot_spec = SPEC(bot_fields, bot_extra);
 
 /* The string (or integer, as text) identity of arr[i] for duplicate checks. */
-static void ident_of(const json_t *arr, size_t i, const char *key, int token_hint, char *out,
-		     size_t n)
+static void ident_of(const json_t *arr, size_t i, const char *key, int token_hint, char *out, size_t n)
 {
 	json_t *v = json_object_get(json_array_get(arr, i), key);
 

@@ -77,8 +77,7 @@ int cast_check_token(const char *token, const char *path, char *err, size_t errl
  * of the token before ':'), stance topics and holding symbols of one bot.
  * A bot's chats may name chats absent from the file (they must then exist in the
  * database: the importer checks). */
-int cast_check_file(const json_t *root, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+int cast_check_file(const json_t *root, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 enum cast_setting { CAST_SETTING_OK = 0, CAST_SETTING_UNKNOWN = 1 };
 

@@ -1,6 +1,7 @@
 /* cfg: see cfg.h. The known keys are one table (name, type, where it lives, bounds,
  * environment variable), so the parser, the environment and the docs agree. */
 #include "common/cfg.h"
+
 #include "common/log.h"
 
 #include <ctype.h>
@@ -12,10 +13,10 @@
 enum cfg_type { T_INT, T_STR, T_BOOL, T_LL };
 
 struct cfg_key {
-	const char *name;      /* as written in the file, "section.key" inside a section */
+	const char *name; /* as written in the file, "section.key" inside a section */
 	enum cfg_type type;
-	size_t off;            /* offset in struct cfg or struct cfg_provider */
-	size_t size;           /* for strings */
+	size_t off;  /* offset in struct cfg or struct cfg_provider */
+	size_t size; /* for strings */
 	long long min, max;
 	const char *env;
 };
@@ -65,7 +66,8 @@ static const struct cfg_key provider_keys[] = {
 	{ "timeout_ms", PI(timeout_ms, 100, 600000), NULL },
 	{ "rpm", PI(rpm, 0, 100000000), NULL },
 	{ "tpm", PI(tpm, 0, 2000000000), NULL },
-	{ "daily_tokens", T_LL, offsetof(struct cfg_provider, daily_tokens), 0, 0, (long long)1 << 50, NULL },
+	{ "daily_tokens", T_LL, offsetof(struct cfg_provider, daily_tokens), 0, 0,
+	  (long long)1 << 50, NULL },
 };
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
@@ -103,8 +105,7 @@ void cfg_defaults(struct cfg *c)
 	/* The local services of scripts/services; their ports follow the same variables. */
 	snprintf(c->database_url, sizeof c->database_url,
 		 "postgresql://postgres@127.0.0.1:%s/piyasa", pg && *pg ? pg : "25432");
-	snprintf(c->redis_url, sizeof c->redis_url, "redis://127.0.0.1:%s",
-		 rd && *rd ? rd : "26379");
+	snprintf(c->redis_url, sizeof c->redis_url, "redis://127.0.0.1:%s", rd && *rd ? rd : "26379");
 	snprintf(c->redis_prefix, sizeof c->redis_prefix, "piyasa");
 	snprintf(c->http_bind, sizeof c->http_bind, "127.0.0.1");
 	c->http_port = 9464;
@@ -321,8 +322,8 @@ static int parse_assignment(struct cfg *c, struct parse_state *ps, char *line, c
 
 /* One whole line of the file (n bytes read): 0, or -1 with err naming
  * path:lineno. */
-static int load_line(struct cfg *c, struct parse_state *ps, char *buf, size_t n,
-		     const char *where, char *err, size_t errlen)
+static int load_line(struct cfg *c, struct parse_state *ps, char *buf, size_t n, const char *where,
+		     char *err, size_t errlen)
 {
 	char why[256], key[128], *line;
 

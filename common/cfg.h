@@ -15,17 +15,17 @@
 
 struct cfg_provider {
 	char name[32];
-	char base_url[256];   /* OpenAI-compatible, e.g. https://api.openai.com/v1 */
+	char base_url[256]; /* OpenAI-compatible, e.g. https://api.openai.com/v1 */
 	char model[64];
-	char api_key[256];    /* literal, or read from api_key_file */
+	char api_key[256]; /* literal, or read from api_key_file */
 	int timeout_ms;
-	int rpm;              /* requests per minute, 0 = unlimited */
-	int tpm;              /* tokens per minute, 0 = unlimited */
+	int rpm;                /* requests per minute, 0 = unlimited */
+	int tpm;                /* tokens per minute, 0 = unlimited */
 	long long daily_tokens; /* 0 = unlimited */
 };
 
 struct cfg {
-	char path[256];           /* the file read, "" for defaults only */
+	char path[256]; /* the file read, "" for defaults only */
 	int workers;
 	char database_url[512];
 	char redis_url[256];
@@ -33,10 +33,10 @@ struct cfg {
 	char http_bind[64];
 	int http_port;
 	int max_inflight;
-	int pg_connections;       /* per worker: commits on several overlap */
-	int max_pollers;          /* getUpdates in flight per worker; more bots take turns */
-	int bot_cache_max;        /* bot profiles cached per worker (LRU) */
-	int own_cache_mb;         /* the bots' own recent messages cached per worker */
+	int pg_connections; /* per worker: commits on several overlap */
+	int max_pollers;    /* getUpdates in flight per worker; more bots take turns */
+	int bot_cache_max;  /* bot profiles cached per worker (LRU) */
+	int own_cache_mb;   /* the bots' own recent messages cached per worker */
 	int lease_ms;
 	int max_attempts;
 	int backoff_base_ms;
@@ -47,7 +47,7 @@ struct cfg {
 	int respawn_max_ms;
 	char telegram_api_url[256];
 	int telegram_timeout_ms;
-	int telegram_pacing;      /* 0 = off (benchmarks against the fake) */
+	int telegram_pacing;           /* 0 = off (benchmarks against the fake) */
 	int telegram_bot_per_second;   /* sends per bot, all chats */
 	int telegram_chat_per_second;  /* sends per bot and chat */
 	int telegram_group_per_minute; /* sends per bot and group, any 60 s */
@@ -67,8 +67,7 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 void cfg_defaults(struct cfg *c);
 
 /* Check values that depend on each other; -1 with a message naming the key. */
-int cfg_validate(const struct cfg *c, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+int cfg_validate(const struct cfg *c, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Parse "on/off/true/false/yes/no/1/0"; -1 when it is none of those. */
 int cfg_parse_bool(const char *s);

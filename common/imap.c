@@ -6,12 +6,12 @@
 
 struct imap_ent {
 	int64_t key;
-	void *val;      /* NULL = empty slot */
+	void *val; /* NULL = empty slot */
 };
 
 struct imap {
 	struct imap_ent *e;
-	size_t cap;     /* power of two */
+	size_t cap; /* power of two */
 	size_t n;
 };
 

@@ -1,5 +1,6 @@
 /* job: see job.h. */
 #include "common/job.h"
+
 #include "common/utf8.h"
 
 #include <sodium.h>
@@ -179,20 +180,18 @@ char *job_raw_text(const char *raw, size_t n)
 	if (!(s = malloc(mark + b64)))
 		return NULL;
 	memcpy(s, JOB_RAW_MARK, mark);
-	sodium_bin2base64(s + mark, b64, (const unsigned char *)raw, n,
-			  sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(s + mark, b64, (const unsigned char *)raw, n, sodium_base64_VARIANT_ORIGINAL);
 	return s;
 }
 
 char *job_encode(const struct job *j)
 {
 	json_t *payload = j->payload ? json_incref(j->payload) : json_object();
-	json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:i, s:I, s:I, s:o}", "id", j->id,
-			      "kind", job_kind_name(j->kind), "bot_id", (json_int_t)j->bot_id,
-			      "chat_id", (json_int_t)j->chat_id, "priority",
-			      job_prio_name(j->prio), "attempts", j->attempts, "not_before",
-			      (json_int_t)j->not_before, "enqueued_at",
-			      (json_int_t)j->enqueued_at, "payload", payload);
+	json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:s, s:i, s:I, s:I, s:o}", "id", j->id, "kind",
+			      job_kind_name(j->kind), "bot_id", (json_int_t)j->bot_id, "chat_id",
+			      (json_int_t)j->chat_id, "priority", job_prio_name(j->prio),
+			      "attempts", j->attempts, "not_before", (json_int_t)j->not_before,
+			      "enqueued_at", (json_int_t)j->enqueued_at, "payload", payload);
 	char *s;
 
 	if (!o)

@@ -22,9 +22,9 @@ struct job {
 	int64_t bot_id;
 	int64_t chat_id;
 	int attempts;
-	int64_t not_before;   /* ms; 0 = now */
-	int64_t enqueued_at;  /* ms */
-	json_t *payload;      /* owned; an object, never NULL after decode */
+	int64_t not_before;  /* ms; 0 = now */
+	int64_t enqueued_at; /* ms */
+	json_t *payload;     /* owned; an object, never NULL after decode */
 };
 
 /* Parse text into j (which it owns afterwards: release with job_clear).

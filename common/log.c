@@ -1,9 +1,10 @@
 /* log: see log.h. Formatting happens once into a stack buffer; the sinks only
  * decide how to frame it. The message is made valid UTF-8 there (a text from
  * outside, or the buffer's end, may cut a character), so the JSON sink, which
- * jansson would refuse it to, never loses a line. The rate limit keeps one slot per call-site format
- * string, so a storm of identical errors costs a counter, not a log line each. */
+ * jansson would refuse it to, never loses a line. The rate limit keeps one slot per call-site
+ * format string, so a storm of identical errors costs a counter, not a log line each. */
 #include "common/log.h"
+
 #include "common/utf8.h"
 
 #include <jansson.h>
@@ -34,9 +35,8 @@ static struct limit_slot {
 	unsigned dropped;
 } limits[LIMIT_SLOTS];
 
-static const char *const level_names[] = {
-	"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"
-};
+static const char *const level_names[] = { "emerg",   "alert",  "crit", "error",
+					   "warning", "notice", "info", "debug" };
 
 int log_level_parse(const char *name)
 {
@@ -156,9 +156,8 @@ static void set_str(json_t *o, const char *key, const char *s)
 
 static void emit_json(int prio, const struct log_ctx *c, const char *msg)
 {
-	json_t *o = json_pack("{s:f, s:s, s:s, s:i, s:s}", "ts",
-			      (double)time(NULL), "level", level_names[prio], "ident", L.ident,
-			      "pid", (int)getpid(), "msg", msg);
+	json_t *o = json_pack("{s:f, s:s, s:s, s:i, s:s}", "ts", (double)time(NULL), "level",
+			      level_names[prio], "ident", L.ident, "pid", (int)getpid(), "msg", msg);
 	char *s;
 
 	if (!o)

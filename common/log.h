@@ -40,6 +40,10 @@ int log_level_parse(const char *name);
 #define log_warn(...) log_msg(LOG_WARNING, NULL, __VA_ARGS__)
 #define log_notice(...) log_msg(LOG_NOTICE, NULL, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, NULL, __VA_ARGS__)
-#define log_debug(...) do { if (log_enabled(LOG_DEBUG)) log_msg(LOG_DEBUG, NULL, __VA_ARGS__); } while (0)
+#define log_debug(...)                                         \
+	do {                                                   \
+		if (log_enabled(LOG_DEBUG))                    \
+			log_msg(LOG_DEBUG, NULL, __VA_ARGS__); \
+	} while (0)
 
 #endif

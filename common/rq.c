@@ -4,9 +4,8 @@
 
 #include <stdio.h>
 
-static const char *const key_suffix[RQ_NKEYS] = {
-	"q:high", "q:normal", "q:low", "jobs", "att", "leased", "delayed", "wake", "meta"
-};
+static const char *const key_suffix[RQ_NKEYS] = { "q:high", "q:normal", "q:low", "jobs", "att",
+						  "leased", "delayed",  "wake",  "meta" };
 
 void rq_keys_for(struct rq_keys *k, const char *prefix, int w)
 {
@@ -30,21 +29,21 @@ int rq_owner(int64_t bot_id, int count)
 }
 
 /* Shared head of every script: the epoch check and the server clock. */
-#define LUA_PRELUDE                                                           \
-	"local e = redis.call('HGET', KEYS[9], 'epoch')\n"                    \
-	"if e and e ~= ARGV[1] then return -1 end\n"                          \
-	"local t = redis.call('TIME')\n"                                      \
+#define LUA_PRELUDE                                        \
+	"local e = redis.call('HGET', KEYS[9], 'epoch')\n" \
+	"if e and e ~= ARGV[1] then return -1 end\n"       \
+	"local t = redis.call('TIME')\n"                   \
 	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
 /* Which queue a job body belongs to (1..3); bodies were validated on enqueue. */
-#define LUA_PRIO                                                              \
-	"local function qindex(body)\n"                                       \
-	"  local ok, j = pcall(cjson.decode, body)\n"                         \
-	"  if ok and type(j) == 'table' then\n"                               \
-	"    if j.priority == 'high' then return 1 end\n"                     \
-	"    if j.priority == 'low' then return 3 end\n"                      \
-	"  end\n"                                                             \
-	"  return 2\n"                                                        \
+#define LUA_PRIO                                          \
+	"local function qindex(body)\n"                   \
+	"  local ok, j = pcall(cjson.decode, body)\n"     \
+	"  if ok and type(j) == 'table' then\n"           \
+	"    if j.priority == 'high' then return 1 end\n" \
+	"    if j.priority == 'low' then return 3 end\n"  \
+	"  end\n"                                         \
+	"  return 2\n"                                    \
 	"end\n"
 
 #define LUA_WAKE "redis.call('LPUSH', KEYS[8], '1') redis.call('LTRIM', KEYS[8], 0, 0)\n"
@@ -54,40 +53,37 @@ static const char lua_enqueue[] = LUA_PRELUDE
 	"redis.call('HSET', KEYS[5], ARGV[2], 0)\n"
 	"local d = tonumber(ARGV[5])\n"
 	"if d > 0 then redis.call('ZADD', KEYS[7], now + d, ARGV[2])\n"
-	"else redis.call('RPUSH', KEYS[1 + tonumber(ARGV[4])], ARGV[2]) end\n"
-	LUA_WAKE
-	"return 1\n";
+	"else redis.call('RPUSH', KEYS[1 + tonumber(ARGV[4])], ARGV[2]) end\n" LUA_WAKE "return 1\n";
 
 /* Takes up to max jobs, highest priority first (lowest first when asked, so
  * low never starves), and records a deadline for each. */
-static const char lua_lease[] = LUA_PRELUDE
-	"local deadline = now + tonumber(ARGV[2])\n"
-	"local want = tonumber(ARGV[4])\n"
-	"local order = {1, 2, 3}\n"
-	"if ARGV[3] == '1' then order = {3, 2, 1} end\n"
-	"local out = {}\n"
-	"local n = 0\n"
-	"for _, qi in ipairs(order) do\n"
-	"  while n < want do\n"
-	"    local id = redis.call('LPOP', KEYS[qi])\n"
-	"    if not id then break end\n"
-	"    local body = redis.call('HGET', KEYS[4], id)\n"
-	"    if body then\n"
-	"      local a = redis.call('HINCRBY', KEYS[5], id, 1)\n"
-	"      redis.call('ZADD', KEYS[6], deadline, id)\n"
-	"      out[#out + 1] = id\n"
-	"      out[#out + 1] = body\n"
-	"      out[#out + 1] = a\n"
-	"      n = n + 1\n"
-	"    end\n"
-	"  end\n"
-	"end\n"
-	"return out\n";
+static const char lua_lease[] = LUA_PRELUDE "local deadline = now + tonumber(ARGV[2])\n"
+					    "local want = tonumber(ARGV[4])\n"
+					    "local order = {1, 2, 3}\n"
+					    "if ARGV[3] == '1' then order = {3, 2, 1} end\n"
+					    "local out = {}\n"
+					    "local n = 0\n"
+					    "for _, qi in ipairs(order) do\n"
+					    "  while n < want do\n"
+					    "    local id = redis.call('LPOP', KEYS[qi])\n"
+					    "    if not id then break end\n"
+					    "    local body = redis.call('HGET', KEYS[4], id)\n"
+					    "    if body then\n"
+					    "      local a = redis.call('HINCRBY', KEYS[5], id, 1)\n"
+					    "      redis.call('ZADD', KEYS[6], deadline, id)\n"
+					    "      out[#out + 1] = id\n"
+					    "      out[#out + 1] = body\n"
+					    "      out[#out + 1] = a\n"
+					    "      n = n + 1\n"
+					    "    end\n"
+					    "  end\n"
+					    "end\n"
+					    "return out\n";
 
 /* A token that is not the current attempt, or a lease already reaped, means
  * another attempt owns the job now: this one must not finish it. */
-#define LUA_OWNS(id, tok)                                                     \
-	"(redis.call('HGET', KEYS[5], " id ") == " tok " and "                \
+#define LUA_OWNS(id, tok)                                      \
+	"(redis.call('HGET', KEYS[5], " id ") == " tok " and " \
 	"redis.call('ZSCORE', KEYS[6], " id "))"
 
 /* All or none acked: their number; some: which (1/0 per pair), so the worker
@@ -97,33 +93,33 @@ static const char lua_ack[] = LUA_PRELUDE
 	"for i = 2, #ARGV, 2 do\n"
 	"  local ok = 0\n"
 	"  if " LUA_OWNS("ARGV[i]", "ARGV[i + 1]") " then\n"
-	"    redis.call('ZREM', KEYS[6], ARGV[i])\n"
-	"    redis.call('HDEL', KEYS[4], ARGV[i])\n"
-	"    redis.call('HDEL', KEYS[5], ARGV[i])\n"
-	"    n = n + 1\n"
-	"    ok = 1\n"
-	"  end\n"
-	"  got[#got + 1] = ok\n"
-	"end\n"
-	"if n == 0 or n == #got then return n end\n"
-	"return got\n";
+						   "    redis.call('ZREM', KEYS[6], ARGV[i])\n"
+						   "    redis.call('HDEL', KEYS[4], ARGV[i])\n"
+						   "    redis.call('HDEL', KEYS[5], ARGV[i])\n"
+						   "    n = n + 1\n"
+						   "    ok = 1\n"
+						   "  end\n"
+						   "  got[#got + 1] = ok\n"
+						   "end\n"
+						   "if n == 0 or n == #got then return n end\n"
+						   "return got\n";
 
 static const char lua_nack[] = LUA_PRELUDE
 	"if not " LUA_OWNS("ARGV[2]", "ARGV[3]") " then return 0 end\n"
-	"redis.call('ZREM', KEYS[6], ARGV[2])\n"
-	"redis.call('ZADD', KEYS[7], now + tonumber(ARGV[4]), ARGV[2])\n"
-	"return 1\n";
+						 "redis.call('ZREM', KEYS[6], ARGV[2])\n"
+						 "redis.call('ZADD', KEYS[7], now + tonumber(ARGV[4]), ARGV[2])\n"
+						 "return 1\n";
 
 static const char lua_renew[] = LUA_PRELUDE
 	"local deadline = now + tonumber(ARGV[2])\n"
 	"local n = 0\n"
 	"for i = 3, #ARGV, 2 do\n"
 	"  if " LUA_OWNS("ARGV[i]", "ARGV[i + 1]") " then\n"
-	"    redis.call('ZADD', KEYS[6], 'XX', deadline, ARGV[i])\n"
-	"    n = n + 1\n"
-	"  end\n"
-	"end\n"
-	"return n\n";
+						   "    redis.call('ZADD', KEYS[6], 'XX', deadline, ARGV[i])\n"
+						   "    n = n + 1\n"
+						   "  end\n"
+						   "end\n"
+						   "return n\n";
 
 static const char lua_promote[] = LUA_PRELUDE LUA_PRIO
 	"local ids = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))\n"
@@ -149,12 +145,10 @@ static const char lua_reap[] = LUA_PRELUDE LUA_PRIO
 	"if #ids > 0 then " LUA_WAKE " end\n"
 	"return #ids\n";
 
-static const char *const sources[RQ_NSCRIPTS] = {
-	lua_enqueue, lua_lease, lua_ack, lua_nack, lua_renew, lua_promote, lua_reap
-};
-static const char *const names[RQ_NSCRIPTS] = {
-	"enqueue", "lease", "ack", "nack", "renew", "promote", "reap"
-};
+static const char *const sources[RQ_NSCRIPTS] = { lua_enqueue, lua_lease,   lua_ack, lua_nack,
+						  lua_renew,   lua_promote, lua_reap };
+static const char *const names[RQ_NSCRIPTS] = { "enqueue", "lease",   "ack", "nack",
+						"renew",   "promote", "reap" };
 
 const char *rq_script_source(enum rq_script s)
 {

@@ -16,20 +16,20 @@
 #ifndef PIYASA_RQ_H
 #define PIYASA_RQ_H
 
+#include "common/job.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/job.h"
-
 enum rq_script {
-	RQ_ENQUEUE,  /* ARGV epoch id json prio delay_ms -> 1 new, 0 duplicate id */
-	RQ_LEASE,    /* ARGV epoch lease_ms lowfirst max -> {id, json, attempts}... */
-	RQ_ACK,      /* ARGV epoch (id token)... -> number acked when all or none were;
-		      * else an array of 1 (acked) or 0 (lease lost) per pair */
-	RQ_NACK,     /* ARGV epoch id token delay_ms -> 1, or 0 when the lease was lost */
-	RQ_RENEW,    /* ARGV epoch lease_ms (id token)... -> number renewed */
-	RQ_PROMOTE,  /* ARGV epoch max -> due delayed jobs moved to their queues */
-	RQ_REAP,     /* ARGV epoch max all -> expired (all=1: every) leases requeued */
+	RQ_ENQUEUE, /* ARGV epoch id json prio delay_ms -> 1 new, 0 duplicate id */
+	RQ_LEASE,   /* ARGV epoch lease_ms lowfirst max -> {id, json, attempts}... */
+	RQ_ACK,     /* ARGV epoch (id token)... -> number acked when all or none were;
+		     * else an array of 1 (acked) or 0 (lease lost) per pair */
+	RQ_NACK,    /* ARGV epoch id token delay_ms -> 1, or 0 when the lease was lost */
+	RQ_RENEW,   /* ARGV epoch lease_ms (id token)... -> number renewed */
+	RQ_PROMOTE, /* ARGV epoch max -> due delayed jobs moved to their queues */
+	RQ_REAP,    /* ARGV epoch max all -> expired (all=1: every) leases requeued */
 	RQ_NSCRIPTS
 };
 

@@ -1,12 +1,12 @@
 /* rqs: see rqs.h. */
 #include "common/rqs.h"
 
+#include "common/rurl.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "common/rurl.h"
 
 struct rqs {
 	redisContext *c;
@@ -71,8 +71,7 @@ static int run_simple(struct rqs *r, char *err, size_t el, const char *fmt, cons
 	return rc;
 }
 
-struct rqs *rqs_connect(const char *url, const char *prefix, int fallback_count, char *err,
-			size_t el)
+struct rqs *rqs_connect(const char *url, const char *prefix, int fallback_count, char *err, size_t el)
 {
 	struct timeval tv = { 5, 0 };
 	struct rurl u;
@@ -134,8 +133,8 @@ int rqs_fleet(struct rqs *r, int *count, char *epoch, size_t epochlen, char *err
 	return -1;
 }
 
-redisReply *rqs_eval(struct rqs *r, enum rq_script s, int w, int argc, const char **argv,
-		     char *err, size_t el)
+redisReply *rqs_eval(struct rqs *r, enum rq_script s, int w, int argc, const char **argv, char *err,
+		     size_t el)
 {
 	const char *av[4 + RQ_NKEYS + 64];
 	char nk[8];
@@ -237,8 +236,8 @@ static int enqueue_pass(struct rqs *r, struct job *const *jobs, size_t n, int64_
 	return rc;
 }
 
-int rqs_enqueue(struct rqs *r, struct job *const *jobs, size_t n, int64_t delay_ms,
-		size_t *added, char *err, size_t el)
+int rqs_enqueue(struct rqs *r, struct job *const *jobs, size_t n, int64_t delay_ms, size_t *added,
+		char *err, size_t el)
 {
 	struct job **retry = malloc((n ? n : 1) * sizeof *retry), **tmp;
 	size_t nretry = 0;

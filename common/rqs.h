@@ -4,12 +4,12 @@
 #ifndef PIYASA_RQS_H
 #define PIYASA_RQS_H
 
+#include "common/job.h"
+#include "common/rq.h"
+
 #include <hiredis/hiredis.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "common/job.h"
-#include "common/rq.h"
 
 struct rqs;
 
@@ -29,16 +29,16 @@ int rqs_fleet(struct rqs *r, int *count, char *epoch, size_t epochlen, char *err
 /* Enqueue n jobs (pipelined). Sets added to how many were new (the rest were
  * duplicate ids). A job whose owner's epoch moved is re-routed after re-reading
  * the fleet. Returns 0 or -1 with err. */
-int rqs_enqueue(struct rqs *r, struct job *const *jobs, size_t n, int64_t delay_ms,
-		size_t *added, char *err, size_t errlen);
+int rqs_enqueue(struct rqs *r, struct job *const *jobs, size_t n, int64_t delay_ms, size_t *added,
+		char *err, size_t errlen);
 
 /* Run one queue script on worker w's keys with argv (after KEYS, ARGV[1] = epoch
  * must be argv[0]). The reply is the caller's to free. NULL with err. */
-redisReply *rqs_eval(struct rqs *r, enum rq_script s, int w, int argc, const char **argv,
-		     char *err, size_t errlen);
+redisReply *rqs_eval(struct rqs *r, enum rq_script s, int w, int argc, const char **argv, char *err,
+		     size_t errlen);
 
 /* Queue depth of worker w by priority, plus leased and delayed counts. */
-int rqs_depth(struct rqs *r, int w, long long depth[3], long long *leased,
-	      long long *delayed, char *err, size_t errlen);
+int rqs_depth(struct rqs *r, int w, long long depth[3], long long *leased, long long *delayed,
+	      char *err, size_t errlen);
 
 #endif

@@ -9,9 +9,9 @@
 #include <stddef.h>
 
 struct rurl {
-	char host[128];       /* "" for a unix socket */
+	char host[128]; /* "" for a unix socket */
 	int port;
-	char path[128];       /* unix socket path */
+	char path[128]; /* unix socket path */
 	char password[128];
 	int db;
 };

@@ -42,8 +42,8 @@ static const struct st_row rows[] = {
 	  "divides every delay and the hourly window (floor 0.1); 60 runs an hour in a minute" },
 	{ "max_msgs_per_min", "6", ST_INT, F(max_msgs_per_min), 0, 0, 600,
 	  "per chat: messages of any author in the last 60 s, counted across workers; 0: no cap" },
-	{ "bot_hourly_msg_limit", "{\"min\": 6, \"max\": 12}", ST_IRANGE, F(hourly_min),
-	  F(hourly_max), 0, 1000000, "per bot and hour: below min the bot is favoured, at max it is silent" },
+	{ "bot_hourly_msg_limit", "{\"min\": 6, \"max\": 12}", ST_IRANGE, F(hourly_min), F(hourly_max),
+	  0, 1000000, "per bot and hour: below min the bot is favoured, at max it is silent" },
 	{ "prime_hours", "[\"09:30-12:00\", \"14:00-18:00\"]", ST_HOURS, 0, 0, 0, 0,
 	  "busy hours in the chat's time zone: mean delay 18 s instead of 30 s" },
 	{ "prime_hours_boost", "true", ST_BOOL, F(prime_hours_boost), 0, 0, 0,
@@ -60,8 +60,8 @@ static const struct st_row rows[] = {
 	  ST_LENGTHS, 0, 0, 0, 1, "weights of 1-2, 2-3 and 3-4 sentence messages" },
 	{ "typing_enabled", "true", ST_BOOL, F(typing_enabled), 0, 0, 0,
 	  "send the typing indicator before a message" },
-	{ "typing_speed_wpm", "{\"min\": 2.5, \"max\": 4.5}", ST_DRANGE, F(wpm_min), F(wpm_max), 0.1, 1000,
-	  "typing speed: typing lasts clamp(chars / (wpm x 5 / 60), 2, 8) s" },
+	{ "typing_speed_wpm", "{\"min\": 2.5, \"max\": 4.5}", ST_DRANGE, F(wpm_min), F(wpm_max),
+	  0.1, 1000, "typing speed: typing lasts clamp(chars / (wpm x 5 / 60), 2, 8) s" },
 	{ "typing_interval_seconds", "2.5", ST_NUM, F(typing_interval_s), 0, 0.5, 60,
 	  "sendChatAction is repeated this often while a bot types" },
 	{ "persona_refresh_interval", "8", ST_INT, F(persona_refresh_interval), 0, 0, 1000,
@@ -132,15 +132,9 @@ static void store(struct settings *s, const struct st_row *r, const json_t *v)
 	json_t *e;
 
 	switch (r->kind) {
-	case ST_BOOL:
-		*(int *)(base + r->off) = json_is_true(v);
-		break;
-	case ST_NUM:
-		*(double *)(base + r->off) = json_number_value(v);
-		break;
-	case ST_INT:
-		*(int *)(base + r->off) = (int)json_integer_value(v);
-		break;
+	case ST_BOOL: *(int *)(base + r->off) = json_is_true(v); break;
+	case ST_NUM: *(double *)(base + r->off) = json_number_value(v); break;
+	case ST_INT: *(int *)(base + r->off) = (int)json_integer_value(v); break;
 	case ST_IRANGE:
 		*(int *)(base + r->off) = (int)json_integer_value(json_object_get(v, "min"));
 		*(int *)(base + r->off2) = (int)json_integer_value(json_object_get(v, "max"));
@@ -172,9 +166,7 @@ static void store(struct settings *s, const struct st_row *r, const json_t *v)
 					 json_string_value(e));
 		}
 		break;
-	case ST_STR:
-		snprintf(base + r->off, 128, "%s", json_string_value(v));
-		break;
+	case ST_STR: snprintf(base + r->off, 128, "%s", json_string_value(v)); break;
 	}
 }
 
@@ -223,15 +215,15 @@ static int ranged(const struct st_row *r)
 	return r->lo < r->hi;
 }
 
-static int number_in_range(const struct st_row *r, const json_t *n, const char *member,
-			   char *err, size_t el)
+static int number_in_range(const struct st_row *r, const json_t *n, const char *member, char *err,
+			   size_t el)
 {
 	double d = json_number_value(n);
 
 	if (!json_is_number(n) || (d >= r->lo && d <= r->hi))
 		return 0;
-	snprintf(err, el, "%s%s%s: %.15g is out of range [%.15g, %.15g]", r->key, *member ? "." : "",
-		 member, d, r->lo, r->hi);
+	snprintf(err, el, "%s%s%s: %.15g is out of range [%.15g, %.15g]", r->key,
+		 *member ? "." : "", member, d, r->lo, r->hi);
 	return -1;
 }
 
@@ -338,7 +330,8 @@ const char *settings_range_text(size_t i)
 		return "";
 	snprintf(text[i], sizeof text[i], "%s%.15g..%.15g",
 		 rows[i].kind == ST_IRANGE || rows[i].kind == ST_DRANGE || rows[i].kind == ST_LENGTHS
-			 ? "each " : "",
+			 ? "each "
+			 : "",
 		 rows[i].lo, rows[i].hi);
 	return text[i];
 }

@@ -25,16 +25,16 @@ struct settings {
 	int simulation_active;
 	double scale_factor;
 	int max_msgs_per_min;
-	int hourly_min, hourly_max;              /* bot_hourly_msg_limit */
-	int nprime;                              /* prime_hours, minutes of day */
+	int hourly_min, hourly_max; /* bot_hourly_msg_limit */
+	int nprime;                 /* prime_hours, minutes of day */
 	int prime_from[SETTINGS_MAX_RANGES], prime_to[SETTINGS_MAX_RANGES];
 	int prime_hours_boost;
 	double reply_probability, reply_to_bots_probability, mention_probability;
 	double short_reaction_probability;
-	double len_short, len_medium, len_long;  /* message_length_profile */
+	double len_short, len_medium, len_long; /* message_length_profile */
 	int typing_enabled;
-	double wpm_min, wpm_max;                 /* typing_speed_wpm */
-	double typing_interval_s;                /* sendChatAction again after this */
+	double wpm_min, wpm_max;  /* typing_speed_wpm */
+	double typing_interval_s; /* sendChatAction again after this */
 	int persona_refresh_interval, persona_refresh_minutes;
 	int nfeeds;
 	char feeds[SETTINGS_MAX_FEEDS][SETTINGS_URL_MAX];
@@ -47,11 +47,11 @@ struct settings {
 	double semantic_dedup_threshold;
 	char embedding_model[128];
 	int consistency_guard_enabled;
-	struct humanise_probs hum;               /* bot to bot */
-	struct humanise_probs hum_human;         /* replies to humans: milder */
+	struct humanise_probs hum;       /* bot to bot */
+	struct humanise_probs hum_human; /* replies to humans: milder */
 	int voice_profile_enabled;
-	double human_reply_probability;          /* a plain human message gets an answer */
-	int memorize_interval;                   /* a memorize job every N messages of a bot */
+	double human_reply_probability; /* a plain human message gets an answer */
+	int memorize_interval;          /* a memorize job every N messages of a bot */
 };
 
 /* Every key with its default. */
@@ -66,8 +66,7 @@ int settings_check(const char *key, const json_t *v, char *err, size_t errlen)
 
 /* Take one key's value. 0 when taken; 1 for a key this build does not know
  * (ignored); -1 with "key: why" in err when the value is refused (s unchanged). */
-int settings_apply(struct settings *s, const char *key, const json_t *v, char *err,
-		   size_t errlen);
+int settings_apply(struct settings *s, const char *key, const json_t *v, char *err, size_t errlen);
 
 /* Every setting whose value holds numbers has a range [lo, hi] for each of
  * them (both ends of a {min, max}, each weight of a profile): the code's use

@@ -25,8 +25,8 @@ struct shm_header {
 	uint32_t magic;
 	uint32_t version;
 	uint32_t nslots;
-	uint32_t slot_size;   /* sizeof(struct shm_slot): catches a layout change that
-				 forgot to bump SHM_VERSION */
+	uint32_t slot_size; /* sizeof(struct shm_slot): catches a layout change that
+			       forgot to bump SHM_VERSION */
 	uint8_t pad[48];
 };
 
@@ -41,7 +41,7 @@ struct shm {
 #define SHM_STRIDE ((sizeof(struct shm_slot) + SHM_LINE - 1) / SHM_LINE * SHM_LINE)
 
 _Static_assert(sizeof(struct shm_header) == SHM_LINE, "header is one cache line");
-_Static_assert(SHM_H_COUNT * SHM_NBUCKETS > 0, "histograms");
+_Static_assert(SHM_H_COUNT *SHM_NBUCKETS > 0, "histograms");
 
 static size_t segment_size(int nslots)
 {

@@ -22,65 +22,85 @@ enum shm_state { SHM_EMPTY, SHM_STARTING, SHM_READY, SHM_DRAINING, SHM_EXITED };
 
 /* Job outcomes, per job kind (speak, reply, memorize). */
 enum shm_outcome {
-	SHM_OUT_SENT,      /* row became sent */
-	SHM_OUT_FAILED,    /* dead-lettered (row failed) */
-	SHM_OUT_UNKNOWN,   /* a crash or timeout left the send in doubt: not resent */
-	SHM_OUT_RETRY,     /* nacked with backoff */
-	SHM_OUT_SKIPPED,   /* found already terminal (a second run of a finished job) */
+	SHM_OUT_SENT,    /* row became sent */
+	SHM_OUT_FAILED,  /* dead-lettered (row failed) */
+	SHM_OUT_UNKNOWN, /* a crash or timeout left the send in doubt: not resent */
+	SHM_OUT_RETRY,   /* nacked with backoff */
+	SHM_OUT_SKIPPED, /* found already terminal (a second run of a finished job) */
 	SHM_OUT_COUNT
 };
 
 enum shm_counter {
-	SHM_C_LEASED,          /* jobs taken from the queues */
-	SHM_C_LEASES_LOST,     /* ack/nack refused: another attempt owns the job */
+	SHM_C_LEASED,      /* jobs taken from the queues */
+	SHM_C_LEASES_LOST, /* ack/nack refused: another attempt owns the job */
 	SHM_C_DEAD_LETTERS,
-	SHM_C_TG_OK, SHM_C_TG_429, SHM_C_TG_4XX, SHM_C_TG_5XX, SHM_C_TG_TIMEOUT, SHM_C_TG_NETERR,
-	SHM_C_CACHE_HIT, SHM_C_CACHE_MISS,
-	SHM_C_REDIS_ERRORS, SHM_C_PG_ERRORS,
+	SHM_C_TG_OK,
+	SHM_C_TG_429,
+	SHM_C_TG_4XX,
+	SHM_C_TG_5XX,
+	SHM_C_TG_TIMEOUT,
+	SHM_C_TG_NETERR,
+	SHM_C_CACHE_HIT,
+	SHM_C_CACHE_MISS,
+	SHM_C_REDIS_ERRORS,
+	SHM_C_PG_ERRORS,
 	/* the market chat */
-	SHM_C_SCHEDULED,       /* speak jobs the scheduler queued */
-	SHM_C_CAP_BOT,         /* a message held back by its bot's hourly cap */
-	SHM_C_CAP_CHAT,        /* ... by its chat's per-minute cap */
-	SHM_C_DEDUP_EXACT,     /* drafts equal to one of the bot's recent messages */
-	SHM_C_DEDUP_SEMANTIC,  /* drafts too similar (embeddings) */
-	SHM_C_DEDUP_SKIPPED,   /* messages skipped after dedup_max_attempts paraphrases */
-	SHM_C_FILTERED,        /* drafts dropped by the content filter */
-	SHM_C_GUARD_REJECTED,  /* drafts the consistency guard refused */
-	SHM_C_REACTIONS,       /* emoji-only replies */
-	SHM_C_HUMAN_STORED,    /* human messages stored (once each) */
-	SHM_C_HUMAN_REPLIES,   /* reply jobs queued for humans */
-	SHM_C_UPDATES,         /* Telegram updates received */
-	SHM_C_NEWS_USED,       /* messages that carried a headline */
-	SHM_C_MEMORIES,        /* memories written by memorize jobs */
-	SHM_C_TYPING,          /* sendChatAction calls */
-	SHM_C_OWN_HITS,        /* a bot's own recent messages found in the worker's cache */
-	SHM_C_OWN_MISSES,      /* ... read from PostgreSQL */
-	SHM_C_POLL_FAILURES,   /* getUpdates polls that failed (network, HTTP, too large) */
+	SHM_C_SCHEDULED,      /* speak jobs the scheduler queued */
+	SHM_C_CAP_BOT,        /* a message held back by its bot's hourly cap */
+	SHM_C_CAP_CHAT,       /* ... by its chat's per-minute cap */
+	SHM_C_DEDUP_EXACT,    /* drafts equal to one of the bot's recent messages */
+	SHM_C_DEDUP_SEMANTIC, /* drafts too similar (embeddings) */
+	SHM_C_DEDUP_SKIPPED,  /* messages skipped after dedup_max_attempts paraphrases */
+	SHM_C_FILTERED,       /* drafts dropped by the content filter */
+	SHM_C_GUARD_REJECTED, /* drafts the consistency guard refused */
+	SHM_C_REACTIONS,      /* emoji-only replies */
+	SHM_C_HUMAN_STORED,   /* human messages stored (once each) */
+	SHM_C_HUMAN_REPLIES,  /* reply jobs queued for humans */
+	SHM_C_UPDATES,        /* Telegram updates received */
+	SHM_C_NEWS_USED,      /* messages that carried a headline */
+	SHM_C_MEMORIES,       /* memories written by memorize jobs */
+	SHM_C_TYPING,         /* sendChatAction calls */
+	SHM_C_OWN_HITS,       /* a bot's own recent messages found in the worker's cache */
+	SHM_C_OWN_MISSES,     /* ... read from PostgreSQL */
+	SHM_C_POLL_FAILURES,  /* getUpdates polls that failed (network, HTTP, too large) */
 	SHM_C_COUNT
 };
 
 /* Per LLM provider (index in the config's provider list). */
 enum shm_pcounter {
-	SHM_P_CALLS_OK, SHM_P_CALLS_429, SHM_P_CALLS_5XX, SHM_P_CALLS_TIMEOUT, SHM_P_CALLS_ERROR,
-	SHM_P_PROMPT_TOKENS, SHM_P_COMPLETION_TOKENS,
+	SHM_P_CALLS_OK,
+	SHM_P_CALLS_429,
+	SHM_P_CALLS_5XX,
+	SHM_P_CALLS_TIMEOUT,
+	SHM_P_CALLS_ERROR,
+	SHM_P_PROMPT_TOKENS,
+	SHM_P_COMPLETION_TOKENS,
 	SHM_P_COUNT
 };
 
 enum shm_gauge {
-	SHM_G_QUEUE_HIGH, SHM_G_QUEUE_NORMAL, SHM_G_QUEUE_LOW, SHM_G_LEASED, SHM_G_DELAYED,
-	SHM_G_INFLIGHT, SHM_G_LOOP_LAG_US, SHM_G_BOTS, SHM_G_REDIS_OK, SHM_G_PG_OK,
-	SHM_G_TG_BREAKER,      /* 0 closed, 1 open, 2 half-open (Telegram as a whole) */
+	SHM_G_QUEUE_HIGH,
+	SHM_G_QUEUE_NORMAL,
+	SHM_G_QUEUE_LOW,
+	SHM_G_LEASED,
+	SHM_G_DELAYED,
+	SHM_G_INFLIGHT,
+	SHM_G_LOOP_LAG_US,
+	SHM_G_BOTS,
+	SHM_G_REDIS_OK,
+	SHM_G_PG_OK,
+	SHM_G_TG_BREAKER, /* 0 closed, 1 open, 2 half-open (Telegram as a whole) */
 	SHM_G_COUNT
 };
 
 enum shm_hist {
-	SHM_H_JOB_SECONDS,        /* lease to ack */
-	SHM_H_E2E_SECONDS,        /* enqueued_at to sent */
+	SHM_H_JOB_SECONDS, /* lease to ack */
+	SHM_H_E2E_SECONDS, /* enqueued_at to sent */
 	SHM_H_LLM_SECONDS,
 	SHM_H_TG_SECONDS,
-	SHM_H_QUEUE_SECONDS,      /* due (enqueued_at or not_before) to lease */
-	SHM_H_CLAIM_SECONDS,      /* the outbox claim written: asked to committed */
-	SHM_H_FINISH_SECONDS,     /* Telegram's answer to the outcome written and acked */
+	SHM_H_QUEUE_SECONDS,  /* due (enqueued_at or not_before) to lease */
+	SHM_H_CLAIM_SECONDS,  /* the outbox claim written: asked to committed */
+	SHM_H_FINISH_SECONDS, /* Telegram's answer to the outcome written and acked */
 	SHM_H_COUNT
 };
 
@@ -95,13 +115,13 @@ struct shm_hist_data {
 
 struct shm_slot {
 	int32_t pid;
-	int32_t state;             /* enum shm_state */
-	int64_t heartbeat_ms;      /* CLOCK_MONOTONIC, written by the worker */
-	int64_t started_ms;        /* CLOCK_MONOTONIC */
+	int32_t state;        /* enum shm_state */
+	int64_t heartbeat_ms; /* CLOCK_MONOTONIC, written by the worker */
+	int64_t started_ms;   /* CLOCK_MONOTONIC */
 	uint64_t jobs[3][SHM_OUT_COUNT];
 	uint64_t counters[SHM_C_COUNT];
 	uint64_t pcounters[SHM_MAX_PROVIDERS][SHM_P_COUNT];
-	int64_t pbreaker[SHM_MAX_PROVIDERS];  /* 0 closed, 1 open, 2 half-open */
+	int64_t pbreaker[SHM_MAX_PROVIDERS]; /* 0 closed, 1 open, 2 half-open */
 	int64_t gauges[SHM_G_COUNT];
 	struct shm_hist_data hist[SHM_H_COUNT];
 };
@@ -112,12 +132,12 @@ struct shm;
 struct shm *shm_create(int nslots, char *err, size_t errlen);
 /* Worker: map the segment behind fd; checks magic and version. NULL with err. */
 struct shm *shm_attach(int fd, char *err, size_t errlen);
-void shm_free(struct shm *s);            /* unmaps; closes the fd it owns */
+void shm_free(struct shm *s); /* unmaps; closes the fd it owns */
 int shm_fd(const struct shm *s);
 int shm_nslots(const struct shm *s);
 struct shm_slot *shm_slot(struct shm *s, int index); /* NULL when out of range */
 
-int64_t shm_now_ms(void);                /* CLOCK_MONOTONIC in ms */
+int64_t shm_now_ms(void); /* CLOCK_MONOTONIC in ms */
 
 /* Writers (worker side); all relaxed atomics, safe with a concurrent reader. */
 void shm_heartbeat(struct shm_slot *sl);

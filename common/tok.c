@@ -24,8 +24,7 @@ static int key_from_text(unsigned char key[TOK_KEY_BYTES], const char *s, size_t
 	return -1;
 }
 
-static int key_from_file(unsigned char key[TOK_KEY_BYTES], const char *path, char *err,
-			 size_t el)
+static int key_from_file(unsigned char key[TOK_KEY_BYTES], const char *path, char *err, size_t el)
 {
 	char buf[TOK_KEY_BYTES * 2 + 8];
 	FILE *f = fopen(path, "rb");
@@ -68,8 +67,9 @@ int tok_key_load(unsigned char key[TOK_KEY_BYTES], const char *key_file, char *e
 		snprintf(path, sizeof path, "%s/token_key", cred);
 		return key_from_file(key, path, err, el);
 	}
-	snprintf(err, el, "no token key: set PIYASA_TOKEN_KEY (64 hex digits), token_key_file, "
-			  "or a systemd credential named token_key");
+	snprintf(err, el,
+		 "no token key: set PIYASA_TOKEN_KEY (64 hex digits), token_key_file, "
+		 "or a systemd credential named token_key");
 	return -1;
 }
 

@@ -13,8 +13,8 @@
 #define TOK_MAX 256
 
 /* 0, or -1 with err saying where a key was looked for. */
-int tok_key_load(unsigned char key[TOK_KEY_BYTES], const char *key_file, char *err,
-		 size_t errlen) __attribute__((warn_unused_result));
+int tok_key_load(unsigned char key[TOK_KEY_BYTES], const char *key_file, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* Encrypt token; *out is malloc'd (free it). 0 or -1. */
 int tok_encrypt(const unsigned char key[TOK_KEY_BYTES], const char *token, unsigned char **out,

@@ -62,7 +62,6 @@ size_t utf8_cut(char *dst, size_t size, const char *src);
 /* snprintf into dst, then the result cleaned as utf8_cut does: an argument cut
  * by the buffer's end never leaves half a character, an invalid byte in an
  * argument becomes UTF8_BAD_BYTE. Returns the bytes written, NUL excluded. */
-size_t utf8_fmt(char *dst, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+size_t utf8_fmt(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

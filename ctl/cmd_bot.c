@@ -4,8 +4,8 @@
  * shapes of BEHAVIOUR.md (common/cast) before they are stored, so a worker never
  * meets a string where an object belongs. */
 #include "common/cast.h"
-#include "ctl/ctl.h"
 #include "common/tok.h"
+#include "ctl/ctl.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -58,8 +58,8 @@ int ctl_token_clash(PGconn *db, const char *hint, int64_t except_id, char *err, 
 	if (!res)
 		return -1;
 	if ((found = PQntuples(res) > 0))
-		snprintf(err, el, "Telegram bot %s is already bot %s (%s): one token, one bot", hint,
-			 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+		snprintf(err, el, "Telegram bot %s is already bot %s (%s): one token, one bot",
+			 hint, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 	PQclear(res);
 	return found;
 }
@@ -68,8 +68,12 @@ int ctl_bump_bot_ids(PGconn *db, char *err, size_t el)
 {
 	/* An explicit id does not move the identity sequence: move it past the
 	 * largest id so the next generated one cannot collide. */
-	return ctl_x(db, "SELECT setval(pg_get_serial_sequence('bots', 'id'),"
-			 " (SELECT max(id) FROM bots))", 0, NULL, err, el) < 0 ? -1 : 0;
+	return ctl_x(db,
+		     "SELECT setval(pg_get_serial_sequence('bots', 'id'),"
+		     " (SELECT max(id) FROM bots))",
+		     0, NULL, err, el) < 0
+		       ? -1
+		       : 0;
 }
 
 /* A profile option: parsed, checked against its shape, re-encoded compactly.
@@ -117,8 +121,8 @@ static int add_failed(const struct bot_args *a, const char *err)
 	return ctl_fail("bot add: %s", err);
 }
 
-static int bot_insert(PGconn *db, const struct bot_args *a, char *const prof[4],
-		      const char *sealed, const char *hint)
+static int bot_insert(PGconn *db, const struct bot_args *a, char *const prof[4], const char *sealed,
+		      const char *hint)
 {
 	static const char sql[] =
 		"INSERT INTO bots (id, name, username, token_enc, token_hint, persona_profile,"
@@ -126,8 +130,8 @@ static int bot_insert(PGconn *db, const struct bot_args *a, char *const prof[4],
 		" VALUES (COALESCE($9::bigint, nextval(pg_get_serial_sequence('bots', 'id'))),"
 		" $1, $2, $3::bytea, $4, COALESCE($5::jsonb, '{}'), COALESCE($6::jsonb, '{}'),"
 		" COALESCE($7::jsonb, '{}'), COALESCE($8::jsonb, '[]')) RETURNING id";
-	const char *p[9] = { a->name, a->username, sealed, hint, prof[0], prof[1], prof[2], prof[3],
-			     a->id };
+	const char *p[9] = { a->name, a->username, sealed,  hint, prof[0],
+			     prof[1], prof[2],     prof[3], a->id };
 	char err[1024];
 	PGresult *res;
 
@@ -174,10 +178,14 @@ static int bot_add(struct ctl *c, int argc, char **argv)
 {
 	struct bot_args a;
 	const struct ctl_opt opts[] = {
-		{ "name", &a.name, NULL },	   { "token", &a.token, NULL },
-		{ "username", &a.username, NULL }, { "persona", &a.persona, NULL },
-		{ "emotion", &a.emotion, NULL },   { "speed", &a.speed, NULL },
-		{ "active-hours", &a.hours, NULL }, { "id", &a.id, NULL },
+		{ "name", &a.name, NULL },
+		{ "token", &a.token, NULL },
+		{ "username", &a.username, NULL },
+		{ "persona", &a.persona, NULL },
+		{ "emotion", &a.emotion, NULL },
+		{ "speed", &a.speed, NULL },
+		{ "active-hours", &a.hours, NULL },
+		{ "id", &a.id, NULL },
 		{ NULL, NULL, NULL },
 	};
 	char *prof[4] = { NULL, NULL, NULL, NULL }, *pos[1], err[1024];
@@ -332,8 +340,10 @@ static int bot_set_token(struct ctl *c, int argc, char **argv)
 	p[0] = pos[0];
 	p[1] = sealed;
 	p[2] = hint;
-	n = ctl_x(db, "UPDATE bots SET token_enc = $2::bytea, token_hint = $3, updated_at = now()"
-		      " WHERE id = $1", 3, p, err, sizeof err);
+	n = ctl_x(db,
+		  "UPDATE bots SET token_enc = $2::bytea, token_hint = $3, updated_at = now()"
+		  " WHERE id = $1",
+		  3, p, err, sizeof err);
 	free(sealed);
 	if (n < 0)
 		return ctl_fail("%s", err);
@@ -377,16 +387,14 @@ static int bot_disable_cmd(struct ctl *c, int argc, char **argv)
 
 int cmd_bot(struct ctl *c, int argc, char **argv)
 {
-	static const struct ctl_sub subs[] = {
-		{ "add", bot_add },
-		{ "list", bot_list },
-		{ "show", bot_show },
-		{ "enable", bot_enable_cmd },
-		{ "disable", bot_disable_cmd },
-		{ "set-token", bot_set_token },
-		{ "remove", bot_remove },
-		{ NULL, NULL }
-	};
+	static const struct ctl_sub subs[] = { { "add", bot_add },
+					       { "list", bot_list },
+					       { "show", bot_show },
+					       { "enable", bot_enable_cmd },
+					       { "disable", bot_disable_cmd },
+					       { "set-token", bot_set_token },
+					       { "remove", bot_remove },
+					       { NULL, NULL } };
 
 	return ctl_dispatch(c, "bot", subs, argc, argv);
 }

@@ -42,8 +42,8 @@ static int chat_add(struct ctl *c, int argc, char **argv)
 {
 	const char *id, *title, *topics, *tz, *lang;
 	const struct ctl_opt opts[] = {
-		{ "id", &id, NULL },   { "title", &title, NULL },   { "topics", &topics, NULL },
-		{ "tz", &tz, NULL },   { "language", &lang, NULL }, { NULL, NULL, NULL },
+		{ "id", &id, NULL }, { "title", &title, NULL },   { "topics", &topics, NULL },
+		{ "tz", &tz, NULL }, { "language", &lang, NULL }, { NULL, NULL, NULL },
 	};
 	char err[1024], *pos[1], *topics_text = NULL;
 	json_t *t = NULL;
@@ -108,7 +108,8 @@ static int chat_list(struct ctl *c, int argc, char **argv)
 static int member_args(struct ctl *c, int argc, char **argv, const char *sub, const char **p,
 		       PGconn **db)
 {
-	const struct ctl_opt opts[] = { { "chat", &p[0], NULL }, { "bot", &p[1], NULL },
+	const struct ctl_opt opts[] = { { "chat", &p[0], NULL },
+					{ "bot", &p[1], NULL },
 					{ NULL, NULL, NULL } };
 	char err[1024], *pos[1];
 	int64_t v;
@@ -203,15 +204,13 @@ static int chat_disable_cmd(struct ctl *c, int argc, char **argv)
 
 int cmd_chat(struct ctl *c, int argc, char **argv)
 {
-	static const struct ctl_sub subs[] = {
-		{ "add", chat_add },
-		{ "list", chat_list },
-		{ "join", chat_join },
-		{ "leave", chat_leave },
-		{ "enable", chat_enable_cmd },
-		{ "disable", chat_disable_cmd },
-		{ NULL, NULL }
-	};
+	static const struct ctl_sub subs[] = { { "add", chat_add },
+					       { "list", chat_list },
+					       { "join", chat_join },
+					       { "leave", chat_leave },
+					       { "enable", chat_enable_cmd },
+					       { "disable", chat_disable_cmd },
+					       { NULL, NULL } };
 
 	return ctl_dispatch(c, "chat", subs, argc, argv);
 }

@@ -22,7 +22,8 @@ static int dead_list(struct ctl *c, int argc, char **argv)
 		" ORDER BY id DESC LIMIT $1";
 	int all, np, rc;
 	const char *limit, *p[2];
-	const struct ctl_opt opts[] = { { "limit", &limit, NULL }, { "all", NULL, &all },
+	const struct ctl_opt opts[] = { { "limit", &limit, NULL },
+					{ "all", NULL, &all },
 					{ NULL, NULL, NULL } };
 	char err[1024], *pos[1];
 	PGresult *res;
@@ -62,8 +63,8 @@ static int dead_show(struct ctl *c, int argc, char **argv)
 		"SELECT id, job_id, COALESCE(kind, ''), COALESCE(bot_id::text, ''),"
 		" COALESCE(chat_id::text, ''), attempts, created_at::text,"
 		" COALESCE(retried_at::text, ''), reason, job FROM dead_jobs WHERE id = $1";
-	static const char *const labels[] = { "id", "job_id", "kind", "bot", "chat", "attempts",
-					       "died", "retried", "reason" };
+	static const char *const labels[] = { "id",       "job_id", "kind",    "bot",   "chat",
+					      "attempts", "died",   "retried", "reason" };
 	char err[1024], *pos[1];
 	PGresult *res;
 	int64_t id;
@@ -104,8 +105,10 @@ static int retry_one(struct ctl *c, PGconn *db, const char *dead_id, const char 
 	j.not_before = 0;
 	j.enqueued_at = job_now_ms();
 	p[0] = j.id;
-	if (ctl_x(db, "UPDATE messages SET status = 'retry', error = NULL"
-		      " WHERE job_id = $1 AND status = 'failed'", 1, p, err, sizeof err) < 0 ||
+	if (ctl_x(db,
+		  "UPDATE messages SET status = 'retry', error = NULL"
+		  " WHERE job_id = $1 AND status = 'failed'",
+		  1, p, err, sizeof err) < 0 ||
 	    !(r = ctl_redis(c, err, sizeof err)) ||
 	    rqs_enqueue(r, &jp, 1, 0, &added, err, sizeof err) < 0) {
 		/* Nothing was queued: put the row back as it was. */
@@ -115,10 +118,13 @@ static int retry_one(struct ctl *c, PGconn *db, const char *dead_id, const char 
 		job_clear(&j);
 		return ctl_fail("dead job %s: %s", dead_id, err);
 	}
-	if (ctl_x(db, "UPDATE dead_jobs SET retried_at = now() WHERE job_id = $1"
-		      " AND retried_at IS NULL", 1, p, err, sizeof err) < 0) {
+	if (ctl_x(db,
+		  "UPDATE dead_jobs SET retried_at = now() WHERE job_id = $1"
+		  " AND retried_at IS NULL",
+		  1, p, err, sizeof err) < 0) {
 		job_clear(&j);
-		return ctl_fail("dead job %s was re-queued, but marking it retried failed: %s", dead_id, err);
+		return ctl_fail("dead job %s was re-queued, but marking it retried failed: %s",
+				dead_id, err);
 	}
 	if (added)
 		printf("retried dead job %s (job %s)\n", dead_id, j.id);
@@ -168,10 +174,7 @@ static int dead_retry(struct ctl *c, int argc, char **argv)
 int cmd_dead(struct ctl *c, int argc, char **argv)
 {
 	static const struct ctl_sub subs[] = {
-		{ "list", dead_list },
-		{ "show", dead_show },
-		{ "retry", dead_retry },
-		{ NULL, NULL }
+		{ "list", dead_list }, { "show", dead_show }, { "retry", dead_retry }, { NULL, NULL }
 	};
 
 	return ctl_dispatch(c, "dead", subs, argc, argv);

@@ -77,9 +77,9 @@ static int make_plan(const struct enq_args *a, struct plan *p)
 		return ctl_usage("enqueue", "--count: expected 1..%lld", MAX_COUNT);
 	if (ctl_parse_i64(a->delay ? a->delay : "0", &p->delay_ms) < 0 || p->delay_ms < 0)
 		return ctl_usage("enqueue", "--delay-ms: expected a number >= 0");
-	if (ctl_parse_i64(a->rate ? a->rate : "0", &p->rate) < 0 || p->rate < 0 ||
-	    p->rate > 1000000)
-		return ctl_usage("enqueue", "--rate: expected jobs per second, 0..1000000 (0: all at once)");
+	if (ctl_parse_i64(a->rate ? a->rate : "0", &p->rate) < 0 || p->rate < 0 || p->rate > 1000000)
+		return ctl_usage("enqueue",
+				 "--rate: expected jobs per second, 0..1000000 (0: all at once)");
 	if (a->job_id && p->count != 1)
 		return ctl_usage("enqueue", "--job-id names one job: it needs --count 1");
 	if (a->job_id && (strlen(a->job_id) >= JOB_ID_MAX || !*a->job_id ||
@@ -261,12 +261,18 @@ int cmd_enqueue(struct ctl *c, int argc, char **argv)
 {
 	struct enq_args a;
 	const struct ctl_opt opts[] = {
-		{ "bot", &a.bot, NULL },	 { "bots", &a.bots, NULL },
-		{ "all-bots", NULL, &a.all_bots }, { "spread", NULL, &a.spread },
-		{ "chat", &a.chat, NULL },	 { "priority", &a.prio, NULL },
-		{ "kind", &a.kind, NULL },	 { "count", &a.count, NULL },
-		{ "delay-ms", &a.delay, NULL },	 { "payload", &a.payload, NULL },
-		{ "job-id", &a.job_id, NULL },	 { "rate", &a.rate, NULL },
+		{ "bot", &a.bot, NULL },
+		{ "bots", &a.bots, NULL },
+		{ "all-bots", NULL, &a.all_bots },
+		{ "spread", NULL, &a.spread },
+		{ "chat", &a.chat, NULL },
+		{ "priority", &a.prio, NULL },
+		{ "kind", &a.kind, NULL },
+		{ "count", &a.count, NULL },
+		{ "delay-ms", &a.delay, NULL },
+		{ "payload", &a.payload, NULL },
+		{ "job-id", &a.job_id, NULL },
+		{ "rate", &a.rate, NULL },
 		{ NULL, NULL, NULL },
 	};
 	struct plan p;

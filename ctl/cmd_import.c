@@ -10,8 +10,8 @@
  * their own, which an import must not erase); memberships are only added. */
 #include "common/cast.h"
 #include "common/settings.h"
-#include "ctl/ctl.h"
 #include "common/tok.h"
+#include "ctl/ctl.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -28,7 +28,7 @@ struct stats {
 struct imp {
 	struct ctl *c;
 	PGconn *db;
-	char path[48];  /* "bots[3]": the prefix of every message about this element */
+	char path[48]; /* "bots[3]": the prefix of every message about this element */
 	struct stats st;
 	int explicit_ids;
 };
@@ -74,7 +74,8 @@ static int import_chats(struct imp *m, const json_t *chats, char *err, size_t el
 			free(topics);
 			return fail_at(m, err, el, "time_zone");
 		}
-		snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(ch, "id")));
+		snprintf(id, sizeof id, "%lld",
+			 (long long)json_integer_value(json_object_get(ch, "id")));
 		r = ctl_chat_write(m->db, 1, id, json_string_value(json_object_get(ch, "title")),
 				   topics, json_string_value(json_object_get(ch, "time_zone")),
 				   json_string_value(json_object_get(ch, "language")),
@@ -93,7 +94,7 @@ static int import_chats(struct imp *m, const json_t *chats, char *err, size_t el
 struct bot_row {
 	int exists;
 	char id[24];
-	char *sealed;   /* the token to store, NULL to keep the stored one */
+	char *sealed; /* the token to store, NULL to keep the stored one */
 	char hint[32];
 };
 
@@ -163,9 +164,16 @@ static int bot_insert(struct imp *m, const json_t *b, struct bot_row *r, char *c
 		" $2, $3, $4::bytea, $5, COALESCE($6::jsonb, '{}'), COALESCE($7::jsonb, '{}'),"
 		" COALESCE($8::jsonb, '{}'), COALESCE($9::jsonb, '[]'), COALESCE($10::boolean, true))"
 		" RETURNING id";
-	const char *p[10] = { *r->id ? r->id : NULL, json_string_value(json_object_get(b, "name")),
-			      json_string_value(json_object_get(b, "username")), r->sealed,
-			      r->hint, prof[0], prof[1], prof[2], prof[3], bool_text(b, "enabled") };
+	const char *p[10] = { *r->id ? r->id : NULL,
+			      json_string_value(json_object_get(b, "name")),
+			      json_string_value(json_object_get(b, "username")),
+			      r->sealed,
+			      r->hint,
+			      prof[0],
+			      prof[1],
+			      prof[2],
+			      prof[3],
+			      bool_text(b, "enabled") };
 	PGresult *res = ctl_q(m->db, sql, 10, p, err, el);
 
 	if (!res) {
@@ -198,8 +206,14 @@ static int bot_update(struct imp *m, const json_t *b, struct bot_row *r, char *c
 		" COALESCE($5::jsonb, persona_profile), COALESCE($6::jsonb, emotion_profile),"
 		" COALESCE($7::jsonb, speed_profile), COALESCE($8::jsonb, active_hours),"
 		" COALESCE($9::boolean, enabled))";
-	const char *p[9] = { r->id, json_string_value(json_object_get(b, "username")), r->sealed,
-			     r->sealed ? r->hint : NULL, prof[0], prof[1], prof[2], prof[3],
+	const char *p[9] = { r->id,
+			     json_string_value(json_object_get(b, "username")),
+			     r->sealed,
+			     r->sealed ? r->hint : NULL,
+			     prof[0],
+			     prof[1],
+			     prof[2],
+			     prof[3],
 			     bool_text(b, "enabled") };
 	long n = ctl_x(m->db, sql, 9, p, err, el);
 
@@ -227,9 +241,8 @@ static int run_list(struct imp *m, const char *sql, const char *id, const json_t
 	return 0;
 }
 
-static const char stances_drop[] =
-	"DELETE FROM bot_stances WHERE bot_id = $1 AND topic NOT IN"
-	" (SELECT s->>'topic' FROM jsonb_array_elements($2::jsonb) s)";
+static const char stances_drop[] = "DELETE FROM bot_stances WHERE bot_id = $1 AND topic NOT IN"
+				   " (SELECT s->>'topic' FROM jsonb_array_elements($2::jsonb) s)";
 static const char stances_put[] =
 	"INSERT INTO bot_stances (bot_id, topic, stance_text, confidence, cooldown_until)"
 	" SELECT $1, s->>'topic', s->>'stance_text', COALESCE((s->>'confidence')::real, 0.5),"
@@ -237,9 +250,8 @@ static const char stances_put[] =
 	" ON CONFLICT (bot_id, topic) DO UPDATE SET stance_text = EXCLUDED.stance_text,"
 	" confidence = EXCLUDED.confidence,"
 	" cooldown_until = COALESCE(EXCLUDED.cooldown_until, bot_stances.cooldown_until)";
-static const char holdings_drop[] =
-	"DELETE FROM bot_holdings WHERE bot_id = $1 AND symbol NOT IN"
-	" (SELECT h->>'symbol' FROM jsonb_array_elements($2::jsonb) h)";
+static const char holdings_drop[] = "DELETE FROM bot_holdings WHERE bot_id = $1 AND symbol NOT IN"
+				    " (SELECT h->>'symbol' FROM jsonb_array_elements($2::jsonb) h)";
 static const char holdings_put[] =
 	"INSERT INTO bot_holdings (bot_id, symbol, avg_price, size, note)"
 	" SELECT $1, h->>'symbol', (h->>'avg_price')::numeric, (h->>'size')::numeric, h->>'note'"
@@ -440,7 +452,8 @@ static void notify_settings(struct ctl *c, const json_t *root)
 	json_object_foreach(json_object_get(root, "settings"), key, v) {
 		if (ctl_publish_setting(c, key, &n, err, sizeof err) < 0) {
 			ctl_note("settings stored, but the change notice failed (%s); workers "
-				 "read them on SIGHUP", err);
+				 "read them on SIGHUP",
+				 err);
 			return;
 		}
 	}

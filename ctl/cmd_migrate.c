@@ -13,11 +13,10 @@
 /* 0x7069796173610001: "piyasa" in ASCII, then 1; no other lock of ours uses it. */
 #define MIGRATE_LOCK_KEY "8100138864257073153"
 
-static const char create_table[] =
-	"CREATE TABLE IF NOT EXISTS schema_migrations ("
-	" version integer PRIMARY KEY,"
-	" name text NOT NULL,"
-	" applied_at timestamptz NOT NULL DEFAULT now())";
+static const char create_table[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+				   " version integer PRIMARY KEY,"
+				   " name text NOT NULL,"
+				   " applied_at timestamptz NOT NULL DEFAULT now())";
 
 /* The embedded table must be in strictly increasing version order. */
 static int check_embedded(char *err, size_t el)
@@ -45,7 +44,8 @@ static int apply_one(PGconn *db, const struct ctl_migration *m, char *err, size_
 	const char *p[2] = { ver, m->name };
 
 	snprintf(ver, sizeof ver, "%d", m->version);
-	if (ctl_script(db, "BEGIN", why, sizeof why) < 0 || ctl_script(db, m->sql, why, sizeof why) < 0 ||
+	if (ctl_script(db, "BEGIN", why, sizeof why) < 0 ||
+	    ctl_script(db, m->sql, why, sizeof why) < 0 ||
 	    ctl_x(db, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2, p, why,
 		  sizeof why) < 0 ||
 	    ctl_script(db, "COMMIT", why, sizeof why) < 0) {
@@ -108,8 +108,7 @@ int cmd_migrate(struct ctl *c, int argc, char **argv)
 	if (ctl_x(db, "SELECT pg_advisory_lock($1::bigint)", 1, key, err, sizeof err) < 0)
 		return ctl_fail("%s", err);
 	rc = migrate_locked(db, err, sizeof err);
-	if (ctl_x(db, "SELECT pg_advisory_unlock($1::bigint)", 1, key, uerr, sizeof uerr) < 0 &&
-	    rc == 0)
+	if (ctl_x(db, "SELECT pg_advisory_unlock($1::bigint)", 1, key, uerr, sizeof uerr) < 0 && rc == 0)
 		ctl_note("releasing the migration lock: %s", uerr);
 	return rc < 0 ? ctl_fail("migrate: %s", err) : CTL_OK;
 }

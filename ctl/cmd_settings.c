@@ -4,8 +4,8 @@
  * change is announced with PUBLISH <prefix>:settings KEY so the workers reload
  * without a SIGHUP. An unset key means "the worker's default". */
 #include "common/cast.h"
-#include "ctl/ctl.h"
 #include "common/settings.h"
+#include "ctl/ctl.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +151,8 @@ static int notify(struct ctl *c, const char *key)
 
 	if (ctl_publish_setting(c, key, &n, err, sizeof err) < 0)
 		return ctl_fail("stored, but the change notice failed: %s; the workers read "
-				"settings again on SIGHUP", err);
+				"settings again on SIGHUP",
+				err);
 	printf("notified %lld %s\n", n, n == 1 ? "subscriber" : "subscribers");
 	return CTL_OK;
 }
@@ -221,13 +222,11 @@ static int settings_unset(struct ctl *c, int argc, char **argv)
 
 int cmd_settings(struct ctl *c, int argc, char **argv)
 {
-	static const struct ctl_sub subs[] = {
-		{ "list", settings_list },
-		{ "get", settings_get },
-		{ "set", settings_set },
-		{ "unset", settings_unset },
-		{ NULL, NULL }
-	};
+	static const struct ctl_sub subs[] = { { "list", settings_list },
+					       { "get", settings_get },
+					       { "set", settings_set },
+					       { "unset", settings_unset },
+					       { NULL, NULL } };
 
 	return ctl_dispatch(c, "settings", subs, argc, argv);
 }

@@ -14,14 +14,14 @@ struct queues {
 	int ok;
 	int count;
 	char epoch[32];
-	long long (*w)[NCOLS];  /* per worker */
+	long long (*w)[NCOLS]; /* per worker */
 	long long total[NCOLS];
 	char err[512];
 };
 
 struct outcomes {
 	int ok;
-	PGresult *by_status;    /* status, count */
+	PGresult *by_status; /* status, count */
 	long long dead_open;
 	long long bots, bots_enabled, chats;
 	char err[1024];
@@ -57,9 +57,10 @@ static void read_outcomes(struct ctl *c, struct outcomes *o)
 	PGconn *db = ctl_db(c, o->err, sizeof o->err);
 	PGresult *res;
 
-	if (!db || !(o->by_status = ctl_q(db, "SELECT status, count(*) FROM messages"
-					     " GROUP BY status ORDER BY status", 0, NULL, o->err,
-					 sizeof o->err)))
+	if (!db || !(o->by_status = ctl_q(db,
+					  "SELECT status, count(*) FROM messages"
+					  " GROUP BY status ORDER BY status",
+					  0, NULL, o->err, sizeof o->err)))
 		return;
 	if (!(res = ctl_q(db, counts, 0, NULL, o->err, sizeof o->err)))
 		return;

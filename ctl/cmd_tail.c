@@ -28,18 +28,18 @@ static void on_interrupt(int sig)
 
 /* Columns of both queries: id, time, bot_id, name, username, from_user_id, text,
  * status, in flight (holds the floor), the time as a timestamp (to sort by). */
-#define SELECT_ROWS                                                                        \
-	"SELECT m.id, to_char(COALESCE(m.sent_at, m.created_at) AT TIME ZONE c.time_zone,"  \
-	" 'HH24:MI:SS'), COALESCE(m.bot_id::text, ''), COALESCE(b.name, ''),"               \
-	" COALESCE(m.metadata->>'username', ''), COALESCE(m.metadata->>'from_user_id', ''),"\
-	" m.text, m.status, (m.status IN ('sending', 'retry') AND"                          \
-	" m.created_at > now() - " STUCK "), COALESCE(m.sent_at, m.created_at)"            \
+#define SELECT_ROWS                                                                          \
+	"SELECT m.id, to_char(COALESCE(m.sent_at, m.created_at) AT TIME ZONE c.time_zone,"   \
+	" 'HH24:MI:SS'), COALESCE(m.bot_id::text, ''), COALESCE(b.name, ''),"                \
+	" COALESCE(m.metadata->>'username', ''), COALESCE(m.metadata->>'from_user_id', '')," \
+	" m.text, m.status, (m.status IN ('sending', 'retry') AND"                           \
+	" m.created_at > now() - " STUCK "), COALESCE(m.sent_at, m.created_at)"              \
 	" FROM messages m JOIN chats c ON c.id = m.chat_id LEFT JOIN bots b ON b.id = m.bot_id"
 
 /* The newest rows by id (the index), shown in the order they were sent. */
-static const char sql_last[] = "SELECT * FROM (" SELECT_ROWS
-			       " WHERE m.chat_id = $1 AND m.status IN ('sent', 'received')"
-			       " ORDER BY m.id DESC LIMIT $2) t ORDER BY 10, 1";
+static const char sql_last[] =
+	"SELECT * FROM (" SELECT_ROWS " WHERE m.chat_id = $1 AND m.status IN ('sent', 'received')"
+	" ORDER BY m.id DESC LIMIT $2) t ORDER BY 10, 1";
 static const char sql_after[] = SELECT_ROWS " WHERE m.chat_id = $1 AND m.id > $2 ORDER BY m.id";
 static const char sql_floor[] =
 	"SELECT COALESCE(min(id) FILTER (WHERE status IN ('sending', 'retry')"
@@ -51,7 +51,7 @@ static const int palette[] = { 39, 208, 41, 170, 220, 45, 203, 118, 141, 214, 81
 struct tail {
 	int color;
 	int64_t floor;
-	int64_t *printed;   /* ids above the floor already shown */
+	int64_t *printed; /* ids above the floor already shown */
 	size_t nprinted, cap;
 };
 
@@ -70,8 +70,8 @@ static void print_row(const struct tail *t, const PGresult *res, int i)
 	indent = 8 + 1 + ctl_width(who) + 2;
 	if (t->color)
 		printf("\033[2m%s\033[0m \033[1;38;5;%dm%s\033[0m: ", PQgetvalue(res, i, 1),
-		       *bot ? palette[strtoull(bot, NULL, 10) % (sizeof palette / sizeof *palette)]
-			    : 15, who);
+		       *bot ? palette[strtoull(bot, NULL, 10) % (sizeof palette / sizeof *palette)] : 15,
+		       who);
 	else
 		printf("%s %s: ", PQgetvalue(res, i, 1), who);
 	/* Continuation lines start under the text, not under the time. */
@@ -134,8 +134,7 @@ static int poll_once(struct tail *t, PGconn *db, const char *chat, char *err, si
 		top = id;
 		if (!first_busy && strcmp(PQgetvalue(res, i, 8), "t") == 0)
 			first_busy = id;
-		if ((strcmp(st, "sent") == 0 || strcmp(st, "received") == 0) &&
-		    !was_printed(t, id)) {
+		if ((strcmp(st, "sent") == 0 || strcmp(st, "received") == 0) && !was_printed(t, id)) {
 			print_row(t, res, i);
 			if (remember(t, id) < 0) {
 				PQclear(res);
@@ -222,9 +221,8 @@ int cmd_tail(struct ctl *c, int argc, char **argv)
 	const char *chat, *limit;
 	int fol, nocolor, np, rc;
 	const struct ctl_opt opts[] = {
-		{ "chat", &chat, NULL },	  { "limit", &limit, NULL },
-		{ "follow", NULL, &fol },	  { "no-color", NULL, &nocolor },
-		{ NULL, NULL, NULL },
+		{ "chat", &chat, NULL },        { "limit", &limit, NULL }, { "follow", NULL, &fol },
+		{ "no-color", NULL, &nocolor }, { NULL, NULL, NULL },
 	};
 	struct tail t;
 	char err[1024], *pos[1];

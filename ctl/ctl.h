@@ -5,14 +5,14 @@
 #ifndef PIYASA_CTL_H
 #define PIYASA_CTL_H
 
+#include "common/cfg.h"
+#include "common/rqs.h"
+
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-
-#include "common/cfg.h"
-#include "common/rqs.h"
 
 /* Every JSON piyasactl writes or prints: 15 significant digits is what a decimal
  * written by a person survives as a double, so 0.7 stays 0.7, not
@@ -24,9 +24,9 @@ enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 
 struct ctl {
 	struct cfg cfg;
-	PGconn *db;      /* ctl_db() opens it on first use; main closes it */
-	struct rqs *rq;  /* ctl_redis() likewise */
-	int have_key;    /* token key loaded (ctl_seal_token) */
+	PGconn *db;     /* ctl_db() opens it on first use; main closes it */
+	struct rqs *rq; /* ctl_redis() likewise */
+	int have_key;   /* token key loaded (ctl_seal_token) */
 	unsigned char key[32];
 };
 
@@ -63,15 +63,14 @@ struct ctl_sub {
 
 /* Run the subcommand argv[1] of cmd from subs (NULL-terminated) with the
  * arguments after it; --help prints cmd's help; anything else is a usage error. */
-int ctl_dispatch(struct ctl *c, const char *cmd, const struct ctl_sub *subs, int argc,
-		 char **argv);
+int ctl_dispatch(struct ctl *c, const char *cmd, const struct ctl_sub *subs, int argc, char **argv);
 
 /* ---- command-line arguments (ctl_args.c) ---- */
 
 struct ctl_opt {
-	const char *name;   /* without the leading "--" */
-	const char **val;   /* takes a value: set to it (NULL when absent) */
-	int *flag;          /* a flag: set to 1 when present */
+	const char *name; /* without the leading "--" */
+	const char **val; /* takes a value: set to it (NULL when absent) */
+	int *flag;        /* a flag: set to 1 when present */
 };
 
 /* Parse argv[0..argc) (after the command words): "--name value", "--name=value"
@@ -103,8 +102,7 @@ PGresult *ctl_q(PGconn *db, const char *sql, int n, const char *const *params, c
 		size_t errlen);
 
 /* ctl_q that discards the result; returns the affected row count, or -1. */
-long ctl_x(PGconn *db, const char *sql, int n, const char *const *params, char *err,
-	   size_t errlen);
+long ctl_x(PGconn *db, const char *sql, int n, const char *const *params, char *err, size_t errlen);
 
 /* Several statements in one string (migrations). 0 or -1 with err. */
 int ctl_script(PGconn *db, const char *sql, char *err, size_t errlen);
@@ -143,8 +141,7 @@ int ctl_setting_write(PGconn *db, const char *key, const char *value, char *err,
 struct rqs *ctl_redis(struct ctl *c, char *err, size_t errlen);
 
 /* PUBLISH <prefix>:settings key; *receivers = how many subscribers heard it. */
-int ctl_publish_setting(struct ctl *c, const char *key, long long *receivers, char *err,
-			size_t errlen);
+int ctl_publish_setting(struct ctl *c, const char *key, long long *receivers, char *err, size_t errlen);
 
 /* ---- commands: argv[0] is the command word; return an exit code ---- */
 

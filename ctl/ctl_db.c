@@ -93,8 +93,7 @@ static void result_error(PGconn *db, const PGresult *res, char *err, size_t el)
 		snprintf(err + strlen(err), el - strlen(err), "; run `piyasactl migrate` first");
 }
 
-PGresult *ctl_q(PGconn *db, const char *sql, int n, const char *const *params, char *err,
-		size_t el)
+PGresult *ctl_q(PGconn *db, const char *sql, int n, const char *const *params, char *err, size_t el)
 {
 	PGresult *res = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
@@ -139,8 +138,7 @@ void ctl_rollback(PGconn *db)
 	PQclear(PQexec(db, "ROLLBACK"));
 }
 
-static int exists(PGconn *db, const char *sql, const char *what, const char *id, char *err,
-		  size_t el)
+static int exists(PGconn *db, const char *sql, const char *what, const char *id, char *err, size_t el)
 {
 	const char *p[1] = { id };
 	PGresult *res = ctl_q(db, sql, 1, p, err, el);
@@ -167,8 +165,7 @@ int ctl_chat_exists(PGconn *db, const char *id, char *err, size_t el)
 
 int ctl_check_tz(PGconn *db, const char *tz, char *err, size_t el)
 {
-	if (exists(db, "SELECT 1 FROM pg_timezone_names WHERE name = $1", "time zone", tz, err,
-		   el) < 0) {
+	if (exists(db, "SELECT 1 FROM pg_timezone_names WHERE name = $1", "time zone", tz, err, el) < 0) {
 		if (strncmp(err, "no time zone", 12) == 0)
 			snprintf(err, el, "unknown time zone '%s' (e.g. Europe/Istanbul)", tz);
 		return -1;

@@ -95,8 +95,7 @@ void ctl_table(FILE *f, const PGresult *res)
 	free(w);
 }
 
-int ctl_dispatch(struct ctl *c, const char *cmd, const struct ctl_sub *subs, int argc,
-		 char **argv)
+int ctl_dispatch(struct ctl *c, const char *cmd, const struct ctl_sub *subs, int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : "";
 

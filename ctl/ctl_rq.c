@@ -12,8 +12,7 @@ struct rqs *ctl_redis(struct ctl *c, char *err, size_t el)
 	return c->rq;
 }
 
-int ctl_publish_setting(struct ctl *c, const char *key, long long *receivers, char *err,
-			size_t el)
+int ctl_publish_setting(struct ctl *c, const char *key, long long *receivers, char *err, size_t el)
 {
 	struct rqs *r = ctl_redis(c, err, el);
 	redisContext *rc;
@@ -27,7 +26,9 @@ int ctl_publish_setting(struct ctl *c, const char *key, long long *receivers, ch
 	rep = redisCommand(rc, "PUBLISH %s %s", channel, key);
 	if (!rep || rep->type != REDIS_REPLY_INTEGER) {
 		snprintf(err, el, "redis PUBLISH %s: %s", channel,
-			 !rep ? rc->errstr : rep->type == REDIS_REPLY_ERROR ? rep->str : "odd reply");
+			 !rep                             ? rc->errstr
+			 : rep->type == REDIS_REPLY_ERROR ? rep->str
+							  : "odd reply");
 		freeReplyObject(rep);
 		return -1;
 	}

@@ -2,9 +2,9 @@
  * hands the rest of the line to one command, and closes what the command opened.
  * The help texts live here, next to the dispatch table, so `piyasactl --help`,
  * `piyasactl help CMD` and a usage error all print the same words. */
-#include "ctl/ctl.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "ctl/ctl.h"
 #include "ctl/migrations.h"
 
 #include <sodium.h>

@@ -12,13 +12,13 @@
 #ifndef PIYASA_CFGSNAP_H
 #define PIYASA_CFGSNAP_H
 
-#include <stddef.h>
-
 #include "common/cfg.h"
 
+#include <stddef.h>
+
 struct cfgsnap {
-	int fd;          /* the copy in force; valid when path is set */
-	char path[64];   /* "/proc/PID/fd/FD", "" before the first good load */
+	int fd;        /* the copy in force; valid when path is set */
+	char path[64]; /* "/proc/PID/fd/FD", "" before the first good load */
 };
 
 /* cfg_load(c, file) through a copy: errors name file (FILE:LINE: KEY: why), and

@@ -20,19 +20,19 @@
 
 /* One worker index over its lives. */
 struct member {
-	int present;           /* started; its death not reported yet */
-	int running;           /* started successfully; its death not reported yet */
-	int stale_killed;      /* we sent SIGKILL for a stale heartbeat */
-	int64_t died_ms;       /* when the previous process died, 0 = never */
-	int64_t ready_ms;      /* when this process was first seen READY, 0 = not yet */
-	int kills;             /* killed from outside before READY, in a row (respawn_delay) */
-	struct view_worker v;  /* what the view shows */
+	int present;          /* started; its death not reported yet */
+	int running;          /* started successfully; its death not reported yet */
+	int stale_killed;     /* we sent SIGKILL for a stale heartbeat */
+	int64_t died_ms;      /* when the previous process died, 0 = never */
+	int64_t ready_ms;     /* when this process was first seen READY, 0 = not yet */
+	int kills;            /* killed from outside before READY, in a row (respawn_delay) */
+	struct view_worker v; /* what the view shows */
 };
 
 struct reshard {
 	int present, running;
-	int attempt;           /* failures in a row */
-	int count;             /* the fleet size this run prepares */
+	int attempt; /* failures in a row */
+	int count;   /* the fleet size this run prepares */
 	int pid;
 	int64_t exit_status;
 	int term_signal;
@@ -44,16 +44,16 @@ struct fleet {
 	void *ctx;
 	const struct cfg *cfg;
 	struct view *view;
-	struct shm *shm;              /* the view's */
+	struct shm *shm; /* the view's */
 	enum fleet_phase phase;
-	int count;                    /* workers in the fleet that runs or starts */
-	int target;                   /* size asked for; differs from count mid-resize */
+	int count;  /* workers in the fleet that runs or starts */
+	int target; /* size asked for; differs from count mid-resize */
 	uint64_t rng;
-	int ready_sent;               /* READY=1 sent for the first start */
-	int64_t phase_ms;             /* when the current phase began */
-	int64_t resize_ms;            /* when a resize began; 0 = none under way */
+	int ready_sent;    /* READY=1 sent for the first start */
+	int64_t phase_ms;  /* when the current phase began */
+	int64_t resize_ms; /* when a resize began; 0 = none under way */
 	int resize_from;
-	int killed;                   /* this drain already sent SIGKILL */
+	int killed; /* this drain already sent SIGKILL */
 	struct reshard reshard;
 	struct member w[SHM_MAX_WORKERS];
 };
@@ -195,8 +195,7 @@ static int64_t respawn_delay(struct fleet *f, int i, int sig, const char **why)
 		w->kills = 0;
 		w->v.streak = 0;
 		w->v.crash_loop = 0;
-		return backoff_equal_jitter(0, FLEET_RESPAWN_BASE_MS, f->cfg->respawn_max_ms,
-					    &f->rng);
+		return backoff_equal_jitter(0, FLEET_RESPAWN_BASE_MS, f->cfg->respawn_max_ms, &f->rng);
 	}
 	if (killed_from_outside(w, sig)) {
 		*why = "killed before it was ready";
@@ -311,8 +310,9 @@ static void kill_stale(struct fleet *f, int i, int64_t now)
 	int64_t hb = shm_load_i64(&shm_slot(f->shm, i)->heartbeat_ms);
 
 	log_error("worker %d (pid %d) heartbeat is %" PRId64 " ms old (worker_timeout_ms %d): "
-		  "killing it", i, (int)w->v.pid,
-		  now - (hb > w->v.spawned_ms ? hb : w->v.spawned_ms), f->cfg->worker_timeout_ms);
+		  "killing it",
+		  i, (int)w->v.pid, now - (hb > w->v.spawned_ms ? hb : w->v.spawned_ms),
+		  f->cfg->worker_timeout_ms);
 	w->stale_killed = 1;
 	worker_signal(f, i, SIGKILL);
 }
@@ -389,7 +389,8 @@ static void reshard_failed(struct fleet *f)
 				     &f->rng);
 	r->attempt++;
 	log_error("reshard for %d workers %s (attempt %d); retrying in %" PRId64 " ms, "
-		  "workers start only after it succeeds", r->count, how, r->attempt, delay);
+		  "workers start only after it succeeds",
+		  r->count, how, r->attempt, delay);
 	f->ops->timer(f->ctx, FLEET_RESHARD, delay);
 }
 
@@ -401,8 +402,7 @@ static void reshard_done(struct fleet *f)
 		reshard_failed(f);
 		return;
 	}
-	log_info("reshard for %d workers done in %" PRId64 " ms", r->count,
-		 now_ms(f) - r->started_ms);
+	log_info("reshard for %d workers done in %" PRId64 " ms", r->count, now_ms(f) - r->started_ms);
 	r->attempt = 0;
 	if (f->target != r->count) { /* asked for another size meanwhile */
 		reshard_start(f);

@@ -25,10 +25,10 @@
 #ifndef PIYASA_FLEET_H
 #define PIYASA_FLEET_H
 
+#include "common/shm.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-#include "common/shm.h"
 
 #define FLEET_STABLE_MS 10000           /* up this long: its crash streak is over */
 #define FLEET_CRASH_LOOP 5              /* quick exits in a row that make a crash loop */

@@ -35,8 +35,8 @@ struct httpd {
 #define HTTPD_MAX_PER_IP 256
 #define HTTPD_IDLE_S 3
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type,
-			     char *body, size_t len)
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type, char *body,
+			     size_t len)
 {
 	struct MHD_Response *r;
 	enum MHD_Result rc;
@@ -157,11 +157,10 @@ struct httpd *httpd_start(struct view *v, const char *bind, int port, char *err,
 		flags |= MHD_USE_IPv6;
 	errno = 0;
 	h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
-				MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTPD_MAX_CONNS,
-				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTPD_MAX_PER_IP,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_IDLE_S,
-				MHD_OPTION_END);
+				MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+				(unsigned)HTTPD_MAX_CONNS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				(unsigned)HTTPD_MAX_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
+				(unsigned)HTTPD_IDLE_S, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!h->d) {
 		snprintf(err, errlen, "cannot listen on %s:%d: %s", bind, port,

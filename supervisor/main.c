@@ -3,8 +3,8 @@
  * foreground: under systemd it is a Type=notify service and never daemonizes. */
 #include "common/cfg.h"
 #include "common/log.h"
-#include "supervisor/sup.h"
 #include "common/version.h"
+#include "supervisor/sup.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -64,8 +64,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		switch (ch) {
 		case 'w':
 			if ((o->workers = parse_workers(optarg)) < 0) {
-				fprintf(stderr, "supervisor: --workers: '%s' is not 1..%d\n", optarg,
-					SHM_MAX_WORKERS);
+				fprintf(stderr, "supervisor: --workers: '%s' is not 1..%d\n",
+					optarg, SHM_MAX_WORKERS);
 				return 1;
 			}
 			break;

@@ -51,8 +51,7 @@ static const struct {
 	{ "piyasa_pg_errors_total", "PostgreSQL query or connection errors.", SHM_C_PG_ERRORS },
 	{ "piyasa_scheduled_total", "Speak jobs queued by the bots' scheduler.", SHM_C_SCHEDULED },
 	{ "piyasa_capped_bot_total", "Messages held back by a bot's hourly cap.", SHM_C_CAP_BOT },
-	{ "piyasa_capped_chat_total", "Messages held back by a chat's per-minute cap.",
-	  SHM_C_CAP_CHAT },
+	{ "piyasa_capped_chat_total", "Messages held back by a chat's per-minute cap.", SHM_C_CAP_CHAT },
 	{ "piyasa_dedup_exact_total", "Drafts equal to one of the bot's recent messages.",
 	  SHM_C_DEDUP_EXACT },
 	{ "piyasa_dedup_semantic_total", "Drafts too similar to a recent message (embeddings).",
@@ -60,20 +59,17 @@ static const struct {
 	{ "piyasa_dedup_skipped_total", "Messages skipped after the paraphrase attempts.",
 	  SHM_C_DEDUP_SKIPPED },
 	{ "piyasa_filtered_total", "Drafts dropped by the content filter.", SHM_C_FILTERED },
-	{ "piyasa_guard_rejected_total", "Drafts the consistency guard refused.",
-	  SHM_C_GUARD_REJECTED },
+	{ "piyasa_guard_rejected_total", "Drafts the consistency guard refused.", SHM_C_GUARD_REJECTED },
 	{ "piyasa_reactions_total", "Emoji-only replies.", SHM_C_REACTIONS },
 	{ "piyasa_human_messages_total", "Human messages stored.", SHM_C_HUMAN_STORED },
-	{ "piyasa_human_replies_total", "Reply jobs queued for human messages.",
-	  SHM_C_HUMAN_REPLIES },
+	{ "piyasa_human_replies_total", "Reply jobs queued for human messages.", SHM_C_HUMAN_REPLIES },
 	{ "piyasa_updates_total", "Telegram updates received by the pollers.", SHM_C_UPDATES },
 	{ "piyasa_news_used_total", "Messages that carried a news headline.", SHM_C_NEWS_USED },
 	{ "piyasa_memories_written_total", "Memories written by memorize jobs.", SHM_C_MEMORIES },
 	{ "piyasa_typing_total", "Typing indicators sent.", SHM_C_TYPING },
 	{ "piyasa_own_cache_hits_total", "Own-message lists served from the worker's cache.",
 	  SHM_C_OWN_HITS },
-	{ "piyasa_own_cache_misses_total", "Own-message lists read from PostgreSQL.",
-	  SHM_C_OWN_MISSES },
+	{ "piyasa_own_cache_misses_total", "Own-message lists read from PostgreSQL.", SHM_C_OWN_MISSES },
 	{ "piyasa_poll_failures_total",
 	  "getUpdates polls that failed (network, HTTP status, unreadable or too large).",
 	  SHM_C_POLL_FAILURES },
@@ -82,7 +78,7 @@ static const struct {
 static void write_jobs(FILE *f, const struct snap *s)
 {
 	static const char *const outcomes[SHM_OUT_COUNT] = { "sent", "failed", "unknown", "retry",
-							      "skipped" };
+							     "skipped" };
 
 	family(f, "piyasa_jobs_total", "counter", "Jobs finished, by kind and outcome.");
 	for (int k = 0; k < JOB_KIND_COUNT && k < 3; k++)
@@ -205,13 +201,34 @@ static int not_reporting(const struct snap *s, int i)
 	return snap_heartbeat_age(s, i) < 0;
 }
 
-static double v_up(const struct snap *s, int i) { return up(s, i); }
-static double v_restarts(const struct snap *s, int i) { return s->w[i].v.restarts; }
-static double v_crash(const struct snap *s, int i) { return s->w[i].v.crash_loop; }
-static double v_age(const struct snap *s, int i) { return snap_heartbeat_age(s, i) / 1e3; }
-static double v_lag(const struct snap *s, int i) { return s->w[i].gauges[SHM_G_LOOP_LAG_US] / 1e6; }
-static double v_redis(const struct snap *s, int i) { return s->w[i].gauges[SHM_G_REDIS_OK]; }
-static double v_pg(const struct snap *s, int i) { return s->w[i].gauges[SHM_G_PG_OK]; }
+static double v_up(const struct snap *s, int i)
+{
+	return up(s, i);
+}
+static double v_restarts(const struct snap *s, int i)
+{
+	return s->w[i].v.restarts;
+}
+static double v_crash(const struct snap *s, int i)
+{
+	return s->w[i].v.crash_loop;
+}
+static double v_age(const struct snap *s, int i)
+{
+	return snap_heartbeat_age(s, i) / 1e3;
+}
+static double v_lag(const struct snap *s, int i)
+{
+	return s->w[i].gauges[SHM_G_LOOP_LAG_US] / 1e6;
+}
+static double v_redis(const struct snap *s, int i)
+{
+	return s->w[i].gauges[SHM_G_REDIS_OK];
+}
+static double v_pg(const struct snap *s, int i)
+{
+	return s->w[i].gauges[SHM_G_PG_OK];
+}
 
 static const struct {
 	const char *name, *type, *help;
@@ -226,8 +243,7 @@ static const struct {
 	  "1 while the worker keeps exiting soon after each start.", v_crash, NULL },
 	{ "piyasa_worker_heartbeat_age_seconds", "gauge", "Age of the worker's last heartbeat.",
 	  v_age, not_reporting },
-	{ "piyasa_loop_lag_seconds", "gauge", "Event loop lag the worker measured.", v_lag,
-	  not_running },
+	{ "piyasa_loop_lag_seconds", "gauge", "Event loop lag the worker measured.", v_lag, not_running },
 	{ "piyasa_worker_redis_up", "gauge", "1 when the worker's Redis link is up.", v_redis,
 	  not_running },
 	{ "piyasa_worker_pg_up", "gauge", "1 when the worker's PostgreSQL link is up.", v_pg,
@@ -249,8 +265,7 @@ static void write_workers(FILE *f, const struct snap *s)
 
 /* --- histograms --- */
 
-static void write_hist(FILE *f, const char *name, const char *help,
-		       const struct shm_hist_data *h)
+static void write_hist(FILE *f, const char *name, const char *help, const struct shm_hist_data *h)
 {
 	uint64_t cum = 0;
 
@@ -263,8 +278,7 @@ static void write_hist(FILE *f, const char *name, const char *help,
 			fprintf(f, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, shm_bucket_bounds[b],
 				cum);
 	}
-	fprintf(f, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, (double)h->sum_us / 1e6, name,
-		cum);
+	fprintf(f, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, (double)h->sum_us / 1e6, name, cum);
 }
 
 static void write_histograms(FILE *f, const struct snap *s)
@@ -370,11 +384,10 @@ char *metrics_status_json(const struct snap *s)
 
 	for (int i = 0; i < n; i++)
 		json_array_append_new(workers, status_worker(s, i));
-	doc = json_pack("{s:s, s:i, s:f, s:s, s:i, s:o, s:{s:I, s:I, s:I}, s:I, s:I, s:o}",
-			"version", PIYASA_VERSION, "pid", s->pid, "uptime_s",
-			(s->now_ms - s->start_ms) / 1e3, "phase", s->phase, "count", s->count,
-			"workers", workers, "queue_depth", "high",
-			(json_int_t)s->gauge_sum[SHM_G_QUEUE_HIGH], "normal",
+	doc = json_pack("{s:s, s:i, s:f, s:s, s:i, s:o, s:{s:I, s:I, s:I}, s:I, s:I, s:o}", "version",
+			PIYASA_VERSION, "pid", s->pid, "uptime_s", (s->now_ms - s->start_ms) / 1e3,
+			"phase", s->phase, "count", s->count, "workers", workers, "queue_depth",
+			"high", (json_int_t)s->gauge_sum[SHM_G_QUEUE_HIGH], "normal",
 			(json_int_t)s->gauge_sum[SHM_G_QUEUE_NORMAL], "low",
 			(json_int_t)s->gauge_sum[SHM_G_QUEUE_LOW], "reloads", (json_int_t)s->reloads,
 			"resizes", (json_int_t)s->resizes, "config", status_config(s));
@@ -394,8 +407,7 @@ char *metrics_status_json(const struct snap *s)
 /* Worker indexes named in one "is down" reason; more are counted. */
 #define READY_NAMED_MAX 16
 
-static void append(char *buf, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void append(char *buf, size_t n, const char *fmt, ...)
 {
@@ -428,8 +440,7 @@ static int link_down(const struct snap *s, int i, enum shm_gauge g)
 
 /* Appends "redis is down (workers 0,1,2,3)" (after a "; " when why holds a
  * reason already) when any worker reports that link down; returns how many do. */
-static int service_down(const struct snap *s, enum shm_gauge g, const char *service, char *why,
-			size_t n)
+static int service_down(const struct snap *s, enum shm_gauge g, const char *service, char *why, size_t n)
 {
 	int down = 0, named = 0;
 

@@ -15,9 +15,9 @@ struct spawn {
 	uv_loop_t *loop;
 	uv_process_t proc;
 	int id;
-	int open;              /* proc initialised and not yet closed */
-	int running;           /* started, exit not seen yet */
-	int64_t exit_status;   /* what the callback reports */
+	int open;            /* proc initialised and not yet closed */
+	int running;         /* started, exit not seen yet */
+	int64_t exit_status; /* what the callback reports */
 	int term_signal;
 	spawn_gone_cb gone;
 	void *arg;
@@ -92,8 +92,7 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int sig)
 
 /* stdin on /dev/null, stdout and stderr inherited, the segment as fd 3 when
  * shm_fd >= 0, a session of its own. */
-static void options(uv_process_options_t *o, uv_stdio_container_t io[4], char **argv,
-		    int shm_fd)
+static void options(uv_process_options_t *o, uv_stdio_container_t io[4], char **argv, int shm_fd)
 {
 	memset(o, 0, sizeof *o);
 	memset(io, 0, 4 * sizeof io[0]);
@@ -174,8 +173,7 @@ int spawn_worker(struct spawn *sp, const struct spawn_cmd *c, int index, int cou
 	return start(sp, argv, c->shm_fd, pid, err, n);
 }
 
-int spawn_reshard(struct spawn *sp, const struct spawn_cmd *c, int count, int *pid, char *err,
-		  size_t n)
+int spawn_reshard(struct spawn *sp, const struct spawn_cmd *c, int count, int *pid, char *err, size_t n)
 {
 	char cnt[16], *argv[6];
 	int k = 0;

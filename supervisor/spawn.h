@@ -27,9 +27,9 @@ typedef void (*spawn_gone_cb)(void *arg, int id, int64_t status, int term_signal
 
 /* What every child is started from. */
 struct spawn_cmd {
-	const char *bin;     /* the worker binary (spawn_find_worker) */
-	const char *config;  /* after --config, or NULL for none */
-	int shm_fd;          /* the segment, passed to workers as fd 3 */
+	const char *bin;    /* the worker binary (spawn_find_worker) */
+	const char *config; /* after --config, or NULL for none */
+	int shm_fd;         /* the segment, passed to workers as fd 3 */
 };
 
 /* The worker binary: $PIYASA_WORKER_BIN, else `worker` next to /proc/self/exe.

@@ -131,18 +131,10 @@ static void on_signal(uv_signal_t *h, int signum)
 	log_info("received %s", strsignal(signum));
 	switch (signum) {
 	case SIGTERM:
-	case SIGINT:
-		fleet_stop(s->fleet);
-		break;
-	case SIGHUP:
-		sup_reload(s);
-		break;
-	case SIGTTIN:
-		fleet_resize(s->fleet, fleet_target(s->fleet) + 1, "SIGTTIN");
-		break;
-	case SIGTTOU:
-		fleet_resize(s->fleet, fleet_target(s->fleet) - 1, "SIGTTOU");
-		break;
+	case SIGINT: fleet_stop(s->fleet); break;
+	case SIGHUP: sup_reload(s); break;
+	case SIGTTIN: fleet_resize(s->fleet, fleet_target(s->fleet) + 1, "SIGTTIN"); break;
+	case SIGTTOU: fleet_resize(s->fleet, fleet_target(s->fleet) - 1, "SIGTTOU"); break;
 	}
 }
 

@@ -11,15 +11,15 @@
 #ifndef PIYASA_SUP_H
 #define PIYASA_SUP_H
 
-#include <limits.h>
-#include <stdint.h>
-#include <uv.h>
-
 #include "common/cfg.h"
 #include "common/shm.h"
 #include "supervisor/cfgsnap.h"
 #include "supervisor/fleet.h"
 #include "supervisor/view.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <uv.h>
 
 #define SUP_FAST_TICK_MS 10 /* the tick while workers start (fleet_settled says 0) */
 
@@ -28,21 +28,21 @@ struct spawn;
 struct sup {
 	uv_loop_t loop;
 	struct cfg cfg;
-	const char *config_path;     /* NULL: defaults and environment only */
-	struct cfgsnap snap;         /* the copy of it children read (cfgsnap.h) */
-	int flag_workers;            /* --workers; 0 = from the config */
+	const char *config_path; /* NULL: defaults and environment only */
+	struct cfgsnap snap;     /* the copy of it children read (cfgsnap.h) */
+	int flag_workers;        /* --workers; 0 = from the config */
 	char worker_bin[PATH_MAX];
 	struct shm *shm;
 	struct view view;
 	struct httpd *http;
-	struct fleet *fleet;         /* decides; the handles below carry it out */
+	struct fleet *fleet;                    /* decides; the handles below carry it out */
 	struct spawn *child[FLEET_RESHARD + 1]; /* workers by index, then the reshard child */
 	uv_timer_t timer[FLEET_NIDS];           /* the fleet's timers, by id (fleet.h) */
 	uv_signal_t sig[6];
 	uv_timer_t tick, watchdog;
-	int loop_ok, view_ok;        /* what sup_free must undo */
-	int tick_fast;               /* the tick runs at SUP_FAST_TICK_MS */
-	int finishing;               /* handles are being closed; the loop ends next */
+	int loop_ok, view_ok; /* what sup_free must undo */
+	int tick_fast;        /* the tick runs at SUP_FAST_TICK_MS */
+	int finishing;        /* handles are being closed; the loop ends next */
 };
 
 /* Build the supervisor: config already loaded into s->cfg by the caller, shm,

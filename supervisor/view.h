@@ -10,19 +10,19 @@
 #ifndef PIYASA_VIEW_H
 #define PIYASA_VIEW_H
 
-#include <pthread.h>
-#include <stdint.h>
-
 #include "common/cfg.h"
 #include "common/shm.h"
 
+#include <pthread.h>
+#include <stdint.h>
+
 struct view_worker {
-	int32_t pid;          /* 0 while no process runs for this index */
-	int64_t spawned_ms;   /* CLOCK_MONOTONIC, when the current process started */
-	uint32_t restarts;    /* respawns of this index, over the supervisor's life */
-	int streak;           /* quick exits in a row */
-	int crash_loop;       /* streak reached the crash-loop threshold */
-	int respawning;       /* waiting out a backoff before the next spawn */
+	int32_t pid;        /* 0 while no process runs for this index */
+	int64_t spawned_ms; /* CLOCK_MONOTONIC, when the current process started */
+	uint32_t restarts;  /* respawns of this index, over the supervisor's life */
+	int streak;         /* quick exits in a row */
+	int crash_loop;     /* streak reached the crash-loop threshold */
+	int respawning;     /* waiting out a backoff before the next spawn */
 };
 
 /* The configuration as /status shows it: no URLs (they can hold passwords), no keys. */
@@ -38,13 +38,13 @@ struct view_cfg {
 
 struct view {
 	pthread_mutex_t mu;
-	struct shm *shm;      /* set by view_init, never changed */
-	int64_t start_ms;     /* CLOCK_MONOTONIC */
+	struct shm *shm;  /* set by view_init, never changed */
+	int64_t start_ms; /* CLOCK_MONOTONIC */
 	int pid;
-	int64_t live_ms;      /* atomic: the loop's last tick, for /health/live */
+	int64_t live_ms; /* atomic: the loop's last tick, for /health/live */
 	/* Under mu: */
-	int count;            /* the fleet size that runs or is being started */
-	int seen;             /* highest index + 1 ever run: its series stay exported */
+	int count; /* the fleet size that runs or is being started */
+	int seen;  /* highest index + 1 ever run: its series stay exported */
 	char phase[24];
 	uint64_t reloads, resizes;
 	struct view_cfg cfg;
@@ -55,7 +55,7 @@ struct view {
 /* A consistent copy for one HTTP answer. */
 struct snap_worker {
 	struct view_worker v;
-	int32_t state;        /* enum shm_state of the slot */
+	int32_t state; /* enum shm_state of the slot */
 	int64_t heartbeat_ms;
 	int64_t gauges[SHM_G_COUNT];
 	int64_t pbreaker[SHM_MAX_PROVIDERS];
@@ -67,8 +67,8 @@ struct snap {
 	char phase[24];
 	uint64_t reloads, resizes;
 	struct view_cfg cfg;
-	struct shm_slot total;            /* base + live: counters and histograms */
-	int64_t gauge_sum[SHM_G_COUNT];   /* over running workers */
+	struct shm_slot total;          /* base + live: counters and histograms */
+	int64_t gauge_sum[SHM_G_COUNT]; /* over running workers */
 	struct snap_worker w[SHM_MAX_WORKERS];
 };
 

@@ -34,7 +34,8 @@ static inline int check_run(Suite *s)
 	srunner_free(sr);
 	if (ran == 0 && (getenv("CK_RUN_CASE") || getenv("CK_RUN_SUITE") ||
 			 getenv("CK_INCLUDE_TAGS") || getenv("CK_EXCLUDE_TAGS"))) {
-		fprintf(stderr, "\nno test matched CK_RUN_CASE=%s CK_RUN_SUITE=%s (exact names: "
+		fprintf(stderr,
+			"\nno test matched CK_RUN_CASE=%s CK_RUN_SUITE=%s (exact names: "
 			"see tcase_create in the test file)\n",
 			getenv("CK_RUN_CASE") ? getenv("CK_RUN_CASE") : "",
 			getenv("CK_RUN_SUITE") ? getenv("CK_RUN_SUITE") : "");
@@ -43,10 +44,10 @@ static inline int check_run(Suite *s)
 	return failed;
 }
 
-#define CHECK_MAIN(suite_fn)                                                   \
-	int main(void)                                                         \
-	{                                                                      \
-		return check_run(suite_fn()) ? EXIT_FAILURE : EXIT_SUCCESS;    \
+#define CHECK_MAIN(suite_fn)                                                \
+	int main(void)                                                      \
+	{                                                                   \
+		return check_run(suite_fn()) ? EXIT_FAILURE : EXIT_SUCCESS; \
 	}
 
 #endif

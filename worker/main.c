@@ -6,17 +6,6 @@
  * Started by the supervisor, which hands it the shared-memory segment as fd 3.
  * SIGTERM: stop leasing, finish what it holds, exit 0. SIGHUP: reload the
  * config in place (limits, providers) and forget cached bots. */
-#include <getopt.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <unistd.h>
-#include <signal.h>
-#include <curl/curl.h>
-#include <openssl/ssl.h>
-
 #include "common/backoff.h"
 #include "common/cfg.h"
 #include "common/log.h"
@@ -25,6 +14,7 @@
 #include "common/net/ra.h"
 #include "common/shm.h"
 #include "common/tok.h"
+#include "common/version.h" /* --version */
 #include "worker/calls/llm.h"
 #include "worker/calls/tgc.h"
 #include "worker/chat/bots.h"
@@ -38,7 +28,16 @@
 #include "worker/jobs/reshard.h"
 #include "worker/jobs/task.h"
 
-#include "common/version.h" /* --version */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -110,35 +109,35 @@ static void shed_start_pages(void)
  * hooks below. */
 struct wk {
 	uv_loop_t *loop;
-	struct cfg cfg;            /* reloaded in place: modules keep a pointer */
+	struct cfg cfg; /* reloaded in place: modules keep a pointer */
 	const char *config_path;
 	int index, count;
 	struct shm *shm;
-	struct shm_slot *slot;     /* ours in shm, or local_slot when run alone */
+	struct shm_slot *slot; /* ours in shm, or local_slot when run alone */
 	struct shm_slot local_slot;
 	unsigned char token_key[TOK_KEY_BYTES];
-	struct ra *redis;          /* scripts and commands */
-	struct ra *redis_wait;     /* only BLPOP on the wake key */
+	struct ra *redis;      /* scripts and commands */
+	struct ra *redis_wait; /* only BLPOP on the wake key */
 	struct pgpool *pg;
 	struct httpc *http;
 	struct bots *bots;
 	struct chats *chats;
 	struct llm *llm;
 	struct tgc *tgc;
-	struct news *news;         /* headlines of the settings' feeds */
-	struct market *market;     /* settings, the bots' scheduler, the caps */
-	struct updates *updates;   /* getUpdates pollers of our bots */
+	struct news *news;       /* headlines of the settings' feeds */
+	struct market *market;   /* settings, the bots' scheduler, the caps */
+	struct updates *updates; /* getUpdates pollers of our bots */
 	struct queue *queue;
 	struct tasks *tasks;
 	struct talk *talk;
 	uv_timer_t tick;
 	uv_signal_t sig_term, sig_int, sig_hup;
-	int fleet_ok;              /* the queue is ready: fleet checked, leases taken back */
+	int fleet_ok; /* the queue is ready: fleet checked, leases taken back */
 	int draining;
 	int closing;
 	uint64_t tick_expected;
 	uint64_t rng;
-	uint64_t cache_hits, cache_misses;  /* totals last published to shm */
+	uint64_t cache_hits, cache_misses; /* totals last published to shm */
 	int exit_code;
 };
 
@@ -394,10 +393,11 @@ static void on_sighup(uv_signal_t *s, int signum)
 
 static int start_queue(struct wk *w)
 {
-	struct queue_hooks qh = { on_job, on_queue_ready, on_queue_stopped, on_room, on_each_lease,
-				  w };
-	struct tasks_deps td = { w->loop, &w->cfg, w->slot, w->http, w->llm, w->tgc, w->pg,
-				 backoff_rand(&w->rng), on_task_ack, on_task_nack, on_task_freed, w };
+	struct queue_hooks qh = { on_job,  on_queue_ready, on_queue_stopped,
+				  on_room, on_each_lease,  w };
+	struct tasks_deps td = { w->loop,     &w->cfg,      w->slot,       w->http,
+				 w->llm,      w->tgc,       w->pg,         backoff_rand(&w->rng),
+				 on_task_ack, on_task_nack, on_task_freed, w };
 
 	if (!(w->queue = queue_new(w->loop, &w->cfg, w->index, w->count, w->redis, w->redis_wait,
 				   w->slot, &qh)) ||
@@ -420,10 +420,11 @@ static void set_kinds(struct wk *w)
 
 static int start_chat(struct wk *w)
 {
-	struct market_deps md = { w->loop, &w->cfg, w->slot, w->pg, w->redis, w->queue, w->news,
-				  w->index, w->count, backoff_rand(&w->rng) };
-	struct updates_deps ud = { w->loop, &w->cfg, w->slot, w->pg, w->redis, w->queue, NULL,
-				   NULL, w->token_key, w->index, w->count, backoff_rand(&w->rng) };
+	struct market_deps md = { w->loop,  &w->cfg, w->slot,  w->pg,    w->redis,
+				  w->queue, w->news, w->index, w->count, backoff_rand(&w->rng) };
+	struct updates_deps ud = { w->loop,      &w->cfg,  w->slot,  w->pg,
+				   w->redis,     w->queue, NULL,     NULL,
+				   w->token_key, w->index, w->count, backoff_rand(&w->rng) };
 	struct talk_deps kd = { w->loop, &w->cfg, w->http, NULL, NULL, NULL, w->news };
 
 	if (!(w->bots = bots_new(w->loop, &w->cfg, w->pg, w->token_key)) ||
@@ -452,14 +453,14 @@ static int start_clients(struct wk *w, char *err, size_t el)
 	pgpool_on_state(w->pg, on_pg_state, w);
 	/* Every job in flight may hold a call: queued behind a few connections,
 	 * calls would spend their timeout waiting for one. */
-	httpc_set_max_host_connections(w->http, w->cfg.max_inflight < 1024 ? w->cfg.max_inflight : 1024);
+	httpc_set_max_host_connections(w->http,
+				       w->cfg.max_inflight < 1024 ? w->cfg.max_inflight : 1024);
 	/* A receive buffer per call in flight; the answers (LLM, sendMessage) are
 	 * a KB or two, so 1 KB costs a read or two more per call instead of 3 KB
 	 * per call held (0.3 MB at 100 in flight). */
 	httpc_set_buffer_size(w->http, 1024);
 	if (!(w->llm = llm_new(w->loop, &w->cfg, w->slot, backoff_rand(&w->rng))) ||
-	    !(w->tgc = tgc_new(&w->cfg, w->slot, backoff_rand(&w->rng))) ||
-	    start_queue(w) < 0) {
+	    !(w->tgc = tgc_new(&w->cfg, w->slot, backoff_rand(&w->rng))) || start_queue(w) < 0) {
 		if (!*err)
 			snprintf(err, el, "out of memory");
 		return -1;
@@ -507,12 +508,14 @@ struct args {
 
 static int parse_args(int argc, char **argv, struct args *a)
 {
-	static const struct option opts[] = {
-		{ "index", required_argument, NULL, 'i' }, { "count", required_argument, NULL, 'n' },
-		{ "config", required_argument, NULL, 'c' }, { "shm-fd", required_argument, NULL, 's' },
-		{ "reshard", required_argument, NULL, 'r' }, { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 }
-	};
+	static const struct option opts[] = { { "index", required_argument, NULL, 'i' },
+					      { "count", required_argument, NULL, 'n' },
+					      { "config", required_argument, NULL, 'c' },
+					      { "shm-fd", required_argument, NULL, 's' },
+					      { "reshard", required_argument, NULL, 'r' },
+					      { "help", no_argument, NULL, 'h' },
+					      { "version", no_argument, NULL, 'V' },
+					      { NULL, 0, NULL, 0 } };
 	int c;
 
 	*a = (struct args){ -1, 0, -1, 0, NULL };

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define BODY_MAX (1 << 20)      /* a request's default cap */
+#define BODY_MAX (1 << 20)       /* a request's default cap */
 #define BODY_MAX_MOST (64 << 20) /* the most a caller may ask for */
 #define POOL_MAX 64
 #define DEFAULT_HOST_CONNS 16
@@ -45,7 +45,7 @@ struct xfer {
 	void *arg;
 	char *body;
 	size_t len, cap;
-	size_t max;    /* the body's cap, bytes */
+	size_t max; /* the body's cap, bytes */
 	int too_large;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -60,11 +60,11 @@ struct httpc {
 	struct sock *socks;
 	size_t ninflight;
 	long connects;
-	int nhandles; /* libuv handles not closed yet: memory goes at 0 */
-	long bufsize; /* curl's receive buffer per request */
+	int nhandles;  /* libuv handles not closed yet: memory goes at 0 */
+	long bufsize;  /* curl's receive buffer per request */
 	int no_capath; /* curl has a CA bundle: verify with it alone (set_common) */
 	int closing;
-	int depth;    /* > 0 while dispatching curl events */
+	int depth; /* > 0 while dispatching curl events */
 };
 
 static void on_poll(uv_poll_t *p, int status, int events);
@@ -283,12 +283,9 @@ static int classify(struct xfer *x, CURLcode code)
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CIPHER:
 	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-		return HTTPC_CONNECT;
-	case CURLE_OPERATION_TIMEDOUT:
-		return never_sent(x->easy) ? HTTPC_CONNECT : HTTPC_TIMEOUT;
-	default:
-		return HTTPC_NETWORK;
+	case CURLE_URL_MALFORMAT: return HTTPC_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT: return never_sent(x->easy) ? HTTPC_CONNECT : HTTPC_TIMEOUT;
+	default: return HTTPC_NETWORK;
 	}
 }
 
@@ -388,7 +385,10 @@ static void check_done(struct httpc *h)
 static void abort_all(struct httpc *h)
 {
 	static const struct httpc_resp aborted = {
-		.err_kind = HTTPC_ABORTED, .err = "aborted", .body = "", .retry_after_s = -1,
+		.err_kind = HTTPC_ABORTED,
+		.err = "aborted",
+		.body = "",
+		.retry_after_s = -1,
 	};
 	struct xfer *x;
 
@@ -493,8 +493,9 @@ static int set_common(struct xfer *x, const struct httpc_req *r)
 	 * request of a burst behind the first answer (the first jobs took one LLM
 	 * latency more). */
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncasecmp(r->url, "https:", 6) == 0 ? 1L : 0L);
-	x->max = r->max_body == 0 ? BODY_MAX : r->max_body < BODY_MAX_MOST ? r->max_body
-									      : BODY_MAX_MOST;
+	x->max = r->max_body == 0              ? BODY_MAX
+		 : r->max_body < BODY_MAX_MOST ? r->max_body
+					       : BODY_MAX_MOST;
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms > 0 ? r->timeout_ms : 0L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,

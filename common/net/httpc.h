@@ -33,22 +33,22 @@ enum httpc_err {
 };
 
 struct httpc_req {
-	const char *method;          /* "GET", "POST", ...; NULL: POST if body else GET */
-	const char *url;             /* http:// or https:// only */
-	const char *const *headers;  /* NULL-terminated "Name: value" lines, or NULL */
-	const char *body;            /* sent as is; NULL: none */
+	const char *method;         /* "GET", "POST", ...; NULL: POST if body else GET */
+	const char *url;            /* http:// or https:// only */
+	const char *const *headers; /* NULL-terminated "Name: value" lines, or NULL */
+	const char *body;           /* sent as is; NULL: none */
 	size_t body_len;
-	long timeout_ms;             /* whole request; 0: none */
-	long connect_timeout_ms;     /* 0: curl's default (300 s) */
-	long low_speed_time_s;       /* abort when under 1 byte/s for this long; 0: off */
-	size_t max_body;             /* the answer's body cap, bytes; 0: 1 MiB (at most 64 MiB) */
+	long timeout_ms;         /* whole request; 0: none */
+	long connect_timeout_ms; /* 0: curl's default (300 s) */
+	long low_speed_time_s;   /* abort when under 1 byte/s for this long; 0: off */
+	size_t max_body;         /* the answer's body cap, bytes; 0: 1 MiB (at most 64 MiB) */
 };
 
 struct httpc_resp {
-	int status;         /* HTTP status, 0 when no response */
-	int err_kind;       /* enum httpc_err */
-	const char *err;    /* "" when HTTPC_OK; never contains the URL */
-	const char *body;   /* valid only during the callback; NUL-terminated */
+	int status;       /* HTTP status, 0 when no response */
+	int err_kind;     /* enum httpc_err */
+	const char *err;  /* "" when HTTPC_OK; never contains the URL */
+	const char *body; /* valid only during the callback; NUL-terminated */
 	size_t body_len;
 	double total_s;     /* time the transfer took */
 	long retry_after_s; /* from a Retry-After header (seconds or date), -1: absent */
@@ -61,8 +61,7 @@ typedef void (*httpc_cb)(const struct httpc_resp *resp, void *arg);
 
 /* A client on loop. NULL with the reason in err when curl cannot be set up. The
  * caller releases it with httpc_free. */
-struct httpc *httpc_new(uv_loop_t *loop, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+struct httpc *httpc_new(uv_loop_t *loop, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Connections per host (0: no limit). Takes effect for connections opened from
  * now on. Sets the connections kept (below) to 4 x n, at least 64. */

@@ -1,8 +1,8 @@
 /* pgb: see pgb.h. Rows wait in `pending` until the timer (0 ms, so the next
  * turn of the loop) or a full batch sends them; a sent batch owns its rows until
  * pgc answers. With a window, batches beyond it wait in `ready` (full ones) or
- * go on filling `pending` until a statement comes back. The pgb itself is reference counted by its sent batches, so
- * pgb_free may run while statements are still out. */
+ * go on filling `pending` until a statement comes back. The pgb itself is reference counted by its
+ * sent batches, so pgb_free may run while statements are still out. */
 #include "common/net/pgb.h"
 
 #include <stdlib.h>
@@ -19,9 +19,9 @@ struct item {
 struct batch {
 	struct pgb *b;
 	size_t n;
-	int solo;               /* a resend of one row of a rejected batch */
-	const char *err;        /* set when it could not be sent */
-	struct batch *next;     /* in b->failed or b->ready */
+	int solo;           /* a resend of one row of a rejected batch */
+	const char *err;    /* set when it could not be sent */
+	struct batch *next; /* in b->failed or b->ready */
 	struct item items[];
 };
 
@@ -34,10 +34,10 @@ struct pgb {
 	void *conn_arg;
 	struct batch *pending;
 	struct batch *ready, *ready_tail; /* closed batches waiting for the window */
-	struct batch *failed;   /* could not be sent: answered on the timer */
-	size_t window, out;     /* statements allowed out at once (0: any), out now */
-	uint64_t delay_ms;      /* a first row waits this long for company */
-	int refs;               /* 1 for the owner + one per batch out */
+	struct batch *failed;             /* could not be sent: answered on the timer */
+	size_t window, out;               /* statements allowed out at once (0: any), out now */
+	uint64_t delay_ms;                /* a first row waits this long for company */
+	int refs;                         /* 1 for the owner + one per batch out */
 	int closing;
 	unsigned long long rows, statements;
 };
@@ -255,8 +255,7 @@ static void on_turn(uv_timer_t *h)
 	flush(b);
 }
 
-struct pgb *pgb_new(uv_loop_t *loop, const char *sql, size_t max_rows, pgb_conn_fn conn,
-		    void *conn_arg)
+struct pgb *pgb_new(uv_loop_t *loop, const char *sql, size_t max_rows, pgb_conn_fn conn, void *conn_arg)
 {
 	struct pgb *b = calloc(1, sizeof *b);
 

@@ -20,12 +20,12 @@
 #ifndef PIYASA_PGB_H
 #define PIYASA_PGB_H
 
+#include "common/net/pgc.h"
+
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <uv.h>
-
-#include "common/net/pgc.h"
 
 struct pgb;
 

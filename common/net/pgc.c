@@ -171,8 +171,8 @@ static void ring_advance(struct ring *r, uint64_t now)
 		r->e[r->head].sent_ms = now;
 }
 
-static struct waiting *waiting_new(const char *sql, int n, const char *const *params,
-				   pgc_cb cb, void *arg)
+static struct waiting *waiting_new(const char *sql, int n, const char *const *params, pgc_cb cb,
+				   void *arg)
 {
 	size_t sz = sizeof(struct waiting) + n * sizeof(char *) + strlen(sql) + 1;
 	struct waiting *w;
@@ -377,8 +377,8 @@ static void stmt_name(char *buf, size_t n, uint64_t name)
  * (Prepare and query share the Sync segment, so a Prepare that fails fails
  * only this query). Records both in the ring (ring_grow made room); a failed
  * send marks the connection to be broken, which fails the query with the rest. */
-static void send_query(struct pgc *c, const char *sql, int n, const char *const *params,
-		       pgc_cb cb, void *arg)
+static void send_query(struct pgc *c, const char *sql, int n, const char *const *params, pgc_cb cb,
+		       void *arg)
 {
 	struct sent q = { cb, arg, uv_now(c->loop), 0, stmt_slot(c, sql), 0 };
 	PGconn *conn = c->conn;
@@ -485,9 +485,7 @@ static void connect_step(struct pgc *c)
 		if (poll_open(c, UV_WRITABLE) < 0)
 			broken(c, "cannot watch the socket");
 		break;
-	case PGRES_POLLING_OK:
-		on_connected(c);
-		break;
+	case PGRES_POLLING_OK: on_connected(c); break;
 	default:
 		one_line(why, sizeof why, PQerrorMessage(c->conn));
 		broken(c, why);
@@ -564,8 +562,7 @@ static int stale_stmt(const PGresult *res)
 
 /* Queries pipelined behind a Prepare that failed find no statement (26000):
  * they get the Prepare's error instead, which says what is wrong. */
-static void query_error(struct pgc *c, const struct sent *s, const PGresult *res,
-			char *dst, size_t n)
+static void query_error(struct pgc *c, const struct sent *s, const PGresult *res, char *dst, size_t n)
 {
 	const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	const struct stmt *st = s->slot >= 0 ? &c->stmts[s->slot] : NULL;
@@ -721,12 +718,8 @@ static void on_timer(uv_timer_t *t)
 	struct pgc *c = t->data;
 
 	switch (c->state) {
-	case ST_CONNECTING:
-		broken(c, "connect timeout");
-		break;
-	case ST_BACKOFF:
-		start_connect(c);
-		break;
+	case ST_CONNECTING: broken(c, "connect timeout"); break;
+	case ST_BACKOFF: start_connect(c); break;
 	case ST_UP:
 		if (c->fault)
 			broken(c, c->fault_msg);
@@ -735,8 +728,7 @@ static void on_timer(uv_timer_t *t)
 		else
 			service(c);
 		break;
-	case ST_CLOSING:
-		break;
+	case ST_CLOSING: break;
 	}
 }
 
@@ -770,8 +762,8 @@ struct pgc *pgc_new(uv_loop_t *loop, const char *conninfo, char *err, size_t err
 	return c;
 }
 
-int pgc_query(struct pgc *c, const char *sql, int nparams, const char *const *params,
-	      pgc_cb cb, void *arg)
+int pgc_query(struct pgc *c, const char *sql, int nparams, const char *const *params, pgc_cb cb,
+	      void *arg)
 {
 	struct waiting *w;
 	int was_empty;

@@ -61,8 +61,8 @@ struct pgc *pgc_new(uv_loop_t *loop, const char *conninfo, char *err, size_t err
  * first (or a re-) connection is being set up wait and go out when it is up.
  * Returns 0, or -1 without calling cb when the connection is down and waiting to
  * retry, pgc is closing, or the arguments are invalid. */
-int pgc_query(struct pgc *c, const char *sql, int nparams, const char *const *params,
-	      pgc_cb cb, void *arg) __attribute__((warn_unused_result));
+int pgc_query(struct pgc *c, const char *sql, int nparams, const char *const *params, pgc_cb cb,
+	      void *arg) __attribute__((warn_unused_result));
 
 /* The longest the oldest query waiting may take, counted from when it reached
  * the head of the line (sent, and every earlier query answered), so a long

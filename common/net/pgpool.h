@@ -3,10 +3,10 @@
 #ifndef PIYASA_PGPOOL_H
 #define PIYASA_PGPOOL_H
 
+#include "common/net/pgc.h"
+
 #include <stddef.h>
 #include <uv.h>
-
-#include "common/net/pgc.h"
 
 #define PGPOOL_MAX 64
 

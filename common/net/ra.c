@@ -28,12 +28,12 @@ struct ra_req {
 	struct ra *r;
 	ra_cb cb;
 	void *arg;
-	uint64_t deadline;        /* uv_now ms */
-	int script;               /* -1: plain command */
-	const char *src;          /* the script's source, for a NOSCRIPT resend */
-	int retried;              /* NOSCRIPT re-sent once */
+	uint64_t deadline; /* uv_now ms */
+	int script;        /* -1: plain command */
+	const char *src;   /* the script's source, for a NOSCRIPT resend */
+	int retried;       /* NOSCRIPT re-sent once */
 	int argc;
-	char **argv;              /* kept for a NOSCRIPT resend; NULL for plain commands */
+	char **argv; /* kept for a NOSCRIPT resend; NULL for plain commands */
 	size_t *argvlen;
 	struct ra_req *prev, *next;
 };
@@ -42,19 +42,19 @@ struct ra {
 	uv_loop_t *loop;
 	struct rurl url;
 	redisAsyncContext *ac;
-	int up;                   /* connected and scripts loaded */
+	int up; /* connected and scripts loaded */
 	int closing;
 	long timeout_ms;
 	char sha[RQ_NSCRIPTS][48];
 	int scripts_loaded;
-	struct {                  /* other scripts (ra_eval_src), learned on first use */
+	struct { /* other scripts (ra_eval_src), learned on first use */
 		const char *src;
 		char sha[48];
 	} extra[RA_EXTRA_MAX];
 	int nextra;
 	struct ra_req *head, *tail;
 	size_t pending;
-	uv_timer_t timer;         /* deadlines and reconnects */
+	uv_timer_t timer;          /* deadlines and reconnects */
 	uint64_t connect_deadline; /* while connecting, else 0 */
 	uint64_t reconnect_at;     /* while waiting, else 0 */
 	uint64_t backoff_ms;
@@ -160,8 +160,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
 static int send_req(struct ra *r, struct ra_req *q)
 {
-	if (!r->ac || redisAsyncCommandArgv(r->ac, on_reply, q, q->argc,
-					    (const char **)q->argv, q->argvlen) != REDIS_OK)
+	if (!r->ac || redisAsyncCommandArgv(r->ac, on_reply, q, q->argc, (const char **)q->argv,
+					    q->argvlen) != REDIS_OK)
 		return -1;
 	list_append(r, q);
 	return 0;
@@ -177,8 +177,7 @@ static int submit(struct ra *r, struct ra_req *q, long timeout_ms)
 }
 
 /* A command without script bookkeeping: queued on the link as it is. */
-static int send_plain(struct ra *r, ra_cb cb, void *arg, long timeout_ms, int argc,
-		      const char **argv)
+static int send_plain(struct ra *r, ra_cb cb, void *arg, long timeout_ms, int argc, const char **argv)
 {
 	struct ra_req *q;
 
@@ -250,16 +249,15 @@ static int submit_eval(struct ra *r, struct ra_req *q, ra_cb cb, void *arg)
 	return 0;
 }
 
-int ra_eval(struct ra *r, enum rq_script s, const struct rq_keys *k, int argc,
-	    const char **argv, ra_cb cb, void *arg)
+int ra_eval(struct ra *r, enum rq_script s, const struct rq_keys *k, int argc, const char **argv,
+	    ra_cb cb, void *arg)
 {
 	const char *keys[RQ_NKEYS];
 	struct ra_req *q;
 
 	for (int j = 0; j < RQ_NKEYS; j++)
 		keys[j] = k->k[j];
-	if (!r->up || r->closing ||
-	    !(q = eval_req("EVALSHA", r->sha[s], RQ_NKEYS, keys, argc, argv)))
+	if (!r->up || r->closing || !(q = eval_req("EVALSHA", r->sha[s], RQ_NKEYS, keys, argc, argv)))
 		return -1;
 	q->script = s;
 	return submit_eval(r, q, cb, arg);

@@ -10,10 +10,10 @@
 #ifndef PIYASA_RA_H
 #define PIYASA_RA_H
 
+#include "common/rq.h"
+
 #include <hiredis/hiredis.h>
 #include <uv.h>
-
-#include "common/rq.h"
 
 struct ra;
 
@@ -36,8 +36,8 @@ int ra_up(const struct ra *r);
 int ra_cmd(struct ra *r, ra_cb cb, void *arg, long timeout_ms, int argc, const char **argv);
 
 /* A queue script on keys k, ARGV argv. -1 when the link is down (cb not called). */
-int ra_eval(struct ra *r, enum rq_script s, const struct rq_keys *k, int argc,
-	    const char **argv, ra_cb cb, void *arg);
+int ra_eval(struct ra *r, enum rq_script s, const struct rq_keys *k, int argc, const char **argv,
+	    ra_cb cb, void *arg);
 
 /* Any other script by its source (a string that lives for ever; at most 8 of
  * them): EVALSHA once Redis told its sha (asked on first use and after each

@@ -15,8 +15,8 @@ struct rsub;
 /* message NULL: (re)subscribed, anything may have changed meanwhile. */
 typedef void (*rsub_cb)(const char *message, void *arg);
 
-struct rsub *rsub_new(uv_loop_t *loop, const char *url, const char *channel, rsub_cb cb,
-		      void *arg, char *err, size_t errlen);
+struct rsub *rsub_new(uv_loop_t *loop, const char *url, const char *channel, rsub_cb cb, void *arg,
+		      char *err, size_t errlen);
 void rsub_free(struct rsub *s);
 
 #endif

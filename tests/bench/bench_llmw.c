@@ -5,6 +5,7 @@
  *
  *   bench_llmw [N]     N calls each (default 20000) */
 #include "worker/calls/llmw.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +21,12 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-	static const char line_sys[] = "Sen Ayşe, Borsa İstanbul'da işlem yapan 34 yaşında bir "
+	static const char line_sys[] =
+		"Sen Ayşe, Borsa İstanbul'da işlem yapan 34 yaşında bir "
 		"yatırımcısın. Üslubun: samimi, esprili, bazen iğneleyici. \"Risk\" profilin: orta.\n";
 	static const char line_user[] = "[Mehmet]: THYAO bugün yine uçtu, 300'ü görür mü sizce?\n";
-	static const char answer[] = "{\"id\":\"c1\",\"object\":\"chat.completion\",\"choices\":"
+	static const char answer[] =
+		"{\"id\":\"c1\",\"object\":\"chat.completion\",\"choices\":"
 		"[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"THYAO bence 300'ü "
 		"görür ama acele etmeyin, hacim zayıf.\"},\"finish_reason\":\"stop\"}],\"usage\":"
 		"{\"prompt_tokens\":812,\"completion_tokens\":40,\"total_tokens\":852}}";

@@ -10,8 +10,8 @@
  * also compiles it with -DBENCH_PICK_OLD against an older pick.c (PICK_OLD_REV),
  * before pick_msg_facts existed, so the #ifndef BENCH_PICK_OLD parts are what
  * that revision lacks. */
-#include "worker/chat/pick.h"
 #include "tests/fakeapi/fa_text.h"
+#include "worker/chat/pick.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -24,8 +24,19 @@
 #define NOW 1740830400000LL
 
 static uint64_t g = 12345;
-static uint64_t rnd(void) { g ^= g << 13; g ^= g >> 7; g ^= g << 17; return g; }
-static double now_s(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+static uint64_t rnd(void)
+{
+	g ^= g << 13;
+	g ^= g >> 7;
+	g ^= g << 17;
+	return g;
+}
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
 
 struct ctx {
 	json_t *topics;
@@ -46,12 +57,19 @@ struct bot {
 };
 
 static const char *const humans[] = {
-	"@%s sence THYAO 300'ü görür mü?", "Dolar nereye gidiyor arkadaşlar, ne dersiniz?",
-	"bugün borsa çok kötü, panik var", "BTC'ye girdim, yorumunuz?", "faiz kararı ne olur sizce",
-	"selam millet", "@%s haklısın ama enflasyon verisi kötü geldi", "altın mı alsak acaba",
+	"@%s sence THYAO 300'ü görür mü?",
+	"Dolar nereye gidiyor arkadaşlar, ne dersiniz?",
+	"bugün borsa çok kötü, panik var",
+	"BTC'ye girdim, yorumunuz?",
+	"faiz kararı ne olur sizce",
+	"selam millet",
+	"@%s haklısın ama enflasyon verisi kötü geldi",
+	"altın mı alsak acaba",
 };
-static const char *const names[] = { "Kemal", "Ayşe", "Çağrı", "Deniz", "Mehmet", "Zeynep", "Emre", "Elif", "Burak", "Selin" };
-static const char *const syms[] = { "THYAO", "GARAN", "BTC", "ETH", "ASELS", "USDTRY", "XU100", "SISE", "AKBNK", "SOL" };
+static const char *const names[] = { "Kemal",  "Ayşe", "Çağrı", "Deniz", "Mehmet",
+				     "Zeynep", "Emre", "Elif",  "Burak", "Selin" };
+static const char *const syms[] = { "THYAO",  "GARAN", "BTC",  "ETH",   "ASELS",
+				    "USDTRY", "XU100", "SISE", "AKBNK", "SOL" };
 static const char *const tps[] = { "BIST", "FX", "Kripto", "Makro" };
 
 static void make_ctx(struct ctx *c, struct bot *bots)
@@ -122,7 +140,8 @@ static int answers_bot(const struct ctx *c, const struct convo_msg *m, int64_t b
 }
 
 #ifndef BENCH_PICK_OLD /* worker/chat/talk.c's open-target scan */
-static int open_target(const struct ctx *c, const struct bot *bt, const struct pick_bot *pb, uint64_t *rng)
+static int open_target(const struct ctx *c, const struct bot *bt, const struct pick_bot *pb,
+		       uint64_t *rng)
 {
 	size_t cap = c->n ? c->n : 1;
 	struct convo_msg *cand = malloc(cap * (sizeof *cand + sizeof(int64_t)));
@@ -154,7 +173,8 @@ static int open_target(const struct ctx *c, const struct bot *bt, const struct p
 	return r;
 }
 #else
-static int open_target(const struct ctx *c, const struct bot *bt, const struct pick_bot *pb, uint64_t *rng)
+static int open_target(const struct ctx *c, const struct bot *bt, const struct pick_bot *pb,
+		       uint64_t *rng)
 {
 	struct convo_msg *cand = malloc(c->n * sizeof *cand);
 	size_t n = 0;
@@ -164,7 +184,8 @@ static int open_target(const struct ctx *c, const struct bot *bt, const struct p
 		const struct convo_msg *m = &c->msgs[j];
 		int done = 0;
 
-		if (m->bot_id == 0 && ((*bt->user && MENTIONS(m, bt->user)) || answers_bot(c, m, bt->id)))
+		if (m->bot_id == 0 &&
+		    ((*bt->user && MENTIONS(m, bt->user)) || answers_bot(c, m, bt->id)))
 			continue;
 		for (size_t q = 0; q < c->n && m->tg_id && !done; q++)
 			done = c->msgs[q].bot_id == bt->id && c->msgs[q].reply_to_tg == m->tg_id;
@@ -227,9 +248,9 @@ int main(int argc, char **argv)
 			json_array_append_new(w, json_string(syms[rnd() % 10]));
 		b->persona = json_pack("{s:o,s:{s:s}}", "watchlist", w, "style", "length", "short");
 		b->emotion = json_pack("{s:f}", "empathy", (double)(rnd() % 100) / 100);
-		b->stances = json_pack("[{s:s,s:s},{s:s,s:s}]", "topic", tps[rnd() % 4], "cooldown_until",
-				       "2025-03-01T13:00:00Z", "topic", tps[rnd() % 4], "cooldown_until",
-				       "2025-03-01T11:00:00Z");
+		b->stances = json_pack("[{s:s,s:s},{s:s,s:s}]", "topic", tps[rnd() % 4],
+				       "cooldown_until", "2025-03-01T13:00:00Z", "topic",
+				       tps[rnd() % 4], "cooldown_until", "2025-03-01T11:00:00Z");
 	}
 	make_ctx(&c, bots);
 #ifndef BENCH_PICK_OLD
@@ -251,9 +272,11 @@ int main(int argc, char **argv)
 			for (int k = 0; k < 20000; k++) {
 				size_t off = 0;
 				for (size_t i = 0; i < NMSG; i++)
-					off += pick_msg_facts(&f2[i], &cp[i], &c.set, b2 + off, pick_facts_size(cp[i].text));
+					off += pick_msg_facts(&f2[i], &cp[i], &c.set, b2 + off,
+							      pick_facts_size(cp[i].text));
 			}
-			printf("facts on a send's rebuild (39 copied, 1 new): %.2f us\n", (now_s() - t0) / 20000 * 1e6);
+			printf("facts on a send's rebuild (39 copied, 1 new): %.2f us\n",
+			       (now_s() - t0) / 20000 * 1e6);
 			free(b2);
 		}
 	}

@@ -121,8 +121,8 @@ int fa_bots_deliver_locked(int64_t bot_id, json_t *msg, struct fa_req **claimed,
     return 0;
 }
 
-int fa_bots_updates(struct fa_req *req, int64_t bot_id, int64_t offset, int has_offset,
-                    int limit, int timeout_s, json_t **out)
+int fa_bots_updates(struct fa_req *req, int64_t bot_id, int64_t offset, int has_offset, int limit,
+                    int timeout_s, json_t **out)
 {
     struct fa_req *older = NULL;
     struct fa_bot *b;

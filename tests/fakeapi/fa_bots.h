@@ -21,8 +21,8 @@ size_t fa_bots_reset_locked(struct fa_req ***claimed);
 /* getUpdates: confirms updates below offset, then answers at once (returns 0, *out set)
  * or suspends req as the bot's long poll (returns 1). A poll already waiting for the
  * bot is answered 409. Takes the lock itself. */
-int fa_bots_updates(struct fa_req *req, int64_t bot_id, int64_t offset, int has_offset,
-                    int limit, int timeout_s, json_t **out);
+int fa_bots_updates(struct fa_req *req, int64_t bot_id, int64_t offset, int has_offset, int limit,
+                    int timeout_s, json_t **out);
 /* The answer of a resumed long poll: pending updates (possibly none). */
 json_t *fa_bots_poll_result(struct fa_req *req);
 /* Under the lock, from fa_wait when a poll is claimed: the bot forgets it. */

@@ -102,8 +102,7 @@ static struct fa_chat *fa_chat_get(int64_t id)
     if (c)
         return c;
     c = calloc(1, sizeof(*c));
-    if (!c || !(c->ring = calloc(fa_history, sizeof(*c->ring))) ||
-        fa_map_put(&fa_chats, id, c) < 0) {
+    if (!c || !(c->ring = calloc(fa_history, sizeof(*c->ring))) || fa_map_put(&fa_chats, id, c) < 0) {
         if (c)
             free(c->ring);
         free(c);
@@ -156,8 +155,8 @@ static json_t *fa_user_json(const struct fa_msg *m)
 
     if (!m->from_bot)
         return json_pack("{s:I, s:b, s:s, s:s}", "id", (json_int_t)m->from_id, "is_bot", 0,
-                         "first_name", m->first_name ? m->first_name : "",
-                         "username", m->username ? m->username : "");
+                         "first_name", m->first_name ? m->first_name : "", "username",
+                         m->username ? m->username : "");
     snprintf(first, sizeof(first), "Bot %lld", (long long)m->from_id);
     snprintf(user, sizeof(user), "bot%lld_bot", (long long)m->from_id);
     return json_pack("{s:I, s:b, s:s, s:s}", "id", (json_int_t)m->from_id, "is_bot", 1,
@@ -169,15 +168,15 @@ static json_t *fa_chat_json(int64_t chat_id)
     char title[48];
 
     snprintf(title, sizeof(title), "Chat %lld", (long long)chat_id);
-    return json_pack("{s:I, s:s, s:s}", "id", (json_int_t)chat_id, "type", "supergroup",
-                     "title", title);
+    return json_pack("{s:I, s:s, s:s}", "id", (json_int_t)chat_id, "type", "supergroup", "title",
+                     title);
 }
 
 static json_t *fa_msg_json(int64_t chat_id, const struct fa_msg *m)
 {
-    return json_pack("{s:I, s:I, s:o, s:o, s:s}", "message_id", (json_int_t)m->id,
-                     "date", (json_int_t)m->date, "chat", fa_chat_json(chat_id),
-                     "from", fa_user_json(m), "text", m->text ? m->text : "");
+    return json_pack("{s:I, s:I, s:o, s:o, s:s}", "message_id", (json_int_t)m->id, "date",
+                     (json_int_t)m->date, "chat", fa_chat_json(chat_id), "from", fa_user_json(m),
+                     "text", m->text ? m->text : "");
 }
 
 /* The message with its reply_to_message, when the replied-to message is still known. */
@@ -193,8 +192,7 @@ static json_t *fa_msg_json_reply(const struct fa_chat *c, const struct fa_msg *m
 
 /* ---- sends ---- */
 
-static enum fa_send_rc fa_chat_enter_locked(int64_t bot_id, int64_t chat_id,
-                                            struct fa_chat **out)
+static enum fa_send_rc fa_chat_enter_locked(int64_t bot_id, int64_t chat_id, struct fa_chat **out)
 {
     struct fa_chat *c;
 
@@ -220,8 +218,8 @@ static void fa_count_send_locked(struct fa_chat *c, int64_t bot_id, struct fa_fp
         fa_dup_sends++;
 }
 
-enum fa_send_rc fa_chat_send(int64_t bot_id, int64_t chat_id, const char *text,
-                             int64_t reply_to, struct fa_sent *out)
+enum fa_send_rc fa_chat_send(int64_t bot_id, int64_t chat_id, const char *text, int64_t reply_to,
+                             struct fa_sent *out)
 {
     struct fa_msg m = { .from_id = bot_id, .from_bot = 1, .reply_to = reply_to };
     size_t len = strlen(text);

@@ -91,8 +91,9 @@ static void fa_ctl_human(struct fa_answer *a, json_t *p)
     }
     fa_log(1, "control: human message %lld in chat %lld delivered to %d bots",
            (long long)message_id, (long long)h.chat_id, delivered);
-    fa_answer_json(a, 200, json_pack("{s:b, s:I, s:i}", "ok", 1, "message_id",
-                                     (json_int_t)message_id, "delivered_to", delivered));
+    fa_answer_json(a, 200,
+                   json_pack("{s:b, s:I, s:i}", "ok", 1, "message_id", (json_int_t)message_id,
+                             "delivered_to", delivered));
 }
 
 static void fa_ctl_join(struct fa_answer *a, json_t *p, int kick)
@@ -107,8 +108,8 @@ static void fa_ctl_join(struct fa_answer *a, json_t *p, int kick)
         fa_ctl_err(a, 500, "out of memory");
         return;
     }
-    fa_log(1, "control: bot %lld %s chat %lld", (long long)bot_id,
-           kick ? "kicked from" : "joined", (long long)chat_id);
+    fa_log(1, "control: bot %lld %s chat %lld", (long long)bot_id, kick ? "kicked from" : "joined",
+           (long long)chat_id);
     fa_answer_json(a, 200, json_pack("{s:b}", "ok", 1));
 }
 

@@ -19,8 +19,7 @@ enum fa_fault fa_fault_draw(const struct fa_settings *s, int is_llm)
 {
     enum fa_fault f = FA_FAULT_NONE;
 
-    if ((s->fault_scope == FA_SCOPE_LLM && !is_llm) ||
-        (s->fault_scope == FA_SCOPE_TELEGRAM && is_llm))
+    if ((s->fault_scope == FA_SCOPE_LLM && !is_llm) || (s->fault_scope == FA_SCOPE_TELEGRAM && is_llm))
         return FA_FAULT_NONE;
     if (fa_fault_hit(s->fault_429))
         f = FA_FAULT_429;
@@ -41,16 +40,15 @@ static void fa_fault_429(struct fa_answer *a, const struct fa_settings *s, int i
 
     if (is_llm) {
         fa_answer_json(a, MHD_HTTP_TOO_MANY_REQUESTS,
-                       json_pack("{s:{s:s, s:s, s:s}}", "error",
-                                 "message", "Rate limit reached for requests",
-                                 "type", "requests", "code", "rate_limit_exceeded"));
+                       json_pack("{s:{s:s, s:s, s:s}}", "error", "message",
+                                 "Rate limit reached for requests", "type", "requests", "code",
+                                 "rate_limit_exceeded"));
         a->llm_ratelimit = 1;
     } else {
         snprintf(desc, sizeof(desc), "Too Many Requests: retry after %d", s->retry_after);
         fa_answer_json(a, MHD_HTTP_TOO_MANY_REQUESTS,
                        json_pack("{s:b, s:i, s:s, s:{s:i}}", "ok", 0, "error_code", 429,
-                                 "description", desc, "parameters",
-                                 "retry_after", s->retry_after));
+                                 "description", desc, "parameters", "retry_after", s->retry_after));
     }
     a->retry_after = s->retry_after > 0 ? s->retry_after : 1;
 }
@@ -58,20 +56,20 @@ static void fa_fault_429(struct fa_answer *a, const struct fa_settings *s, int i
 static void fa_fault_5xx(struct fa_answer *a, int is_llm)
 {
     static const unsigned codes[] = { 500, 502, 503 };
-    static const char *const names[] = { "Internal Server Error", "Bad Gateway",
-                                         "Service Unavailable" };
+    static const char *const names[] = { "Internal Server Error", "Bad Gateway", "Service Unavailable" };
     unsigned i = __atomic_fetch_add(&fa_5xx_turn, 1, __ATOMIC_RELAXED) % 3;
 
     if (is_llm)
-        fa_answer_json(a, codes[i], json_pack("{s:{s:s, s:s, s:n}}", "error", "message",
-                                              names[i], "type", "server_error", "code"));
+        fa_answer_json(a, codes[i],
+                       json_pack("{s:{s:s, s:s, s:n}}", "error", "message", names[i], "type",
+                                 "server_error", "code"));
     else
-        fa_answer_json(a, codes[i], json_pack("{s:b, s:i, s:s}", "ok", 0, "error_code",
-                                              (int)codes[i], "description", names[i]));
+        fa_answer_json(a, codes[i],
+                       json_pack("{s:b, s:i, s:s}", "ok", 0, "error_code", (int)codes[i],
+                                 "description", names[i]));
 }
 
-void fa_fault_answer(struct fa_answer *a, enum fa_fault f, const struct fa_settings *s,
-                     int is_llm)
+void fa_fault_answer(struct fa_answer *a, enum fa_fault f, const struct fa_settings *s, int is_llm)
 {
     if (f == FA_FAULT_429)
         fa_fault_429(a, s, is_llm);

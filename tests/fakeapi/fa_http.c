@@ -36,8 +36,9 @@ void fa_answer_tg_ok(struct fa_answer *a, json_t *result)
 
 void fa_answer_tg_err(struct fa_answer *a, unsigned code, const char *description)
 {
-    fa_answer_json(a, code, json_pack("{s:b, s:i, s:s}", "ok", 0, "error_code", (int)code,
-                                      "description", description));
+    fa_answer_json(a, code,
+                   json_pack("{s:b, s:i, s:s}", "ok", 0, "error_code", (int)code, "description",
+                             description));
 }
 
 void fa_answer_free(struct fa_answer *a)
@@ -151,8 +152,8 @@ json_t *fa_req_params(struct fa_req *req, int *bad)
 
 static enum MHD_Result fa_post_iter(void *cls, enum MHD_ValueKind kind, const char *key,
                                     const char *filename, const char *content_type,
-                                    const char *transfer_encoding, const char *data,
-                                    uint64_t off, size_t size)
+                                    const char *transfer_encoding, const char *data, uint64_t off,
+                                    size_t size)
 {
     json_t *form = cls;
     const char *prev = off > 0 ? json_string_value(json_object_get(form, key)) : NULL;
@@ -262,8 +263,8 @@ static enum MHD_Result fa_route(struct fa_req *req, const char *url, const char 
         fa_ctl_handle(req, url, method);
     else
         fa_answer_json(&req->ans, MHD_HTTP_NOT_FOUND,
-                       json_pack("{s:b, s:i, s:s}", "ok", 0, "error_code", 404,
-                                 "description", "Not Found"));
+                       json_pack("{s:b, s:i, s:s}", "ok", 0, "error_code", 404, "description",
+                                 "Not Found"));
     if (rc == 1)
         return MHD_YES; /* suspended as a long poll */
     if (delay_ms > 0 && fa_wait_defer(req, delay_ms) == 0)
@@ -272,9 +273,8 @@ static enum MHD_Result fa_route(struct fa_req *req, const char *url, const char 
 }
 
 enum MHD_Result fa_http_access(void *cls, struct MHD_Connection *conn, const char *url,
-                               const char *method, const char *version,
-                               const char *upload_data, size_t *upload_data_size,
-                               void **con_cls)
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **con_cls)
 {
     struct fa_req *req = *con_cls;
 

@@ -13,7 +13,7 @@ struct fa_answer {
     unsigned status;
     char *body; /* malloc'd, handed to MHD with MHD_RESPMEM_MUST_FREE */
     size_t len;
-    int retry_after;  /* > 0: add Retry-After */
+    int retry_after;   /* > 0: add Retry-After */
     int llm_ratelimit; /* add x-ratelimit-reset-requests (OpenAI style) */
     const char *ctype; /* Content-Type (a static string); NULL: application/json */
 };
@@ -32,8 +32,8 @@ struct fa_req {
 
     /* Guarded by the state lock while the request waits (see fa_wait.c). */
     int wait_kind;
-    int waiting;  /* in the heap, connection suspended */
-    int resumed;  /* a waiter was claimed and resumed: the next handler call answers */
+    int waiting; /* in the heap, connection suspended */
+    int resumed; /* a waiter was claimed and resumed: the next handler call answers */
     int64_t deadline_ms;
     size_t heap_idx;
     struct fa_answer ans;
@@ -53,9 +53,8 @@ enum MHD_Result fa_answer_send(struct MHD_Connection *conn, struct fa_answer *a)
 
 /* The libmicrohttpd callbacks. */
 enum MHD_Result fa_http_access(void *cls, struct MHD_Connection *conn, const char *url,
-                               const char *method, const char *version,
-                               const char *upload_data, size_t *upload_data_size,
-                               void **con_cls);
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **con_cls);
 void fa_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                        enum MHD_RequestTerminationCode toe);
 

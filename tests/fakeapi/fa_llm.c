@@ -25,16 +25,17 @@ struct fa_llm_call {
     json_t *body;
     const char *key;
     const char *model;
-    double guard_reject;   /* from the settings read by fa_llm_run */
-    int badjson;           /* the badjson fault was drawn for this call */
-    int badjson_used;      /* ... and spent on the content (memorize), not the body */
+    double guard_reject; /* from the settings read by fa_llm_run */
+    int badjson;         /* the badjson fault was drawn for this call */
+    int badjson_used;    /* ... and spent on the content (memorize), not the body */
 };
 
-static void fa_llm_error(struct fa_answer *a, unsigned status, const char *msg,
-                         const char *type, const char *code)
+static void fa_llm_error(struct fa_answer *a, unsigned status, const char *msg, const char *type,
+                         const char *code)
 {
-    fa_answer_json(a, status, json_pack("{s:{s:s, s:s, s:s*}}", "error", "message", msg,
-                                        "type", type, "code", code));
+    fa_answer_json(a, status,
+                   json_pack("{s:{s:s, s:s, s:s*}}", "error", "message", msg, "type", type, "code",
+                             code));
 }
 
 static int64_t fa_llm_tokens(size_t chars)
@@ -131,12 +132,12 @@ static json_t *fa_llm_completion(struct fa_llm_call *c, json_t *messages)
     if (!text)
         return NULL;
     snprintf(id, sizeof(id), "chatcmpl-%llu", (unsigned long long)n + 1);
-    j = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s}, s:s}], s:{s:I, s:I, s:I}}",
-                  "id", id, "object", "chat.completion", "created", (json_int_t)time(NULL),
-                  "model", c->model, "choices", "index", 0, "message", "role", "assistant",
-                  "content", text, "finish_reason", "stop", "usage", "prompt_tokens",
-                  (json_int_t)prompt, "completion_tokens", (json_int_t)completion,
-                  "total_tokens", (json_int_t)(prompt + completion));
+    j = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s}, s:s}], s:{s:I, s:I, s:I}}", "id", id,
+                  "object", "chat.completion", "created", (json_int_t)time(NULL), "model", c->model,
+                  "choices", "index", 0, "message", "role", "assistant", "content", text,
+                  "finish_reason", "stop", "usage", "prompt_tokens", (json_int_t)prompt,
+                  "completion_tokens", (json_int_t)completion, "total_tokens",
+                  (json_int_t)(prompt + completion));
     free(text);
     fa_stats_tokens(c->key, c->model, prompt + completion);
     return j;
@@ -179,9 +180,8 @@ static int fa_llm_embeddings(struct fa_llm_call *c)
         if (!json_is_string(e))
             break;
         chars += fa_text_codepoints(json_string_value(e));
-        json_array_append_new(data, json_pack("{s:s, s:i, s:o}", "object", "embedding",
-                                              "index", (int)i, "embedding",
-                                              fa_llm_vector(json_string_value(e))));
+        json_array_append_new(data, json_pack("{s:s, s:i, s:o}", "object", "embedding", "index", (int)i,
+                                              "embedding", fa_llm_vector(json_string_value(e))));
     }
     if (!json_is_array(one) || i == 0 || i != json_array_size(one)) {
         fa_llm_error(&c->req->ans, 400, "'input' must be a string or a list of strings",
@@ -204,8 +204,7 @@ static int fa_llm_embeddings(struct fa_llm_call *c)
 /* "Authorization: Bearer KEY" -> KEY, or NULL. */
 static const char *fa_llm_key(struct MHD_Connection *conn)
 {
-    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 
     if (!h || strncasecmp(h, "Bearer ", 7) != 0)
         return NULL;
@@ -251,8 +250,7 @@ static void fa_llm_run(struct fa_llm_call *c, int (*fn)(struct fa_llm_call *), i
         *delay_ms = s.llm_latency_ms;
 }
 
-int fa_llm_handle(struct fa_req *req, const char *path, const char *http_method,
-                  int *delay_ms)
+int fa_llm_handle(struct fa_req *req, const char *path, const char *http_method, int *delay_ms)
 {
     int (*fn)(struct fa_llm_call *) = NULL;
     struct fa_llm_call c = { .req = req };
@@ -272,8 +270,8 @@ int fa_llm_handle(struct fa_req *req, const char *path, const char *http_method,
     }
     c.key = fa_llm_key(req->conn);
     if (!c.key) {
-        fa_llm_error(&req->ans, 401, "You didn't provide an API key.",
-                     "invalid_request_error", "invalid_api_key");
+        fa_llm_error(&req->ans, 401, "You didn't provide an API key.", "invalid_request_error",
+                     "invalid_api_key");
         return 0;
     }
     if (!fn) {

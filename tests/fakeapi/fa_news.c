@@ -68,13 +68,11 @@ static void fa_rfc822(char *buf, size_t len, int64_t ms, int offset_h)
 
     gmtime_r(&t, &tm);
     if (offset_h)
-        snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d %+03d00", days[tm.tm_wday],
-                 tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                 tm.tm_sec, offset_h);
+        snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d %+03d00", days[tm.tm_wday], tm.tm_mday,
+                 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, offset_h);
     else
-        snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
-                 tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                 tm.tm_sec);
+        snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+                 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static void fa_xml_text(FILE *f, const char *s)
@@ -106,8 +104,9 @@ static void fa_item(FILE *f, const struct fa_headline *h, size_t i)
     fa_rfc822(date, sizeof(date), h->at_ms, i % 2 ? 0 : 3);
     fputs("<item><title>", f);
     fa_xml_text(f, h->title);
-    fprintf(f, "</title><link>http://fakeapi.invalid/haber/%llu</link>"
-               "<guid isPermaLink=\"false\">fakeapi-%llu</guid><pubDate>%s</pubDate></item>\n",
+    fprintf(f,
+            "</title><link>http://fakeapi.invalid/haber/%llu</link>"
+            "<guid isPermaLink=\"false\">fakeapi-%llu</guid><pubDate>%s</pubDate></item>\n",
             (unsigned long long)h->id, (unsigned long long)h->id, date);
 }
 
@@ -123,11 +122,13 @@ static char *fa_feed(const char *name, size_t *len)
     if (!f)
         return NULL;
     for (size_t i = 0; i < FA_NEWS_BUILTIN; i++)
-        all[n++] = (struct fa_headline){ fa_builtin[i].title,
-                                         now - fa_builtin[i].age_min * 60000LL, i + 1 };
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>"
-               "<title>piyasa-fakeapi: %s</title><link>http://fakeapi.invalid/</link>"
-               "<description>Piyasa haberleri (sahte)</description>\n", name);
+        all[n++] =
+            (struct fa_headline){ fa_builtin[i].title, now - fa_builtin[i].age_min * 60000LL, i + 1 };
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>"
+            "<title>piyasa-fakeapi: %s</title><link>http://fakeapi.invalid/</link>"
+            "<description>Piyasa haberleri (sahte)</description>\n",
+            name);
     pthread_mutex_lock(&fa_news_mu);
     for (size_t i = 0; i < fa_nadded; i++)
         all[n++] = fa_added[i];
@@ -178,8 +179,8 @@ void fa_news_rss(struct fa_answer *a, const char *name)
         return;
     }
     if (!fa_feed_name(name)) {
-        fa_text_answer(a, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8",
-                       strdup("no such feed\n"), strlen("no such feed\n"));
+        fa_text_answer(a, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", strdup("no such feed\n"),
+                       strlen("no such feed\n"));
         return;
     }
     doc = fa_feed(name, &len);
@@ -195,14 +196,16 @@ void fa_news_add(struct fa_answer *a, json_t *p)
     size_t total;
 
     if (!title || !*title || strlen(title) > FA_NEWS_MAX_TITLE) {
-        fa_answer_json(a, 400, json_pack("{s:b, s:s}", "ok", 0, "description",
-                                         "title must be a non-empty string of at most 500 bytes"));
+        fa_answer_json(a, 400,
+                       json_pack("{s:b, s:s}", "ok", 0, "description",
+                                 "title must be a non-empty string of at most 500 bytes"));
         return;
     }
     if (json_object_get(p, "age_s") &&
         (fa_param_int(p, "age_s", &age) < 0 || age < 0 || age > FA_NEWS_MAX_AGE_S)) {
-        fa_answer_json(a, 400, json_pack("{s:b, s:s}", "ok", 0, "description",
-                                         "age_s must be an integer in 0..2592000"));
+        fa_answer_json(a, 400,
+                       json_pack("{s:b, s:s}", "ok", 0, "description",
+                                 "age_s must be an integer in 0..2592000"));
         return;
     }
     if (!(copy = strdup(title))) {

@@ -27,16 +27,25 @@ static long fa_guard_rejected;
 static long fa_embed_calls, fa_embed_inputs;
 
 static const char *const fa_call_names[FA_CALL_COUNT] = {
-    "getMe", "sendMessage", "sendChatAction", "getUpdates", "deleteWebhook",
-    "other", "chat.completions", "embeddings", "models",
+    "getMe", "sendMessage",      "sendChatAction", "getUpdates", "deleteWebhook",
+    "other", "chat.completions", "embeddings",     "models",
 };
 static const char *const fa_fault_names[FA_FAULT_COUNT] = { "429", "5xx", "hang", "badjson" };
 static const char *const fa_kind_names[FA_KIND_COUNT] = { "chat", "guard", "memorize" };
 static const char *const fa_scope_names[] = { "all", "llm", "telegram" };
 
-void fa_state_lock(void) { pthread_mutex_lock(&fa_mu); }
-void fa_state_unlock(void) { pthread_mutex_unlock(&fa_mu); }
-pthread_mutex_t *fa_state_mutex(void) { return &fa_mu; }
+void fa_state_lock(void)
+{
+    pthread_mutex_lock(&fa_mu);
+}
+void fa_state_unlock(void)
+{
+    pthread_mutex_unlock(&fa_mu);
+}
+pthread_mutex_t *fa_state_mutex(void)
+{
+    return &fa_mu;
+}
 
 int fa_state_init(const struct fa_settings *initial, int history)
 {
@@ -234,14 +243,12 @@ json_t *fa_settings_json(void)
 
     fa_state_lock();
     j = json_pack("{s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:s, s:i, s:i, s:O, s:O, s:o}",
-                  "llm_latency_ms", fa_set.llm_latency_ms,
-                  "telegram_latency_ms", fa_set.telegram_latency_ms,
-                  "fault_429", fa_set.fault_429, "fault_5xx", fa_set.fault_5xx,
-                  "fault_hang", fa_set.fault_hang, "fault_badjson", fa_set.fault_badjson,
-                  "guard_reject", fa_set.guard_reject,
-                  "fault_scope", fa_scope_names[fa_set.fault_scope],
-                  "retry_after", fa_set.retry_after, "hang_ms", fa_set.hang_ms,
-                  "down_models", fa_down_models, "down_keys", fa_down_keys,
+                  "llm_latency_ms", fa_set.llm_latency_ms, "telegram_latency_ms",
+                  fa_set.telegram_latency_ms, "fault_429", fa_set.fault_429, "fault_5xx",
+                  fa_set.fault_5xx, "fault_hang", fa_set.fault_hang, "fault_badjson",
+                  fa_set.fault_badjson, "guard_reject", fa_set.guard_reject, "fault_scope",
+                  fa_scope_names[fa_set.fault_scope], "retry_after", fa_set.retry_after, "hang_ms",
+                  fa_set.hang_ms, "down_models", fa_down_models, "down_keys", fa_down_keys,
                   "missing_chats", fa_missing_json_locked());
     fa_state_unlock();
     return j;
@@ -331,8 +338,7 @@ static json_t *fa_counters_json(long *counters, const char *const *names, int n)
     json_t *o = json_object();
 
     for (int i = 0; i < n; i++)
-        json_object_set_new(o, names[i],
-                            json_integer(__atomic_load_n(&counters[i], __ATOMIC_RELAXED)));
+        json_object_set_new(o, names[i], json_integer(__atomic_load_n(&counters[i], __ATOMIC_RELAXED)));
     return o;
 }
 
@@ -341,8 +347,7 @@ json_t *fa_stats_json(void)
     json_t *s = json_object(), *kinds;
 
     json_object_set_new(s, "calls", fa_counters_json(fa_calls, fa_call_names, FA_CALL_COUNT));
-    json_object_set_new(s, "faults",
-                        fa_counters_json(fa_faults, fa_fault_names, FA_FAULT_COUNT));
+    json_object_set_new(s, "faults", fa_counters_json(fa_faults, fa_fault_names, FA_FAULT_COUNT));
     kinds = fa_counters_json(fa_kinds, fa_kind_names, FA_KIND_COUNT);
     json_object_set_new(kinds, "guard_rejected",
                         json_integer(__atomic_load_n(&fa_guard_rejected, __ATOMIC_RELAXED)));

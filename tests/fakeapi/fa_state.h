@@ -23,15 +23,29 @@ struct fa_settings {
 
 /* Call counters, indexed; names are the keys of "calls" in /_stats. */
 enum fa_call {
-    FA_CALL_GETME, FA_CALL_SEND, FA_CALL_ACTION, FA_CALL_UPDATES, FA_CALL_DELWEBHOOK,
-    FA_CALL_TG_OTHER, FA_CALL_COMPLETIONS, FA_CALL_EMBEDDINGS, FA_CALL_MODELS, FA_CALL_COUNT
+    FA_CALL_GETME,
+    FA_CALL_SEND,
+    FA_CALL_ACTION,
+    FA_CALL_UPDATES,
+    FA_CALL_DELWEBHOOK,
+    FA_CALL_TG_OTHER,
+    FA_CALL_COMPLETIONS,
+    FA_CALL_EMBEDDINGS,
+    FA_CALL_MODELS,
+    FA_CALL_COUNT
 };
 
 /* What a chat completion was for (fa_kind.c); names are the keys of "completions". */
 enum fa_kind { FA_KIND_CHAT = 0, FA_KIND_GUARD, FA_KIND_MEMORIZE, FA_KIND_COUNT };
 
-enum fa_fault { FA_FAULT_NONE = -1, FA_FAULT_429, FA_FAULT_5XX, FA_FAULT_HANG, FA_FAULT_BADJSON,
-                FA_FAULT_COUNT };
+enum fa_fault {
+    FA_FAULT_NONE = -1,
+    FA_FAULT_429,
+    FA_FAULT_5XX,
+    FA_FAULT_HANG,
+    FA_FAULT_BADJSON,
+    FA_FAULT_COUNT
+};
 
 enum fa_send_rc { FA_SEND_OK = 0, FA_SEND_MISSING, FA_SEND_KICKED, FA_SEND_NOMEM };
 
@@ -71,8 +85,8 @@ json_t *fa_stats_json(void);
 void fa_state_reset(void);
 
 /* Chats, messages and sends (fa_chat.c); bots and updates are in fa_bots.h. */
-enum fa_send_rc fa_chat_send(int64_t bot_id, int64_t chat_id, const char *text,
-                             int64_t reply_to, struct fa_sent *out);
+enum fa_send_rc fa_chat_send(int64_t bot_id, int64_t chat_id, const char *text, int64_t reply_to,
+                             struct fa_sent *out);
 enum fa_send_rc fa_chat_action(int64_t bot_id, int64_t chat_id);
 int fa_chat_join(int64_t chat_id, int64_t bot_id, int kick);
 

@@ -30,32 +30,46 @@ struct fa_asset {
 };
 
 static const struct fa_asset fa_assets[] = {
-    { "THYAO", 28740, 2, "TL" },       { "ASELS", 6215, 2, "TL" },
-    { "GARAN", 11830, 2, "TL" },       { "AKBNK", 5890, 2, "TL" },
-    { "EREGL", 4722, 2, "TL" },        { "SISE", 4480, 2, "TL" },
-    { "KCHOL", 17150, 2, "TL" },       { "BIMAS", 49800, 2, "TL" },
-    { "TUPRS", 16370, 2, "TL" },       { "FROTO", 101200, 2, "TL" },
-    { "SASA", 4136, 2, "TL" },         { "YKBNK", 2984, 2, "TL" },
-    { "PGSUS", 87000, 2, "TL" },       { "TCELL", 9245, 2, "TL" },
-    { "ISCTR", 1342, 2, "TL" },        { "BIST 100", 985025, 2, "puan" },
-    { "dolar/TL", 342150, 4, "TL" },   { "euro/TL", 371200, 4, "TL" },
-    { "gram altın", 298550, 2, "TL" }, { "ons altın", 265030, 2, "dolar" },
-    { "BTC", 6725000, 2, "dolar" },    { "ETH", 342050, 2, "dolar" },
-    { "Brent petrol", 7840, 2, "dolar" }, { "gümüş", 3315, 2, "dolar" },
+    { "THYAO", 28740, 2, "TL" },
+    { "ASELS", 6215, 2, "TL" },
+    { "GARAN", 11830, 2, "TL" },
+    { "AKBNK", 5890, 2, "TL" },
+    { "EREGL", 4722, 2, "TL" },
+    { "SISE", 4480, 2, "TL" },
+    { "KCHOL", 17150, 2, "TL" },
+    { "BIMAS", 49800, 2, "TL" },
+    { "TUPRS", 16370, 2, "TL" },
+    { "FROTO", 101200, 2, "TL" },
+    { "SASA", 4136, 2, "TL" },
+    { "YKBNK", 2984, 2, "TL" },
+    { "PGSUS", 87000, 2, "TL" },
+    { "TCELL", 9245, 2, "TL" },
+    { "ISCTR", 1342, 2, "TL" },
+    { "BIST 100", 985025, 2, "puan" },
+    { "dolar/TL", 342150, 4, "TL" },
+    { "euro/TL", 371200, 4, "TL" },
+    { "gram altın", 298550, 2, "TL" },
+    { "ons altın", 265030, 2, "dolar" },
+    { "BTC", 6725000, 2, "dolar" },
+    { "ETH", 342050, 2, "dolar" },
+    { "Brent petrol", 7840, 2, "dolar" },
+    { "gümüş", 3315, 2, "dolar" },
 };
 
 static const struct fa_asset fa_bist_assets[] = {
-    { "THYAO", 28740, 2, "TL" }, { "ASELS", 6215, 2, "TL" },  { "GARAN", 11830, 2, "TL" },
-    { "AKBNK", 5890, 2, "TL" },  { "EREGL", 4722, 2, "TL" },  { "SISE", 4480, 2, "TL" },
-    { "KCHOL", 17150, 2, "TL" }, { "BIMAS", 49800, 2, "TL" }, { "TUPRS", 16370, 2, "TL" },
-    { "FROTO", 101200, 2, "TL" }, { "SASA", 4136, 2, "TL" },  { "YKBNK", 2984, 2, "TL" },
-    { "PGSUS", 87000, 2, "TL" }, { "TCELL", 9245, 2, "TL" },  { "ISCTR", 1342, 2, "TL" },
+    { "THYAO", 28740, 2, "TL" },       { "ASELS", 6215, 2, "TL" },  { "GARAN", 11830, 2, "TL" },
+    { "AKBNK", 5890, 2, "TL" },        { "EREGL", 4722, 2, "TL" },  { "SISE", 4480, 2, "TL" },
+    { "KCHOL", 17150, 2, "TL" },       { "BIMAS", 49800, 2, "TL" }, { "TUPRS", 16370, 2, "TL" },
+    { "FROTO", 101200, 2, "TL" },      { "SASA", 4136, 2, "TL" },   { "YKBNK", 2984, 2, "TL" },
+    { "PGSUS", 87000, 2, "TL" },       { "TCELL", 9245, 2, "TL" },  { "ISCTR", 1342, 2, "TL" },
     { "BIST 100", 985025, 2, "puan" },
 };
 
 static const struct fa_asset fa_fx_assets[] = {
-    { "dolar/TL", 342150, 4, "TL" },   { "euro/TL", 371200, 4, "TL" },
-    { "sterlin/TL", 435600, 4, "TL" }, { "euro/dolar", 10850, 4, "dolar" },
+    { "dolar/TL", 342150, 4, "TL" },
+    { "euro/TL", 371200, 4, "TL" },
+    { "sterlin/TL", 435600, 4, "TL" },
+    { "euro/dolar", 10850, 4, "dolar" },
 };
 
 static const struct fa_asset fa_kripto_assets[] = {
@@ -64,123 +78,183 @@ static const struct fa_asset fa_kripto_assets[] = {
 };
 
 static const struct fa_asset fa_makro_assets[] = {
-    { "politika faizi", 5000, 2, "%" },         { "yıllık enflasyon", 4438, 2, "%" },
-    { "aylık enflasyon", 291, 2, "%" },         { "10 yıllık tahvil faizi", 2780, 2, "%" },
-    { "CDS primi", 285, 0, "baz puan" },        { "Fed faizi", 450, 2, "%" },
+    { "politika faizi", 5000, 2, "%" },  { "yıllık enflasyon", 4438, 2, "%" },
+    { "aylık enflasyon", 291, 2, "%" },  { "10 yıllık tahvil faizi", 2780, 2, "%" },
+    { "CDS primi", 285, 0, "baz puan" }, { "Fed faizi", 450, 2, "%" },
 };
 
 static const char *const fa_openers[] = {
-    "Arkadaşlar ", "Bence ", "Dikkat, ", "Şu an ", "Sabah sabah ", "Bugün ", "Valla ",
-    "Hocam ", "Açıkçası ", "Beyler ", "Gözünüz olsun, ", "Ekrana bakın, ",
-    "Haberiniz olsun, ", "Bu arada ", "Net söylüyorum, ", "Kimse konuşmuyor ama ",
-    "Size söyleyeyim, ", "Tahtaya bakınca ", "İlginç, ", "Ciddi söylüyorum, ",
+    "Arkadaşlar ",       "Bence ",           "Dikkat, ",         "Şu an ",
+    "Sabah sabah ",      "Bugün ",           "Valla ",           "Hocam ",
+    "Açıkçası ",         "Beyler ",          "Gözünüz olsun, ",  "Ekrana bakın, ",
+    "Haberiniz olsun, ", "Bu arada ",        "Net söylüyorum, ", "Kimse konuşmuyor ama ",
+    "Size söyleyeyim, ", "Tahtaya bakınca ", "İlginç, ",         "Ciddi söylüyorum, ",
 };
 
 /* Put before the opener (whose first letter is then lowered) when answering someone.
  * No plain opener starts with one of these, and none is a prefix of another. */
 static const char *const fa_reply_openers[] = {
-    "Katılıyorum, ", "Bence öyle değil, ", "Haklısın ama ", "Aynen öyle, ",
-    "Pek sanmıyorum, ", "Doğru söylüyorsun, ", "Yok artık, ", "İtiraz edeceğim, ",
+    "Katılıyorum, ",    "Bence öyle değil, ",  "Haklısın ama ", "Aynen öyle, ",
+    "Pek sanmıyorum, ", "Doğru söylüyorsun, ", "Yok artık, ",   "İtiraz edeceğim, ",
 };
 
 static const char *const fa_moves[] = {
-    "yine hareketlendi.", "sert düştü.", "tavana koşuyor.", "yatay seyrediyor.",
-    "güçlü alıcı buldu.", "satış baskısı altında.", "direnci zorluyor.", "desteğe çekildi.",
-    "hacimli yükseliyor.", "kâr satışı yiyor.", "toparlanmaya çalışıyor.",
-    "dip arıyor gibi.", "beklenenden iyi gidiyor.", "sessiz sedasız yükseliyor.",
-    "bugün çok oynak.", "yabancı alımıyla çıkıyor.", "boşlukla açıldı.",
-    "günün en çok konuşulanı.", "endeksten ayrıştı.", "kritik bölgede.",
+    "yine hareketlendi.",       "sert düştü.",
+    "tavana koşuyor.",          "yatay seyrediyor.",
+    "güçlü alıcı buldu.",       "satış baskısı altında.",
+    "direnci zorluyor.",        "desteğe çekildi.",
+    "hacimli yükseliyor.",      "kâr satışı yiyor.",
+    "toparlanmaya çalışıyor.",  "dip arıyor gibi.",
+    "beklenenden iyi gidiyor.", "sessiz sedasız yükseliyor.",
+    "bugün çok oynak.",         "yabancı alımıyla çıkıyor.",
+    "boşlukla açıldı.",         "günün en çok konuşulanı.",
+    "endeksten ayrıştı.",       "kritik bölgede.",
 };
 
 static const char *const fa_fx_moves[] = {
-    "yine hareketlendi.", "yukarı yönlü baskı altında.", "sakin seyrediyor.",
-    "sert geri çekildi.", "yeni zirve denedi.", "günü dar bantta geçiriyor.",
-    "yükselişini sürdürüyor.", "ani bir sıçrama yaptı.", "güne yükselişle başladı.",
-    "akşam saatlerinde hızlandı.", "kritik bölgede.", "beklenenden sakin.",
+    "yine hareketlendi.",       "yukarı yönlü baskı altında.",
+    "sakin seyrediyor.",        "sert geri çekildi.",
+    "yeni zirve denedi.",       "günü dar bantta geçiriyor.",
+    "yükselişini sürdürüyor.",  "ani bir sıçrama yaptı.",
+    "güne yükselişle başladı.", "akşam saatlerinde hızlandı.",
+    "kritik bölgede.",          "beklenenden sakin.",
 };
 
 static const char *const fa_kripto_moves[] = {
-    "yine hareketlendi.", "sert düştü.", "yeni zirveye koşuyor.", "yatay seyrediyor.",
-    "balina alımıyla yükseliyor.", "likidasyon dalgası yedi.", "direnci zorluyor.",
-    "desteğe çekildi.", "hafta sonu sakin.", "gece boyunca çok oynak.",
+    "yine hareketlendi.",          "sert düştü.",
+    "yeni zirveye koşuyor.",       "yatay seyrediyor.",
+    "balina alımıyla yükseliyor.", "likidasyon dalgası yedi.",
+    "direnci zorluyor.",           "desteğe çekildi.",
+    "hafta sonu sakin.",           "gece boyunca çok oynak.",
     "fonlama oranlarıyla ısındı.", "toparlanmaya çalışıyor.",
 };
 
 static const char *const fa_makro_moves[] = {
-    "yine gündemde.", "beklentinin üzerinde geldi.", "beklentilerin altında kaldı.",
-    "sürpriz yaptı.", "yükseliş eğiliminde.", "geriliyor.", "yatay seyrediyor.",
-    "piyasanın odağında.", "herkesin dilinde.", "sert tepki çekti.",
-    "fiyatlamaları değiştirdi.", "yeniden tartışılıyor.",
+    "yine gündemde.",    "beklentinin üzerinde geldi.", "beklentilerin altında kaldı.",
+    "sürpriz yaptı.",    "yükseliş eğiliminde.",        "geriliyor.",
+    "yatay seyrediyor.", "piyasanın odağında.",         "herkesin dilinde.",
+    "sert tepki çekti.", "fiyatlamaları değiştirdi.",   "yeniden tartışılıyor.",
 };
 
 /* The view tables: pairwise disjoint, no digits, no '%' (see the top comment). */
 static const char *const fa_views[] = {
-    "Teknik olarak", "Bana göre", "Grafiğe bakınca", "Kısa vadede", "Orta vadede",
-    "Benim hesabıma göre", "Takas verisine bakılırsa", "Hacme bakılırsa", "Günlük grafikte",
-    "Haftalık kapanışta", "Fibonacci'ye göre", "RSI'a bakarsak", "Kurum raporlarına göre",
-    "Yabancı akışına bakınca", "Piyasa yapıcıya göre", "Dünkü kapanışa göre",
-    "Opsiyon tarafına bakınca", "Mevsimsellik açısından", "Bilanço beklentisiyle",
+    "Teknik olarak",
+    "Bana göre",
+    "Grafiğe bakınca",
+    "Kısa vadede",
+    "Orta vadede",
+    "Benim hesabıma göre",
+    "Takas verisine bakılırsa",
+    "Hacme bakılırsa",
+    "Günlük grafikte",
+    "Haftalık kapanışta",
+    "Fibonacci'ye göre",
+    "RSI'a bakarsak",
+    "Kurum raporlarına göre",
+    "Yabancı akışına bakınca",
+    "Piyasa yapıcıya göre",
+    "Dünkü kapanışa göre",
+    "Opsiyon tarafına bakınca",
+    "Mevsimsellik açısından",
+    "Bilanço beklentisiyle",
     "Son haberlerle birlikte",
 };
 
 static const char *const fa_bist_views[] = {
-    "Endeks tarafında", "Takasta", "Derinliğe bakınca", "Seans içinde", "Açılış seansında",
-    "Kapanış seansına göre", "Bankacılık endeksine bakınca", "Yabancı payına göre",
-    "Aracı kurum dağılımına göre", "VİOP tarafına bakınca",
+    "Endeks tarafında",
+    "Takasta",
+    "Derinliğe bakınca",
+    "Seans içinde",
+    "Açılış seansında",
+    "Kapanış seansına göre",
+    "Bankacılık endeksine bakınca",
+    "Yabancı payına göre",
+    "Aracı kurum dağılımına göre",
+    "VİOP tarafına bakınca",
 };
 
 static const char *const fa_fx_views[] = {
-    "Kur tarafında", "Spot piyasada", "Forward fiyatlamasına göre", "Bankalar arası piyasada",
-    "Parite tarafında", "Döviz bürolarına bakınca", "Swap tarafına bakınca",
-    "Rezerv verisiyle birlikte", "Dolar endeksine bakınca", "İhracatçı satışlarıyla",
+    "Kur tarafında",
+    "Spot piyasada",
+    "Forward fiyatlamasına göre",
+    "Bankalar arası piyasada",
+    "Parite tarafında",
+    "Döviz bürolarına bakınca",
+    "Swap tarafına bakınca",
+    "Rezerv verisiyle birlikte",
+    "Dolar endeksine bakınca",
+    "İhracatçı satışlarıyla",
 };
 
 static const char *const fa_kripto_views[] = {
     "Zincir üstü verilere göre", "Balina cüzdanlarına bakınca", "Fonlama oranlarına göre",
-    "Kripto tarafında", "Borsa girişlerine bakınca", "Halving döngüsüne göre",
-    "Açık pozisyonlara bakınca", "Likidasyon haritasına göre", "Dominansa bakınca",
+    "Kripto tarafında",          "Borsa girişlerine bakınca",   "Halving döngüsüne göre",
+    "Açık pozisyonlara bakınca", "Likidasyon haritasına göre",  "Dominansa bakınca",
     "Stablecoin akışına göre",
 };
 
 static const char *const fa_makro_views[] = {
-    "Ekonomistlere göre", "Piyasa fiyatlamasına göre", "Anket beklentisine göre",
+    "Ekonomistlere göre",         "Piyasa fiyatlamasına göre",       "Anket beklentisine göre",
     "Kurum tahminlerine bakınca", "Merkez Bankası iletişimine göre", "Makro açıdan",
-    "Öncü göstergelere bakınca", "Swap piyasasına bakınca", "Geçmiş döngülere bakınca",
+    "Öncü göstergelere bakınca",  "Swap piyasasına bakınca",         "Geçmiş döngülere bakınca",
     "Politika metnine göre",
 };
 
 static const char *const fa_symbol_views[] = {
-    "Yakından izlediğim kadarıyla", "Kendi notlarıma göre", "Uzun süredir takipteyim,",
-    "Portföyümdeki payına göre", "Son işlemlerime bakınca", "Alım listemde",
-    "İzleme listeme göre", "Geçen haftadan beri",
+    "Yakından izlediğim kadarıyla", "Kendi notlarıma göre",    "Uzun süredir takipteyim,",
+    "Portföyümdeki payına göre",    "Son işlemlerime bakınca", "Alım listemde",
+    "İzleme listeme göre",          "Geçen haftadan beri",
 };
 
 static const char *const fa_levels[] = {
-    "seviyesi kritik.", "üstünde kalıcılık şart.", "altına inerse stop olurum.",
-    "kırılırsa hareket hızlanır.", "civarı alım fırsatı.", "bölgesinde kâr satışı gelir.",
-    "güçlü direnç gibi duruyor.", "sağlam bir destek.", "hedefim, biraz sabır.",
-    "görülmeden satmam.", "altı bence ucuz kalıyor.", "üstü şimdilik pahalı.",
-    "seviyesinde yoğun emir var.", "ilk hedef olarak izlenmeli.",
-    "tutarsa trend devam eder.", "kaybedilirse düşüş derinleşir.",
+    "seviyesi kritik.",
+    "üstünde kalıcılık şart.",
+    "altına inerse stop olurum.",
+    "kırılırsa hareket hızlanır.",
+    "civarı alım fırsatı.",
+    "bölgesinde kâr satışı gelir.",
+    "güçlü direnç gibi duruyor.",
+    "sağlam bir destek.",
+    "hedefim, biraz sabır.",
+    "görülmeden satmam.",
+    "altı bence ucuz kalıyor.",
+    "üstü şimdilik pahalı.",
+    "seviyesinde yoğun emir var.",
+    "ilk hedef olarak izlenmeli.",
+    "tutarsa trend devam eder.",
+    "kaybedilirse düşüş derinleşir.",
 };
 
 static const char *const fa_makro_levels[] = {
-    "seviyesi kritik.", "üstü piyasayı korkutur.", "altına inerse rahatlarız.",
-    "civarında kalması bekleniyor.", "seviyesi çoktan fiyatlandı.",
-    "bölgesinde sabit kalır bence.", "üstünde kalırsa faiz indirimi gecikir.",
-    "altı kalıcı olursa rahatlama gelir.", "seviyesi borsaya iyi gelmez.",
+    "seviyesi kritik.",
+    "üstü piyasayı korkutur.",
+    "altına inerse rahatlarız.",
+    "civarında kalması bekleniyor.",
+    "seviyesi çoktan fiyatlandı.",
+    "bölgesinde sabit kalır bence.",
+    "üstünde kalırsa faiz indirimi gecikir.",
+    "altı kalıcı olursa rahatlama gelir.",
+    "seviyesi borsaya iyi gelmez.",
     "bandı hâlâ yüksek.",
 };
 
 /* Index 0 (no third sentence) keeps answers between two and three sentences. */
 static const char *const fa_closers[] = {
-    "", " Yatırım tavsiyesi değildir.", " Faiz kararı her şeyi değiştirebilir.",
-    " Dolar/TL tarafını da unutmayın.", " Enflasyon verisi öncesi temkinliyim.",
-    " Altın hâlâ güvenli liman bence.", " Kripto tarafı da bugün karışık.",
-    " Merkez Bankası ne der, bakalım.", " Ben pozisyonumu koruyorum.",
-    " Biraz daha ekledim açıkçası.", " Kâr alan pişman olmaz.",
-    " Sabreden kazanır, acele etmeyin.", " Bilanço dönemi yaklaşıyor, dikkat.",
-    " Fed açıklaması sonrası netleşir.", " Yabancı girişi sürerse güzel olur.",
+    "",
+    " Yatırım tavsiyesi değildir.",
+    " Faiz kararı her şeyi değiştirebilir.",
+    " Dolar/TL tarafını da unutmayın.",
+    " Enflasyon verisi öncesi temkinliyim.",
+    " Altın hâlâ güvenli liman bence.",
+    " Kripto tarafı da bugün karışık.",
+    " Merkez Bankası ne der, bakalım.",
+    " Ben pozisyonumu koruyorum.",
+    " Biraz daha ekledim açıkçası.",
+    " Kâr alan pişman olmaz.",
+    " Sabreden kazanır, acele etmeyin.",
+    " Bilanço dönemi yaklaşıyor, dikkat.",
+    " Fed açıklaması sonrası netleşir.",
+    " Yabancı girişi sürerse güzel olur.",
     " Stopsuz işlem yapmayın arkadaşlar.",
 };
 
@@ -203,10 +277,9 @@ static const struct fa_profile fa_profiles[] = {
     { NULL, FA_TABLE(fa_assets), FA_TABLE(fa_moves), FA_TABLE(fa_views), FA_TABLE(fa_levels) },
     { "BIST", FA_TABLE(fa_bist_assets), FA_TABLE(fa_moves), FA_TABLE(fa_bist_views),
       FA_TABLE(fa_levels) },
-    { "FX", FA_TABLE(fa_fx_assets), FA_TABLE(fa_fx_moves), FA_TABLE(fa_fx_views),
+    { "FX", FA_TABLE(fa_fx_assets), FA_TABLE(fa_fx_moves), FA_TABLE(fa_fx_views), FA_TABLE(fa_levels) },
+    { "Kripto", FA_TABLE(fa_kripto_assets), FA_TABLE(fa_kripto_moves), FA_TABLE(fa_kripto_views),
       FA_TABLE(fa_levels) },
-    { "Kripto", FA_TABLE(fa_kripto_assets), FA_TABLE(fa_kripto_moves),
-      FA_TABLE(fa_kripto_views), FA_TABLE(fa_levels) },
     { "Makro", FA_TABLE(fa_makro_assets), FA_TABLE(fa_makro_moves), FA_TABLE(fa_makro_views),
       FA_TABLE(fa_makro_levels) },
 };
@@ -215,15 +288,18 @@ static const struct fa_profile fa_profiles[] = {
 static const struct {
     const char *alias, *name;
 } fa_aliases[] = {
-    { "dolar", "dolar/TL" },   { "usd", "dolar/TL" },       { "euro", "euro/TL" },
-    { "eur", "euro/TL" },      { "altın", "gram altın" },   { "bitcoin", "BTC" },
-    { "ethereum", "ETH" },     { "petrol", "Brent petrol" }, { "xu100", "BIST 100" },
-    { "enflasyon", "yıllık enflasyon" }, { "faiz", "politika faizi" },
+    { "dolar", "dolar/TL" },      { "usd", "dolar/TL" },
+    { "euro", "euro/TL" },        { "eur", "euro/TL" },
+    { "altın", "gram altın" },    { "bitcoin", "BTC" },
+    { "ethereum", "ETH" },        { "petrol", "Brent petrol" },
+    { "xu100", "BIST 100" },      { "enflasyon", "yıllık enflasyon" },
+    { "faiz", "politika faizi" },
 };
 
 #define FA_PRICE_STEPS 100
-#define FA_P ((uint64_t)FA_N(fa_assets) * FA_N(fa_openers) * FA_N(fa_moves) * \
-              FA_N(fa_views) * FA_N(fa_levels) * FA_N(fa_closers) * FA_PRICE_STEPS)
+#define FA_P                                                                          \
+    ((uint64_t)FA_N(fa_assets) * FA_N(fa_openers) * FA_N(fa_moves) * FA_N(fa_views) * \
+     FA_N(fa_levels) * FA_N(fa_closers) * FA_PRICE_STEPS)
 /* The general profile is the largest; the permutation works on up to 2^40. */
 _Static_assert(FA_P <= (1ULL << 40), "phrase tables outgrew the permutation");
 
@@ -437,8 +513,7 @@ char *fa_text_completion(uint64_t n, uint64_t rnd, const struct fa_text_req *req
     }
     fa_fmt_price(pbuf, sizeof(pbuf), price, a->decimals);
     if (asprintf(&out, "%s%s%s %s %s %s%s%s%s %s%s%s", prefix, opener, a->name, move, view,
-                 pct ? "%" : "", pbuf, pct ? "" : " ", pct ? "" : a->unit, level, closer,
-                 emoji) < 0)
+                 pct ? "%" : "", pbuf, pct ? "" : " ", pct ? "" : a->unit, level, closer, emoji) < 0)
         return NULL;
     return out;
 }
@@ -456,8 +531,7 @@ static int fa_has_word(const char *text, const char *name)
     size_t len = strlen(name);
 
     for (const char *p = strstr(text, name); p; p = strstr(p + 1, name))
-        if ((p == text || !fa_word_byte((unsigned char)p[-1])) &&
-            !fa_word_byte((unsigned char)p[len]))
+        if ((p == text || !fa_word_byte((unsigned char)p[-1])) && !fa_word_byte((unsigned char)p[len]))
             return 1;
     return 0;
 }
@@ -473,8 +547,8 @@ static int fa_listed(const char **out, size_t n, const char *name)
 /* Upper-case words that are not tickers. */
 static int fa_stopword(const char *w)
 {
-    static const char *const stop[] = { "EVET", "HAYIR", "KONU", "ABD", "USD", "EUR", "TRY",
-                                        "RSI", "ETF", "CDS", "TCMB", "FED", "BIST", "HAFIZA" };
+    static const char *const stop[] = { "EVET", "HAYIR", "KONU", "ABD",  "USD", "EUR",  "TRY",
+                                        "RSI",  "ETF",   "CDS",  "TCMB", "FED", "BIST", "HAFIZA" };
 
     for (size_t i = 0; i < FA_N(stop); i++)
         if (strcmp(w, stop[i]) == 0)

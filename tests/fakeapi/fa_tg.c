@@ -37,8 +37,8 @@ static json_t *fa_tg_bot_user(int64_t bot_id)
 
     snprintf(first, sizeof(first), "Bot %lld", (long long)bot_id);
     snprintf(user, sizeof(user), "bot%lld_bot", (long long)bot_id);
-    return json_pack("{s:I, s:b, s:s, s:s}", "id", (json_int_t)bot_id, "is_bot", 1,
-                     "first_name", first, "username", user);
+    return json_pack("{s:I, s:b, s:s, s:s}", "id", (json_int_t)bot_id, "is_bot", 1, "first_name",
+                     first, "username", user);
 }
 
 static int fa_tg_get_me(struct fa_tg_call *c)
@@ -119,10 +119,9 @@ static int fa_tg_send_message(struct fa_tg_call *c)
     rc = fa_chat_send(c->bot_id, chat_id, text, fa_tg_reply_to(c->params), &sent);
     if (rc != FA_SEND_OK)
         return fa_tg_send_error(&c->req->ans, rc);
-    m = json_pack("{s:I, s:I, s:{s:I, s:s}, s:o, s:s}", "message_id",
-                  (json_int_t)sent.message_id, "date", (json_int_t)sent.date, "chat", "id",
-                  (json_int_t)chat_id, "type", "supergroup", "from",
-                  fa_tg_bot_user(c->bot_id), "text", text);
+    m = json_pack("{s:I, s:I, s:{s:I, s:s}, s:o, s:s}", "message_id", (json_int_t)sent.message_id,
+                  "date", (json_int_t)sent.date, "chat", "id", (json_int_t)chat_id, "type",
+                  "supergroup", "from", fa_tg_bot_user(c->bot_id), "text", text);
     if (m && sent.reply_to)
         json_object_set_new(m, "reply_to_message", sent.reply_to);
     else
@@ -145,8 +144,7 @@ static int fa_tg_send_action(struct fa_tg_call *c)
     return 0;
 }
 
-static int64_t fa_tg_clamp(json_t *params, const char *key, int64_t dflt, int64_t lo,
-                           int64_t hi)
+static int64_t fa_tg_clamp(json_t *params, const char *key, int64_t dflt, int64_t lo, int64_t hi)
 {
     int64_t v;
 
@@ -172,8 +170,7 @@ static int fa_tg_get_updates(struct fa_tg_call *c)
 void fa_tg_poll_answer(struct fa_req *req)
 {
     if (req->poll_conflict) {
-        fa_log(1, "getUpdates bot=%lld: conflict, older poll terminated",
-               (long long)req->poll_bot);
+        fa_log(1, "getUpdates bot=%lld: conflict, older poll terminated", (long long)req->poll_bot);
         fa_answer_tg_err(&req->ans, 409,
                          "Conflict: terminated by other getUpdates request; make sure that "
                          "only one bot instance is running");
@@ -224,8 +221,8 @@ static int fa_tg_run(const struct fa_tg_method *m, struct fa_tg_call *c,
         return 0;
     }
     if (f == FA_FAULT_BADJSON) { /* nothing recorded: the method never ran */
-        fa_answer_tg_ok(&c->req->ans, json_pack("{s:i, s:I}", "message_id", 0, "date",
-                                                (json_int_t)time(NULL)));
+        fa_answer_tg_ok(&c->req->ans,
+                        json_pack("{s:i, s:I}", "message_id", 0, "date", (json_int_t)time(NULL)));
         fa_fault_truncate(&c->req->ans);
         return 0;
     }
@@ -238,8 +235,7 @@ static int fa_tg_run(const struct fa_tg_method *m, struct fa_tg_call *c,
     return 0;
 }
 
-int fa_tg_handle(struct fa_req *req, const char *path, const char *http_method,
-                 int *delay_ms)
+int fa_tg_handle(struct fa_req *req, const char *path, const char *http_method, int *delay_ms)
 {
     struct fa_tg_call c = { .req = req };
     const struct fa_tg_method *m;
@@ -269,7 +265,7 @@ int fa_tg_handle(struct fa_req *req, const char *path, const char *http_method,
     if (rc == 1)
         fa_log(2, "%s bot=%lld -> long poll", m->name, (long long)c.bot_id);
     else
-        fa_log(2, "%s bot=%lld -> %u after %d ms", m->name, (long long)c.bot_id,
-               req->ans.status, *delay_ms);
+        fa_log(2, "%s bot=%lld -> %u after %d ms", m->name, (long long)c.bot_id, req->ans.status,
+               *delay_ms);
     return rc;
 }

@@ -16,10 +16,10 @@ void fa_log_mhd(void *cls, const char *fmt, va_list ap);
 /* Replaces every "/bot<token>" in s (in place) by "/bot***". */
 void fa_log_scrub(char *s);
 
-int64_t fa_now_ms(void);  /* CLOCK_MONOTONIC */
+int64_t fa_now_ms(void); /* CLOCK_MONOTONIC */
 
 void fa_rand_seed(uint64_t seed);
-uint64_t fa_rand(void);    /* per-thread xorshift, seeded from --seed */
-double fa_rand01(void);    /* uniform in [0, 1) */
+uint64_t fa_rand(void); /* per-thread xorshift, seeded from --seed */
+double fa_rand01(void); /* uniform in [0, 1) */
 
 #endif

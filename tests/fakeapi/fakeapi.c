@@ -1,11 +1,11 @@
 /* fakeapi.c: piyasa-fakeapi, an HTTP server standing in for Telegram's Bot API and an
  * OpenAI-compatible LLM provider, for tests, benchmarks and the demo (no internet
  * needed). This file holds main: flags, signals, and the libmicrohttpd daemon's life. */
+#include "common/version.h"
 #include "tests/fakeapi/fa_http.h"
 #include "tests/fakeapi/fa_state.h"
 #include "tests/fakeapi/fa_util.h"
 #include "tests/fakeapi/fa_wait.h"
-#include "common/version.h"
 
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -102,21 +102,49 @@ static int fa_parse_missing(const char *s)
     return rc;
 }
 
-enum { O_PORT = 256, O_BIND, O_LLM_LAT, O_TG_LAT, O_F429, O_F5XX, O_FHANG, O_FBAD, O_SCOPE,
-       O_GUARD, O_RETRY, O_HANG, O_MISSING, O_HISTORY, O_THREADS, O_SEED, O_QUIET, O_VERBOSE,
-       O_HELP, O_VERSION };
+enum {
+    O_PORT = 256,
+    O_BIND,
+    O_LLM_LAT,
+    O_TG_LAT,
+    O_F429,
+    O_F5XX,
+    O_FHANG,
+    O_FBAD,
+    O_SCOPE,
+    O_GUARD,
+    O_RETRY,
+    O_HANG,
+    O_MISSING,
+    O_HISTORY,
+    O_THREADS,
+    O_SEED,
+    O_QUIET,
+    O_VERBOSE,
+    O_HELP,
+    O_VERSION
+};
 
 static const struct option fa_long_opts[] = {
-    { "port", 1, 0, O_PORT },           { "bind", 1, 0, O_BIND },
-    { "llm-latency-ms", 1, 0, O_LLM_LAT }, { "telegram-latency-ms", 1, 0, O_TG_LAT },
-    { "fault-429", 1, 0, O_F429 },      { "fault-5xx", 1, 0, O_F5XX },
-    { "fault-hang", 1, 0, O_FHANG },    { "fault-badjson", 1, 0, O_FBAD },
-    { "fault-scope", 1, 0, O_SCOPE },   { "guard-reject", 1, 0, O_GUARD },
+    { "port", 1, 0, O_PORT },
+    { "bind", 1, 0, O_BIND },
+    { "llm-latency-ms", 1, 0, O_LLM_LAT },
+    { "telegram-latency-ms", 1, 0, O_TG_LAT },
+    { "fault-429", 1, 0, O_F429 },
+    { "fault-5xx", 1, 0, O_F5XX },
+    { "fault-hang", 1, 0, O_FHANG },
+    { "fault-badjson", 1, 0, O_FBAD },
+    { "fault-scope", 1, 0, O_SCOPE },
+    { "guard-reject", 1, 0, O_GUARD },
     { "retry-after", 1, 0, O_RETRY },
-    { "hang-ms", 1, 0, O_HANG },        { "missing-chat", 1, 0, O_MISSING },
-    { "history", 1, 0, O_HISTORY },     { "threads", 1, 0, O_THREADS },
-    { "seed", 1, 0, O_SEED },           { "quiet", 0, 0, O_QUIET },
-    { "verbose", 0, 0, O_VERBOSE },     { "help", 0, 0, O_HELP },
+    { "hang-ms", 1, 0, O_HANG },
+    { "missing-chat", 1, 0, O_MISSING },
+    { "history", 1, 0, O_HISTORY },
+    { "threads", 1, 0, O_THREADS },
+    { "seed", 1, 0, O_SEED },
+    { "quiet", 0, 0, O_QUIET },
+    { "verbose", 0, 0, O_VERBOSE },
+    { "help", 0, 0, O_HELP },
     { "version", 0, 0, O_VERSION },
     { 0, 0, 0, 0 },
 };
@@ -165,8 +193,8 @@ static int fa_parse_args(int argc, char **argv, struct fa_opts *o)
             exit(0);
         }
         if (rc < 0) {
-            fprintf(stderr, "piyasa-fakeapi: bad option or value%s%s\n%s",
-                    optarg ? ": " : "", optarg ? optarg : "", fa_usage);
+            fprintf(stderr, "piyasa-fakeapi: bad option or value%s%s\n%s", optarg ? ": " : "",
+                    optarg ? optarg : "", fa_usage);
             return -1;
         }
     }
@@ -190,8 +218,8 @@ static void fa_raise_nofile(void)
 
 static struct MHD_Daemon *fa_start_daemon(const struct fa_opts *o, const struct sockaddr *sa)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
 
     if (sa->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
@@ -200,14 +228,12 @@ static struct MHD_Daemon *fa_start_daemon(const struct fa_opts *o, const struct 
     return MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, fa_http_access, NULL,
                             MHD_OPTION_EXTERNAL_LOGGER, fa_log_mhd, NULL, /* must be first */
                             MHD_OPTION_NOTIFY_COMPLETED, fa_http_completed, NULL,
-                            MHD_OPTION_SOCK_ADDR, sa,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 0),
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)20000,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FA_CONN_MEMORY,
-                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                            MHD_OPTION_END);
+                            MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_THREAD_POOL_SIZE,
+                            (unsigned)(o->threads > 1 ? o->threads : 0),
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned)20000, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)FA_CONN_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
+                            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
 }
 
 static int fa_make_addr(const struct fa_opts *o, struct sockaddr_storage *ss)
@@ -234,8 +260,8 @@ static void fa_announce(const struct fa_opts *o, struct MHD_Daemon *d, int v6)
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     unsigned port = info && info->port ? info->port : (unsigned)o->port;
 
-    printf("piyasa-fakeapi listening on http://%s%s%s:%u\n", v6 ? "[" : "", o->bind,
-           v6 ? "]" : "", port);
+    printf("piyasa-fakeapi listening on http://%s%s%s:%u\n", v6 ? "[" : "", o->bind, v6 ? "]" : "",
+           port);
     fflush(stdout);
 }
 
@@ -254,8 +280,7 @@ static void fa_init_defaults(struct fa_opts *o)
 }
 
 /* Runs until SIGTERM or SIGINT; then resumes every waiting request and stops MHD. */
-static int fa_serve(const struct fa_opts *o, const struct sockaddr_storage *ss,
-                    const sigset_t *sigs)
+static int fa_serve(const struct fa_opts *o, const struct sockaddr_storage *ss, const sigset_t *sigs)
 {
     struct MHD_Daemon *d;
     int sig = 0;

@@ -19,8 +19,14 @@
 static char db_url[256], admin_url[256], db_name[64], prefix[32];
 static int fake_port, http_port;
 
-int itest_fake_port(void) { return fake_port; }
-int itest_http_port(void) { return http_port; }
+int itest_fake_port(void)
+{
+	return fake_port;
+}
+int itest_http_port(void)
+{
+	return http_port;
+}
 
 int64_t itest_now_ms(void)
 {
@@ -114,9 +120,11 @@ void itest_env_teardown(void)
 
 	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db_name);
 	admin_exec(sql);
-	redisContext *c = redisConnect("127.0.0.1", atoi(strrchr(getenv("PIYASA_REDIS_URL"), ':') + 1));
+	redisContext *c =
+		redisConnect("127.0.0.1", atoi(strrchr(getenv("PIYASA_REDIS_URL"), ':') + 1));
 	if (c && !c->err) {
-		redisReply *r = redisCommand(c, "EVAL %s 0 %s*",
+		redisReply *r = redisCommand(
+			c, "EVAL %s 0 %s*",
 			"local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) n = n + 1 end return n",
 			prefix);
 		freeReplyObject(r);
@@ -460,25 +468,26 @@ char *itest_write_cast(int nbots, long long chat_id)
 	json_t *cast = json_object(), *bots = json_array();
 	char *path, name[32], token[64];
 
-	json_object_set_new(cast, "chats", json_pack("[{s:I, s:s}]", "id", (json_int_t)chat_id,
-						     "title", "Test Grubu"));
+	json_object_set_new(cast, "chats",
+			    json_pack("[{s:I, s:s}]", "id", (json_int_t)chat_id, "title", "Test Grubu"));
 	for (int i = 1; i <= nbots; i++) {
 		snprintf(name, sizeof name, "bot%02d", i);
 		snprintf(token, sizeof token, "%d:test-token-%d", 9000000 + i, i);
-		json_array_append_new(bots, json_pack("{s:s, s:s, s:{s:s, s:s}, s:[I]}", "name", name,
-						      "token", token, "persona_profile", "tone",
-						      "samimi", "risk_profile", "orta", "chats",
-						      (json_int_t)chat_id));
+		json_array_append_new(bots, json_pack("{s:s, s:s, s:{s:s, s:s}, s:[I]}", "name",
+						      name, "token", token, "persona_profile",
+						      "tone", "samimi", "risk_profile", "orta",
+						      "chats", (json_int_t)chat_id));
 	}
 	json_object_set_new(cast, "bots", bots);
 	/* These tests measure the engine: the market chat's caps, checks and
 	 * typing are out of their way (test_market tests those). */
-	json_object_set_new(cast, "settings", json_pack(
-		"{s:b, s:b, s:b, s:b, s:{s:i, s:i}, s:i, s:f, s:i}",
-		"typing_enabled", 0, "consistency_guard_enabled", 0, "semantic_dedup_enabled", 0,
-		"dedup_enabled", 0, "bot_hourly_msg_limit", "min", 0, "max", 1000000,
-		"max_msgs_per_min", 0, "short_reaction_probability", 0.0,
-		"memorize_interval", 0));
+	json_object_set_new(cast, "settings",
+			    json_pack("{s:b, s:b, s:b, s:b, s:{s:i, s:i}, s:i, s:f, s:i}",
+				      "typing_enabled", 0, "consistency_guard_enabled", 0,
+				      "semantic_dedup_enabled", 0, "dedup_enabled", 0,
+				      "bot_hourly_msg_limit", "min", 0, "max", 1000000,
+				      "max_msgs_per_min", 0, "short_reaction_probability", 0.0,
+				      "memorize_interval", 0));
 	if (asprintf(&path, "/tmp/itest-cast-%d.json", (int)getpid()) < 0)
 		abort();
 	json_dump_file(cast, path, JSON_INDENT(1));

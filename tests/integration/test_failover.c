@@ -3,6 +3,9 @@
  * provider "two", and when "one" is back it must return through half-open
  * probes, not a burst. The outage is 12 s here (a minute in the issue) to keep
  * the suite short; the breaker's waits double per trip, so the shape is the same. */
+#include "tests/check_main.h"
+#include "tests/integration/itest.h"
+
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,9 +13,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include "tests/integration/itest.h"
-#include "tests/check_main.h"
 
 #define CHAT -1001000000099LL
 
@@ -24,17 +24,19 @@ static void setup(void)
 	FILE *f;
 
 	itest_env_setup();
-	unsetenv("PIYASA_LLM_BASE_URL"); /* both providers come from the file */
+	unsetenv("PIYASA_LLM_BASE_URL");       /* both providers come from the file */
 	setenv("PIYASA_LOG_LEVEL", "info", 1); /* breaker recoveries are notices */
 	fake = itest_fake_start(NULL);
 	snprintf(conf, sizeof conf, "/tmp/itest-failover-%d.conf", (int)getpid());
 	snprintf(logpath, sizeof logpath, "/tmp/itest-failover-%d.log", (int)getpid());
 	f = fopen(conf, "w");
-	fprintf(f, "backoff_base_ms = 100\nbackoff_max_ms = 1000\n[log]\nlevel = info\n"
-		   "[provider one]\nbase_url = http://127.0.0.1:%d/v1\nmodel = model-a\napi_key = key-a\n"
-		   "timeout_ms = 2000\n"
-		   "[provider two]\nbase_url = http://127.0.0.1:%d/v1\nmodel = model-b\napi_key = key-b\n"
-		   "timeout_ms = 2000\n", itest_fake_port(), itest_fake_port());
+	fprintf(f,
+		"backoff_base_ms = 100\nbackoff_max_ms = 1000\n[log]\nlevel = info\n"
+		"[provider one]\nbase_url = http://127.0.0.1:%d/v1\nmodel = model-a\napi_key = key-a\n"
+		"timeout_ms = 2000\n"
+		"[provider two]\nbase_url = http://127.0.0.1:%d/v1\nmodel = model-b\napi_key = key-b\n"
+		"timeout_ms = 2000\n",
+		itest_fake_port(), itest_fake_port());
 	fclose(f);
 }
 
@@ -82,7 +84,8 @@ static int log_has(const char *needle)
 
 static int sent_count(void *arg)
 {
-	return itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'") >= (long long)(intptr_t)arg;
+	return itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'") >=
+	       (long long)(intptr_t)arg;
 }
 
 START_TEST(breaker_opens_traffic_moves_and_comes_back_through_half_open)

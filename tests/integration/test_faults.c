@@ -2,6 +2,9 @@
  * 5xx, 5% with 429 + retry_after, 2% hanging past the client timeout, 1% with
  * malformed JSON, and a worker kill -9'ed every 3 s. Every job must end in one
  * terminal row, the fake must count zero duplicate sends, nothing may be lost. */
+#include "tests/check_main.h"
+#include "tests/integration/itest.h"
+
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,9 +12,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include "tests/integration/itest.h"
-#include "tests/check_main.h"
 
 #define CHAT -1001000000077LL
 #define JOBS 10000
@@ -21,8 +21,18 @@ static char conf[64];
 
 static void setup(void)
 {
-	const char *faults[] = { "--fault-5xx", "0.10", "--fault-429", "0.05", "--fault-hang", "0.02",
-				 "--fault-badjson", "0.01", "--hang-ms", "2500", "--retry-after", "1",
+	const char *faults[] = { "--fault-5xx",
+				 "0.10",
+				 "--fault-429",
+				 "0.05",
+				 "--fault-hang",
+				 "0.02",
+				 "--fault-badjson",
+				 "0.01",
+				 "--hang-ms",
+				 "2500",
+				 "--retry-after",
+				 "1",
 				 NULL };
 	FILE *f;
 
@@ -32,9 +42,10 @@ static void setup(void)
 	f = fopen(conf, "w");
 	/* Short client timeouts so hung calls cost 1.5 s, quick retries, room for
 	 * the attempts a 30% per-attempt failure rate needs. */
-	fprintf(f, "backoff_base_ms = 100\nbackoff_max_ms = 2000\nmax_attempts = 10\n"
-		   "lease_ms = 5000\nmax_inflight = 500\n[telegram]\ntimeout_ms = 1500\n"
-		   "[provider fake]\nbase_url = %s\nmodel = fake-1\napi_key = k\ntimeout_ms = 1500\n",
+	fprintf(f,
+		"backoff_base_ms = 100\nbackoff_max_ms = 2000\nmax_attempts = 10\n"
+		"lease_ms = 5000\nmax_inflight = 500\n[telegram]\ntimeout_ms = 1500\n"
+		"[provider fake]\nbase_url = %s\nmodel = fake-1\napi_key = k\ntimeout_ms = 1500\n",
 		getenv("PIYASA_LLM_BASE_URL"));
 	fclose(f);
 }
@@ -98,9 +109,10 @@ START_TEST(every_job_terminal_no_duplicates_under_faults_and_kill9)
 	long long sent = itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'");
 	long long unknown = itest_pg_int("SELECT count(*) FROM messages WHERE status = 'unknown'");
 	long long failed = itest_pg_int("SELECT count(*) FROM messages WHERE status = 'failed'");
-	fprintf(stderr, "faults: %d jobs in %.1f s, %d workers killed: sent %lld, unknown %lld, "
-		"failed %lld; fake: %lld sends, %lld duplicates\n", JOBS,
-		(double)(itest_now_ms() - t0) / 1000.0, kills, sent, unknown, failed,
+	fprintf(stderr,
+		"faults: %d jobs in %.1f s, %d workers killed: sent %lld, unknown %lld, "
+		"failed %lld; fake: %lld sends, %lld duplicates\n",
+		JOBS, (double)(itest_now_ms() - t0) / 1000.0, kills, sent, unknown, failed,
 		(long long)json_integer_value(json_object_get(st, "sends")),
 		(long long)json_integer_value(json_object_get(st, "duplicate_sends")));
 	ck_assert_int_ge(kills, 3);

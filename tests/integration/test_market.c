@@ -8,6 +8,9 @@
  *   - every human mention got exactly one answer from the bot mentioned, as a
  *     reply to the human's message; each human message is stored once;
  *   - no duplicate send, no bot answering itself, typing shown. */
+#include "tests/check_main.h"
+#include "tests/integration/itest.h"
+
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,9 +18,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include "tests/integration/itest.h"
-#include "tests/check_main.h"
 
 #define NCHATS 20
 #define NBOTS 200
@@ -75,17 +75,20 @@ static char *write_cast(void)
 			      i % 3 ? "yüksek" : "sakin", "empathy", 0.8, "chats",
 			      (json_int_t)(CHAT0 - (i - 1) % NCHATS));
 		if (i % 5 == 0)
-			json_object_set_new(b, "stances", json_pack("[{s:s, s:s, s:f}]", "topic", "FX",
-				"stance_text", "Dolar/TL yukarı gider, TL varlıklara temkinli bakıyorum.",
-				"confidence", 0.8));
+			json_object_set_new(
+				b, "stances",
+				json_pack("[{s:s, s:s, s:f}]", "topic", "FX", "stance_text",
+					  "Dolar/TL yukarı gider, TL varlıklara temkinli bakıyorum.",
+					  "confidence", 0.8));
 		json_array_append_new(bots, b);
 	}
 	json_object_set_new(cast, "chats", chats);
 	json_object_set_new(cast, "bots", bots);
-	json_object_set_new(cast, "settings", json_pack(
-		"{s:b, s:i, s:i, s:{s:i, s:i}, s:[]}", "simulation_active", 0, "scale_factor", SCALE,
-		"max_msgs_per_min", PER_MIN, "bot_hourly_msg_limit", "min", 3, "max", HOURLY_MAX,
-		"prime_hours"));
+	json_object_set_new(cast, "settings",
+			    json_pack("{s:b, s:i, s:i, s:{s:i, s:i}, s:[]}", "simulation_active", 0,
+				      "scale_factor", SCALE, "max_msgs_per_min", PER_MIN,
+				      "bot_hourly_msg_limit", "min", 3, "max", HOURLY_MAX,
+				      "prime_hours"));
 	if (asprintf(&path, "/tmp/itest-market-%d.json", (int)getpid()) < 0)
 		abort();
 	json_dump_file(cast, path, JSON_INDENT(1));
@@ -95,7 +98,8 @@ static char *write_cast(void)
 
 static int some_sent(void *arg)
 {
-	return itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'") >= (long long)(intptr_t)arg;
+	return itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'") >=
+	       (long long)(intptr_t)arg;
 }
 
 struct mention {
@@ -111,7 +115,8 @@ static int all_answered(void *arg)
 
 	(void)arg;
 	for (int c = 0; c < NCHATS; c++) {
-		snprintf(sql, sizeof sql, "SELECT count(*) FROM messages WHERE status = 'sent' AND "
+		snprintf(sql, sizeof sql,
+			 "SELECT count(*) FROM messages WHERE status = 'sent' AND "
 			 "chat_id = %lld AND reply_to_message_id = %lld AND bot_id = %d",
 			 mentions[c].chat, mentions[c].msg, mentions[c].bot);
 		if (itest_pg_int(sql) < 1)
@@ -130,11 +135,13 @@ static void human_mentions(int c)
 
 	ids[0] = '\0';
 	for (int i = c + 1; i <= NBOTS; i += NCHATS)
-		off += (size_t)snprintf(ids + off, sizeof ids - off, "%s%lld", off ? "," : "", tg_id(i));
+		off += (size_t)snprintf(ids + off, sizeof ids - off, "%s%lld", off ? "," : "",
+					tg_id(i));
 	snprintf(body, sizeof body,
 		 "{\"chat_id\": %lld, \"text\": \"@mbot%03d sence dolar bu hafta nereye gider?\", "
 		 "\"from\": {\"id\": %d, \"username\": \"ayse%d\", \"first_name\": \"Ayşe\"}, "
-		 "\"bot_ids\": [%s]}", CHAT0 - c, bot, 500 + c, c, ids);
+		 "\"bot_ids\": [%s]}",
+		 CHAT0 - c, bot, 500 + c, c, ids);
 	r = itest_fake_post("/_control/human", body);
 	ck_assert_msg(r != NULL, "the fake refused the human message");
 	mentions[c].chat = CHAT0 - c;
@@ -170,7 +177,8 @@ START_TEST(two_hundred_bots_twenty_chats_a_simulated_hour)
 
 	sent = itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'");
 	fprintf(stderr, "market: %lld messages in a simulated hour, %lld bots spoke, %lld chats\n",
-		sent, itest_pg_int("SELECT count(DISTINCT bot_id) FROM messages WHERE status = 'sent'"),
+		sent,
+		itest_pg_int("SELECT count(DISTINCT bot_id) FROM messages WHERE status = 'sent'"),
 		itest_pg_int("SELECT count(DISTINCT chat_id) FROM messages WHERE status = 'sent'"));
 	ck_assert_msg(sent >= 500, "only %lld messages", sent);
 	ck_assert_int_ge(itest_pg_int("SELECT count(DISTINCT bot_id) FROM messages WHERE status = 'sent'"),
@@ -182,7 +190,8 @@ START_TEST(two_hundred_bots_twenty_chats_a_simulated_hour)
 		 "SELECT coalesce(max(n), 0) FROM (SELECT a.id, count(*) AS n FROM messages a "
 		 "JOIN messages b ON b.bot_id = a.bot_id AND b.status = 'sent' "
 		 "AND b.sent_at <= a.sent_at AND b.sent_at > a.sent_at - make_interval(secs => %f) "
-		 "WHERE a.status = 'sent' GROUP BY a.id) x", 3600.0 / SCALE - 0.15);
+		 "WHERE a.status = 'sent' GROUP BY a.id) x",
+		 3600.0 / SCALE - 0.15);
 	n = itest_pg_int(sql);
 	fprintf(stderr, "market: most messages of one bot in a simulated hour: %lld (cap %d)\n", n,
 		HOURLY_MAX);
@@ -194,7 +203,8 @@ START_TEST(two_hundred_bots_twenty_chats_a_simulated_hour)
 		 "SELECT coalesce(max(n), 0) FROM (SELECT a.id, count(*) AS n FROM messages a "
 		 "JOIN messages b ON b.chat_id = a.chat_id AND b.status = 'sent' "
 		 "AND b.sent_at <= a.sent_at AND b.sent_at > a.sent_at - make_interval(secs => %f) "
-		 "WHERE a.status = 'sent' GROUP BY a.id) x", 60.0 / SCALE - 0.15);
+		 "WHERE a.status = 'sent' GROUP BY a.id) x",
+		 60.0 / SCALE - 0.15);
 	n = itest_pg_int(sql);
 	fprintf(stderr, "market: most messages of one chat in a simulated minute: %lld (cap %d)\n",
 		n, PER_MIN);
@@ -202,7 +212,8 @@ START_TEST(two_hundred_bots_twenty_chats_a_simulated_hour)
 
 	/* Every mention: exactly one answer from the bot mentioned. */
 	for (int c = 0; c < NCHATS; c++) {
-		snprintf(sql, sizeof sql, "SELECT count(*) FROM messages WHERE status = 'sent' AND "
+		snprintf(sql, sizeof sql,
+			 "SELECT count(*) FROM messages WHERE status = 'sent' AND "
 			 "chat_id = %lld AND reply_to_message_id = %lld AND bot_id = %d",
 			 mentions[c].chat, mentions[c].msg, mentions[c].bot);
 		ck_assert_int_eq(itest_pg_int(sql), 1);
@@ -212,18 +223,22 @@ START_TEST(two_hundred_bots_twenty_chats_a_simulated_hour)
 			 NCHATS);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM (SELECT chat_id, telegram_message_id "
 				      "FROM messages WHERE status = 'received' GROUP BY 1, 2 "
-				      "HAVING count(*) > 1) x"), 0);
+				      "HAVING count(*) > 1) x"),
+			 0);
 	/* Nobody answers itself. */
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages a JOIN messages b ON "
 				      "b.chat_id = a.chat_id AND b.telegram_message_id = "
-				      "a.reply_to_message_id WHERE a.bot_id = b.bot_id"), 0);
+				      "a.reply_to_message_id WHERE a.bot_id = b.bot_id"),
+			 0);
 	/* Messages carry what they are about. */
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent' AND "
-				      "NOT metadata ? 'topic'"), 0);
+				      "NOT metadata ? 'topic'"),
+			 0);
 	/* No text twice from one bot. */
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM (SELECT bot_id, text FROM messages "
 				      "WHERE status = 'sent' AND NOT metadata ? 'reaction' "
-				      "GROUP BY 1, 2 HAVING count(*) > 1) x"), 0);
+				      "GROUP BY 1, 2 HAVING count(*) > 1) x"),
+			 0);
 	/* Exactly once: every send the fake took is one 'sent' row, and back.
 	 * (The fake's duplicate_sends counts equal texts in a chat, and two bots
 	 * may well react with the same emoji.) */
@@ -231,7 +246,8 @@ START_TEST(two_hundred_bots_twenty_chats_a_simulated_hour)
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "sends")),
 			 itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'"));
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE status IN "
-				      "('unknown', 'failed', 'sending', 'retry')"), 0);
+				      "('unknown', 'failed', 'sending', 'retry')"),
+			 0);
 	json_decref(st);
 	{
 		long status;

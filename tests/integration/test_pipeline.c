@@ -1,6 +1,9 @@
 /* The walking skeleton end to end: supervisor + 4 workers + the fake APIs +
  * PostgreSQL + Redis. 2,000 jobs over 40 bots must become 2,000 rows 'sent',
  * 2,000 sends at the fake and not one duplicate. */
+#include "tests/check_main.h"
+#include "tests/integration/itest.h"
+
 #include <check.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
@@ -10,9 +13,6 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include "tests/integration/itest.h"
-#include "tests/check_main.h"
 
 #define CHAT -1001000000042LL
 
@@ -71,7 +71,8 @@ static unsigned notices_heard(redisContext *c)
 
 static int all_sent(void *arg)
 {
-	return itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'") >= (long long)(intptr_t)arg;
+	return itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'") >=
+	       (long long)(intptr_t)arg;
 }
 
 START_TEST(two_thousand_jobs_forty_bots_four_workers)
@@ -87,12 +88,13 @@ START_TEST(two_thousand_jobs_forty_bots_four_workers)
 	sup = itest_supervisor("4");
 	t0 = itest_now_ms();
 	ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--count", "2000", NULL), 0);
-	ck_assert_msg(itest_wait_for(all_sent, (void *)(intptr_t)2000, 90000),
-		      "only %lld of 2000 sent", itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'"));
+	ck_assert_msg(itest_wait_for(all_sent, (void *)(intptr_t)2000, 90000), "only %lld of 2000 sent",
+		      itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'"));
 	fprintf(stderr, "pipeline: 2000 jobs sent in %lld ms\n", (long long)(itest_now_ms() - t0));
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages"), 2000);
 	ck_assert_int_eq(itest_pg_int("SELECT count(DISTINCT bot_id) FROM messages"), 40);
-	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE telegram_message_id IS NULL"), 0);
+	ck_assert_int_eq(
+		itest_pg_int("SELECT count(*) FROM messages WHERE telegram_message_id IS NULL"), 0);
 	json_t *st = itest_fake_stats();
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "sends")), 2000);
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "duplicate_sends")), 0);
@@ -173,8 +175,10 @@ START_TEST(semantic_dedup_sees_the_sent_messages)
 	calls = json_integer_value(json_object_get(emb, "calls"));
 	inputs = json_integer_value(json_object_get(emb, "inputs"));
 	json_decref(st);
-	fprintf(stderr, "semantic dedup: %lld sent of 208, %lld drafts too similar, %lld embeddings "
-		"requests for %lld drafts\n", sent, similar, calls, inputs);
+	fprintf(stderr,
+		"semantic dedup: %lld sent of 208, %lld drafts too similar, %lld embeddings "
+		"requests for %lld drafts\n",
+		sent, similar, calls, inputs);
 	ck_assert_int_ge(sent, 8); /* each bot's first message had nothing to resemble */
 	ck_assert_int_lt(sent, 150);
 	ck_assert_int_ge(similar, 100);
@@ -197,14 +201,17 @@ START_TEST(malformed_job_goes_to_dead_letters_with_reason)
 	/* A producer with a bug: an id pushed with a body that is not a job. */
 	const char *prefix = getenv("PIYASA_REDIS_PREFIX");
 	ck_assert_int_eq(itest_ctl("enqueue", "--bot", "2", "--chat", "-1001000000042", NULL), 0);
-	ck_assert_int_ge(itest_redis_int("HSET %s:{w0}:jobs bad1 %s", prefix, "{\"id\":\"bad1\",\"kind\":\"dance\"}"), 0);
+	ck_assert_int_ge(itest_redis_int("HSET %s:{w0}:jobs bad1 %s", prefix,
+					 "{\"id\":\"bad1\",\"kind\":\"dance\"}"),
+			 0);
 	ck_assert_int_ge(itest_redis_int("RPUSH %s:{w0}:q:normal bad1", prefix), 1);
 	ck_assert_int_ge(itest_redis_int("LPUSH %s:{w0}:wake 1", prefix), 1);
 	ck_assert(itest_wait_for(all_sent, (void *)(intptr_t)1, 30000));
 	for (int i = 0; i < 100 && itest_pg_int("SELECT count(*) FROM dead_jobs") < 1; i++)
 		usleep(100000);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE job_id = 'bad1' "
-				      "AND reason LIKE 'malformed job:%kind%'"), 1);
+				      "AND reason LIKE 'malformed job:%kind%'"),
+			 1);
 	ck_assert_int_eq(itest_redis_int("HEXISTS %s:{w0}:jobs bad1", prefix), 0);
 	unlink(cast);
 	free(cast);
@@ -221,8 +228,7 @@ static void push_raw(const char *id, size_t idlen, const char *body, size_t len)
 {
 	const char *prefix = getenv("PIYASA_REDIS_PREFIX");
 
-	ck_assert_int_ge(itest_redis_int("HSET %s:{w0}:jobs %b %b", prefix, id, idlen, body, len),
-			 0);
+	ck_assert_int_ge(itest_redis_int("HSET %s:{w0}:jobs %b %b", prefix, id, idlen, body, len), 0);
 	ck_assert_int_ge(itest_redis_int("RPUSH %s:{w0}:q:normal %b", prefix, id, idlen), 1);
 }
 
@@ -256,14 +262,15 @@ START_TEST(hostile_jobs_reach_their_dead_letters)
 			 2);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE job_id = 'bad3' AND "
 				      "decode(substr(job, 8), 'base64') = "
-				      "'\\x7b226964223a2262616433227d007461696c'::bytea"), 1);
+				      "'\\x7b226964223a2262616433227d007461696c'::bytea"),
+			 1);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE job_id = 'bad4' "
 				      "AND reason LIKE 'malformed job: not JSON: invalid escape%'"),
 			 1);
-	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE length(job_id) = 100"),
-			 1);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE length(job_id) = 100"), 1);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE job_id = 'bad5?' AND "
-				      "reason LIKE '%not its own'"), 1);
+				      "reason LIKE '%not its own'"),
+			 1);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE job_id LIKE 'bad%'"), 0);
 	ck_assert_int_eq(itest_redis_int("HLEN %s:{w0}:jobs", prefix), 0);
 	ck_assert_int_eq(itest_redis_int("ZCARD %s:{w0}:leased", prefix), 0);
@@ -290,7 +297,8 @@ START_TEST(enqueue_at_a_rate_spreads_the_jobs)
 	sup = itest_supervisor("2");
 	t0 = itest_now_ms();
 	ck_assert_int_eq(itest_ctl("enqueue", "--chat", "-1001000000042", "--count", "21", "--rate",
-				   "40", NULL), 0);
+				   "40", NULL),
+			 0);
 	ck_assert_int_ge(itest_now_ms() - t0, 480); /* 20 gaps of 25 ms */
 	ck_assert(itest_wait_for(all_sent, (void *)(intptr_t)21, 30000));
 	long long span = itest_pg_int("SELECT (extract(epoch FROM max(enqueued_at) - "

@@ -8,10 +8,15 @@
  * ports. A janitor process forked by the setup kills the supervisor and the fake
  * and drops the database if the test dies without its teardown (a failed
  * assertion _exit()s, a timeout SIGKILLs), and keeps the supervisor's log then. */
+#include "tests/check_main.h"
+#include "tests/integration/itest.h"
+
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,14 +27,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "tests/integration/itest.h"
-#include "tests/check_main.h"
 
 #define CHAT -1001000000077LL
 #define CHAT_S "-1001000000077"
@@ -46,10 +46,12 @@ static char logpath[128], cfgpath[128], *cast;
 /* The files a test writes, but its log. */
 static void remove_files(pid_t test)
 {
-	static const char *const fmt[] = { "/tmp/itest-sup-%d.conf", "/tmp/itest-sup-%d.conf.tmp",
-					   "/tmp/itest-cast-%d.json", "/tmp/itest-crasher-%d.sh",
-					   "/tmp/itest-crasher-%d.sh.tmp", "/tmp/itest-crasher-%d.starts",
-					   "/tmp/itest-notify-%d.sock" };
+	static const char *const fmt[] = {
+		"/tmp/itest-sup-%d.conf",       "/tmp/itest-sup-%d.conf.tmp",
+		"/tmp/itest-cast-%d.json",      "/tmp/itest-crasher-%d.sh",
+		"/tmp/itest-crasher-%d.sh.tmp", "/tmp/itest-crasher-%d.starts",
+		"/tmp/itest-notify-%d.sock"
+	};
 	char path[128];
 
 	for (size_t i = 0; i < sizeof fmt / sizeof fmt[0]; i++) {
@@ -85,8 +87,7 @@ static void janitor_main(int fd, pid_t test)
 	itest_env_teardown();
 	remove_files(test);
 	if (*logpath)
-		fprintf(stderr, "supervisor test %d died: its log is kept in %s\n", (int)test,
-			logpath);
+		fprintf(stderr, "supervisor test %d died: its log is kept in %s\n", (int)test, logpath);
 	_exit(0);
 }
 
@@ -326,8 +327,8 @@ static int fleet_ready(void *arg)
 static void wait_fleet(int n, int timeout_ms)
 {
 	ck_assert_msg(itest_wait_for(fleet_ready, (void *)(intptr_t)n, timeout_ms),
-		      "the fleet of %d workers did not become ready in %d ms (log: %s)", n, timeout_ms,
-		      logpath);
+		      "the fleet of %d workers did not become ready in %d ms (log: %s)", n,
+		      timeout_ms, logpath);
 }
 
 static void fleet_pids(int n, int *pids)
@@ -522,16 +523,19 @@ START_TEST(kill9_worker_under_load_respawns_fast_and_loses_nothing)
 	took = kill9_and_time(0, pids[0], 5000);
 	ck_assert_msg(took >= 0, "worker 0 was not replaced by a READY worker within 5 s");
 	wait_log(" ms after its predecessor died", 1, 2000); /* the tick after READY logs it */
-	fprintf(stderr, "measured: respawn after kill -9 under load: %ld ms until /status showed "
-			"the new pid ready (supervisor log: ready %ld ms after its predecessor died)\n",
+	fprintf(stderr,
+		"measured: respawn after kill -9 under load: %ld ms until /status showed "
+		"the new pid ready (supervisor log: ready %ld ms after its predecessor died)\n",
 		took, log_number_before(" ms after its predecessor died"));
 	ck_assert_msg(took < 1000, "the new worker was READY only %ld ms after the kill", took);
 	wait_terminal(2000, 60000);
 	sent = with_status("sent");
 	unknown = with_status("unknown");
 	sends = fake_stat("sends");
-	fprintf(stderr, "measured: kill -9 of a worker with 2000 jobs: %ld sent, %ld unknown, "
-			"%ld sends at the fake\n", sent, unknown, sends);
+	fprintf(stderr,
+		"measured: kill -9 of a worker with 2000 jobs: %ld sent, %ld unknown, "
+		"%ld sends at the fake\n",
+		sent, unknown, sends);
 	/* One row per job; 'unknown' only where a send may have happened. */
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages"), 2000);
 	ck_assert_int_eq(itest_pg_int("SELECT count(DISTINCT job_id) FROM messages"), 2000);
@@ -584,7 +588,8 @@ static void write_crasher(const char *path, const char *starts)
 				  "  exit 1 ;;\n"
 				  "esac\n"
 				  "exec %s \"$@\"\n",
-				  starts, starts, real, real), 0);
+				  starts, starts, real, real),
+			 0);
 	write_file(path, text);
 	ck_assert_int_eq(chmod(path, 0755), 0);
 	free(text);
@@ -647,7 +652,8 @@ START_TEST(twenty_crashes_in_a_row_back_off_and_the_supervisor_stays_up)
 	for (int i = 0; i < 20; i++) {
 		long long ms = (t[i + 1] - t[i]) / 1000000, c = i < 3 ? 100LL << i : 800;
 		ck_assert_msg(ms >= c / 2 - 30, "interval %d is %lld ms, below %lld", i, ms, c / 2);
-		ck_assert_msg(ms <= c + 500, "interval %d is %lld ms, far above its cap %lld", i, ms, c);
+		ck_assert_msg(ms <= c + 500, "interval %d is %lld ms, far above its cap %lld", i,
+			      ms, c);
 		/* capped delays (>= 400 ms) are all longer than the first two (<= 200 ms) */
 		if (i >= 3)
 			for (int k = 0; k < 2; k++)
@@ -694,8 +700,9 @@ START_TEST(sighup_with_a_bad_config_keeps_running)
 	ck_assert_int_eq(after[1], before[1]);
 	doc = get_json("/status");
 	ck_assert_int_eq(json_integer_value(json_object_get(doc, "reloads")), 0);
-	ck_assert_int_eq(json_integer_value(json_object_get(
-				 json_object_get(doc, "config"), "drain_timeout_ms")), 5000);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(doc, "config"),
+							    "drain_timeout_ms")),
+			 5000);
 	json_decref(doc);
 	ck_assert_int_eq(ctl("enqueue", "--chat", CHAT_S, "--count", "40", NULL), 0);
 	wait_terminal(40, 20000);
@@ -821,9 +828,10 @@ START_TEST(resize_four_six_five_under_a_stream_runs_every_job_once)
 	json_decref(doc);
 	grow_ms = log_number_after("resize 4 -> 6 took ");
 	shrink_ms = log_number_after("resize 6 -> 5 took ");
-	fprintf(stderr, "measured: %d jobs in a stream; resize 4 -> 6 took %ld ms, 6 -> 5 took "
-			"%ld ms (supervisor log); longest silence in the chat: %ld ms before, %ld ms "
-			"after the reload, %ld ms after 4 -> 6, %ld ms after 6 -> 5\n",
+	fprintf(stderr,
+		"measured: %d jobs in a stream; resize 4 -> 6 took %ld ms, 6 -> 5 took "
+		"%ld ms (supervisor log); longest silence in the chat: %ld ms before, %ld ms "
+		"after the reload, %ld ms after 4 -> 6, %ld ms after 6 -> 5\n",
 		50 * ok, grow_ms, shrink_ms, longest_gap(r_start + 200, r_reload),
 		longest_gap(r_reload, r_reload + 900), longest_gap(r_grow, r_grow + 900),
 		longest_gap(r_shrink, r_shrink + 900));
@@ -871,12 +879,14 @@ START_TEST(sigterm_under_load_drains_in_time_and_loses_nothing)
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
 	done = terminal();
 	left = redis_leftovers(4);
-	fprintf(stderr, "measured: SIGTERM with %lld of 3000 jobs done: supervisor exited 0 in "
-			"%ld ms (log: every worker stopped in %ld ms), %lld left in Redis\n", done,
-		drain_ms, log_number_after("every worker stopped in "), left);
+	fprintf(stderr,
+		"measured: SIGTERM with %lld of 3000 jobs done: supervisor exited 0 in "
+		"%ld ms (log: every worker stopped in %ld ms), %lld left in Redis\n",
+		done, drain_ms, log_number_after("every worker stopped in "), left);
 	ck_assert_int_lt(done, 3000); /* it really was mid-way */
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE status IN "
-				      "('sending','retry')"), 0);
+				      "('sending','retry')"),
+			 0);
 	ck_assert_int_eq(done + left, 3000);
 	/* The next start finishes the rest, each job once. */
 	sup = start_sup("--workers", "4", "--config", cfgpath, NULL);
@@ -913,14 +923,16 @@ START_TEST(a_drain_hands_back_the_jobs_held_for_pacing)
 	reaped(&sup);
 	done = terminal();
 	left = redis_leftovers(2);
-	fprintf(stderr, "measured: SIGTERM with %lld of 200 jobs sent, the rest held for pacing: "
-			"exited in %ld ms (log: every worker stopped in %ld ms), %lld back in Redis\n",
+	fprintf(stderr,
+		"measured: SIGTERM with %lld of 200 jobs sent, the rest held for pacing: "
+		"exited in %ld ms (log: every worker stopped in %ld ms), %lld back in Redis\n",
 		done, drain_ms, log_number_after("every worker stopped in "), left);
 	ck_assert_msg(drain_ms < 2000, "the drain took %ld ms", drain_ms);
 	ck_assert_int_eq(log_count("drained: exiting"), 2);
 	ck_assert_int_eq(log_count("handles still open"), 0);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE status IN "
-				      "('sending','retry')"), 0);
+				      "('sending','retry')"),
+			 0);
 	ck_assert_int_eq(done + left, 200);
 }
 END_TEST
@@ -971,7 +983,7 @@ END_TEST
 
 struct note {
 	char text[512];
-	int64_t at_us;   /* CLOCK_MONOTONIC when received */
+	int64_t at_us; /* CLOCK_MONOTONIC when received */
 	pid_t pid;
 };
 
@@ -1011,7 +1023,9 @@ static int notify_until(int fd, const char *line, int timeout_ms)
 		struct pollfd pfd = { fd, POLLIN, 0 };
 		struct note *n = &notes[nnotes < 255 ? nnotes : 255];
 		struct iovec iov = { n->text, sizeof n->text - 1 };
-		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl_buf,
+		struct msghdr m = { .msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = ctl_buf,
 				    .msg_controllen = sizeof ctl_buf };
 		ssize_t len;
 
@@ -1050,7 +1064,8 @@ static int note_has(int i, const char *line)
 static long long model_tokens(const char *model)
 {
 	json_t *st = itest_fake_stats();
-	long long v = json_integer_value(json_object_get(json_object_get(st, "tokens_by_model"), model));
+	long long v =
+		json_integer_value(json_object_get(json_object_get(st, "tokens_by_model"), model));
 
 	json_decref(st);
 	return v;
@@ -1066,7 +1081,8 @@ START_TEST(notify_socket_sees_ready_reloading_ready_watchdog_stopping)
 
 	snprintf(path, sizeof path, "/tmp/itest-notify-%d.sock", (int)getpid());
 	fd = notify_open(path);
-	write_file(cfgpath, "workers = 2\n[provider p1]\nbase_url = http://unused/v1\nmodel = model-a\n");
+	write_file(cfgpath,
+		   "workers = 2\n[provider p1]\nbase_url = http://unused/v1\nmodel = model-a\n");
 	fake = start_fake(NULL);
 	import_cast(4);
 	setenv("NOTIFY_SOCKET", path, 1);
@@ -1084,7 +1100,8 @@ START_TEST(notify_socket_sees_ready_reloading_ready_watchdog_stopping)
 	wait_terminal(10, 20000);
 	model_a = model_tokens("model-a");
 	ck_assert_int_gt(model_a, 0);
-	write_file(cfgpath, "workers = 2\n[provider p1]\nbase_url = http://unused/v1\nmodel = model-b\n");
+	write_file(cfgpath,
+		   "workers = 2\n[provider p1]\nbase_url = http://unused/v1\nmodel = model-b\n");
 	kill(sup, SIGHUP);
 	reloading = notify_until(fd, "RELOADING=1", 5000);
 	ck_assert_msg(reloading >= 0, "no RELOADING=1 after SIGHUP");
@@ -1095,8 +1112,10 @@ START_TEST(notify_socket_sees_ready_reloading_ready_watchdog_stopping)
 	ck_assert_int_gt(mono, notes[reloading].at_us - 1000000);
 	ready2 = notify_until(fd, "READY=1", 5000);
 	ck_assert_msg(ready2 >= 0, "no READY=1 after RELOADING=1");
-	fprintf(stderr, "measured: reload (SIGHUP, valid config, same size): RELOADING=1 -> "
-			"READY=1 in %lld us\n", (long long)(notes[ready2].at_us - mono));
+	fprintf(stderr,
+		"measured: reload (SIGHUP, valid config, same size): RELOADING=1 -> "
+		"READY=1 in %lld us\n",
+		(long long)(notes[ready2].at_us - mono));
 	/* WatchdogSec=1 s: a ping every 500 ms. */
 	notify_until(fd, NULL, 1200);
 	fleet_pids(2, after);
@@ -1267,7 +1286,8 @@ static const char *comment(struct scrape *sc, char *line)
 	for (int i = 0; i < sc->n; i++) {
 		const char *rest = sc->s[i].name + n;
 		if (!strncmp(sc->s[i].name, name, n) &&
-		    (!*rest || !strcmp(rest, "_bucket") || !strcmp(rest, "_sum") || !strcmp(rest, "_count")))
+		    (!*rest || !strcmp(rest, "_bucket") || !strcmp(rest, "_sum") ||
+		     !strcmp(rest, "_count")))
 			return "a TYPE line after samples of its family";
 	}
 	ck_assert_int_lt(sc->nf, 128);
@@ -1326,7 +1346,9 @@ static void parse_metrics(char *body, struct scrape *sc)
 		*nl = '\0';
 		lineno++;
 		snprintf(copy, sizeof copy, "%s", line);
-		why = *line == '#' ? comment(sc, line) : !*line ? "an empty line" : sample(sc, line);
+		why = *line == '#' ? comment(sc, line)
+		      : !*line     ? "an empty line"
+				   : sample(sc, line);
 		ck_assert_msg(!why, "/metrics line %d: %s: '%s'", lineno, why, copy);
 	}
 }
@@ -1424,8 +1446,8 @@ static int counters_kept(struct scrape *a, struct scrape *b)
 			continue;
 		later = find_sample(b, a->s[i].name, a->s[i].labels);
 		ck_assert_msg(later, "%s{%s} vanished", a->s[i].name, a->s[i].labels);
-		ck_assert_msg(later->v >= a->s[i].v, "%s{%s} went back from %g to %g",
-			      a->s[i].name, a->s[i].labels, a->s[i].v, later->v);
+		ck_assert_msg(later->v >= a->s[i].v, "%s{%s} went back from %g to %g", a->s[i].name,
+			      a->s[i].labels, a->s[i].v, later->v);
 		checked++;
 	}
 	return checked;
@@ -1454,8 +1476,8 @@ START_TEST(metrics_are_strict_prometheus_and_agree_with_the_database)
 	ck_assert_ptr_nonnull(find_sample(&before, "piyasa_workers", ""));
 	ck_assert_int_eq((long long)find_sample(&before, "piyasa_workers", "")->v, 2);
 	check_histograms(&before);
-	ck_assert_int_eq((long long)find_sample(&before, "piyasa_enqueue_to_sent_seconds_count",
-						"")->v, 500);
+	ck_assert_int_eq((long long)find_sample(&before, "piyasa_enqueue_to_sent_seconds_count", "")->v,
+			 500);
 	/* A kill -9: the dead worker's counts are kept, nothing goes back, not even
 	 * for a moment: scrape every 10 ms from the kill until the new worker is READY. */
 	fleet_pids(2, pids);
@@ -1474,11 +1496,13 @@ START_TEST(metrics_are_strict_prometheus_and_agree_with_the_database)
 	checked = counters_kept(&before, &after);
 	check_histograms(&after);
 	ck_assert_int_eq((long long)sum_of(&after, "piyasa_jobs_total", "outcome", "sent"), 500);
-	ck_assert_int_eq((long long)find_sample(&after, "piyasa_worker_restarts_total",
-						"worker=\"1\"")->v, 1);
-	fprintf(stderr, "measured: /metrics: %d samples in %d families parsed strictly; %d counter "
-			"and histogram series never went back over %d scrapes across a kill -9 "
-			"(respawn %ld ms)\n", after.n, after.nf, checked, scrapes, took);
+	ck_assert_int_eq(
+		(long long)find_sample(&after, "piyasa_worker_restarts_total", "worker=\"1\"")->v, 1);
+	fprintf(stderr,
+		"measured: /metrics: %d samples in %d families parsed strictly; %d counter "
+		"and histogram series never went back over %d scrapes across a kill -9 "
+		"(respawn %ld ms)\n",
+		after.n, after.nf, checked, scrapes, took);
 }
 END_TEST
 
@@ -1491,8 +1515,10 @@ static int all_heard(void *arg)
 {
 	char sql[160];
 
-	snprintf(sql, sizeof sql, "SELECT count(*) FROM messages WHERE chat_id = %s AND "
-		 "status = 'received'", CHAT_S);
+	snprintf(sql, sizeof sql,
+		 "SELECT count(*) FROM messages WHERE chat_id = %s AND "
+		 "status = 'received'",
+		 CHAT_S);
 	return itest_pg_int(sql) >= (long long)(intptr_t)arg;
 }
 
@@ -1531,8 +1557,10 @@ START_TEST(a_huge_getupdates_answer_is_read_and_failing_polls_are_loud)
 	ck_assert_int_eq(ctl("settings", "set", "human_reply_probability", "0", NULL), 0);
 	/* Pending before the bot's first poll, so they come in one answer. */
 	for (int i = 0; i < BIG_MSGS; i++) {
-		snprintf(body, STARS * 3 + 256, "{\"chat_id\": %s, \"text\": \"%s\", \"from\": "
-			 "\"ayse\", \"bot_ids\": [9000001]}", CHAT_S, star);
+		snprintf(body, STARS * 3 + 256,
+			 "{\"chat_id\": %s, \"text\": \"%s\", \"from\": "
+			 "\"ayse\", \"bot_ids\": [9000001]}",
+			 CHAT_S, star);
 		r = itest_fake_post("/_control/human", body);
 		ck_assert_msg(r && json_integer_value(json_object_get(r, "delivered_to")) == 1,
 			      "the fake did not queue message %d", i);
@@ -1552,13 +1580,14 @@ START_TEST(a_huge_getupdates_answer_is_read_and_failing_polls_are_loud)
 	ck_assert_msg(wait_log("getUpdates failed 5 times in a row", 1, 40000),
 		      "5 failed polls in a row and no warning (log: %s)", logpath);
 	ck_assert_int_eq(log_count("bot=1 getUpdates failed 5 times in a row, the bot hears "
-				   "nothing: "), 1);
+				   "nothing: "),
+			 1);
 	failures = metric("piyasa_poll_failures_total");
 	ck_assert_msg(failures >= 5, "piyasa_poll_failures_total %g", failures);
 	fake = start_fake(NULL);
 	/* A message, so the first good poll answers at once, not after 25 s. */
 	json_decref(itest_fake_post("/_control/human", "{\"chat_id\": " CHAT_S ", \"text\": "
-				    "\"geri geldi\", \"bot_ids\": [9000001]}"));
+						       "\"geri geldi\", \"bot_ids\": [9000001]}"));
 	ck_assert_msg(wait_log("getUpdates works again after ", 1, 45000),
 		      "no word of the polls working again (log: %s)", logpath);
 }

@@ -3,6 +3,8 @@
  * the state, the admissions and the transitions it reports; a seeded random walk
  * of 100,000 steps checks the invariants hold whatever the order of events, and
  * another that a breaker on a shared config goes as one on its own copy. */
+#include "common/backoff.h"
+#include "tests/check_main.h"
 #include "worker/calls/brk.h"
 
 #include <check.h>
@@ -10,9 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "common/backoff.h"
-#include "tests/check_main.h"
 
 /* ---- helpers ---- */
 
@@ -24,8 +23,8 @@ struct seen {
 	enum brk_state inside[64];
 };
 
-static void on_transition(const char *name, enum brk_state from, enum brk_state to,
-			  const char *why, void *arg)
+static void on_transition(const char *name, enum brk_state from, enum brk_state to, const char *why,
+			  void *arg)
 {
 	struct seen *s = arg;
 
@@ -225,7 +224,9 @@ START_TEST(shared_config_replays_the_copy)
 			n++;
 		} else if (r < 95 && n > 0) {
 			uint64_t k = backoff_rand(&rng) % 10;
-			enum brk_result res = k < 5 ? BRK_SUCCESS : k < 8 ? BRK_FAILURE : BRK_IGNORED;
+			enum brk_result res = k < 5   ? BRK_SUCCESS
+					      : k < 8 ? BRK_FAILURE
+						      : BRK_IGNORED;
 			int dur = (int)(backoff_rand(&rng) % 300);
 
 			n--;
@@ -789,11 +790,11 @@ START_TEST(transition_callback_reports_each_change)
 	c.failure_rate = 0.6;
 	b = mk(&c, &s);
 	calls(b, now, BRK_SUCCESS, 10, 4);
-	calls(b, now, BRK_FAILURE, 10, 6);                   /* closed -> open */
+	calls(b, now, BRK_FAILURE, 10, 6); /* closed -> open */
 	now = brk_retry_at(b);
-	call(b, now, BRK_FAILURE, 10);                        /* -> half_open -> open */
+	call(b, now, BRK_FAILURE, 10); /* -> half_open -> open */
 	now = brk_retry_at(b);
-	calls(b, now, BRK_SUCCESS, 10, 3);                    /* -> half_open -> closed */
+	calls(b, now, BRK_SUCCESS, 10, 3); /* -> half_open -> closed */
 
 	ck_assert_int_eq(s.n, 5);
 	const enum brk_state from[] = { BRK_CLOSED, BRK_OPEN, BRK_HALF_OPEN, BRK_OPEN, BRK_HALF_OPEN };
@@ -818,14 +819,13 @@ END_TEST
 /* ---- the random walk ---- */
 
 struct walk {
-	enum brk_state state;  /* as the callbacks told it */
-	int epoch;             /* transitions so far */
+	enum brk_state state; /* as the callbacks told it */
+	int epoch;            /* transitions so far */
 	int transitions[3][3];
 	int bad;
 };
 
-static void on_walk(const char *name, enum brk_state from, enum brk_state to,
-		    const char *why, void *arg)
+static void on_walk(const char *name, enum brk_state from, enum brk_state to, const char *why, void *arg)
 {
 	struct walk *w = arg;
 	int legal = (from == BRK_CLOSED && to == BRK_OPEN) ||
@@ -902,8 +902,10 @@ START_TEST(random_walk_keeps_invariants)
 		} else if (r < 92 && nfl > 0) {
 			int i = (int)(backoff_rand(&rng) % (uint64_t)nfl);
 			uint64_t k = backoff_rand(&rng) % 100;
-			enum brk_result res = k < 50 ? BRK_SUCCESS : k < 80 ? BRK_FAILURE :
-					      k < 90 ? BRK_IGNORED : BRK_COOLDOWN;
+			enum brk_result res = k < 50   ? BRK_SUCCESS
+					      : k < 80 ? BRK_FAILURE
+					      : k < 90 ? BRK_IGNORED
+						       : BRK_COOLDOWN;
 			int dur = (int)(backoff_rand(&rng) % 400);
 			uint64_t cg = fl[i].gen;
 

@@ -1,13 +1,13 @@
 /* Config parser: defaults, sections, providers, environment, and errors that
  * name the file, the line and the key. */
+#include "common/cfg.h"
+#include "tests/check_main.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "common/cfg.h"
-#include "tests/check_main.h"
 
 static char path[64];
 

@@ -2,13 +2,13 @@
  * a cast file or a setting (common/cast). Each refusal must name the path of the
  * offending value, since that is all an operator has to find it by; the demo cast
  * shipped in config/ must pass. */
+#include "common/cast.h"
+#include "tests/check_main.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "common/cast.h"
-#include "tests/check_main.h"
 
 static json_t *parse(const char *text)
 {
@@ -125,8 +125,9 @@ END_TEST
 START_TEST(test_hours)
 {
 	static const char *const good[] = { "09:00-17:00", "22:00-02:00", "00:00-24:00" };
-	static const char *const bad[] = { "9-17", "09:00-09:00", "25:00-26:00", "09:60-10:00",
-					   "24:00-10:00", "09:00 - 17:00", "09:00-17:0" };
+	static const char *const bad[] = { "9-17",        "09:00-09:00", "25:00-26:00",
+					   "09:60-10:00", "24:00-10:00", "09:00 - 17:00",
+					   "09:00-17:0" };
 	int a, b;
 
 	for (size_t i = 0; i < sizeof good / sizeof *good; i++)
@@ -165,7 +166,8 @@ START_TEST(test_file_errors)
 	expect_file_error("{\"bots\":[{\"name\":\"a\"},{\"name\":\"a\"}]}",
 			  "bots[1].name: duplicate of bots[0]");
 	expect_file_error("{\"bots\":[{\"name\":\"a\",\"token\":\"5:x\"},{\"name\":\"b\","
-			  "\"token\":\"5:y\"}]}", "bots[1].token: Telegram bot 5 is also bots[0]'s");
+			  "\"token\":\"5:y\"}]}",
+			  "bots[1].token: Telegram bot 5 is also bots[0]'s");
 	expect_file_error("{\"chats\":[{\"id\":-1,\"title\":\"a\"},{\"id\":-1,\"title\":\"b\"}]}",
 			  "chats[1].id: duplicate of chats[0]");
 	/* the first element with an earlier twin, named with the twin's first place */
@@ -173,8 +175,10 @@ START_TEST(test_file_errors)
 			  "{\"name\":\"b\"},{\"name\":\"a\"},{\"name\":\"b\"}]}",
 			  "bots[3].name: duplicate of bots[2]");
 	expect_file_error("{\"bots\":[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":\"a\"},"
-			  "{\"name\":\"a\"}]}", "bots[2].name: duplicate of bots[0]");
-	expect_file_error("{\"chats\":[{\"id\":0,\"title\":\"a\"}]}", "chats[0].id: expected a non-zero");
+			  "{\"name\":\"a\"}]}",
+			  "bots[2].name: duplicate of bots[0]");
+	expect_file_error("{\"chats\":[{\"id\":0,\"title\":\"a\"}]}",
+			  "chats[0].id: expected a non-zero");
 	expect_file_error("{\"bots\":[{\"name\":\"a\",\"stances\":[{\"topic\":\"BIST\","
 			  "\"stance_text\":\"x\",\"confidence\":\"yüksek\"}]}]}",
 			  "bots[0].stances[0].confidence: expected a number between 0 and 1");
@@ -182,7 +186,8 @@ START_TEST(test_file_errors)
 			  "\"x\"},{\"topic\":\"B\",\"stance_text\":\"y\"}]}]}",
 			  "bots[0].stances[1].topic: duplicate topic 'B'");
 	expect_file_error("{\"bots\":[{\"name\":\"a\",\"memories\":[{\"memory_type\":\"fact\","
-			  "\"content\":\"x\"}]}]}", "bots[0].memories[0].memory_type: expected one of");
+			  "\"content\":\"x\"}]}]}",
+			  "bots[0].memories[0].memory_type: expected one of");
 	expect_file_error("{\"bots\":[{\"name\":\"a\",\"holdings\":[{\"avg_price\":1}]}]}",
 			  "bots[0].holdings[0].symbol: required field missing");
 	expect_file_error("{\"bots\":[{\"name\":\"a\",\"chats\":[-1,-1]}]}",
@@ -244,7 +249,8 @@ START_TEST(test_settings)
 	json_t *v;
 
 	v = parse("{\"min\":6,\"max\":12}");
-	ck_assert_int_eq(cast_check_setting("bot_hourly_msg_limit", v, err, sizeof err), CAST_SETTING_OK);
+	ck_assert_int_eq(cast_check_setting("bot_hourly_msg_limit", v, err, sizeof err),
+			 CAST_SETTING_OK);
 	json_decref(v);
 	v = parse("{\"min\":12,\"max\":6}");
 	ck_assert_int_eq(cast_check_setting("bot_hourly_msg_limit", v, err, sizeof err), -1);

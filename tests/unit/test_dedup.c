@@ -1,9 +1,9 @@
 /* test_dedup: the normalised form ignores case (the Turkish way), punctuation and
  * emoji; exact duplicates are found and near ones are not; the cosine and its
  * threshold behave, on float and on quantized vectors. */
+#include "tests/check_main.h"
 #include "worker/chat/text/dedup.h"
 #include "worker/chat/text/textcheck.h"
-#include "tests/check_main.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -31,7 +31,9 @@ START_TEST(normalise_examples)
 	ck_norm("", "");
 	ck_norm(NULL, "");
 	ck_norm("Café Ñandú ŁÓDŹ", "café ñandú łódź");
-	ck_norm("x\xff" "y", "x y");
+	ck_norm("x\xff"
+		"y",
+		"x y");
 }
 END_TEST
 
@@ -137,7 +139,8 @@ START_TEST(quantized_cosines)
 			a[i] = (float)((double)(x % 20001) / 10000.0 - 1.0);
 			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 			/* b: a mix of a and noise, so cosines spread over [-1, 1] */
-			b[i] = (float)(a[i] * (round % 11 - 5) / 5.0 + (double)(x % 2001) / 1000.0 - 1.0);
+			b[i] = (float)(a[i] * (round % 11 - 5) / 5.0 + (double)(x % 2001) / 1000.0 -
+				       1.0);
 		}
 		dedup_quantize(b, DIM, q);
 		ck_assert_double_eq_tol(dedup_cosine_q(a, q, DIM), dedup_cosine(a, b, DIM), 0.01);

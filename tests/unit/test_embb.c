@@ -4,12 +4,11 @@
  * as two requests; a text that is not UTF-8 is refused when queued; embb_free
  * answers the texts not sent yet with "closing". (The happy path against the
  * fake API is itest_pipeline's semantic_dedup_sees_the_sent_messages.) */
+#include "tests/check_main.h"
 #include "worker/calls/embb.h"
 
 #include <check.h>
 #include <string.h>
-
-#include "tests/check_main.h"
 
 struct got {
 	int n;
@@ -51,7 +50,7 @@ START_TEST(a_turn_is_one_request_and_every_text_is_answered)
 	ck_assert_int_eq(embb_get(b, &other, "altın düşüyor", on_vec, &g), 0);
 	ck_assert_int_eq(embb_get(b, &nowhere, "borsa yatay", on_vec, &g), 0);
 	ck_assert_int_eq(embb_get(b, &nowhere, "bad \xff utf8", on_vec, &g), -1);
-	ck_assert_int_eq(g.n, 0); /* never from inside embb_get */
+	ck_assert_int_eq(g.n, 0);   /* never from inside embb_get */
 	uv_run(&loop, UV_RUN_ONCE); /* the turn: two requests, one per model */
 	embb_stats(b, &requests, &texts);
 	ck_assert_uint_eq(requests, 2);

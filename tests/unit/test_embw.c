@@ -1,5 +1,6 @@
 /* test_embw: embedding answers (OpenAI's /v1/embeddings) are parsed into one
  * vector per input, by index, or refused with a reason an operator can read. */
+#include "tests/check_main.h"
 #include "worker/calls/embw.h"
 
 #include <check.h>
@@ -7,8 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "tests/check_main.h"
 
 static int parse_n(const char *body, size_t n, float **vec, size_t *dim, char *err)
 {
@@ -59,8 +58,7 @@ static void ck_bad_n(const char *body, size_t n, const char *reason)
 	size_t dim = 99;
 	char err[256] = "";
 
-	ck_assert_int_eq(embw_parse(body, strlen(body), n, &vec, &dim, err, sizeof err),
-			 -1);
+	ck_assert_int_eq(embw_parse(body, strlen(body), n, &vec, &dim, err, sizeof err), -1);
 	ck_assert_ptr_null(vec);
 	ck_assert_uint_eq(dim, 0);
 	ck_assert_msg(strstr(err, reason), "'%s': err '%s', want '%s'", body, err, reason);
@@ -102,7 +100,8 @@ START_TEST(embedding_parse_bad)
 		ck_assert_ptr_nonnull(e = json_string(err));
 		json_decref(e);
 	}
-	ck_bad("{\"error\":{\"message\":\"quota exceeded\",\"type\":\"x\"}}", "api error: quota exceeded");
+	ck_bad("{\"error\":{\"message\":\"quota exceeded\",\"type\":\"x\"}}",
+	       "api error: quota exceeded");
 	/* A batch answer must account for every input, once, in one shape. */
 	ck_bad_n("{\"data\":[{\"embedding\":[1],\"index\":0}]}", 2, "1 items for 2 inputs");
 	ck_bad_n("{\"data\":[{\"embedding\":[1],\"index\":0},{\"embedding\":[2],\"index\":0}]}", 2,
@@ -111,8 +110,8 @@ START_TEST(embedding_parse_bad)
 		 "index 2 out of range");
 	ck_bad_n("{\"data\":[{\"embedding\":[1],\"index\":0},{\"embedding\":[2]}]}", 2,
 		 "data[1]: missing index");
-	ck_bad_n("{\"data\":[{\"embedding\":[1,2],\"index\":0},{\"embedding\":[2],\"index\":1}]}", 2,
-		 "data[1]: 1 dimensions, the first item had 2");
+	ck_bad_n("{\"data\":[{\"embedding\":[1,2],\"index\":0},{\"embedding\":[2],\"index\":1}]}",
+		 2, "data[1]: 1 dimensions, the first item had 2");
 	ck_bad_n("{\"data\":[{\"embedding\":[1],\"index\":1},{\"embedding\":[1,2,3],\"index\":0}]}",
 		 2, "data[1]: 3 dimensions, the first item had 1");
 

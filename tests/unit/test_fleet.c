@@ -7,7 +7,14 @@
  * processes run with which --count, the respawn delays, the crash-loop report
  * (log line, STATUS= text, /metrics), resizes and drains, and the view that
  * /status and /metrics are made from. */
+#include "common/backoff.h"
+#include "common/cfg.h"
+#include "common/log.h"
+#include "common/shm.h"
 #include "supervisor/fleet.h"
+#include "supervisor/metrics.h"
+#include "supervisor/view.h"
+#include "tests/check_main.h"
 
 #include <check.h>
 #include <signal.h>
@@ -16,29 +23,20 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/backoff.h"
-#include "common/cfg.h"
-#include "common/log.h"
-#include "common/shm.h"
-#include "supervisor/metrics.h"
-#include "supervisor/view.h"
-
-#include "tests/check_main.h"
-
 /* ---- the fake owner ---- */
 
 struct fake {
 	int64_t now;
 	int next_pid;
-	int starts[FLEET_NIDS];     /* starts asked for, per child id */
-	int count_of[FLEET_NIDS];   /* the count of the last start */
+	int starts[FLEET_NIDS];   /* starts asked for, per child id */
+	int count_of[FLEET_NIDS]; /* the count of the last start */
 	int pid[FLEET_NIDS];
-	int alive[FLEET_NIDS];      /* started and not gone yet */
-	int fail_next[FLEET_NIDS];  /* the next start of id fails */
-	int failed[FLEET_NIDS];     /* a failed start whose gone is still owed */
+	int alive[FLEET_NIDS];     /* started and not gone yet */
+	int fail_next[FLEET_NIDS]; /* the next start of id fails */
+	int failed[FLEET_NIDS];    /* a failed start whose gone is still owed */
 	int kills[FLEET_NIDS];
 	int last_sig[FLEET_NIDS];
-	int64_t due[FLEET_NIDS];    /* when timer id fires; -1 when not armed */
+	int64_t due[FLEET_NIDS]; /* when timer id fires; -1 when not armed */
 	int finished;
 };
 
@@ -538,8 +536,7 @@ START_TEST(kills_before_ready_escalate_gently)
 	ck_assert(log_has("(killed before it was ready)"));
 	ready(0);
 	tick();
-	delay_within(killed_after(0, 50, SIGKILL), FLEET_RESPAWN_BASE_MS / 2,
-		     FLEET_RESPAWN_BASE_MS);
+	delay_within(killed_after(0, 50, SIGKILL), FLEET_RESPAWN_BASE_MS / 2, FLEET_RESPAWN_BASE_MS);
 	respawn(0);
 	delay_within(killed_after(0, 50, SIGKILL), FLEET_RESPAWN_BASE_MS / 2,
 		     FLEET_RESPAWN_BASE_MS); /* not ready: the gentle series starts */

@@ -3,6 +3,9 @@
  * (method|X-Test|body), /429 (Retry-After: 3), /500, /slow (2 s), /stall (one
  * byte then silence), /big (2 MiB). Each test runs its own loop and ends by
  * asserting the loop closes clean. Prints the request rate. */
+#include "common/net/httpc.h"
+#include "tests/check_main.h"
+
 #include <arpa/inet.h>
 #include <check.h>
 #include <microhttpd.h>
@@ -12,9 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
-
-#include "common/net/httpc.h"
-#include "tests/check_main.h"
 
 static struct MHD_Daemon *srv;
 static char base[64]; /* http://127.0.0.1:port */
@@ -70,8 +70,8 @@ static ssize_t stall_body(void *cls, uint64_t pos, char *buf, size_t max)
 
 static enum MHD_Result stall(struct MHD_Connection *conn)
 {
-	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64,
-								   stall_body, NULL, NULL);
+	struct MHD_Response *r =
+		MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, stall_body, NULL, NULL);
 	enum MHD_Result ret = MHD_queue_response(conn, 200, r);
 
 	MHD_destroy_response(r);
@@ -101,8 +101,8 @@ static enum MHD_Result route(struct MHD_Connection *conn, const char *url, const
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *data, size_t *data_size, void **con_cls)
+				  const char *method, const char *version, const char *data,
+				  size_t *data_size, void **con_cls)
 {
 	struct upload *u = *con_cls;
 
@@ -335,7 +335,8 @@ START_TEST(thousand_concurrent_reuse_connections)
 	ck_assert_int_eq(m2.ok, MANY);
 	ck_assert_msg(httpc_connects(h) <= 16, "%ld connections", httpc_connects(h));
 	printf("httpc: %d concurrent GETs: %.0f req/s cold, %.0f req/s warm, %ld connections "
-	       "for %d requests\n", MANY, rate, rate2, httpc_connects(h), 2 * MANY);
+	       "for %d requests\n",
+	       MANY, rate, rate2, httpc_connects(h), 2 * MANY);
 	fflush(stdout);
 
 	close_loop(&loop, h);
@@ -401,8 +402,11 @@ START_TEST(connect_refused)
 	uv_loop_t loop;
 	struct httpc *h = client(&loop);
 	struct httpc_req req = { .url = "http://127.0.0.1:1/botSECRETTOKEN42/sendMessage",
-				 .method = "POST", .body = "{}", .body_len = 2,
-				 .timeout_ms = 3000, .connect_timeout_ms = 1000 };
+				 .method = "POST",
+				 .body = "{}",
+				 .body_len = 2,
+				 .timeout_ms = 3000,
+				 .connect_timeout_ms = 1000 };
 	struct got g;
 
 	fetch(&loop, h, &req, &g);

@@ -3,9 +3,9 @@
  * slang, professional restraint); emoji follow style.emojis; @mentions, $SYMBOLS,
  * numbers and links survive every run; the result is valid UTF-8 within 500
  * characters; and the rates seen over many draws are the probabilities asked. */
+#include "tests/check_main.h"
 #include "worker/chat/text/humanise.h"
 #include "worker/chat/text/textcheck.h"
-#include "tests/check_main.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -135,7 +135,8 @@ START_TEST(emojis_false_strips_every_emoji)
 	uint64_t rng = 5;
 	char *h;
 
-	h = humanise("🚀 Dolar uçtu 🚀🚀 bence 👍🏻. Altın ❤️ da!", &zero, noemoji, emotion, &rng);
+	h = humanise("🚀 Dolar uçtu 🚀🚀 bence 👍🏻. Altın ❤️ da!", &zero, noemoji,
+		     emotion, &rng);
 	ck_assert_str_eq(h, "Dolar uçtu bence. Altın da!");
 	free(h);
 	h = humanise("🚀🔥", &zero, noemoji, emotion, &rng);
@@ -175,8 +176,8 @@ START_TEST(each_humaniser_applies_at_one)
 		p = zero, p.hesitation = 1;
 		h = run(t, &p, neutral, NULL, &rng, &did);
 		ck_assert_uint_eq(did, HUMANISE_DID_HESITATION);
-		ck_assert_msg(strstr(h, "galiba") || strstr(h, "sanki") || strstr(h, "ilmiyorum ama") ||
-				      strstr(h, "..."),
+		ck_assert_msg(strstr(h, "galiba") || strstr(h, "sanki") ||
+				      strstr(h, "ilmiyorum ama") || strstr(h, "..."),
 			      "%s", h);
 		free(h);
 
@@ -269,9 +270,8 @@ START_TEST(professional_is_restrained)
 		unsigned did;
 		char *h = humanise_ex(t, &one, &v, pro, NULL, &rng, &did);
 
-		ck_assert_msg(!(did & (HUMANISE_DID_CONTRACTION | HUMANISE_DID_FILLER |
-				       HUMANISE_DID_SLANG | HUMANISE_DID_LOWERCASE |
-				       HUMANISE_DID_DROP_PERIOD)),
+		ck_assert_msg(!(did & (HUMANISE_DID_CONTRACTION | HUMANISE_DID_FILLER | HUMANISE_DID_SLANG |
+				       HUMANISE_DID_LOWERCASE | HUMANISE_DID_DROP_PERIOD)),
 			      "%x %s", did, h);
 		ck_assert_msg(strstr(h, "bir şey") && !strstr(h, "geliyo ") && !strstr(h, "falan") &&
 				      !strstr(h, "abi") && !strstr(h, "kanka") && !strstr(h, "..."),
@@ -295,8 +295,8 @@ static void ck_token(const char *h, const char *tok)
 
 	ck_assert_msg(at, "'%s' lost in '%s'", tok, h);
 	after = at[strlen(tok)];
-	ck_assert_msg(!(after >= '0' && after <= '9') && !((after | 32) >= 'a' && (after | 32) <= 'z') &&
-			      after != '_',
+	ck_assert_msg(!(after >= '0' && after <= '9') &&
+			      !((after | 32) >= 'a' && (after | 32) <= 'z') && after != '_',
 		      "'%s' altered in '%s'", tok, h);
 	ck_assert_msg(at == h || at[-1] == ' ', "'%s' glued in '%s'", tok, h);
 }
@@ -392,11 +392,11 @@ START_TEST(frequencies_match_probabilities)
 	humanise_probs_default_human(&hu);
 	for (int w = 0; w < 5; w++) {
 		double r = rate(w, *pd[w], 1000 + (uint64_t)w);
-		ck_assert_msg(r > *pd[w] - 0.03 && r < *pd[w] + 0.03, "humaniser %d: %.3f vs %.2f", w,
-			      r, *pd[w]);
+		ck_assert_msg(r > *pd[w] - 0.03 && r < *pd[w] + 0.03, "humaniser %d: %.3f vs %.2f",
+			      w, r, *pd[w]);
 		r = rate(w, *ph[w], 2000 + (uint64_t)w);
-		ck_assert_msg(r > *ph[w] - 0.03 && r < *ph[w] + 0.03, "humaniser %d: %.3f vs %.2f", w,
-			      r, *ph[w]);
+		ck_assert_msg(r > *ph[w] - 0.03 && r < *ph[w] + 0.03, "humaniser %d: %.3f vs %.2f",
+			      w, r, *ph[w]);
 	}
 }
 END_TEST

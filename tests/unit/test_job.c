@@ -1,15 +1,15 @@
 /* Job codec, ownership rule, wire codecs and the int64 map. */
+#include "common/imap.h"
+#include "common/job.h"
+#include "common/rq.h"
+#include "common/rurl.h"
+#include "tests/check_main.h"
+#include "worker/calls/llmw.h"
+#include "worker/calls/tgw.h"
+
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "common/imap.h"
-#include "common/job.h"
-#include "worker/calls/llmw.h"
-#include "common/rq.h"
-#include "common/rurl.h"
-#include "worker/calls/tgw.h"
-#include "tests/check_main.h"
 
 START_TEST(job_round_trip)
 {
@@ -59,11 +59,15 @@ START_TEST(job_malformed_is_refused_with_reason)
 	assert_refused("{\"id\":\"a b\",\"kind\":\"speak\",\"bot_id\":1,\"chat_id\":1}", "'id'");
 	assert_refused("{\"id\":\"a\",\"kind\":\"dance\",\"bot_id\":1,\"chat_id\":1}", "'kind'");
 	assert_refused("{\"id\":\"a\",\"kind\":\"speak\",\"chat_id\":1}", "missing field 'bot_id'");
-	assert_refused("{\"id\":\"a\",\"kind\":\"speak\",\"bot_id\":\"1\",\"chat_id\":1}", "not an integer");
+	assert_refused("{\"id\":\"a\",\"kind\":\"speak\",\"bot_id\":\"1\",\"chat_id\":1}",
+		       "not an integer");
 	assert_refused("{\"id\":\"a\",\"kind\":\"speak\",\"bot_id\":0,\"chat_id\":1}", "positive");
-	assert_refused("{\"id\":\"a\",\"kind\":\"speak\",\"bot_id\":1,\"chat_id\":1,\"priority\":\"urgent\"}", "'priority'");
-	assert_refused("{\"id\":\"a\",\"kind\":\"speak\",\"bot_id\":1,\"chat_id\":1,\"payload\":\"x\"}", "'payload'");
-	assert_refused("{\"id\":\"a\",\"id\":\"b\",\"kind\":\"speak\",\"bot_id\":1,\"chat_id\":1}", "not JSON");
+	assert_refused("{\"id\":\"a\",\"kind\":\"speak\",\"bot_id\":1,\"chat_id\":1,\"priority\":\"urgent\"}",
+		       "'priority'");
+	assert_refused("{\"id\":\"a\",\"kind\":\"speak\",\"bot_id\":1,\"chat_id\":1,\"payload\":\"x\"}",
+		       "'payload'");
+	assert_refused("{\"id\":\"a\",\"id\":\"b\",\"kind\":\"speak\",\"bot_id\":1,\"chat_id\":1}",
+		       "not JSON");
 }
 END_TEST
 
@@ -99,8 +103,7 @@ START_TEST(error_texts_stay_utf8)
 	for (int i = 0; i < 300; i++)
 		memcpy(desc + 2 * i, "\xc5\x9f", 2);
 	desc[600] = 0;
-	snprintf(body, sizeof body, "{\"ok\":false,\"error_code\":400,\"description\":\"x%s\"}",
-		 desc);
+	snprintf(body, sizeof body, "{\"ok\":false,\"error_code\":400,\"description\":\"x%s\"}", desc);
 	ck_assert_int_eq(tgw_parse(body, strlen(body), &r, err, sizeof err), 0);
 	ck_assert(is_utf8(r.description));
 	ck_assert_uint_eq(strlen(r.description), 1 + 2 * 127);
@@ -208,7 +211,8 @@ START_TEST(telegram_wire)
 	const char *ok = "{\"ok\":true,\"result\":{\"message_id\":9}}";
 	ck_assert_int_eq(tgw_parse(ok, strlen(ok), &r, err, sizeof err), 0);
 	ck_assert(r.ok && r.message_id == 9);
-	const char *e429 = "{\"ok\":false,\"error_code\":429,\"description\":\"Too Many Requests\",\"parameters\":{\"retry_after\":5}}";
+	const char *e429 =
+		"{\"ok\":false,\"error_code\":429,\"description\":\"Too Many Requests\",\"parameters\":{\"retry_after\":5}}";
 	ck_assert_int_eq(tgw_parse(e429, strlen(e429), &r, err, sizeof err), 0);
 	ck_assert(!r.ok && r.error_code == 429 && r.retry_after == 5);
 	ck_assert_int_eq(tgw_parse("{\"ok\":tr", 8, &r, err, sizeof err), -1);
@@ -221,7 +225,9 @@ START_TEST(telegram_wire)
 	body = tgw_send_message(-100, big, 3);
 	json_t *o = json_loads(body, 0, NULL);
 	ck_assert_int_eq(strlen(json_string_value(json_object_get(o, "text"))), 8192);
-	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(o, "reply_parameters"), "message_id")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(o, "reply_parameters"),
+							    "message_id")),
+			 3);
 	json_decref(o);
 	free(body);
 }
@@ -231,8 +237,9 @@ START_TEST(llm_wire)
 {
 	struct llmw_result r;
 	char err[128];
-	const char *ok = "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"  selam  \"}}],"
-			 "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":3}}";
+	const char *ok =
+		"{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"  selam  \"}}],"
+		"\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":3}}";
 
 	ck_assert_int_eq(llmw_parse(ok, strlen(ok), &r, err, sizeof err), 0);
 	ck_assert_str_eq(r.content, "selam");

@@ -1,31 +1,30 @@
 /* test_lcache: the worker's read-through cache. One load per miss however many
  * wait, the LRU bound (never dropping an entry loading or being read), expired
  * entries reaped from the tail, and a loop that closes clean. */
+#include "tests/check_main.h"
 #include "worker/chat/lcache.h"
 
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/check_main.h"
-
 struct fix {
 	uv_loop_t loop;
 	struct lcache *c;
-	int64_t loads[64];  /* keys asked of the owner, in order */
+	int64_t loads[64]; /* keys asked of the owner, in order */
 	int nloads;
-	int freed;          /* values released by the cache */
-	int sync;           /* answer loads at once with a value */
+	int freed; /* values released by the cache */
+	int sync;  /* answer loads at once with a value */
 };
 
 struct call {
 	struct fix *f;
 	int n;
-	int val;            /* the value seen, -1 none */
+	int val; /* the value seen, -1 none */
 	char err[32];
-	int64_t nested;     /* a key to get from inside the callback, 0 none */
-	int invalidate;     /* invalidate this key from inside the callback */
-	int freed_inside;   /* f->freed after the nested get, still in the callback */
+	int64_t nested;   /* a key to get from inside the callback, 0 none */
+	int invalidate;   /* invalidate this key from inside the callback */
+	int freed_inside; /* f->freed after the nested get, still in the callback */
 };
 
 static int *val_new(int v)
@@ -163,7 +162,7 @@ START_TEST(bound_drops_least_recently_used)
 	load(&f, 1);
 	load(&f, 2);
 	load(&f, 3);
-	get(&f, 1, &k);       /* 1 is now the most recent: 2 is the oldest */
+	get(&f, 1, &k); /* 1 is now the most recent: 2 is the oldest */
 	load(&f, 4);
 	ck_assert_int_eq(size_of(&f), 3);
 	ck_assert_int_eq(f.freed, 1);
@@ -216,7 +215,7 @@ START_TEST(value_read_in_a_callback_survives_a_nested_load)
 	lcache_set_max(f.c, 1);
 	load(&f, 1);
 	f.sync = 1;
-	k.nested = 2;           /* loads 2 at once, from inside 1's hit */
+	k.nested = 2; /* loads 2 at once, from inside 1's hit */
 	get(&f, 1, &k);
 	ck_assert_int_eq(k.val, 10);
 	/* 1 was being read: 2, just loaded, went in its place. */
@@ -276,7 +275,7 @@ START_TEST(expired_entries_are_reaped)
 	load(&f, 2);
 	uv_sleep(20);
 	uv_update_time(&f.loop);
-	load(&f, 3);             /* the load trims the expired tail */
+	load(&f, 3); /* the load trims the expired tail */
 	ck_assert_int_eq(size_of(&f), 1);
 	ck_assert_int_eq(f.freed, 2);
 	get(&f, 3, &k);
@@ -296,13 +295,13 @@ START_TEST(expire_within_bounds_staleness)
 	load(&f, 1);
 	lcache_expire_within(f.c, 1, 20);
 	get(&f, 1, &a);
-	ck_assert_int_eq(f.nloads, 1);     /* still served */
+	ck_assert_int_eq(f.nloads, 1);       /* still served */
 	lcache_expire_within(f.c, 1, 50000); /* never lengthens */
 	uv_sleep(30);
 	uv_update_time(&f.loop);
 	get(&f, 1, &b);
-	ck_assert_int_eq(f.nloads, 2);     /* expired: loaded again */
-	lcache_expire_within(f.c, 1, 20);  /* while loading */
+	ck_assert_int_eq(f.nloads, 2);    /* expired: loaded again */
+	lcache_expire_within(f.c, 1, 20); /* while loading */
 	lcache_loaded(f.c, 1, val_new(11), NULL);
 	ck_assert_int_eq(b.val, 11);
 	uv_sleep(30);
@@ -331,18 +330,18 @@ START_TEST(peek_and_replace)
 	load(&f, 1);
 	ck_assert_int_eq(*(const int *)lcache_peek(f.c, 1), 10);
 	lcache_replace(f.c, 1, val_new(11));
-	ck_assert_int_eq(f.freed, 1);              /* the old value */
+	ck_assert_int_eq(f.freed, 1); /* the old value */
 	get(&f, 1, &a);
 	ck_assert_int_eq(a.val, 11);
-	ck_assert_int_eq(f.nloads, 1);             /* no reload */
-	get(&f, 2, &b);                            /* loading: refused */
+	ck_assert_int_eq(f.nloads, 1); /* no reload */
+	get(&f, 2, &b);                /* loading: refused */
 	ck_assert_ptr_null(lcache_peek(f.c, 2));
 	lcache_replace(f.c, 2, val_new(99));
 	ck_assert_int_eq(f.freed, 2);
-	lcache_loaded(f.c, 2, val_new(20), NULL);  /* answered, then dropped */
+	lcache_loaded(f.c, 2, val_new(20), NULL); /* answered, then dropped */
 	ck_assert_int_eq(b.val, 20);
 	ck_assert_ptr_null(lcache_peek(f.c, 2));
-	lcache_replace(f.c, 3, val_new(30));        /* unknown key */
+	lcache_replace(f.c, 3, val_new(30)); /* unknown key */
 	ck_assert_int_eq(size_of(&f), 1);
 	fix_done(&f);
 }
@@ -360,7 +359,7 @@ START_TEST(clear_keeps_loads_under_way)
 	lcache_clear(f.c);
 	ck_assert_int_eq(size_of(&f), 1);
 	lcache_loaded(f.c, 3, val_new(30), NULL);
-	ck_assert_int_eq(a.val, 30);   /* answered, then dropped: it was cleared */
+	ck_assert_int_eq(a.val, 30); /* answered, then dropped: it was cleared */
 	ck_assert_int_eq(size_of(&f), 0);
 	fix_done(&f);
 	ck_assert_int_eq(f.freed, 3);

@@ -2,16 +2,15 @@
  * outside: a 429's Retry-After cools a provider down for at most a day, and a
  * negative token count never lowers what a bot has used. The config and the
  * metrics slot are the test's own; no call is made. */
-#include "worker/calls/llm.h"
+#include "common/backoff.h"
+#include "common/cfg.h"
+#include "common/shm.h"
 #include "tests/check_main.h"
+#include "worker/calls/llm.h"
 
 #include <check.h>
 #include <string.h>
 #include <uv.h>
-
-#include "common/backoff.h"
-#include "common/cfg.h"
-#include "common/shm.h"
 
 static struct {
 	uv_loop_t loop;

@@ -7,20 +7,18 @@
  * whole text the way a strict scraper would: HELP then TYPE once per family,
  * every sample under its own family, every value a number, histograms
  * cumulative with _count equal to the +Inf bucket. */
+#include "common/job.h"
+#include "common/shm.h"
+#include "common/version.h"
 #include "supervisor/metrics.h"
+#include "supervisor/view.h"
+#include "tests/check_main.h"
 
 #include <check.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "common/job.h"
-#include "common/shm.h"
-#include "common/version.h"
-#include "supervisor/view.h"
-
-#include "tests/check_main.h"
 
 /* ---- helpers ---- */
 
@@ -410,9 +408,9 @@ END_TEST
 START_TEST(every_histogram_is_there)
 {
 	static const char *const names[] = {
-		"piyasa_job_duration_seconds",     "piyasa_enqueue_to_sent_seconds",
-		"piyasa_llm_latency_seconds",      "piyasa_telegram_latency_seconds",
-		"piyasa_queue_wait_seconds",       "piyasa_outbox_claim_seconds",
+		"piyasa_job_duration_seconds", "piyasa_enqueue_to_sent_seconds",
+		"piyasa_llm_latency_seconds",  "piyasa_telegram_latency_seconds",
+		"piyasa_queue_wait_seconds",   "piyasa_outbox_claim_seconds",
 		"piyasa_job_finish_seconds",
 	};
 	struct snap *s = new_snap();
@@ -495,7 +493,7 @@ START_TEST(totals_keep_what_exited_workers_counted)
 	shm_count(shm_slot(shm, 0), SHM_C_LEASED, 10);
 	shm_job(shm_slot(shm, 0), JOB_SPEAK, SHM_OUT_SENT);
 	shm_observe(shm_slot(shm, 0), SHM_H_JOB_SECONDS, 0.2);
-	view_retire_slot(&v, 0); /* worker 0 exited */
+	view_retire_slot(&v, 0);                      /* worker 0 exited */
 	shm_count(shm_slot(shm, 0), SHM_C_LEASED, 5); /* its successor */
 	shm_count(shm_slot(shm, 1), SHM_C_LEASED, 1);
 	shm_observe(shm_slot(shm, 1), SHM_H_JOB_SECONDS, 2);
@@ -631,7 +629,8 @@ START_TEST(ready_names_at_most_sixteen_workers)
 		s->w[i].gauges[SHM_G_PG_OK] = 1;
 	}
 	ck_assert_int_eq(metrics_ready(s, why, sizeof why), 0);
-	ck_assert_str_eq(why, "redis is down (workers 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15 and 24 more)");
+	ck_assert_str_eq(why,
+			 "redis is down (workers 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15 and 24 more)");
 	free(s);
 }
 END_TEST

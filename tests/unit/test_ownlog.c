@@ -5,9 +5,9 @@
  * cache itself (run under ASan), and a ring that grows while snapshots are
  * held; a load merges the sends it does not show yet.
  * Also dedup_exact_hash, the exact check talk.c runs on the stored hashes. */
-#include "worker/chat/text/dedup.h"
-#include "worker/chat/ownlog.h"
 #include "tests/check_main.h"
+#include "worker/chat/ownlog.h"
+#include "worker/chat/text/dedup.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -440,8 +440,9 @@ START_TEST(exact_hash_agrees_with_exact)
 {
 	const char *recent[] = { "Dolar 34,50'yi GEÇTİ!!! 🚀", "altın yükseliyor", "👍🚀" };
 	uint64_t hashes[3];
-	const char *drafts[] = { "dolar 34 50 yi geçti", "ALTIN yükseliyor.", "altın düşüyor",
-				 "🚀", "", NULL };
+	const char *drafts[] = {
+		"dolar 34 50 yi geçti", "ALTIN yükseliyor.", "altın düşüyor", "🚀", "", NULL
+	};
 
 	for (int i = 0; i < 3; i++)
 		hashes[i] = dedup_hash(recent[i]);

@@ -1,15 +1,15 @@
 /* test_pgb: the row batcher against the real PostgreSQL (scripts/services
  * start; conninfo from PIYASA_DATABASE_URL), on a temporary table of the one
  * connection each test opens. */
+#include "common/net/pgb.h"
+#include "common/net/pgc.h"
+#include "tests/check_main.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
-
-#include "common/net/pgb.h"
-#include "common/net/pgc.h"
-#include "tests/check_main.h"
 
 static const char *dburl(void)
 {
@@ -75,8 +75,11 @@ static void setup(uv_loop_t *loop)
 	the_conn = pgc_new(loop, dburl(), err, sizeof err);
 	ck_assert_msg(the_conn != NULL, "pgc_new: %s", err);
 	plain_done = 0;
-	ck_assert_int_eq(pgc_query(the_conn, "CREATE TEMP TABLE t (k text PRIMARY KEY, "
-				   "v int NOT NULL CHECK (v >= 0))", 0, NULL, on_plain, NULL), 0);
+	ck_assert_int_eq(pgc_query(the_conn,
+				   "CREATE TEMP TABLE t (k text PRIMARY KEY, "
+				   "v int NOT NULL CHECK (v >= 0))",
+				   0, NULL, on_plain, NULL),
+			 0);
 	for (int i = 0; !plain_done && i < 100000; i++)
 		uv_run(loop, UV_RUN_ONCE);
 	ck_assert(plain_done);

@@ -1,6 +1,9 @@
 /* test_pgc: pgc against the real PostgreSQL (scripts/services start; conninfo
  * from PIYASA_DATABASE_URL). Each test runs its own loop and ends by asserting
  * the loop closes clean. Prints the pipelined INSERT throughput. */
+#include "common/net/pgc.h"
+#include "tests/check_main.h"
+
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,9 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
-
-#include "common/net/pgc.h"
-#include "tests/check_main.h"
 
 static const char *dburl(void)
 {
@@ -113,7 +113,7 @@ END_TEST
 /* --- many pipelined inserts -------------------------------------------- */
 
 struct bulk {
-	int next;    /* the index the next callback must carry */
+	int next; /* the index the next callback must carry */
 	int n;
 	int failed;
 	int done;
@@ -205,7 +205,8 @@ START_TEST(pipelined_inserts)
 	ck_assert_msg(a.ok, "%s", a.err);
 
 	printf("pgc: 10000 pipelined single-row INSERTs: temp table %.0f rows/s, "
-	       "durable table %.0f rows/s\n", temp_rate, durable_rate);
+	       "durable table %.0f rows/s\n",
+	       temp_rate, durable_rate);
 	fflush(stdout);
 	pgc_free(c);
 	close_loop(&loop);
@@ -477,8 +478,9 @@ START_TEST(free_with_queries_in_flight)
 	ck_assert_msg(c != NULL, "%s", err);
 	for (int i = 0; i < 300; i++) {
 		args[i] = (struct counted_arg){ &k, i };
-		ck_assert_int_eq(pgc_query(c, i % 3 ? "SELECT 1" : "SELECT pg_sleep(0.01)", 0,
-					   NULL, on_counted, &args[i]), 0);
+		ck_assert_int_eq(pgc_query(c, i % 3 ? "SELECT 1" : "SELECT pg_sleep(0.01)", 0, NULL,
+					   on_counted, &args[i]),
+				 0);
 	}
 	uv_timer_init(&loop, &t);
 	t.data = c;

@@ -3,8 +3,8 @@
  * never outside the last 30) in proportion to the scores, the reply/open, length,
  * reaction and mention chances, and a topic choice that skips cooling-down stances
  * and follows the transcript. */
-#include "worker/chat/pick.h"
 #include "tests/check_main.h"
+#include "worker/chat/pick.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -24,8 +24,8 @@ static void setup(void)
 	persona = json_pack("{s:[s,s]}", "watchlist", "THYAO", "BTC");
 	emotion = json_pack("{s:f}", "empathy", 0.8);
 	topics = json_pack("[s,s]", "BIST", "FX");
-	ck_assert_int_eq(pick_bot_from_json(&bot, BOT_ID, "Kemal", "kemal_bot", persona, emotion,
-					    topics), 0);
+	ck_assert_int_eq(
+		pick_bot_from_json(&bot, BOT_ID, "Kemal", "kemal_bot", persona, emotion, topics), 0);
 }
 
 static void teardown(void)
@@ -38,8 +38,7 @@ static void teardown(void)
 /* A human message written now, with nothing in it the table rewards. */
 static struct convo_msg msg(const char *text)
 {
-	return (struct convo_msg){ .id = 1, .tg_id = 100, .speaker = "deniz", .text = text,
-				   .at_ms = NOW };
+	return (struct convo_msg){ .id = 1, .tg_id = 100, .speaker = "deniz", .text = text, .at_ms = NOW };
 }
 
 static double score(const char *text)
@@ -69,9 +68,10 @@ START_TEST(score_age_brackets)
 		int64_t age_ms;
 		double points;
 	} rows[] = {
-		{ 0, 3 },	      { 2 * MIN, 3 },  { 3 * MIN - 1, 3 }, { 3 * MIN, 2 },
-		{ 9 * MIN, 2 },       { 10 * MIN, 1 }, { 29 * MIN, 1 },    { 30 * MIN, -1 },
-		{ 24 * 60 * MIN, -1 }, { -5 * MIN, 3 }, /* clock skew: counts as new */
+		{ 0, 3 },        { 2 * MIN, 3 },   { 3 * MIN - 1, 3 },
+		{ 3 * MIN, 2 },  { 9 * MIN, 2 },   { 10 * MIN, 1 },
+		{ 29 * MIN, 1 }, { 30 * MIN, -1 }, { 24 * 60 * MIN, -1 },
+		{ -5 * MIN, 3 }, /* clock skew: counts as new */
 	};
 	struct convo_msg m = msg("merhaba millet");
 
@@ -138,7 +138,7 @@ START_TEST(score_topics)
 	ck_assert_double_eq_tol(score("Borsada hisseler karışık"), BASE + 1.5, 1e-9);
 	ck_assert_double_eq_tol(score("dolar da borsa da sakin"), BASE + 3, 1e-9);
 	ck_assert_double_eq_tol(score("TL'ye geçtim"), BASE + 1.5, 1e-9);
-	ck_assert_double_eq_tol(score("kurumlar sakin"), BASE, 1e-9); /* not "kur" */
+	ck_assert_double_eq_tol(score("kurumlar sakin"), BASE, 1e-9);         /* not "kur" */
 	ck_assert_double_eq_tol(score("faiz kararı bekleniyor"), BASE, 1e-9); /* Makro: not here */
 	m.topic = "bist"; /* metadata topic, any case */
 	ck_assert_double_eq_tol(pick_score(&m, &bot, NOW, 0), BASE + 1.5, 1e-9);
@@ -210,8 +210,10 @@ START_TEST(target_top3_weighted)
 {
 	/* Scores: [0] 7 (old human), [1] 5.5 (bot), [2] own (would be 30), [3] 15 ('?'),
 	 * [4] 11, [5] 5.5 (bot). Top 3: 15, 11, 7. */
-	struct convo_msg m[6] = { msg("eski mesaj"), msg("bot mesajı"), msg("@kemal_bot ne diyorsun?"),
-				  msg("yarın ne olur?"), msg("merhaba"), msg("bot yine") };
+	struct convo_msg m[6] = {
+		msg("eski mesaj"),     msg("bot mesajı"), msg("@kemal_bot ne diyorsun?"),
+		msg("yarın ne olur?"), msg("merhaba"),    msg("bot yine")
+	};
 	int hits[6] = { 0 };
 	uint64_t rng = 2024;
 	const int n = 20000;
@@ -362,9 +364,9 @@ static struct convo_msg transcript[6];
 
 static void fill_transcript(void)
 {
-	static const char *const texts[] = { "borsa bugün sert", "THYAO yine uçtu", "endeks rekor",
-					     "hisselerde satış var", "bist 100 nereye",
-					     "dolar da sakin" };
+	static const char *const texts[] = { "borsa bugün sert", "THYAO yine uçtu",
+					     "endeks rekor",     "hisselerde satış var",
+					     "bist 100 nereye",  "dolar da sakin" };
 
 	for (int i = 0; i < 6; i++)
 		transcript[i] = msg(texts[i]);
@@ -401,11 +403,11 @@ END_TEST
 
 START_TEST(topic_all_cooling)
 {
-	json_t *st = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]",
-			       "topic", "bist", "cooldown_until", "2025-03-01T15:00:00Z",
-			       "topic", "FX", "cooldown_until", "2025-03-01T13:00:00Z",
-			       "topic", "Kripto", "cooldown_until", "2025-03-01T14:00:00Z",
-			       "topic", "Makro", "cooldown_until", "2025-03-01T18:00:00Z");
+	json_t *st = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "topic", "bist",
+			       "cooldown_until", "2025-03-01T15:00:00Z", "topic", "FX",
+			       "cooldown_until", "2025-03-01T13:00:00Z", "topic", "Kripto",
+			       "cooldown_until", "2025-03-01T14:00:00Z", "topic", "Makro",
+			       "cooldown_until", "2025-03-01T18:00:00Z");
 	uint64_t rng = 4;
 
 	fill_transcript();
@@ -447,8 +449,7 @@ START_TEST(symbols_for_metadata)
 	const char *out[8];
 	int n;
 
-	n = pick_symbols("THYAO ve btc'ye bakıyorum, asels de fena değil; şişe kırıldı", watch,
-			 out, 8);
+	n = pick_symbols("THYAO ve btc'ye bakıyorum, asels de fena değil; şişe kırıldı", watch, out, 8);
 	ck_assert_int_eq(n, 3);
 	ck_assert_str_eq(out[0], "ASELS");
 	ck_assert_str_eq(out[1], "THYAO");
@@ -509,7 +510,7 @@ START_TEST(matching_edges)
 	strcat(big, " düştü");
 	ck_assert_int_eq(pick_sentiment(big), 0);
 
-	ck_assert_int_eq(pick_sentiment("🚀🚀🚀"), 1);    /* emoji match anywhere */
+	ck_assert_int_eq(pick_sentiment("🚀🚀🚀"), 1);         /* emoji match anywhere */
 	ck_assert_int_eq(pick_sentiment("düştüdüştü"), -1); /* 4+ letters: a prefix */
 	ck_assert_int_eq(pick_mentions_user("selam kemal_bot", "kemal_bot"), 0);
 	ck_assert_int_eq(pick_mentions_user("selam @Kemal_Bot!", "kemal_bot"), 1);

@@ -8,8 +8,8 @@
  * (as doubles), the same targets, topics and random draws. Facts copied into a
  * rebuilt context (worker/chats.c, a send) equal facts worked out afresh. */
 #include "common/backoff.h"
-#include "worker/chat/pick.h"
 #include "tests/check_main.h"
+#include "worker/chat/pick.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -34,17 +34,20 @@
 
 static const char *const default_topics[] = { "BIST", "FX", "Kripto", "Makro" };
 
-static const char *const kw_bist[] = { "bist", "borsa", "hisse", "endeks", "xu100", "xu030",
-				       "thyao", "garan", "asels", "akbnk", "eregl", "kchol",
-				       "tuprs", "bimas", "sahol", "ykbnk", "froto", NULL };
+static const char *const kw_bist[] = { "bist",  "borsa", "hisse", "endeks", "xu100", "xu030",
+				       "thyao", "garan", "asels", "akbnk",  "eregl", "kchol",
+				       "tuprs", "bimas", "sahol", "ykbnk",  "froto", NULL };
 /* döviz */
-static const char *const kw_fx[] = { "dolar", "euro", "avro", "kur", "tl", "doviz", "usd",
-				     "eur", "usdtry", "eurtry", "parite", "sterlin", NULL };
-static const char *const kw_kripto[] = { "bitcoin", "btc", "eth", "ethereum", "kripto", "coin",
-					 "altcoin", "binance", "blockchain", NULL };
+static const char *const kw_fx[] = { "dolar",  "euro",    "avro", "kur",    "tl",
+				     "doviz",  "usd",     "eur",  "usdtry", "eurtry",
+				     "parite", "sterlin", NULL };
+static const char *const kw_kripto[] = { "bitcoin", "btc",     "eth",     "ethereum",   "kripto",
+					 "coin",    "altcoin", "binance", "blockchain", NULL };
 /* merkez bankası, büyüme, işsizlik, cari açık */
-static const char *const kw_makro[] = { "faiz", "enflasyon", "merkez bankasi", "fed", "tcmb",
-					"buyume", "gsyh", "issizlik", "cari acik", "ppk", NULL };
+static const char *const kw_makro[] = { "faiz", "enflasyon", "merkez bankasi",
+					"fed",  "tcmb",      "buyume",
+					"gsyh", "issizlik",  "cari acik",
+					"ppk",  NULL };
 
 /* A default topic, the (folded) names it goes by, and its keywords. */
 static const struct {
@@ -59,20 +62,30 @@ static const struct {
 
 /* Whole words only: "neden" must not match "nedeniyle" (because of).
  * ne düşünüyorsunuz, ne düşünüyorsun, nasıl olur, ne yapmalı */
-static const char *const curiosity[] = { "ne dersiniz", "ne dersin", "sizce", "sence",
-					 "merak ediyorum", "merak ettim", "ne dusunuyorsunuz",
-					 "ne dusunuyorsun", "nasil olur", "neden", "niye", "acaba",
-					 "ne olacak", "fikriniz", "yorumunuz", "ne yapmali", NULL };
+static const char *const curiosity[] = { "ne dersiniz",
+					 "ne dersin",
+					 "sizce",
+					 "sence",
+					 "merak ediyorum",
+					 "merak ettim",
+					 "ne dusunuyorsunuz",
+					 "ne dusunuyorsun",
+					 "nasil olur",
+					 "neden",
+					 "niye",
+					 "acaba",
+					 "ne olacak",
+					 "fikriniz",
+					 "yorumunuz",
+					 "ne yapmali",
+					 NULL };
 
 /* düştü, düşüş, çöktü, çöküş, kayıp, zarar, panik, kötü, eridi, battı, sert satış,
  * endişe, korku, olumsuz */
-static const char *const negative[] = { "dustu", "dusus", "coktu", "cokus", "kayip", "kaybettim",
-					"zarar", "panik", "kotu", "eridi", "batti", "sert satis",
-					"endise", "korku", "olumsuz", "📉", NULL };
-
-
-
-
+static const char *const negative[] = { "dustu",     "dusus",      "coktu",  "cokus", "kayip",
+					"kaybettim", "zarar",      "panik",  "kotu",  "eridi",
+					"batti",     "sert satis", "endise", "korku", "olumsuz",
+					"📉",         NULL };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define WORD_MAX 256 /* a folded keyword, name or symbol */
@@ -84,12 +97,18 @@ static char fold2(unsigned char a, unsigned char b)
 {
 	if (a == 0xC3) {
 		switch (b) {
-		case 0x82: case 0xA2: return 'a'; /* Â â */
-		case 0x87: case 0xA7: return 'c'; /* Ç ç */
-		case 0x8E: case 0xAE: return 'i'; /* Î î */
-		case 0x96: case 0xB6: return 'o'; /* Ö ö */
-		case 0x9B: case 0xBB: return 'u'; /* Û û */
-		case 0x9C: case 0xBC: return 'u'; /* Ü ü */
+		case 0x82:
+		case 0xA2: return 'a'; /* Â â */
+		case 0x87:
+		case 0xA7: return 'c'; /* Ç ç */
+		case 0x8E:
+		case 0xAE: return 'i'; /* Î î */
+		case 0x96:
+		case 0xB6: return 'o'; /* Ö ö */
+		case 0x9B:
+		case 0xBB: return 'u'; /* Û û */
+		case 0x9C:
+		case 0xBC: return 'u'; /* Ü ü */
 		}
 	} else if (a == 0xC4) {
 		if (b == 0x9E || b == 0x9F)
@@ -173,7 +192,10 @@ static size_t ascii_upper(const char *in, char *out, size_t outsz)
 }
 
 static const unsigned char word_bytes[256] = {
-	['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1, ['_'] = 1,
+	['a' ... 'z'] = 1,
+	['A' ... 'Z'] = 1,
+	['0' ... '9'] = 1,
+	['_'] = 1,
 };
 
 static int is_word(char c)
@@ -270,7 +292,6 @@ static int has_any(const struct scan *sc, const char *const *list, int whole_onl
 	return 0;
 }
 
-
 /* A topic as detection needs it, folded once per call rather than per message. */
 struct topic_key {
 	char t[WORD_MAX];
@@ -341,7 +362,6 @@ static size_t topics_of(const json_t *chat_topics, const char **out)
 	return n;
 }
 
-
 /* ---- scoring ---- */
 
 static double age_points(int64_t age_ms)
@@ -358,8 +378,8 @@ static double age_points(int64_t age_ms)
 /* What scoring matches for one bot, prepared once per call: ref_target scores up
  * to PICK_WINDOW messages against the same bot. */
 struct bot_keys {
-	char user[WORD_MAX]; /* "@username" folded, "" when none */
-	char name[WORD_MAX]; /* the name folded, "" when none */
+	char user[WORD_MAX];                  /* "@username" folded, "" when none */
+	char name[WORD_MAX];                  /* the name folded, "" when none */
 	char watch[PICK_MAX_WATCH][WORD_MAX]; /* the watchlist in capitals */
 	size_t nwatch, ntopics;
 	struct topic_key topics[PICK_MAX_TOPICS];
@@ -593,7 +613,7 @@ static int64_t cooldown_end(const json_t *stances, const char *ft)
 }
 
 static const char *ref_topic(const json_t *chat_topics, const json_t *stances,
-			      const struct convo_msg *msgs, size_t n, int64_t now_ms, uint64_t *rng)
+			     const struct convo_msg *msgs, size_t n, int64_t now_ms, uint64_t *rng)
 {
 	const char *all[PICK_MAX_TOPICS], *cand[PICK_MAX_TOPICS];
 	struct topic_key keys[PICK_MAX_TOPICS];
@@ -633,7 +653,6 @@ static const char *ref_topic(const json_t *chat_topics, const json_t *stances,
 	return cand[0];
 }
 
-
 /* ---- random contexts ---- */
 
 #define NOW 1740830400000LL /* 2025-03-01T12:00:00Z */
@@ -665,79 +684,240 @@ static int one_in(size_t n)
 
 /* From tests/fakeapi/fa_text.c: what the fake LLM writes. */
 static const char *const openers[] = {
-	"Arkadaşlar ", "Bence ", "Dikkat, ", "Şu an ", "Sabah sabah ", "Bugün ", "Valla ",
-	"Hocam ", "Açıkçası ", "Beyler ", "Gözünüz olsun, ", "Ekrana bakın, ",
-	"Haberiniz olsun, ", "Bu arada ", "Net söylüyorum, ", "Kimse konuşmuyor ama ",
-	"Katılıyorum, ", "Bence öyle değil, ", "Haklısın ama ", "İtiraz edeceğim, ",
+	"Arkadaşlar ",
+	"Bence ",
+	"Dikkat, ",
+	"Şu an ",
+	"Sabah sabah ",
+	"Bugün ",
+	"Valla ",
+	"Hocam ",
+	"Açıkçası ",
+	"Beyler ",
+	"Gözünüz olsun, ",
+	"Ekrana bakın, ",
+	"Haberiniz olsun, ",
+	"Bu arada ",
+	"Net söylüyorum, ",
+	"Kimse konuşmuyor ama ",
+	"Katılıyorum, ",
+	"Bence öyle değil, ",
+	"Haklısın ama ",
+	"İtiraz edeceğim, ",
 };
 static const char *const assets[] = {
-	"THYAO", "ASELS", "GARAN", "AKBNK", "EREGL", "SISE", "KCHOL", "BIMAS", "TUPRS",
-	"FROTO", "SASA", "YKBNK", "PGSUS", "TCELL", "ISCTR", "BIST 100", "dolar/TL", "euro/TL",
-	"gram altın", "ons altın", "BTC", "ETH", "Brent petrol", "gümüş", "SOL", "XRP", "AVAX",
-	"politika faizi", "yıllık enflasyon", "CDS primi", "Fed faizi", "sterlin/TL",
+	"THYAO",
+	"ASELS",
+	"GARAN",
+	"AKBNK",
+	"EREGL",
+	"SISE",
+	"KCHOL",
+	"BIMAS",
+	"TUPRS",
+	"FROTO",
+	"SASA",
+	"YKBNK",
+	"PGSUS",
+	"TCELL",
+	"ISCTR",
+	"BIST 100",
+	"dolar/TL",
+	"euro/TL",
+	"gram altın",
+	"ons altın",
+	"BTC",
+	"ETH",
+	"Brent petrol",
+	"gümüş",
+	"SOL",
+	"XRP",
+	"AVAX",
+	"politika faizi",
+	"yıllık enflasyon",
+	"CDS primi",
+	"Fed faizi",
+	"sterlin/TL",
 };
 static const char *const moves[] = {
-	"yine hareketlendi.", "sert düştü.", "tavana koşuyor.", "yatay seyrediyor.",
-	"güçlü alıcı buldu.", "satış baskısı altında.", "direnci zorluyor.", "desteğe çekildi.",
-	"hacimli yükseliyor.", "kâr satışı yiyor.", "toparlanmaya çalışıyor.", "dip arıyor gibi.",
-	"yeni zirveye koşuyor.", "likidasyon dalgası yedi.", "beklentinin üzerinde geldi.",
-	"sürpriz yaptı.", "herkesin dilinde.", "sert tepki çekti.", "ani bir sıçrama yaptı.",
+	"yine hareketlendi.",
+	"sert düştü.",
+	"tavana koşuyor.",
+	"yatay seyrediyor.",
+	"güçlü alıcı buldu.",
+	"satış baskısı altında.",
+	"direnci zorluyor.",
+	"desteğe çekildi.",
+	"hacimli yükseliyor.",
+	"kâr satışı yiyor.",
+	"toparlanmaya çalışıyor.",
+	"dip arıyor gibi.",
+	"yeni zirveye koşuyor.",
+	"likidasyon dalgası yedi.",
+	"beklentinin üzerinde geldi.",
+	"sürpriz yaptı.",
+	"herkesin dilinde.",
+	"sert tepki çekti.",
+	"ani bir sıçrama yaptı.",
 };
 static const char *const views[] = {
-	"Teknik olarak", "Bana göre", "Grafiğe bakınca", "Kısa vadede", "Takas verisine bakılırsa",
-	"Endeks tarafında", "Kur tarafında", "Spot piyasada", "Zincir üstü verilere göre",
-	"Ekonomistlere göre", "Merkez Bankası iletişimine göre", "Makro açıdan", "Takasta",
-	"Döviz bürolarına bakınca", "Kripto tarafında", "Dolar endeksine bakınca",
+	"Teknik olarak",
+	"Bana göre",
+	"Grafiğe bakınca",
+	"Kısa vadede",
+	"Takas verisine bakılırsa",
+	"Endeks tarafında",
+	"Kur tarafında",
+	"Spot piyasada",
+	"Zincir üstü verilere göre",
+	"Ekonomistlere göre",
+	"Merkez Bankası iletişimine göre",
+	"Makro açıdan",
+	"Takasta",
+	"Döviz bürolarına bakınca",
+	"Kripto tarafında",
+	"Dolar endeksine bakınca",
 };
 static const char *const levels[] = {
-	"seviyesi kritik.", "üstünde kalıcılık şart.", "altına inerse stop olurum.",
-	"kırılırsa hareket hızlanır.", "civarı alım fırsatı.", "güçlü direnç gibi duruyor.",
-	"üstü piyasayı korkutur.", "üstünde kalırsa faiz indirimi gecikir.",
-	"seviyesi borsaya iyi gelmez.", "kaybedilirse düşüş derinleşir.",
+	"seviyesi kritik.",
+	"üstünde kalıcılık şart.",
+	"altına inerse stop olurum.",
+	"kırılırsa hareket hızlanır.",
+	"civarı alım fırsatı.",
+	"güçlü direnç gibi duruyor.",
+	"üstü piyasayı korkutur.",
+	"üstünde kalırsa faiz indirimi gecikir.",
+	"seviyesi borsaya iyi gelmez.",
+	"kaybedilirse düşüş derinleşir.",
 };
 static const char *const closers[] = {
-	"", " Yatırım tavsiyesi değildir.", " Faiz kararı her şeyi değiştirebilir.",
-	" Dolar/TL tarafını da unutmayın.", " Enflasyon verisi öncesi temkinliyim.",
-	" Kripto tarafı da bugün karışık.", " Merkez Bankası ne der, bakalım.",
-	" Fed açıklaması sonrası netleşir.", " Stopsuz işlem yapmayın arkadaşlar.",
+	"",
+	" Yatırım tavsiyesi değildir.",
+	" Faiz kararı her şeyi değiştirebilir.",
+	" Dolar/TL tarafını da unutmayın.",
+	" Enflasyon verisi öncesi temkinliyim.",
+	" Kripto tarafı da bugün karışık.",
+	" Merkez Bankası ne der, bakalım.",
+	" Fed açıklaması sonrası netleşir.",
+	" Stopsuz işlem yapmayın arkadaşlar.",
 };
 static const char *const emojis[] = { "", "", " 📈", " 📉", " 🚀", " 🤔", " 😅" };
 
 /* pick's own lists (folded) and names, to be bent back into Turkish. */
 static const char *const words[] = {
-	"bist", "borsa", "hisse", "endeks", "xu100", "xu030", "thyao", "garan", "asels",
-	"dolar", "euro", "avro", "kur", "tl", "doviz", "usd", "eur", "usdtry", "parite",
-	"bitcoin", "btc", "eth", "ethereum", "kripto", "coin", "altcoin", "binance",
-	"faiz", "enflasyon", "merkez bankasi", "fed", "tcmb", "buyume", "gsyh", "issizlik",
-	"cari acik", "ppk", "ne dersiniz", "ne dersin", "sizce", "sence", "merak ediyorum",
-	"ne dusunuyorsunuz", "nasil olur", "neden", "niye", "acaba", "ne olacak", "fikriniz",
-	"yorumunuz", "ne yapmali", "nedeniyle", "dustu", "dusus", "coktu", "kayip", "zarar",
-	"panik", "kotu", "eridi", "batti", "sert satis", "endise", "korku", "olumsuz",
-	"yukseldi", "rekor", "iyi", "harika", "fx", "makro", "ekonomi", "crypto", "altin",
-	"emtia", "petrol", "gumus", "kemal", "ayse", "cagri", "ilker", "deniz", "kurum",
-	"sise", "sol", "kemalettin", "faizler", "borsada", "tlye",
+	"bist",
+	"borsa",
+	"hisse",
+	"endeks",
+	"xu100",
+	"xu030",
+	"thyao",
+	"garan",
+	"asels",
+	"dolar",
+	"euro",
+	"avro",
+	"kur",
+	"tl",
+	"doviz",
+	"usd",
+	"eur",
+	"usdtry",
+	"parite",
+	"bitcoin",
+	"btc",
+	"eth",
+	"ethereum",
+	"kripto",
+	"coin",
+	"altcoin",
+	"binance",
+	"faiz",
+	"enflasyon",
+	"merkez bankasi",
+	"fed",
+	"tcmb",
+	"buyume",
+	"gsyh",
+	"issizlik",
+	"cari acik",
+	"ppk",
+	"ne dersiniz",
+	"ne dersin",
+	"sizce",
+	"sence",
+	"merak ediyorum",
+	"ne dusunuyorsunuz",
+	"nasil olur",
+	"neden",
+	"niye",
+	"acaba",
+	"ne olacak",
+	"fikriniz",
+	"yorumunuz",
+	"ne yapmali",
+	"nedeniyle",
+	"dustu",
+	"dusus",
+	"coktu",
+	"kayip",
+	"zarar",
+	"panik",
+	"kotu",
+	"eridi",
+	"batti",
+	"sert satis",
+	"endise",
+	"korku",
+	"olumsuz",
+	"yukseldi",
+	"rekor",
+	"iyi",
+	"harika",
+	"fx",
+	"makro",
+	"ekonomi",
+	"crypto",
+	"altin",
+	"emtia",
+	"petrol",
+	"gumus",
+	"kemal",
+	"ayse",
+	"cagri",
+	"ilker",
+	"deniz",
+	"kurum",
+	"sise",
+	"sol",
+	"kemalettin",
+	"faizler",
+	"borsada",
+	"tlye",
 };
-static const char *const glue[] = { " ", " ", " ", ", ", ". ", "! ", "?", " ? ", "？",
-				     "'", "-", "/", "_", "", "\n", " @", "$", "#" };
-static const char *const suffixes[] = { "", "", "", "da", "ler", "'ye", "'nin", "ı", "lar",
-					"de", "2", "_" };
+static const char *const glue[] = { " ", " ", " ", ", ", ". ", "! ", "?",  " ? ", "？",
+				    "'", "-", "/", "_",  "",   "\n", " @", "$",   "#" };
+static const char *const suffixes[] = { "",     "",  "",    "da", "ler", "'ye",
+					"'nin", "ı", "lar", "de", "2",   "_" };
 static const char *const at_names[] = {
-	"@kemal_bot", "@Kemal_Bot", "@KEMAL_BOT", "@kemal_bot2", "@ayse_yatirim",
-	"@AYŞE_YATIRIM", "@cagri", "@çağrı", "@x_bot", "@deniz", "@", "kemal_bot",
+	"@kemal_bot",    "@Kemal_Bot",    "@KEMAL_BOT", "@kemal_bot2",
+	"@ayse_yatirim", "@AYŞE_YATIRIM", "@cagri",     "@çağrı",
+	"@x_bot",        "@deniz",        "@",          "kemal_bot",
 };
 
 /* Symbols as people write them, put in as they are. */
-static const char *const raw_symbols[] = { "$BTC", "$btc", "GÜMÜŞ", "gümüş", "ŞİŞE", "şişe",
-					   "SISE", "THYAO", "thy", "Eth'de", "XU100", "usdtry",
-					   "ALTIN", "BTCUSDT", "sol", "X" };
+static const char *const raw_symbols[] = { "$BTC",  "$btc",    "GÜMÜŞ", "gümüş",  "ŞİŞE",  "şişe",
+					   "SISE",  "THYAO",   "thy",   "Eth'de", "XU100", "usdtry",
+					   "ALTIN", "BTCUSDT", "sol",   "X" };
 
 /* The Turkish letters a folded ASCII letter may come from. */
 static const char *bend(char c)
 {
-	static const char *const s[] = { "ş", "Ş", "s", "S" }, *const cc[] = { "ç", "Ç", "c", "C" },
-		*const g[] = { "ğ", "Ğ", "g", "G" }, *const u[] = { "ü", "Ü", "û", "u", "U" },
-		*const o[] = { "ö", "Ö", "o", "O" }, *const i[] = { "ı", "İ", "I", "î", "i" },
-		*const a[] = { "â", "Â", "a", "A" };
+	static const char
+		*const s[] = { "ş", "Ş", "s", "S" },
+		       *const cc[] = { "ç", "Ç", "c", "C" }, *const g[] = { "ğ", "Ğ", "g", "G" },
+		       *const u[] = { "ü", "Ü", "û", "u", "U" }, *const o[] = { "ö", "Ö", "o", "O" },
+		       *const i[] = { "ı", "İ", "I", "î", "i" }, *const a[] = { "â", "Â", "a", "A" };
 
 	switch (c) {
 	case 's': return ANY(s);
@@ -771,7 +951,9 @@ static void put_word(char *out, size_t *o, const char *w)
 	for (; *w; w++) {
 		const char *t = style == 3 && one_in(2) ? bend(*w) : NULL;
 
-		one[0] = style == 1 || (style == 2 && one_in(3)) ? (char)(*w >= 'a' && *w <= 'z' ? *w - 32 : *w) : *w;
+		one[0] = style == 1 || (style == 2 && one_in(3))
+				 ? (char)(*w >= 'a' && *w <= 'z' ? *w - 32 : *w)
+				 : *w;
 		put(out, o, t ? t : one);
 	}
 }
@@ -823,9 +1005,9 @@ static void make_text(char *out)
  * and a Turkish letter sometimes cut in half by it. */
 static void make_long(char *out)
 {
-	static const char *const tail[] = { "düştü", " düştü", "ş düştü", " btc", " THYAO",
-					    "@kemal_bot", " borsa?", " sizce", "ğ@x_bot", "ş",
-					    " $BTC", "sol", " ETH " };
+	static const char *const tail[] = { "düştü",      " düştü",  "ş düştü", " btc",    " THYAO",
+					    "@kemal_bot", " borsa?", " sizce",  "ğ@x_bot", "ş",
+					    " $BTC",      "sol",     " ETH " };
 	size_t o = 0, stop = PICK_TEXT_MAX - 16 + below(20);
 
 	out[0] = '\0';
@@ -836,8 +1018,8 @@ static void make_long(char *out)
 		put(out, &o, ANY(tail));
 }
 
-static const char *const meta_topics[] = { "BIST", "bist", "Kripto", "altın", "FX ", "makro",
-					   "Döviz", "Petrol", "crypto", "EKONOMİ" };
+static const char *const meta_topics[] = { "BIST",  "bist",  "Kripto", "altın",  "FX ",
+					   "makro", "Döviz", "Petrol", "crypto", "EKONOMİ" };
 
 /* A chat's messages three ways: plain (no facts), with facts for the chat's
  * topics (as worker/chats.c keeps them), and mixed: some with no facts, some
@@ -871,12 +1053,18 @@ static json_t *make_topics(void)
 
 static json_t *make_stances(void)
 {
-	static const char *const topic[] = { "BIST", "bist", "FX", "Kripto", "Makro", "Altın",
-					     "ALTIN", "Döviz" };
+	static const char *const topic[] = { "BIST",  "bist",  "FX",    "Kripto",
+					     "Makro", "Altın", "ALTIN", "Döviz" };
 	static const char *const until[] = {
-		"2025-03-01T14:00:00+03:00", "2025-03-01T16:00:00+03:00", "2025-03-01T12:00:00Z",
-		"2025-03-01T12:00:01Z", "2025-03-01 12:30:00.5+00", "2025-03-02", "yarın",
-		"2025-03-01T11:00:00Z", "2025-03-01T13:00:00Z",
+		"2025-03-01T14:00:00+03:00",
+		"2025-03-01T16:00:00+03:00",
+		"2025-03-01T12:00:00Z",
+		"2025-03-01T12:00:01Z",
+		"2025-03-01 12:30:00.5+00",
+		"2025-03-02",
+		"yarın",
+		"2025-03-01T11:00:00Z",
+		"2025-03-01T13:00:00Z",
 	};
 	json_t *a = json_array();
 	size_t n = below(6);
@@ -900,8 +1088,7 @@ static char *keep_facts(struct convo_msg *dst, const struct convo_msg *src,
 	ck_assert_ptr_nonnull(buf = malloc(bytes));
 	for (size_t i = 0; i < n; i++) {
 		dst[i] = src[i];
-		off += pick_msg_facts(&facts[i], &src[i], set, buf + off,
-				      pick_facts_size(src[i].text));
+		off += pick_msg_facts(&facts[i], &src[i], set, buf + off, pick_facts_size(src[i].text));
 		dst[i].facts = &facts[i];
 	}
 	ck_assert_uint_le(off, bytes);
@@ -962,9 +1149,9 @@ static const struct botspec bots[] = {
 	{ 0, "deniz", "deniz" },
 };
 
-static const char *const watch_pool[] = { "THYAO", "btc", "BTC", "Eth", "GARAN", "SISE",
-					  "USDTRY", "XU100", "$BTC", "ALTIN", "GÜMÜŞ", "şişe",
-					  "sol", "x", "THY" };
+static const char *const watch_pool[] = { "THYAO", "btc",    "BTC",   "Eth",  "GARAN",
+					  "SISE",  "USDTRY", "XU100", "$BTC", "ALTIN",
+					  "GÜMÜŞ", "şişe",   "sol",   "x",    "THY" };
 
 static json_t *make_persona(void)
 {
@@ -1092,9 +1279,9 @@ START_TEST(facts_change_no_decision)
 			json_t *other = one_in(4) ? make_topics() : NULL;
 			struct pick_bot b;
 
-			ck_assert_int_eq(pick_bot_from_json(&b, bs->id, bs->name, bs->username,
-							    persona, emotion,
-							    other ? other : c->topics), 0);
+			ck_assert_int_eq(pick_bot_from_json(&b, bs->id, bs->name, bs->username, persona,
+							    emotion, other ? other : c->topics),
+					 0);
 			same_scores(c, &b);
 			same_targets(c, &b);
 			same_mentions(c, bs->username);

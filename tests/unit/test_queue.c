@@ -6,13 +6,6 @@
  * queue_enqueue). The queue's hooks are the test's: they record what the queue
  * reports. The tick is driven with a clock of the test's own. Each test ends
  * by asserting that the loop closes clean. */
-#include <check.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <uv.h>
-
 #include "common/cfg.h"
 #include "common/job.h"
 #include "common/log.h"
@@ -20,9 +13,16 @@
 #include "common/rq.h"
 #include "common/rqs.h"
 #include "common/shm.h"
+#include "tests/check_main.h"
 #include "worker/jobs/queue.h"
 #include "worker/jobs/reshard.h"
-#include "tests/check_main.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
 
 #define MAX_JOBS 512
 
@@ -40,7 +40,7 @@ static struct {
 	struct held jobs[MAX_JOBS];
 	int njobs;
 	int ready, stopped, exit_code;
-	int room_max;      /* room() answers room_max minus the live jobs */
+	int room_max; /* room() answers room_max minus the live jobs */
 	int each_calls;
 } R;
 
@@ -55,8 +55,8 @@ static struct cfg cfg;
 static struct shm_slot slot;
 static struct ra *redis, *rwait;
 static struct queue *q;
-static struct rqs *rs;        /* blocking client: the producer's side and the checks */
-static uint64_t fake_now;     /* the tick's clock */
+static struct rqs *rs;    /* blocking client: the producer's side and the checks */
+static uint64_t fake_now; /* the tick's clock */
 
 /* ---- the hooks ---- */
 
@@ -461,7 +461,8 @@ START_TEST(ready_once_then_jobs_come_with_body_and_attempt_1)
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(R.jobs[i].attempts, 1);
 		ck_assert_msg(job_decode(&j, R.jobs[i].body, strlen(R.jobs[i].body), err,
-					 sizeof err) == 0, "%s", err);
+					 sizeof err) == 0,
+			      "%s", err);
 		ck_assert_str_eq(j.id, R.jobs[i].id);
 		ck_assert_int_eq(j.bot_id, 7);
 		ck_assert_int_eq(j.chat_id, -1001);
@@ -517,7 +518,6 @@ START_TEST(a_resize_stops_the_worker_of_the_old_epoch)
 	close_all();
 }
 END_TEST
-
 
 /* ---- leasing, acks and nacks ---- */
 

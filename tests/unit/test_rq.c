@@ -1,13 +1,13 @@
 /* The queue's Lua scripts against the real Redis of scripts/services: each
  * step of a job's life, the lease token, priorities, the epoch fence. */
+#include "common/rqs.h"
+#include "tests/check_main.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "common/rqs.h"
-#include "tests/check_main.h"
 
 static struct rqs *q;
 static char prefix[32];
@@ -24,8 +24,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-	redisReply *r = redisCommand(rqs_context(q), "EVAL %s 0 %s*",
-				     "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end", prefix);
+	redisReply *r = redisCommand(
+		rqs_context(q), "EVAL %s 0 %s*",
+		"for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end", prefix);
 	freeReplyObject(r);
 	rqs_free(q);
 }
@@ -148,8 +149,8 @@ START_TEST(reap_returns_expired_lease_to_front_of_its_queue)
 	put("x", 2, "normal");
 	put("y", 2, "normal");
 	put("hi", 2, "high");
-	freeReplyObject(lease("10000", "0", "1"));  /* hi, long lease */
-	redisReply *r = lease("1", "0", "1");       /* x, expires at once */
+	freeReplyObject(lease("10000", "0", "1")); /* hi, long lease */
+	redisReply *r = lease("1", "0", "1");      /* x, expires at once */
 	ck_assert_str_eq(r->element[0]->str, "x");
 	freeReplyObject(r);
 	put("h2", 2, "high");

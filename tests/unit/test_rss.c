@@ -2,8 +2,8 @@
  * entities, Atom, RSS 1.0) come out as clean headlines with the right instants;
  * broken or hostile documents are refused with a reason; the headline picked for
  * a topic is the newest fresh one about it, then any fresh one. */
-#include "worker/chat/rss.h"
 #include "tests/check_main.h"
+#include "worker/chat/rss.h"
 
 #include <check.h>
 #include <stdint.h>
@@ -82,7 +82,8 @@ START_TEST(atom_entries)
 	ck_assert_str_eq(it[0].title, "Bitcoin 70 bin doları aştı <3");
 	ck_assert_str_eq(it[0].link, "https://k.example/btc");
 	ck_assert_int_eq(it[0].published_ms, T0);
-	ck_assert_str_eq(it[1].title, "ETH\xE2\x80\x99" "de sert düşüş");
+	ck_assert_str_eq(it[1].title, "ETH\xE2\x80\x99"
+				      "de sert düşüş");
 	ck_assert_int_eq(it[1].published_ms, T0 + 250); /* published wins over updated */
 	rss_items_free(it, n);
 }
@@ -99,7 +100,8 @@ START_TEST(rss1_and_legacy_encoding)
 	/* ISO-8859-9 (Latin-5): 0xDE is Ş, 0xFD is ı */
 	static const char latin5[] =
 		"<?xml version=\"1.0\" encoding=\"ISO-8859-9\"?><rss><channel>"
-		"<item><title>\xDE" "irket hisseleri k\xFDr\xFDld\xFD</title></item></channel></rss>";
+		"<item><title>\xDE"
+		"irket hisseleri k\xFDr\xFDld\xFD</title></item></channel></rss>";
 	struct rss_item *it;
 	size_t n;
 	char err[256];
@@ -293,8 +295,9 @@ START_TEST(entity_declarations_anywhere_refused)
 		"<?xml version=\"1.0\" encoding=\"ISO-8859-9\"?><!DOCTYPE rss [<!ENTITY a \"x\">]>"
 		"<rss><channel><item><title>&a;</title></item></channel></rss>",
 	};
-	static const char plain_dtd[] = "<!DOCTYPE rss [<!ELEMENT rss ANY><!-- yorum -->]>"
-					"<rss><channel><item><title>ok</title></item></channel></rss>";
+	static const char plain_dtd[] =
+		"<!DOCTYPE rss [<!ELEMENT rss ANY><!-- yorum -->]>"
+		"<rss><channel><item><title>ok</title></item></channel></rss>";
 	struct rss_item *it;
 	size_t n;
 	char err[256];
@@ -520,7 +523,9 @@ START_TEST(topic_matching)
 	ck_assert(rss_topic_match("Kur: 34,50", "FX"));
 	ck_assert(!rss_topic_match("Kurumlar vergisi düzenlemesi", "FX"));
 	ck_assert(rss_topic_match("BTC'de yeni zirve", "Kripto"));
-	ck_assert(rss_topic_match("Ethereum değil ETH\xE2\x80\x99" "de hareket", "Kripto"));
+	ck_assert(rss_topic_match("Ethereum değil ETH\xE2\x80\x99"
+				  "de hareket",
+				  "Kripto"));
 	ck_assert(!rss_topic_match("Method değişikliği", "Kripto"));
 	ck_assert(rss_topic_match("MERKEZ BANKASI faizi sabit tuttu", "Makro"));
 	ck_assert(rss_topic_match("Merkez Bankası'nın kararı", "Makro"));
@@ -539,15 +544,15 @@ START_TEST(pick_by_topic_and_age)
 {
 	const int64_t now = T0;
 	struct rss_item it[] = {
-		{ "Altın güne yükselişle başladı", NULL, now - 10 * 60000 },      /* 0 */
-		{ "Dolar/TL 34 lirayı aştı", NULL, now - 2 * H },                  /* 1 */
-		{ "Dolar sakin seyrediyor", NULL, now - 30 * 60000 },              /* 2: newest FX */
-		{ "Borsa İstanbul'da hisseler düştü", NULL, now - 5 * H },         /* 3 */
-		{ "BIST 100 endeksi rekor", NULL, now - 8 * H },                   /* 4 */
-		{ "Bitcoin 25 saat önce", NULL, now - 25 * H },                    /* 5: too old */
-		{ "Bitcoin tarihsiz", NULL, 0 },                                   /* 6: undated */
-		{ "Enflasyon verisi gelecek yıl", NULL, now + 30 * 24 * H },       /* 7: bogus */
-		{ "Fed faiz kararı", NULL, now + 60 * 60000 },                     /* 8: small skew */
+		{ "Altın güne yükselişle başladı", NULL, now - 10 * 60000 }, /* 0 */
+		{ "Dolar/TL 34 lirayı aştı", NULL, now - 2 * H },            /* 1 */
+		{ "Dolar sakin seyrediyor", NULL, now - 30 * 60000 },        /* 2: newest FX */
+		{ "Borsa İstanbul'da hisseler düştü", NULL, now - 5 * H },   /* 3 */
+		{ "BIST 100 endeksi rekor", NULL, now - 8 * H },             /* 4 */
+		{ "Bitcoin 25 saat önce", NULL, now - 25 * H },              /* 5: too old */
+		{ "Bitcoin tarihsiz", NULL, 0 },                             /* 6: undated */
+		{ "Enflasyon verisi gelecek yıl", NULL, now + 30 * 24 * H }, /* 7: bogus */
+		{ "Fed faiz kararı", NULL, now + 60 * 60000 },               /* 8: small skew */
 	};
 	size_t n = sizeof it / sizeof it[0];
 	uint64_t rng = 7;
@@ -577,7 +582,9 @@ START_TEST(pick_is_deterministic)
 {
 	const int64_t now = T0;
 	struct rss_item it[] = {
-		{ "a", NULL, now - 1 }, { "b", NULL, now - 2 }, { "c", NULL, now - 3 },
+		{ "a", NULL, now - 1 },
+		{ "b", NULL, now - 2 },
+		{ "c", NULL, now - 3 },
 	};
 	uint64_t r1 = 99, r2 = 99;
 

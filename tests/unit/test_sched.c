@@ -8,8 +8,8 @@
  * tick with nothing due costs nothing however many bots wait; every verdict of
  * sched_check comes with the right retry time. */
 #include "common/backoff.h"
-#include "worker/chat/sched.h"
 #include "tests/check_main.h"
+#include "worker/chat/sched.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -309,8 +309,8 @@ static struct sched_speed unclamped(void)
 }
 
 #define N_DRAWS 200000
-#define OUTSIDE (8 * 60)  /* 08:00, not prime */
-#define INSIDE (10 * 60)  /* 10:00, prime */
+#define OUTSIDE (8 * 60) /* 08:00, not prime */
+#define INSIDE (10 * 60) /* 10:00, prime */
 
 static void assert_mean(double got, double want)
 {
@@ -453,11 +453,11 @@ START_TEST(favoured_bot_speaks_sooner)
 		ck_assert_int_eq(sched_note_sent(s, 1, now - (i + 1) * 5 * MIN_MS), 0);
 	for (int i = 0; i < 8; i++)
 		ck_assert_int_eq(sched_note_sent(s, 2, now - (i + 1) * 5 * MIN_MS), 0);
-	ck_assert(sched_favoured(&p, s, 1, now));      /* 5 < 6 */
-	ck_assert(!sched_favoured(&p, s, 2, now));     /* 8 >= 6 */
-	ck_assert(sched_favoured(&p, s, 3, now));      /* never sent */
+	ck_assert(sched_favoured(&p, s, 1, now));  /* 5 < 6 */
+	ck_assert(!sched_favoured(&p, s, 2, now)); /* 8 >= 6 */
+	ck_assert(sched_favoured(&p, s, 3, now));  /* never sent */
 	ck_assert_int_eq(sched_note_sent(s, 1, now - 1000), 0);
-	ck_assert(!sched_favoured(&p, s, 1, now));     /* 6: at its minimum */
+	ck_assert(!sched_favoured(&p, s, 1, now));              /* 6: at its minimum */
 	ck_assert(sched_favoured(&p, s, 1, now + 40 * MIN_MS)); /* old sends left */
 	/* The behind bot (3) draws delays about half as long as the other (2). */
 	for (int i = 0; i < N_DRAWS; i++) {
@@ -516,7 +516,8 @@ static void simulate(struct sim *out, const struct sched_params *p, const struct
 			ck_assert_int_eq(sched_note_sent(s, 7, now), 0);
 			self_last = 1;
 			next = now + (int64_t)llround(
-				1000 * sched_delay_s(p, NULL, mod, sched_favoured(p, s, 7, now), &rng));
+					     1000 * sched_delay_s(p, NULL, mod,
+								  sched_favoured(p, s, 7, now), &rng));
 			break;
 		case SCHED_OWN_LAST:
 			ck_assert_int_eq(retry, 0);
@@ -917,8 +918,7 @@ START_TEST(history_holds_a_thousand_an_hour)
 	ck_assert_int_eq(sched_sent_last_hour(s, 9, t0 + 19999 * 3000, HOUR), SCHED_RING_MAX);
 	/* A cap above SCHED_RING_MAX acts as SCHED_RING_MAX: still capped. */
 	p.hourly_max = 5000;
-	ck_assert_int_eq(sched_check(&p, s, 9, t0 + 19999 * 3000, 600, NULL, 0, &retry),
-			 SCHED_CAPPED);
+	ck_assert_int_eq(sched_check(&p, s, 9, t0 + 19999 * 3000, 600, NULL, 0, &retry), SCHED_CAPPED);
 	/* A note older than the kept hour changes nothing. */
 	ck_assert_int_eq(sched_note_sent(s, 9, t0), 0);
 	ck_assert_int_eq(sched_sent_last_hour(s, 9, t0 + 19999 * 3000, HOUR), SCHED_RING_MAX);
@@ -946,38 +946,32 @@ START_TEST(check_verdicts_and_retries)
 
 	/* Own last. */
 	retry = -1;
-	ck_assert_int_eq(sched_check(&p, s, 1, t, minute_of(t), &office, 1, &retry),
-			 SCHED_OWN_LAST);
+	ck_assert_int_eq(sched_check(&p, s, 1, t, minute_of(t), &office, 1, &retry), SCHED_OWN_LAST);
 	ck_assert_int_eq(retry, 0);
 
 	/* Inactive at 08:00:30.250: retry lands on 09:00:00.000. */
 	t = day + 8 * HOUR + 30250;
-	ck_assert_int_eq(sched_check(&p, s, 1, t, minute_of(t), &office, 1, &retry),
-			 SCHED_INACTIVE);
+	ck_assert_int_eq(sched_check(&p, s, 1, t, minute_of(t), &office, 1, &retry), SCHED_INACTIVE);
 	ck_assert_int_eq(retry, HOUR - 30250);
 	t = day + 17 * HOUR;
-	ck_assert_int_eq(sched_check(&p, s, 1, t, minute_of(t), &office, 0, &retry),
-			 SCHED_INACTIVE);
+	ck_assert_int_eq(sched_check(&p, s, 1, t, minute_of(t), &office, 0, &retry), SCHED_INACTIVE);
 	ck_assert_int_eq(retry, 16 * HOUR);
 	t = day + 2 * HOUR + 59999;
-	ck_assert_int_eq(sched_check(&p, s, 1, t, minute_of(t), &night, 0, &retry),
-			 SCHED_INACTIVE);
+	ck_assert_int_eq(sched_check(&p, s, 1, t, minute_of(t), &night, 0, &retry), SCHED_INACTIVE);
 	ck_assert_int_eq(retry, 20 * HOUR - 59999);
 
 	/* Capped: 12 sends from 10:00, one a minute; at 10:30 the oldest leaves at 11:00. */
 	for (int i = 0; i < 12; i++)
 		ck_assert_int_eq(sched_note_sent(s, 1, day + 10 * HOUR + i * MIN_MS), 0);
 	t = day + 10 * HOUR + 30 * MIN_MS;
-	ck_assert_int_eq(sched_check(&p, s, 1, t, minute_of(t), &office, 1, &retry),
-			 SCHED_CAPPED);
+	ck_assert_int_eq(sched_check(&p, s, 1, t, minute_of(t), &office, 1, &retry), SCHED_CAPPED);
 	ck_assert_int_eq(retry, 30 * MIN_MS);
 	/* ...and at that instant the bot may speak. */
 	ck_assert_int_eq(sched_check(&p, s, 1, t + retry, minute_of(t + retry), &office, 0, &retry),
 			 SCHED_SPEAK);
 	/* Inactive is reported before capped (the longer wait, and the one that holds). */
 	t = day + 10 * HOUR + 30 * MIN_MS;
-	ck_assert_int_eq(sched_check(&p, s, 1, t, minute_of(t), &night, 0, &retry),
-			 SCHED_INACTIVE);
+	ck_assert_int_eq(sched_check(&p, s, 1, t, minute_of(t), &night, 0, &retry), SCHED_INACTIVE);
 	/* The cap lowered to 10 with 12 in the window: three must leave, so 10:02 + 1 h. */
 	p.hourly_max = 10;
 	ck_assert_int_eq(sched_check(&p, s, 1, t, minute_of(t), NULL, 0, &retry), SCHED_CAPPED);

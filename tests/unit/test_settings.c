@@ -60,7 +60,8 @@ START_TEST(every_row_default_is_accepted)
 	ck_assert_int_gt(settings_count(), 30);
 	for (size_t i = 0; i < settings_count(); i++) {
 		ck_assert_msg(apply_text(&s, settings_key(i), settings_default_text(i), err,
-					 sizeof err) == 0, "%s: %s", settings_key(i), err);
+					 sizeof err) == 0,
+			      "%s: %s", settings_key(i), err);
 		ck_assert(settings_help(i) && *settings_help(i));
 	}
 	ck_assert_ptr_null(settings_key(settings_count()));
@@ -77,8 +78,8 @@ START_TEST(values_are_taken)
 	ck_assert_int_eq(s.simulation_active, 1);
 	ck_assert_int_eq(apply_text(&s, "scale_factor", "60", err, sizeof err), 0);
 	ck_assert(s.scale_factor == 60);
-	ck_assert_int_eq(apply_text(&s, "bot_hourly_msg_limit", "{\"min\":1,\"max\":3}", err,
-				    sizeof err), 0);
+	ck_assert_int_eq(
+		apply_text(&s, "bot_hourly_msg_limit", "{\"min\":1,\"max\":3}", err, sizeof err), 0);
 	ck_assert_int_eq(s.hourly_min, 1);
 	ck_assert_int_eq(s.hourly_max, 3);
 	ck_assert_int_eq(apply_text(&s, "prime_hours", "[\"22:00-02:00\"]", err, sizeof err), 0);
@@ -86,11 +87,11 @@ START_TEST(values_are_taken)
 	ck_assert_int_eq(s.prime_from[0], 22 * 60);
 	ck_assert_int_eq(s.prime_to[0], 2 * 60);
 	ck_assert_int_eq(apply_text(&s, "news_feed_urls", "[\"http://127.0.0.1:1/_rss/a\"]", err,
-				    sizeof err), 0);
+				    sizeof err),
+			 0);
 	ck_assert_int_eq(s.nfeeds, 1);
 	ck_assert_str_eq(s.feeds[0], "http://127.0.0.1:1/_rss/a");
-	ck_assert_int_eq(apply_text(&s, "message_length_profile", "{\"short\":1}", err,
-				    sizeof err), 0);
+	ck_assert_int_eq(apply_text(&s, "message_length_profile", "{\"short\":1}", err, sizeof err), 0);
 	ck_assert(s.len_short == 1 && s.len_medium == 0 && s.len_long == 0);
 	ck_assert_int_eq(apply_text(&s, "human_typo_probability", "0", err, sizeof err), 0);
 	ck_assert(s.hum_human.typo == 0);
@@ -99,7 +100,9 @@ END_TEST
 
 START_TEST(bad_values_are_refused_by_name)
 {
-	static const struct { const char *key, *json, *says; } bad[] = {
+	static const struct {
+		const char *key, *json, *says;
+	} bad[] = {
 		{ "scale_factor", "0", "scale_factor" },
 		{ "scale_factor", "\"fast\"", "scale_factor" },
 		{ "max_msgs_per_min", "-1", "max_msgs_per_min" },
@@ -139,7 +142,9 @@ END_TEST
  * had), with the key and the range named. */
 START_TEST(numbers_out_of_range_are_refused_where_written_and_read)
 {
-	static const struct { const char *key, *json, *says; } big[] = {
+	static const struct {
+		const char *key, *json, *says;
+	} big[] = {
 		{ "bot_hourly_msg_limit", "{\"min\":6,\"max\":2768830768}",
 		  "bot_hourly_msg_limit.max: 2768830768 is out of range [0, 1000000]" },
 		{ "dedup_window_hours", "3e15", "dedup_window_hours: 3e+15 is out of range" },
@@ -174,8 +179,9 @@ START_TEST(numbers_out_of_range_are_refused_where_written_and_read)
 		json_decref(v);
 	}
 	/* The ends of a range are in it. */
-	ck_assert_int_eq(apply_text(&s, "bot_hourly_msg_limit", "{\"min\":0,\"max\":1000000}",
-				    err, sizeof err), 0);
+	ck_assert_int_eq(apply_text(&s, "bot_hourly_msg_limit", "{\"min\":0,\"max\":1000000}", err,
+				    sizeof err),
+			 0);
 	ck_assert_int_eq(s.hourly_max, 1000000);
 	ck_assert_int_eq(apply_text(&s, "dedup_window_hours", "720", err, sizeof err), 0);
 	ck_assert_int_eq(apply_text(&s, "scale_factor", "0.1", err, sizeof err), 0);

@@ -172,12 +172,12 @@ START_TEST(observe_buckets)
 	for (int i = 1; i < SHM_NBUCKETS; i++)
 		ck_assert(shm_bucket_bounds[i] > shm_bucket_bounds[i - 1]);
 	shm_observe(sl, SHM_H_LLM_SECONDS, 0.0005); /* le 0.001 */
-	shm_observe(sl, SHM_H_LLM_SECONDS, 0.001); /* le 0.001: bounds are inclusive */
-	shm_observe(sl, SHM_H_LLM_SECONDS, 0.3);   /* le 0.5 */
-	shm_observe(sl, SHM_H_LLM_SECONDS, 61);    /* +Inf */
-	shm_observe(sl, SHM_H_LLM_SECONDS, -1);    /* clamped to 0 */
+	shm_observe(sl, SHM_H_LLM_SECONDS, 0.001);  /* le 0.001: bounds are inclusive */
+	shm_observe(sl, SHM_H_LLM_SECONDS, 0.3);    /* le 0.5 */
+	shm_observe(sl, SHM_H_LLM_SECONDS, 61);     /* +Inf */
+	shm_observe(sl, SHM_H_LLM_SECONDS, -1);     /* clamped to 0 */
 	shm_observe(sl, SHM_H_LLM_SECONDS, NAN);
-	shm_observe(sl, SHM_H_COUNT, 1);           /* ignored */
+	shm_observe(sl, SHM_H_COUNT, 1); /* ignored */
 	ck_assert_int_eq(shm_load(&h->buckets[0]), 4);
 	ck_assert_int_eq(shm_load(&h->buckets[8]), 1);
 	ck_assert_int_eq(shm_load(&h->buckets[SHM_NBUCKETS - 1]), 1);

@@ -9,6 +9,19 @@
  * (--port 0) and points telegram.api_url and the LLM provider at it; faults
  * are switched through its control API. Each test ends by asserting that the
  * loop closes clean. */
+#include "common/backoff.h"
+#include "common/cfg.h"
+#include "common/job.h"
+#include "common/log.h"
+#include "common/net/httpc.h"
+#include "common/net/later.h"
+#include "common/net/pgpool.h"
+#include "common/shm.h"
+#include "tests/check_main.h"
+#include "worker/calls/llm.h"
+#include "worker/calls/tgc.h"
+#include "worker/jobs/task.h"
+
 #include <check.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -21,19 +34,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
-
-#include "common/backoff.h"
-#include "common/cfg.h"
-#include "common/job.h"
-#include "common/log.h"
-#include "common/net/httpc.h"
-#include "common/net/later.h"
-#include "common/net/pgpool.h"
-#include "common/shm.h"
-#include "worker/calls/llm.h"
-#include "worker/calls/tgc.h"
-#include "worker/jobs/task.h"
-#include "tests/check_main.h"
 
 /* ---- the case's services: a database and, for "send", the fake API ---- */
 
@@ -118,8 +118,10 @@ static void db_create(const char *tag)
 	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", db_name);
 	pg_exec_on(admin_url, sql);
 	snprintf(sql, sizeof sql, "CREATE DATABASE %s", db_name);
-	ck_assert_msg(pg_exec_on(admin_url, sql) == 0, "cannot create %s (is scripts/services "
-		      "running?)", db_name);
+	ck_assert_msg(pg_exec_on(admin_url, sql) == 0,
+		      "cannot create %s (is scripts/services "
+		      "running?)",
+		      db_name);
 	ck_assert_msg(run_prog(av) == 0, "piyasactl migrate failed on %s", db_url);
 	free(ctl);
 }
@@ -267,12 +269,12 @@ static char *pg_text(const char *sql, const char *p1)
 	return v;
 }
 
-#define ck_pg_eq(sql, p1, want)                                                \
-	do {                                                                   \
-		char *got_ = pg_text(sql, p1);                                 \
-		ck_assert_msg(strcmp(got_, want) == 0, "%s [%s]: '%s', not '%s'", \
-			      sql, p1, got_, want);                            \
-		free(got_);                                                    \
+#define ck_pg_eq(sql, p1, want)                                                                  \
+	do {                                                                                     \
+		char *got_ = pg_text(sql, p1);                                                   \
+		ck_assert_msg(strcmp(got_, want) == 0, "%s [%s]: '%s', not '%s'", sql, p1, got_, \
+			      want);                                                             \
+		free(got_);                                                                      \
 	} while (0)
 
 static void pg_exec(const char *sql)
@@ -290,7 +292,7 @@ static struct llm *llm;
 static struct tgc *tgc;
 static struct pgpool *pg;
 static struct tasks *ts;
-static int64_t chat;          /* a chat of the test's own, in the fake too */
+static int64_t chat; /* a chat of the test's own, in the fake too */
 
 #define NREC 64
 
@@ -306,14 +308,14 @@ static struct {
 enum kind_mode { K_HOLD, K_SEND, K_RETRY, K_LLM };
 static struct {
 	enum kind_mode mode;
-	int64_t retry_with;       /* K_RETRY: task_retry's delay */
+	int64_t retry_with; /* K_RETRY: task_retry's delay */
 	int starts, sents, recordeds, clears;
 	struct task *held[NREC];
 	int nheld;
-	int cut_pg_ms;            /* the sent hook takes the database away this long */
-	struct task_sent rec;     /* the last recorded (text copied below) */
+	int cut_pg_ms;        /* the sent hook takes the database away this long */
+	struct task_sent rec; /* the last recorded (text copied below) */
 	char rec_text[256];
-	char sent_text[256];      /* the text as the sent hook saw it */
+	char sent_text[256]; /* the text as the sent hook saw it */
 } K;
 
 static void on_done_later(void *t)
@@ -366,9 +368,7 @@ static void kind_start(struct task *t, void *arg)
 		ck_assert(asprintf(&text, "merhaba %s", task_id(t)) > 0);
 		kind_send_text(t, text);
 		break;
-	case K_RETRY:
-		task_retry(t, K.retry_with);
-		break;
+	case K_RETRY: task_retry(t, K.retry_with); break;
 	case K_LLM:
 		task_llm(t, strdup("Sen bir borsa grubundasın."), strdup("THYAO ne olur?"), &par,
 			 kind_send_text);
@@ -390,8 +390,10 @@ static void pg_allow(int on)
 	ck_assert_int_eq(pg_exec_on(admin_url, sql), 0);
 	if (on)
 		return;
-	snprintf(sql, sizeof sql, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-		 "WHERE datname = '%s'", db_name);
+	snprintf(sql, sizeof sql,
+		 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+		 "WHERE datname = '%s'",
+		 db_name);
 	ck_assert_int_eq(pg_exec_on(admin_url, sql), 0);
 }
 
@@ -524,8 +526,8 @@ static void setup(void)
 	pg = pgpool_new(&loop, cfg.database_url, 1, err, sizeof err);
 	ck_assert_msg(pg != NULL, "%s", err);
 	ck_assert_msg(run_until(pg_is_up, 5000), "no connection to %s", cfg.database_url);
-	d = (struct tasks_deps){ &loop, &cfg, &slot, http, llm, tgc, pg, 3,
-				 hook_ack, hook_nack, hook_freed, NULL };
+	d = (struct tasks_deps){ &loop, &cfg, &slot,    http,      llm,        tgc,
+				 pg,    3,    hook_ack, hook_nack, hook_freed, NULL };
 	ck_assert_ptr_nonnull(ts = tasks_new(&d));
 	ck_assert_int_eq(tasks_set_kind(ts, JOB_SPEAK, &kind), 0);
 }
@@ -595,7 +597,8 @@ START_TEST(a_kind_nobody_runs_is_dead_lettered)
 	wait_ends(1, 5000);
 	ck_assert_int_eq(H.acks, 1);
 	ck_assert_int_eq(K.starts, 0);
-	ck_pg_eq("SELECT reason FROM dead_jobs WHERE job_id = $1", "k1", "no worker runs memorize jobs");
+	ck_pg_eq("SELECT reason FROM dead_jobs WHERE job_id = $1", "k1",
+		 "no worker runs memorize jobs");
 	ck_pg_eq("SELECT kind FROM dead_jobs WHERE job_id = $1", "k1", "memorize");
 	/* Its outbox row says so too: the job ends in one terminal row. */
 	ck_pg_eq("SELECT status FROM messages WHERE job_id = $1", "k1", "failed");
@@ -624,15 +627,16 @@ START_TEST(out_of_attempts_is_dead_lettered)
 }
 END_TEST
 
-
 /* An earlier attempt claimed the row and died before the outcome: it may have
  * been posted, so it becomes 'unknown' and is never sent again. */
 START_TEST(a_sending_row_of_an_earlier_attempt_becomes_unknown)
 {
 	char sql[256];
 
-	snprintf(sql, sizeof sql, "INSERT INTO messages (job_id, bot_id, chat_id, status, attempt, "
-		 "text) VALUES ('u1', 42, %lld, 'sending', 1, 'x')", (long long)chat);
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO messages (job_id, bot_id, chat_id, status, attempt, "
+		 "text) VALUES ('u1', 42, %lld, 'sending', 1, 'x')",
+		 (long long)chat);
 	pg_exec(sql);
 	K.mode = K_SEND;
 	start_job("u1", JOB_SPEAK, 2);
@@ -651,7 +655,8 @@ START_TEST(a_terminal_row_ends_a_later_attempt)
 {
 	char sql[256];
 
-	snprintf(sql, sizeof sql, "INSERT INTO messages (job_id, bot_id, chat_id, status, attempt, "
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO messages (job_id, bot_id, chat_id, status, attempt, "
 		 "telegram_message_id, text) VALUES ('s1', 42, %lld, 'sent', 1, 77, 'x')",
 		 (long long)chat);
 	pg_exec(sql);
@@ -661,7 +666,8 @@ START_TEST(a_terminal_row_ends_a_later_attempt)
 	ck_assert_int_eq(H.acks, 1);
 	ck_assert_int_eq(K.starts, 0);
 	ck_pg_eq("SELECT status || ' ' || attempt || ' ' || telegram_message_id FROM messages "
-		 "WHERE job_id = $1", "s1", "sent 1 77");
+		 "WHERE job_id = $1",
+		 "s1", "sent 1 77");
 	close_all();
 }
 END_TEST

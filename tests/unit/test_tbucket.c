@@ -2,6 +2,8 @@
  * binary (20/min, 30/s) must pace exactly over hours and days, waits must be
  * exactly enough, pauses and reloads must hold, and a random walk must never let
  * more through than burst + rate * time. */
+#include "common/backoff.h"
+#include "tests/check_main.h"
 #include "worker/calls/tbucket.h"
 
 #include <check.h>
@@ -10,17 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/backoff.h"
-#include "tests/check_main.h"
-
 /* check records the place of every passing assertion (a write each): in loops of
  * millions, test first and let check report only a failure. Arguments are
  * evaluated once. */
-#define hot_int_eq(a, b) do { \
-	int64_t a_ = (a), b_ = (b); \
-	if (a_ != b_) \
-		ck_assert_int_eq(a_, b_); \
-} while (0)
+#define hot_int_eq(a, b)                          \
+	do {                                      \
+		int64_t a_ = (a), b_ = (b);       \
+		if (a_ != b_)                     \
+			ck_assert_int_eq(a_, b_); \
+	} while (0)
 #define hot_true(x) hot_int_eq(!!(x), 1)
 
 /* Poll every millisecond over [from, to], taking all that can be taken. */
@@ -319,7 +319,8 @@ START_TEST(random_walk_never_over_budget)
 			hot_true(tb_tokens(&b, now) <= b.burst);
 			hot_true(taken <= burst + rate / 1000.0 * (double)(now - start) + 1e-6);
 			if (backoff_rand(&rng) % 500 == 0)
-				tb_pause(&b, now + (int64_t)(backoff_rand(&rng) % (uint64_t)(5000 / rate + 1)));
+				tb_pause(&b, now + (int64_t)(backoff_rand(&rng) %
+							     (uint64_t)(5000 / rate + 1)));
 			now += (int64_t)(backoff_rand(&rng) % (uint64_t)(2000 / rate + 2));
 		}
 		/* Busy enough to be near the budget, not just under it by idling. */

@@ -1,8 +1,8 @@
 /* test_textcheck: promises of gain and machine self-reference are refused (also
  * in Turkish capitals), assistant habits are cut rather than refused, the cap
  * never splits a character, and an empty answer is refused. */
-#include "worker/chat/text/textcheck.h"
 #include "tests/check_main.h"
+#include "worker/chat/text/textcheck.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -99,8 +99,14 @@ START_TEST(labels_and_quotes_removed)
 	ck_clean("Ayşe Hanım: faiz önemli", "faiz önemli");
 	ck_clean("@kripto_kemal: BTC sakin", "BTC sakin");
 	ck_clean("\"Dolar uçtu.\"", "Dolar uçtu.");
-	ck_clean("\xE2\x80\x9C" "Dolar uçtu" "\xE2\x80\x9D", "Dolar uçtu");
-	ck_clean("\xC2\xAB" "Altın güçlü" "\xC2\xBB", "Altın güçlü");
+	ck_clean("\xE2\x80\x9C"
+		 "Dolar uçtu"
+		 "\xE2\x80\x9D",
+		 "Dolar uçtu");
+	ck_clean("\xC2\xAB"
+		 "Altın güçlü"
+		 "\xC2\xBB",
+		 "Altın güçlü");
 	ck_clean("Ahmet: \"Dolar uçtu\"", "Dolar uçtu");
 	ck_clean("\"[Ahmet]: Tabii ki! Altın iyi\"", "Altın iyi");
 	/* Market labels, tickers, times and inner quotes stay. */
@@ -134,8 +140,10 @@ START_TEST(bidi_and_invisible_characters_dropped)
 	ck_clean("Dolar \xE2\x80\xAEyükseldi\xE2\x80\xAC bugün", "Dolar yükseldi bugün");
 	ck_clean("\xE2\x80\xAA\xE2\x80\xAB\xE2\x80\xAD altın\xE2\x80\x8E\xE2\x80\x8F düştü",
 		 "altın düştü");
-	ck_clean("faiz \xE2\x81\xA6sabit\xE2\x81\xA9 \xE2\x81\xA7kaldı\xE2\x81\xA8", "faiz sabit kaldı");
-	ck_clean("\xEF\xBB\xBF" "BIST\xE2\x80\x8C\xE2\x80\x8D yükseliyor\xD8\x9C\xE2\x81\xA0",
+	ck_clean("faiz \xE2\x81\xA6sabit\xE2\x81\xA9 \xE2\x81\xA7kaldı\xE2\x81\xA8",
+		 "faiz sabit kaldı");
+	ck_clean("\xEF\xBB\xBF"
+		 "BIST\xE2\x80\x8C\xE2\x80\x8D yükseliyor\xD8\x9C\xE2\x81\xA0",
 		 "BIST yükseliyor");
 	/* a family, a heart on fire, a skin tone: joined as written */
 	ck_clean("aile \xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7",
@@ -230,8 +238,7 @@ START_TEST(small_buffer_refused)
 {
 	char small[5];
 
-	ck_assert_int_eq(textcheck_clean("Dolar yükseldi", small, sizeof(small), why, sizeof(why)),
-			 -1);
+	ck_assert_int_eq(textcheck_clean("Dolar yükseldi", small, sizeof(small), why, sizeof(why)), -1);
 	ck_assert_str_eq(why, "output buffer too small");
 	/* No why buffer is fine too. */
 	ck_assert_int_eq(textcheck_clean("", out, sizeof(out), NULL, 0), -1);
@@ -242,8 +249,8 @@ START_TEST(utf8_and_case_helpers)
 {
 	uint32_t cp;
 
-	ck_assert_uint_eq(textcheck_lower('I'), 0x131);  /* I -> ı */
-	ck_assert_uint_eq(textcheck_lower(0x130), 'i');  /* İ -> i */
+	ck_assert_uint_eq(textcheck_lower('I'), 0x131);   /* I -> ı */
+	ck_assert_uint_eq(textcheck_lower(0x130), 'i');   /* İ -> i */
 	ck_assert_uint_eq(textcheck_lower(0x15E), 0x15F); /* Ş -> ş */
 	ck_assert_uint_eq(textcheck_lower(0x11E), 0x11F); /* Ğ -> ğ */
 	ck_assert_uint_eq(textcheck_lower(0xDC), 0xFC);   /* Ü -> ü */
@@ -252,9 +259,12 @@ START_TEST(utf8_and_case_helpers)
 	ck_assert_uint_eq(textcheck_upper('i'), 0x130);
 	ck_assert_uint_eq(textcheck_upper(0x131), 'I');
 	ck_assert_uint_eq(textcheck_upper(0x15F), 0x15E);
-	ck_assert(textcheck_is_letter(0x11F) && textcheck_is_letter('a') && textcheck_is_letter(0x4E00));
-	ck_assert(!textcheck_is_letter('1') && !textcheck_is_letter('!') && !textcheck_is_letter(0x1F680));
-	ck_assert(textcheck_is_emoji(0x1F680) && textcheck_is_emoji(0x2764) && !textcheck_is_emoji('a'));
+	ck_assert(textcheck_is_letter(0x11F) && textcheck_is_letter('a') &&
+		  textcheck_is_letter(0x4E00));
+	ck_assert(!textcheck_is_letter('1') && !textcheck_is_letter('!') &&
+		  !textcheck_is_letter(0x1F680));
+	ck_assert(textcheck_is_emoji(0x1F680) && textcheck_is_emoji(0x2764) &&
+		  !textcheck_is_emoji('a'));
 	ck_assert(!textcheck_utf8_valid("\xC0\xAF", 2));     /* overlong */
 	ck_assert(!textcheck_utf8_valid("\xED\xA0\x80", 3)); /* surrogate */
 	ck_assert(!textcheck_utf8_valid("\xE2\x82", 2));     /* truncated */

@@ -2,16 +2,15 @@
  * and per bot and group (20/min) with pacing on; a 429 pausing only the bot and
  * chat it hit, with pacing on or off; the breakers. tgc takes a config and a
  * metrics slot: the test hands it its own. */
-#include <check.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "common/backoff.h"
 #include "common/cfg.h"
 #include "common/shm.h"
+#include "tests/check_main.h"
 #include "worker/calls/tgc.h"
 
-#include "tests/check_main.h"
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define BOT 7
 #define GROUP -1001

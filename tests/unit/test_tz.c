@@ -1,8 +1,8 @@
 /* test_tz: local time in a chat's zone: fixed and DST zones at known instants, the
  * exact DST change, unknown names refused (glibc would quietly use UTC), TZ left as
  * it was, and the cache keeping the slow path to about once per zone per hour. */
-#include "worker/chat/tz.h"
 #include "tests/check_main.h"
+#include "worker/chat/tz.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -110,17 +110,22 @@ END_TEST
 
 START_TEST(unknown_zones_refused)
 {
-	static const char *const bad[] = { "Mars/Olympus", "Europe/Istambul", "", "../etc/passwd",
-					   "Europe/../Europe/Istanbul", "/usr/share/zoneinfo/UTC",
-					   "Europe", "zone.tab", "Europe/Istanbul/",
+	static const char *const bad[] = { "Mars/Olympus",
+					   "Europe/Istambul",
+					   "",
+					   "../etc/passwd",
+					   "Europe/../Europe/Istanbul",
+					   "/usr/share/zoneinfo/UTC",
+					   "Europe",
+					   "zone.tab",
+					   "Europe/Istanbul/",
 					   "Europe/Istanbul\n" };
 	struct tz_local l;
 	char err[128];
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		err[0] = '\0';
-		ck_assert_msg(tz_local(bad[i], JAN_NOON_MS, &l, err, sizeof err) == -1, "%s",
-			      bad[i]);
+		ck_assert_msg(tz_local(bad[i], JAN_NOON_MS, &l, err, sizeof err) == -1, "%s", bad[i]);
 		ck_assert_ptr_nonnull(strstr(err, "unknown time zone '"));
 	}
 	ck_assert_int_eq(tz_local("Mars/Olympus", JAN_NOON_MS, &l, err, sizeof err), -1);
@@ -188,7 +193,7 @@ END_TEST
 START_TEST(many_zones_evict_but_stay_right)
 {
 	static const char *const zones[] = { "Europe/Istanbul", "America/New_York", "Asia/Tokyo",
-					     "Europe/London", "Australia/Sydney", "Asia/Kolkata" };
+					     "Europe/London",   "Australia/Sydney", "Asia/Kolkata" };
 	static const long jan[] = { 10800, -18000, 32400, 0, 39600, 19800 };
 
 	/* More lookups of more distinct zones than the cache holds. */

@@ -1,8 +1,8 @@
 /* test_updates: the pure part of the getUpdates pollers: the offset a batch
  * moves to. (The polls themselves run against the fake API in the integration
  * tests.) */
-#include "worker/chat/updates.h"
 #include "tests/check_main.h"
+#include "worker/chat/updates.h"
 
 #include <check.h>
 #include <jansson.h>
@@ -35,7 +35,8 @@ START_TEST(offset_never_wraps)
 {
 	ck_assert_int_eq(next(10, "[{\"update_id\": 9223372036854775807}]"), INT64_MAX);
 	ck_assert_int_eq(next(INT64_MAX, "[{\"update_id\": 9223372036854775807}, "
-					 "{\"update_id\": 12}]"), INT64_MAX);
+					 "{\"update_id\": 12}]"),
+			 INT64_MAX);
 	ck_assert_int_eq(next(10, "[{\"update_id\": -9223372036854775807}]"), 10);
 }
 END_TEST

@@ -24,11 +24,11 @@ START_TEST(char_lengths_follow_rfc3629)
 	ck_assert_uint_eq(utf8_char("\xc3\xa7", SIZE_MAX), 2);
 	ck_assert_uint_eq(utf8_char("\xe2\x80\xa8", SIZE_MAX), 3);
 	ck_assert_uint_eq(utf8_char("\xf0\x9f\x9a\x80", SIZE_MAX), 4);
-	ck_assert_uint_eq(utf8_char("\xc3\xa7", 1), 0);      /* cut by n */
-	ck_assert_uint_eq(utf8_char("\xc3", SIZE_MAX), 0);   /* cut by the NUL */
+	ck_assert_uint_eq(utf8_char("\xc3\xa7", 1), 0);        /* cut by n */
+	ck_assert_uint_eq(utf8_char("\xc3", SIZE_MAX), 0);     /* cut by the NUL */
 	ck_assert_uint_eq(utf8_char("\xc0\x80", SIZE_MAX), 0); /* overlong */
 	ck_assert_uint_eq(utf8_char("\xe0\x80\x80", SIZE_MAX), 0);
-	ck_assert_uint_eq(utf8_char("\xed\xa0\x80", SIZE_MAX), 0); /* surrogate */
+	ck_assert_uint_eq(utf8_char("\xed\xa0\x80", SIZE_MAX), 0);     /* surrogate */
 	ck_assert_uint_eq(utf8_char("\xf4\x90\x80\x80", SIZE_MAX), 0); /* > U+10FFFF */
 	ck_assert_uint_eq(utf8_char("\x80", SIZE_MAX), 0);
 	ck_assert_uint_eq(utf8_char("\xff", SIZE_MAX), 0);
@@ -69,7 +69,11 @@ START_TEST(cut_replaces_invalid_bytes)
 {
 	char out[64];
 
-	ck_assert_uint_eq(utf8_cut(out, sizeof out, "a\xff" "b\xc3" "c\xed\xa0\x80"), 8);
+	ck_assert_uint_eq(utf8_cut(out, sizeof out,
+				   "a\xff"
+				   "b\xc3"
+				   "c\xed\xa0\x80"),
+			  8);
 	ck_assert_str_eq(out, "a?b?c???");
 	ck_assert(jansson_takes(out));
 	/* A sequence the end of the string left incomplete is a cut: dropped. */

@@ -7,39 +7,39 @@
  * history, which is as precise as a breaker needs to be. */
 #include "worker/calls/brk.h"
 
+#include "common/backoff.h"
+
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/backoff.h"
-
 struct brk_bucket {
-	uint32_t calls;    /* successes and failures (not IGNORED, not COOLDOWN) */
+	uint32_t calls; /* successes and failures (not IGNORED, not COOLDOWN) */
 	uint32_t failures;
-	uint32_t slow;     /* slow successes */
+	uint32_t slow; /* slow successes */
 };
 
 struct brk {
 	const struct brk_config *cfg; /* the copy after the name, or shared (brk_new_shared) */
 	brk_transition_cb cb;
 	void *cb_arg;
-	uint64_t gen;             /* bumped on every state change */
-	uint64_t rng;             /* jitter of the open wait */
-	int64_t open_until;       /* OPEN: when probes may start */
-	int64_t cooldown_until;   /* no call before this, whatever the state */
-	int64_t probe_last_ms;    /* HALF_OPEN: when the latest probe went out */
-	int64_t since_ms;         /* when the state last changed */
-	int64_t win_idx;          /* absolute index of the newest bucket */
-	enum brk_state state;     /* CLOSED, OPEN or HALF_OPEN: never COOLING */
-	int trips;                /* trips since the last close */
-	int consec;               /* failures in a row while CLOSED */
-	int probes_out;           /* HALF_OPEN: probe slots taken */
-	int probes_ok;            /* HALF_OPEN: probes that succeeded */
-	int probes_slow;          /* HALF_OPEN: of those, slow ones */
+	uint64_t gen;           /* bumped on every state change */
+	uint64_t rng;           /* jitter of the open wait */
+	int64_t open_until;     /* OPEN: when probes may start */
+	int64_t cooldown_until; /* no call before this, whatever the state */
+	int64_t probe_last_ms;  /* HALF_OPEN: when the latest probe went out */
+	int64_t since_ms;       /* when the state last changed */
+	int64_t win_idx;        /* absolute index of the newest bucket */
+	enum brk_state state;   /* CLOSED, OPEN or HALF_OPEN: never COOLING */
+	int trips;              /* trips since the last close */
+	int consec;             /* failures in a row while CLOSED */
+	int probes_out;         /* HALF_OPEN: probe slots taken */
+	int probes_ok;          /* HALF_OPEN: probes that succeeded */
+	int probes_slow;        /* HALF_OPEN: of those, slow ones */
 	struct brk_bucket win[BRK_BUCKETS];
-	char name[];              /* as long as it is, up to BRK_NAME_MAX */
+	char name[]; /* as long as it is, up to BRK_NAME_MAX */
 };
 
 /* One per bot, 10,000s per worker: with a bot's name and a shared config, one
@@ -103,8 +103,7 @@ int brk_config_check(const struct brk_config *c, char *err, size_t errlen)
 }
 
 /* name, then (when cfg is to be copied) the copy, aligned, in one allocation. */
-static struct brk *brk_make(const char *name, const struct brk_config *cfg, uint64_t seed,
-			    int copy)
+static struct brk *brk_make(const char *name, const struct brk_config *cfg, uint64_t seed, int copy)
 {
 	size_t len = name ? strnlen(name, BRK_NAME_MAX) : 0;
 	size_t at = (sizeof(struct brk) + len + 1 + _Alignof(struct brk_config) - 1) &
@@ -288,8 +287,8 @@ static void check_rates(struct brk *b, int64_t now_ms)
 			 percent(t.failures, t.calls), t.calls);
 		trip(b, now_ms, why);
 	} else if (b->cfg->slow_call_ms > 0 && rate_reached(t.slow, t.calls, b->cfg->slow_rate)) {
-		snprintf(why, sizeof why, "slow calls %d%% over %u calls",
-			 percent(t.slow, t.calls), t.calls);
+		snprintf(why, sizeof why, "slow calls %d%% over %u calls", percent(t.slow, t.calls),
+			 t.calls);
 		trip(b, now_ms, why);
 	}
 }
@@ -347,9 +346,7 @@ static void record_half_open(struct brk *b, int64_t now_ms, enum brk_result r, i
 		if (b->probes_ok >= b->cfg->half_open_probes)
 			probes_done(b, now_ms);
 		break;
-	case BRK_FAILURE:
-		trip(b, now_ms, "probe failed");
-		break;
+	case BRK_FAILURE: trip(b, now_ms, "probe failed"); break;
 	case BRK_IGNORED:
 	case BRK_COOLDOWN:
 		/* The probe said nothing about health: let another one go instead. */
@@ -396,17 +393,14 @@ static int allow_state(struct brk *b, int64_t now_ms)
 	if (now_ms < b->cooldown_until)
 		return 0;
 	switch (b->state) {
-	case BRK_CLOSED:
-		return 1;
+	case BRK_CLOSED: return 1;
 	case BRK_OPEN:
 		if (now_ms < b->open_until)
 			return 0;
 		to_half_open(b, now_ms);
 		return allow_half_open(b, now_ms);
-	case BRK_HALF_OPEN:
-		return allow_half_open(b, now_ms);
-	default:
-		return 0;
+	case BRK_HALF_OPEN: return allow_half_open(b, now_ms);
+	default: return 0;
 	}
 }
 
@@ -435,14 +429,10 @@ enum brk_state brk_state(const struct brk *b, int64_t now_ms)
 const char *brk_state_name(enum brk_state s)
 {
 	switch (s) {
-	case BRK_CLOSED:
-		return "closed";
-	case BRK_OPEN:
-		return "open";
-	case BRK_HALF_OPEN:
-		return "half_open";
-	case BRK_COOLING:
-		return "cooling";
+	case BRK_CLOSED: return "closed";
+	case BRK_OPEN: return "open";
+	case BRK_HALF_OPEN: return "half_open";
+	case BRK_COOLING: return "cooling";
 	}
 	return "?";
 }

@@ -72,8 +72,8 @@ struct brk_config {
  * during the call. Called after the state changed, so brk_state() inside it shows
  * the new state (unless cooling). It may read the breaker but must not change or
  * free it: no brk_allow, brk_record, brk_cooldown or brk_free from inside. */
-typedef void (*brk_transition_cb)(const char *name, enum brk_state from,
-				  enum brk_state to, const char *why, void *arg);
+typedef void (*brk_transition_cb)(const char *name, enum brk_state from, enum brk_state to,
+				  const char *why, void *arg);
 
 /* Fill cfg with the defaults given in the struct's comments. */
 void brk_config_defaults(struct brk_config *cfg);
@@ -111,8 +111,7 @@ int brk_allow(struct brk *b, int64_t now_ms, uint64_t *gen);
  * duration_ms is how long it took (for slow calls). A result from an older
  * generation, or one arriving while OPEN, changes nothing. In HALF_OPEN an IGNORED
  * or COOLDOWN result frees the probe slot it held (it said nothing about health). */
-void brk_record(struct brk *b, int64_t now_ms, uint64_t gen, enum brk_result r,
-		int duration_ms);
+void brk_record(struct brk *b, int64_t now_ms, uint64_t gen, enum brk_result r, int duration_ms);
 
 /* Hold every call until until_ms without counting a failure (a 429's retry_after,
  * an exhausted quota). A later until_ms extends the hold, an earlier one does not

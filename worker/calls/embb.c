@@ -2,6 +2,7 @@
  * checked as UTF-8) when it is queued: a text the request could not carry fails
  * alone, at once, instead of failing the batch it would have joined. */
 #include "worker/calls/embb.h"
+
 #include "worker/calls/embw.h"
 
 #include <jansson.h>
@@ -14,7 +15,7 @@
 
 struct item {
 	struct item *next;
-	size_t size;                    /* of buf */
+	size_t size; /* of buf */
 	embb_cb cb;
 	void *arg;
 	json_t *text;
@@ -26,7 +27,7 @@ struct item {
 struct embb {
 	uv_loop_t *loop;
 	struct httpc *http;
-	uv_timer_t turn;          /* 0 ms: the texts of this turn go together */
+	uv_timer_t turn; /* 0 ms: the texts of this turn go together */
 	struct item *head, **tail;
 	int closing;
 	unsigned long requests, texts;
@@ -203,8 +204,7 @@ void embb_free(struct embb *b)
 	uv_close((uv_handle_t *)&b->turn, on_turn_closed);
 }
 
-int embb_get(struct embb *b, const struct embb_target *to, const char *text, embb_cb cb,
-	     void *arg)
+int embb_get(struct embb *b, const struct embb_target *to, const char *text, embb_cb cb, void *arg)
 {
 	size_t lu, la, lm;
 	struct item *it;

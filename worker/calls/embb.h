@@ -10,10 +10,10 @@
 #ifndef PIYASA_EMBB_H
 #define PIYASA_EMBB_H
 
+#include "common/net/httpc.h"
+
 #include <stddef.h>
 #include <uv.h>
-
-#include "common/net/httpc.h"
 
 #define EMBB_MAX_INPUTS 64
 #define EMBB_MAX_BYTES (64 * 1024)
@@ -39,8 +39,7 @@ void embb_free(struct embb *b);
 
 /* Queue text (copied, with the target's strings) for this turn's request.
  * 0: cb runs later, once. -1: no memory, or b is closing (cb not called). */
-int embb_get(struct embb *b, const struct embb_target *to, const char *text, embb_cb cb,
-	     void *arg);
+int embb_get(struct embb *b, const struct embb_target *to, const char *text, embb_cb cb, void *arg);
 
 /* For metrics and tests: requests sent, texts sent. */
 void embb_stats(const struct embb *b, unsigned long *requests, unsigned long *texts);

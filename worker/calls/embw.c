@@ -1,5 +1,6 @@
 /* embw: see embw.h. */
 #include "worker/calls/embw.h"
+
 #include "common/utf8.h"
 
 #include <float.h>
@@ -10,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int errf(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -28,8 +28,7 @@ static int errf(char *err, size_t errlen, const char *fmt, ...)
 
 /* Fills vec[0..dim) from the array emb; *dim is 0 for the first item, which
  * sets it, and every later one must match it. */
-static int fill_vector(json_t *emb, size_t item, float *vec, size_t *dim, char *err,
-		       size_t errlen)
+static int fill_vector(json_t *emb, size_t item, float *vec, size_t *dim, char *err, size_t errlen)
 {
 	size_t n = json_array_size(emb), i;
 	json_t *x;
@@ -39,8 +38,8 @@ static int fill_vector(json_t *emb, size_t item, float *vec, size_t *dim, char *
 	if (n == 0)
 		return errf(err, errlen, "data[%zu]: embedding is empty", item);
 	if (n > EMBW_MAX_DIM)
-		return errf(err, errlen, "data[%zu]: embedding has %zu dimensions (max %d)", item, n,
-			    EMBW_MAX_DIM);
+		return errf(err, errlen, "data[%zu]: embedding has %zu dimensions (max %d)", item,
+			    n, EMBW_MAX_DIM);
 	if (*dim && n != *dim)
 		return errf(err, errlen, "data[%zu]: %zu dimensions, the first item had %zu", item,
 			    n, *dim);
@@ -59,8 +58,7 @@ static int fill_vector(json_t *emb, size_t item, float *vec, size_t *dim, char *
 
 /* The vectors of data[] into *vecs, item i's at position "index" (or i when
  * no item has one). */
-static int fill_vectors(json_t *data, size_t n, float **vecs, size_t *dim, char *err,
-			size_t errlen)
+static int fill_vectors(json_t *data, size_t n, float **vecs, size_t *dim, char *err, size_t errlen)
 {
 	size_t i, dim0 = json_array_size(json_object_get(json_array_get(data, 0), "embedding"));
 	unsigned char *seen;
@@ -68,8 +66,7 @@ static int fill_vectors(json_t *data, size_t n, float **vecs, size_t *dim, char 
 	int indexed = json_is_integer(json_object_get(json_array_get(data, 0), "index"));
 
 	if (json_array_size(data) != n)
-		return errf(err, errlen, "data has %zu items for %zu inputs", json_array_size(data),
-			    n);
+		return errf(err, errlen, "data has %zu items for %zu inputs", json_array_size(data), n);
 	if (dim0 == 0 || dim0 > EMBW_MAX_DIM)
 		dim0 = 1; /* fill_vector says why */
 	if (!(*vecs = calloc(n * dim0, sizeof(float))) || !(seen = calloc(n, 1))) {
@@ -89,8 +86,7 @@ static int fill_vectors(json_t *data, size_t n, float **vecs, size_t *dim, char 
 			errf(err, errlen, "data[%zu]: missing index", i);
 			break;
 		}
-		if (indexed && ((at = json_integer_value(idx)) < 0 || (size_t)at >= n ||
-				seen[at])) {
+		if (indexed && ((at = json_integer_value(idx)) < 0 || (size_t)at >= n || seen[at])) {
 			errf(err, errlen, "data[%zu]: index %lld out of range or repeated", i,
 			     (long long)at);
 			break;
@@ -99,8 +95,8 @@ static int fill_vectors(json_t *data, size_t n, float **vecs, size_t *dim, char 
 			errf(err, errlen, "data[%zu]: missing embedding", i);
 			break;
 		}
-		if (fill_vector(json_object_get(it, "embedding"), i, *vecs + (size_t)at * dim0,
-				dim, err, errlen) < 0)
+		if (fill_vector(json_object_get(it, "embedding"), i, *vecs + (size_t)at * dim0, dim,
+				err, errlen) < 0)
 			break;
 		seen[at] = 1;
 	}
@@ -114,8 +110,8 @@ static int fill_vectors(json_t *data, size_t n, float **vecs, size_t *dim, char 
 	return 0;
 }
 
-int embw_parse(const char *body, size_t len, size_t n, float **vecs, size_t *dim,
-			   char *err, size_t errlen)
+int embw_parse(const char *body, size_t len, size_t n, float **vecs, size_t *dim, char *err,
+	       size_t errlen)
 {
 	json_error_t je;
 	json_t *root, *data, *e;
@@ -131,7 +127,9 @@ int embw_parse(const char *body, size_t len, size_t n, float **vecs, size_t *dim
 	} else if ((e = json_object_get(root, "error")) && !json_is_null(e)) {
 		const char *m = json_string_value(json_object_get(e, "message"));
 		rc = errf(err, errlen, "api error: %s",
-			  m ? m : json_is_string(e) ? json_string_value(e) : "(no message)");
+			  m                   ? m
+			  : json_is_string(e) ? json_string_value(e)
+					      : "(no message)");
 	} else if (!json_is_array(data = json_object_get(root, "data"))) {
 		rc = errf(err, errlen, "missing data");
 	} else if (json_array_size(data) == 0 || n == 0) {

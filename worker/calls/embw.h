@@ -17,7 +17,7 @@
  * range index, a missing or non-array embedding, a non-number, a value out of
  * float range, an empty vector, more than EMBW_MAX_DIM dimensions, items of
  * different dimensions); *vecs is NULL. */
-int embw_parse(const char *body, size_t len, size_t n, float **vecs, size_t *dim,
-			   char *err, size_t errlen) __attribute__((warn_unused_result));
+int embw_parse(const char *body, size_t len, size_t n, float **vecs, size_t *dim, char *err,
+	       size_t errlen) __attribute__((warn_unused_result));
 
 #endif

@@ -1,18 +1,18 @@
 /* llm: see llm.h. */
 #include "worker/calls/llm.h"
 
+#include "common/backoff.h"
+#include "common/cfg.h"
+#include "common/imap.h"
+#include "common/log.h"
+#include "common/shm.h"
+#include "worker/calls/brk.h"
+#include "worker/calls/tbucket.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "common/backoff.h"
-#include "worker/calls/brk.h"
-#include "common/imap.h"
-#include "common/log.h"
-#include "worker/calls/tbucket.h"
-#include "common/cfg.h"
-#include "common/shm.h"
 
 #define QUOTA_COOLDOWN_MS (10 * 60 * 1000) /* spent quota or a bad key: try again later */
 #define DEFAULT_429_MS 1000
@@ -23,21 +23,21 @@ struct provider {
 	int64_t cooldown_until;
 	struct tb rpm, tpm;
 	long long tokens_today;
-	long day;                 /* days since the epoch, for the daily budget */
+	long day; /* days since the epoch, for the daily budget */
 };
 
 struct llm {
 	uv_loop_t *loop;
-	const struct cfg *cfg;   /* the worker's, reloaded in place */
+	const struct cfg *cfg; /* the worker's, reloaded in place */
 	struct shm_slot *slot;
 	uint64_t rng;
 	int n;
 	struct provider p[CFG_MAX_PROVIDERS];
-	struct imap *bot_tokens;  /* bot id -> (intptr) tokens */
+	struct imap *bot_tokens; /* bot id -> (intptr) tokens */
 };
 
-static void on_transition(const char *name, enum brk_state from, enum brk_state to,
-			  const char *why, void *arg)
+static void on_transition(const char *name, enum brk_state from, enum brk_state to, const char *why,
+			  void *arg)
 {
 	struct llm *l = arg;
 	struct log_ctx c = { .provider = name };
@@ -71,8 +71,10 @@ static int build(struct llm *l)
 		if (!(p->brk = brk_new(p->name, &bc, backoff_rand(&l->rng))))
 			return -1;
 		brk_on_transition(p->brk, on_transition, l);
-		tb_init(&p->rpm, c->providers[i].rpm / 60.0, c->providers[i].rpm ? c->providers[i].rpm / 6.0 + 1 : 0, now);
-		tb_init(&p->tpm, c->providers[i].tpm / 60.0, c->providers[i].tpm ? c->providers[i].tpm / 6.0 + 1 : 0, now);
+		tb_init(&p->rpm, c->providers[i].rpm / 60.0,
+			c->providers[i].rpm ? c->providers[i].rpm / 6.0 + 1 : 0, now);
+		tb_init(&p->tpm, c->providers[i].tpm / 60.0,
+			c->providers[i].tpm ? c->providers[i].tpm / 6.0 + 1 : 0, now);
 		p->day = today();
 		shm_set_breaker(l->slot, i, BRK_CLOSED);
 	}
@@ -87,8 +89,7 @@ static void clear(struct llm *l)
 	l->n = 0;
 }
 
-struct llm *llm_new(uv_loop_t *loop, const struct cfg *cfg, struct shm_slot *slot,
-		    uint64_t seed)
+struct llm *llm_new(uv_loop_t *loop, const struct cfg *cfg, struct shm_slot *slot, uint64_t seed)
 {
 	struct llm *l = calloc(1, sizeof *l);
 
@@ -194,8 +195,8 @@ int64_t llm_bot_tokens(const struct llm *l, int64_t bot_id)
 	return v ? v - 1 : 0;
 }
 
-void llm_done(struct llm *l, int i, uint64_t gen, int64_t now, enum llm_outcome o,
-	      int duration_ms, long retry_after_s, int64_t bot_id, int tokens)
+void llm_done(struct llm *l, int i, uint64_t gen, int64_t now, enum llm_outcome o, int duration_ms,
+	      long retry_after_s, int64_t bot_id, int tokens)
 {
 	struct provider *p;
 
@@ -221,14 +222,10 @@ void llm_done(struct llm *l, int i, uint64_t gen, int64_t now, enum llm_outcome 
 		p->cooldown_until = now + QUOTA_COOLDOWN_MS;
 		brk_cooldown(p->brk, now, p->cooldown_until);
 		log_msg(LOG_ERR, &(struct log_ctx){ .provider = p->name },
-			"provider %s refused us (quota or key): cooling it down for %d min", p->name,
-			QUOTA_COOLDOWN_MS / 60000);
+			"provider %s refused us (quota or key): cooling it down for %d min",
+			p->name, QUOTA_COOLDOWN_MS / 60000);
 		break;
-	case LLM_FAILED:
-		brk_record(p->brk, now, gen, BRK_FAILURE, duration_ms);
-		break;
-	case LLM_BAD_REQUEST:
-		brk_record(p->brk, now, gen, BRK_IGNORED, duration_ms);
-		break;
+	case LLM_FAILED: brk_record(p->brk, now, gen, BRK_FAILURE, duration_ms); break;
+	case LLM_BAD_REQUEST: brk_record(p->brk, now, gen, BRK_IGNORED, duration_ms); break;
 	}
 }

@@ -5,10 +5,10 @@
 #ifndef PIYASA_LLM_H
 #define PIYASA_LLM_H
 
+#include "worker/calls/llmw.h"
+
 #include <stdint.h>
 #include <uv.h>
-
-#include "worker/calls/llmw.h"
 
 struct cfg;
 struct shm_slot;
@@ -16,8 +16,7 @@ struct llm;
 
 /* Providers as cfg lists them (cfg is read again at llm_reload; it must
  * outlive l); breaker states go to slot; seed starts the jitter. NULL: no memory. */
-struct llm *llm_new(uv_loop_t *loop, const struct cfg *cfg, struct shm_slot *slot,
-		    uint64_t seed);
+struct llm *llm_new(uv_loop_t *loop, const struct cfg *cfg, struct shm_slot *slot, uint64_t seed);
 void llm_free(struct llm *l);
 /* Providers changed (SIGHUP): state is rebuilt, names that stay keep theirs. */
 int llm_reload(struct llm *l);
@@ -29,10 +28,10 @@ int llm_pick(struct llm *l, int from, int64_t now_ms, uint64_t *gen, int64_t *wa
 
 enum llm_outcome {
 	LLM_OK,
-	LLM_RATE_LIMITED,   /* 429 rate limit: cool down for retry_after */
-	LLM_QUOTA,          /* insufficient_quota, 401, 403: cool down long */
-	LLM_FAILED,         /* 5xx, timeout, unreadable answer: a breaker failure */
-	LLM_BAD_REQUEST     /* 400: our request, not the provider */
+	LLM_RATE_LIMITED, /* 429 rate limit: cool down for retry_after */
+	LLM_QUOTA,        /* insufficient_quota, 401, 403: cool down long */
+	LLM_FAILED,       /* 5xx, timeout, unreadable answer: a breaker failure */
+	LLM_BAD_REQUEST   /* 400: our request, not the provider */
 };
 
 /* The outcome of a call to provider p picked with gen. retry_after_s (of a

@@ -1,5 +1,6 @@
 /* llmw: see llmw.h. */
 #include "worker/calls/llmw.h"
+
 #include "common/utf8.h"
 
 #include <ctype.h>
@@ -8,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *llmw_request(const char *model, const struct llmw_msg *msgs, int n,
-		   const struct llmw_params *p)
+char *llmw_request(const char *model, const struct llmw_msg *msgs, int n, const struct llmw_params *p)
 {
 	json_t *o = json_object(), *arr = json_array();
 	char *s;
@@ -119,7 +119,9 @@ enum llmw_failure llmw_classify(int status, const char *body, size_t len)
 	code = json_string_value(json_object_get(json_object_get(o, "error"), "code"));
 	type = json_string_value(json_object_get(json_object_get(o, "error"), "type"));
 	f = (code && strcmp(code, "insufficient_quota") == 0) ||
-	    (type && strcmp(type, "insufficient_quota") == 0) ? LLMW_QUOTA : LLMW_RATE_LIMIT;
+			    (type && strcmp(type, "insufficient_quota") == 0)
+		    ? LLMW_QUOTA
+		    : LLMW_RATE_LIMIT;
 	json_decref(o);
 	return f;
 }

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 struct llmw_msg {
-	const char *role;     /* "system", "user", "assistant" */
+	const char *role; /* "system", "user", "assistant" */
 	const char *content;
 };
 
@@ -18,8 +18,7 @@ struct llmw_params {
 };
 
 /* JSON body for POST /chat/completions. malloc'd or NULL. */
-char *llmw_request(const char *model, const struct llmw_msg *msgs, int n,
-		   const struct llmw_params *p);
+char *llmw_request(const char *model, const struct llmw_msg *msgs, int n, const struct llmw_params *p);
 
 /* The most tokens one answer may count for, each of prompt and completion. */
 #define LLMW_TOKENS_MAX 10000000
@@ -41,10 +40,10 @@ void llmw_result_clear(struct llmw_result *r);
 
 /* What an error answer means for the caller. */
 enum llmw_failure {
-	LLMW_RATE_LIMIT,   /* 429 rate_limit: wait Retry-After, then again */
-	LLMW_QUOTA,        /* 429 insufficient_quota, 401, 403: cool the provider down long */
-	LLMW_SERVER,       /* 5xx, 408, 409: retry with backoff, fall through */
-	LLMW_BAD_REQUEST   /* other 4xx: this job fails */
+	LLMW_RATE_LIMIT, /* 429 rate_limit: wait Retry-After, then again */
+	LLMW_QUOTA,      /* 429 insufficient_quota, 401, 403: cool the provider down long */
+	LLMW_SERVER,     /* 5xx, 408, 409: retry with backoff, fall through */
+	LLMW_BAD_REQUEST /* other 4xx: this job fails */
 };
 enum llmw_failure llmw_classify(int status, const char *body, size_t len);
 

@@ -4,16 +4,16 @@
  * A bot is in a few chats, so they are a short list, not a map per bot. */
 #include "worker/calls/tgc.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-
 #include "common/backoff.h"
-#include "worker/calls/brk.h"
+#include "common/cfg.h"
 #include "common/imap.h"
 #include "common/log.h"
-#include "worker/calls/tbucket.h"
-#include "common/cfg.h"
 #include "common/shm.h"
+#include "worker/calls/brk.h"
+#include "worker/calls/tbucket.h"
+
+#include <stdio.h>
+#include <stdlib.h>
 
 /* A bucket of capacity C refilled at r lets C + r * 60 s through in a minute,
  * so a full one of 20 at 20/min allowed 40 in its first minute. A burst of 3
@@ -38,18 +38,18 @@ struct tg_chat {
 };
 
 struct tg_bot {
-	struct brk *brk;          /* on tgc.bc, shared */
+	struct brk *brk; /* on tgc.bc, shared */
 	struct tb per_s;
 	struct tg_chat *chats;
 };
 
 struct tgc {
-	const struct cfg *cfg;   /* the worker's, reloaded in place */
+	const struct cfg *cfg; /* the worker's, reloaded in place */
 	struct shm_slot *slot;
 	uint64_t rng;
 	struct brk *api;
 	struct brk_config bc;
-	struct imap *bots;        /* bot id -> struct tg_bot */
+	struct imap *bots; /* bot id -> struct tg_bot */
 };
 
 static void on_api_transition(const char *name, enum brk_state from, enum brk_state to,
@@ -166,8 +166,7 @@ static int64_t max64(int64_t a, int64_t b)
 
 /* Buckets first: a breaker's half-open probe slot is taken only by a call that
  * will really go. */
-int64_t tgc_admit(struct tgc *t, int64_t bot_id, int64_t chat_id, int64_t now,
-		  struct tgc_ticket *tk)
+int64_t tgc_admit(struct tgc *t, int64_t bot_id, int64_t chat_id, int64_t now, struct tgc_ticket *tk)
 {
 	struct tg_bot *b = bot_of(t, bot_id, now);
 	struct tg_chat *c = b ? chat_find(b, chat_id) : NULL;
@@ -214,6 +213,6 @@ void tgc_done(struct tgc *t, const struct tgc_ticket *tk, int64_t now, enum tgc_
 	if (b)
 		brk_record(b->brk, now, tk->gen_bot, map[o], duration_ms);
 	if (o == TGC_RATE_LIMITED && b && (c = chat_of(t->cfg, b, tk->chat_id, now)))
-		c->paused_until = now + (retry_after_s > 0 ? backoff_retry_after_ms(retry_after_s)
-							   : 1000);
+		c->paused_until =
+			now + (retry_after_s > 0 ? backoff_retry_after_ms(retry_after_s) : 1000);
 }

@@ -19,9 +19,9 @@ struct tgc_ticket {
 
 enum tgc_outcome {
 	TGC_OK,
-	TGC_RATE_LIMITED,   /* 429 */
-	TGC_FAILED,         /* 5xx, timeout, network: the service's fault */
-	TGC_REJECTED        /* other 4xx: not a failure of the service */
+	TGC_RATE_LIMITED, /* 429 */
+	TGC_FAILED,       /* 5xx, timeout, network: the service's fault */
+	TGC_REJECTED      /* other 4xx: not a failure of the service */
 };
 
 /* Limits as cfg says (read at each call; it must outlive t); the API breaker's

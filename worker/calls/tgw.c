@@ -1,5 +1,6 @@
 /* tgw: see tgw.h. */
 #include "worker/calls/tgw.h"
+
 #include "common/utf8.h"
 
 #include <jansson.h>

@@ -17,10 +17,10 @@ char *tgw_chat_action(int64_t chat_id, const char *action);
 
 struct tgw_result {
 	int ok;
-	int error_code;            /* Telegram's, when !ok */
-	long retry_after;          /* parameters.retry_after, or -1 */
-	int64_t message_id;        /* result.message_id of a sent message, or 0 */
-	char description[256];     /* cut on a character boundary */
+	int error_code;        /* Telegram's, when !ok */
+	long retry_after;      /* parameters.retry_after, or -1 */
+	int64_t message_id;    /* result.message_id of a sent message, or 0 */
+	char description[256]; /* cut on a character boundary */
 };
 
 /* Parse an answer. 0 when it is a well-formed Bot API answer (ok or not), -1

@@ -1,15 +1,15 @@
 /* bots: see bots.h. */
 #include "worker/chat/bots.h"
 
+#include "common/cfg.h"
+#include "common/log.h"
+#include "common/net/pgpool.h"
+#include "worker/chat/lcache.h"
+
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "worker/chat/lcache.h"
-#include "common/cfg.h"
-#include "common/log.h"
-#include "common/net/pgpool.h"
 
 #define BOT_TTL_MS (10 * 60 * 1000)
 

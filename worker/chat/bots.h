@@ -5,11 +5,11 @@
 #ifndef PIYASA_BOTS_H
 #define PIYASA_BOTS_H
 
+#include "common/tok.h"
+
 #include <jansson.h>
 #include <stdint.h>
 #include <uv.h>
-
-#include "common/tok.h"
 
 struct cfg;
 struct pgpool;
@@ -21,17 +21,17 @@ struct pgpool;
  * long as it is: fixed buffers would be most of a cached bot. */
 struct bot {
 	int64_t id;
-	const char *name;          /* cut at BOTS_NAME_MAX bytes */
-	const char *username;      /* cut at BOTS_NAME_MAX bytes */
-	const char *token;         /* never logged */
+	const char *name;     /* cut at BOTS_NAME_MAX bytes */
+	const char *username; /* cut at BOTS_NAME_MAX bytes */
+	const char *token;    /* never logged */
 	int enabled;
-	json_t *persona;           /* persona_profile */
-	json_t *emotion;           /* emotion_profile */
-	json_t *speed;             /* speed_profile */
-	json_t *hours;             /* active_hours (array) */
-	json_t *stances;           /* [{topic, stance_text, confidence, cooldown_until}] */
-	json_t *holdings;          /* [{symbol, avg_price, size, note}] */
-	json_t *memories;          /* the 8 most relevant: [{id, memory_type, content, ...}] */
+	json_t *persona;  /* persona_profile */
+	json_t *emotion;  /* emotion_profile */
+	json_t *speed;    /* speed_profile */
+	json_t *hours;    /* active_hours (array) */
+	json_t *stances;  /* [{topic, stance_text, confidence, cooldown_until}] */
+	json_t *holdings; /* [{symbol, avg_price, size, note}] */
+	json_t *memories; /* the 8 most relevant: [{id, memory_type, content, ...}] */
 };
 
 /* bot is a const struct bot *, NULL when err is set or the bot does not exist

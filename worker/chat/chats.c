@@ -3,18 +3,18 @@
  * a worker skips its own notices (it dropped those chats when it wrote). */
 #include "worker/chat/chats.h"
 
+#include "common/cfg.h"
+#include "common/log.h"
+#include "common/net/pgpool.h"
+#include "common/net/ra.h"
+#include "common/net/rsub.h"
+#include "worker/chat/lcache.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "worker/chat/lcache.h"
-#include "common/cfg.h"
-#include "common/log.h"
-#include "common/net/ra.h"
-#include "common/net/pgpool.h"
-#include "common/net/rsub.h"
 
 #define CHAT_TTL_MS 30000
 /* How long another worker's bot message may be missing from a context here:
@@ -26,18 +26,18 @@
  * each other worker) per 100 ms instead of per message. */
 #define NOTICE_DELAY_MS 100
 #define CHAT_STALE_MS 150
-#define NOTICE_MAX 64         /* chat ids per PUBLISH; more go in the next turn */
+#define NOTICE_MAX 64 /* chat ids per PUBLISH; more go in the next turn */
 #define NOTICE_TIMEOUT_MS 2000
 
 struct chats {
 	struct pgpool *pg;
-	struct ra *redis;          /* notices are published on it */
-	int index;                 /* this worker's: its own notices are skipped */
+	struct ra *redis; /* notices are published on it */
+	int index;        /* this worker's: its own notices are skipped */
 	int draining;
 	struct lcache *cache;
 	struct rsub *notices;
 	char channel[128];
-	uv_timer_t flush;         /* 0 ms: the ids written in this turn go together */
+	uv_timer_t flush; /* 0 ms: the ids written in this turn go together */
 	struct {
 		int64_t id;
 		int urgent;
@@ -86,8 +86,7 @@ static int set_msgs(struct chatctx *c, const struct convo_msg *src, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		bytes += strlen(src[i].speaker ?: "?") + strlen(src[i].text ?: "") + 2 +
-			 (src[i].topic ? strlen(src[i].topic) + 1 : 0) +
-			 pick_facts_size(src[i].text);
+			 (src[i].topic ? strlen(src[i].topic) + 1 : 0) + pick_facts_size(src[i].text);
 	if (n == 0 || !(c->msgs = malloc(bytes)))
 		return n == 0 ? 0 : -1;
 	facts = (struct pick_msg_facts *)(c->msgs + n);
@@ -119,7 +118,8 @@ static int set_msgs(struct chatctx *c, const struct convo_msg *src, size_t n)
 static int64_t int_of(json_t *v)
 {
 	return json_is_integer(v) ? (int64_t)json_integer_value(v)
-	       : json_is_real(v) ? (int64_t)json_real_value(v) : 0;
+	       : json_is_real(v)  ? (int64_t)json_real_value(v)
+				  : 0;
 }
 
 /* Row: topics, time_zone, language, enabled, messages (a JSON array). */
@@ -298,10 +298,9 @@ struct chats *chats_new(uv_loop_t *loop, const struct cfg *cfg, struct pgpool *p
 	uv_timer_init(loop, &c->flush);
 	c->flush.data = c;
 	snprintf(c->channel, sizeof c->channel, "%s:chats", cfg->redis_prefix);
-	if (!(c->notices = rsub_new(loop, cfg->redis_url, c->channel, on_notice, c, err,
-				    sizeof err)))
-		log_warn("no chat notices (%s): other workers' messages show after %d s",
-			 err, CHAT_TTL_MS / 1000);
+	if (!(c->notices = rsub_new(loop, cfg->redis_url, c->channel, on_notice, c, err, sizeof err)))
+		log_warn("no chat notices (%s): other workers' messages show after %d s", err,
+			 CHAT_TTL_MS / 1000);
 	return c;
 }
 
@@ -343,7 +342,7 @@ static struct chatctx *ctx_with(const struct chatctx *old, const struct convo_ms
 			at = i;
 	}
 	keep = n + 1 > CHATS_HISTORY ? CHATS_HISTORY : n + 1;
-	first = n + 1 - keep;      /* of the n + 1, the first ones go */
+	first = n + 1 - keep; /* of the n + 1, the first ones go */
 	if (at < first) {
 		*same = 1;
 		return NULL;

@@ -10,13 +10,13 @@
 #ifndef PIYASA_CHATS_H
 #define PIYASA_CHATS_H
 
+#include "worker/chat/convo.h"
+#include "worker/chat/pick.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
-
-#include "worker/chat/convo.h"
-#include "worker/chat/pick.h"
 
 struct cfg;
 struct pgpool;
@@ -30,7 +30,7 @@ struct chatctx {
 	int refs;
 	int64_t id;
 	int exists, enabled;
-	json_t *topics;            /* array of strings */
+	json_t *topics;              /* array of strings */
 	struct pick_topics topicset; /* topics as the messages' facts refer to them */
 	char time_zone[64];
 	char language[16];

@@ -8,6 +8,7 @@
  * as "\n". Inside quotes a '"' of the data becomes '\'', so a name or a headline
  * cannot close its quote and go on as an instruction. */
 #include "worker/chat/compose.h"
+
 #include "common/backoff.h"
 #include "common/utf8.h"
 #include "worker/chat/pick.h"
@@ -97,12 +98,14 @@ enum ch { CH_COPY, CH_BLANK, CH_QUOTE };
 static enum ch char_kind(const unsigned char *p, size_t n, int quoted)
 {
 	if (n == 1)
-		return *p <= 0x20 || *p == 0x7F ? CH_BLANK : quoted && *p == '"' ? CH_QUOTE : CH_COPY;
+		return *p <= 0x20 || *p == 0x7F ? CH_BLANK
+		       : quoted && *p == '"'    ? CH_QUOTE
+						: CH_COPY;
 	if (n == 2) /* the C1 controls U+0080..U+009F, NEL among them */
 		return p[0] == 0xC2 && p[1] < 0xA0 ? CH_BLANK : CH_COPY;
 	if (n == 3) /* U+2028 LINE SEPARATOR, U+2029 PARAGRAPH SEPARATOR */
 		return p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9) ? CH_BLANK
-											: CH_COPY;
+										      : CH_COPY;
 	return CH_COPY;
 }
 
@@ -355,7 +358,8 @@ static void sys_emotion(struct sb *b, const struct compose_in *in)
 
 			sb_puts(b, sep);
 			sb_puts(b, v > 0.7 ? "empatin yüksek, karşındakinin kaygısını önemsersin"
-				: v >= 0.4 ? "empatin orta" : "empatin düşük, duygusallığa kapılmazsın");
+				   : v >= 0.4 ? "empatin orta"
+					      : "empatin düşük, duygusallığa kapılmazsın");
 		}
 		sb_puts(b, ".\n");
 	}

@@ -29,18 +29,18 @@
 #ifndef PIYASA_COMPOSE_H
 #define PIYASA_COMPOSE_H
 
+#include "worker/chat/convo.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "worker/chat/convo.h"
-
 /* Caps in bytes for strings rendered from data. */
-#define COMPOSE_CAP_WORD 64     /* names, symbols, tone words, topic, language */
-#define COMPOSE_CAP_ITEM 200    /* a never_do item, a phrase, a holding note */
-#define COMPOSE_CAP_TEXT 400    /* a stance, a memory, a past message, a transcript line */
-#define COMPOSE_CAP_TARGET 600  /* the message answered, the news headline */
-#define COMPOSE_HISTORY 15      /* transcript lines rendered */
+#define COMPOSE_CAP_WORD 64    /* names, symbols, tone words, topic, language */
+#define COMPOSE_CAP_ITEM 200   /* a never_do item, a phrase, a holding note */
+#define COMPOSE_CAP_TEXT 400   /* a stance, a memory, a past message, a transcript line */
+#define COMPOSE_CAP_TARGET 600 /* the message answered, the news headline */
+#define COMPOSE_HISTORY 15     /* transcript lines rendered */
 #define COMPOSE_STANCES 6
 #define COMPOSE_HOLDINGS 6
 #define COMPOSE_MEMORIES 8
@@ -52,22 +52,22 @@ enum compose_length { COMPOSE_SHORT, COMPOSE_MEDIUM, COMPOSE_LONG };
 /* Everything a prompt is built from. Nothing is kept after a call. */
 struct compose_in {
 	const char *bot_name;
-	const json_t *persona, *emotion;              /* objects, may be NULL or {} */
-	const json_t *stances, *holdings, *memories;  /* arrays, may be NULL */
-	const struct convo_msg *history;              /* oldest first; the last 15 are used */
+	const json_t *persona, *emotion;             /* objects, may be NULL or {} */
+	const json_t *stances, *holdings, *memories; /* arrays, may be NULL */
+	const struct convo_msg *history;             /* oldest first; the last 15 are used */
 	size_t nhistory;
-	const struct convo_msg *target;               /* reply target or NULL (open a topic) */
-	const char *const *own_past;                  /* the bot's past messages on the topic */
-	size_t nown;                                  /* the first 3 are used */
-	const char *topic;                            /* may be NULL */
-	const char *news;                             /* a headline or NULL */
-	int mention;                                  /* "@speaker" of the target (a username
-	                                                 * for a human, when known) */
-	enum compose_length length;                   /* out of range = COMPOSE_SHORT */
-	int minute_of_day;                            /* chat's zone, 0..1439; < 0 = unknown */
-	int persona_refresh;                          /* add the persona refresh note */
-	int answering_human;                          /* the target is a human's message */
-	const char *language;                         /* NULL/"tr" = Turkish, or e.g. "en" */
+	const struct convo_msg *target; /* reply target or NULL (open a topic) */
+	const char *const *own_past;    /* the bot's past messages on the topic */
+	size_t nown;                    /* the first 3 are used */
+	const char *topic;              /* may be NULL */
+	const char *news;               /* a headline or NULL */
+	int mention;                    /* "@speaker" of the target (a username
+					 * for a human, when known) */
+	enum compose_length length;     /* out of range = COMPOSE_SHORT */
+	int minute_of_day;              /* chat's zone, 0..1439; < 0 = unknown */
+	int persona_refresh;            /* add the persona refresh note */
+	int answering_human;            /* the target is a human's message */
+	const char *language;           /* NULL/"tr" = Turkish, or e.g. "en" */
 };
 
 struct compose_params {

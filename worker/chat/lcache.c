@@ -6,9 +6,9 @@
  * a short TTL (the chats') does not leave every key ever seen in memory. */
 #include "worker/chat/lcache.h"
 
-#include <stdlib.h>
-
 #include "common/imap.h"
+
+#include <stdlib.h>
 
 struct waiter {
 	lcache_cb cb;
@@ -20,9 +20,9 @@ struct entry {
 	int64_t key;
 	void *val;
 	int loading;
-	int stale;           /* invalidated while loading: answer waiters, then drop */
-	int answering;       /* callbacks run with val: the entry must not be freed */
-	uint64_t soon_ms;    /* asked to expire this soon while loading (0: no) */
+	int stale;        /* invalidated while loading: answer waiters, then drop */
+	int answering;    /* callbacks run with val: the entry must not be freed */
+	uint64_t soon_ms; /* asked to expire this soon while loading (0: no) */
 	uint64_t expires;
 	struct waiter *waiters, *last;
 	struct entry *prev, *next; /* recency list */
@@ -31,7 +31,7 @@ struct entry {
 struct lcache {
 	uv_loop_t *loop;
 	uint64_t ttl_ms;
-	size_t max;          /* 0: no bound */
+	size_t max; /* 0: no bound */
 	lcache_load_fn load;
 	lcache_free_fn free_val;
 	void *owner;

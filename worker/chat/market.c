@@ -8,23 +8,23 @@
  * every cap still holds in simulated time. */
 #include "worker/chat/market.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "common/backoff.h"
+#include "common/cfg.h"
 #include "common/imap.h"
 #include "common/job.h"
 #include "common/log.h"
-#include "worker/chat/news.h"
+#include "common/net/pgpool.h"
+#include "common/net/ra.h"
 #include "common/net/rsub.h"
+#include "common/shm.h"
+#include "worker/chat/news.h"
 #include "worker/chat/sched.h"
 #include "worker/chat/tz.h"
 #include "worker/jobs/queue.h"
-#include "common/cfg.h"
-#include "common/net/pgpool.h"
-#include "common/net/ra.h"
-#include "common/shm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define MAX_CHATS_PER_BOT 16
 #define POP_BATCH 256
@@ -48,7 +48,7 @@ struct mbot {
 	int64_t id;
 	struct sched_speed speed;
 	int64_t refreshed_at;
-	int pending;          /* hourly-cap slots held by messages in flight */
+	int pending; /* hourly-cap slots held by messages in flight */
 	int since_refresh;
 	int since_memo;
 	uint8_t nchats;       /* at most MAX_CHATS_PER_BOT */
@@ -63,7 +63,7 @@ struct market {
 	struct pgpool *pg;
 	struct ra *redis;
 	struct queue *queue;
-	struct news *news;        /* NULL: no headlines */
+	struct news *news; /* NULL: no headlines */
 	int index, count;
 	int draining;
 	uint64_t rng;
@@ -71,7 +71,7 @@ struct market {
 	struct sched_params par;
 	struct sched *sched;
 	struct imap *bots;
-	char **zones;         /* interned time-zone names; [0] is "UTC" */
+	char **zones; /* interned time-zone names; [0] is "UTC" */
 	uint32_t nzones, zcap;
 	struct rsub *notice;
 	uv_timer_t timer;
@@ -80,8 +80,8 @@ struct market {
 	int loading_settings, loading_bots;
 	int settings_again, bots_again;
 	size_t scheduled;
-	int redraw;           /* the pace changed: every bot draws its turn again */
-	int closed;           /* timers closed so far (market_free) */
+	int redraw; /* the pace changed: every bot draws its turn again */
+	int closed; /* timers closed so far (market_free) */
 };
 
 /* The per-minute cap of one chat: a sorted set of message names by time (Redis
@@ -332,8 +332,8 @@ static void schedule_bot(struct market *m, struct mbot *b, int64_t now_ms)
 		return;
 	}
 	delay = (int64_t)(sched_delay_s(&m->par, &b->speed, minute_in(m, b, 0, now_ms),
-					sched_favoured(&m->par, m->sched, b->id, now_ms),
-					&m->rng) * 1000.0);
+					sched_favoured(&m->par, m->sched, b->id, now_ms), &m->rng) *
+			  1000.0);
 	if (sched_add(m->sched, b->id, now_ms + delay) < 0)
 		log_warn("out of memory scheduling bot %lld", (long long)b->id);
 }
@@ -625,8 +625,8 @@ int64_t market_bot_reserve(struct market *m, int64_t bot_id, int64_t now_ms)
 	sent = sched_sent_last_hour(m->sched, bot_id, now_ms, m->par.hour_ms);
 	if (sent + b->pending >= m->par.hourly_max) {
 		int64_t retry = 0;
-		if (sched_check(&m->par, m->sched, bot_id, now_ms, 0, NULL, 0, &retry) !=
-		    SCHED_CAPPED || retry <= 0)
+		if (sched_check(&m->par, m->sched, bot_id, now_ms, 0, NULL, 0, &retry) != SCHED_CAPPED ||
+		    retry <= 0)
 			retry = m->par.hour_ms / (m->par.hourly_max + 1);
 		return retry;
 	}
@@ -680,8 +680,7 @@ int market_refresh_due(struct market *m, int64_t bot_id, int64_t now_ms)
 
 	if (!b)
 		return 0;
-	if ((m->set.persona_refresh_interval > 0 &&
-	     b->since_refresh >= m->set.persona_refresh_interval) ||
+	if ((m->set.persona_refresh_interval > 0 && b->since_refresh >= m->set.persona_refresh_interval) ||
 	    (m->set.persona_refresh_minutes > 0 &&
 	     now_ms - b->refreshed_at >= (int64_t)m->set.persona_refresh_minutes * 60000)) {
 		b->since_refresh = 0;
@@ -791,8 +790,7 @@ struct market *market_new(const struct market_deps *d)
 	uv_timer_init(d->loop, &m->reload);
 	m->timer.data = m->reload.data = m;
 	snprintf(channel, sizeof channel, "%s:settings", d->cfg->redis_prefix);
-	if (!(m->notice = rsub_new(d->loop, d->cfg->redis_url, channel, on_notice, m, err,
-				   sizeof err)))
+	if (!(m->notice = rsub_new(d->loop, d->cfg->redis_url, channel, on_notice, m, err, sizeof err)))
 		log_warn("no settings change notice (%s): settings reload on SIGHUP only", err);
 	return m;
 }

@@ -7,10 +7,10 @@
 #ifndef PIYASA_MARKET_H
 #define PIYASA_MARKET_H
 
+#include "common/settings.h"
+
 #include <stdint.h>
 #include <uv.h>
-
-#include "common/settings.h"
 
 struct cfg;
 struct shm_slot;
@@ -23,14 +23,14 @@ struct market;
 /* What the market uses; all but news must outlive it. */
 struct market_deps {
 	uv_loop_t *loop;
-	const struct cfg *cfg;    /* the worker's, reloaded in place */
-	struct shm_slot *slot;    /* metrics */
-	struct pgpool *pg;        /* settings, bots, recent sends */
-	struct ra *redis;         /* the chats' minute caps */
-	struct queue *queue;      /* where speak and memorize jobs go */
-	struct news *news;        /* the settings' feeds go to it; NULL: none */
-	int index, count;         /* this worker's bots: bot_id % count == index */
-	uint64_t seed;            /* of its random draws */
+	const struct cfg *cfg; /* the worker's, reloaded in place */
+	struct shm_slot *slot; /* metrics */
+	struct pgpool *pg;     /* settings, bots, recent sends */
+	struct ra *redis;      /* the chats' minute caps */
+	struct queue *queue;   /* where speak and memorize jobs go */
+	struct news *news;     /* the settings' feeds go to it; NULL: none */
+	int index, count;      /* this worker's bots: bot_id % count == index */
+	uint64_t seed;         /* of its random draws */
 };
 
 /* NULL: no memory. */

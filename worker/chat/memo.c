@@ -8,15 +8,15 @@
  * nothing and is not retried: memories are a nicety, not a duty. */
 #include "worker/chat/memo.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "common/cast.h"
 #include "common/log.h"
 #include "common/utf8.h"
 #include "worker/chat/bots.h"
 #include "worker/jobs/task.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define MEMO_MAX_NEW 3
 
@@ -138,9 +138,8 @@ static void on_recent(PGresult *res, const char *err, void *arg)
 
 static void on_bot(const void *val, const char *err, void *arg)
 {
-	static const char sql[] =
-		"SELECT text FROM messages WHERE bot_id = $1 AND status = 'sent' "
-		"ORDER BY sent_at DESC LIMIT 20";
+	static const char sql[] = "SELECT text FROM messages WHERE bot_id = $1 AND status = 'sent' "
+				  "ORDER BY sent_at DESC LIMIT 20";
 	const struct bot *b = val;
 	struct task *t = arg;
 	char bot[24], why[96];

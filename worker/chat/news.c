@@ -21,12 +21,12 @@
 struct feed {
 	struct news *owner;
 	char *url;
-	char label[160];       /* host and path, for logs */
+	char label[160]; /* host and path, for logs */
 	struct rss_item *items;
 	size_t nitems;
 	int inflight;
-	int dropped;           /* no longer listed: the fetch callback frees it */
-	int failing;           /* inside a failure streak (already logged) */
+	int dropped; /* no longer listed: the fetch callback frees it */
+	int failing; /* inside a failure streak (already logged) */
 };
 
 struct news {
@@ -36,7 +36,7 @@ struct news {
 	struct feed **feeds;
 	size_t nfeeds;
 	long refresh_ms;
-	struct rss_item *all;  /* shallow copies of every feed's items */
+	struct rss_item *all; /* shallow copies of every feed's items */
 	size_t nall;
 	size_t inflight;
 	int closing;
@@ -289,8 +289,7 @@ void news_free(struct news *n)
 
 static int is_web_url(const char *u)
 {
-	return u && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) &&
-	       strlen(u) > 8;
+	return u && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) && strlen(u) > 8;
 }
 
 /* Index of url in feeds[0..len), or -1. */

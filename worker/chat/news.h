@@ -10,11 +10,11 @@
 #ifndef PIYASA_NEWS_H
 #define PIYASA_NEWS_H
 
+#include "common/net/httpc.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
-
-#include "common/net/httpc.h"
 
 struct news;
 

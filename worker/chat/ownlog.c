@@ -5,6 +5,7 @@
  * geometrically from a few slots: most bots have sent a handful of messages,
  * and thousands of full-sized ones would be mostly empty. */
 #include "worker/chat/ownlog.h"
+
 #include "common/imap.h"
 
 #include <stdlib.h>
@@ -12,15 +13,15 @@
 
 struct omsg {
 	uint32_t refs;
-	uint32_t bytes;          /* of this allocation, for the budget */
-	struct ownlog_msg m;     /* the strings point into buf */
+	uint32_t bytes;      /* of this allocation, for the budget */
+	struct ownlog_msg m; /* the strings point into buf */
 	char buf[];
 };
 
 struct ownlog_hist {
-	uint32_t refs;           /* the cache's (while cached) and the readers' */
-	uint8_t n, head, cap;    /* cap <= OWNLOG_MAX slots in m */
-	size_t bytes;            /* the struct, its slots and its messages */
+	uint32_t refs;        /* the cache's (while cached) and the readers' */
+	uint8_t n, head, cap; /* cap <= OWNLOG_MAX slots in m */
+	size_t bytes;         /* the struct, its slots and its messages */
 	struct omsg *m[];
 };
 
@@ -29,12 +30,12 @@ _Static_assert(OWNLOG_JOURNAL_MAX <= UINT8_MAX, "journal counts are bytes");
 
 struct entry {
 	int64_t bot;
-	struct entry *prev, *next;     /* LRU, most recent first */
-	struct ownlog_hist *hist;      /* NULL: not loaded, the journal only */
+	struct entry *prev, *next; /* LRU, most recent first */
+	struct ownlog_hist *hist;  /* NULL: not loaded, the journal only */
 	int64_t loaded_ms, window_ms;
-	struct omsg **journal;         /* this worker's sends, newest first */
+	struct omsg **journal; /* this worker's sends, newest first */
 	uint8_t njournal, jcap;
-	size_t bytes;                  /* counted in ownlog.bytes */
+	size_t bytes; /* counted in ownlog.bytes */
 };
 
 struct ownlog {

@@ -39,13 +39,13 @@ struct ownlog_hist;
 
 /* One message. In a handle topic, text and job_id are never NULL ("" for none). */
 struct ownlog_msg {
-	int64_t at_ms;        /* sent at, ms since the epoch */
-	uint64_t hash;        /* dedup_hash(text) */
+	int64_t at_ms; /* sent at, ms since the epoch */
+	uint64_t hash; /* dedup_hash(text) */
 	const char *topic;
 	const char *text;
-	const char *job_id;   /* identity for merging; NULL or "" when unknown */
-	const int8_t *vec;    /* its embedding (dedup_quantize), NULL when unknown */
-	uint32_t dim;         /* of vec, 0 when unknown */
+	const char *job_id; /* identity for merging; NULL or "" when unknown */
+	const int8_t *vec;  /* its embedding (dedup_quantize), NULL when unknown */
+	uint32_t dim;       /* of vec, 0 when unknown */
 };
 
 /* A cache of at most max_bytes (strings and structs, not malloc's overhead; 0:
@@ -61,16 +61,15 @@ void ownlog_free(struct ownlog *ol);
 /* bot's history, a new reference, or NULL (a miss) when it is not cached, was
  * loaded ttl_ms or more before now_ms (or after it: the clock stepped back), or
  * was loaded for a shorter window than window_ms. A hit makes bot most recent. */
-struct ownlog_hist *ownlog_get(struct ownlog *ol, int64_t bot, int64_t now_ms,
-			       int64_t window_ms);
+struct ownlog_hist *ownlog_get(struct ownlog *ol, int64_t bot, int64_t now_ms, int64_t window_ms);
 
 /* The loaded list rows[0..n) (newest first, as the SELECT gave it; strings and
  * vectors are copied) replaces bot's history, merged with the bot's sends of the journal
  * that rows lacks. window_ms is the window the SELECT looked back. Returns a new
  * reference to the history, or NULL when memory runs out (the cache is left as
  * it was). A history larger than the whole budget is returned but not kept. */
-struct ownlog_hist *ownlog_put(struct ownlog *ol, int64_t bot, int64_t now_ms,
-			       int64_t window_ms, const struct ownlog_msg *rows, size_t n)
+struct ownlog_hist *ownlog_put(struct ownlog *ol, int64_t bot, int64_t now_ms, int64_t window_ms,
+			       const struct ownlog_msg *rows, size_t n)
 	__attribute__((warn_unused_result));
 
 /* bot sent m (strings and vector copied): it becomes the newest message of the cached

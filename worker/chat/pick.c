@@ -7,6 +7,7 @@
  * worked out in one place, facts_into: from the message's kept facts when it has
  * them, else on the spot, so both ways give the same answers by construction. */
 #include "worker/chat/pick.h"
+
 #include "common/backoff.h"
 
 #include <string.h>
@@ -21,17 +22,20 @@
 
 static const char *const default_topics[] = { "BIST", "FX", "Kripto", "Makro" };
 
-static const char *const kw_bist[] = { "bist", "borsa", "hisse", "endeks", "xu100", "xu030",
-				       "thyao", "garan", "asels", "akbnk", "eregl", "kchol",
-				       "tuprs", "bimas", "sahol", "ykbnk", "froto", NULL };
+static const char *const kw_bist[] = { "bist",  "borsa", "hisse", "endeks", "xu100", "xu030",
+				       "thyao", "garan", "asels", "akbnk",  "eregl", "kchol",
+				       "tuprs", "bimas", "sahol", "ykbnk",  "froto", NULL };
 /* döviz */
-static const char *const kw_fx[] = { "dolar", "euro", "avro", "kur", "tl", "doviz", "usd",
-				     "eur", "usdtry", "eurtry", "parite", "sterlin", NULL };
-static const char *const kw_kripto[] = { "bitcoin", "btc", "eth", "ethereum", "kripto", "coin",
-					 "altcoin", "binance", "blockchain", NULL };
+static const char *const kw_fx[] = { "dolar",  "euro",    "avro", "kur",    "tl",
+				     "doviz",  "usd",     "eur",  "usdtry", "eurtry",
+				     "parite", "sterlin", NULL };
+static const char *const kw_kripto[] = { "bitcoin", "btc",     "eth",     "ethereum",   "kripto",
+					 "coin",    "altcoin", "binance", "blockchain", NULL };
 /* merkez bankası, büyüme, işsizlik, cari açık */
-static const char *const kw_makro[] = { "faiz", "enflasyon", "merkez bankasi", "fed", "tcmb",
-					"buyume", "gsyh", "issizlik", "cari acik", "ppk", NULL };
+static const char *const kw_makro[] = { "faiz", "enflasyon", "merkez bankasi",
+					"fed",  "tcmb",      "buyume",
+					"gsyh", "issizlik",  "cari acik",
+					"ppk",  NULL };
 
 /* A default topic, the (folded) names it goes by, and its keywords. */
 static const struct {
@@ -46,34 +50,48 @@ static const struct {
 
 /* Whole words only: "neden" must not match "nedeniyle" (because of).
  * ne düşünüyorsunuz, ne düşünüyorsun, nasıl olur, ne yapmalı */
-static const char *const curiosity[] = { "ne dersiniz", "ne dersin", "sizce", "sence",
-					 "merak ediyorum", "merak ettim", "ne dusunuyorsunuz",
-					 "ne dusunuyorsun", "nasil olur", "neden", "niye", "acaba",
-					 "ne olacak", "fikriniz", "yorumunuz", "ne yapmali", NULL };
+static const char *const curiosity[] = { "ne dersiniz",
+					 "ne dersin",
+					 "sizce",
+					 "sence",
+					 "merak ediyorum",
+					 "merak ettim",
+					 "ne dusunuyorsunuz",
+					 "ne dusunuyorsun",
+					 "nasil olur",
+					 "neden",
+					 "niye",
+					 "acaba",
+					 "ne olacak",
+					 "fikriniz",
+					 "yorumunuz",
+					 "ne yapmali",
+					 NULL };
 
 /* düştü, düşüş, çöktü, çöküş, kayıp, zarar, panik, kötü, eridi, battı, sert satış,
  * endişe, korku, olumsuz */
-static const char *const negative[] = { "dustu", "dusus", "coktu", "cokus", "kayip", "kaybettim",
-					"zarar", "panik", "kotu", "eridi", "batti", "sert satis",
-					"endise", "korku", "olumsuz", "📉", NULL };
+static const char *const negative[] = { "dustu",     "dusus",      "coktu",  "cokus", "kayip",
+					"kaybettim", "zarar",      "panik",  "kotu",  "eridi",
+					"batti",     "sert satis", "endise", "korku", "olumsuz",
+					"📉",         NULL };
 
 /* yükseldi, yükseliş, arttı, rekor, güzel, iyi, harika, kazandı, toparlandı,
  * ralli, uçtu, uçuyor, süper, olumlu, sevindim, yeşil */
-static const char *const positive[] = { "yukseldi", "yukselis", "artti", "rekor", "guzel",
-					"iyi", "harika", "kazandi", "toparlandi", "ralli", "uctu",
-					"ucuyor", "super", "olumlu", "sevindim", "yesil", "📈",
-					"🚀", NULL };
+static const char *const positive[] = { "yukseldi", "yukselis", "artti",   "rekor",      "guzel",
+					"iyi",      "harika",   "kazandi", "toparlandi", "ralli",
+					"uctu",     "ucuyor",   "super",   "olumlu",     "sevindim",
+					"yesil",    "📈",        "🚀",       NULL };
 
 /* Every list above, for the test that they are stored folded. */
-static const char *const *const folded_lists[] = { kw_bist, kw_fx, kw_kripto, kw_makro,
+static const char *const *const folded_lists[] = { kw_bist,   kw_fx,    kw_kripto, kw_makro,
 						   curiosity, negative, positive };
 
 /* Tickers worth storing even when no watchlist names them. */
 static const char *const known_symbols[] = {
-	"THYAO", "GARAN", "ASELS", "AKBNK", "EREGL", "SISE", "KCHOL", "BIMAS", "TUPRS",
-	"SAHOL", "YKBNK", "ISCTR", "FROTO", "PGSUS", "TCELL", "KOZAL", "SASA", "HEKTS",
-	"XU100", "XU030", "BTC", "ETH", "XRP", "BNB", "AVAX", "DOGE", "USDT", "USDTRY",
-	"EURTRY", "XAUUSD", NULL,
+	"THYAO", "GARAN", "ASELS", "AKBNK",  "EREGL",  "SISE",   "KCHOL", "BIMAS",
+	"TUPRS", "SAHOL", "YKBNK", "ISCTR",  "FROTO",  "PGSUS",  "TCELL", "KOZAL",
+	"SASA",  "HEKTS", "XU100", "XU030",  "BTC",    "ETH",    "XRP",   "BNB",
+	"AVAX",  "DOGE",  "USDT",  "USDTRY", "EURTRY", "XAUUSD", NULL,
 };
 
 static const char *const emoji_up[] = { "📈", "🚀", "💪", "🔥", "👏" };
@@ -90,12 +108,18 @@ static char fold2(unsigned char a, unsigned char b)
 {
 	if (a == 0xC3) {
 		switch (b) {
-		case 0x82: case 0xA2: return 'a'; /* Â â */
-		case 0x87: case 0xA7: return 'c'; /* Ç ç */
-		case 0x8E: case 0xAE: return 'i'; /* Î î */
-		case 0x96: case 0xB6: return 'o'; /* Ö ö */
-		case 0x9B: case 0xBB: return 'u'; /* Û û */
-		case 0x9C: case 0xBC: return 'u'; /* Ü ü */
+		case 0x82:
+		case 0xA2: return 'a'; /* Â â */
+		case 0x87:
+		case 0xA7: return 'c'; /* Ç ç */
+		case 0x8E:
+		case 0xAE: return 'i'; /* Î î */
+		case 0x96:
+		case 0xB6: return 'o'; /* Ö ö */
+		case 0x9B:
+		case 0xBB: return 'u'; /* Û û */
+		case 0x9C:
+		case 0xBC: return 'u'; /* Ü ü */
 		}
 	} else if (a == 0xC4) {
 		if (b == 0x9E || b == 0x9F)
@@ -179,7 +203,10 @@ static size_t ascii_upper(const char *in, char *out, size_t outsz)
 }
 
 static const unsigned char word_bytes[256] = {
-	['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1, ['_'] = 1,
+	['a' ... 'z'] = 1,
+	['A' ... 'Z'] = 1,
+	['0' ... '9'] = 1,
+	['_'] = 1,
 };
 
 static int is_word(char c)
@@ -367,8 +394,8 @@ int pick_bot_from_json(struct pick_bot *b, int64_t id, const char *name, const c
 	b->name = name;
 	b->username = username;
 	if (json_is_object(persona))
-		b->nwatch = strings_of(json_object_get(persona, "watchlist"), b->watch,
-				       PICK_MAX_WATCH);
+		b->nwatch =
+			strings_of(json_object_get(persona, "watchlist"), b->watch, PICK_MAX_WATCH);
 	b->ntopics = topics_of(chat_topics, b->topics);
 	b->empathy = json_is_number(e) ? json_number_value(e) : 0.5;
 	return 0;
@@ -463,8 +490,7 @@ size_t pick_msg_facts(struct pick_msg_facts *f, const struct convo_msg *m,
 		f->topics = ts;
 		return 0;
 	}
-	if (old && old->folded && same_topics(old->topics, ts) &&
-	    (len = strlen(old->folded)) < bufsz) {
+	if (old && old->folded && same_topics(old->topics, ts) && (len = strlen(old->folded)) < bufsz) {
 		*f = *old;
 		f->folded = memcpy(buf, old->folded, len + 1);
 		f->topics = ts;
@@ -555,8 +581,8 @@ static double age_points(int64_t age_ms)
 /* What scoring matches for one bot, prepared once per call: pick_target scores up
  * to PICK_WINDOW messages against the same bot. */
 struct bot_keys {
-	char user[WORD_MAX]; /* "@username" folded, "" when none */
-	char name[WORD_MAX]; /* the name folded, "" when none */
+	char user[WORD_MAX];                  /* "@username" folded, "" when none */
+	char name[WORD_MAX];                  /* the name folded, "" when none */
 	char watch[PICK_MAX_WATCH][WORD_MAX]; /* the watchlist in capitals */
 	size_t watch_len[PICK_MAX_WATCH];
 	/* a symbol of ASCII bytes alone in small letters (else ""): such a symbol
@@ -721,8 +747,7 @@ static double score_with(struct msg_reading *r, const struct pick_bot *b, struct
 	return s;
 }
 
-double pick_score(const struct convo_msg *m, const struct pick_bot *b, int64_t now_ms,
-		  int replies_to_m)
+double pick_score(const struct convo_msg *m, const struct pick_bot *b, int64_t now_ms, int replies_to_m)
 {
 	struct bot_keys k;
 	struct msg_reading r;
@@ -844,8 +869,7 @@ enum pick_mode pick_mode(const struct pick_probs *pp, const struct convo_msg *ne
 
 	if (!newest_or_null)
 		return PICK_OPEN;
-	return chance(newest_or_null->bot_id ? p.reply_to_bots : p.reply, rng) ? PICK_REPLY
-										  : PICK_OPEN;
+	return chance(newest_or_null->bot_id ? p.reply_to_bots : p.reply, rng) ? PICK_REPLY : PICK_OPEN;
 }
 
 int pick_short_reaction(const struct pick_probs *pp, uint64_t *rng)
@@ -1063,8 +1087,7 @@ int pick_lists_folded(void)
 				return 0;
 	/* The tickers are matched as written, against a text in capitals. */
 	for (size_t i = 0; known_symbols[i]; i++)
-		if (ascii_upper(known_symbols[i], f, sizeof f) == 0 ||
-		    strcmp(f, known_symbols[i]) != 0)
+		if (ascii_upper(known_symbols[i], f, sizeof f) == 0 || strcmp(f, known_symbols[i]) != 0)
 			return 0;
 	return 1;
 }

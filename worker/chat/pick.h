@@ -18,31 +18,31 @@
 #ifndef PIYASA_PICK_H
 #define PIYASA_PICK_H
 
+#include "worker/chat/convo.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "worker/chat/convo.h"
-
-#define PICK_MAX_WATCH 16   /* watchlist symbols a bot scores on */
-#define PICK_MAX_TOPICS 16  /* chat topics considered */
-#define PICK_WINDOW 30      /* messages considered as reply targets */
-#define PICK_TOP 3          /* the target is drawn among this many best */
-#define PICK_TEXT_MAX 4096  /* bytes of a text read when matching */
-#define PICK_MAX_SYMBOLS 5  /* symbols stored in a bot message's metadata */
+#define PICK_MAX_WATCH 16  /* watchlist symbols a bot scores on */
+#define PICK_MAX_TOPICS 16 /* chat topics considered */
+#define PICK_WINDOW 30     /* messages considered as reply targets */
+#define PICK_TOP 3         /* the target is drawn among this many best */
+#define PICK_TEXT_MAX 4096 /* bytes of a text read when matching */
+#define PICK_MAX_SYMBOLS 5 /* symbols stored in a bot message's metadata */
 
 /* What scoring needs to know about one bot in one chat. Every pointer refers to
  * memory the caller owns (see pick_bot_from_json); the struct itself may live on
  * the stack. */
 struct pick_bot {
-	int64_t id;            /* bots.id: messages with this bot_id are its own */
-	const char *name;      /* display name, matched in the text (may be NULL) */
-	const char *username;  /* Telegram username without '@', matched as "@username" */
+	int64_t id;           /* bots.id: messages with this bot_id are its own */
+	const char *name;     /* display name, matched in the text (may be NULL) */
+	const char *username; /* Telegram username without '@', matched as "@username" */
 	const char *watch[PICK_MAX_WATCH];
 	size_t nwatch;
 	const char *topics[PICK_MAX_TOPICS];
 	size_t ntopics;
-	double empathy;        /* 0..1, emotion_profile.empathy */
+	double empathy; /* 0..1, emotion_profile.empathy */
 };
 
 /* Fill b from the bot's row: the watchlist from persona.watchlist (strings only,
@@ -74,11 +74,11 @@ void pick_topics_init(struct pick_topics *t, const json_t *chat_topics);
  * (its name, username, watchlist, a topic outside the list) is still matched per
  * call, over the folded text. Filled by pick; the fields are pick's business. */
 struct pick_msg_facts {
-	const char *folded;              /* the text folded, as matching reads it */
+	const char *folded;               /* the text folded, as matching reads it */
 	const struct pick_topics *topics; /* the list topic_bits refer to, or NULL */
-	uint16_t ulen;                   /* bytes of the text that symbols are matched in */
-	uint16_t topic_bits;             /* bit i: the message speaks of topics->names[i] */
-	uint8_t flags;                   /* PICK_F_* */
+	uint16_t ulen;                    /* bytes of the text that symbols are matched in */
+	uint16_t topic_bits;              /* bit i: the message speaks of topics->names[i] */
+	uint8_t flags;                    /* PICK_F_* */
 };
 
 #define PICK_F_QUESTION 0x01 /* a '?' (or '？') */
@@ -125,10 +125,10 @@ int pick_target(const struct convo_msg *msgs, size_t n, const struct pick_bot *b
 
 /* The chance settings of BEHAVIOUR.md "Settings and defaults". */
 struct pick_probs {
-	double reply;          /* reply_probability */
-	double reply_to_bots;  /* reply_to_bots_probability */
-	double mention;        /* mention_probability */
-	double short_reaction; /* short_reaction_probability */
+	double reply;                           /* reply_probability */
+	double reply_to_bots;                   /* reply_to_bots_probability */
+	double mention;                         /* mention_probability */
+	double short_reaction;                  /* short_reaction_probability */
 	double len_short, len_medium, len_long; /* message_length_profile (weights) */
 };
 

@@ -88,16 +88,14 @@ static size_t fold_text(const char *s, size_t len, char *out, size_t cap);
 /* Month from an English or Turkish name (first three letters, folded). */
 static int month_from_name(const char **p)
 {
-	static const char *const names[] = { "jan", "feb", "mar", "apr", "may", "jun",
-					     "jul", "aug", "sep", "oct", "nov", "dec",
-					     "oca", "sub", "mar", "nis", "may", "haz",
-					     "tem", "agu", "eyl", "eki", "kas", "ara" };
+	static const char *const names[] = { "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug",
+					     "sep", "oct", "nov", "dec", "oca", "sub", "mar", "nis",
+					     "may", "haz", "tem", "agu", "eyl", "eki", "kas", "ara" };
 	const char *s = *p;
 	char folded[16];
 	size_t len = 0;
 
-	while (s[len] && (isalpha((unsigned char)s[len]) || (unsigned char)s[len] >= 0x80) &&
-	       len < 12)
+	while (s[len] && (isalpha((unsigned char)s[len]) || (unsigned char)s[len] >= 0x80) && len < 12)
 		len++;
 	if (fold_text(s, len, folded, sizeof folded) < 3)
 		return 0;
@@ -115,9 +113,8 @@ static int zone_offset(const char *p, int *offset_s)
 	static const struct {
 		const char *name;
 		int hours;
-	} zones[] = { { "EST", -5 }, { "EDT", -4 }, { "CST", -6 }, { "CDT", -5 },
-		      { "MST", -7 }, { "MDT", -6 }, { "PST", -8 }, { "PDT", -7 },
-		      { "TRT", 3 } };
+	} zones[] = { { "EST", -5 }, { "EDT", -4 }, { "CST", -6 }, { "CDT", -5 }, { "MST", -7 },
+		      { "MDT", -6 }, { "PST", -8 }, { "PDT", -7 }, { "TRT", 3 } };
 	int sign, hh, mm = 0;
 
 	*offset_s = 0;
@@ -200,8 +197,8 @@ int64_t rss_date_rfc3339(const char *s)
 	if (!s)
 		return 0;
 	skip_spaces(&p);
-	if (read_num(&p, 4, &y) != 4 || *p++ != '-' || read_num(&p, 2, &mo) != 2 ||
-	    *p++ != '-' || read_num(&p, 2, &d) != 2)
+	if (read_num(&p, 4, &y) != 4 || *p++ != '-' || read_num(&p, 2, &mo) != 2 || *p++ != '-' ||
+	    read_num(&p, 2, &d) != 2)
 		return 0;
 	if (*p == 'T' || *p == 't' || (*p == ' ' && isdigit((unsigned char)p[1]))) {
 		p++;
@@ -257,69 +254,69 @@ static const struct html_entity {
 	const char *name;
 	unsigned short cp;
 } html_entities[] = {
-	{ "AElig", 198 }, { "Aacute", 193 }, { "Acirc", 194 }, { "Agrave", 192 },
-	{ "Alpha", 913 }, { "Aring", 197 }, { "Atilde", 195 }, { "Auml", 196 },
-	{ "Beta", 914 }, { "Ccedil", 199 }, { "Chi", 935 }, { "Dagger", 8225 },
-	{ "Delta", 916 }, { "ETH", 208 }, { "Eacute", 201 }, { "Ecirc", 202 },
-	{ "Egrave", 200 }, { "Epsilon", 917 }, { "Eta", 919 }, { "Euml", 203 },
-	{ "Gamma", 915 }, { "Iacute", 205 }, { "Icirc", 206 }, { "Igrave", 204 },
-	{ "Iota", 921 }, { "Iuml", 207 }, { "Kappa", 922 }, { "Lambda", 923 },
-	{ "Mu", 924 }, { "Ntilde", 209 }, { "Nu", 925 }, { "OElig", 338 },
-	{ "Oacute", 211 }, { "Ocirc", 212 }, { "Ograve", 210 }, { "Omega", 937 },
-	{ "Omicron", 927 }, { "Oslash", 216 }, { "Otilde", 213 }, { "Ouml", 214 },
-	{ "Phi", 934 }, { "Pi", 928 }, { "Prime", 8243 }, { "Psi", 936 },
-	{ "Rho", 929 }, { "Scaron", 352 }, { "Sigma", 931 }, { "THORN", 222 },
-	{ "Tau", 932 }, { "Theta", 920 }, { "Uacute", 218 }, { "Ucirc", 219 },
-	{ "Ugrave", 217 }, { "Upsilon", 933 }, { "Uuml", 220 }, { "Xi", 926 },
-	{ "Yacute", 221 }, { "Yuml", 376 }, { "Zeta", 918 }, { "aacute", 225 },
-	{ "acirc", 226 }, { "acute", 180 }, { "aelig", 230 }, { "agrave", 224 },
-	{ "alefsym", 8501 }, { "alpha", 945 }, { "amp", 38 }, { "and", 8743 },
-	{ "ang", 8736 }, { "apos", 39 }, { "aring", 229 }, { "asymp", 8776 },
-	{ "atilde", 227 }, { "auml", 228 }, { "bdquo", 8222 }, { "beta", 946 },
-	{ "brvbar", 166 }, { "bull", 8226 }, { "cap", 8745 }, { "ccedil", 231 },
-	{ "cedil", 184 }, { "cent", 162 }, { "chi", 967 }, { "circ", 710 },
-	{ "clubs", 9827 }, { "cong", 8773 }, { "copy", 169 }, { "crarr", 8629 },
-	{ "cup", 8746 }, { "curren", 164 }, { "dArr", 8659 }, { "dagger", 8224 },
-	{ "darr", 8595 }, { "deg", 176 }, { "delta", 948 }, { "diams", 9830 },
-	{ "divide", 247 }, { "eacute", 233 }, { "ecirc", 234 }, { "egrave", 232 },
-	{ "empty", 8709 }, { "emsp", 8195 }, { "ensp", 8194 }, { "epsilon", 949 },
-	{ "equiv", 8801 }, { "eta", 951 }, { "eth", 240 }, { "euml", 235 },
-	{ "euro", 8364 }, { "exist", 8707 }, { "fnof", 402 }, { "forall", 8704 },
-	{ "frac12", 189 }, { "frac14", 188 }, { "frac34", 190 }, { "frasl", 8260 },
-	{ "gamma", 947 }, { "ge", 8805 }, { "gt", 62 }, { "hArr", 8660 },
-	{ "harr", 8596 }, { "hearts", 9829 }, { "hellip", 8230 }, { "iacute", 237 },
-	{ "icirc", 238 }, { "iexcl", 161 }, { "igrave", 236 }, { "image", 8465 },
-	{ "infin", 8734 }, { "int", 8747 }, { "iota", 953 }, { "iquest", 191 },
-	{ "isin", 8712 }, { "iuml", 239 }, { "kappa", 954 }, { "lArr", 8656 },
-	{ "lambda", 955 }, { "lang", 9001 }, { "laquo", 171 }, { "larr", 8592 },
-	{ "lceil", 8968 }, { "ldquo", 8220 }, { "le", 8804 }, { "lfloor", 8970 },
-	{ "lowast", 8727 }, { "loz", 9674 }, { "lrm", 8206 }, { "lsaquo", 8249 },
-	{ "lsquo", 8216 }, { "lt", 60 }, { "macr", 175 }, { "mdash", 8212 },
-	{ "micro", 181 }, { "middot", 183 }, { "minus", 8722 }, { "mu", 956 },
-	{ "nabla", 8711 }, { "nbsp", 160 }, { "ndash", 8211 }, { "ne", 8800 },
-	{ "ni", 8715 }, { "not", 172 }, { "notin", 8713 }, { "nsub", 8836 },
-	{ "ntilde", 241 }, { "nu", 957 }, { "oacute", 243 }, { "ocirc", 244 },
-	{ "oelig", 339 }, { "ograve", 242 }, { "oline", 8254 }, { "omega", 969 },
-	{ "omicron", 959 }, { "oplus", 8853 }, { "or", 8744 }, { "ordf", 170 },
-	{ "ordm", 186 }, { "oslash", 248 }, { "otilde", 245 }, { "otimes", 8855 },
-	{ "ouml", 246 }, { "para", 182 }, { "part", 8706 }, { "permil", 8240 },
-	{ "perp", 8869 }, { "phi", 966 }, { "pi", 960 }, { "piv", 982 },
-	{ "plusmn", 177 }, { "pound", 163 }, { "prime", 8242 }, { "prod", 8719 },
-	{ "prop", 8733 }, { "psi", 968 }, { "quot", 34 }, { "rArr", 8658 },
-	{ "radic", 8730 }, { "rang", 9002 }, { "raquo", 187 }, { "rarr", 8594 },
-	{ "rceil", 8969 }, { "rdquo", 8221 }, { "real", 8476 }, { "reg", 174 },
-	{ "rfloor", 8971 }, { "rho", 961 }, { "rlm", 8207 }, { "rsaquo", 8250 },
-	{ "rsquo", 8217 }, { "sbquo", 8218 }, { "scaron", 353 }, { "sdot", 8901 },
-	{ "sect", 167 }, { "shy", 173 }, { "sigma", 963 }, { "sigmaf", 962 },
-	{ "sim", 8764 }, { "spades", 9824 }, { "sub", 8834 }, { "sube", 8838 },
-	{ "sum", 8721 }, { "sup", 8835 }, { "sup1", 185 }, { "sup2", 178 },
-	{ "sup3", 179 }, { "supe", 8839 }, { "szlig", 223 }, { "tau", 964 },
-	{ "there4", 8756 }, { "theta", 952 }, { "thetasym", 977 }, { "thinsp", 8201 },
-	{ "thorn", 254 }, { "tilde", 732 }, { "times", 215 }, { "trade", 8482 },
-	{ "uArr", 8657 }, { "uacute", 250 }, { "uarr", 8593 }, { "ucirc", 251 },
-	{ "ugrave", 249 }, { "uml", 168 }, { "upsih", 978 }, { "upsilon", 965 },
-	{ "uuml", 252 }, { "weierp", 8472 }, { "xi", 958 }, { "yacute", 253 },
-	{ "yen", 165 }, { "yuml", 255 }, { "zeta", 950 }, { "zwj", 8205 },
+	{ "AElig", 198 },    { "Aacute", 193 },  { "Acirc", 194 },    { "Agrave", 192 },
+	{ "Alpha", 913 },    { "Aring", 197 },   { "Atilde", 195 },   { "Auml", 196 },
+	{ "Beta", 914 },     { "Ccedil", 199 },  { "Chi", 935 },      { "Dagger", 8225 },
+	{ "Delta", 916 },    { "ETH", 208 },     { "Eacute", 201 },   { "Ecirc", 202 },
+	{ "Egrave", 200 },   { "Epsilon", 917 }, { "Eta", 919 },      { "Euml", 203 },
+	{ "Gamma", 915 },    { "Iacute", 205 },  { "Icirc", 206 },    { "Igrave", 204 },
+	{ "Iota", 921 },     { "Iuml", 207 },    { "Kappa", 922 },    { "Lambda", 923 },
+	{ "Mu", 924 },       { "Ntilde", 209 },  { "Nu", 925 },       { "OElig", 338 },
+	{ "Oacute", 211 },   { "Ocirc", 212 },   { "Ograve", 210 },   { "Omega", 937 },
+	{ "Omicron", 927 },  { "Oslash", 216 },  { "Otilde", 213 },   { "Ouml", 214 },
+	{ "Phi", 934 },      { "Pi", 928 },      { "Prime", 8243 },   { "Psi", 936 },
+	{ "Rho", 929 },      { "Scaron", 352 },  { "Sigma", 931 },    { "THORN", 222 },
+	{ "Tau", 932 },      { "Theta", 920 },   { "Uacute", 218 },   { "Ucirc", 219 },
+	{ "Ugrave", 217 },   { "Upsilon", 933 }, { "Uuml", 220 },     { "Xi", 926 },
+	{ "Yacute", 221 },   { "Yuml", 376 },    { "Zeta", 918 },     { "aacute", 225 },
+	{ "acirc", 226 },    { "acute", 180 },   { "aelig", 230 },    { "agrave", 224 },
+	{ "alefsym", 8501 }, { "alpha", 945 },   { "amp", 38 },       { "and", 8743 },
+	{ "ang", 8736 },     { "apos", 39 },     { "aring", 229 },    { "asymp", 8776 },
+	{ "atilde", 227 },   { "auml", 228 },    { "bdquo", 8222 },   { "beta", 946 },
+	{ "brvbar", 166 },   { "bull", 8226 },   { "cap", 8745 },     { "ccedil", 231 },
+	{ "cedil", 184 },    { "cent", 162 },    { "chi", 967 },      { "circ", 710 },
+	{ "clubs", 9827 },   { "cong", 8773 },   { "copy", 169 },     { "crarr", 8629 },
+	{ "cup", 8746 },     { "curren", 164 },  { "dArr", 8659 },    { "dagger", 8224 },
+	{ "darr", 8595 },    { "deg", 176 },     { "delta", 948 },    { "diams", 9830 },
+	{ "divide", 247 },   { "eacute", 233 },  { "ecirc", 234 },    { "egrave", 232 },
+	{ "empty", 8709 },   { "emsp", 8195 },   { "ensp", 8194 },    { "epsilon", 949 },
+	{ "equiv", 8801 },   { "eta", 951 },     { "eth", 240 },      { "euml", 235 },
+	{ "euro", 8364 },    { "exist", 8707 },  { "fnof", 402 },     { "forall", 8704 },
+	{ "frac12", 189 },   { "frac14", 188 },  { "frac34", 190 },   { "frasl", 8260 },
+	{ "gamma", 947 },    { "ge", 8805 },     { "gt", 62 },        { "hArr", 8660 },
+	{ "harr", 8596 },    { "hearts", 9829 }, { "hellip", 8230 },  { "iacute", 237 },
+	{ "icirc", 238 },    { "iexcl", 161 },   { "igrave", 236 },   { "image", 8465 },
+	{ "infin", 8734 },   { "int", 8747 },    { "iota", 953 },     { "iquest", 191 },
+	{ "isin", 8712 },    { "iuml", 239 },    { "kappa", 954 },    { "lArr", 8656 },
+	{ "lambda", 955 },   { "lang", 9001 },   { "laquo", 171 },    { "larr", 8592 },
+	{ "lceil", 8968 },   { "ldquo", 8220 },  { "le", 8804 },      { "lfloor", 8970 },
+	{ "lowast", 8727 },  { "loz", 9674 },    { "lrm", 8206 },     { "lsaquo", 8249 },
+	{ "lsquo", 8216 },   { "lt", 60 },       { "macr", 175 },     { "mdash", 8212 },
+	{ "micro", 181 },    { "middot", 183 },  { "minus", 8722 },   { "mu", 956 },
+	{ "nabla", 8711 },   { "nbsp", 160 },    { "ndash", 8211 },   { "ne", 8800 },
+	{ "ni", 8715 },      { "not", 172 },     { "notin", 8713 },   { "nsub", 8836 },
+	{ "ntilde", 241 },   { "nu", 957 },      { "oacute", 243 },   { "ocirc", 244 },
+	{ "oelig", 339 },    { "ograve", 242 },  { "oline", 8254 },   { "omega", 969 },
+	{ "omicron", 959 },  { "oplus", 8853 },  { "or", 8744 },      { "ordf", 170 },
+	{ "ordm", 186 },     { "oslash", 248 },  { "otilde", 245 },   { "otimes", 8855 },
+	{ "ouml", 246 },     { "para", 182 },    { "part", 8706 },    { "permil", 8240 },
+	{ "perp", 8869 },    { "phi", 966 },     { "pi", 960 },       { "piv", 982 },
+	{ "plusmn", 177 },   { "pound", 163 },   { "prime", 8242 },   { "prod", 8719 },
+	{ "prop", 8733 },    { "psi", 968 },     { "quot", 34 },      { "rArr", 8658 },
+	{ "radic", 8730 },   { "rang", 9002 },   { "raquo", 187 },    { "rarr", 8594 },
+	{ "rceil", 8969 },   { "rdquo", 8221 },  { "real", 8476 },    { "reg", 174 },
+	{ "rfloor", 8971 },  { "rho", 961 },     { "rlm", 8207 },     { "rsaquo", 8250 },
+	{ "rsquo", 8217 },   { "sbquo", 8218 },  { "scaron", 353 },   { "sdot", 8901 },
+	{ "sect", 167 },     { "shy", 173 },     { "sigma", 963 },    { "sigmaf", 962 },
+	{ "sim", 8764 },     { "spades", 9824 }, { "sub", 8834 },     { "sube", 8838 },
+	{ "sum", 8721 },     { "sup", 8835 },    { "sup1", 185 },     { "sup2", 178 },
+	{ "sup3", 179 },     { "supe", 8839 },   { "szlig", 223 },    { "tau", 964 },
+	{ "there4", 8756 },  { "theta", 952 },   { "thetasym", 977 }, { "thinsp", 8201 },
+	{ "thorn", 254 },    { "tilde", 732 },   { "times", 215 },    { "trade", 8482 },
+	{ "uArr", 8657 },    { "uacute", 250 },  { "uarr", 8593 },    { "ucirc", 251 },
+	{ "ugrave", 249 },   { "uml", 168 },     { "upsih", 978 },    { "upsilon", 965 },
+	{ "uuml", 252 },     { "weierp", 8472 }, { "xi", 958 },       { "yacute", 253 },
+	{ "yen", 165 },      { "yuml", 255 },    { "zeta", 950 },     { "zwj", 8205 },
 	{ "zwnj", 8204 },
 };
 
@@ -379,11 +376,12 @@ static size_t decode_entities(const char *in, char *out)
  * and a common tag name followed by '>', '/' or a space. "<kırıldı>" is text. */
 static int html_tag_at(const char *s)
 {
-	static const char *const names[] = { "a", "abbr", "b", "big", "br", "cite", "code",
-					     "del", "div", "em", "font", "h1", "h2", "h3",
-					     "h4", "h5", "h6", "hr", "i", "img", "ins", "li",
-					     "mark", "ol", "p", "q", "s", "small", "span",
-					     "strike", "strong", "sub", "sup", "u", "ul" };
+	static const char *const names[] = { "a",      "abbr", "b",   "big",   "br",   "cite",
+					     "code",   "del",  "div", "em",    "font", "h1",
+					     "h2",     "h3",   "h4",  "h5",    "h6",   "hr",
+					     "i",      "img",  "ins", "li",    "mark", "ol",
+					     "p",      "q",    "s",   "small", "span", "strike",
+					     "strong", "sub",  "sup", "u",     "ul" };
 	size_t len = 0;
 
 	if (*s == '!')
@@ -529,8 +527,8 @@ static char *clean_title(const struct sbuf *raw)
  * titles). */
 
 /* An item's date elements in order of preference: the first that parses wins. */
-static const char *const date_names[] = { "pubDate", "published", "updated", "date",
-					  "issued", "modified" };
+static const char *const date_names[] = { "pubDate", "published", "updated",
+					  "date",    "issued",    "modified" };
 #define RSS_NDATES (sizeof date_names / sizeof date_names[0])
 
 /* What the direct child of an item being read is; F_DATE + i for date_names[i]. */
@@ -550,15 +548,15 @@ struct item_read {
 
 struct parse_state {
 	XML_Parser xp;
-	int depth;              /* of the innermost open element; the root is 1 */
-	int entities;           /* an entity declaration was seen: the parser is stopped */
+	int depth;    /* of the innermost open element; the root is 1 */
+	int entities; /* an entity declaration was seen: the parser is stopped */
 	int in_doctype;
-	int rss2;               /* the root is <rss>: items are in its first <channel> */
+	int rss2; /* the root is <rss>: items are in its first <channel> */
 	int channel_seen;
-	char root[48];          /* the root element's local name */
-	char encoding[48];      /* declared, and unknown to expat: see on_unknown_encoding */
-	const char *item_name;  /* "item" or "entry"; NULL while the root is no feed */
-	int parent_depth;       /* of the element holding the items while it is open */
+	char root[48];         /* the root element's local name */
+	char encoding[48];     /* declared, and unknown to expat: see on_unknown_encoding */
+	const char *item_name; /* "item" or "entry"; NULL while the root is no feed */
+	int parent_depth;      /* of the element holding the items while it is open */
 	int in_item;
 	struct item_read cur;
 	struct rss_item *items; /* RSS_MAX_ITEMS of them */
@@ -818,8 +816,8 @@ static size_t count_lines(const char *s, size_t n)
 /* len bytes of body in encoding, as UTF-8 in *out (malloc'd, *outlen bytes); -1
  * with the reason in err when iconv does not know the encoding, the body is not
  * valid in it, or memory runs short. */
-static int transcode(const char *body, size_t len, const char *encoding, char **out,
-		     size_t *outlen, char *err, size_t errlen)
+static int transcode(const char *body, size_t len, const char *encoding, char **out, size_t *outlen,
+		     char *err, size_t errlen)
 {
 	iconv_t cd = iconv_open("UTF-8", encoding);
 	size_t cap = 3 * len + 64, left = len, room = cap, used;
@@ -878,8 +876,8 @@ static void parse_error(XML_Parser xp, const struct parse_state *st, char *err, 
  * callback on; encoding, when not NULL, overrides the document's declaration.
  * Nothing external is ever read: expat does no I/O, there is no external entity
  * handler and parameter entity parsing stays off. 0, or -1 with err filled. */
-static int parse_doc(struct parse_state *st, const char *body, size_t len,
-		     const char *encoding, char *err, size_t errlen)
+static int parse_doc(struct parse_state *st, const char *body, size_t len, const char *encoding,
+		     char *err, size_t errlen)
 {
 	XML_Parser xp = XML_ParserCreate(encoding);
 	int rc = -1;
@@ -928,8 +926,7 @@ static int parse_transcoded(struct parse_state *st, const char *body, size_t len
 	return rc;
 }
 
-int rss_parse(const char *body, size_t len, struct rss_item **items, size_t *n, char *err,
-	      size_t errlen)
+int rss_parse(const char *body, size_t len, struct rss_item **items, size_t *n, char *err, size_t errlen)
 {
 	struct parse_state st = { 0 };
 	int rc;
@@ -1115,8 +1112,7 @@ static int newer(const struct rss_item *items, int best, size_t i)
 	return best < 0 || items[i].published_ms > items[best].published_ms ? (int)i : best;
 }
 
-int rss_pick(const struct rss_item *items, size_t n, const char *topic, int64_t now_ms,
-	     uint64_t *rng)
+int rss_pick(const struct rss_item *items, size_t n, const char *topic, int64_t now_ms, uint64_t *rng)
 {
 	char ftopic[128];
 	int has_topic = fold_topic(topic, ftopic, sizeof ftopic) > 0;

@@ -71,7 +71,6 @@ int rss_topic_match(const char *title, const char *topic);
  * Undated items (published_ms 0), items RSS_RECENT_MS old or older and items
  * dated over RSS_FRESH_MS in the future (a broken clock) are never picked; a
  * smaller future skew counts as brand new. */
-int rss_pick(const struct rss_item *items, size_t n, const char *topic, int64_t now_ms,
-	     uint64_t *rng);
+int rss_pick(const struct rss_item *items, size_t n, const char *topic, int64_t now_ms, uint64_t *rng);
 
 #endif

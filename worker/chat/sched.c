@@ -28,13 +28,13 @@
 #define DAY_MIN 1440
 
 struct ring {
-	int64_t *t;       /* cap slots, power of two; NULL until the first send */
+	int64_t *t; /* cap slots, power of two; NULL until the first send */
 	uint32_t head, n, cap;
 };
 
 struct entry {
 	int64_t id;
-	uint32_t pos;     /* heap index, NONE when not queued; next free when unused */
+	uint32_t pos; /* heap index, NONE when not queued; next free when unused */
 	struct ring r;
 };
 
@@ -45,7 +45,7 @@ struct hnode {
 
 struct slot {
 	int64_t id;
-	uint32_t e;       /* NONE = empty */
+	uint32_t e; /* NONE = empty */
 };
 
 struct sched {
@@ -113,8 +113,8 @@ static int fail(char *err, size_t errlen, const char *fmt, const char *a, int b)
 }
 
 /* ["HH:MM-HH:MM", ...] into h, at most max ranges; NULL/null = none. */
-static int parse_hours(const json_t *v, const char *path, int max, struct sched_hours *h,
-		       char *err, size_t errlen)
+static int parse_hours(const json_t *v, const char *path, int max, struct sched_hours *h, char *err,
+		       size_t errlen)
 {
 	size_t i;
 	json_t *e;
@@ -134,8 +134,7 @@ static int parse_hours(const json_t *v, const char *path, int max, struct sched_
 	return 0;
 }
 
-int sched_hours_from_json(const json_t *active_hours, struct sched_hours *out, char *err,
-			  size_t errlen)
+int sched_hours_from_json(const json_t *active_hours, struct sched_hours *out, char *err, size_t errlen)
 {
 	struct sched_hours h;
 
@@ -145,8 +144,7 @@ int sched_hours_from_json(const json_t *active_hours, struct sched_hours *out, c
 	return 0;
 }
 
-int sched_params_set_prime(struct sched_params *p, const json_t *prime_hours, char *err,
-			   size_t errlen)
+int sched_params_set_prime(struct sched_params *p, const json_t *prime_hours, char *err, size_t errlen)
 {
 	struct sched_hours h;
 
@@ -228,8 +226,7 @@ static void read_num(const json_t *o, const char *key, double *dst)
 		*dst = json_number_value(v);
 }
 
-int sched_speed_from_json(const json_t *speed_profile, struct sched_speed *out, char *err,
-			  size_t errlen)
+int sched_speed_from_json(const json_t *speed_profile, struct sched_speed *out, char *err, size_t errlen)
 {
 	struct sched_speed sp;
 	json_t *d;
@@ -263,8 +260,8 @@ int sched_speed_from_json(const json_t *speed_profile, struct sched_speed *out, 
 
 /* ---- delay model ---- */
 
-double sched_mean_s(const struct sched_params *p, const struct sched_speed *sp,
-		    int minute_of_day, int favoured)
+double sched_mean_s(const struct sched_params *p, const struct sched_speed *sp, int minute_of_day,
+		    int favoured)
 {
 	struct sched_speed def;
 	int prime = p->prime_boost && sched_in_prime(p, minute_of_day);
@@ -289,8 +286,8 @@ double sched_mean_s(const struct sched_params *p, const struct sched_speed *sp,
 	return m > 0 && isfinite(m) ? m : 0.0;
 }
 
-double sched_delay_s(const struct sched_params *p, const struct sched_speed *sp,
-		     int minute_of_day, int favoured, uint64_t *rng)
+double sched_delay_s(const struct sched_params *p, const struct sched_speed *sp, int minute_of_day,
+		     int favoured, uint64_t *rng)
 {
 	struct sched_speed def;
 	double scale = clean_scale(p->scale_factor), lo, hi, d, j;
@@ -708,8 +705,7 @@ int sched_sent_last_hour(const struct sched *s, int64_t id, int64_t now_ms, int6
 
 /* ---- policy ---- */
 
-int sched_favoured(const struct sched_params *p, const struct sched *s, int64_t id,
-		   int64_t now_ms)
+int sched_favoured(const struct sched_params *p, const struct sched *s, int64_t id, int64_t now_ms)
 {
 	return sched_sent_last_hour(s, id, now_ms, window_of(p)) < p->hourly_min;
 }

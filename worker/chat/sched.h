@@ -56,8 +56,8 @@ struct sched_params {
 	int prime_boost;             /* 1: prime hours use prime_mean_s */
 	int nprime;                  /* 0 = no prime hours (unlike active hours) */
 	int prime_from[SCHED_MAX_PRIME], prime_to[SCHED_MAX_PRIME]; /* minutes of day */
-	int hourly_min, hourly_max;  /* 6, 12; hourly_max 0 = silent */
-	int64_t hour_ms;             /* the cap window: set it with sched_params_window_ms */
+	int hourly_min, hourly_max; /* 6, 12; hourly_max 0 = silent */
+	int64_t hour_ms;            /* the cap window: set it with sched_params_window_ms */
 };
 
 /* The defaults of BEHAVIOUR.md: scale 1, mean 30 s / 18 s, boost on, prime hours
@@ -78,10 +78,10 @@ int sched_params_set_prime(struct sched_params *p, const struct json_t *prime_ho
 /* ---- one bot: speed profile and active hours ---- */
 
 struct sched_speed {
-	double base_delay_s;     /* 0 = none: the mean comes from the settings */
-	double delay_multiplier; /* 1 */
+	double base_delay_s;           /* 0 = none: the mean comes from the settings */
+	double delay_multiplier;       /* 1 */
 	double jitter_min, jitter_max; /* .7, 1.3 */
-	double min_s, max_s;     /* 2, 180 */
+	double min_s, max_s;           /* 2, 180 */
 };
 
 void sched_speed_default(struct sched_speed *sp);
@@ -96,7 +96,7 @@ int sched_speed_from_json(const struct json_t *speed_profile, struct sched_speed
 			  size_t errlen) __attribute__((warn_unused_result));
 
 struct sched_hours {
-	int n; /* 0 = always active */
+	int n;                                          /* 0 = always active */
 	int from[SCHED_MAX_HOURS], to[SCHED_MAX_HOURS]; /* minutes of day; to may be 1440 */
 };
 
@@ -129,13 +129,13 @@ int sched_in_prime(const struct sched_params *p, int minute_of_day);
  *   delay = Exp(mean) x U(jitter_min, jitter_max), clamped to
  *           [max(min_s / scale, SCHED_MIN_DELAY_S), max(max_s / scale, that)].
  * sp NULL = the default speed. Always finite and > 0. */
-double sched_delay_s(const struct sched_params *p, const struct sched_speed *sp,
-		     int minute_of_day, int favoured, uint64_t *rng);
+double sched_delay_s(const struct sched_params *p, const struct sched_speed *sp, int minute_of_day,
+		     int favoured, uint64_t *rng);
 
 /* The mean sched_delay_s draws from before jitter and clamping, for tests and
  * metrics: Exp(mean) x U(a, b) has mean mean x (a + b) / 2. */
-double sched_mean_s(const struct sched_params *p, const struct sched_speed *sp,
-		    int minute_of_day, int favoured);
+double sched_mean_s(const struct sched_params *p, const struct sched_speed *sp, int minute_of_day,
+		    int favoured);
 
 /* ---- the heap and each bot's send history ---- */
 
@@ -188,8 +188,7 @@ int sched_sent_last_hour(const struct sched *s, int64_t id, int64_t now_ms, int6
 
 /* 1 when id sent fewer than p->hourly_min messages in the window: it is behind and
  * its next delay is halved. */
-int sched_favoured(const struct sched_params *p, const struct sched *s, int64_t id,
-		   int64_t now_ms);
+int sched_favoured(const struct sched_params *p, const struct sched *s, int64_t id, int64_t now_ms);
 
 enum sched_verdict {
 	SCHED_SPEAK = 0, /* go ahead (then the per-chat minute cap in Redis) */

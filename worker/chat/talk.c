@@ -13,29 +13,29 @@
  * a human waits for the cap instead, so every human who asks gets an answer. */
 #include "worker/chat/talk.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "common/backoff.h"
 #include "common/cfg.h"
+#include "common/log.h"
 #include "common/net/httpc.h"
 #include "common/net/pgc.h"
+#include "worker/calls/embb.h"
+#include "worker/calls/tgw.h"
 #include "worker/chat/bots.h"
 #include "worker/chat/chats.h"
 #include "worker/chat/compose.h"
-#include "worker/chat/text/dedup.h"
-#include "worker/calls/embb.h"
-#include "worker/chat/text/humanise.h"
-#include "common/log.h"
 #include "worker/chat/market.h"
 #include "worker/chat/news.h"
 #include "worker/chat/ownlog.h"
 #include "worker/chat/pick.h"
-#include "worker/jobs/task.h"
+#include "worker/chat/text/dedup.h"
+#include "worker/chat/text/humanise.h"
 #include "worker/chat/text/textcheck.h"
-#include "worker/calls/tgw.h"
 #include "worker/chat/tz.h"
+#include "worker/jobs/task.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define OWN_MAX OWNLOG_MAX
 
@@ -61,24 +61,24 @@ struct talk_job {
 	struct chatctx *chat;
 	/* the bot's own sent messages, newest first: a snapshot (ownlog.h) */
 	struct ownlog_hist *own;
-	int target;               /* index in chat->msgs, -1: opening a topic */
-	int64_t reply_to;         /* Telegram id answered */
+	int target;       /* index in chat->msgs, -1: opening a topic */
+	int64_t reply_to; /* Telegram id answered */
 	int answering_human;
 	int scheduled;
 	int mention;
 	int refresh;
 	enum pick_length length;
-	struct pick_probs pp;     /* the settings' probabilities, taken once */
+	struct pick_probs pp; /* the settings' probabilities, taken once */
 	char topic[64];
 	char news[512];
 	int minute;
-	int attempts;             /* drafts refused so far */
-	int loading;              /* the chat and the own messages, loading side by side */
+	int attempts; /* drafts refused so far */
+	int loading;  /* the chat and the own messages, loading side by side */
 	int load_failed;
-	char unusable[96];        /* why the chat cannot be spoken in, once both loaded */
-	int bot_held, chat_held;  /* cap slots this message holds */
-	int8_t *vec;              /* the draft's embedding (dedup_quantize), kept with */
-	size_t dim;               /* the message in the ownlog once it is sent */
+	char unusable[96];       /* why the chat cannot be spoken in, once both loaded */
+	int bot_held, chat_held; /* cap slots this message holds */
+	int8_t *vec;             /* the draft's embedding (dedup_quantize), kept with */
+	size_t dim;              /* the message in the ownlog once it is sent */
 	int typing_left_ms;
 	char *draft;
 };
@@ -266,7 +266,8 @@ static void on_chat(const void *val, const char *err, void *arg)
 	if (!c)
 		k->load_failed = 1;
 	else if (!c->exists || !c->enabled)
-		snprintf(k->unusable, sizeof k->unusable, "chat %lld %s", (long long)task_job(t)->chat_id,
+		snprintf(k->unusable, sizeof k->unusable, "chat %lld %s",
+			 (long long)task_job(t)->chat_id,
 			 c->exists ? "is disabled" : "does not exist");
 	else
 		k->chat = chatctx_ref(c);
@@ -376,8 +377,8 @@ static int pick_open_target(struct talk_job *k, const struct pick_bot *pb, int64
 		const struct convo_msg *m = &c->msgs[j];
 		int done = 0;
 
-		if (m->bot_id == 0 && ((*k->username && pick_mentions(m, k->username)) ||
-				       answers_bot(c, m, self)))
+		if (m->bot_id == 0 &&
+		    ((*k->username && pick_mentions(m, k->username)) || answers_bot(c, m, self)))
 			continue;
 		for (size_t q = 0; q < na && m->tg_id && !done; q++)
 			done = answered[q] == m->tg_id;
@@ -421,8 +422,8 @@ static void decide(struct talk_job *k)
 	pp->len_medium = s->len_medium;
 	pp->len_long = s->len_long;
 	pick_probs_bias_length(pp, k->persona);
-	pick_bot_from_json(&pb, task_job(t)->bot_id, task_bot_name(t), k->username, k->persona, k->emotion,
-			   c->topics);
+	pick_bot_from_json(&pb, task_job(t)->bot_id, task_bot_name(t), k->username, k->persona,
+			   k->emotion, c->topics);
 	if (json_is_integer(rt)) {
 		/* A reply asked for (a human's mention, an operator's job). */
 		k->reply_to = json_integer_value(rt);
@@ -493,7 +494,8 @@ static void on_chat_room(int64_t wait_ms, void *arg)
 	/* An emoji-only reaction needs no words. */
 	if (k->target >= 0 && pick_short_reaction(&k->pp, task_rng(t))) {
 		shm_count(task_slot(t), SHM_C_REACTIONS, 1);
-		k->draft = strdup(pick_reaction_emoji(k->chat->msgs[k->target].sentiment, task_rng(t)));
+		k->draft =
+			strdup(pick_reaction_emoji(k->chat->msgs[k->target].sentiment, task_rng(t)));
 		k->mention = 0;
 		if (!k->draft) {
 			task_retry(t, -1);
@@ -600,8 +602,8 @@ static void refuse(struct talk_job *k, enum shm_counter c, const char *why, int 
 
 	shm_count(task_slot(t), c, 1);
 	if (++k->attempts > S(k)->dedup_max_attempts) {
-		skip(k, c == SHM_C_FILTERED || c == SHM_C_GUARD_REJECTED ? -1
-			: SHM_C_DEDUP_SKIPPED, why);
+		skip(k, c == SHM_C_FILTERED || c == SHM_C_GUARD_REJECTED ? -1 : SHM_C_DEDUP_SKIPPED,
+		     why);
 		return;
 	}
 	if (!paraphrase || !k->draft) {
@@ -611,7 +613,8 @@ static void refuse(struct talk_job *k, enum shm_counter c, const char *why, int 
 		return;
 	}
 	/* The same persona, the same prompt frame: only the wording changes. */
-	if (asprintf(&user, "Şu mesajı aynı anlamda ama tamamen farklı kelimelerle, daha önce "
+	if (asprintf(&user,
+		     "Şu mesajı aynı anlamda ama tamamen farklı kelimelerle, daha önce "
 		     "yazdıklarından farklı olacak şekilde yeniden yaz. Sadece yeni metni yaz.\n\n%s",
 		     k->draft) < 0)
 		user = NULL;
@@ -934,8 +937,8 @@ static void on_chat_reserved(int64_t wait_ms, void *arg)
 
 static void reserve_chat(struct talk_job *k)
 {
-	if (market_chat_cap(k->tk->d.market, MARKET_CAP_RESERVE, task_job(k->t)->chat_id, task_id(k->t),
-			    on_chat_reserved, k->t) < 0)
+	if (market_chat_cap(k->tk->d.market, MARKET_CAP_RESERVE, task_job(k->t)->chat_id,
+			    task_id(k->t), on_chat_reserved, k->t) < 0)
 		task_retry(k->t, -1);
 }
 
@@ -960,8 +963,8 @@ static void on_sent(struct task *t, void *arg)
 		/* As the row will read: the final text, the topic of its metadata; with
 		 * the draft's vector, which the humanisers and a mention hardly move. */
 		const char *topic = json_string_value(json_object_get(task_meta(t), "topic"));
-		struct ownlog_msg m = { job_now_ms(), dedup_hash(text), topic ? topic : "",
-					text, task_id(t), k->vec, (uint32_t)k->dim };
+		struct ownlog_msg m = { job_now_ms(), dedup_hash(text), topic ? topic : "", text,
+					task_id(t),   k->vec,           (uint32_t)k->dim };
 
 		ownlog_add(tk->own, j->bot_id, m.at_ms, &m);
 	}
@@ -1034,8 +1037,12 @@ struct talk *talk_new(const struct talk_deps *d)
 
 void talk_kind(struct talk *tk, struct task_kind *kind)
 {
-	*kind = (struct task_kind){ .start = on_start, .sent = on_sent, .recorded = on_recorded,
-				    .reply_to = on_reply_to, .clear = on_clear, .arg = tk };
+	*kind = (struct task_kind){ .start = on_start,
+				    .sent = on_sent,
+				    .recorded = on_recorded,
+				    .reply_to = on_reply_to,
+				    .clear = on_clear,
+				    .arg = tk };
 }
 
 void talk_free(struct talk *tk)

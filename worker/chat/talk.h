@@ -22,12 +22,12 @@ struct talk;
 /* What talk uses; all but news must outlive it. */
 struct talk_deps {
 	uv_loop_t *loop;
-	const struct cfg *cfg;    /* the worker's, reloaded in place */
-	struct httpc *http;       /* embeddings and typing */
-	struct market *market;    /* settings and caps */
-	struct chats *chats;      /* chat contexts */
-	struct bots *bots;        /* the job's bot */
-	struct news *news;        /* headlines; NULL: none */
+	const struct cfg *cfg; /* the worker's, reloaded in place */
+	struct httpc *http;    /* embeddings and typing */
+	struct market *market; /* settings and caps */
+	struct chats *chats;   /* chat contexts */
+	struct bots *bots;     /* the job's bot */
+	struct news *news;     /* headlines; NULL: none */
 };
 
 /* NULL: no memory. */

@@ -11,6 +11,7 @@
  * search to the second finds the change and the entry ends there. Zones never
  * change offset twice within an hour, so one probe an hour ahead is enough. */
 #include "worker/chat/tz.h"
+
 #include "common/utf8.h"
 
 #include <fcntl.h>
@@ -70,8 +71,7 @@ static int zone_file_ok(const char *z)
 		return 0;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
-	ok = read(fd, magic, sizeof magic) == (ssize_t)sizeof magic &&
-	     memcmp(magic, "TZif", 4) == 0;
+	ok = read(fd, magic, sizeof magic) == (ssize_t)sizeof magic && memcmp(magic, "TZif", 4) == 0;
 	close(fd);
 	return ok;
 }

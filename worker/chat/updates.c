@@ -28,28 +28,28 @@
  * thousands of bots the cache would hold them all. */
 #include "worker/chat/updates.h"
 
-#include <limits.h>
-#include <sodium.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "common/backoff.h"
-#include "worker/chat/chats.h"
+#include "common/cfg.h"
 #include "common/imap.h"
 #include "common/job.h"
 #include "common/log.h"
-#include "worker/chat/market.h"
-#include "worker/chat/pick.h"
-#include "common/cfg.h"
 #include "common/net/httpc.h"
 #include "common/net/later.h"
 #include "common/net/pgpool.h"
 #include "common/net/ra.h"
 #include "common/shm.h"
 #include "common/tok.h"
+#include "worker/chat/chats.h"
+#include "worker/chat/market.h"
+#include "worker/chat/pick.h"
 #include "worker/jobs/queue.h"
+
+#include <limits.h>
+#include <sodium.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define LONG_POLL_S 25
 #define TURN_POLL_S 2
@@ -74,19 +74,19 @@
 struct poller {
 	struct updates *u;
 	int64_t bot_id;
-	int64_t offset;          /* next update_id wanted; -1 = not read from Redis yet */
+	int64_t offset; /* next update_id wanted; -1 = not read from Redis yet */
 	int failures;
-	uint32_t next;           /* index in batch (getUpdates returns at most 100) */
-	uint8_t busy;            /* a callback of the chain is due (request or retry timer) */
-	uint8_t queued;          /* in u's line, waiting for a turn */
-	uint8_t turn;            /* holds one of u's max_pollers turns */
-	uint8_t gone;            /* no longer ours: free when the chain stops */
-	uint8_t token_bad;       /* said once until it decrypts again */
-	uint8_t limit_shift;     /* getUpdates limit = POLL_LIMIT >> limit_shift */
-	json_t *batch;           /* updates being processed */
+	uint32_t next;               /* index in batch (getUpdates returns at most 100) */
+	uint8_t busy;                /* a callback of the chain is due (request or retry timer) */
+	uint8_t queued;              /* in u's line, waiting for a turn */
+	uint8_t turn;                /* holds one of u's max_pollers turns */
+	uint8_t gone;                /* no longer ours: free when the chain stops */
+	uint8_t token_bad;           /* said once until it decrypts again */
+	uint8_t limit_shift;         /* getUpdates limit = POLL_LIMIT >> limit_shift */
+	json_t *batch;               /* updates being processed */
 	struct poller *prev, *nextq; /* the line */
-	char *token;             /* decrypted, its own size (thousands of pollers);
-				  * NULL: none that decrypts */
+	char *token;                 /* decrypted, its own size (thousands of pollers);
+				      * NULL: none that decrypts */
 };
 
 struct updates {
@@ -101,10 +101,10 @@ struct updates {
 	const unsigned char *token_key;
 	int index, count;
 	uint64_t rng;
-	struct httpc *http;      /* long polls on connections of their own */
+	struct httpc *http; /* long polls on connections of their own */
 	struct imap *pollers;
 	struct poller *head, *tail; /* the line: bots waiting for a turn */
-	int turns;               /* turns held */
+	int turns;                  /* turns held */
 	int dispatching;
 	uv_timer_t reload;
 	int loading;
@@ -286,7 +286,8 @@ static void decide_replies(struct poller *p, json_t *msg, json_t *members)
 	json_t *rt = json_object_get(msg, "reply_to_message");
 	json_t *rfrom = json_object_get(rt, "from");
 	int64_t replied_tg = json_is_true(json_object_get(rfrom, "is_bot"))
-		? json_integer_value(json_object_get(rfrom, "id")) : 0;
+				     ? json_integer_value(json_object_get(rfrom, "id"))
+				     : 0;
 	size_t i, n = json_array_size(members);
 	json_t *m;
 	int direct = 0;
@@ -332,9 +333,10 @@ static void on_members(PGresult *res, const char *err, void *arg)
 		return;
 	}
 	for (int i = 0; i < PQntuples(res); i++)
-		json_array_append_new(members, json_pack("[I, s, s]",
-			(json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
-			PQgetvalue(res, i, 1), PQgetvalue(res, i, 2)));
+		json_array_append_new(members,
+				      json_pack("[I, s, s]",
+						(json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
+						PQgetvalue(res, i, 1), PQgetvalue(res, i, 2)));
 	decide_replies(p, msg, members);
 	json_decref(members);
 	p->next++;
@@ -390,19 +392,22 @@ static void store(struct poller *p, json_t *msg)
 	char chat[24], id[24], reply[24], date[24], *meta;
 	const char *text = json_string_value(json_object_get(msg, "text"));
 	const char *prm[6] = { chat, id, reply, text, NULL, date };
-	json_t *mj = json_pack("{s:I, s:s, s:s, s:I}",
-			       "from_user_id", (json_int_t)json_integer_value(json_object_get(from, "id")),
-			       "username", json_string_value(json_object_get(from, "username")) ?: "",
-			       "first_name", json_string_value(json_object_get(from, "first_name")) ?: "",
-			       "update_id", (json_int_t)json_integer_value(json_object_get(
-				       json_array_get(p->batch, p->next), "update_id")));
+	json_t *mj =
+		json_pack("{s:I, s:s, s:s, s:I}", "from_user_id",
+			  (json_int_t)json_integer_value(json_object_get(from, "id")), "username",
+			  json_string_value(json_object_get(from, "username")) ?: "", "first_name",
+			  json_string_value(json_object_get(from, "first_name")) ?: "", "update_id",
+			  (json_int_t)json_integer_value(
+				  json_object_get(json_array_get(p->batch, p->next), "update_id")));
 
 	snprintf(chat, sizeof chat, "%lld",
 		 (long long)json_integer_value(json_object_get(json_object_get(msg, "chat"), "id")));
-	snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(msg, "message_id")));
+	snprintf(id, sizeof id, "%lld",
+		 (long long)json_integer_value(json_object_get(msg, "message_id")));
 	snprintf(reply, sizeof reply, "%lld",
 		 (long long)json_integer_value(json_object_get(rt, "message_id")));
-	snprintf(date, sizeof date, "%lld", (long long)json_integer_value(json_object_get(msg, "date")));
+	snprintf(date, sizeof date, "%lld",
+		 (long long)json_integer_value(json_object_get(msg, "date")));
 	meta = mj ? json_dumps(mj, JSON_COMPACT) : NULL;
 	json_decref(mj);
 	prm[4] = meta ? meta : "{}";
@@ -477,8 +482,10 @@ static void poll_failed(struct poller *p, const char *why, int64_t ms)
 
 	shm_count(p->u->slot, SHM_C_POLL_FAILURES, 1);
 	if (n == LOUD_AFTER || n % LOUD_EVERY == 0)
-		log_msg(LOG_WARNING, &c, "getUpdates failed %d times in a row, the bot hears "
-			"nothing: %s", n, why);
+		log_msg(LOG_WARNING, &c,
+			"getUpdates failed %d times in a row, the bot hears "
+			"nothing: %s",
+			n, why);
 	retry_later(p, ms);
 }
 
@@ -503,9 +510,11 @@ static void on_poll_status(struct poller *p, const struct httpc_resp *r)
 	if (r->status == 401 || r->status == 404)
 		log_warn("getUpdates for bot %lld: HTTP %d", (long long)p->bot_id, r->status);
 	if (r->status == 409 || r->status == 401 || r->status == 404 || r->status == 429)
-		poll_failed(p, why, r->status == 429 && r->retry_after_s > 0
-					    ? backoff_retry_after_ms(r->retry_after_s)
-				    : r->status == 409 ? 5000 : 60000);
+		poll_failed(p, why,
+			    r->status == 429 && r->retry_after_s > 0
+				    ? backoff_retry_after_ms(r->retry_after_s)
+			    : r->status == 409 ? 5000
+					       : 60000);
 	else
 		poll_failed(p, why, -1);
 }
@@ -519,8 +528,7 @@ static void poll_worked(struct poller *p, size_t n)
 	if (n < (size_t)poll_limit(p))
 		p->limit_shift = 0;
 	if (p->failures >= LOUD_AFTER)
-		log_msg(LOG_NOTICE, &c, "getUpdates works again after %d failed turns",
-			p->failures);
+		log_msg(LOG_NOTICE, &c, "getUpdates works again after %d failed turns", p->failures);
 	p->failures = 0;
 }
 
@@ -657,7 +665,8 @@ static void set_token(struct poller *p, const char *escaped)
 		token_drop(p);
 		if (!p->token_bad) {
 			struct log_ctx ctx = { .bot_id = p->bot_id };
-			log_msg(LOG_ERR, &ctx, "cannot decrypt the token of bot %lld (wrong token key?)",
+			log_msg(LOG_ERR, &ctx,
+				"cannot decrypt the token of bot %lld (wrong token key?)",
 				(long long)p->bot_id);
 		}
 		p->token_bad = 1;

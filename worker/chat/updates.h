@@ -29,16 +29,16 @@ struct updates;
 /* What the pollers use; all must outlive them. */
 struct updates_deps {
 	uv_loop_t *loop;
-	const struct cfg *cfg;           /* the worker's, reloaded in place */
-	struct shm_slot *slot;           /* metrics */
-	struct pgpool *pg;               /* bots, members, human messages */
-	struct ra *redis;                /* the offsets */
-	struct queue *queue;             /* where reply jobs go */
-	struct market *market;           /* a human's message counts in its chat's minute */
-	struct chats *chats;             /* ... and drops the chat's cached context */
-	const unsigned char *token_key;  /* TOK_KEY_BYTES */
-	int index, count;                /* this worker's bots: bot_id % count == index */
-	uint64_t seed;                   /* of the retries' jitter */
+	const struct cfg *cfg;          /* the worker's, reloaded in place */
+	struct shm_slot *slot;          /* metrics */
+	struct pgpool *pg;              /* bots, members, human messages */
+	struct ra *redis;               /* the offsets */
+	struct queue *queue;            /* where reply jobs go */
+	struct market *market;          /* a human's message counts in its chat's minute */
+	struct chats *chats;            /* ... and drops the chat's cached context */
+	const unsigned char *token_key; /* TOK_KEY_BYTES */
+	int index, count;               /* this worker's bots: bot_id % count == index */
+	uint64_t seed;                  /* of the retries' jitter */
 };
 
 /* NULL: no memory. */

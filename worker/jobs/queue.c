@@ -6,10 +6,6 @@
  * k-th lease looks at the lower priorities first so `low` never starves. The
  * tick promotes due delayed jobs, returns expired leases, renews ours and
  * samples the queue depth. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "worker/jobs/queue.h"
 
 #include "common/cfg.h"
@@ -19,12 +15,16 @@
 #include "common/rq.h"
 #include "common/shm.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #define LEASE_BATCH 64
 #define ACK_BATCH 256
 #define LOWFIRST_EVERY 8
 #define MAINT_MS 250
 #define DEPTH_MS 1000
-#define START_RETRY_MS 1000   /* a start that could not finish is tried again */
+#define START_RETRY_MS 1000 /* a start that could not finish is tried again */
 
 /* An ack or nack's caller. */
 struct done {
@@ -47,21 +47,21 @@ struct queue {
 	int index, count;
 	char epoch[32];
 	struct rq_keys keys;
-	struct ra *redis;          /* scripts and commands */
-	struct ra *redis_wait;     /* only BLPOP on the wake key */
+	struct ra *redis;      /* scripts and commands */
+	struct ra *redis_wait; /* only BLPOP on the wake key */
 	struct shm_slot *slot;
 	struct queue_hooks h;
-	uv_timer_t ack_timer;      /* sends the acks of a loop turn */
-	struct acks *acks;         /* waiting for it */
-	int fleet_ok;              /* fleet checked and predecessor's leases taken back */
-	int starting;              /* the fleet check or the takeover is out */
-	int start_failed;          /* the last start failed (said once) */
+	uv_timer_t ack_timer; /* sends the acks of a loop turn */
+	struct acks *acks;    /* waiting for it */
+	int fleet_ok;         /* fleet checked and predecessor's leases taken back */
+	int starting;         /* the fleet check or the takeover is out */
+	int start_failed;     /* the last start failed (said once) */
 	uint64_t next_start;
 	int draining;
-	int leasing;               /* a lease call is outstanding */
-	int waiting;               /* a BLPOP is outstanding */
+	int leasing; /* a lease call is outstanding */
+	int waiting; /* a BLPOP is outstanding */
 	unsigned lease_calls;
-	int lease_want;            /* jobs the outstanding lease asked for */
+	int lease_want; /* jobs the outstanding lease asked for */
 	uint64_t next_maint, next_renew, next_depth;
 };
 
@@ -330,8 +330,14 @@ static void sample_depth(struct queue *w)
 	static const char lua[] =
 		"return {redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), "
 		"redis.call('LLEN', KEYS[3]), redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[5])}";
-	const char *av[] = { "EVAL", lua, "5", w->keys.k[0], w->keys.k[1], w->keys.k[2],
-			     w->keys.k[RQ_K_LEASED], w->keys.k[RQ_K_DELAYED] };
+	const char *av[] = { "EVAL",
+			     lua,
+			     "5",
+			     w->keys.k[0],
+			     w->keys.k[1],
+			     w->keys.k[2],
+			     w->keys.k[RQ_K_LEASED],
+			     w->keys.k[RQ_K_DELAYED] };
 
 	ra_cmd(w->redis, on_depth, w, 0, 8, av);
 }
@@ -375,7 +381,9 @@ static void on_takeover(redisReply *r, const char *err, void *arg)
 		 * the tick starts again until it is. */
 		if (!w->start_failed)
 			log_error("taking back leases failed: %s (trying again every %d ms)",
-				  r && r->type == REDIS_REPLY_ERROR ? r->str : r ? "stale epoch" : err,
+				  r && r->type == REDIS_REPLY_ERROR ? r->str
+				  : r                               ? "stale epoch"
+								    : err,
 				  START_RETRY_MS);
 		w->start_failed = 1;
 		return;
@@ -401,14 +409,16 @@ static void on_fleet(redisReply *r, const char *err, void *arg)
 	if (!r || r->type == REDIS_REPLY_ERROR) {
 		/* The link's trouble or Redis' (LOADING after a restart), not the
 		 * fleet's: the tick starts again. */
-		log_warn("cannot read the fleet: %s (trying again)",
-			 r ? r->str : err ? err : "no answer");
+		log_warn("cannot read the fleet: %s (trying again)", r     ? r->str
+								     : err ? err
+									   : "no answer");
 		return;
 	}
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
 		log_error("cannot read the fleet: absent (run `worker --reshard %d` or start through "
-			  "the supervisor)", w->count);
+			  "the supervisor)",
+			  w->count);
 		stop(w, 3);
 		return;
 	}
@@ -496,9 +506,8 @@ int queue_enqueue(struct queue *w, struct job *j, int64_t delay_ms, void (*cb)(i
 
 /* ---- life ---- */
 
-struct queue *queue_new(uv_loop_t *loop, const struct cfg *cfg, int index, int count,
-			struct ra *redis, struct ra *wait, struct shm_slot *slot,
-			const struct queue_hooks *hooks)
+struct queue *queue_new(uv_loop_t *loop, const struct cfg *cfg, int index, int count, struct ra *redis,
+			struct ra *wait, struct shm_slot *slot, const struct queue_hooks *hooks)
 {
 	struct queue *q = calloc(1, sizeof *q);
 

@@ -45,9 +45,8 @@ typedef void (*queue_done_fn)(int acked, void *arg);
 /* The queues of worker index of count. redis runs the scripts; wait (a
  * connection of its own) only blocks on the wake key. cfg is read at each use
  * (it must outlive q, as must the clients). NULL: no memory. */
-struct queue *queue_new(uv_loop_t *loop, const struct cfg *cfg, int index, int count,
-			struct ra *redis, struct ra *wait, struct shm_slot *slot,
-			const struct queue_hooks *hooks);
+struct queue *queue_new(uv_loop_t *loop, const struct cfg *cfg, int index, int count, struct ra *redis,
+			struct ra *wait, struct shm_slot *slot, const struct queue_hooks *hooks);
 /* Sends the acks held (answered "closing" when Redis closes) and closes. */
 void queue_free(struct queue *q);
 

@@ -10,14 +10,14 @@
  *   3. the new epoch on every slot, then P:fleet {count, epoch}. */
 #include "worker/jobs/reshard.h"
 
+#include "common/job.h"
+#include "common/log.h"
+#include "common/rqs.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "common/job.h"
-#include "common/log.h"
-#include "common/rqs.h"
 
 struct rjob {
 	const char *id, *body, *att;
@@ -25,7 +25,7 @@ struct rjob {
 	int prio;
 	int leased;
 	int delayed;
-	double due;          /* delayed score */
+	double due; /* delayed score */
 	int64_t enqueued_at;
 };
 
@@ -96,7 +96,8 @@ static void classify(struct rjob *j, int target, int self)
 	struct job parsed;
 	char err[128];
 
-	j->owner = self < target ? self : 0; /* a malformed job stays put: its worker dead-letters it */
+	j->owner = self < target ? self
+				 : 0; /* a malformed job stays put: its worker dead-letters it */
 	j->prio = PRIO_NORMAL;
 	if (job_decode(&parsed, j->body, strlen(j->body), err, sizeof err) == 0) {
 		j->owner = rq_owner(parsed.bot_id, target);
@@ -245,7 +246,8 @@ static int move_slot(redisContext *c, const char *prefix, int s, int target, siz
 	int rc = -1;
 
 	rq_keys_for(&k, prefix, s);
-	if (!(all = cmd(c, "HGETALL %s", k.k[RQ_K_JOBS])) || !(att = cmd(c, "HGETALL %s", k.k[RQ_K_ATT])) ||
+	if (!(all = cmd(c, "HGETALL %s", k.k[RQ_K_JOBS])) ||
+	    !(att = cmd(c, "HGETALL %s", k.k[RQ_K_ATT])) ||
 	    !(leased = cmd(c, "ZRANGE %s 0 -1", k.k[RQ_K_LEASED])) ||
 	    !(delayed = cmd(c, "ZRANGE %s 0 -1 WITHSCORES", k.k[RQ_K_DELAYED])))
 		goto out;

@@ -11,10 +11,6 @@
  * cannot go on ends in ack, nack (with backoff) or a dead letter. */
 #include "worker/jobs/task.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "common/backoff.h"
 #include "common/cfg.h"
 #include "common/job.h"
@@ -30,59 +26,63 @@
 #include "worker/calls/tgc.h"
 #include "worker/calls/tgw.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 struct task {
-	struct tasks *r;         /* the runner */
-	char *id;                /* the queue's id, exactly (any length or bytes):
-				  * the ack must name the job it leased */
-	char token_s[16];        /* the lease token: this attempt's number */
+	struct tasks *r;  /* the runner */
+	char *id;         /* the queue's id, exactly (any length or bytes):
+			   * the ack must name the job it leased */
+	char token_s[16]; /* the lease token: this attempt's number */
 	int attempt;
 	int decoded;
 	struct job job;
-	char *raw;               /* the job as leased, for dead letters */
-	size_t raw_len;          /* its bytes (a NUL may be among them) */
-	int provider;            /* index in cfg.providers being tried */
-	uint64_t llm_gen;        /* its breaker generation */
-	struct tgc_ticket tk;    /* Telegram admission of this send */
+	char *raw;            /* the job as leased, for dead letters */
+	size_t raw_len;       /* its bytes (a NUL may be among them) */
+	int provider;         /* index in cfg.providers being tried */
+	uint64_t llm_gen;     /* its breaker generation */
+	struct tgc_ticket tk; /* Telegram admission of this send */
 	char bot_name[64];
 	char bot_token[TOK_MAX];
 	char *system, *user, *text;
 	uint64_t leased_at;
 	enum shm_outcome outcome;
-	int64_t retry_delay_ms;  /* for a send marked 'retry' */
-	char why[256];           /* for a send marked 'failed' */
+	int64_t retry_delay_ms; /* for a send marked 'retry' */
+	char why[256];          /* for a send marked 'failed' */
 	struct task *prev, *next;
 	/* what a completion is for (the message, a paraphrase, the guard, a
 	 * memorize summary); it owns text afterwards */
 	void (*llm_next)(struct task *t, char *text);
 	struct llmw_params par;
 	const struct task_kind *kind; /* set once decoded */
-	void *data;              /* the kind's state */
-	json_t *meta;            /* metadata stored with the message row */
-	int64_t row_id;          /* messages.id of the claimed row */
-	int64_t tg_id;           /* Telegram's message_id once sent */
-	int64_t sent_ms;         /* when Telegram answered (messages.sent_at) */
-	int off_slot;            /* typing: not counted in inflight */
-	int row_retry;           /* this attempt found its row 'retry' and has not
-				  * claimed it again: an end without a send must
-				  * make it terminal (close_retry_row) */
-	uint64_t claim_ns;       /* uv_hrtime when the claim was asked for */
-	uint64_t answer_ns;      /* uv_hrtime of Telegram's answer (0: none) */
-	struct later *hold;      /* waiting on a timer (see hold); NULL otherwise */
-	struct later *remark;    /* the outcome's write waits for the database */
-	const char *mark_status; /* the outcome to write (a literal) */
+	void *data;                   /* the kind's state */
+	json_t *meta;                 /* metadata stored with the message row */
+	int64_t row_id;               /* messages.id of the claimed row */
+	int64_t tg_id;                /* Telegram's message_id once sent */
+	int64_t sent_ms;              /* when Telegram answered (messages.sent_at) */
+	int off_slot;                 /* typing: not counted in inflight */
+	int row_retry;                /* this attempt found its row 'retry' and has not
+				       * claimed it again: an end without a send must
+				       * make it terminal (close_retry_row) */
+	uint64_t claim_ns;            /* uv_hrtime when the claim was asked for */
+	uint64_t answer_ns;           /* uv_hrtime of Telegram's answer (0: none) */
+	struct later *hold;           /* waiting on a timer (see hold); NULL otherwise */
+	struct later *remark;         /* the outcome's write waits for the database */
+	const char *mark_status;      /* the outcome to write (a literal) */
 	char mark_err[256];
-	uint64_t mark_since;     /* uv_now of the first failed write, 0 = none */
+	uint64_t mark_since; /* uv_now of the first failed write, 0 = none */
 	void (*hold_fn)(void *task);
-	uint64_t hold_until;     /* uv_now when hold_fn is due */
+	uint64_t hold_until; /* uv_now when hold_fn is due */
 };
 
 struct tasks {
 	struct tasks_deps d;
 	uint64_t rng;
 	struct pgb *claims, *marks; /* the outbox writes of a loop turn, batched */
-	struct task *head;       /* in memory, for lease renewal */
+	struct task *head;          /* in memory, for lease renewal */
 	int inflight;
-	int draining;            /* tasks_drain: hold hands jobs back instead */
+	int draining; /* tasks_drain: hold hands jobs back instead */
 	struct task_kind kinds[JOB_KIND_COUNT];
 };
 
@@ -110,7 +110,6 @@ const char *task_token(const struct task *t)
 {
 	return t->token_s;
 }
-
 
 static void task_free(struct task *t)
 {
@@ -215,8 +214,7 @@ static int64_t backoff_of(struct task *t)
 {
 	const struct cfg *c = t->r->d.cfg;
 
-	return backoff_full_jitter(t->attempt - 1, c->backoff_base_ms, c->backoff_max_ms,
-				   &t->r->rng);
+	return backoff_full_jitter(t->attempt - 1, c->backoff_base_ms, c->backoff_max_ms, &t->r->rng);
 }
 
 static void retry_later(struct task *t, int64_t delay_ms)
@@ -315,8 +313,8 @@ static void dead_letter(struct task *t, const char *reason)
 		"error = EXCLUDED.error";
 	char bot[24], chat[24], att[16], id[256], why[512];
 	char *job = job_raw_text(t->raw, t->raw_len);
-	const char *p[7] = { id, t->decoded ? job_kind_name(t->job.kind) : "", bot, chat, att,
-			     job, why };
+	const char *p[7] = { id, t->decoded ? job_kind_name(t->job.kind) : "", bot, chat, att, job,
+			     why };
 	struct log_ctx c = ctx_of(t);
 
 	log_msg(LOG_WARNING, &c, "dead letter: %s", reason);
@@ -468,8 +466,9 @@ static void on_llm(const struct httpc_resp *r, void *arg)
 	char why[256];
 
 	if (r->err_kind != HTTPC_OK || r->status != 200) {
-		enum llmw_failure f = r->err_kind != HTTPC_OK ? LLMW_SERVER
-			: llmw_classify(r->status, r->body, r->body_len);
+		enum llmw_failure f = r->err_kind != HTTPC_OK
+					      ? LLMW_SERVER
+					      : llmw_classify(r->status, r->body, r->body_len);
 		count_llm(t, r, f, 0);
 		llm_record(t, r, llm_outcome_of(f), 0);
 		if (r->err_kind != HTTPC_OK)
@@ -491,8 +490,7 @@ static void on_llm(const struct httpc_resp *r, void *arg)
 	count_llm(t, r, LLMW_SERVER, 1);
 	llm_record(t, r, LLM_OK, res.prompt_tokens + res.completion_tokens); /* each clamped */
 	shm_pcount(t->r->d.slot, t->provider, SHM_P_PROMPT_TOKENS, (uint64_t)res.prompt_tokens);
-	shm_pcount(t->r->d.slot, t->provider, SHM_P_COMPLETION_TOKENS,
-		   (uint64_t)res.completion_tokens);
+	shm_pcount(t->r->d.slot, t->provider, SHM_P_COMPLETION_TOKENS, (uint64_t)res.completion_tokens);
 	t->llm_next(t, res.content);
 }
 
@@ -558,8 +556,8 @@ static void call_llm(struct task *t)
 	req.low_speed_time_s = 10;
 	if (httpc_request(w->d.http, &req, on_llm, t) < 0) {
 		free(body);
-		llm_done(w->d.llm, i, t->llm_gen, (int64_t)uv_now(w->d.loop), LLM_BAD_REQUEST, 0, -1,
-			 t->job.bot_id, 0);
+		llm_done(w->d.llm, i, t->llm_gen, (int64_t)uv_now(w->d.loop), LLM_BAD_REQUEST, 0,
+			 -1, t->job.bot_id, 0);
 		llm_failed(t, LLMW_SERVER, -1, "cannot start the request");
 		return;
 	}
@@ -692,7 +690,6 @@ static int batches_new(struct tasks *w)
 	return 0;
 }
 
-
 static void claim(struct task *t)
 {
 	t->row_retry = 0; /* the claim takes the row over: its mark ends it */
@@ -744,8 +741,10 @@ static void mark_failed(struct task *t, const char *why)
 	if (!t->mark_since) {
 		t->mark_since = now;
 		shm_count(w->d.slot, SHM_C_PG_ERRORS, 1);
-		log_msg(LOG_WARNING, &c, "outcome '%s' not recorded: %s; keeping it, writing it "
-			"again for up to %d s", t->mark_status, why, TASK_REMARK_FOR_MS / 1000);
+		log_msg(LOG_WARNING, &c,
+			"outcome '%s' not recorded: %s; keeping it, writing it "
+			"again for up to %d s",
+			t->mark_status, why, TASK_REMARK_FOR_MS / 1000);
 	}
 	if (now - t->mark_since >= TASK_REMARK_FOR_MS) {
 		abandon(t, why);
@@ -784,11 +783,11 @@ static void on_marked(PGresult *res, int row, const char *err, void *arg)
 /* The outcome as recorded by mark, one row of the marks batch. */
 static void write_mark(struct task *t)
 {
-	json_t *row = json_pack("{s:s, s:I, s:I, s:i, s:s, s:I, s:s, s:I}", "job_id", t->id,
-				"bot_id", (json_int_t)t->job.bot_id, "chat_id",
-				(json_int_t)t->job.chat_id, "attempt", t->attempt, "status",
-				t->mark_status, "mid", (json_int_t)t->tg_id, "error", t->mark_err,
-				"at", (json_int_t)t->sent_ms);
+	json_t *row =
+		json_pack("{s:s, s:I, s:I, s:i, s:s, s:I, s:s, s:I}", "job_id", t->id, "bot_id",
+			  (json_int_t)t->job.bot_id, "chat_id", (json_int_t)t->job.chat_id,
+			  "attempt", t->attempt, "status", t->mark_status, "mid",
+			  (json_int_t)t->tg_id, "error", t->mark_err, "at", (json_int_t)t->sent_ms);
 
 	if (!row) {
 		abandon(t, "out of memory");
@@ -818,11 +817,12 @@ static void mark(struct task *t, const char *status, int64_t message_id, const c
 }
 
 /* Metrics, and the breakers and pauses of tgc; retry_after_s only for a 429. */
-static void tg_count(struct task *t, enum shm_counter c, const struct httpc_resp *r,
-		     long retry_after_s)
+static void tg_count(struct task *t, enum shm_counter c, const struct httpc_resp *r, long retry_after_s)
 {
-	enum tgc_outcome o = c == SHM_C_TG_OK ? TGC_OK : c == SHM_C_TG_429 ? TGC_RATE_LIMITED
-			   : c == SHM_C_TG_4XX ? TGC_REJECTED : TGC_FAILED;
+	enum tgc_outcome o = c == SHM_C_TG_OK    ? TGC_OK
+			     : c == SHM_C_TG_429 ? TGC_RATE_LIMITED
+			     : c == SHM_C_TG_4XX ? TGC_REJECTED
+						 : TGC_FAILED;
 
 	shm_count(t->r->d.slot, c, 1);
 	shm_observe(t->r->d.slot, SHM_H_TG_SECONDS, r->total_s);
@@ -848,13 +848,15 @@ static void note_rejection(struct task *t, int code, const char *description)
 	snprintf(chat, sizeof chat, "%lld", (long long)t->job.chat_id);
 	if (code == 403) {
 		log_msg(LOG_WARNING, &c, "telegram 403: bot marked out of the chat");
-		if (pgc_query(pgpool_pick(t->r->d.pg), "UPDATE chat_bots SET status = 'kicked' "
-			      "WHERE chat_id = $1 AND bot_id = $2", 2, p, on_side_effect, NULL) < 0)
+		if (pgc_query(pgpool_pick(t->r->d.pg),
+			      "UPDATE chat_bots SET status = 'kicked' "
+			      "WHERE chat_id = $1 AND bot_id = $2",
+			      2, p, on_side_effect, NULL) < 0)
 			log_warn("could not mark bot %s out of chat %s", bot, chat);
 	} else if (code == 400 && strstr(description, "chat not found")) {
 		log_msg(LOG_WARNING, &c, "telegram 400 chat not found: chat disabled");
-		if (pgc_query(pgpool_pick(t->r->d.pg), "UPDATE chats SET enabled = false WHERE id = $1", 1, p,
-			      on_side_effect, NULL) < 0)
+		if (pgc_query(pgpool_pick(t->r->d.pg), "UPDATE chats SET enabled = false WHERE id = $1",
+			      1, p, on_side_effect, NULL) < 0)
 			log_warn("could not disable chat %s", chat);
 	}
 }
@@ -955,12 +957,12 @@ static void send_message(struct task *t)
  * Producers' clocks may differ a little from ours. */
 static void observe_queue_wait(struct task *t)
 {
-	int64_t due = t->job.enqueued_at > t->job.not_before ? t->job.enqueued_at
-							     : t->job.not_before;
+	int64_t due = t->job.enqueued_at > t->job.not_before ? t->job.enqueued_at : t->job.not_before;
 	int64_t waited = job_now_ms() - due;
 
 	if (due > 0 && t->attempt == 1)
-		shm_observe(t->r->d.slot, SHM_H_QUEUE_SECONDS, (double)(waited > 0 ? waited : 0) / 1000.0);
+		shm_observe(t->r->d.slot, SHM_H_QUEUE_SECONDS,
+			    (double)(waited > 0 ? waited : 0) / 1000.0);
 }
 
 void tasks_start(struct tasks *w, const char *id, const char *body, size_t len, int attempts)

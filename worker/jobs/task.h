@@ -13,16 +13,16 @@
 #ifndef PIYASA_TASK_H
 #define PIYASA_TASK_H
 
+#include "common/job.h"
+#include "common/log.h"
+#include "common/shm.h"
+#include "worker/calls/llmw.h"
+
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
-
-#include "common/job.h"
-#include "common/log.h"
-#include "common/shm.h"
-#include "worker/calls/llmw.h"
 
 struct cfg;
 struct httpc;
@@ -43,10 +43,10 @@ struct tasks;
 
 /* The sent message as the chat's context would read it back. */
 struct task_sent {
-	int64_t row_id;          /* messages.id */
-	int64_t tg_id;           /* Telegram's message_id */
-	int64_t at_ms;           /* when Telegram answered */
-	int64_t reply_to;        /* Telegram id answered, 0: none */
+	int64_t row_id;   /* messages.id */
+	int64_t tg_id;    /* Telegram's message_id */
+	int64_t at_ms;    /* when Telegram answered */
+	int64_t reply_to; /* Telegram id answered, 0: none */
 	const char *text;
 };
 
@@ -69,13 +69,13 @@ struct task_kind {
 /* What the runner uses and reports; all must outlive it. */
 struct tasks_deps {
 	uv_loop_t *loop;
-	const struct cfg *cfg;    /* the worker's, reloaded in place */
-	struct shm_slot *slot;    /* metrics */
-	struct httpc *http;       /* LLM and Telegram calls */
+	const struct cfg *cfg; /* the worker's, reloaded in place */
+	struct shm_slot *slot; /* metrics */
+	struct httpc *http;    /* LLM and Telegram calls */
 	struct llm *llm;
 	struct tgc *tgc;
-	struct pgpool *pg;        /* the outbox, dead letters, the kinds' queries */
-	uint64_t seed;            /* of the backoff's jitter */
+	struct pgpool *pg; /* the outbox, dead letters, the kinds' queries */
+	uint64_t seed;     /* of the backoff's jitter */
 	/* The end of a task's lease: ack, or nack due in delay_ms; both answer
 	 * with task_done. */
 	void (*ack)(struct task *t, void *arg);
@@ -136,7 +136,7 @@ struct log_ctx task_log_ctx(const struct task *t);
 
 /* Ends of a task. */
 void task_finish(struct task *t, enum shm_outcome o);
-void task_retry(struct task *t, int64_t delay_ms);     /* < 0: backoff */
+void task_retry(struct task *t, int64_t delay_ms); /* < 0: backoff */
 void task_dead(struct task *t, const char *reason);
 /* One LLM completion with provider failover; system and user become the
  * task's (freed by it). next gets the text (its own), or the job is retried. */

@@ -1,6 +1,7 @@
 /* dedup: see dedup.h. Normalising leans on textcheck's UTF-8 helpers, so the
  * content filter, the dedup key and the humanisers agree on what a letter is. */
 #include "worker/chat/text/dedup.h"
+
 #include "worker/chat/text/textcheck.h"
 
 #include <math.h>
@@ -82,7 +83,7 @@ int dedup_exact_hash(const char *text, const uint64_t *recent, size_t n)
 	uint64_t h;
 
 	if (dedup_normalise(text, a, sizeof(a)) == 0 || !recent)
-		return 0; /* as dedup_exact: nothing left is never a duplicate */
+		return 0;     /* as dedup_exact: nothing left is never a duplicate */
 	h = dedup_hash(text); /* normalises once more: one draft, no matter */
 	for (size_t i = 0; i < n; i++)
 		if (recent[i] == h)

@@ -5,6 +5,7 @@
  * whole unprotected words. The typo's correction is held back and appended after
  * the voice profile, so " *word" stays the last thing typed (bar an emoji). */
 #include "worker/chat/text/humanise.h"
+
 #include "common/backoff.h"
 #include "worker/chat/text/textcheck.h"
 
@@ -30,16 +31,17 @@ struct sent {
 };
 
 static const char *const openings[] = {
-	"valla", "bence", "açıkçası", "bak şimdi,", "hmm,", "aslında", "şöyle ki,",
-	"dürüst olmak gerekirse,", "bana kalırsa", "ya",
+	"valla",        "bence",   "açıkçası",  "bak şimdi,",
+	"hmm,",         "aslında", "şöyle ki,", "dürüst olmak gerekirse,",
+	"bana kalırsa", "ya",
 };
 static const char *const openings_pro[] = {
 	"bence", "açıkçası", "bana kalırsa", "kanaatimce", "şahsen",
 };
 /* First words that already open a message: no second opening then. */
 static const char *const opening_words[] = {
-	"valla", "vallahi", "bence", "açıkçası", "bak", "hmm", "aslında", "şöyle", "dürüst",
-	"bana", "ya", "kanaatimce", "şahsen", "yani", "abi", "kanka",
+	"valla",  "vallahi", "bence", "açıkçası",   "bak",    "hmm",  "aslında", "şöyle",
+	"dürüst", "bana",    "ya",    "kanaatimce", "şahsen", "yani", "abi",     "kanka",
 };
 
 struct swap {
@@ -47,13 +49,13 @@ struct swap {
 };
 
 static const struct swap contractions[] = {
-	{ "bir şeyler", "bi şeyler" }, { "bir şey", "bi şey" }, { "bir de", "bi de" },
-	{ "bir daha", "bi daha" }, { "bir tane", "bi tane" }, { "bir dakika", "bi dakka" },
-	{ "değil mi", "di mi" }, { "geliyor", "geliyo" }, { "gidiyor", "gidiyo" },
-	{ "oluyor", "oluyo" }, { "yükseliyor", "yükseliyo" }, { "düşüyor", "düşüyo" },
-	{ "yapıyorum", "yapıyom" }, { "diyorum", "diyom" }, { "biliyorum", "biliyom" },
-	{ "bilmiyorum", "bilmiyom" }, { "düşünüyorum", "düşünüyom" },
-	{ "bekliyorum", "bekliyom" }, { "olacak", "olcak" }, { "yapacak", "yapcak" },
+	{ "bir şeyler", "bi şeyler" }, { "bir şey", "bi şey" },        { "bir de", "bi de" },
+	{ "bir daha", "bi daha" },     { "bir tane", "bi tane" },      { "bir dakika", "bi dakka" },
+	{ "değil mi", "di mi" },       { "geliyor", "geliyo" },        { "gidiyor", "gidiyo" },
+	{ "oluyor", "oluyo" },         { "yükseliyor", "yükseliyo" },  { "düşüyor", "düşüyo" },
+	{ "yapıyorum", "yapıyom" },    { "diyorum", "diyom" },         { "biliyorum", "biliyom" },
+	{ "bilmiyorum", "bilmiyom" },  { "düşünüyorum", "düşünüyom" }, { "bekliyorum", "bekliyom" },
+	{ "olacak", "olcak" },         { "yapacak", "yapcak" },
 };
 
 static const char *const fillers[] = { "yani", "işte", "falan" };
@@ -61,34 +63,39 @@ static const char *const fillers[] = { "yani", "işte", "falan" };
 /* Words a sentence may end with after which another tail word reads wrong
  * ("galiba falan", "değil mi galiba?"). */
 static const char *const particles[] = {
-	"galiba", "sanki", "sanırım", "yani", "işte", "falan", "filan", "abi", "kanka", "mi",
-	"mı", "mu", "mü", "di", "ya", "be",
+	"galiba", "sanki", "sanırım", "yani", "işte", "falan", "filan", "abi",
+	"kanka",  "mi",    "mı",      "mu",   "mü",   "di",    "ya",    "be",
 };
 
 static const char *const young_words[] = {
 	"genç", "young", "slang", "argo", "gen z", "genz", "z kuşağı", "youth",
 };
 static const char *const pro_words[] = {
-	"profesyonel", "professional", "kurumsal", "corporate", "formal", "resmi", "ciddi",
-	"analist", "analyst",
+	"profesyonel", "professional", "kurumsal", "corporate", "formal",
+	"resmi",       "ciddi",        "analist",  "analyst",
 };
 
 void humanise_probs_default(struct humanise_probs *p)
 {
-	*p = (struct humanise_probs){ .opening = .40, .hesitation = .55, .contraction = .40,
-				      .filler = .35, .typo = .30 };
+	*p = (struct humanise_probs){
+		.opening = .40, .hesitation = .55, .contraction = .40, .filler = .35, .typo = .30
+	};
 }
 
 void humanise_probs_default_human(struct humanise_probs *p)
 {
-	*p = (struct humanise_probs){ .opening = .35, .hesitation = .25, .contraction = .20,
-				      .filler = .25, .typo = .12 };
+	*p = (struct humanise_probs){
+		.opening = .35, .hesitation = .25, .contraction = .20, .filler = .25, .typo = .12
+	};
 }
 
 void humanise_voice_default(struct humanise_voice *v)
 {
-	*v = (struct humanise_voice){ .slang = .5, .lowercase_start = .5, .drop_period = .6,
-				      .signature_emoji = .3, .signature_phrase = .15 };
+	*v = (struct humanise_voice){ .slang = .5,
+				      .lowercase_start = .5,
+				      .drop_period = .6,
+				      .signature_emoji = .3,
+				      .signature_phrase = .15 };
 }
 
 /* --- small helpers -------------------------------------------------------- */
@@ -207,8 +214,8 @@ static int is_link(const char *s, size_t n)
 	if ((n >= 4 && !strncasecmp(s, "www.", 4)) || (n >= 5 && !strncasecmp(s, "t.me/", 5)))
 		return 1;
 	for (size_t i = 1; i + 1 < n; i++)
-		if (s[i] == '.' && is_alnum_ascii(s[i - 1]) && ((s[i + 1] | 32) >= 'a' &&
-								(s[i + 1] | 32) <= 'z'))
+		if (s[i] == '.' && is_alnum_ascii(s[i - 1]) &&
+		    ((s[i + 1] | 32) >= 'a' && (s[i + 1] | 32) <= 'z'))
 			return 1;
 	return 0;
 }
@@ -226,7 +233,8 @@ static size_t token_len(const char *s, size_t n, int first)
 		return j > 1 ? j : 0;
 	}
 	if (!is_digit(s[0])) {
-		if (!(n > 1 && is_digit(s[1]) && (s[0] == '%' || (first && (s[0] == '+' || s[0] == '-')))))
+		if (!(n > 1 && is_digit(s[1]) &&
+		      (s[0] == '%' || (first && (s[0] == '+' || s[0] == '-')))))
 			return 0;
 	}
 	j = 1;
@@ -276,8 +284,7 @@ static unsigned char *protect_mask(const struct buf *b)
 }
 
 /* Next run of free letters at or after from: 1 with [*ws, *we). */
-static int next_word(const struct buf *b, const unsigned char *m, size_t from, size_t *ws,
-		     size_t *we)
+static int next_word(const struct buf *b, const unsigned char *m, size_t from, size_t *ws, size_t *we)
 {
 	size_t i = from, n;
 	uint32_t cp;
@@ -322,8 +329,8 @@ static int word_free(const struct buf *b, const unsigned char *m, size_t ws, siz
 
 /* --- sentences ------------------------------------------------------------ */
 
-static int last_word(const struct buf *b, const unsigned char *m, const struct sent *s,
-		     size_t *ws, size_t *we);
+static int last_word(const struct buf *b, const unsigned char *m, const struct sent *s, size_t *ws,
+		     size_t *we);
 
 static int is_particle(const struct buf *b, size_t ws, size_t we)
 {
@@ -502,8 +509,8 @@ static long insert_start(struct buf *b, size_t pos, const char *phrase, int sent
 }
 
 /* The free word that ends the sentence body, when the body ends on one. */
-static int last_word(const struct buf *b, const unsigned char *m, const struct sent *s,
-		     size_t *ws, size_t *we)
+static int last_word(const struct buf *b, const unsigned char *m, const struct sent *s, size_t *ws,
+		     size_t *we)
 {
 	size_t a = s->start, x, y;
 	int found = 0;
@@ -556,8 +563,8 @@ static long do_opening(struct buf *b, enum humanise_tone tone, uint64_t *rng)
 
 enum hes_kind { HES_END, HES_START, HES_DOTS };
 
-static int do_hesitation(struct buf *b, enum humanise_tone tone, size_t opening_end,
-			 uint64_t *rng, int *done)
+static int do_hesitation(struct buf *b, enum humanise_tone tone, size_t opening_end, uint64_t *rng,
+			 int *done)
 {
 	static const char *const casual_end[] = { "galiba", "sanki" };
 	static const char *const pro_end[] = { "sanırım", "galiba" };
@@ -603,8 +610,9 @@ static int do_hesitation(struct buf *b, enum humanise_tone tone, size_t opening_
 		}
 	}
 	if ((i = pick_sentence(s, n, 1, rng)) >= 0)
-		rc = insert_end(b, &s[i], tone == HUMANISE_PRO ? pro_end[pick(2, rng)]
-							     : casual_end[pick(2, rng)], done);
+		rc = insert_end(b, &s[i],
+				tone == HUMANISE_PRO ? pro_end[pick(2, rng)] : casual_end[pick(2, rng)],
+				done);
 out:
 	free(m);
 	return rc;
@@ -612,8 +620,7 @@ out:
 
 /* Length of text at pos matched by the lowercase words of from (single spaces
  * between them), ending on a word end; 0 when it does not match. */
-static size_t match_words(const struct buf *b, const unsigned char *m, size_t pos,
-			  const char *from)
+static size_t match_words(const struct buf *b, const unsigned char *m, size_t pos, const char *from)
 {
 	size_t i = pos, j = 0, fl = strlen(from), k, kf;
 	uint32_t a, c;
@@ -1007,9 +1014,8 @@ static int voice(struct run *r, const json_t *persona, const json_t *emotion)
 	return 0;
 }
 
-char *humanise_ex(const char *text, const struct humanise_probs *p,
-		  const struct humanise_voice *v, const json_t *persona, const json_t *emotion,
-		  uint64_t *rng, unsigned *applied)
+char *humanise_ex(const char *text, const struct humanise_probs *p, const struct humanise_voice *v,
+		  const json_t *persona, const json_t *emotion, uint64_t *rng, unsigned *applied)
 {
 	struct run r = { 0 };
 	uint64_t local = 0;

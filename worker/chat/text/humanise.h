@@ -33,10 +33,10 @@
 #ifndef PIYASA_HUMANISE_H
 #define PIYASA_HUMANISE_H
 
+#include "common/settings.h"
+
 #include <jansson.h>
 #include <stdint.h>
-
-#include "common/settings.h"
 
 /* The message length cap, in code points (same as the content filter's). */
 #define HUMANISE_MAX_CP 500
@@ -71,7 +71,7 @@ enum {
 	HUMANISE_DID_LOWERCASE = 1 << 6,
 	HUMANISE_DID_DROP_PERIOD = 1 << 7,
 	HUMANISE_DID_PHRASE = 1 << 8,
-	HUMANISE_DID_EMOJI = 1 << 9,       /* signature emoji appended */
+	HUMANISE_DID_EMOJI = 1 << 9,        /* signature emoji appended */
 	HUMANISE_DID_STRIP_EMOJI = 1 << 10, /* at least one emoji removed */
 };
 
@@ -96,8 +96,7 @@ char *humanise(const char *text, const struct humanise_probs *p, const json_t *p
 
 /* The same with the voice chances given (NULL = humanise_voice_default) and, when
  * applied is not NULL, the HUMANISE_DID_* bits of what was done. */
-char *humanise_ex(const char *text, const struct humanise_probs *p,
-		  const struct humanise_voice *v, const json_t *persona, const json_t *emotion,
-		  uint64_t *rng, unsigned *applied);
+char *humanise_ex(const char *text, const struct humanise_probs *p, const struct humanise_voice *v,
+		  const json_t *persona, const json_t *emotion, uint64_t *rng, unsigned *applied);
 
 #endif

@@ -21,12 +21,33 @@
 /* Promises of gain; longer spellings first so why names the most specific one.
  * A match may carry a suffix ("garantisi", "kaçırmayınız"). */
 static const char *const promises[] = {
-	"kesin kazandıracak", "kesin kazandırır", "kesin kazanırsınız", "kesin kazanç",
-	"kesin getiri", "garantili", "garanti", "%100 kazanç", "% 100 kazanç", "%100 getiri",
-	"yüzde yüz kazanç", "yüzde 100 kazanç", "risksiz kazanç", "risksiz getiri",
-	"zengin olacaksınız", "zengin olursunuz", "zengin olacaksın", "kaçırmayın",
-	"bu fırsatı kaçırma", "sakın kaçırma", "guaranteed profit", "guaranteed return",
-	"guaranteed gain", "risk-free", "risk free", "100% profit", "get rich",
+	"kesin kazandıracak",
+	"kesin kazandırır",
+	"kesin kazanırsınız",
+	"kesin kazanç",
+	"kesin getiri",
+	"garantili",
+	"garanti",
+	"%100 kazanç",
+	"% 100 kazanç",
+	"%100 getiri",
+	"yüzde yüz kazanç",
+	"yüzde 100 kazanç",
+	"risksiz kazanç",
+	"risksiz getiri",
+	"zengin olacaksınız",
+	"zengin olursunuz",
+	"zengin olacaksın",
+	"kaçırmayın",
+	"bu fırsatı kaçırma",
+	"sakın kaçırma",
+	"guaranteed profit",
+	"guaranteed return",
+	"guaranteed gain",
+	"risk-free",
+	"risk free",
+	"100% profit",
+	"get rich",
 };
 
 /* A word right after a promise that turns it into a warning. */
@@ -40,28 +61,48 @@ static const char *const garanti_bank[] = { "bbva", "bank", "hisse", "payı", "p
 /* The message says it is a machine: dropped, since cutting the sentence out would
  * leave a message written in that voice anyway. */
 static const char *const ai_phrases[] = {
-	"yapay zeka olarak", "yapay zekayım", "yapay zeka modeli", "yapay zeka asistan",
-	"bir yapay zeka olarak", "ben bir yapay zeka", "dil modeli olarak", "dil modeliyim",
-	"bir dil modeli", "asistan olarak", "bir asistanım", "ben bir asistan", "ben bir bot",
-	"bir bot olarak", "size nasıl yardımcı olabilirim", "nasıl yardımcı olabilirim",
-	"as an ai", "i am an ai", "i'm an ai", "as a language model", "language model",
-	"as an assistant", "i'm an assistant", "i am an assistant", "how can i help",
-	"i cannot provide", "i can't provide",
+	"yapay zeka olarak",
+	"yapay zekayım",
+	"yapay zeka modeli",
+	"yapay zeka asistan",
+	"bir yapay zeka olarak",
+	"ben bir yapay zeka",
+	"dil modeli olarak",
+	"dil modeliyim",
+	"bir dil modeli",
+	"asistan olarak",
+	"bir asistanım",
+	"ben bir asistan",
+	"ben bir bot",
+	"bir bot olarak",
+	"size nasıl yardımcı olabilirim",
+	"nasıl yardımcı olabilirim",
+	"as an ai",
+	"i am an ai",
+	"i'm an ai",
+	"as a language model",
+	"language model",
+	"as an assistant",
+	"i'm an assistant",
+	"i am an assistant",
+	"how can i help",
+	"i cannot provide",
+	"i can't provide",
 };
 
 /* Leading assistant openers, cut when punctuation follows ("Tabii ki! ...",
  * "Sure, ..."); "Elbette dolar yükselir" is a person talking and stays. */
 static const char *const openers[] = {
-	"tabii ki", "tabi ki", "tabii", "tabi", "elbette", "memnuniyetle", "harika soru",
-	"güzel soru", "iyi soru", "of course", "certainly", "absolutely", "great question",
-	"sure",
+	"tabii ki",     "tabi ki",     "tabii",          "tabi",     "elbette",
+	"memnuniyetle", "harika soru", "güzel soru",     "iyi soru", "of course",
+	"certainly",    "absolutely",  "great question", "sure",
 };
 
 /* First words of "Name:" that are market labels ("Dolar: 34,50" stays). */
 static const char *const label_keep[] = {
-	"dolar", "euro", "avro", "altın", "gümüş", "bist", "borsa", "bitcoin", "btc", "eth",
-	"ethereum", "faiz", "enflasyon", "petrol", "brent", "hedef", "destek", "direnç",
-	"stop", "fed", "tcmb", "usd", "eur", "kripto", "endeks", "sterlin", "ons",
+	"dolar", "euro",     "avro", "altın",     "gümüş",  "bist",   "borsa",  "bitcoin", "btc",
+	"eth",   "ethereum", "faiz", "enflasyon", "petrol", "brent",  "hedef",  "destek",  "direnç",
+	"stop",  "fed",      "tcmb", "usd",       "eur",    "kripto", "endeks", "sterlin", "ons",
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -244,27 +285,27 @@ static int in_ranges(uint32_t cp, const struct range *r, size_t n)
 
 /* Punctuation, signs and combining marks inside the alphabets below U+2000. */
 static const struct range not_letters_low[] = {
-	{ 0x2B0, 0x36F }, { 0x375, 0x375 }, { 0x37E, 0x37E }, { 0x384, 0x385 },
-	{ 0x387, 0x387 }, { 0x482, 0x489 }, { 0x55A, 0x55F }, { 0x589, 0x58A },
-	{ 0x591, 0x5C7 }, { 0x5F3, 0x5F4 }, { 0x600, 0x61F }, { 0x64B, 0x66D },
-	{ 0x6D4, 0x6D4 }, { 0x964, 0x965 }, { 0xE4F, 0xE4F }, { 0xE5A, 0xE5B },
+	{ 0x2B0, 0x36F },   { 0x375, 0x375 },   { 0x37E, 0x37E },   { 0x384, 0x385 },
+	{ 0x387, 0x387 },   { 0x482, 0x489 },   { 0x55A, 0x55F },   { 0x589, 0x58A },
+	{ 0x591, 0x5C7 },   { 0x5F3, 0x5F4 },   { 0x600, 0x61F },   { 0x64B, 0x66D },
+	{ 0x6D4, 0x6D4 },   { 0x964, 0x965 },   { 0xE4F, 0xE4F },   { 0xE5A, 0xE5B },
 	{ 0x10FB, 0x10FB }, { 0x1360, 0x1368 }, { 0x1AB0, 0x1AFF }, { 0x1DC0, 0x1DFF },
 };
 
 /* The alphabets from U+2000 up; everything else there is a symbol or emoji. */
 static const struct range letters_high[] = {
-	{ 0x2C00, 0x2DFF }, { 0x3040, 0x30FA }, { 0x30FC, 0x318F }, { 0x31A0, 0x31FF },
-	{ 0x3400, 0x4DBF }, { 0x4E00, 0x9FFF }, { 0xA000, 0xA4CF }, { 0xA640, 0xA69F },
-	{ 0xA720, 0xA7FF }, { 0xAB30, 0xAB6F }, { 0xAC00, 0xD7AF }, { 0xF900, 0xFAFF },
-	{ 0xFB00, 0xFD3D }, { 0xFD40, 0xFDFF }, { 0xFE70, 0xFEFC }, { 0xFF21, 0xFF3A },
+	{ 0x2C00, 0x2DFF }, { 0x3040, 0x30FA }, { 0x30FC, 0x318F },   { 0x31A0, 0x31FF },
+	{ 0x3400, 0x4DBF }, { 0x4E00, 0x9FFF }, { 0xA000, 0xA4CF },   { 0xA640, 0xA69F },
+	{ 0xA720, 0xA7FF }, { 0xAB30, 0xAB6F }, { 0xAC00, 0xD7AF },   { 0xF900, 0xFAFF },
+	{ 0xFB00, 0xFD3D }, { 0xFD40, 0xFDFF }, { 0xFE70, 0xFEFC },   { 0xFF21, 0xFF3A },
 	{ 0xFF41, 0xFF5A }, { 0xFF66, 0xFFDC }, { 0x10000, 0x1EFFF }, { 0x20000, 0x3FFFF },
 };
 
 static const struct range emoji[] = {
-	{ 0x200D, 0x200D }, { 0x203C, 0x203C }, { 0x2049, 0x2049 }, { 0x20E3, 0x20E3 },
-	{ 0x2122, 0x2122 }, { 0x2139, 0x2139 }, { 0x2190, 0x21FF }, { 0x2300, 0x23FF },
-	{ 0x24C2, 0x24C2 }, { 0x25A0, 0x25FF }, { 0x2600, 0x27BF }, { 0x2934, 0x2935 },
-	{ 0x2B00, 0x2BFF }, { 0x3030, 0x3030 }, { 0x303D, 0x303D }, { 0x3297, 0x3297 },
+	{ 0x200D, 0x200D }, { 0x203C, 0x203C }, { 0x2049, 0x2049 },   { 0x20E3, 0x20E3 },
+	{ 0x2122, 0x2122 }, { 0x2139, 0x2139 }, { 0x2190, 0x21FF },   { 0x2300, 0x23FF },
+	{ 0x24C2, 0x24C2 }, { 0x25A0, 0x25FF }, { 0x2600, 0x27BF },   { 0x2934, 0x2935 },
+	{ 0x2B00, 0x2BFF }, { 0x3030, 0x3030 }, { 0x303D, 0x303D },   { 0x3297, 0x3297 },
 	{ 0x3299, 0x3299 }, { 0xFE0E, 0xFE0F }, { 0x1F000, 0x1FAFF }, { 0xE0020, 0xE007F },
 };
 
@@ -293,14 +334,17 @@ static uint32_t fold(uint32_t cp)
 {
 	cp = textcheck_lower(cp);
 	switch (cp) {
-	case 0x131: case 0xEE: return 'i';
+	case 0x131:
+	case 0xEE: return 'i';
 	case 0x15F: return 's';
 	case 0x11F: return 'g';
 	case 0xE7: return 'c';
 	case 0xF6: return 'o';
-	case 0xFC: case 0xFB: return 'u';
+	case 0xFC:
+	case 0xFB: return 'u';
 	case 0xE2: return 'a';
-	case 0x2019: case 0x2018: return '\'';
+	case 0x2019:
+	case 0x2018: return '\'';
 	default: return cp;
 	}
 }
@@ -312,9 +356,9 @@ static int is_word_cp(uint32_t cp)
 
 static int is_space_cp(uint32_t cp)
 {
-	return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' ||
-	       cp == '\f' || cp == 0xA0 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
-	       cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+	return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f' ||
+	       cp == 0xA0 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+	       cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 /* The code point that ends just before byte pos (0 at the start). */
@@ -503,8 +547,7 @@ static long find_word(const char *s, const struct folded *t, const struct phrase
 
 /* The word starting at pos (after at most one space) matches one of list as a
  * prefix. */
-static int next_word_in(const char *s, size_t len, size_t pos, const char *const *list,
-			size_t n)
+static int next_word_in(const char *s, size_t len, size_t pos, const char *const *list, size_t n)
 {
 	if (pos < len && s[pos] == ' ')
 		pos++;
@@ -709,8 +752,8 @@ static int strip_opener(char *w)
 		if (!m)
 			continue;
 		k = m;
-		while (k < len && ((cp = cp_at(w, len, k)) == ',' || cp == ':' || cp == ';' ||
-				   is_terminal(cp)))
+		while (k < len &&
+		       ((cp = cp_at(w, len, k)) == ',' || cp == ':' || cp == ';' || is_terminal(cp)))
 			k += textcheck_utf8_next(w + k, len - k, &cp);
 		if (k > m && (k == len || w[k] == ' ')) {
 			cut_front(w, k);
@@ -809,8 +852,11 @@ static int strip_name_label(char *w)
 static int strip_quotes(char *w)
 {
 	static const char *const pairs[][2] = {
-		{ "\"", "\"" }, { "'", "'" }, { "\xE2\x80\x9C", "\xE2\x80\x9D" },
-		{ "\xE2\x80\x9E", "\xE2\x80\x9C" }, { "\xC2\xAB", "\xC2\xBB" },
+		{ "\"", "\"" },
+		{ "'", "'" },
+		{ "\xE2\x80\x9C", "\xE2\x80\x9D" },
+		{ "\xE2\x80\x9E", "\xE2\x80\x9C" },
+		{ "\xC2\xAB", "\xC2\xBB" },
 		{ "\xE2\x80\x98", "\xE2\x80\x99" },
 	};
 	size_t len = strlen(w);
@@ -818,7 +864,8 @@ static int strip_quotes(char *w)
 	for (size_t i = 0; i < NELEM(pairs); i++) {
 		size_t ol = strlen(pairs[i][0]), cl = strlen(pairs[i][1]);
 
-		if (len < ol + cl || memcmp(w, pairs[i][0], ol) || memcmp(w + len - cl, pairs[i][1], cl))
+		if (len < ol + cl || memcmp(w, pairs[i][0], ol) ||
+		    memcmp(w + len - cl, pairs[i][1], cl))
 			continue;
 		w[len - cl] = '\0';
 		if (strstr(w + ol, pairs[i][0]) || strstr(w + ol, pairs[i][1])) {
@@ -909,8 +956,7 @@ int textcheck_clean(const char *in, char *out, size_t outlen, char *why, size_t 
 	if (!n)
 		return refuse(why, whylen, "empty answer", NULL);
 	/* One block: the source map, then the flat copy, then its fold. */
-	if (n >= SIZE_MAX / (sizeof *t.src + 2) ||
-	    !(t.src = malloc((n + 1) * (sizeof *t.src + 2))))
+	if (n >= SIZE_MAX / (sizeof *t.src + 2) || !(t.src = malloc((n + 1) * (sizeof *t.src + 2))))
 		return refuse(why, whylen, "out of memory", NULL);
 	w = (char *)(t.src + n + 1);
 	t.f = w + n + 1;
