@@ -635,7 +635,7 @@ START_TEST(a_sending_row_of_an_earlier_attempt_becomes_unknown)
 
 	snprintf(sql, sizeof sql,
 		 "INSERT INTO messages (job_id, bot_id, chat_id, status, attempt, "
-		 "text) VALUES ('u1', 42, %lld, 'sending', 1, 'x')",
+		 "text, error) VALUES ('u1', 42, %lld, 'sending', 1, 'x', 'telegram 429')",
 		 (long long)chat);
 	pg_exec(sql);
 	K.mode = K_SEND;
@@ -645,6 +645,8 @@ START_TEST(a_sending_row_of_an_earlier_attempt_becomes_unknown)
 	ck_assert_int_eq(H.nacks, 0);
 	ck_assert_int_eq(K.starts, 0);
 	ck_pg_eq("SELECT status FROM messages WHERE job_id = $1", "u1", "unknown");
+	/* Its cause is the cut, not the 429 of the attempt before the one cut. */
+	ck_pg_eq("SELECT left(error, 5) FROM messages WHERE job_id = $1", "u1", "cut: ");
 	ck_pg_eq("SELECT count(*) FROM dead_jobs WHERE job_id = $1", "u1", "0");
 	close_all();
 }
@@ -892,6 +894,7 @@ START_TEST(a_telegram_5xx_marks_retry_and_nacks)
 	ck_assert_int_eq(H.acks, 1);
 	ck_assert_int_eq(K.recordeds, 1);
 	ck_pg_eq("SELECT status || ' ' || attempt FROM messages WHERE job_id = $1", "f1", "sent 2");
+	ck_pg_eq("SELECT coalesce(error, '-') FROM messages WHERE job_id = $1", "f1", "-");
 	ck_assert_int_eq(fake_sends_in_chat(), 1);
 	close_all();
 }

@@ -30,6 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The cause of a row found 'sending' by a later attempt, made 'unknown': the
+ * attempt that claimed it ended (a crash, a kill, a lease lost) between the
+ * claim and Telegram's answer. In SQL literals: no quote in it. */
+#define TASK_CUT_CAUSE \
+	"cut: an attempt ended between its claim and the answer (a crash or a lost lease)"
+
 struct task {
 	struct tasks *r;  /* the runner */
 	char *id;         /* the queue's id, exactly (any length or bytes):
@@ -364,8 +370,8 @@ static void on_unknown_marked(PGresult *res, const char *err, void *arg)
 
 static void on_outbox_row(PGresult *res, const char *err, void *arg)
 {
-	static const char mark[] = "UPDATE messages SET status = 'unknown' "
-				   "WHERE job_id = $1 AND status = 'sending' AND attempt < $2";
+	static const char mark[] = "UPDATE messages SET status = 'unknown', error = '" TASK_CUT_CAUSE
+				   "' WHERE job_id = $1 AND status = 'sending' AND attempt < $2";
 	struct task *t = arg;
 	const char *st, *p[2] = { t->id, t->token_s };
 
@@ -645,7 +651,11 @@ static const char claim_sql[] =
 	"messages.status = 'retry' THEN EXCLUDED.reply_to_message_id "
 	"ELSE messages.reply_to_message_id END, "
 	"attempt = CASE WHEN EXCLUDED.attempt > messages.attempt AND messages.status IN "
-	"('retry', 'sending') THEN EXCLUDED.attempt ELSE messages.attempt END "
+	"('retry', 'sending') THEN EXCLUDED.attempt ELSE messages.attempt END, "
+	/* The cause is this attempt's: not the one of the retry before it. */
+	"error = CASE WHEN EXCLUDED.attempt <= messages.attempt THEN messages.error "
+	"WHEN messages.status = 'retry' THEN NULL "
+	"WHEN messages.status = 'sending' THEN '" TASK_CUT_CAUSE "' ELSE messages.error END "
 	"RETURNING job_id, status, attempt, id";
 
 /* The sends' outcomes of one loop turn, one statement. An upsert rather than
