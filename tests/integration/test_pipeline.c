@@ -192,6 +192,11 @@ START_TEST(semantic_dedup_sees_the_sent_messages)
 }
 END_TEST
 
+static int dead_count(void *arg)
+{
+	return itest_pg_int("SELECT count(*) FROM dead_jobs") >= (long long)(intptr_t)arg;
+}
+
 START_TEST(malformed_job_goes_to_dead_letters_with_reason)
 {
 	char *cast = itest_write_cast(4, CHAT);
@@ -207,21 +212,18 @@ START_TEST(malformed_job_goes_to_dead_letters_with_reason)
 	ck_assert_int_ge(itest_redis_int("RPUSH %s:{w0}:q:normal bad1", prefix), 1);
 	ck_assert_int_ge(itest_redis_int("LPUSH %s:{w0}:wake 1", prefix), 1);
 	ck_assert(itest_wait_for(all_sent, (void *)(intptr_t)1, 30000));
-	for (int i = 0; i < 100 && itest_pg_int("SELECT count(*) FROM dead_jobs") < 1; i++)
-		usleep(100000);
+	ck_assert(itest_wait_for(dead_count, (void *)(intptr_t)1, 30000));
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE job_id = 'bad1' "
 				      "AND reason LIKE 'malformed job:%kind%'"),
 			 1);
+	/* The ack follows the dead letter's commit: give it its turn. */
+	for (int i = 0; i < 100 && itest_redis_int("HEXISTS %s:{w0}:jobs bad1", prefix) != 0; i++)
+		usleep(100000);
 	ck_assert_int_eq(itest_redis_int("HEXISTS %s:{w0}:jobs bad1", prefix), 0);
 	unlink(cast);
 	free(cast);
 }
 END_TEST
-
-static int dead_count(void *arg)
-{
-	return itest_pg_int("SELECT count(*) FROM dead_jobs") >= (long long)(intptr_t)arg;
-}
 
 /* Queues a job as a hostile producer would: any bytes, any id. */
 static void push_raw(const char *id, size_t idlen, const char *body, size_t len)
