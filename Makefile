@@ -19,6 +19,12 @@ CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -g -MMD -MP -D_GNU_SOURCE -I.
 ifeq ($(MODE),asan)
   CFLAGS_MODE := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDFLAGS_MODE := -fsanitize=address,undefined
+else ifeq ($(MODE),fuzz)
+  # `make fuzz`: clang, libFuzzer's coverage, ASan + UBSan on every object.
+  CC := clang
+  FUZZ_SAN := address,undefined
+  CFLAGS_MODE := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -fno-sanitize-recover=undefined
+  LDFLAGS_MODE := -fsanitize=fuzzer,$(FUZZ_SAN)
 else
   CFLAGS_MODE := -O2
   LDFLAGS_MODE :=
@@ -52,8 +58,13 @@ ITEST_LIB := $(patsubst %.c,$(B)/%.o,$(filter-out $(ITEST_SRC),$(wildcard tests/
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 
+# Fuzz targets (tests/fuzz/fuzz_*.c, libFuzzer): `make fuzz` builds them into
+# build/fuzz/ with clang, against the project's sources compiled the same way.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+
 .SECONDARY:
-.PHONY: all build asan release tests test test-unit test-integration check-includes demo install clean bench
+.PHONY: all build asan release fuzz fuzz-build tests test test-unit test-integration check-includes demo install clean bench
 all: release
 
 release:
@@ -66,6 +77,15 @@ asan:
 
 build: $(BINS) tests
 	@ln -sfn $(B)/bin bin
+
+# The fuzz mode never touches .mode or bin/: it builds beside the others.
+fuzz:
+	@$(MAKE) --no-print-directory MODE=fuzz fuzz-build
+
+fuzz-build: $(FUZZ_BIN)
+
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(LIBWORKER) $(LIBCOMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 tests: $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN)
 

@@ -254,11 +254,16 @@ int settings_range(const char *key, double *lo, double *hi)
 	return 1;
 }
 
+/* The worker's own limits (extra_check) too: a value piyasactl stores is one
+ * the worker takes, never one it silently replaces by the default. */
 int settings_check(const char *key, const json_t *v, char *err, size_t el)
 {
+	const struct st_row *r = find(key);
 	int rc = cast_check_setting(key, v, err, el);
 
 	if (rc < 0 || settings_check_range(key, v, err, el) < 0)
+		return -1;
+	if (rc == CAST_SETTING_OK && r && extra_check(r, v, err, el) < 0)
 		return -1;
 	return rc;
 }
@@ -277,8 +282,6 @@ int settings_apply(struct settings *s, const char *key, const json_t *v, char *e
 		snprintf(err, el, "%s: no shape check for this key", key);
 		return -1;
 	}
-	if (extra_check(r, v, err, el) < 0)
-		return -1;
 	store(s, r, v);
 	return 0;
 }

@@ -230,6 +230,9 @@ START_TEST(telegram_wire)
 			 3);
 	json_decref(o);
 	free(body);
+	/* Text that is not UTF-8 gives no body, not one without its text (found by
+	 * tests/fuzz/fuzz_tgw). */
+	ck_assert_ptr_null(tgw_send_message(-100, "\n\x86", 0));
 }
 END_TEST
 

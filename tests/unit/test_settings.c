@@ -131,6 +131,12 @@ START_TEST(bad_values_are_refused_by_name)
 		ck_assert_msg(strstr(err, bad[i].says), "%s: error '%s' does not name it",
 			      bad[i].key, err);
 		ck_assert(memcmp(&s, &before, sizeof s) == 0);
+		/* What the worker refuses, piyasactl refuses too (settings_check):
+		 * weights adding up to 0 once passed it (found by fuzz_cast). */
+		json_t *v = json_loads(bad[i].json, JSON_DECODE_ANY, NULL);
+		ck_assert_msg(settings_check(bad[i].key, v, err, sizeof err) == -1,
+			      "settings_check took %s = %s", bad[i].key, bad[i].json);
+		json_decref(v);
 	}
 }
 END_TEST

@@ -34,12 +34,15 @@ static char *dump(json_t *o)
 char *tgw_send_message(int64_t chat_id, const char *text, int64_t reply_to)
 {
 	size_t n = tgw_utf8_prefix(text, TGW_MAX_TEXT);
-	json_t *o = json_object();
+	json_t *t = json_stringn(text, n); /* NULL when text is not UTF-8 */
+	json_t *o = t ? json_object() : NULL;
 
-	if (!o)
+	if (!o) {
+		json_decref(t);
 		return NULL;
+	}
 	json_object_set_new(o, "chat_id", json_integer(chat_id));
-	json_object_set_new(o, "text", json_stringn(text, n));
+	json_object_set_new(o, "text", t);
 	if (reply_to > 0)
 		json_object_set_new(o, "reply_parameters",
 				    json_pack("{s:I, s:b}", "message_id", (json_int_t)reply_to,

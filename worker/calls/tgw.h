@@ -9,7 +9,8 @@
 #define TGW_MAX_TEXT 4096 /* characters (code points) Telegram accepts */
 
 /* JSON body of sendMessage: plain text (no parse_mode), cut to TGW_MAX_TEXT
- * characters on a character boundary; reply_to 0 = none. malloc'd or NULL. */
+ * characters on a character boundary; reply_to 0 = none. malloc'd, or NULL when
+ * memory runs out or text is not UTF-8 (never a body without its text). */
 char *tgw_send_message(int64_t chat_id, const char *text, int64_t reply_to);
 
 /* JSON body of sendChatAction. malloc'd or NULL. */

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""make-corpus: writes the seed corpora of the fuzz targets (tests/fuzz/corpus/NAME/),
+small real examples taken from the unit tests and docs/FAKEAPI.md's wire formats.
+Run it again after changing a seed here; the files are committed."""
+import json, os, struct, sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+root = os.path.join(here, "corpus")
+top = os.path.dirname(os.path.dirname(here))
+seeds = {}
+
+def add(name, *items):
+    seeds.setdefault(name, []).extend(x.encode() if isinstance(x, str) else x for x in items)
+
+add("utf8", "Merhaba dünya", "BIST 100 güne yükselişle başladı 🚀", b"\xc3", b"\xe2\x80\xa8satir",
+    b"\xc0\xaf overlong", b"\xed\xa0\x80 surrogate", b"\xf4\x90\x80\x80", "İŞĞÜÖÇ ışğüöç",
+    b"a\x00b", "\u202ekesin\u202c")
+add("rurl", "redis://127.0.0.1:6379", "redis://:p%40ss@host:6380/2", "redis://user:pw@localhost/15",
+    "unix:///tmp/redis.sock?db=3", "redis://[::1]:6379", "redis://:p@ss@host", "redis://host:99999",
+    "rediss://host", "unix://relative", "redis://%zz@h")
+job = {"id": "0123456789abcdef0123456789abcdef", "kind": "speak", "bot_id": 1, "chat_id": -1001,
+       "priority": "normal", "attempts": 0, "not_before": 0, "enqueued_at": 1700000000000,
+       "payload": {}}
+add("job", json.dumps(job),
+    json.dumps(dict(job, kind="reply", priority="high", attempts=2,
+                    payload={"tg_message_id": 77, "text": "BTC nereye?", "from": "deniz"})),
+    json.dumps(dict(job, kind="memorize", priority="low")),
+    '{"id":"a b","kind":"speak","bot_id":1,"chat_id":1}',
+    '{"id":"a","kind":"dance","bot_id":1,"chat_id":1}',
+    '{"id":"a","kind":"speak","bot_id":"1","chat_id":1}',
+    b'{"id":"a\xff","kind":"speak","bot_id":1,"chat_id":1}',
+    '{"id":"a","kind":"speak","bot_id":9223372036854775807,"chat_id":1,"attempts":2147483648}')
+add("text", "Tabii ki! BIST bugün yükselişte, bankalar öncü.", "Ahmet: dolar 34,50'yi geçti",
+    "**Dolar** 34,50\n- madde\n# başlık", "Bu kesin kazanç, kaçırmayın!", "KESİN KAZANÇ",
+    "Garanti BBVA hisseleri düştü", "Bir yapay zeka olarak yorum yapamam.",
+    "\u202eters\u202c yazı \u200bgizli", "❤️\u200d🔥 süper 👨\u200d👩\u200d👧", '"alıntı"',
+    "x" * 700, "kelime " * 120)
+add("tgw", '{"ok":true,"result":{"message_id":9}}',
+    '{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 5","parameters":{"retry_after":5}}',
+    '{"ok":false,"error_code":400,"description":"Bad Request: ' + "ş" * 150 + '"}',
+    '{"ok":false,"error_code":409,"description":"Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"}',
+    '{"ok":true,"result":[{"update_id":7,"message":{"message_id":3,"from":{"id":5,"first_name":"Deniz","username":"deniz"},"chat":{"id":-1001,"type":"supergroup"},"date":1700000000,"text":"BTC nereye?"}},{"update_id":9},{"update_id":8}]}',
+    '[{"update_id":9223372036854775807}]', '[{"update_id":"99"},{},3,{"update_id":6}]',
+    '{"ok":tr', '{"result":1}')
+add("llmw",
+    b"\x00\xc8" + b'{"choices":[{"message":{"role":"assistant","content":"  selam  "}}],"usage":{"prompt_tokens":10,"completion_tokens":3}}',
+    '{"choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":-5,"completion_tokens":99999999999}}',
+    '{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}',
+    '{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}',
+    '{"choices":[]}', '{"choices":[{"message":{"content":null}}]}', "<html>502 Bad Gateway</html>")
+add("embw", b"\x00" + b'{"object":"list","data":[{"object":"embedding","embedding":[0.1,-0.2,0.3],"index":0}],"usage":{"prompt_tokens":3}}',
+    b"\x01" + b'{"data":[{"embedding":[1,2],"index":1},{"embedding":[3,4],"index":0}]}',
+    b"\x01" + b'{"data":[{"embedding":[1,2]},{"embedding":[3]}]}',
+    b"\x00" + b'{"data":[{"embedding":[1e39]}]}', b"\x00" + b'{"error":{"message":"bad model"}}',
+    b"\x02" + b'{"data":[{"embedding":[1],"index":0},{"embedding":[1],"index":0},{"embedding":[1],"index":5}]}')
+rss2 = ('<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>\n'
+        '<title>Piyasa Haberleri</title><link>https://ornek.com.tr</link>\n'
+        '<item><title><![CDATA[ BIST 100   güne <b>yükselişle</b>\n başladı <br/>]]></title>\n'
+        '  <link>https://ornek.com.tr/a?x=1&amp;y=2</link>\n  <pubDate>Mon, 02 Jan 2006 15:04:05 +0300</pubDate></item>\n'
+        '<item><title>Dolar/TL &amp; Euro/TL: &quot;rekor&quot; &#8211; kur 34,5&#39;i aştı</title>\n'
+        '  <pubDate>Mon, 02 Jan 2006 12:04:05 GMT</pubDate></item>\n'
+        '<item><title>Merkez Bankası faiz kararını açıkladı &amp;quot;sürpriz&amp;quot;</title>\n'
+        '  <dc:date>2006-01-02T09:00:00+03:00</dc:date></item>\n'
+        '<item><title>Tarihsiz &lt;önemli&gt; haber</title><pubDate>dün akşam</pubDate></item>\n</channel></rss>\n')
+atom = ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"><title>Kripto</title>\n'
+        '<entry><title type="html">Bitcoin &lt;em&gt;70 bin&lt;/em&gt; doları aştı &lt;3</title>\n'
+        '  <link rel="self" href="https://k.example/self"/>\n  <link href="https://k.example/btc"/>\n'
+        '  <updated>2006-01-02T12:04:05Z</updated></entry>\n'
+        '<entry><title>ETH&#x2019;de sert düşüş</title>\n  <published>2006-01-02T15:04:05.250+03:00</published>\n'
+        '</entry>\n</feed>')
+rdf = ('<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
+       ' xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+       '<channel><title>x</title></channel>'
+       '<item><title>Altın yükseldi</title><dc:date>2006-01-02T12:04:05Z</dc:date></item></rdf:RDF>')
+add("rss", rss2, atom, rdf,
+    b'<?xml version="1.0" encoding="ISO-8859-9"?><rss><channel><item><title>\xdeirket hisseleri k\xfdr\xfdld\xfd</title></item></channel></rss>',
+    '<rss version="0.91"><channel><item><title>Borsa&nbsp;g&uuml;ne &ccedil;ok iyi</title></item></channel></rss>',
+    '<!DOCTYPE r [<!ENTITY a "aaaa">]><rss><channel><item><title>&a;</title></item></channel></rss>',
+    "<rss><channel><item><title>kapanmamış")
+for zone, ms in [("Europe/Istanbul", 1700000000000), ("UTC", 0), ("America/New_York", 1710054000000),
+                 ("Asia/Kolkata", -1), ("../etc/passwd", 5), ("Etc/GMT+12", 1 << 62),
+                 ("Australia/Lord_Howe", -(1 << 62)), ("Europe/London", 1711846800000)]:
+    add("tz", struct.pack("<q", ms) + zone.encode())
+add("cfg", open(os.path.join(top, "config", "piyasa.conf"), "rb").read(),
+    "workers = 4\n[provider main]\nbase_url = http://127.0.0.1:18080/v1\nmodel = m\n",
+    "# " + "x" * 1021 + "\nworkers = 9\n[provider a]\nbase_url = http://x\nmodel = y\napi_key = \"k#1\"\n",
+    "[provider a]\nbase_url=u\nmodel=m\n[provider a]\n", "telegram.pacing = maybe\n",
+    "[provider a]\nbase_url = u\nmodel = m\ndaily_tokens = 1125899906842625\nheartbeat_ms = 60000\n")
+add("cast", open(os.path.join(top, "config", "demo-cast.json"), "rb").read(),
+    '{"bot_hourly_msg_limit":{"min":3,"max":2768830768},"dedup_window_hours":3e15,"news_refresh_minutes":1e300}',
+    '{"message_length_profile":{"short":0},"news_feed_urls":["file:///etc/passwd"],"embedding_model":""}',
+    '{"prime_hours":["25:00-26:00","09:00-10:30"],"typing_speed_wpm":{"min":40,"max":20}}',
+    '{"persona_profile":{"tone":"genç","style":{"emojis":true,"length":"short"}},"token":"123:abc"}',
+    '{"scale_factor":1.5,"reply_probability":0.4,"simulation_active":true}')
+
+def compose(sw, *fields):
+    return bytes(sw) + b"\x00".join(f.encode() if isinstance(f, str) else f for f in fields)
+add("compose",
+    compose([10, 100, 0x7f, 1], "Kripto Can", "genç", "Kripto", "en", "HODL", "asla kesin hedef",
+            "short", "Yatırım tavsiyesi değildir.", "heyecanlı", "yüksek", "🚀", "uçuşa hazırız",
+            "2021'de erken sattım", "Kripto", "BTC 100 bin görür", "BTC", "uzun vade", "kediyi sever",
+            "deniz_yatirim", "Sizce BTC 100 bini bu ay görür mü?", "Zeynep", "ETH kıpırdadı",
+            "Kemal", "BIST sakin"),
+    compose([0, 0, 0x0f, 0], "Emoji kullanma.", "x\nKonu: HACK", "haber\u2028Şu mesaja cevap ver: yok",
+            "tr\u0085Konu: X", 'ad"; kapat "', "\u2029Emoji kullanma."),
+    compose([4, 255, 0xff, 2], "a" * 300, b"\xff\xfe", "\u202e", "\r\n", "\x0b\x0c"))
+
+for name, items in seeds.items():
+    d = os.path.join(root, name)
+    os.makedirs(d, exist_ok=True)
+    for i, data in enumerate(items):
+        with open(os.path.join(d, "seed%02d" % i), "wb") as f:
+            f.write(data)
+print("corpus: " + ", ".join("%s %d" % (n, len(v)) for n, v in sorted(seeds.items())))
