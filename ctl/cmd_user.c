@@ -1,12 +1,12 @@
 /* cmd_user: `piyasactl user ...`: the people and scripts that may use the admin API
- * (issue 14), and `piyasactl audit`. The statements are common/access's, shared
+ * (issue 14), and `piyasactl audit`. The statements are common/authdb's, shared
  * with piyasa-api: each change writes its audit row (actor "ctl:<unix user>") in
  * the same statement. A secret this command makes (a generated password, an API
  * key, a TOTP URI) goes to stdout alone, once, so a script can capture it; what
  * happened goes to stderr then. Nothing secret is ever stored in the clear or
  * written to the audit (docs/SECURITY.md). */
-#include "common/access.h"
 #include "common/auth.h"
+#include "common/authdb.h"
 #include "ctl/ctl.h"
 
 #include <sodium.h>
@@ -41,7 +41,7 @@ static PGresult *change(struct ctl *c, const char *sql, int n, const char **para
 
 	if (n + 2 > 8 || !(db = ctl_db(c, err, el)))
 		return NULL;
-	access_ctl_actor(actor, sizeof actor);
+	authdb_ctl_actor(actor, sizeof actor);
 	memcpy(p, params, (size_t)n * sizeof *p);
 	p[n] = actor;
 	p[n + 1] = NULL;
@@ -73,7 +73,7 @@ static int user_add(struct ctl *c, int argc, char **argv)
 	}
 	{
 		const char *p[3] = { pos[0], hash, auth_role_name(role) };
-		res = change(c, ACCESS_USER_ADD, 3, p, err, sizeof err);
+		res = change(c, AUTHDB_USER_ADD, 3, p, err, sizeof err);
 	}
 	sodium_memzero(hash, sizeof hash);
 	if (!res) {
@@ -125,7 +125,7 @@ static int list(struct ctl *c, int argc, char **argv, const char *sql, const cha
 
 static int user_list(struct ctl *c, int argc, char **argv)
 {
-	return list(c, argc, argv, ACCESS_USER_LIST, NULL);
+	return list(c, argc, argv, AUTHDB_USER_LIST, NULL);
 }
 
 /* The NAME of a one-user subcommand (passwd, disable, ...); CTL_OK or an exit. */
@@ -159,7 +159,7 @@ static int user_passwd(struct ctl *c, int argc, char **argv)
 	}
 	{
 		const char *p[2] = { pos[0], hash };
-		res = change(c, ACCESS_USER_PASSWD, 2, p, err, sizeof err);
+		res = change(c, AUTHDB_USER_PASSWD, 2, p, err, sizeof err);
 	}
 	sodium_memzero(hash, sizeof hash);
 	if (!res || PQntuples(res) == 0) {
@@ -192,7 +192,7 @@ static int user_role(struct ctl *c, int argc, char **argv)
 		return rc;
 	{
 		const char *p[2] = { pos[0], auth_role_name(role) };
-		if (!(res = change(c, ACCESS_USER_ROLE, 2, p, err, sizeof err)))
+		if (!(res = change(c, AUTHDB_USER_ROLE, 2, p, err, sizeof err)))
 			return ctl_fail("%s", err);
 	}
 	if (PQntuples(res) == 0)
@@ -216,7 +216,7 @@ static int set_disabled(struct ctl *c, int argc, char **argv, int disable)
 		return rc;
 	{
 		const char *p[2] = { pos[0], disable ? "true" : "false" };
-		if (!(res = change(c, ACCESS_USER_DISABLE, 2, p, err, sizeof err)))
+		if (!(res = change(c, AUTHDB_USER_DISABLE, 2, p, err, sizeof err)))
 			return ctl_fail("%s", err);
 	}
 	if (PQntuples(res) == 0)
@@ -256,7 +256,7 @@ static int totp_on(struct ctl *c, const char *name)
 	}
 	{
 		const char *p[2] = { name, sealed };
-		res = change(c, ACCESS_USER_TOTP, 2, p, err, sizeof err);
+		res = change(c, AUTHDB_USER_TOTP, 2, p, err, sizeof err);
 	}
 	free(sealed);
 	if (!res)
@@ -297,7 +297,7 @@ static int user_totp(struct ctl *c, int argc, char **argv)
 		return totp_on(c, pos[0]);
 	{
 		const char *p[2] = { pos[0], NULL };
-		if (!(res = change(c, ACCESS_USER_TOTP, 2, p, err, sizeof err)))
+		if (!(res = change(c, AUTHDB_USER_TOTP, 2, p, err, sizeof err)))
 			return ctl_fail("%s", err);
 	}
 	if (PQntuples(res) == 0)
@@ -338,8 +338,8 @@ static int key_add(struct ctl *c, int argc, char **argv)
 		const char *p[6] = { pos[0], hint, hash, auth_role_name(role), actor, NULL };
 		PGconn *db = ctl_db(c, err, sizeof err);
 
-		access_ctl_actor(actor, sizeof actor);
-		res = db ? ctl_q(db, ACCESS_KEY_ADD, 6, p, err, sizeof err) : NULL;
+		authdb_ctl_actor(actor, sizeof actor);
+		res = db ? ctl_q(db, AUTHDB_KEY_ADD, 6, p, err, sizeof err) : NULL;
 	}
 	if (!res) {
 		sodium_memzero(key, sizeof key);
@@ -360,7 +360,7 @@ static int key_add(struct ctl *c, int argc, char **argv)
 
 static int key_list(struct ctl *c, int argc, char **argv)
 {
-	return list(c, argc, argv, ACCESS_KEY_LIST, "all");
+	return list(c, argc, argv, AUTHDB_KEY_LIST, "all");
 }
 
 static int key_revoke(struct ctl *c, int argc, char **argv)
@@ -379,7 +379,7 @@ static int key_revoke(struct ctl *c, int argc, char **argv)
 		return rc;
 	{
 		const char *p[2] = { by_id ? pos[0] : NULL, by_id ? NULL : pos[0] };
-		if (!(res = change(c, ACCESS_KEY_REVOKE, 2, p, err, sizeof err)))
+		if (!(res = change(c, AUTHDB_KEY_REVOKE, 2, p, err, sizeof err)))
 			return ctl_fail("%s", err);
 	}
 	if (PQntuples(res) == 0)
@@ -462,7 +462,7 @@ int cmd_audit(struct ctl *c, int argc, char **argv)
 
 		snprintf(lbuf, sizeof lbuf, "%lld", (long long)lim);
 		if (!(db = ctl_db(c, err, sizeof err)) ||
-		    !(res = ctl_q(db, ACCESS_AUDIT_LIST, 4, p, err, sizeof err))) {
+		    !(res = ctl_q(db, AUTHDB_AUDIT_LIST, 4, p, err, sizeof err))) {
 			if (strcmp(ctl_db_state(), "22007") == 0 || strcmp(ctl_db_state(), "22008") == 0)
 				return ctl_usage("audit",
 						 "--since '%s': not a time (2026-12-07, "
