@@ -62,6 +62,26 @@ size_t ctl_width(const char *s)
 	return w;
 }
 
+/* Column types by their PostgreSQL oids (pg_type.h is a server header). */
+enum {
+	OID_BOOL = 16,
+	OID_INT8 = 20,
+	OID_INT2 = 21,
+	OID_INT4 = 23,
+	OID_JSON = 114,
+	OID_JSONB = 3802
+};
+
+/* Boolean columns read yes/no, as the listings that convert in SQL print them. */
+static const char *cell(const PGresult *res, int i, int j)
+{
+	const char *v = PQgetvalue(res, i, j);
+
+	if (PQftype(res, j) == OID_BOOL && !PQgetisnull(res, i, j))
+		return v[0] == 't' ? "yes" : "no";
+	return v;
+}
+
 /* Columns as wide as their widest cell; numbers would read better right-aligned
  * but ids are the only numbers in these listings and they line up either way. */
 void ctl_table(FILE *f, const PGresult *res)
@@ -74,14 +94,14 @@ void ctl_table(FILE *f, const PGresult *res)
 	for (int j = 0; j < nf; j++) {
 		w[j] = ctl_width(PQfname(res, j));
 		for (int i = 0; i < nt; i++) {
-			size_t cw = ctl_width(PQgetvalue(res, i, j));
+			size_t cw = ctl_width(cell(res, i, j));
 			if (cw > w[j])
 				w[j] = cw;
 		}
 	}
 	for (int i = -1; i < nt; i++) {
 		for (int j = 0; j < nf; j++) {
-			const char *s = i < 0 ? PQfname(res, j) : PQgetvalue(res, i, j);
+			const char *s = i < 0 ? PQfname(res, j) : cell(res, i, j);
 			int last = j == nf - 1;
 
 			/* Headers in capitals, as ps and kubectl print them. */
@@ -107,17 +127,7 @@ int ctl_dispatch(struct ctl *c, const char *cmd, const struct ctl_sub *subs, int
 	return ctl_usage(cmd, *sub ? "unknown subcommand '%s'" : "a subcommand is needed%s", sub);
 }
 
-/* Column types by their PostgreSQL oids (pg_type.h is a server header). */
-enum {
-	OID_BOOL = 16,
-	OID_INT8 = 20,
-	OID_INT2 = 21,
-	OID_INT4 = 23,
-	OID_JSON = 114,
-	OID_JSONB = 3802
-};
-
-/* A JSON column whose name ends in these is embedded, not quoted: the audit's
+/* A text column named before or after is embedded as JSON, not quoted: the audit's
  * before/after come as text so the table shows them compactly. */
 static int json_named(const char *name)
 {
