@@ -10,11 +10,14 @@
 #include "tests/integration/itest.h"
 
 #include <check.h>
+#include <poll.h>
+#include <pty.h>
 #include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -101,6 +104,71 @@ static char *the_actor(void)
 	snprintf(a, sizeof a, "ctl:%s", pw ? pw->pw_name : "?");
 	return a;
 }
+
+/* Read from the terminal's master until want shows up (or 10 s pass); appends
+ * to buf. 1 when seen. */
+static int pty_expect(int fd, char *buf, size_t size, const char *want)
+{
+	size_t n = strlen(buf);
+	int64_t end = itest_now_ms() + 10000;
+
+	while (!strstr(buf, want) && itest_now_ms() < end && n + 1 < size) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		if ((r = read(fd, buf + n, size - n - 1)) <= 0)
+			break;
+		n += (size_t)r;
+		buf[n] = '\0';
+	}
+	return strstr(buf, want) != NULL;
+}
+
+/* `piyasactl user add NAME --role viewer` on a terminal, typing first and then
+ * second at its two prompts; its exit status, what the terminal showed in out. */
+static int add_on_tty(const char *name, const char *first, const char *second, char *out, size_t size)
+{
+	char *bin = itest_bin("piyasactl");
+	int fd, st;
+	pid_t pid = forkpty(&fd, NULL, NULL, NULL);
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		execl(bin, bin, "user", "add", name, "--role", "viewer", (char *)NULL);
+		_exit(127);
+	}
+	free(bin);
+	out[0] = '\0';
+	ck_assert_msg(pty_expect(fd, out, size, "new password: "), "no prompt: %s", out);
+	ck_assert_int_gt(write(fd, first, strlen(first)), 0);
+	ck_assert_int_gt(write(fd, "\n", 1), 0);
+	ck_assert_msg(pty_expect(fd, out, size, "again: "), "no second prompt: %s", out);
+	ck_assert_int_gt(write(fd, second, strlen(second)), 0);
+	ck_assert_int_gt(write(fd, "\n", 1), 0);
+	pty_expect(fd, out, size, "\x01"); /* the rest, until it exits */
+	st = itest_wait_exit(pid, 30000);
+	close(fd);
+	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(password_prompted_twice_without_echo)
+{
+	char out[4096];
+
+	/* Two different answers: refused, nothing written. */
+	ck_assert_int_eq(add_on_tty("erin", PW1, PW2, out, sizeof out), 1);
+	ck_assert_msg(strstr(out, "the two passwords differ"), "%s", out);
+	ck_assert(strstr(out, PW1) == NULL && strstr(out, PW2) == NULL);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM users"), 0);
+	/* The same twice: added, and the terminal never showed it. */
+	ck_assert_int_eq(add_on_tty("erin", PW1, PW1, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "added user erin (viewer)"), "%s", out);
+	ck_assert_msg(strstr(out, PW1) == NULL, "the password was echoed: %s", out);
+	assert_pass("erin", PW1, 0);
+}
+END_TEST
 
 START_TEST(users_added_changed_disabled)
 {
@@ -447,6 +515,7 @@ static Suite *users_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, users_added_changed_disabled);
+	tcase_add_test(tc, password_prompted_twice_without_echo);
 	tcase_add_test(tc, keys_shown_once_stored_hashed_revoked);
 	tcase_add_test(tc, totp_on_gives_working_codes_and_off);
 	tcase_add_test(tc, audit_has_every_change_and_no_secret);
