@@ -110,7 +110,7 @@ void itest_env_setup(void)
 	setenv("PIYASA_HTTP_PORT", url, 1);
 	/* The fake has no limits; tests of pacing switch it back on. */
 	setenv("PIYASA_TELEGRAM_PACING", "off", 1);
-	if (!getenv("PIYASA_TOKEN_KEY"))
+	if (!getenv("PIYASA_TOKEN_KEY") && !getenv("PIYASA_TOKEN_KEY_FILE"))
 		setenv("PIYASA_TOKEN_KEY",
 		       "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 1);
 	ctl = itest_bin("piyasactl");
