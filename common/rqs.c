@@ -3,6 +3,7 @@
 
 #include "common/rurl.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,10 +63,17 @@ static int load_scripts(struct rqs *r, char *err, size_t el)
 	return 0;
 }
 
-static int run_simple(struct rqs *r, char *err, size_t el, const char *fmt, const char *arg)
+/* A handshake command (AUTH, SELECT); its error text never holds the password. */
+static int run_simple(struct rqs *r, char *err, size_t el, const char *fmt, ...)
 {
-	redisReply *rep = redisCommand(r->c, fmt, arg);
-	int rc = reply_err(r->c, rep, "handshake", err, el);
+	va_list ap;
+	redisReply *rep;
+	int rc;
+
+	va_start(ap, fmt);
+	rep = redisvCommand(r->c, fmt, ap);
+	va_end(ap);
+	rc = reply_err(r->c, rep, "handshake", err, el);
 
 	freeReplyObject(rep);
 	return rc;
@@ -96,7 +104,8 @@ struct rqs *rqs_connect(const char *url, const char *prefix, int fallback_count,
 	}
 	redisSetTimeout(r->c, tv);
 	snprintf(db, sizeof db, "%d", u.db);
-	if ((*u.password && run_simple(r, err, el, "AUTH %s", u.password) < 0) ||
+	if ((*u.user && run_simple(r, err, el, "AUTH %s %s", u.user, u.password) < 0) ||
+	    (!*u.user && *u.password && run_simple(r, err, el, "AUTH %s", u.password) < 0) ||
 	    (u.db && run_simple(r, err, el, "SELECT %s", db) < 0) || load_scripts(r, err, el) < 0) {
 		rqs_free(r);
 		return NULL;

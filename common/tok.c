@@ -2,10 +2,13 @@
 #include "common/tok.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static int key_from_text(unsigned char key[TOK_KEY_BYTES], const char *s, size_t n)
 {
@@ -71,6 +74,53 @@ int tok_key_load(unsigned char key[TOK_KEY_BYTES], const char *key_file, char *e
 		 "no token key: set PIYASA_TOKEN_KEY (64 hex digits), token_key_file, "
 		 "or a systemd credential named token_key");
 	return -1;
+}
+
+int tok_env_to_fd(int *fd, char *err, size_t el)
+{
+	char *env = getenv("PIYASA_TOKEN_KEY");
+	unsigned char key[TOK_KEY_BYTES];
+	int f;
+
+	*fd = -1;
+	if (!env || !*env)
+		return 0;
+	if (sodium_init() < 0 || key_from_text(key, env, strlen(env)) < 0) {
+		snprintf(err, el, "PIYASA_TOKEN_KEY: not 64 hex digits");
+		return -1;
+	}
+	f = memfd_create("piyasa-token-key", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (f < 0 || write(f, key, sizeof key) != (ssize_t)sizeof key ||
+	    fcntl(f, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+		snprintf(err, el, "token key: memfd: %s", strerror(errno));
+		if (f >= 0)
+			close(f);
+		sodium_memzero(key, sizeof key);
+		return -1;
+	}
+	sodium_memzero(key, sizeof key);
+	/* getenv points into the environment block the kernel shows in
+	 * /proc/PID/environ: wipe the text there before dropping the variable. */
+	sodium_memzero(env, strlen(env));
+	unsetenv("PIYASA_TOKEN_KEY");
+	*fd = f;
+	return 0;
+}
+
+int tok_key_from_fd(unsigned char key[TOK_KEY_BYTES], int fd, char *err, size_t el)
+{
+	ssize_t n;
+
+	if (sodium_init() < 0) {
+		snprintf(err, el, "libsodium failed to initialise");
+		return -1;
+	}
+	n = pread(fd, key, TOK_KEY_BYTES, 0);
+	if (n != TOK_KEY_BYTES) {
+		snprintf(err, el, "token key fd %d: %s", fd, n < 0 ? strerror(errno) : "short read");
+		return -1;
+	}
+	return 0;
 }
 
 int tok_encrypt(const unsigned char key[TOK_KEY_BYTES], const char *token, unsigned char **out,

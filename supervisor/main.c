@@ -3,6 +3,7 @@
  * foreground: under systemd it is a Type=notify service and never daemonizes. */
 #include "common/cfg.h"
 #include "common/log.h"
+#include "common/tok.h"
 #include "common/version.h"
 #include "supervisor/sup.h"
 
@@ -108,7 +109,9 @@ static int run(const struct opts *o)
 		fprintf(stderr, "supervisor: out of memory\n");
 		return 1;
 	}
-	if (cfgsnap_load(&s->snap, &s->cfg, o->config, err, sizeof err) < 0) {
+	/* The workers get PIYASA_TOKEN_KEY as a descriptor, not in their environment. */
+	if (tok_env_to_fd(&s->key_fd, err, sizeof err) < 0 ||
+	    cfgsnap_load(&s->snap, &s->cfg, o->config, err, sizeof err) < 0) {
 		fprintf(stderr, "supervisor: %s\n", err);
 		free(s);
 		return 1;

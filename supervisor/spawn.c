@@ -91,11 +91,13 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int sig)
 }
 
 /* stdin on /dev/null, stdout and stderr inherited, the segment as fd 3 when
- * shm_fd >= 0, a session of its own. */
-static void options(uv_process_options_t *o, uv_stdio_container_t io[4], char **argv, int shm_fd)
+ * shm_fd >= 0 and the token key as fd 4 when key_fd >= 0 too, a session of its
+ * own. */
+static void options(uv_process_options_t *o, uv_stdio_container_t io[5], char **argv, int shm_fd,
+		    int key_fd)
 {
 	memset(o, 0, sizeof *o);
-	memset(io, 0, 4 * sizeof io[0]);
+	memset(io, 0, 5 * sizeof io[0]);
 	io[0].flags = UV_IGNORE; /* libuv puts /dev/null on an ignored 0..2 */
 	io[1].flags = UV_INHERIT_FD;
 	io[1].data.fd = STDOUT_FILENO;
@@ -103,11 +105,13 @@ static void options(uv_process_options_t *o, uv_stdio_container_t io[4], char **
 	io[2].data.fd = STDERR_FILENO;
 	io[3].flags = UV_INHERIT_FD;
 	io[3].data.fd = shm_fd;
+	io[4].flags = UV_INHERIT_FD;
+	io[4].data.fd = key_fd;
 	o->file = argv[0];
 	o->args = argv;
 	o->exit_cb = on_proc_exit;
 	o->stdio = io;
-	o->stdio_count = shm_fd >= 0 ? 4 : 3;
+	o->stdio_count = shm_fd < 0 ? 3 : key_fd < 0 ? 4 : 5;
 	/* Own session (setsid): a Ctrl-C on the terminal reaches the supervisor
 	 * only, which then drains the children in order, as under systemd. */
 	o->flags = UV_PROCESS_DETACHED;
@@ -117,17 +121,17 @@ static void options(uv_process_options_t *o, uv_stdio_container_t io[4], char **
 }
 
 /* uv_spawn argv in sp; see spawn_worker for what happens on failure. */
-static int start(struct spawn *sp, char **argv, int shm_fd, int *pid, char *err, size_t n)
+static int start(struct spawn *sp, char **argv, int shm_fd, int key_fd, int *pid, char *err, size_t n)
 {
 	uv_process_options_t o;
-	uv_stdio_container_t io[4];
+	uv_stdio_container_t io[5];
 	int rc;
 
 	if (sp->open) {
 		snprintf(err, n, "cannot spawn %s: the previous child is not gone yet", argv[0]);
 		return -1;
 	}
-	options(&o, io, argv, shm_fd);
+	options(&o, io, argv, shm_fd, key_fd);
 	sp->proc.data = sp;
 	rc = uv_spawn(sp->loop, &sp->proc, &o);
 	sp->open = 1;
@@ -156,7 +160,7 @@ static int add_config(char **argv, int n, const struct spawn_cmd *c)
 int spawn_worker(struct spawn *sp, const struct spawn_cmd *c, int index, int count, int *pid,
 		 char *err, size_t n)
 {
-	char idx[16], cnt[16], *argv[12];
+	char idx[16], cnt[16], *argv[14];
 	int k = 0;
 
 	snprintf(idx, sizeof idx, "%d", index);
@@ -168,9 +172,13 @@ int spawn_worker(struct spawn *sp, const struct spawn_cmd *c, int index, int cou
 	argv[k++] = cnt;
 	argv[k++] = "--shm-fd";
 	argv[k++] = "3";
+	if (c->key_fd >= 0) {
+		argv[k++] = "--token-key-fd";
+		argv[k++] = "4";
+	}
 	k = add_config(argv, k, c);
 	argv[k] = NULL;
-	return start(sp, argv, c->shm_fd, pid, err, n);
+	return start(sp, argv, c->shm_fd, c->key_fd, pid, err, n);
 }
 
 int spawn_reshard(struct spawn *sp, const struct spawn_cmd *c, int count, int *pid, char *err, size_t n)
@@ -184,7 +192,7 @@ int spawn_reshard(struct spawn *sp, const struct spawn_cmd *c, int count, int *p
 	argv[k++] = cnt;
 	k = add_config(argv, k, c);
 	argv[k] = NULL;
-	return start(sp, argv, -1, pid, err, n);
+	return start(sp, argv, -1, -1, pid, err, n);
 }
 
 int spawn_kill(struct spawn *sp, int sig)

@@ -8,8 +8,10 @@
  * when the callback runs. Like tmux's proc.c, this module knows processes and
  * file descriptors, never the fleet that uses them.
  *
- * A worker is `worker --index I --count N --shm-fd 3 [--config FILE]` with the
- * segment as fd 3; the reshard child is `worker --reshard N [--config FILE]`.
+ * A worker is `worker --index I --count N --shm-fd 3 [--token-key-fd 4]
+ * [--config FILE]` with the segment as fd 3 and, when the supervisor was given
+ * PIYASA_TOKEN_KEY, the key's memfd as fd 4 (never the key in its environment);
+ * the reshard child is `worker --reshard N [--config FILE]`.
  * Both get stdin on /dev/null, stdout/stderr and the environment inherited, and
  * a session of their own. */
 #ifndef PIYASA_SPAWN_H
@@ -30,6 +32,7 @@ struct spawn_cmd {
 	const char *bin;    /* the worker binary (spawn_find_worker) */
 	const char *config; /* after --config, or NULL for none */
 	int shm_fd;         /* the segment, passed to workers as fd 3 */
+	int key_fd;         /* the token key (tok_env_to_fd), to workers as fd 4; -1: none */
 };
 
 /* The worker binary: $PIYASA_WORKER_BIN, else `worker` next to /proc/self/exe.

@@ -175,7 +175,7 @@ static int64_t op_now(void *ctx)
 static int op_start(void *ctx, int id, int count, int *pid, char *err, size_t n)
 {
 	struct sup *s = ctx;
-	struct spawn_cmd c = { s->worker_bin, cfgsnap_arg(&s->snap), shm_fd(s->shm) };
+	struct spawn_cmd c = { s->worker_bin, cfgsnap_arg(&s->snap), shm_fd(s->shm), s->key_fd };
 
 	if (id == FLEET_RESHARD)
 		return spawn_reshard(s->child[id], &c, count, pid, err, n);

@@ -31,6 +31,7 @@ struct sup {
 	const char *config_path; /* NULL: defaults and environment only */
 	struct cfgsnap snap;     /* the copy of it children read (cfgsnap.h) */
 	int flag_workers;        /* --workers; 0 = from the config */
+	int key_fd;              /* PIYASA_TOKEN_KEY's memfd for the workers, or -1 */
 	char worker_bin[PATH_MAX];
 	struct shm *shm;
 	struct view view;

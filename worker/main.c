@@ -1,9 +1,10 @@
 /* worker: one libuv loop that owns the bots with bot_id % count == index.
  *
- *   worker --index I --count N [--config FILE] [--shm-fd FD]
+ *   worker --index I --count N [--config FILE] [--shm-fd FD] [--token-key-fd FD]
  *   worker --reshard N [--config FILE]      (prepare the queues for N workers)
  *
- * Started by the supervisor, which hands it the shared-memory segment as fd 3.
+ * Started by the supervisor, which hands it the shared-memory segment as fd 3
+ * and, when it was given PIYASA_TOKEN_KEY, the token key as fd 4.
  * SIGTERM: stop leasing, finish what it holds, exit 0. SIGHUP: reload the
  * config in place (limits, providers) and forget cached bots. */
 #include "common/backoff.h"
@@ -41,7 +42,8 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: worker --index I --count N [--config FILE] [--shm-fd FD]\n"
+	fprintf(f, "usage: worker --index I --count N [--config FILE] [--shm-fd FD] "
+		   "[--token-key-fd FD]\n"
 		   "       worker --reshard N [--config FILE]\n"
 		   "       worker --version\n");
 }
@@ -502,7 +504,7 @@ static int attach_shm(struct wk *w, int fd, char *err, size_t el)
 }
 
 struct args {
-	int index, count, shm_fd, reshard;
+	int index, count, shm_fd, key_fd, reshard;
 	const char *config;
 };
 
@@ -512,19 +514,21 @@ static int parse_args(int argc, char **argv, struct args *a)
 					      { "count", required_argument, NULL, 'n' },
 					      { "config", required_argument, NULL, 'c' },
 					      { "shm-fd", required_argument, NULL, 's' },
+					      { "token-key-fd", required_argument, NULL, 'k' },
 					      { "reshard", required_argument, NULL, 'r' },
 					      { "help", no_argument, NULL, 'h' },
 					      { "version", no_argument, NULL, 'V' },
 					      { NULL, 0, NULL, 0 } };
 	int c;
 
-	*a = (struct args){ -1, 0, -1, 0, NULL };
+	*a = (struct args){ -1, 0, -1, -1, 0, NULL };
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i': a->index = atoi(optarg); break;
 		case 'n': a->count = atoi(optarg); break;
 		case 'c': a->config = optarg; break;
 		case 's': a->shm_fd = atoi(optarg); break;
+		case 'k': a->key_fd = atoi(optarg); break;
 		case 'r': a->reshard = atoi(optarg); break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("piyasa worker " PIYASA_VERSION "\n"); exit(0);
@@ -540,13 +544,26 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
+/* The supervisor's descriptor (tok_env_to_fd) when it gave one, else the
+ * environment, token_key_file or the systemd credential (tok_key_load). */
+static int load_key(struct wk *w, int key_fd, char *err, size_t el)
+{
+	int rc;
+
+	if (key_fd < 0)
+		return tok_key_load(w->token_key, w->cfg.token_key_file, err, el);
+	rc = tok_key_from_fd(w->token_key, key_fd, err, el);
+	close(key_fd);
+	return rc;
+}
+
 static int run(struct wk *w, const struct args *a)
 {
 	char err[512] = "";
 
 	if (attach_shm(w, a->shm_fd, err, sizeof err) < 0 ||
-	    tok_key_load(w->token_key, w->cfg.token_key_file, err, sizeof err) < 0 ||
-	    start_clients(w, err, sizeof err) < 0 || start_chat(w) < 0) {
+	    load_key(w, a->key_fd, err, sizeof err) < 0 || start_clients(w, err, sizeof err) < 0 ||
+	    start_chat(w) < 0) {
 		if (!*err)
 			snprintf(err, sizeof err, "out of memory");
 		log_error("cannot start: %s", err);

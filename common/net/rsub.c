@@ -69,7 +69,11 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv)
 	if (!rep || s->closing)
 		return;
 	if (rep->type == REDIS_REPLY_ERROR) {
-		log_warn("%s notices: redis refused SUBSCRIBE: %s", s->channel, rep->str);
+		if (!s->warned++)
+			log_warn("%s notices: redis refused SUBSCRIBE: %s", s->channel, rep->str);
+		/* NOAUTH after a refused AUTH, say: connect again later rather than
+		 * stay connected and deaf. */
+		redisAsyncDisconnect(ac);
 		return;
 	}
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
@@ -97,7 +101,9 @@ static void on_connected(const redisAsyncContext *ac, int status)
 		return;
 	}
 	s->connected = 1;
-	if (*s->url.password)
+	if (*s->url.user)
+		redisAsyncCommand(s->ac, NULL, NULL, "AUTH %s %s", s->url.user, s->url.password);
+	else if (*s->url.password)
 		redisAsyncCommand(s->ac, NULL, NULL, "AUTH %s", s->url.password);
 	redisAsyncCommand(s->ac, on_sub_reply, s, "SUBSCRIBE %s", s->channel);
 }

@@ -1,6 +1,8 @@
 /* itest: see itest.h. */
 #include "tests/integration/itest.h"
 
+#include "common/rurl.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -76,7 +78,7 @@ static int admin_exec(const char *sql)
 void itest_env_setup(void)
 {
 	const char *pg = getenv("PIYASA_PG_PORT"), *rd = getenv("PIYASA_REDIS_PORT");
-	char sql[128], url[128], *ctl;
+	char sql[128], url[256], *ctl;
 	int pid = (int)getpid();
 
 	pg = pg && *pg ? pg : "25432";
@@ -85,7 +87,11 @@ void itest_env_setup(void)
 	snprintf(admin_url, sizeof admin_url, "postgresql://postgres@127.0.0.1:%s/postgres", pg);
 	snprintf(db_url, sizeof db_url, "postgresql://postgres@127.0.0.1:%s/%s", pg, db_name);
 	snprintf(prefix, sizeof prefix, "it%d", pid);
-	snprintf(url, sizeof url, "redis://127.0.0.1:%s", rd);
+	/* scripts/test exports the URL with the password of the test Redis. */
+	if (getenv("PIYASA_REDIS_URL"))
+		snprintf(url, sizeof url, "%s", getenv("PIYASA_REDIS_URL"));
+	else
+		snprintf(url, sizeof url, "redis://127.0.0.1:%s", rd);
 	fake_port = 11000 + (pid % 6000) * 2; /* below the ephemeral range */
 	http_port = fake_port + 1;
 	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", db_name);
@@ -104,7 +110,7 @@ void itest_env_setup(void)
 	setenv("PIYASA_HTTP_PORT", url, 1);
 	/* The fake has no limits; tests of pacing switch it back on. */
 	setenv("PIYASA_TELEGRAM_PACING", "off", 1);
-	if (!getenv("PIYASA_TOKEN_KEY"))
+	if (!getenv("PIYASA_TOKEN_KEY") && !getenv("PIYASA_TOKEN_KEY_FILE"))
 		setenv("PIYASA_TOKEN_KEY",
 		       "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 1);
 	ctl = itest_bin("piyasactl");
@@ -120,9 +126,8 @@ void itest_env_teardown(void)
 
 	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db_name);
 	admin_exec(sql);
-	redisContext *c =
-		redisConnect("127.0.0.1", atoi(strrchr(getenv("PIYASA_REDIS_URL"), ':') + 1));
-	if (c && !c->err) {
+	redisContext *c = itest_redis_connect(5000);
+	if (c) {
 		redisReply *r = redisCommand(
 			c, "EVAL %s 0 %s*",
 			"local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) n = n + 1 end return n",
@@ -131,6 +136,39 @@ void itest_env_teardown(void)
 	}
 	if (c)
 		redisFree(c);
+}
+
+redisContext *itest_redis_connect(int timeout_ms)
+{
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	const char *env = getenv("PIYASA_REDIS_URL");
+	struct rurl u;
+	redisContext *c;
+	redisReply *r = NULL;
+	char err[128];
+
+	if (rurl_parse(&u, env ? env : "redis://127.0.0.1:26379", err, sizeof err) < 0) {
+		fprintf(stderr, "itest: %s\n", err);
+		return NULL;
+	}
+	c = redisConnectWithTimeout(u.host, u.port, tv);
+	if (!c || c->err)
+		goto fail;
+	redisSetTimeout(c, tv);
+	if (*u.password) {
+		r = *u.user ? redisCommand(c, "AUTH %s %s", u.user, u.password)
+			    : redisCommand(c, "AUTH %s", u.password);
+		if (!r || r->type == REDIS_REPLY_ERROR)
+			goto fail;
+		freeReplyObject(r);
+	}
+	return c;
+fail:
+	if (r)
+		freeReplyObject(r);
+	if (c)
+		redisFree(c);
+	return NULL;
 }
 
 pid_t itest_spawn(const char *const argv[], const char *logfile)
@@ -439,17 +477,13 @@ int itest_pg_exec(const char *sql)
 
 long long itest_redis_int(const char *fmt, ...)
 {
-	const char *url = getenv("PIYASA_REDIS_URL");
-	redisContext *c = redisConnect("127.0.0.1", atoi(strrchr(url, ':') + 1));
+	redisContext *c = itest_redis_connect(5000);
 	redisReply *r;
 	long long v = -1;
 	va_list ap;
 
-	if (!c || c->err) {
-		if (c)
-			redisFree(c);
+	if (!c)
 		return -1;
-	}
 	va_start(ap, fmt);
 	r = redisvCommand(c, fmt, ap);
 	va_end(ap);
@@ -471,15 +505,12 @@ static int redis_port(void)
 
 static int redis_answers(void)
 {
-	struct timeval tv = { 0, 300000 };
-	redisContext *c = redisConnectWithTimeout("127.0.0.1", redis_port(), tv);
+	redisContext *c = itest_redis_connect(300);
 	redisReply *r = NULL;
 	int ok;
 
-	if (c && !c->err) {
-		redisSetTimeout(c, tv);
+	if (c)
 		r = redisCommand(c, "PING");
-	}
 	ok = r && r->type == REDIS_REPLY_STATUS;
 	if (r)
 		freeReplyObject(r);

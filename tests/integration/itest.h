@@ -7,6 +7,7 @@
 #ifndef PIYASA_ITEST_H
 #define PIYASA_ITEST_H
 
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -56,6 +57,10 @@ long long itest_pg_int(const char *sql);
 int itest_pg_exec(const char *sql);
 /* First column of the first row as text, malloc'd; NULL when NULL or on error. */
 char *itest_pg_text(const char *sql);
+/* A connection to the test's Redis (PIYASA_REDIS_URL, authenticated with its
+ * user and password), commands timing out after timeout_ms; NULL when it
+ * cannot connect or the password is refused. */
+redisContext *itest_redis_connect(int timeout_ms);
 /* Redis command on the test's server; integer result or -1. */
 long long itest_redis_int(const char *fmt, ...);
 

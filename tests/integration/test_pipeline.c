@@ -36,12 +36,11 @@ static void teardown(void)
 /* A subscriber to the chat notices (P:chats), connected before the run. */
 static redisContext *notices_subscribe(void)
 {
-	const char *url = getenv("PIYASA_REDIS_URL");
 	char channel[64];
-	redisContext *c = redisConnect("127.0.0.1", atoi(strrchr(url, ':') + 1));
+	redisContext *c = itest_redis_connect(5000);
 	redisReply *r;
 
-	ck_assert_msg(c && !c->err, "redis: %s", c ? c->errstr : "?");
+	ck_assert_msg(c != NULL, "no connection to the test Redis");
 	snprintf(channel, sizeof channel, "%s:chats", getenv("PIYASA_REDIS_PREFIX"));
 	r = redisCommand(c, "SUBSCRIBE %s", channel);
 	ck_assert_ptr_nonnull(r);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -87,7 +88,9 @@ static inline int rtest_ping(int port)
 	struct timeval tv = { 0, 200000 };
 	redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
 	redisReply *r = c && !c->err ? redisCommand(c, "PING") : NULL;
-	int ok = r && r->type == REDIS_REPLY_STATUS;
+	/* A server that asks a password answers NOAUTH: it is up. */
+	int ok = r && (r->type == REDIS_REPLY_STATUS ||
+		       (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0));
 
 	if (r)
 		freeReplyObject(r);
@@ -96,8 +99,9 @@ static inline int rtest_ping(int port)
 	return ok;
 }
 
-/* redis-server on port, answering PING when this returns. */
-static inline pid_t rtest_redis_start(int port)
+/* redis-server on port, answering PING when this returns; asking password pass
+ * (requirepass) unless it is NULL. */
+static inline pid_t rtest_redis_start_auth(int port, const char *pass)
 {
 	char p[16];
 	pid_t pid;
@@ -111,13 +115,42 @@ static inline pid_t rtest_redis_start(int port)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(null, 1);
 		dup2(null, 2);
-		execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save",
-		       "", "--appendonly", "no", "--dir", "/tmp", "--daemonize", "no", (char *)NULL);
+		/* The password on argv is this private test server's only. */
+		if (pass)
+			execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1",
+			       "--save", "", "--appendonly", "no", "--dir", "/tmp", "--daemonize",
+			       "no", "--requirepass", pass, (char *)NULL);
+		else
+			execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1",
+			       "--save", "", "--appendonly", "no", "--dir", "/tmp", "--daemonize",
+			       "no", (char *)NULL);
 		_exit(127);
 	}
 	for (int64_t end = rtest_now_ms() + 10000; !rtest_ping(port); usleep(20000))
 		ck_assert_msg(rtest_now_ms() < end, "redis-server on port %d did not start", port);
 	return pid;
+}
+
+static inline pid_t rtest_redis_start(int port)
+{
+	return rtest_redis_start_auth(port, NULL);
+}
+
+/* On the server of port (password pass), an ACL user with password upass and
+ * every right, as an operator would make one for piyasa. */
+static inline void rtest_acl_user(int port, const char *pass, const char *user, const char *upass)
+{
+	redisContext *c = redisConnect("127.0.0.1", port);
+	redisReply *r;
+
+	ck_assert(c && !c->err);
+	r = redisCommand(c, "AUTH %s", pass);
+	ck_assert(r && r->type == REDIS_REPLY_STATUS);
+	freeReplyObject(r);
+	r = redisCommand(c, "ACL SETUSER %s on >%s ~* &* +@all", user, upass);
+	ck_assert_msg(r && r->type == REDIS_REPLY_STATUS, "ACL SETUSER: %s", r ? r->str : "?");
+	freeReplyObject(r);
+	redisFree(c);
 }
 
 /* Kill it (the port refuses connects from now on) and reap it. */

@@ -189,6 +189,15 @@ START_TEST(redis_urls)
 	ck_assert_int_eq(u.db, 3);
 	ck_assert_int_eq(rurl_parse(&u, "redis://default:p:w@h", err, sizeof err), 0);
 	ck_assert_str_eq(u.password, "p:w");
+	ck_assert_str_eq(u.user, "default");
+	/* An ACL user goes with its password (AUTH user password); both decoded. */
+	ck_assert_int_eq(rurl_parse(&u, "redis://pi%79asa:s%3Acret@127.0.0.1:26379", err, sizeof err),
+			 0);
+	ck_assert_str_eq(u.user, "piyasa");
+	ck_assert_str_eq(u.password, "s:cret");
+	ck_assert_int_eq(rurl_parse(&u, "redis://piyasa@h", err, sizeof err), -1);
+	ck_assert_int_eq(rurl_parse(&u, "redis://:pw@h", err, sizeof err), 0);
+	ck_assert_str_eq(u.user, "");
 	ck_assert_int_eq(rurl_parse(&u, "redis://[::1]:6380", err, sizeof err), 0);
 	ck_assert_str_eq(u.host, "::1");
 	ck_assert_int_eq(u.port, 6380);

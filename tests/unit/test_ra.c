@@ -229,6 +229,41 @@ START_TEST(a_connect_without_answer_times_out)
 }
 END_TEST
 
+/* A Redis that asks a password (issue 19, item 1): the link comes up with the
+ * URL's password, or an ACL user and its password (AUTH user password), and
+ * never with a wrong one (the handshake's error drops the connection). */
+START_TEST(authenticates_with_the_urls_user_and_password)
+{
+	const char *urls[] = { "redis://:s3cret@127.0.0.1:%d", "redis://piyasa:u%%2Dpass@127.0.0.1:%d",
+			       "redis://:wrong@127.0.0.1:%d", "redis://piyasa:wrong@127.0.0.1:%d" };
+	int port = rtest_free_port();
+	pid_t rs = rtest_redis_start_auth(port, "s3cret");
+
+	rtest_acl_user(port, "s3cret", "piyasa", "u-pass");
+	for (int i = 0; i < 4; i++) {
+		uv_loop_t loop;
+		struct link l = { 0 };
+		char url[128], err[128];
+		struct ra *r;
+
+		uv_loop_init(&loop);
+		snprintf(url, sizeof url, urls[i], port);
+		r = ra_new(&loop, url, 1000, on_state, &l, err, sizeof err);
+		ck_assert_msg(r != NULL, "ra_new: %s", err);
+		if (i < 2) {
+			ck_assert_msg(time_to_up(&loop, &l, 3000) >= 0, "not up with %s", url);
+			ping(&loop, r);
+		} else {
+			rtest_run_for(&loop, 1500);
+			ck_assert_msg(l.ups == 0, "up with a wrong password (%s)", url);
+		}
+		ra_free(r);
+		rtest_close_loop(&loop);
+	}
+	rtest_redis_kill(rs);
+}
+END_TEST
+
 static Suite *ra_suite(void)
 {
 	Suite *s = suite_create("ra");
@@ -239,6 +274,7 @@ static Suite *ra_suite(void)
 	tcase_add_test(tc, reconnects_after_an_outage);
 	tcase_add_test(tc, recovers_from_a_hung_redis);
 	tcase_add_test(tc, a_connect_without_answer_times_out);
+	tcase_add_test(tc, authenticates_with_the_urls_user_and_password);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -143,6 +143,65 @@ START_TEST(a_connect_without_answer_times_out)
 }
 END_TEST
 
+/* Connections the server of port (password pass) has accepted so far. */
+static long long connections(int port, const char *pass)
+{
+	redisContext *c = redisConnect("127.0.0.1", port);
+	redisReply *r;
+	const char *p;
+	long long n = -1;
+
+	ck_assert(c && !c->err);
+	freeReplyObject(redisCommand(c, "AUTH %s", pass));
+	r = redisCommand(c, "INFO stats");
+	if (r && r->type == REDIS_REPLY_STRING && (p = strstr(r->str, "total_connections_received:")))
+		n = atoll(p + strlen("total_connections_received:"));
+	freeReplyObject(r);
+	redisFree(c);
+	return n;
+}
+
+/* A Redis that asks a password: subscribed with the URL's password or an ACL
+ * user's (AUTH user password); with a wrong one, never subscribed, and the
+ * refusal drops the connection: it is tried again later (as after an outage),
+ * not left connected and deaf. */
+START_TEST(authenticates_with_the_urls_user_and_password)
+{
+	const char *urls[] = { "redis://:s3cret@127.0.0.1:%d", "redis://piyasa:u-pass@127.0.0.1:%d",
+			       "redis://:wrong@127.0.0.1:%d" };
+	int port = rtest_free_port();
+	pid_t rs = rtest_redis_start_auth(port, "s3cret");
+
+	rtest_acl_user(port, "s3cret", "piyasa", "u-pass");
+	for (int i = 0; i < 3; i++) {
+		uv_loop_t loop;
+		struct sub s = { 0 };
+		char url[128], err[128];
+		struct rsub *r;
+
+		uv_loop_init(&loop);
+		snprintf(url, sizeof url, urls[i], port);
+		r = rsub_new(&loop, url, CHANNEL, on_notice, &s, err, sizeof err);
+		ck_assert_msg(r != NULL, "rsub_new: %s", err);
+		if (i < 2)
+			ck_assert_msg(time_to_subscribed(&loop, &s, 1, 3000) >= 0,
+				      "not subscribed with %s", url);
+		else {
+			long long before = connections(port, "s3cret");
+
+			ck_assert_msg(time_to_subscribed(&loop, &s, 1, 7000) < 0,
+				      "subscribed with a wrong password");
+			/* a retry every 2 s or so, and ours; staying connected and
+			 * deaf would show 1 or 2 */
+			ck_assert_int_ge(connections(port, "s3cret") - before, 3);
+		}
+		rsub_free(r);
+		rtest_close_loop(&loop);
+	}
+	rtest_redis_kill(rs);
+}
+END_TEST
+
 static Suite *rsub_suite(void)
 {
 	Suite *s = suite_create("rsub");
@@ -151,6 +210,7 @@ static Suite *rsub_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, resubscribes_after_an_outage);
 	tcase_add_test(tc, a_connect_without_answer_times_out);
+	tcase_add_test(tc, authenticates_with_the_urls_user_and_password);
 	suite_add_tcase(s, tc);
 	return s;
 }
