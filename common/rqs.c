@@ -62,9 +62,10 @@ static int load_scripts(struct rqs *r, char *err, size_t el)
 	return 0;
 }
 
-static int run_simple(struct rqs *r, char *err, size_t el, const char *fmt, const char *arg)
+static int run_simple(struct rqs *r, char *err, size_t el, const char *fmt, const char *arg,
+		      const char *arg2)
 {
-	redisReply *rep = redisCommand(r->c, fmt, arg);
+	redisReply *rep = redisCommand(r->c, fmt, arg, arg2);
 	int rc = reply_err(r->c, rep, "handshake", err, el);
 
 	freeReplyObject(rep);
@@ -96,8 +97,10 @@ struct rqs *rqs_connect(const char *url, const char *prefix, int fallback_count,
 	}
 	redisSetTimeout(r->c, tv);
 	snprintf(db, sizeof db, "%d", u.db);
-	if ((*u.password && run_simple(r, err, el, "AUTH %s", u.password) < 0) ||
-	    (u.db && run_simple(r, err, el, "SELECT %s", db) < 0) || load_scripts(r, err, el) < 0) {
+	if ((*u.user && run_simple(r, err, el, "AUTH %s %s", u.user, u.password) < 0) ||
+	    (!*u.user && *u.password && run_simple(r, err, el, "AUTH %s", u.password, NULL) < 0) ||
+	    (u.db && run_simple(r, err, el, "SELECT %s", db, NULL) < 0) ||
+	    load_scripts(r, err, el) < 0) {
 		rqs_free(r);
 		return NULL;
 	}

@@ -52,8 +52,8 @@ static int stray_at(const char *authority)
 
 static int absent(CURLUcode rc)
 {
-	return rc == CURLUE_NO_HOST || rc == CURLUE_NO_PASSWORD || rc == CURLUE_NO_PORT ||
-	       rc == CURLUE_NO_QUERY || rc == CURLUE_NO_FRAGMENT;
+	return rc == CURLUE_NO_HOST || rc == CURLUE_NO_USER || rc == CURLUE_NO_PASSWORD ||
+	       rc == CURLUE_NO_PORT || rc == CURLUE_NO_QUERY || rc == CURLUE_NO_FRAGMENT;
 }
 
 /* Part what of h into out (n bytes): 0; 1 when the URL has none; -1 when it
@@ -99,8 +99,12 @@ static int read_parts(struct rurl *u, CURLU *h, char *err, size_t el)
 
 	if (get_host(h, u->host, sizeof u->host) < 0)
 		return fail(err, el, "missing or long host");
+	if (get_part(h, CURLUPART_USER, CURLU_URLDECODE, u->user, sizeof u->user) < 0)
+		return fail(err, el, "user too long or not decodable");
 	if (get_part(h, CURLUPART_PASSWORD, CURLU_URLDECODE, u->password, sizeof u->password) < 0)
 		return fail(err, el, "password too long or not decodable");
+	if (*u->user && !*u->password)
+		return fail(err, el, "a user needs a password (redis://user:password@host)");
 	if (get_part(h, CURLUPART_PORT, 0, port, sizeof port) == 0 &&
 	    ((u->port = atoi(port)) <= 0 || u->port > 65535))
 		return fail(err, el, "bad port");
@@ -124,6 +128,13 @@ int rurl_parse(struct rurl *u, const char *url, char *err, size_t el)
 	u->port = 6379;
 	if (strncmp(url, "unix://", 7) == 0)
 		return parse_unix(u, url + 7, err, el);
+	if (strncmp(url, "rediss://", 9) == 0) {
+		snprintf(err, el,
+			 "redis url: rediss:// (TLS) is not supported: piyasa's Redis client is "
+			 "built without TLS; use redis:// on a private network or a local TLS "
+			 "tunnel");
+		return -1;
+	}
 	if (strncmp(url, "redis://", 8)) {
 		snprintf(err, el, "redis url must start with redis:// or unix://");
 		return -1;

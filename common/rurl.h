@@ -1,8 +1,10 @@
 /* rurl: parse a Redis URL: redis://[[user]:password@]host[:port][/db] or
  * unix:///path/to.sock[?db=N]. The password is percent-decoded, so a character
  * that means something in a URL is written encoded ('@' as %40, '/' as %2F); an
- * unencoded '@' in it is refused, never guessed at. The user is ignored. An
- * IPv6 host is written in brackets ([::1]) and given without them. */
+ * unencoded '@' in it is refused, never guessed at. A user (Redis 6 ACL) is
+ * percent-decoded the same way and sent with AUTH user password. An IPv6 host
+ * is written in brackets ([::1]) and given without them. rediss:// is refused
+ * with its reason: the hiredis client is built without TLS. */
 #ifndef PIYASA_RURL_H
 #define PIYASA_RURL_H
 
@@ -12,6 +14,7 @@ struct rurl {
 	char host[128]; /* "" for a unix socket */
 	int port;
 	char path[128]; /* unix socket path */
+	char user[128]; /* "" when none: AUTH password alone */
 	char password[128];
 	int db;
 };

@@ -353,7 +353,10 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		return;
 	}
 	r->connect_deadline = 0; /* the handshake's commands have deadlines of their own */
-	if (*r->url.password) {
+	if (*r->url.user) {
+		const char *av[] = { "AUTH", r->url.user, r->url.password };
+		send_plain(r, on_handshake, r, 0, 3, av);
+	} else if (*r->url.password) {
 		const char *av[] = { "AUTH", r->url.password };
 		send_plain(r, on_handshake, r, 0, 2, av);
 	}

@@ -97,7 +97,9 @@ static void on_connected(const redisAsyncContext *ac, int status)
 		return;
 	}
 	s->connected = 1;
-	if (*s->url.password)
+	if (*s->url.user)
+		redisAsyncCommand(s->ac, NULL, NULL, "AUTH %s %s", s->url.user, s->url.password);
+	else if (*s->url.password)
 		redisAsyncCommand(s->ac, NULL, NULL, "AUTH %s", s->url.password);
 	redisAsyncCommand(s->ac, on_sub_reply, s, "SUBSCRIBE %s", s->channel);
 }
