@@ -68,7 +68,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 .SECONDARY:
-.PHONY: all build asan release fuzz fuzz-build tests test test-unit test-integration check-includes demo install clean bench man
+.PHONY: all build asan release fuzz fuzz-build tests test test-unit test-integration check-includes demo install clean bench man programs
 all: release
 
 release:
@@ -174,7 +174,12 @@ COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 INSTALL_DOCS  := $(filter-out docs/HACKING.md docs/FAKEAPI.md,$(wildcard docs/*.md))
 R := build/release
 
-install: release
+# What is installed, built without the tests (the .deb's build: debian/rules).
+programs:
+	@$(MAKE) --no-print-directory MODE=release $(R)/bin/supervisor $(R)/bin/worker \
+		$(R)/bin/piyasactl $(MAN_SRC:docs/man/%.scd=$(R)/man/%)
+
+install: programs
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \

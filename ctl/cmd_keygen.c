@@ -1,4 +1,4 @@
-/* cmd_keygen: `piyasactl keygen [--output FILE]`: a new token key, written once.
+/* cmd_keygen: `piyasactl keygen [FILE]`: a new token key, written once.
  * The file is created with O_EXCL and mode 0600, so an existing key (which the
  * stored tokens need) is never replaced and the key is never readable by
  * others, not even for a moment. */
@@ -14,17 +14,15 @@
 int cmd_keygen(struct ctl *c, int argc, char **argv)
 {
 	const char *out = NULL;
-	const struct ctl_opt opts[] = { { "output", &out, NULL }, { NULL, NULL, NULL } };
 	unsigned char key[TOK_KEY_BYTES];
 	char hex[TOK_KEY_BYTES * 2 + 2], *pos[1];
 	int np, rc, fd;
 	ssize_t w;
 
 	(void)c;
-	if ((rc = ctl_opts("keygen", argc - 1, argv + 1, opts, pos, 0, &np)) != 0)
+	if ((rc = ctl_opts("keygen", argc - 1, argv + 1, NULL, pos, 1, &np)) != 0)
 		return rc;
-	if (!out)
-		out = "/etc/piyasa/token_key";
+	out = np ? pos[0] : "/etc/piyasa/token_key";
 	if (sodium_init() < 0)
 		return ctl_fail("libsodium failed to initialise");
 	if ((fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {

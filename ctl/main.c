@@ -95,7 +95,7 @@ static const struct command commands[] = {
 	  "  SIGTTIN or SIGTTOU a worker at a time and waits for N workers running.\n"
 	  "  status prints the workers (index, pid, state, restarts, up).\n" },
 	{ "keygen", cmd_keygen, "write a new token key (64 hex digits) to a file",
-	  "usage: piyasactl keygen [--output FILE]\n"
+	  "usage: piyasactl keygen [FILE]\n"
 	  "  Writes a new random key to FILE (default /etc/piyasa/token_key), mode 0600,\n"
 	  "  and refuses to overwrite one: the bots' tokens are sealed with it, a new\n"
 	  "  key would lose them all. The unit hands the file over as the credential\n"

@@ -10,8 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MASK "****"
+/* LoadCredential=token_key:... in systemd/piyasa.service.in */
+#define CFGCHECK_UNIT_KEY "/etc/piyasa/token_key"
 
 /* An http(s) URL with a host, as libcurl will read it: 0 or -1 with err. */
 static int check_http(const char *key, const char *url, char *err, size_t n)
@@ -105,8 +108,13 @@ int cfgcheck_run(const struct cfg *c, char *err, size_t n)
 		if (check_http(name, c->providers[i].base_url, err, n) < 0)
 			return -1;
 	}
-	/* The key the workers will load, from the same places (tok.h). */
+	/* The key the workers will load, from the same places (tok.h). Run by
+	 * hand (as root, no credential directory), the file the unit hands over
+	 * with LoadCredential= is the one that matters. */
 	r = tok_key_load(key, c->token_key_file, why, sizeof why);
+	if (r < 0 && !*c->token_key_file && !getenv("PIYASA_TOKEN_KEY") &&
+	    !getenv("CREDENTIALS_DIRECTORY") && access(CFGCHECK_UNIT_KEY, F_OK) == 0)
+		r = tok_key_load(key, CFGCHECK_UNIT_KEY, why, sizeof why);
 	sodium_memzero(key, sizeof key);
 	if (r < 0) {
 		snprintf(err, n, "token key: %s", why);
