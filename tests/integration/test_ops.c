@@ -69,6 +69,11 @@ static char *sh(int *status, const char *fmt, ...)
 	return out;
 }
 
+/* The test's environment names its own services, and would win over the file. */
+#define FILE_ONLY                                                                    \
+	"env -u PIYASA_REDIS_URL -u PIYASA_DATABASE_URL -u PIYASA_TELEGRAM_API_URL " \
+	"-u PIYASA_LLM_BASE_URL -u PIYASA_LLM_API_KEY "
+
 static const char *bin(void)
 {
 	const char *b = getenv("PIYASA_BIN_DIR");
@@ -99,7 +104,7 @@ START_TEST(check_refuses_what_workers_refuse)
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		write_conf(bad[i][0]);
-		out = sh(&st, "%s/supervisor -t --config %s 2>&1", bin(), conf);
+		out = sh(&st, FILE_ONLY "%s/supervisor -t --config %s 2>&1", bin(), conf);
 		ck_assert_msg(st == 1, "-t passed %s: %s", bad[i][0], out);
 		ck_assert_msg(strstr(out, bad[i][1]) && strstr(out, "test failed"),
 			      "-t on %s said: %s", bad[i][0], out);
@@ -115,10 +120,10 @@ START_TEST(check_refuses_what_workers_refuse)
 	/* A good file passes, and -T prints it with its secrets masked. */
 	write_conf("redis_url = redis://app:hunter2@[::1]:6379/1\n"
 		   "[provider p]\nbase_url = http://127.0.0.1:1/v1\nmodel = m\napi_key = sk-hunter3\n");
-	out = sh(&st, "%s/supervisor -t --config %s 2>&1", bin(), conf);
+	out = sh(&st, FILE_ONLY "%s/supervisor -t --config %s 2>&1", bin(), conf);
 	ck_assert_msg(st == 0 && strstr(out, "is ok"), "%s", out);
 	free(out);
-	out = sh(&st, "%s/supervisor -T --config %s 2>&1", bin(), conf);
+	out = sh(&st, FILE_ONLY "%s/supervisor -T --config %s 2>&1", bin(), conf);
 	ck_assert_msg(st == 0, "%s", out);
 	ck_assert_msg(!strstr(out, "hunter"), "-T printed a secret: %s", out);
 	ck_assert_msg(strstr(out, "redis_url = redis://app:****@[::1]:6379/1\n") &&

@@ -18,7 +18,7 @@ START_TEST(deb_builds_installs_checks_purges)
 	int rc;
 
 	ck_assert_msg(geteuid() == 0, "scripts/check-package installs the package: run as root");
-	rc = system("bash scripts/check-package 2>&1 | sed 's/^/   /'; exit ${PIPESTATUS[0]}");
+	rc = system("bash scripts/check-package");
 	ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
 		      "scripts/check-package failed (its output is above)");
 }
