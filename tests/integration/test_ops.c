@@ -251,6 +251,25 @@ START_TEST(fleet_status_reload_resize)
 	ck_assert_msg(st == 0 && strstr(out, "WORKER") && strstr(out, "running, 1 workers"), "%s", out);
 	free(out);
 
+	/* A live scrape passes promtool's checks (names, types, HELP, units), and
+	 * has the process_* series of the supervisor and the worker. */
+	out = sh(&st,
+		 "curl -sf http://127.0.0.1:%d/metrics > /tmp/itest-ops-%d.prom && "
+		 "promtool check metrics < /tmp/itest-ops-%d.prom 2>&1",
+		 itest_http_port(), (int)getpid(), (int)getpid());
+	ck_assert_msg(st == 0, "promtool check metrics: %s", out);
+	free(out);
+	out = sh(&st,
+		 "grep -E '^process_(resident_memory_bytes|open_fds|cpu_seconds_total|"
+		 "start_time_seconds)\\{process=\"(supervisor|worker)' /tmp/itest-ops-%d.prom; "
+		 "rm -f /tmp/itest-ops-%d.prom",
+		 (int)getpid(), (int)getpid());
+	ck_assert_msg(strstr(out, "process_resident_memory_bytes{process=\"supervisor\"}") &&
+			      strstr(out, "process_open_fds{process=\"worker\",worker=\"0\"}") &&
+			      strstr(out, "process_start_time_seconds{process=\"worker\",worker=\"0\"}"),
+		      "%s", out);
+	free(out);
+
 	out = sh(&st, "%s/piyasactl fleet reload 2>&1", bin());
 	ck_assert_msg(st == 0 && strstr(out, "configuration reloaded"), "%s", out);
 	free(out);
