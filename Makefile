@@ -171,6 +171,7 @@ UNITDIR       ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR   ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR   ?= $(PREFIX)/lib/tmpfiles.d
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+CATALOGDIR    ?= $(PREFIX)/lib/systemd/catalog
 INSTALL_DOCS  := $(filter-out docs/HACKING.md docs/FAKEAPI.md,$(wildcard docs/*.md))
 R := build/release
 
@@ -183,7 +184,8 @@ install: programs
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
-		$(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(SYSCONFDIR)/piyasa
+		$(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(CATALOGDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/piyasa
 	install -m 0755 $(R)/bin/supervisor $(DESTDIR)$(SBINDIR)/supervisor
 	install -m 0755 $(R)/bin/piyasactl $(DESTDIR)$(BINDIR)/piyasactl
 	install -m 0755 $(R)/bin/worker $(DESTDIR)$(LIBEXECDIR)/worker
@@ -197,6 +199,7 @@ install: programs
 	install -m 0644 systemd/piyasa.sysusers $(DESTDIR)$(SYSUSERSDIR)/piyasa.conf
 	install -m 0644 systemd/piyasa.tmpfiles $(DESTDIR)$(TMPFILESDIR)/piyasa.conf
 	install -m 0644 contrib/bash-completion/piyasactl $(DESTDIR)$(COMPLETIONDIR)/piyasactl
+	install -m 0644 systemd/piyasa.catalog $(DESTDIR)$(CATALOGDIR)/piyasa.catalog
 	test -e $(DESTDIR)$(SYSCONFDIR)/piyasa/piyasa.conf || \
 		install -m 0640 config/piyasa.conf $(DESTDIR)$(SYSCONFDIR)/piyasa/piyasa.conf
 
