@@ -193,9 +193,13 @@ install: programs
 	install -m 0644 $(R)/man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 $(R)/man/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
-	sed -e 's|@sbindir@|$(SBINDIR)|g' -e 's|@docdir@|$(DOCDIR)|g' systemd/piyasa.service.in \
-		> $(DESTDIR)$(UNITDIR)/piyasa.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/piyasa.service
+	for u in piyasa piyasa-backup; do \
+		sed -e 's|@sbindir@|$(SBINDIR)|g' -e 's|@bindir@|$(BINDIR)|g' \
+			-e 's|@docdir@|$(DOCDIR)|g' systemd/$$u.service.in \
+			> $(DESTDIR)$(UNITDIR)/$$u.service && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
+	done
+	install -m 0644 systemd/piyasa-backup.timer $(DESTDIR)$(UNITDIR)/piyasa-backup.timer
 	install -m 0644 systemd/piyasa.sysusers $(DESTDIR)$(SYSUSERSDIR)/piyasa.conf
 	install -m 0644 systemd/piyasa.tmpfiles $(DESTDIR)$(TMPFILESDIR)/piyasa.conf
 	install -m 0644 contrib/bash-completion/piyasactl $(DESTDIR)$(COMPLETIONDIR)/piyasactl

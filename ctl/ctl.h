@@ -166,6 +166,9 @@ int cmd_settings(struct ctl *c, int argc, char **argv);
 int cmd_tail(struct ctl *c, int argc, char **argv);
 int cmd_fleet(struct ctl *c, int argc, char **argv);
 int cmd_keygen(struct ctl *c, int argc, char **argv);
+int cmd_backup(struct ctl *c, int argc, char **argv);
+int cmd_restore(struct ctl *c, int argc, char **argv);
+int cmd_prune(struct ctl *c, int argc, char **argv);
 
 /* Load the token key once (c->key). 0 or -1 with err. */
 int ctl_token_key(struct ctl *c, char *err, size_t errlen);

@@ -100,6 +100,24 @@ static const struct command commands[] = {
 	  "  and refuses to overwrite one: the bots' tokens are sealed with it, a new\n"
 	  "  key would lose them all. The unit hands the file over as the credential\n"
 	  "  token_key.\n" },
+	{ "backup", cmd_backup, "dump the database (pg_dump) and keep 7 daily, 4 weekly, 12 monthly",
+	  "usage: piyasactl backup [--dir DIR] [--keep-daily N] [--keep-weekly N]\n"
+	  "                        [--keep-monthly N]\n"
+	  "  Writes DIR/piyasa-YYYYmmddTHHMMSSZ.dump (pg_dump, custom format; default DIR\n"
+	  "  /var/lib/piyasa/backups), then keeps the newest backup of each of the last 7\n"
+	  "  days, 4 weeks and 12 months and removes the others. Redis is not dumped: it\n"
+	  "  holds queues the fleet rebuilds (docs/OPERATIONS.md). Safe under load.\n" },
+	{ "restore", cmd_restore, "restore the database from a backup (pg_restore)",
+	  "usage: piyasactl restore [--force] FILE\n"
+	  "  Replaces the database's tables with the backup's, in one transaction (a\n"
+	  "  failure changes nothing). Refuses while a supervisor answers on its HTTP\n"
+	  "  port: stop the fleet first (--force skips the check).\n" },
+	{ "prune", cmd_prune, "delete old messages and dead letters (the retention settings)",
+	  "usage: piyasactl prune [--batch N]\n"
+	  "  Deletes messages older than the setting messages_retention_days and dead\n"
+	  "  letters older than dead_jobs_retention_days (0, the default: keep), N rows\n"
+	  "  a transaction (default 1000), so the workers never wait on it. Rows still\n"
+	  "  in flight (sending, retry) are kept.\n" },
 	{ "version", cmd_version, "print the version", "usage: piyasactl version\n" },
 };
 
