@@ -193,6 +193,9 @@ install: programs
 	install -m 0644 $(R)/man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 $(R)/man/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 contrib/prometheus/piyasa.rules.yml contrib/prometheus/piyasa.rules.test.yml \
+		contrib/grafana/piyasa.json $(DESTDIR)$(DOCDIR)/examples/
 	for u in piyasa piyasa-backup; do \
 		sed -e 's|@sbindir@|$(SBINDIR)|g' -e 's|@bindir@|$(BINDIR)|g' \
 			-e 's|@docdir@|$(DOCDIR)|g' systemd/$$u.service.in \
