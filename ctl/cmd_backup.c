@@ -144,9 +144,12 @@ static int apply_retention(const char *dir, int daily, int weekly, int monthly, 
 			closedir(d);
 		return -1;
 	}
-	while ((e = readdir(d)) && nb < MAX_BACKUPS)
-		if (strlen(e->d_name) < sizeof b[nb].name && parse_name(e->d_name, &b[nb].t) == 0)
-			snprintf(b[nb++].name, sizeof b[0].name, "%s", e->d_name);
+	while ((e = readdir(d)) && nb < MAX_BACKUPS) {
+		size_t len = strlen(e->d_name);
+
+		if (len < sizeof b[nb].name && parse_name(e->d_name, &b[nb].t) == 0)
+			memcpy(b[nb++].name, e->d_name, len + 1);
+	}
 	closedir(d);
 	qsort(b, (size_t)nb, sizeof *b, by_time_desc);
 	keep_periods(b, nb, "%Y-%m-%d", daily);
