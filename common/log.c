@@ -139,7 +139,7 @@ static void timestamp(char *out, size_t n)
 	snprintf(out, n, "%s.%03dZ", ts, (int)(now.tv_nsec / 1000000) % 1000);
 }
 
-static void emit_text(int prio, const struct log_ctx *c, const char *msg)
+static void emit_text(const struct log_site *site, int prio, const struct log_ctx *c, const char *msg)
 {
 	char ts[40], fields[192] = "";
 	size_t n = 0;
@@ -155,8 +155,8 @@ static void emit_text(int prio, const struct log_ctx *c, const char *msg)
 		n += snprintf(fields + n, sizeof fields - n, " job=%s", c->job_id);
 	if (c && c->provider && n < sizeof fields)
 		n += snprintf(fields + n, sizeof fields - n, " provider=%s", c->provider);
-	if (c && c->errnum && n < sizeof fields)
-		snprintf(fields + n, sizeof fields - n, " errno=%d", c->errnum);
+	if (site && site->errnum && n < sizeof fields)
+		snprintf(fields + n, sizeof fields - n, " errno=%d", site->errnum);
 	fprintf(stderr, "%s %s[%d] %s:%s %s\n", ts, L.ident, (int)getpid(), level_names[prio],
 		fields, msg);
 }
@@ -191,8 +191,8 @@ static void emit_json(const struct log_site *site, int prio, const struct log_ct
 		set_str(o, "job_id", c->job_id);
 	if (c && c->provider)
 		set_str(o, "provider", c->provider);
-	if (c && c->errnum)
-		json_object_set_new(o, "errno", json_integer(c->errnum));
+	if (site && site->errnum)
+		json_object_set_new(o, "errno", json_integer(site->errnum));
 	if (site && site->msgid)
 		json_object_set_new(o, "message_id", json_string(site->msgid));
 	s = json_dumps(o, JSON_COMPACT);
@@ -242,8 +242,8 @@ int log_journal_fields(const struct log_site *site, int prio, const struct log_c
 		n = field(fields, n, max, "JOB_ID=%s", c->job_id);
 	if (c && c->provider && *c->provider)
 		n = field(fields, n, max, "PROVIDER=%s", c->provider);
-	if (c && c->errnum)
-		n = field(fields, n, max, "ERRNO=%d", c->errnum);
+	if (site && site->errnum)
+		n = field(fields, n, max, "ERRNO=%d", site->errnum);
 	return n;
 }
 
@@ -251,22 +251,19 @@ static void emit_journal(const struct log_site *site, int prio, const struct log
 {
 	char fields[16][LOG_FIELD_MAX], file[300], line[32];
 	struct iovec iov[16];
-	int n = log_journal_fields(NULL, prio, c, msg, fields, 16);
+	/* The location goes apart, as sd-journal wants it ("CODE_FILE=...", "CODE_LINE=..."). */
+	struct log_site rest = site ? *site : (struct log_site){ 0 };
+	int n;
 
+	rest.file = NULL;
+	n = log_journal_fields(&rest, prio, c, msg, fields, 16);
 	for (int i = 0; i < n; i++) {
 		iov[i].iov_base = fields[i];
 		iov[i].iov_len = strlen(fields[i]);
 	}
-	/* The location goes as sd-journal wants it: "CODE_FILE=...", "CODE_LINE=...". */
-	snprintf(file, sizeof file, "CODE_FILE=%s", site ? site->file : "?");
+	snprintf(file, sizeof file, "CODE_FILE=%s", site && site->file ? site->file : "?");
 	snprintf(line, sizeof line, "CODE_LINE=%d", site ? site->line : 0);
-	if (site && site->msgid && n < 16) {
-		snprintf(fields[n], LOG_FIELD_MAX, "MESSAGE_ID=%s", site->msgid);
-		iov[n].iov_base = fields[n];
-		iov[n].iov_len = strlen(fields[n]);
-		n++;
-	}
-	sd_journal_sendv_with_location(file, line, site ? site->func : "?", iov, n);
+	sd_journal_sendv_with_location(file, line, site && site->func ? site->func : "?", iov, n);
 }
 
 void log_msg_at(const struct log_site *site, int prio, const struct log_ctx *ctx, const char *fmt, ...)
@@ -293,5 +290,5 @@ void log_msg_at(const struct log_site *site, int prio, const struct log_ctx *ctx
 	else if (L.sink == SINK_JSON)
 		emit_json(site, prio, ctx, msg);
 	else
-		emit_text(prio, ctx, msg);
+		emit_text(site, prio, ctx, msg);
 }

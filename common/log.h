@@ -23,7 +23,6 @@ struct log_ctx {
 	int64_t chat_id;
 	const char *job_id;
 	const char *provider;
-	int errnum; /* ERRNO= (an errno value), 0 when none */
 };
 
 /* MESSAGE_IDs (128-bit, as `journalctl --new-id128` makes them) of the events
@@ -40,6 +39,7 @@ struct log_site {
 	int line;
 	const char *func;
 	const char *msgid; /* NULL or a LOG_ID_* */
+	int errnum;        /* ERRNO= (an errno value), 0 when none */
 };
 
 /* Set the identity and sinks. format: "auto", "text", "json" or "journal";
@@ -63,14 +63,14 @@ void log_msg_at(const struct log_site *site, int prio, const struct log_ctx *ctx
 int log_journal_fields(const struct log_site *site, int prio, const struct log_ctx *ctx,
 		       const char *msg, char (*fields)[LOG_FIELD_MAX], int max);
 
-#define LOG_SITE(id) (&(const struct log_site){ __FILE__, __LINE__, __func__, (id) })
+#define LOG_SITE(id) (&(const struct log_site){ __FILE__, __LINE__, __func__, (id), 0 })
+#define LOG_SITE_ERRNO(err) (&(const struct log_site){ __FILE__, __LINE__, __func__, NULL, (err) })
 #define log_msg(prio, ctx, ...) log_msg_at(LOG_SITE(NULL), (prio), (ctx), __VA_ARGS__)
 /* An event of the catalog: LOG_ID_* (or NULL when this line is not one), its
  * context (or NULL) and its line. */
 #define log_event(id, prio, ctx, ...) log_msg_at(LOG_SITE(id), (prio), (ctx), __VA_ARGS__)
 /* A failed call: the line and ERRNO=err. */
-#define log_errno(prio, err, ...) \
-	log_msg_at(LOG_SITE(NULL), (prio), &(const struct log_ctx){ .errnum = (err) }, __VA_ARGS__)
+#define log_errno(prio, err, ...) log_msg_at(LOG_SITE_ERRNO(err), (prio), NULL, __VA_ARGS__)
 
 /* Parse a level name into a syslog priority; -1 when unknown. */
 int log_level_parse(const char *name);

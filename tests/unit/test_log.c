@@ -108,14 +108,16 @@ static int has_prefix(char (*f)[LOG_FIELD_MAX], int n, const char *p)
 START_TEST(journal_fields_name_the_call_site)
 {
 	static char f[16][LOG_FIELD_MAX];
-	struct log_ctx c = { .provider = "groq", .errnum = 104 };
+	struct log_ctx c = { .provider = "groq" };
 	char line[32];
 	int n, at;
 
 	ck_assert_int_eq(log_init("test", "text", "info"), 0);
 	log_set_worker(-1);
 	at = __LINE__ + 1;
-	n = log_journal_fields(LOG_SITE(LOG_ID_BREAKER_OPENED), LOG_WARNING, &c, "open", f, 16);
+	n = log_journal_fields(&(const struct log_site){ __FILE__, __LINE__, __func__,
+							 LOG_ID_BREAKER_OPENED, 104 },
+			       LOG_WARNING, &c, "open", f, 16);
 	ck_assert(has(f, n, "MESSAGE=open"));
 	ck_assert(has(f, n, "PRIORITY=4"));
 	ck_assert(has(f, n, "CODE_FILE=tests/unit/test_log.c"));
@@ -127,6 +129,9 @@ START_TEST(journal_fields_name_the_call_site)
 	ck_assert(has(f, n, "ERRNO=104"));
 	ck_assert(!has_prefix(f, n, "WORKER=") && !has_prefix(f, n, "BOT_ID=") &&
 		  !has_prefix(f, n, "CHAT_ID=") && !has_prefix(f, n, "JOB_ID="));
+	/* log_errno's site carries the errno. */
+	n = log_journal_fields(LOG_SITE_ERRNO(32), LOG_ERR, NULL, "x", f, 16);
+	ck_assert(has(f, n, "ERRNO=32") && !has_prefix(f, n, "MESSAGE_ID="));
 	/* A plain line: no MESSAGE_ID, no ERRNO. */
 	n = log_journal_fields(LOG_SITE(NULL), LOG_INFO, NULL, "plain", f, 16);
 	ck_assert(!has_prefix(f, n, "MESSAGE_ID=") && !has_prefix(f, n, "ERRNO="));

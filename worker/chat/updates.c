@@ -477,7 +477,7 @@ static int poll_limit(const struct poller *p)
  * nothing meanwhile), tried again after ms (-1: the backoff). */
 static void poll_failed(struct poller *p, const char *why, int64_t ms)
 {
-	struct log_ctx c = { .bot_id = p->bot_id };
+	struct log_ctx c = { p->bot_id, 0, NULL, NULL };
 	int n = p->failures < INT_MAX ? p->failures + 1 : INT_MAX;
 
 	shm_count(p->u->slot, SHM_C_POLL_FAILURES, 1);
@@ -523,7 +523,7 @@ static void on_poll_status(struct poller *p, const struct httpc_resp *r)
  * backlog is read), and a bot that was failing says it hears again. */
 static void poll_worked(struct poller *p, size_t n)
 {
-	struct log_ctx c = { .bot_id = p->bot_id };
+	struct log_ctx c = { p->bot_id, 0, NULL, NULL };
 
 	if (n < (size_t)poll_limit(p))
 		p->limit_shift = 0;

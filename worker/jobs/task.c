@@ -103,7 +103,7 @@ static int query(struct task *t, const char *sql, int n, const char *const *p, p
 
 static struct log_ctx ctx_of(const struct task *t)
 {
-	struct log_ctx c = { .bot_id = t->job.bot_id, .chat_id = t->job.chat_id, .job_id = t->id };
+	struct log_ctx c = { t->job.bot_id, t->job.chat_id, t->id, NULL };
 	return c;
 }
 
