@@ -47,6 +47,10 @@ LIBFAKE    := $(B)/libfakeapi.a
 # Libraries in link order: a program's own, then common.
 UNIT_LIBS  := $(LIBWORKER) $(LIBSUP) $(LIBFAKE) $(LIBCOMMON)
 
+# Man pages: docs/man/NAME.SECTION.scd -> $(B)/man/NAME.SECTION (rule near install).
+MAN_SRC := $(wildcard docs/man/*.scd)
+MANS    := $(MAN_SRC:docs/man/%.scd=$(B)/man/%)
+
 BINS := $(B)/bin/supervisor $(B)/bin/worker $(B)/bin/piyasactl $(B)/bin/piyasa-fakeapi
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -64,7 +68,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 .SECONDARY:
-.PHONY: all build asan release fuzz fuzz-build tests test test-unit test-integration check-includes demo install clean bench
+.PHONY: all build asan release fuzz fuzz-build tests test test-unit test-integration check-includes demo install clean bench man programs
 all: release
 
 release:
@@ -75,7 +79,7 @@ asan:
 	@echo asan > .mode
 	@$(MAKE) --no-print-directory MODE=asan build
 
-build: $(BINS) tests
+build: $(BINS) tests $(MANS)
 	@ln -sfn $(B)/bin bin
 
 # The fuzz mode never touches .mode or bin/: it builds beside the others.
@@ -152,13 +156,68 @@ demo:
 bench:
 	@bash scripts/bench
 
-install: release
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/piyasa/sql $(DESTDIR)/etc/piyasa
-	install -m 0755 build/release/bin/supervisor build/release/bin/worker build/release/bin/piyasactl build/release/bin/piyasa-fakeapi $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/piyasa/sql/
-	install -m 0644 config/piyasa.conf $(DESTDIR)/etc/piyasa/piyasa.conf.example
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 0644 systemd/piyasa.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+# FHS: the supervisor is an administrator's daemon (sbin), piyasactl a command
+# (bin), the worker a child nobody runs by hand (libexec; the supervisor finds it
+# as ../libexec/piyasa/worker from its own path). The test fake is never
+# installed. The example config is written only when none is there. debian/rules
+# runs this same target (docs/OPERATIONS.md).
+SBINDIR       ?= $(PREFIX)/sbin
+BINDIR        ?= $(PREFIX)/bin
+LIBEXECDIR    ?= $(PREFIX)/libexec/piyasa
+MANDIR        ?= $(PREFIX)/share/man
+DOCDIR        ?= $(PREFIX)/share/doc/piyasa
+SYSCONFDIR    ?= /etc
+UNITDIR       ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR   ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR   ?= $(PREFIX)/lib/tmpfiles.d
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+CATALOGDIR    ?= $(PREFIX)/lib/systemd/catalog
+INSTALL_DOCS  := $(filter-out docs/HACKING.md docs/FAKEAPI.md,$(wildcard docs/*.md))
+R := build/release
+
+# What is installed, built without the tests (the .deb's build: debian/rules).
+programs:
+	@$(MAKE) --no-print-directory MODE=release $(R)/bin/supervisor $(R)/bin/worker \
+		$(R)/bin/piyasactl $(MAN_SRC:docs/man/%.scd=$(R)/man/%)
+
+install: programs
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(CATALOGDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/piyasa
+	install -m 0755 $(R)/bin/supervisor $(DESTDIR)$(SBINDIR)/supervisor
+	install -m 0755 $(R)/bin/piyasactl $(DESTDIR)$(BINDIR)/piyasactl
+	install -m 0755 $(R)/bin/worker $(DESTDIR)$(LIBEXECDIR)/worker
+	install -m 0644 $(R)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(R)/man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(R)/man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 contrib/prometheus/piyasa.rules.yml contrib/prometheus/piyasa.rules.test.yml \
+		contrib/grafana/piyasa.json $(DESTDIR)$(DOCDIR)/examples/
+	for u in piyasa piyasa-backup; do \
+		sed -e 's|@sbindir@|$(SBINDIR)|g' -e 's|@bindir@|$(BINDIR)|g' \
+			-e 's|@docdir@|$(DOCDIR)|g' systemd/$$u.service.in \
+			> $(DESTDIR)$(UNITDIR)/$$u.service && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
+	done
+	install -m 0644 systemd/piyasa-backup.timer $(DESTDIR)$(UNITDIR)/piyasa-backup.timer
+	install -m 0644 systemd/piyasa.sysusers $(DESTDIR)$(SYSUSERSDIR)/piyasa.conf
+	install -m 0644 systemd/piyasa.tmpfiles $(DESTDIR)$(TMPFILESDIR)/piyasa.conf
+	install -m 0644 contrib/bash-completion/piyasactl $(DESTDIR)$(COMPLETIONDIR)/piyasactl
+	install -m 0644 systemd/piyasa.catalog $(DESTDIR)$(CATALOGDIR)/piyasa.catalog
+	test -e $(DESTDIR)$(SYSCONFDIR)/piyasa/piyasa.conf || \
+		install -m 0640 config/piyasa.conf $(DESTDIR)$(SYSCONFDIR)/piyasa/piyasa.conf
+
+# Man pages (docs/man/*.scd, scdoc). scripts/check-man fails the build when a
+# config key the supervisor prints (-T) or a piyasactl command has no line in
+# its page.
+$(B)/man/%: docs/man/%.scd scripts/check-man $(B)/bin/supervisor $(B)/bin/piyasactl
+	@mkdir -p $(dir $@)
+	bash scripts/check-man $< $(B)/bin
+	scdoc < $< > $@.tmp && mv $@.tmp $@
+man: $(MANS)
 
 clean:
 	rm -rf build bin .mode

@@ -246,7 +246,22 @@ struct parse_state {
 	char section[64];
 	struct cfg_provider *provider; /* inside [provider NAME] */
 	int saw_provider;
+	char prov_where[300];     /* "file:line" of the provider's header */
+	int prov_url, prov_model; /* the provider wrote base_url, model */
 };
+
+/* A provider of the file must name its endpoint and model: the defaults are the
+ * fake API's, which a production file never means. */
+static int provider_done(struct parse_state *ps, char *err, size_t errlen)
+{
+	if (!ps->provider || (ps->prov_url && ps->prov_model))
+		return 0;
+	snprintf(err, errlen, "%s: [provider %s]: %s missing", ps->prov_where, ps->provider->name,
+		 !ps->prov_url && !ps->prov_model ? "base_url and model are"
+		 : !ps->prov_url                  ? "base_url is"
+						  : "model is");
+	return -1;
+}
 
 static int parse_section(struct cfg *c, struct parse_state *ps, char *line, char *why, size_t wl)
 {
@@ -273,6 +288,7 @@ static int parse_section(struct cfg *c, struct parse_state *ps, char *line, char
 			return -1;
 		}
 		ps->provider = &c->providers[c->nproviders++];
+		ps->prov_url = ps->prov_model = 0;
 		provider_defaults(ps->provider, pname);
 		snprintf(ps->section, sizeof ps->section, "provider");
 		return 0;
@@ -307,6 +323,8 @@ static int parse_assignment(struct cfg *c, struct parse_state *ps, char *line, c
 			snprintf(why, wl, "unknown key in [provider %s]", ps->provider->name);
 			return -1;
 		}
+		ps->prov_url |= strcmp(key, "base_url") == 0;
+		ps->prov_model |= strcmp(key, "model") == 0;
 		if (strcmp(key, "api_key_file") == 0)
 			return read_key_file(ps->provider->api_key, sizeof ps->provider->api_key,
 					     val, why, wl);
@@ -335,6 +353,9 @@ static int load_line(struct cfg *c, struct parse_state *ps, char *buf, size_t n,
 	if (!*line || *line == '#' || *line == ';')
 		return 0;
 	if (*line == '[') {
+		if (provider_done(ps, err, errlen) < 0)
+			return -1;
+		snprintf(ps->prov_where, sizeof ps->prov_where, "%s", where);
 		if (parse_section(c, ps, line, why, sizeof why) == 0)
 			return 0;
 		snprintf(err, errlen, "%s: %s", where, why);
@@ -351,7 +372,7 @@ static int load_line(struct cfg *c, struct parse_state *ps, char *buf, size_t n,
 static int load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
-	struct parse_state ps = { "", NULL, 0 };
+	struct parse_state ps = { "", NULL, 0, "", 0, 0 };
 	char *buf = NULL, where[300];
 	size_t cap = 0;
 	ssize_t n;
@@ -365,6 +386,8 @@ static int load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 		snprintf(where, sizeof where, "%s:%d", path, ++lineno);
 		rc = load_line(c, &ps, buf, (size_t)n, where, err, errlen);
 	}
+	if (rc == 0)
+		rc = provider_done(&ps, err, errlen);
 	if (rc == 0 && ferror(f)) {
 		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
 		rc = -1;
@@ -446,4 +469,58 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 	if (load_env(c, err, errlen) < 0)
 		return -1;
 	return cfg_validate(c, err, errlen);
+}
+
+/* One key's value as the file would write it. */
+static void format_value(const void *base, const struct cfg_key *k, char *out, size_t n)
+{
+	const char *p = (const char *)base + k->off;
+
+	switch (k->type) {
+	case T_STR: snprintf(out, n, "%s", p); break;
+	case T_BOOL: snprintf(out, n, "%s", *(const int *)p ? "on" : "off"); break;
+	case T_INT: snprintf(out, n, "%d", *(const int *)p); break;
+	case T_LL: snprintf(out, n, "%lld", *(const long long *)p); break;
+	}
+}
+
+static void dump_key(FILE *f, const void *base, const struct cfg_key *k, const char *name,
+		     cfg_mask_fn mask)
+{
+	char v[1024], m[1024];
+
+	format_value(base, k, v, sizeof v);
+	if (mask && mask(k->name, v, m, sizeof m))
+		snprintf(v, sizeof v, "%s", m);
+	/* Quoted when the parser would otherwise cut or trim it. */
+	if (!*v || strstr(v, " #") || isspace((unsigned char)v[0]) ||
+	    isspace((unsigned char)v[strlen(v) - 1]) || v[0] == '"')
+		fprintf(f, "%s = \"%s\"\n", name, v);
+	else
+		fprintf(f, "%s = %s\n", name, v);
+}
+
+void cfg_dump(const struct cfg *c, FILE *f, cfg_mask_fn mask)
+{
+	static const char *const sections[] = { "telegram", "log" };
+
+	for (size_t i = 0; i < NKEYS(keys); i++)
+		if (!strchr(keys[i].name, '.'))
+			dump_key(f, c, &keys[i], keys[i].name, mask);
+	for (size_t s = 0; s < NKEYS(sections); s++) {
+		size_t sl = strlen(sections[s]);
+
+		fprintf(f, "\n[%s]\n", sections[s]);
+		for (size_t i = 0; i < NKEYS(keys); i++)
+			if (strncmp(keys[i].name, sections[s], sl) == 0 && keys[i].name[sl] == '.')
+				dump_key(f, c, &keys[i], keys[i].name + sl + 1, mask);
+	}
+	for (int p = 0; p < c->nproviders; p++) {
+		fprintf(f, "\n[provider %s]\n", c->providers[p].name);
+		/* api_key_file was read into api_key: the key is shown (masked) instead. */
+		for (size_t i = 0; i < NKEYS(provider_keys); i++)
+			if (strcmp(provider_keys[i].name, "api_key_file"))
+				dump_key(f, &c->providers[p], &provider_keys[i],
+					 provider_keys[i].name, mask);
+	}
 }

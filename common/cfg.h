@@ -10,6 +10,7 @@
 #define PIYASA_CFG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define CFG_MAX_PROVIDERS 8
 
@@ -68,6 +69,15 @@ void cfg_defaults(struct cfg *c);
 
 /* Check values that depend on each other; -1 with a message naming the key. */
 int cfg_validate(const struct cfg *c, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* A value about to be printed by cfg_dump: key ("redis_url", "telegram.api_url",
+ * "api_key" in a provider) and its text; return 1 with the replacement in out
+ * (a secret masked), 0 to print it as is. */
+typedef int (*cfg_mask_fn)(const char *key, const char *value, char *out, size_t n);
+
+/* Every key with its effective value, in the file's syntax and sections (what
+ * `supervisor -T` prints), each value passed through mask when it is not NULL. */
+void cfg_dump(const struct cfg *c, FILE *f, cfg_mask_fn mask);
 
 /* Parse "on/off/true/false/yes/no/1/0"; -1 when it is none of those. */
 int cfg_parse_bool(const char *s);

@@ -9,9 +9,14 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+/* Our call sites' CODE_FILE/LINE/FUNC, not log.c's: sd_journal_sendv_with_location. */
+#define _SD_JOURNAL_SUPPRESS_LOCATION 1
+#include <sys/uio.h>
 #include <systemd/sd-journal.h>
 #include <time.h>
 #include <unistd.h>
@@ -121,16 +126,25 @@ static long limit_check(const char *fmt)
 	return 0;
 }
 
-static void emit_text(int prio, const struct log_ctx *c, const char *msg)
+/* "2026-12-07T17:53:03.085Z": UTC to the millisecond. */
+static void timestamp(char *out, size_t n)
 {
-	char ts[32], fields[192] = "";
 	struct timespec now;
 	struct tm tm;
-	size_t n = 0;
+	char ts[24];
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, n, "%s.%03dZ", ts, (int)(now.tv_nsec / 1000000) % 1000);
+}
+
+static void emit_text(const struct log_site *site, int prio, const struct log_ctx *c, const char *msg)
+{
+	char ts[40], fields[192] = "";
+	size_t n = 0;
+
+	timestamp(ts, sizeof ts);
 	if (L.worker >= 0)
 		n += snprintf(fields + n, sizeof fields - n, " worker=%d", L.worker);
 	if (c && c->bot_id && n < sizeof fields)
@@ -140,9 +154,11 @@ static void emit_text(int prio, const struct log_ctx *c, const char *msg)
 	if (c && c->job_id && n < sizeof fields)
 		n += snprintf(fields + n, sizeof fields - n, " job=%s", c->job_id);
 	if (c && c->provider && n < sizeof fields)
-		snprintf(fields + n, sizeof fields - n, " provider=%s", c->provider);
-	fprintf(stderr, "%s.%03ldZ %s[%d] %s:%s %s\n", ts, now.tv_nsec / 1000000, L.ident,
-		(int)getpid(), level_names[prio], fields, msg);
+		n += snprintf(fields + n, sizeof fields - n, " provider=%s", c->provider);
+	if (site && site->errnum && n < sizeof fields)
+		snprintf(fields + n, sizeof fields - n, " errno=%d", site->errnum);
+	fprintf(stderr, "%s %s[%d] %s:%s %s\n", ts, L.ident, (int)getpid(), level_names[prio],
+		fields, msg);
 }
 
 /* A string field as valid UTF-8 (a job id comes from Redis as it was pushed). */
@@ -154,12 +170,15 @@ static void set_str(json_t *o, const char *key, const char *s)
 	json_object_set_new(o, key, json_string(v));
 }
 
-static void emit_json(int prio, const struct log_ctx *c, const char *msg)
+static void emit_json(const struct log_site *site, int prio, const struct log_ctx *c, const char *msg)
 {
-	json_t *o = json_pack("{s:f, s:s, s:s, s:i, s:s}", "ts", (double)time(NULL), "level",
-			      level_names[prio], "ident", L.ident, "pid", (int)getpid(), "msg", msg);
+	char ts[40];
+	json_t *o;
 	char *s;
 
+	timestamp(ts, sizeof ts);
+	o = json_pack("{s:s, s:s, s:s, s:i, s:s}", "ts", ts, "level", level_names[prio], "ident",
+		      L.ident, "pid", (int)getpid(), "msg", msg);
 	if (!o)
 		return;
 	if (L.worker >= 0)
@@ -172,6 +191,10 @@ static void emit_json(int prio, const struct log_ctx *c, const char *msg)
 		set_str(o, "job_id", c->job_id);
 	if (c && c->provider)
 		set_str(o, "provider", c->provider);
+	if (site && site->errnum)
+		json_object_set_new(o, "errno", json_integer(site->errnum));
+	if (site && site->msgid)
+		json_object_set_new(o, "message_id", json_string(site->msgid));
 	s = json_dumps(o, JSON_COMPACT);
 	if (s)
 		fprintf(stderr, "%s\n", s);
@@ -179,16 +202,71 @@ static void emit_json(int prio, const struct log_ctx *c, const char *msg)
 	json_decref(o);
 }
 
-static void emit_journal(int prio, const struct log_ctx *c, const char *msg)
+/* One "NAME=value" into fields[n] when there is room: the new count. */
+static int field(char (*fields)[LOG_FIELD_MAX], int n, int max, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int field(char (*fields)[LOG_FIELD_MAX], int n, int max, const char *fmt, ...)
 {
-	sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", prio, "SYSLOG_IDENTIFIER=%s", L.ident,
-			"WORKER=%d", L.worker, "BOT_ID=%lld", c ? (long long)c->bot_id : 0LL,
-			"CHAT_ID=%lld", c ? (long long)c->chat_id : 0LL, "JOB_ID=%s",
-			c && c->job_id ? c->job_id : "", "PROVIDER=%s",
-			c && c->provider ? c->provider : "", NULL);
+	va_list ap;
+
+	if (n >= max)
+		return n;
+	va_start(ap, fmt);
+	vsnprintf(fields[n], LOG_FIELD_MAX, fmt, ap);
+	va_end(ap);
+	return n + 1;
 }
 
-void log_msg(int prio, const struct log_ctx *ctx, const char *fmt, ...)
+int log_journal_fields(const struct log_site *site, int prio, const struct log_ctx *c,
+		       const char *msg, char (*fields)[LOG_FIELD_MAX], int max)
+{
+	int n = 0;
+
+	n = field(fields, n, max, "MESSAGE=%s", msg);
+	n = field(fields, n, max, "PRIORITY=%d", prio);
+	n = field(fields, n, max, "SYSLOG_IDENTIFIER=%s", L.ident);
+	if (site && site->file) {
+		n = field(fields, n, max, "CODE_FILE=%s", site->file);
+		n = field(fields, n, max, "CODE_LINE=%d", site->line);
+		n = field(fields, n, max, "CODE_FUNC=%s", site->func);
+	}
+	if (site && site->msgid)
+		n = field(fields, n, max, "MESSAGE_ID=%s", site->msgid);
+	if (L.worker >= 0)
+		n = field(fields, n, max, "WORKER=%d", L.worker);
+	if (c && c->bot_id)
+		n = field(fields, n, max, "BOT_ID=%lld", (long long)c->bot_id);
+	if (c && c->chat_id)
+		n = field(fields, n, max, "CHAT_ID=%lld", (long long)c->chat_id);
+	if (c && c->job_id && *c->job_id)
+		n = field(fields, n, max, "JOB_ID=%s", c->job_id);
+	if (c && c->provider && *c->provider)
+		n = field(fields, n, max, "PROVIDER=%s", c->provider);
+	if (site && site->errnum)
+		n = field(fields, n, max, "ERRNO=%d", site->errnum);
+	return n;
+}
+
+static void emit_journal(const struct log_site *site, int prio, const struct log_ctx *c, const char *msg)
+{
+	char fields[16][LOG_FIELD_MAX], file[300], line[32];
+	struct iovec iov[16];
+	/* The location goes apart, as sd-journal wants it ("CODE_FILE=...", "CODE_LINE=..."). */
+	struct log_site rest = site ? *site : (struct log_site){ 0 };
+	int n;
+
+	rest.file = NULL;
+	n = log_journal_fields(&rest, prio, c, msg, fields, 16);
+	for (int i = 0; i < n; i++) {
+		iov[i].iov_base = fields[i];
+		iov[i].iov_len = strlen(fields[i]);
+	}
+	snprintf(file, sizeof file, "CODE_FILE=%s", site && site->file ? site->file : "?");
+	snprintf(line, sizeof line, "CODE_LINE=%d", site ? site->line : 0);
+	sd_journal_sendv_with_location(file, line, site && site->func ? site->func : "?", iov, n);
+}
+
+void log_msg_at(const struct log_site *site, int prio, const struct log_ctx *ctx, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -208,9 +286,9 @@ void log_msg(int prio, const struct log_ctx *ctx, const char *fmt, ...)
 	if (dropped > 0 && n + 48 < sizeof msg)
 		snprintf(msg + n, sizeof msg - n, " (%ld similar lines suppressed)", dropped);
 	if (L.sink == SINK_JOURNAL)
-		emit_journal(prio, ctx, msg);
+		emit_journal(site, prio, ctx, msg);
 	else if (L.sink == SINK_JSON)
-		emit_json(prio, ctx, msg);
+		emit_json(site, prio, ctx, msg);
 	else
-		emit_text(prio, ctx, msg);
+		emit_text(site, prio, ctx, msg);
 }

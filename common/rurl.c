@@ -128,6 +128,13 @@ int rurl_parse(struct rurl *u, const char *url, char *err, size_t el)
 	u->port = 6379;
 	if (strncmp(url, "unix://", 7) == 0)
 		return parse_unix(u, url + 7, err, el);
+	if (strncmp(url, "rediss://", 9) == 0) {
+		snprintf(err, el,
+			 "redis url: rediss:// (TLS) is not supported: piyasa's Redis client is "
+			 "built without TLS; use redis:// on a private network or a local TLS "
+			 "tunnel");
+		return -1;
+	}
 	if (strncmp(url, "redis://", 8)) {
 		snprintf(err, el, "redis url must start with redis:// or unix://");
 		return -1;

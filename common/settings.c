@@ -111,6 +111,10 @@ static const struct st_row rows[] = {
 	  "apply the persona's voice (slang, punctuation, emoji) after the humanisers" },
 	{ "human_reply_probability", "0.6", ST_NUM, F(human_reply_probability), 0, 0, 1,
 	  "chance that a human message mentioning no bot gets an answer from a bot of the chat" },
+	{ "messages_retention_days", "0", ST_INT, F(messages_retention_days), 0, 0, 36500,
+	  "piyasactl prune deletes messages older than this many days (0: keep them all)" },
+	{ "dead_jobs_retention_days", "0", ST_INT, F(dead_jobs_retention_days), 0, 0, 36500,
+	  "piyasactl prune deletes dead letters older than this many days (0: keep them all)" },
 	{ "memorize_interval", "20", ST_INT, F(memorize_interval), 0, 0, 10000,
 	  "a memorize job after this many messages of a bot (0: never)" },
 };

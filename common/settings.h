@@ -51,6 +51,8 @@ struct settings {
 	struct humanise_probs hum_human; /* replies to humans: milder */
 	int voice_profile_enabled;
 	double human_reply_probability; /* a plain human message gets an answer */
+	int messages_retention_days;    /* piyasactl prune; 0 keeps everything */
+	int dead_jobs_retention_days;   /* likewise */
 	int memorize_interval;          /* a memorize job every N messages of a bot */
 };
 

@@ -242,23 +242,39 @@ void shm_set_breaker(struct shm_slot *sl, int provider, int state)
 		STORE(&sl->pbreaker[provider], (int64_t)state);
 }
 
-void shm_observe(struct shm_slot *sl, enum shm_hist h, double seconds)
+static void observe(struct shm_hist_data *d, double seconds)
 {
-	struct shm_hist_data *d;
 	int i = 0;
 
-	if ((unsigned)h >= SHM_H_COUNT)
-		return;
 	if (!(seconds > 0)) /* negative, zero or NaN: a clock step, count it as 0 */
 		seconds = 0;
 	if (seconds > 1e9) /* keeps sum_us far from overflow; 30 years is "slow" enough */
 		seconds = 1e9;
 	while (i < SHM_NBUCKETS - 1 && seconds > shm_bucket_bounds[i])
 		i++;
-	d = &sl->hist[h];
 	ADD(&d->buckets[i], 1);
 	ADD(&d->sum_us, (uint64_t)(seconds * 1e6 + 0.5));
 	ADD(&d->count, 1);
+}
+
+void shm_observe(struct shm_slot *sl, enum shm_hist h, double seconds)
+{
+	if ((unsigned)h < SHM_H_COUNT)
+		observe(&sl->hist[h], seconds);
+}
+
+void shm_observe_llm(struct shm_slot *sl, int provider, double seconds)
+{
+	observe(&sl->hist[SHM_H_LLM_SECONDS], seconds);
+	if ((unsigned)provider < SHM_MAX_PROVIDERS)
+		observe(&sl->llm_hist[provider], seconds);
+}
+
+void shm_observe_job(struct shm_slot *sl, int kind, double seconds)
+{
+	observe(&sl->hist[SHM_H_JOB_SECONDS], seconds);
+	if ((unsigned)kind < 3)
+		observe(&sl->job_hist[kind], seconds);
 }
 
 /* --- readers --- */
@@ -302,6 +318,7 @@ static void add_u64(uint64_t *acc, const uint64_t *src, size_t n)
 }
 
 #define NWORDS(field) (sizeof(field) / sizeof(uint64_t))
+#define HIST_WORDS (sizeof(struct shm_hist_data) / sizeof(uint64_t))
 
 void shm_reset(struct shm_slot *sl)
 {
@@ -321,6 +338,16 @@ void shm_reset(struct shm_slot *sl)
 		STORE(&sl->hist[h].count, 0);
 		STORE(&sl->hist[h].sum_us, 0);
 	}
+	/* The labelled histograms are uint64 words only. */
+	zero_u64(&sl->llm_hist[0].buckets[0], SHM_MAX_PROVIDERS * HIST_WORDS);
+	zero_u64(&sl->job_hist[0].buckets[0], 3 * HIST_WORDS);
+}
+
+static void fold_hist(struct shm_hist_data *acc, const struct shm_hist_data *h)
+{
+	add_u64(acc->buckets, h->buckets, SHM_NBUCKETS);
+	acc->count += shm_load(&h->count);
+	acc->sum_us += shm_load(&h->sum_us);
 }
 
 void shm_fold(struct shm_slot *acc, const struct shm_slot *sl)
@@ -328,9 +355,10 @@ void shm_fold(struct shm_slot *acc, const struct shm_slot *sl)
 	add_u64(&acc->jobs[0][0], &sl->jobs[0][0], NWORDS(sl->jobs));
 	add_u64(acc->counters, sl->counters, NWORDS(sl->counters));
 	add_u64(&acc->pcounters[0][0], &sl->pcounters[0][0], NWORDS(sl->pcounters));
-	for (int h = 0; h < SHM_H_COUNT; h++) {
-		add_u64(acc->hist[h].buckets, sl->hist[h].buckets, SHM_NBUCKETS);
-		acc->hist[h].count += shm_load(&sl->hist[h].count);
-		acc->hist[h].sum_us += shm_load(&sl->hist[h].sum_us);
-	}
+	for (int h = 0; h < SHM_H_COUNT; h++)
+		fold_hist(&acc->hist[h], &sl->hist[h]);
+	for (int p = 0; p < SHM_MAX_PROVIDERS; p++)
+		fold_hist(&acc->llm_hist[p], &sl->llm_hist[p]);
+	for (int k = 0; k < 3; k++)
+		fold_hist(&acc->job_hist[k], &sl->job_hist[k]);
 }

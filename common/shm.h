@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define SHM_MAGIC 0x70697961u /* "piya" */
-#define SHM_VERSION 3
+#define SHM_VERSION 4
 #define SHM_MAX_WORKERS 256
 #define SHM_MAX_PROVIDERS 8
 
@@ -124,6 +124,10 @@ struct shm_slot {
 	int64_t pbreaker[SHM_MAX_PROVIDERS]; /* 0 closed, 1 open, 2 half-open */
 	int64_t gauges[SHM_G_COUNT];
 	struct shm_hist_data hist[SHM_H_COUNT];
+	/* The same durations with a label: LLM calls by provider, jobs by kind
+	 * (speak, reply, memorize), so a dashboard can split them. */
+	struct shm_hist_data llm_hist[SHM_MAX_PROVIDERS];
+	struct shm_hist_data job_hist[3];
 };
 
 struct shm;
@@ -149,6 +153,10 @@ void shm_gauge(struct shm_slot *sl, enum shm_gauge g, int64_t v);
 /* The breaker state of LLM provider p (0 closed, 1 open, 2 half-open). */
 void shm_set_breaker(struct shm_slot *sl, int provider, int state);
 void shm_observe(struct shm_slot *sl, enum shm_hist h, double seconds);
+/* An LLM call of provider p, a job of kind k: SHM_H_LLM_SECONDS (or
+ * SHM_H_JOB_SECONDS) and the labelled histogram, in one call. */
+void shm_observe_llm(struct shm_slot *sl, int provider, double seconds);
+void shm_observe_job(struct shm_slot *sl, int kind, double seconds);
 
 /* Reader: an atomic 64-bit load of any field above. */
 uint64_t shm_load(const uint64_t *p);

@@ -38,7 +38,7 @@ static int dead_list(struct ctl *c, int argc, char **argv)
 	p[1] = all ? "true" : "false";
 	if (!(db = ctl_db(c, err, sizeof err)) || !(res = ctl_q(db, sql, 2, p, err, sizeof err)))
 		return ctl_fail("%s", err);
-	if (PQntuples(res))
+	if (PQntuples(res) || ctl_json())
 		ctl_table(stdout, res);
 	else
 		printf(all ? "no dead jobs\n" : "no open dead jobs\n");
@@ -82,9 +82,27 @@ static int dead_show(struct ctl *c, int argc, char **argv)
 		PQclear(res);
 		return ctl_fail("no dead job %s", pos[0]);
 	}
-	for (int i = 0; i < 9; i++)
-		printf("%-9s %s\n", labels[i], PQgetvalue(res, 0, i));
-	print_job(PQgetvalue(res, 0, 9));
+	if (ctl_json()) {
+		json_t *o = json_object(), *job = json_loads(PQgetvalue(res, 0, 9), 0, NULL);
+
+		for (int i = 0; i < 9; i++) {
+			const char *v = PQgetvalue(res, 0, i);
+
+			/* ids and counts as numbers, an absent bot, chat or retry as null */
+			json_object_set_new(o, labels[i],
+					    !*v                ? json_null()
+					    : i == 0 || i == 5 ? json_integer(strtoll(v, NULL, 10))
+							       : json_string(v));
+		}
+		/* The stored job as JSON when it is JSON (it may not be: that can be why it died). */
+		json_object_set_new(o, "job", job ? job : json_string(PQgetvalue(res, 0, 9)));
+		ctl_print_json(stdout, o);
+		json_decref(o);
+	} else {
+		for (int i = 0; i < 9; i++)
+			printf("%-9s %s\n", labels[i], PQgetvalue(res, 0, i));
+		print_job(PQgetvalue(res, 0, 9));
+	}
 	PQclear(res);
 	return CTL_OK;
 }

@@ -171,7 +171,7 @@ int cmd_status(struct ctl *c, int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	read_queues(c, &q);
 	read_outcomes(c, &o);
-	if (as_json)
+	if (as_json || ctl_json())
 		print_json(&q, &o);
 	else
 		print_text(&q, &o);

@@ -44,8 +44,18 @@ void ctl_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* 1 when stdout is a terminal and NO_COLOR is unset. */
 int ctl_color(void);
 
-/* Print res as aligned columns under its field names (UTF-8 aware widths). */
+/* -o json (or --output json): listings and shows print JSON for scripts. */
+void ctl_set_json(int on);
+int ctl_json(void);
+
+/* Print res as aligned columns under its field names (UTF-8 aware widths), or
+ * under -o json as an array of objects, one a row (numbers, booleans and json
+ * columns keep their type, NULL is null). */
 void ctl_table(FILE *f, const PGresult *res);
+void ctl_text_table(FILE *f, const PGresult *res); /* always the columns */
+
+/* v indented, in its key order, and a newline. */
+void ctl_print_json(FILE *f, json_t *v);
 
 /* Print res as a JSON array of objects named by its fields: booleans, integers
  * and JSON columns (and text columns named before/after) typed, NULL as null,
@@ -167,6 +177,11 @@ int cmd_settings(struct ctl *c, int argc, char **argv);
 int cmd_tail(struct ctl *c, int argc, char **argv);
 int cmd_user(struct ctl *c, int argc, char **argv);
 int cmd_audit(struct ctl *c, int argc, char **argv);
+int cmd_fleet(struct ctl *c, int argc, char **argv);
+int cmd_keygen(struct ctl *c, int argc, char **argv);
+int cmd_backup(struct ctl *c, int argc, char **argv);
+int cmd_restore(struct ctl *c, int argc, char **argv);
+int cmd_prune(struct ctl *c, int argc, char **argv);
 
 /* Load the token key once (c->key). 0 or -1 with err. */
 int ctl_token_key(struct ctl *c, char *err, size_t errlen);

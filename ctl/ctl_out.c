@@ -84,7 +84,91 @@ static const char *cell(const PGresult *res, int i, int j)
 
 /* Columns as wide as their widest cell; numbers would read better right-aligned
  * but ids are the only numbers in these listings and they line up either way. */
+static int json_output;
+
+void ctl_set_json(int on)
+{
+	json_output = on;
+}
+
+int ctl_json(void)
+{
+	return json_output;
+}
+
+/* PostgreSQL type OIDs (pg_type.dat) that have a JSON shape of their own. */
+enum {
+	OID_BOOL = 16,
+	OID_INT8 = 20,
+	OID_INT2 = 21,
+	OID_INT4 = 23,
+	OID_JSON = 114,
+	OID_FLOAT4 = 700,
+	OID_FLOAT8 = 701,
+	OID_NUMERIC = 1700,
+	OID_JSONB = 3802
+};
+
+/* One cell as JSON: numbers, booleans and json columns keep their type. */
+static json_t *cell(const PGresult *res, int i, int j)
+{
+	const char *v = PQgetvalue(res, i, j);
+	json_t *parsed;
+
+	if (PQgetisnull(res, i, j))
+		return json_null();
+	switch (PQftype(res, j)) {
+	case OID_BOOL: return json_boolean(*v == 't');
+	case OID_INT2:
+	case OID_INT4:
+	case OID_INT8: return json_integer(strtoll(v, NULL, 10));
+	case OID_FLOAT4:
+	case OID_FLOAT8:
+	case OID_NUMERIC: return json_real(strtod(v, NULL));
+	case OID_JSON:
+	case OID_JSONB:
+		if ((parsed = json_loads(v, JSON_DECODE_ANY, NULL)))
+			return parsed;
+		break;
+	}
+	return json_string(v);
+}
+
+void ctl_print_json(FILE *f, json_t *v)
+{
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | CTL_JSON_REAL | JSON_ENCODE_ANY);
+
+	if (s)
+		fprintf(f, "%s\n", s);
+	free(s);
+}
+
+/* -o json: an array with one object a row, keyed by the column names. */
+static void json_table(FILE *f, const PGresult *res)
+{
+	json_t *rows = json_array();
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_t *row = json_object();
+
+		for (int j = 0; j < PQnfields(res); j++)
+			json_object_set_new(row, PQfname(res, j), cell(res, i, j));
+		json_array_append_new(rows, row);
+	}
+	ctl_print_json(f, rows);
+	json_decref(rows);
+}
+
 void ctl_table(FILE *f, const PGresult *res)
+{
+	if (json_output) {
+		json_table(f, res);
+		return;
+	}
+	ctl_text_table(f, res);
+}
+
+void ctl_text_table(FILE *f, const PGresult *res)
 {
 	int nf = PQnfields(res), nt = PQntuples(res);
 	size_t *w = calloc((size_t)(nf ? nf : 1), sizeof *w);

@@ -10,6 +10,10 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* Where the package and `make install` put the configuration. */
+#define DEFAULT_CONFIG "/etc/piyasa/piyasa.conf"
 
 struct command {
 	const char *name;
@@ -100,16 +104,53 @@ static const struct command commands[] = {
 	  "  The newest N (50) rows that match, oldest first. T is a time PostgreSQL reads\n"
 	  "  ('2026-12-07 17:00') or an age: 30m, 2h, 7d. A is 'ctl:root', 'user:alice',\n"
 	  "  'key:deploy'; X an action ('user.add') or a prefix ('user.*').\n" },
+	{ "fleet", cmd_fleet, "the running supervisor: status, reload, resize N",
+	  "usage: piyasactl fleet status\n"
+	  "       piyasactl fleet reload\n"
+	  "       piyasactl fleet resize N\n"
+	  "  Talks to the supervisor at http_bind:http_port (its /status) and signals\n"
+	  "  its pid: reload sends SIGHUP and waits until the supervisor took the file\n"
+	  "  (a refused file fails, the old configuration stays; under systemd prefer\n"
+	  "  `systemctl reload piyasa`, which runs `supervisor -t` first); resize sends\n"
+	  "  SIGTTIN or SIGTTOU a worker at a time and waits for N workers running.\n"
+	  "  status prints the workers (index, pid, state, restarts, up).\n" },
+	{ "keygen", cmd_keygen, "write a new token key (64 hex digits) to a file",
+	  "usage: piyasactl keygen [FILE]\n"
+	  "  Writes a new random key to FILE (default /etc/piyasa/token_key), mode 0600,\n"
+	  "  and refuses to overwrite one: the bots' tokens are sealed with it, a new\n"
+	  "  key would lose them all. The unit hands the file over as the credential\n"
+	  "  token_key.\n" },
+	{ "backup", cmd_backup, "dump the database (pg_dump) and keep 7 daily, 4 weekly, 12 monthly",
+	  "usage: piyasactl backup [--dir DIR] [--keep-daily N] [--keep-weekly N]\n"
+	  "                        [--keep-monthly N]\n"
+	  "  Writes DIR/piyasa-YYYYmmddTHHMMSSZ.dump (pg_dump, custom format; default DIR\n"
+	  "  /var/lib/piyasa/backups), then keeps the newest backup of each of the last 7\n"
+	  "  days, 4 weeks and 12 months and removes the others. Redis is not dumped: it\n"
+	  "  holds queues the fleet rebuilds (docs/OPERATIONS.md). Safe under load.\n" },
+	{ "restore", cmd_restore, "restore the database from a backup (pg_restore)",
+	  "usage: piyasactl restore [--force] FILE\n"
+	  "  Replaces the database's tables with the backup's, in one transaction (a\n"
+	  "  failure changes nothing). Refuses while a supervisor answers on its HTTP\n"
+	  "  port: stop the fleet first (--force skips the check).\n" },
+	{ "prune", cmd_prune, "delete old messages and dead letters (the retention settings)",
+	  "usage: piyasactl prune [--batch N]\n"
+	  "  Deletes messages older than the setting messages_retention_days and dead\n"
+	  "  letters older than dead_jobs_retention_days (0, the default: keep), N rows\n"
+	  "  a transaction (default 1000), so the workers never wait on it. Rows still\n"
+	  "  in flight (sending, retry) are kept.\n" },
 	{ "version", cmd_version, "print the version", "usage: piyasactl version\n" },
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static const char global_usage[] =
-	"usage: piyasactl [--config FILE] COMMAND [ARGS...]\n"
+	"usage: piyasactl [--config FILE] [-o text|json] COMMAND [ARGS...]\n"
 	"       piyasactl help COMMAND\n"
-	"  --config FILE  the piyasa config (default: $PIYASA_CONFIG, else built-in\n"
-	"                 defaults); PIYASA_* environment variables override it.\n";
+	"  --config FILE  the piyasa config (default: $PIYASA_CONFIG, else\n"
+	"                 " DEFAULT_CONFIG " when it exists, else built-in\n"
+	"                 defaults); PIYASA_* environment variables override it.\n"
+	"  -o, --output json|text  listings and shows as JSON for scripts (anywhere\n"
+	"                 on the line).\n";
 
 int ctl_help(FILE *f, const char *cmd)
 {
@@ -160,7 +201,9 @@ static int global_flags(int argc, char **argv, int *first, const char **config)
 {
 	int i = 1;
 
-	*config = getenv("PIYASA_CONFIG");
+	/* PIYASA_CONFIG set, even empty (the defaults), wins over the installed file. */
+	if (!(*config = getenv("PIYASA_CONFIG")) && access(DEFAULT_CONFIG, F_OK) == 0)
+		*config = DEFAULT_CONFIG;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			ctl_help(stdout, NULL);
@@ -186,6 +229,36 @@ static int global_flags(int argc, char **argv, int *first, const char **config)
 	return 0;
 }
 
+/* -o/--output FORMAT anywhere on the line (before or after the command words):
+ * taken out of argv, so no command sees it. 0, or CTL_USAGE. */
+static int output_flag(int *argc, char **argv)
+{
+	int j = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		const char *v = NULL;
+
+		if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < *argc)
+			v = argv[++i];
+		else if (strncmp(argv[i], "--output=", 9) == 0)
+			v = argv[i] + 9;
+		else if (strncmp(argv[i], "-o", 2) == 0 && argv[i][2])
+			v = argv[i] + 2;
+		if (!v) {
+			argv[j++] = argv[i];
+			continue;
+		}
+		if (strcmp(v, "json") && strcmp(v, "text")) {
+			fprintf(stderr, "piyasactl: -o: '%s' is not json or text\n", v);
+			return CTL_USAGE;
+		}
+		ctl_set_json(strcmp(v, "json") == 0);
+	}
+	*argc = j;
+	argv[j] = NULL;
+	return 0;
+}
+
 static const struct command *find_command(const char *name)
 {
 	for (size_t i = 0; i < NCOMMANDS; i++)
@@ -202,7 +275,8 @@ int main(int argc, char **argv)
 	char err[512];
 	int first, rc;
 
-	if ((rc = global_flags(argc, argv, &first, &config)) != 0)
+	if ((rc = output_flag(&argc, argv)) != 0 ||
+	    (rc = global_flags(argc, argv, &first, &config)) != 0)
 		return rc;
 	if (strcmp(argv[first], "help") == 0)
 		return cmd_help(argc - first, argv + first);

@@ -171,7 +171,8 @@ static int64_t crash_delay(struct fleet *f, int i, int64_t up)
 	w->v.streak++;
 	if (w->v.streak >= FLEET_CRASH_LOOP && !w->v.crash_loop) {
 		w->v.crash_loop = 1;
-		log_error("worker %d is crash-looping: %d exits in a row, each within %d s of its "
+		log_event(LOG_ID_CRASH_LOOP, LOG_ERR, NULL,
+			  "worker %d is crash-looping: %d exits in a row, each within %d s of its "
 			  "start; respawning with backoff up to %d ms",
 			  i, w->v.streak, FLEET_STABLE_MS / 1000, f->cfg->respawn_max_ms);
 	}
@@ -309,7 +310,8 @@ static void kill_stale(struct fleet *f, int i, int64_t now)
 	struct member *w = &f->w[i];
 	int64_t hb = shm_load_i64(&shm_slot(f->shm, i)->heartbeat_ms);
 
-	log_error("worker %d (pid %d) heartbeat is %" PRId64 " ms old (worker_timeout_ms %d): "
+	log_event(LOG_ID_WORKER_KILLED, LOG_ERR, NULL,
+		  "worker %d (pid %d) heartbeat is %" PRId64 " ms old (worker_timeout_ms %d): "
 		  "killing it",
 		  i, (int)w->v.pid, now - (hb > w->v.spawned_ms ? hb : w->v.spawned_ms),
 		  f->cfg->worker_timeout_ms);

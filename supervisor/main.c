@@ -1,10 +1,11 @@
 /* supervisor: command line. Loads the configuration (flags win over it), then
- * either checks it (-t, like `nginx -t`) or runs the supervisor in the
- * foreground: under systemd it is a Type=notify service and never daemonizes. */
+ * either checks it (-t, like `nginx -t`; -T also prints it, secrets masked) or runs the supervisor
+ * in the foreground: under systemd it is a Type=notify service and never daemonizes. */
 #include "common/cfg.h"
 #include "common/log.h"
 #include "common/tok.h"
 #include "common/version.h"
+#include "supervisor/cfgcheck.h"
 #include "supervisor/sup.h"
 
 #include <errno.h>
@@ -15,18 +16,21 @@
 struct opts {
 	const char *config;
 	int workers; /* 0 = from the config */
-	int test;
+	int test;    /* 1: -t, 2: -T */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: supervisor [--workers N] [--config FILE] [-t] [--foreground]\n"
+		"usage: supervisor [--workers N] [--config FILE] [-t|-T] [--foreground]\n"
 		"                  [--help] [--version]\n"
 		"\n"
 		"  -w, --workers N   run N workers (1..%d); wins over `workers` in the file\n"
 		"  -c, --config FILE read FILE (defaults and PIYASA_* variables otherwise)\n"
-		"  -t                check the configuration and exit (0 ok, 1 bad)\n"
+		"  -t                check the configuration as the workers will read it\n"
+		"                    (URLs, database, token key) and exit (0 ok, 1 bad)\n"
+		"  -T                check it, then print the effective configuration with\n"
+		"                    its secrets masked\n"
 		"      --foreground  accepted for compatibility: the supervisor never forks away\n"
 		"  -h, --help        this text\n"
 		"  -V, --version     print the version\n"
@@ -61,7 +65,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "w:c:thV", longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "w:c:tThV", longs, NULL)) != -1) {
 		switch (ch) {
 		case 'w':
 			if ((o->workers = parse_workers(optarg)) < 0) {
@@ -72,6 +76,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'c': o->config = optarg; break;
 		case 't': o->test = 1; break;
+		case 'T': o->test = 2; break;
 		case 'F': break;
 		case 'h': usage(stdout); return 2;
 		case 'V': printf("piyasa supervisor %s\n", PIYASA_VERSION); return 2;
@@ -90,10 +95,16 @@ static int check_config(const struct opts *o)
 	struct cfg c;
 	char err[512];
 
-	if (cfg_load(&c, o->config, err, sizeof err) < 0) {
+	if (cfg_load(&c, o->config, err, sizeof err) < 0 || cfgcheck_run(&c, err, sizeof err) < 0) {
 		fprintf(stderr, "supervisor: %s\n", err);
 		fprintf(stderr, "configuration %s test failed\n", o->config ? o->config : "(defaults)");
 		return 1;
+	}
+	if (o->test == 2) {
+		printf("# configuration %s is ok; effective values (defaults, file, environment)\n",
+		       o->config ? o->config : "(defaults)");
+		cfg_dump(&c, stdout, cfgcheck_mask);
+		return 0;
 	}
 	printf("configuration %s is ok\n", o->config ? o->config : "(defaults)");
 	return 0;

@@ -7,12 +7,14 @@
 #include "common/job.h"
 #include "common/shm.h"
 #include "common/version.h"
+#include "supervisor/procstat.h"
 #include "supervisor/view.h"
 
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +127,14 @@ static void write_llm_calls(FILE *f, const struct snap *s)
 			fprintf(f, "\",outcome=\"%s\"} %" PRIu64 "\n", outcomes[o],
 				s->total.pcounters[p][SHM_P_CALLS_OK + o]);
 		}
+	/* For the budget alert: each worker keeps its own daily count (worker/calls/llm.c). */
+	family(f, "piyasa_llm_daily_tokens_limit", "gauge",
+	       "Tokens a worker may use a UTC day per provider (daily_tokens; 0 = unlimited).");
+	for (int p = 0; p < nproviders(s); p++) {
+		fputs("piyasa_llm_daily_tokens_limit{provider=\"", f);
+		label_value(f, s->cfg.providers[p]);
+		fprintf(f, "\"} %lld\n", s->cfg.daily_tokens[p]);
+	}
 	family(f, "piyasa_llm_tokens_total", "counter", "LLM tokens used, by provider and type.");
 	for (int p = 0; p < nproviders(s); p++)
 		for (int t = 0; t < 2; t++) {
@@ -170,24 +180,41 @@ static int up(const struct snap *s, int i)
 	return running(s, i) && s->w[i].state == SHM_READY;
 }
 
+/* One series per state, 1 for the state the breaker is in (Prometheus's way
+ * for an enum): `== 1` selects, sum by state counts, no magic numbers. */
+static const char *const breaker_states[] = { "closed", "open", "half_open" };
+
+static void breaker_series(FILE *f, const char *name, const char *provider, int worker, int64_t v)
+{
+	for (int st = 0; st < 3; st++) {
+		fprintf(f, "%s{", name);
+		if (provider) {
+			fputs("provider=\"", f);
+			label_value(f, provider);
+			fputs("\",", f);
+		}
+		fprintf(f, "state=\"%s\",worker=\"%d\"} %d\n", breaker_states[st], worker, v == st);
+	}
+}
+
 static void write_breakers(FILE *f, const struct snap *s)
 {
 	family(f, "piyasa_telegram_breaker_state", "gauge",
-	       "Telegram API circuit breaker per worker: 0 closed, 1 open, 2 half-open.");
+	       "Telegram API circuit breaker per worker: 1 for its state (closed, open, "
+	       "half_open).");
 	for (int i = 0; i < s->seen; i++)
 		if (running(s, i))
-			fprintf(f, "piyasa_telegram_breaker_state{worker=\"%d\"} %" PRId64 "\n", i,
-				s->w[i].gauges[SHM_G_TG_BREAKER]);
+			breaker_series(f, "piyasa_telegram_breaker_state", NULL, i,
+				       s->w[i].gauges[SHM_G_TG_BREAKER]);
 	family(f, "piyasa_llm_breaker_state", "gauge",
-	       "LLM provider circuit breaker per worker: 0 closed, 1 open, 2 half-open.");
+	       "LLM provider circuit breaker per worker: 1 for its state (closed, open, "
+	       "half_open).");
 	for (int i = 0; i < s->seen; i++) {
 		if (!running(s, i))
 			continue;
-		for (int p = 0; p < nproviders(s); p++) {
-			fputs("piyasa_llm_breaker_state{provider=\"", f);
-			label_value(f, s->cfg.providers[p]);
-			fprintf(f, "\",worker=\"%d\"} %" PRId64 "\n", i, s->w[i].pbreaker[p]);
-		}
+		for (int p = 0; p < nproviders(s); p++)
+			breaker_series(f, "piyasa_llm_breaker_state", s->cfg.providers[p], i,
+				       s->w[i].pbreaker[p]);
 	}
 }
 
@@ -265,31 +292,67 @@ static void write_workers(FILE *f, const struct snap *s)
 
 /* --- histograms --- */
 
-static void write_hist(FILE *f, const char *name, const char *help, const struct shm_hist_data *h)
+/* One histogram's series; label is "" or `name="value",` (escaped by the caller). */
+static void hist_series(FILE *f, const char *name, const char *label, const struct shm_hist_data *h)
 {
 	uint64_t cum = 0;
 
-	family(f, name, "histogram", help);
 	for (int b = 0; b < SHM_NBUCKETS; b++) {
 		cum += h->buckets[b];
 		if (isinf(shm_bucket_bounds[b]))
-			fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cum);
+			fprintf(f, "%s_bucket{%sle=\"+Inf\"} %" PRIu64 "\n", name, label, cum);
 		else
-			fprintf(f, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, shm_bucket_bounds[b],
-				cum);
+			fprintf(f, "%s_bucket{%sle=\"%g\"} %" PRIu64 "\n", name, label,
+				shm_bucket_bounds[b], cum);
 	}
-	fprintf(f, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, (double)h->sum_us / 1e6, name, cum);
+	if (*label) {
+		char l[256];
+		size_t n = strlen(label);
+
+		/* "{x=\"y\"}" for _sum and _count: the label without its trailing comma. */
+		snprintf(l, sizeof l, "{%.*s}", (int)(n - 1), label);
+		fprintf(f, "%s_sum%s %.6f\n%s_count%s %" PRIu64 "\n", name, l,
+			(double)h->sum_us / 1e6, name, l, cum);
+	} else {
+		fprintf(f, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, (double)h->sum_us / 1e6,
+			name, cum);
+	}
+}
+
+static void write_hist(FILE *f, const char *name, const char *help, const struct shm_hist_data *h)
+{
+	family(f, name, "histogram", help);
+	hist_series(f, name, "", h);
 }
 
 static void write_histograms(FILE *f, const struct snap *s)
 {
-	write_hist(f, "piyasa_job_duration_seconds", "From lease to ack.",
-		   &s->total.hist[SHM_H_JOB_SECONDS]);
+	char label[160], *lp;
+	size_t ln;
+	FILE *lf;
+
+	family(f, "piyasa_job_duration_seconds", "histogram", "From lease to ack, by job kind.");
+	for (int k = 0; k < JOB_KIND_COUNT && k < 3; k++) {
+		snprintf(label, sizeof label, "kind=\"%s\",", job_kind_name((enum job_kind)k));
+		hist_series(f, "piyasa_job_duration_seconds", label, &s->total.job_hist[k]);
+	}
 	write_hist(f, "piyasa_enqueue_to_sent_seconds", "From enqueue to the message sent.",
 		   &s->total.hist[SHM_H_E2E_SECONDS]);
-	write_hist(f, "piyasa_llm_latency_seconds", "LLM API call latency.",
-		   &s->total.hist[SHM_H_LLM_SECONDS]);
-	write_hist(f, "piyasa_telegram_latency_seconds", "Telegram Bot API call latency.",
+	family(f, "piyasa_llm_request_duration_seconds", "histogram",
+	       "LLM API call duration, by provider.");
+	for (int p = 0; p < nproviders(s); p++) {
+		/* Provider names are the operator's: escaped like every label value. */
+		lp = NULL;
+		if (!(lf = open_memstream(&lp, &ln)))
+			continue;
+		fputs("provider=\"", lf);
+		label_value(lf, s->cfg.providers[p]);
+		fputs("\",", lf);
+		fclose(lf);
+		hist_series(f, "piyasa_llm_request_duration_seconds", lp, &s->total.llm_hist[p]);
+		free(lp);
+	}
+	write_hist(f, "piyasa_telegram_request_duration_seconds", "Telegram Bot API call duration.",
 		   &s->total.hist[SHM_H_TG_SECONDS]);
 	write_hist(f, "piyasa_queue_wait_seconds", "From a first attempt being due to its lease.",
 		   &s->total.hist[SHM_H_QUEUE_SECONDS]);
@@ -299,6 +362,59 @@ static void write_histograms(FILE *f, const struct snap *s)
 	write_hist(f, "piyasa_job_finish_seconds",
 		   "From Telegram's answer to the outcome written and the job acked.",
 		   &s->total.hist[SHM_H_FINISH_SECONDS]);
+}
+
+/* --- process_* (what /proc says of the supervisor and each running worker) --- */
+
+static const struct {
+	const char *name, *type, *help;
+	size_t off;
+} process_series[] = {
+	{ "process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.",
+	  offsetof(struct procstat, cpu_seconds) },
+	{ "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+	  offsetof(struct procstat, resident_bytes) },
+	{ "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+	  offsetof(struct procstat, virtual_bytes) },
+	{ "process_open_fds", "gauge", "Number of open file descriptors.",
+	  offsetof(struct procstat, open_fds) },
+	{ "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+	  offsetof(struct procstat, max_fds) },
+	{ "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.",
+	  offsetof(struct procstat, start_time) },
+};
+
+static void write_processes(FILE *f, const struct snap *s)
+{
+	struct procstat *ps = calloc((size_t)s->seen + 1, sizeof *ps);
+	int *ok = calloc((size_t)s->seen + 1, sizeof *ok);
+
+	if (!ps || !ok) {
+		free(ps);
+		free(ok);
+		return;
+	}
+	/* Index 0 the supervisor, i + 1 worker i: each read once for all series. */
+	ok[0] = procstat_read(s->pid, &ps[0]) == 0;
+	for (int i = 0; i < s->seen; i++)
+		ok[i + 1] = running(s, i) && procstat_read(s->w[i].v.pid, &ps[i + 1]) == 0;
+	for (size_t k = 0; k < sizeof process_series / sizeof process_series[0]; k++) {
+		family(f, process_series[k].name, process_series[k].type, process_series[k].help);
+		for (int i = 0; i <= s->seen; i++) {
+			double v = *(const double *)((const char *)&ps[i] + process_series[k].off);
+
+			if (!ok[i])
+				continue;
+			if (i == 0)
+				fprintf(f, "%s{process=\"supervisor\"} %.10g\n",
+					process_series[k].name, v);
+			else
+				fprintf(f, "%s{process=\"worker\",worker=\"%d\"} %.10g\n",
+					process_series[k].name, i - 1, v);
+		}
+	}
+	free(ps);
+	free(ok);
 }
 
 static void write_supervisor(FILE *f, const struct snap *s)
@@ -331,6 +447,7 @@ char *metrics_prometheus(const struct snap *s, size_t *len)
 	write_workers(f, s);
 	write_histograms(f, s);
 	write_supervisor(f, s);
+	write_processes(f, s);
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

@@ -14,7 +14,7 @@ static char last_status[256];
 static void report(const char *what, int rc)
 {
 	if (rc < 0)
-		log_debug("sd_notify %s: %s", what, strerror(-rc));
+		log_errno(LOG_DEBUG, -rc, "sd_notify %s: %s", what, strerror(-rc));
 }
 
 int64_t notify_watchdog_ms(void)

@@ -45,6 +45,13 @@ int spawn_find_worker(char *out, size_t n, char *err, size_t errlen)
 			snprintf(err, errlen, "worker path too long");
 			return -1;
 		}
+		/* Installed (make install, the .deb): PREFIX/sbin/supervisor runs
+		 * PREFIX/libexec/piyasa/worker, whatever the prefix. */
+		if (access(out, X_OK) < 0 &&
+		    (size_t)snprintf(out, n, "%s/../libexec/piyasa/worker", self) >= n) {
+			snprintf(err, errlen, "worker path too long");
+			return -1;
+		}
 	}
 	if (access(out, X_OK) < 0) {
 		snprintf(err, errlen, "worker binary %s: %s (set PIYASA_WORKER_BIN to override)",

@@ -35,7 +35,8 @@ struct spawn_cmd {
 	int key_fd;         /* the token key (tok_env_to_fd), to workers as fd 4; -1: none */
 };
 
-/* The worker binary: $PIYASA_WORKER_BIN, else `worker` next to /proc/self/exe.
+/* The worker binary: $PIYASA_WORKER_BIN, else `worker` next to /proc/self/exe,
+ * else ../libexec/piyasa/worker from there (the installed layout).
  * 0, or -1 with why in err when it is missing or not executable. */
 int spawn_find_worker(char *out, size_t n, char *err, size_t errlen)
 	__attribute__((warn_unused_result));

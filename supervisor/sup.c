@@ -97,7 +97,8 @@ static void sup_reload(struct sup *s)
 	/* A good file becomes the copy every child reads from now on; a bad one
 	 * changes nothing, not even for workers started later (cfgsnap.h). */
 	if (cfgsnap_load(&s->snap, &nc, s->config_path, err, sizeof err) < 0) {
-		log_error("reload failed, keeping the running configuration: %s", err);
+		log_event(LOG_ID_RELOAD_REFUSED, LOG_ERR, NULL,
+			  "reload failed, keeping the running configuration: %s", err);
 		return;
 	}
 	/* Before the first READY=1 systemd is still waiting for the start to end:
@@ -113,7 +114,8 @@ static void sup_reload(struct sup *s)
 	view_set_config(&s->view, &s->cfg);
 	view_count_reload(&s->view);
 	uv_timer_start(&s->tick, on_tick, tick_ms(s), tick_ms(s));
-	log_notice("configuration reloaded from %s", s->config_path ? s->config_path : "defaults");
+	log_event(LOG_ID_RELOADED, LOG_NOTICE, NULL, "configuration reloaded from %s",
+		  s->config_path ? s->config_path : "defaults");
 	/* Workers reload in place; a resize instead replaces them, and the new
 	 * ones read the new file as they start. */
 	if (!resize || !fleet_resize(s->fleet, nc.workers, "reload"))

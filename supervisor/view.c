@@ -43,6 +43,7 @@ static void copy_cfg(struct view_cfg *d, const struct cfg *c)
 	for (int i = 0; i < c->nproviders && i < CFG_MAX_PROVIDERS; i++) {
 		snprintf(d->providers[i], sizeof d->providers[i], "%s", c->providers[i].name);
 		snprintf(d->models[i], sizeof d->models[i], "%s", c->providers[i].model);
+		d->daily_tokens[i] = c->providers[i].daily_tokens;
 	}
 }
 

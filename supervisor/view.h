@@ -34,6 +34,7 @@ struct view_cfg {
 	int nproviders;
 	char providers[CFG_MAX_PROVIDERS][32];
 	char models[CFG_MAX_PROVIDERS][64];
+	long long daily_tokens[CFG_MAX_PROVIDERS]; /* per worker, 0 = unlimited */
 };
 
 struct view {

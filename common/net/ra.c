@@ -353,14 +353,12 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		return;
 	}
 	r->connect_deadline = 0; /* the handshake's commands have deadlines of their own */
-	if (*r->url.password) {
+	if (*r->url.user) {
 		const char *av[] = { "AUTH", r->url.user, r->url.password };
-		const char *av1[] = { "AUTH", r->url.password };
-
-		if (*r->url.user)
-			send_plain(r, on_handshake, r, 0, 3, av);
-		else
-			send_plain(r, on_handshake, r, 0, 2, av1);
+		send_plain(r, on_handshake, r, 0, 3, av);
+	} else if (*r->url.password) {
+		const char *av[] = { "AUTH", r->url.password };
+		send_plain(r, on_handshake, r, 0, 2, av);
 	}
 	if (r->url.db) {
 		snprintf(db, sizeof db, "%d", r->url.db);

@@ -209,6 +209,18 @@ START_TEST(redis_urls)
 	ck_assert_int_eq(rurl_parse(&u, "redis://h:0", err, sizeof err), -1);
 	ck_assert_int_eq(rurl_parse(&u, "redis://:a%00b@h", err, sizeof err), -1);
 	ck_assert_int_eq(rurl_parse(&u, "redis://", err, sizeof err), -1);
+	/* An ACL user, %-decoded like the password; a user alone is refused. */
+	ck_assert_int_eq(rurl_parse(&u, "redis://app%2Done:s%3Acret@[::1]/1", err, sizeof err), 0);
+	ck_assert_str_eq(u.user, "app-one");
+	ck_assert_str_eq(u.password, "s:cret");
+	ck_assert_str_eq(u.host, "::1");
+	ck_assert_int_eq(u.db, 1);
+	ck_assert_int_eq(rurl_parse(&u, "redis://:pw@h", err, sizeof err), 0);
+	ck_assert_str_eq(u.user, "");
+	ck_assert_int_eq(rurl_parse(&u, "redis://app@h", err, sizeof err), -1);
+	/* TLS: refused with its reason, not as an unknown scheme. */
+	ck_assert_int_eq(rurl_parse(&u, "rediss://h:6380", err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "TLS") != NULL, "%s", err);
 }
 END_TEST
 

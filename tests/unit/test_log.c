@@ -42,7 +42,7 @@ static int read_lines(FILE *f, json_t **out, int max)
 START_TEST(json_lines_survive_bad_utf8)
 {
 	FILE *f = capture_stderr();
-	struct log_ctx c = { 7, -100, "job\xff", NULL };
+	struct log_ctx c = { .bot_id = 7, .chat_id = -100, .job_id = "job\xff" };
 	char big[2100] = "";
 	json_t *l[4];
 	const char *msg;
@@ -67,12 +67,89 @@ START_TEST(json_lines_survive_bad_utf8)
 }
 END_TEST
 
+/* The JSON line's time is UTC to the millisecond, and an event carries its id. */
+START_TEST(json_time_in_milliseconds)
+{
+	FILE *f = capture_stderr();
+	json_t *l[2];
+	const char *ts;
+
+	ck_assert_int_eq(log_init("test", "json", "info"), 0);
+	log_event(LOG_ID_RELOADED, LOG_NOTICE, NULL, "reloaded");
+	ck_assert_int_eq(read_lines(f, l, 2), 1);
+	ts = json_string_value(json_object_get(l[0], "ts"));
+	ck_assert_ptr_nonnull(ts);
+	ck_assert_uint_eq(strlen(ts), 24); /* 2026-12-07T17:53:03.085Z */
+	ck_assert(ts[10] == 'T' && ts[19] == '.' && ts[23] == 'Z');
+	ck_assert_str_eq(json_string_value(json_object_get(l[0], "message_id")), LOG_ID_RELOADED);
+	json_decref(l[0]);
+	fclose(f);
+}
+END_TEST
+
+static int has(char (*f)[LOG_FIELD_MAX], int n, const char *want)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(f[i], want) == 0)
+			return 1;
+	return 0;
+}
+
+static int has_prefix(char (*f)[LOG_FIELD_MAX], int n, const char *p)
+{
+	for (int i = 0; i < n; i++)
+		if (strncmp(f[i], p, strlen(p)) == 0)
+			return 1;
+	return 0;
+}
+
+/* The journal gets the call site (this file, this line, this function), not
+ * log.c's; no field without a value; ERRNO and MESSAGE_ID when there are some. */
+START_TEST(journal_fields_name_the_call_site)
+{
+	static char f[16][LOG_FIELD_MAX];
+	struct log_ctx c = { .provider = "groq" };
+	char line[32];
+	int n, at;
+
+	ck_assert_int_eq(log_init("test", "text", "info"), 0);
+	log_set_worker(-1);
+	at = __LINE__ + 1;
+	n = log_journal_fields(&(const struct log_site){ __FILE__, __LINE__, __func__,
+							 LOG_ID_BREAKER_OPENED, 104 },
+			       LOG_WARNING, &c, "open", f, 16);
+	ck_assert(has(f, n, "MESSAGE=open"));
+	ck_assert(has(f, n, "PRIORITY=4"));
+	ck_assert(has(f, n, "CODE_FILE=tests/unit/test_log.c"));
+	snprintf(line, sizeof line, "CODE_LINE=%d", at);
+	ck_assert_msg(has(f, n, line), "no %s", line);
+	ck_assert(has_prefix(f, n, "CODE_FUNC=journal_fields_name_the_call_site"));
+	ck_assert(has(f, n, "MESSAGE_ID=" LOG_ID_BREAKER_OPENED));
+	ck_assert(has(f, n, "PROVIDER=groq"));
+	ck_assert(has(f, n, "ERRNO=104"));
+	ck_assert(!has_prefix(f, n, "WORKER=") && !has_prefix(f, n, "BOT_ID=") &&
+		  !has_prefix(f, n, "CHAT_ID=") && !has_prefix(f, n, "JOB_ID="));
+	/* log_errno's site carries the errno. */
+	n = log_journal_fields(LOG_SITE_ERRNO(32), LOG_ERR, NULL, "x", f, 16);
+	ck_assert(has(f, n, "ERRNO=32") && !has_prefix(f, n, "MESSAGE_ID="));
+	/* A plain line: no MESSAGE_ID, no ERRNO. */
+	n = log_journal_fields(LOG_SITE(NULL), LOG_INFO, NULL, "plain", f, 16);
+	ck_assert(!has_prefix(f, n, "MESSAGE_ID=") && !has_prefix(f, n, "ERRNO="));
+	log_set_worker(3);
+	n = log_journal_fields(LOG_SITE(NULL), LOG_INFO, NULL, "plain", f, 16);
+	ck_assert(has(f, n, "WORKER=3"));
+	log_set_worker(-1);
+}
+END_TEST
+
 static Suite *log_suite(void)
 {
 	Suite *s = suite_create("log");
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, json_lines_survive_bad_utf8);
+	tcase_add_test(tc, json_time_in_milliseconds);
+	tcase_add_test(tc, journal_fields_name_the_call_site);
 	suite_add_tcase(s, tc);
 	return s;
 }

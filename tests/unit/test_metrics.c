@@ -131,10 +131,11 @@ static void scrape_histogram(struct scrape *c, const char *name, const char *lin
 	if (strcmp(name + fl, "_bucket") == 0) {
 		ck_assert_msg(v >= c->last_bucket, "bucket goes down: %s", line);
 		c->last_bucket = v;
-		if (strstr(line, "{le=\"+Inf\"}"))
+		if (strstr(line, "le=\"+Inf\"}"))
 			c->inf = v;
 	} else if (strcmp(name + fl, "_count") == 0) {
 		ck_assert_msg(v == c->inf, "_count is not the +Inf bucket: %s", line);
+		c->last_bucket = -1; /* the next label's series starts again */
 	}
 }
 
@@ -357,12 +358,16 @@ START_TEST(breakers_per_running_worker)
 
 	three_workers(s);
 	t = render(s);
-	LINE(t, "piyasa_telegram_breaker_state{worker=\"0\"} 1");
-	LINE(t, "piyasa_telegram_breaker_state{worker=\"2\"} 0");
-	ck_assert_ptr_null(strstr(t, "piyasa_telegram_breaker_state{worker=\"1\"}"));
-	LINE(t, "piyasa_llm_breaker_state{provider=\"groq\",worker=\"0\"} 2");
-	LINE(t, "piyasa_llm_breaker_state{provider=\"groq\",worker=\"2\"} 0");
-	ck_assert_int_eq(count_prefix(t, "piyasa_llm_breaker_state{"), 2);
+	/* One series per state, 1 for the state the breaker is in. */
+	LINE(t, "piyasa_telegram_breaker_state{state=\"open\",worker=\"0\"} 1");
+	LINE(t, "piyasa_telegram_breaker_state{state=\"closed\",worker=\"0\"} 0");
+	LINE(t, "piyasa_telegram_breaker_state{state=\"closed\",worker=\"2\"} 1");
+	LINE(t, "piyasa_telegram_breaker_state{state=\"half_open\",worker=\"2\"} 0");
+	ck_assert_ptr_null(strstr(t, "breaker_state{state=\"closed\",worker=\"1\"}"));
+	LINE(t, "piyasa_llm_breaker_state{provider=\"groq\",state=\"half_open\",worker=\"0\"} 1");
+	LINE(t, "piyasa_llm_breaker_state{provider=\"groq\",state=\"open\",worker=\"0\"} 0");
+	LINE(t, "piyasa_llm_breaker_state{provider=\"groq\",state=\"closed\",worker=\"2\"} 1");
+	ck_assert_int_eq(count_prefix(t, "piyasa_llm_breaker_state{"), 6);
 	free(t);
 	free(s);
 }
@@ -373,7 +378,7 @@ END_TEST
 START_TEST(histograms_are_cumulative_with_sum_and_count)
 {
 	struct snap *s = new_snap();
-	struct shm_hist_data *h = &s->total.hist[SHM_H_LLM_SECONDS];
+	struct shm_hist_data *h = &s->total.hist[SHM_H_TG_SECONDS];
 	char *t;
 
 	h->buckets[0] = 2;                /* <= 1 ms */
@@ -383,23 +388,24 @@ START_TEST(histograms_are_cumulative_with_sum_and_count)
 	h->sum_us = 65432100;
 	h->count = 99; /* a worker bumps it apart from the buckets: not what _count says */
 	t = render(s);
-	LINE(t, "# HELP piyasa_llm_latency_seconds LLM API call latency.");
-	LINE(t, "# TYPE piyasa_llm_latency_seconds histogram");
-	LINE(t, "piyasa_llm_latency_seconds_bucket{le=\"0.001\"} 2");
-	LINE(t, "piyasa_llm_latency_seconds_bucket{le=\"0.0025\"} 2");
-	LINE(t, "piyasa_llm_latency_seconds_bucket{le=\"0.005\"} 2");
-	LINE(t, "piyasa_llm_latency_seconds_bucket{le=\"0.01\"} 3");
-	LINE(t, "piyasa_llm_latency_seconds_bucket{le=\"0.5\"} 3");
-	LINE(t, "piyasa_llm_latency_seconds_bucket{le=\"1\"} 7");
-	LINE(t, "piyasa_llm_latency_seconds_bucket{le=\"60\"} 7");
-	LINE(t, "piyasa_llm_latency_seconds_bucket{le=\"+Inf\"} 8");
-	LINE(t, "piyasa_llm_latency_seconds_sum 65.432100");
-	LINE(t, "piyasa_llm_latency_seconds_count 8");
-	ck_assert_int_eq(count_prefix(t, "piyasa_llm_latency_seconds_bucket{"), SHM_NBUCKETS);
+	LINE(t, "# HELP piyasa_telegram_request_duration_seconds Telegram Bot API call duration.");
+	LINE(t, "# TYPE piyasa_telegram_request_duration_seconds histogram");
+	LINE(t, "piyasa_telegram_request_duration_seconds_bucket{le=\"0.001\"} 2");
+	LINE(t, "piyasa_telegram_request_duration_seconds_bucket{le=\"0.0025\"} 2");
+	LINE(t, "piyasa_telegram_request_duration_seconds_bucket{le=\"0.005\"} 2");
+	LINE(t, "piyasa_telegram_request_duration_seconds_bucket{le=\"0.01\"} 3");
+	LINE(t, "piyasa_telegram_request_duration_seconds_bucket{le=\"0.5\"} 3");
+	LINE(t, "piyasa_telegram_request_duration_seconds_bucket{le=\"1\"} 7");
+	LINE(t, "piyasa_telegram_request_duration_seconds_bucket{le=\"60\"} 7");
+	LINE(t, "piyasa_telegram_request_duration_seconds_bucket{le=\"+Inf\"} 8");
+	LINE(t, "piyasa_telegram_request_duration_seconds_sum 65.432100");
+	LINE(t, "piyasa_telegram_request_duration_seconds_count 8");
+	ck_assert_int_eq(count_prefix(t, "piyasa_telegram_request_duration_seconds_bucket{"),
+			 SHM_NBUCKETS);
 	/* An empty one still shows every bucket. */
-	LINE(t, "piyasa_job_duration_seconds_bucket{le=\"+Inf\"} 0");
-	LINE(t, "piyasa_job_duration_seconds_sum 0.000000");
-	LINE(t, "piyasa_job_duration_seconds_count 0");
+	LINE(t, "piyasa_job_duration_seconds_bucket{kind=\"speak\",le=\"+Inf\"} 0");
+	LINE(t, "piyasa_job_duration_seconds_sum{kind=\"speak\"} 0.000000");
+	LINE(t, "piyasa_job_duration_seconds_count{kind=\"memorize\"} 0");
 	free(t);
 	free(s);
 }
@@ -407,10 +413,14 @@ END_TEST
 
 START_TEST(every_histogram_is_there)
 {
+	/* By enum shm_hist; the labelled two (job by kind, LLM by provider) below. */
 	static const char *const names[] = {
-		"piyasa_job_duration_seconds", "piyasa_enqueue_to_sent_seconds",
-		"piyasa_llm_latency_seconds",  "piyasa_telegram_latency_seconds",
-		"piyasa_queue_wait_seconds",   "piyasa_outbox_claim_seconds",
+		NULL,
+		"piyasa_enqueue_to_sent_seconds",
+		NULL,
+		"piyasa_telegram_request_duration_seconds",
+		"piyasa_queue_wait_seconds",
+		"piyasa_outbox_claim_seconds",
 		"piyasa_job_finish_seconds",
 	};
 	struct snap *s = new_snap();
@@ -418,12 +428,23 @@ START_TEST(every_histogram_is_there)
 
 	for (int h = 0; h < SHM_H_COUNT; h++)
 		s->total.hist[h].buckets[h] = (uint64_t)h + 1;
+	s->total.job_hist[JOB_REPLY].buckets[2] = 5;
+	s->cfg.nproviders = 1;
+	snprintf(s->cfg.providers[0], sizeof s->cfg.providers[0], "p1");
+	s->total.llm_hist[0].buckets[4] = 6;
 	t = render(s);
 	for (int h = 0; h < SHM_H_COUNT; h++) {
+		if (!names[h])
+			continue;
 		LINE(t, "# TYPE %s histogram", names[h]);
 		LINE(t, "%s_bucket{le=\"%g\"} %d", names[h], shm_bucket_bounds[h], h + 1);
 		LINE(t, "%s_count %d", names[h], h + 1);
 	}
+	LINE(t, "# TYPE piyasa_job_duration_seconds histogram");
+	LINE(t, "piyasa_job_duration_seconds_bucket{kind=\"reply\",le=\"%g\"} 5", shm_bucket_bounds[2]);
+	LINE(t, "piyasa_job_duration_seconds_count{kind=\"reply\"} 5");
+	LINE(t, "# TYPE piyasa_llm_request_duration_seconds histogram");
+	LINE(t, "piyasa_llm_request_duration_seconds_count{provider=\"p1\"} 6");
 	free(t);
 	free(s);
 }
@@ -492,11 +513,11 @@ START_TEST(totals_keep_what_exited_workers_counted)
 	view_set_fleet(&v, 2, "running");
 	shm_count(shm_slot(shm, 0), SHM_C_LEASED, 10);
 	shm_job(shm_slot(shm, 0), JOB_SPEAK, SHM_OUT_SENT);
-	shm_observe(shm_slot(shm, 0), SHM_H_JOB_SECONDS, 0.2);
+	shm_observe_job(shm_slot(shm, 0), JOB_SPEAK, 0.2);
 	view_retire_slot(&v, 0);                      /* worker 0 exited */
 	shm_count(shm_slot(shm, 0), SHM_C_LEASED, 5); /* its successor */
 	shm_count(shm_slot(shm, 1), SHM_C_LEASED, 1);
-	shm_observe(shm_slot(shm, 1), SHM_H_JOB_SECONDS, 2);
+	shm_observe_job(shm_slot(shm, 1), JOB_SPEAK, 2);
 	shm_gauge(shm_slot(shm, 1), SHM_G_INFLIGHT, 3);
 	shm_gauge(shm_slot(shm, 0), SHM_G_INFLIGHT, 100); /* index 0 runs no process */
 	view_set_worker(&v, 1, &w);
@@ -504,10 +525,10 @@ START_TEST(totals_keep_what_exited_workers_counted)
 	t = render(s);
 	LINE(t, "piyasa_leased_total 16");
 	LINE(t, "piyasa_jobs_total{kind=\"speak\",outcome=\"sent\"} 1");
-	LINE(t, "piyasa_job_duration_seconds_bucket{le=\"0.25\"} 1");
-	LINE(t, "piyasa_job_duration_seconds_bucket{le=\"2.5\"} 2");
-	LINE(t, "piyasa_job_duration_seconds_sum 2.200000");
-	LINE(t, "piyasa_job_duration_seconds_count 2");
+	LINE(t, "piyasa_job_duration_seconds_bucket{kind=\"speak\",le=\"0.25\"} 1");
+	LINE(t, "piyasa_job_duration_seconds_bucket{kind=\"speak\",le=\"2.5\"} 2");
+	LINE(t, "piyasa_job_duration_seconds_sum{kind=\"speak\"} 2.200000");
+	LINE(t, "piyasa_job_duration_seconds_count{kind=\"speak\"} 2");
 	LINE(t, "piyasa_inflight_jobs 3");
 	LINE(t, "piyasa_workers 2");
 	check_exposition(t);

@@ -42,8 +42,9 @@ static void on_transition(const char *name, enum brk_state from, enum brk_state 
 	struct llm *l = arg;
 	struct log_ctx c = { .provider = name };
 
-	log_msg(to == BRK_OPEN ? LOG_WARNING : LOG_NOTICE, &c, "breaker %s: %s -> %s (%s)", name,
-		brk_state_name(from), brk_state_name(to), why);
+	log_event(to == BRK_OPEN ? LOG_ID_BREAKER_OPENED : NULL,
+		  to == BRK_OPEN ? LOG_WARNING : LOG_NOTICE, &c, "breaker %s: %s -> %s (%s)", name,
+		  brk_state_name(from), brk_state_name(to), why);
 	for (int i = 0; i < l->n; i++)
 		if (strcmp(l->p[i].name, name) == 0)
 			shm_set_breaker(l->slot, i, to == BRK_COOLING ? BRK_OPEN : (int)to);

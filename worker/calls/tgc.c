@@ -57,8 +57,9 @@ static void on_api_transition(const char *name, enum brk_state from, enum brk_st
 {
 	struct tgc *t = arg;
 
-	log_msg(to == BRK_OPEN ? LOG_WARNING : LOG_NOTICE, NULL, "breaker %s: %s -> %s (%s)", name,
-		brk_state_name(from), brk_state_name(to), why);
+	log_event(to == BRK_OPEN ? LOG_ID_BREAKER_OPENED : NULL,
+		  to == BRK_OPEN ? LOG_WARNING : LOG_NOTICE, NULL, "breaker %s: %s -> %s (%s)",
+		  name, brk_state_name(from), brk_state_name(to), why);
 	shm_gauge(t->slot, SHM_G_TG_BREAKER, to == BRK_COOLING ? BRK_OPEN : (int)to);
 }
 
@@ -66,8 +67,9 @@ static void on_bot_transition(const char *name, enum brk_state from, enum brk_st
 			      const char *why, void *arg)
 {
 	(void)arg;
-	log_msg(to == BRK_OPEN ? LOG_WARNING : LOG_INFO, NULL, "breaker %s: %s -> %s (%s)", name,
-		brk_state_name(from), brk_state_name(to), why);
+	log_event(to == BRK_OPEN ? LOG_ID_BREAKER_OPENED : NULL,
+		  to == BRK_OPEN ? LOG_WARNING : LOG_INFO, NULL, "breaker %s: %s -> %s (%s)", name,
+		  brk_state_name(from), brk_state_name(to), why);
 }
 
 struct tgc *tgc_new(const struct cfg *cfg, struct shm_slot *slot, uint64_t seed)

@@ -158,7 +158,7 @@ void task_done(struct task *t, int acked)
 
 	if (t->decoded) {
 		shm_job(slot, t->job.kind, t->outcome);
-		shm_observe(slot, SHM_H_JOB_SECONDS, secs);
+		shm_observe_job(slot, t->job.kind, secs);
 		if (t->outcome == SHM_OUT_SENT && t->job.enqueued_at > 0)
 			shm_observe(slot, SHM_H_E2E_SECONDS,
 				    (double)(job_now_ms() - t->job.enqueued_at) / 1000.0);
@@ -452,7 +452,7 @@ static void count_llm(struct task *t, const struct httpc_resp *r, enum llmw_fail
 	struct shm_slot *s = t->r->d.slot;
 	int p = t->provider;
 
-	shm_observe(s, SHM_H_LLM_SECONDS, r->total_s);
+	shm_observe_llm(s, p, r->total_s);
 	if (ok)
 		shm_pcount(s, p, SHM_P_CALLS_OK, 1);
 	else if (r->err_kind == HTTPC_TIMEOUT)

@@ -1,0 +1,21 @@
+/* cfgcheck: what `supervisor -t` checks beyond the parser, so a configuration
+ * it passes is one the workers accept: every URL read by the library that will
+ * use it (libcurl's URL API for the Redis and HTTP URLs, libpq's
+ * PQconninfoParse for the database), and the token key present and well
+ * formed. Nothing is connected to: -t runs before start and before reload,
+ * when the services may well be down. */
+#ifndef PIYASA_CFGCHECK_H
+#define PIYASA_CFGCHECK_H
+
+#include "common/cfg.h"
+
+#include <stddef.h>
+
+/* 0, or -1 with "key: why" in err for the first thing the workers would refuse. */
+int cfgcheck_run(const struct cfg *c, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* cfg_dump's mask: passwords in URLs and conninfo strings and API keys become
+ * "****". */
+int cfgcheck_mask(const char *key, const char *value, char *out, size_t n);
+
+#endif
