@@ -115,7 +115,7 @@ static int list(struct ctl *c, int argc, char **argv, const char *sql, const cha
 	if (!(db = ctl_db(c, err, sizeof err)) ||
 	    !(res = ctl_q(db, sql, flag_name ? 1 : 0, flag_name ? p : NULL, err, sizeof err)))
 		return ctl_fail("%s", err);
-	if (as_json)
+	if (as_json || ctl_json())
 		rc = ctl_json_rows(stdout, res) < 0 ? ctl_fail("out of memory") : CTL_OK;
 	else
 		ctl_table(stdout, res);
@@ -471,7 +471,7 @@ int cmd_audit(struct ctl *c, int argc, char **argv)
 			return ctl_fail("%s", err);
 		}
 	}
-	if (as_json)
+	if (as_json || ctl_json())
 		rc = ctl_json_rows(stdout, res) < 0 ? ctl_fail("out of memory") : CTL_OK;
 	else
 		ctl_table(stdout, res);
