@@ -113,7 +113,8 @@ START_TEST(check_refuses_what_workers_refuse)
 	/* A missing token key. */
 	write_conf("workers = 2\n");
 	out = sh(&st,
-		 "env -u PIYASA_TOKEN_KEY -u CREDENTIALS_DIRECTORY %s/supervisor -t --config %s 2>&1",
+		 "env -u PIYASA_TOKEN_KEY -u PIYASA_TOKEN_KEY_FILE -u CREDENTIALS_DIRECTORY %s/supervisor -t "
+		 "--config %s 2>&1",
 		 bin(), conf);
 	ck_assert_msg(st == 1 && strstr(out, "token key"), "%s", out);
 	free(out);
@@ -199,7 +200,9 @@ START_TEST(keygen_writes_once)
 	/* The key loads: -t with token_key_file pointing at it passes. */
 	snprintf(again, sizeof again, "token_key_file = %s\n", keyfile);
 	write_conf(again);
-	out = sh(&st, "env -u PIYASA_TOKEN_KEY %s/supervisor -t --config %s 2>&1", bin(), conf);
+	out = sh(&st,
+		 "env -u PIYASA_TOKEN_KEY -u PIYASA_TOKEN_KEY_FILE %s/supervisor -t --config %s 2>&1",
+		 bin(), conf);
 	ck_assert_msg(st == 0, "%s", out);
 	free(out);
 	/* A second keygen refuses and leaves the key alone. */

@@ -91,6 +91,7 @@ START_TEST(the_token_key_is_required_and_checked)
 	char err[512];
 
 	unsetenv("PIYASA_TOKEN_KEY");
+	unsetenv("PIYASA_TOKEN_KEY_FILE"); /* scripts/test names its key file */
 	unsetenv("CREDENTIALS_DIRECTORY");
 	REFUSED("workers = 2\n", "token key: no token key");
 	REFUSED("token_key_file = /nonexistent/key\n", "token key /nonexistent/key");
