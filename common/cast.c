@@ -678,6 +678,8 @@ static const struct field setting_fields[] = {
 	{ "semantic_dedup_threshold", K_UNIT, 0, NULL },
 	{ "news_refresh_minutes", K_POS, 0, NULL },
 	{ "memorize_interval", K_COUNT, 0, NULL },
+	{ "retry_max_age_s", K_COUNT, 0, NULL },
+	{ "retry_max_takeovers", K_COUNT, 0, NULL },
 	{ "embedding_model", K_NESTR, 0, NULL },
 	{ "typing_interval_seconds", K_POS, 0, NULL },
 };

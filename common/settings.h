@@ -52,6 +52,8 @@ struct settings {
 	int voice_profile_enabled;
 	double human_reply_probability; /* a plain human message gets an answer */
 	int memorize_interval;          /* a memorize job every N messages of a bot */
+	int retry_max_age_s;     /* a job retrying this long since its first fault gives up */
+	int retry_max_takeovers; /* leases taken back from dead workers before it gives up */
 };
 
 /* Every key with its default. */
