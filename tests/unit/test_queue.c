@@ -32,6 +32,7 @@ struct held {
 	char token[16];
 	char *body;
 	int attempts;
+	int faults, takeovers; /* what ended the earlier leases */
 	int live;
 };
 
@@ -72,6 +73,8 @@ static void on_job(const char *id, const char *body, size_t len, const struct rq
 	snprintf(h->token, sizeof h->token, "%d", attempts);
 	h->body = strndup(body, len);
 	h->attempts = attempts;
+	h->faults = tries->faults;
+	h->takeovers = tries->takeovers;
 	h->live = 1;
 }
 
@@ -501,6 +504,9 @@ START_TEST(start_takes_back_the_predecessors_leases)
 	wait_jobs(1, 5000);
 	ck_assert_str_eq(R.jobs[0].id, "p1");
 	ck_assert_int_eq(R.jobs[0].attempts, 2);
+	/* Its first lease was taken back, not failed. */
+	ck_assert_int_eq(R.jobs[0].faults, 0);
+	ck_assert_int_eq(R.jobs[0].takeovers, 1);
 	close_all();
 }
 END_TEST
@@ -615,9 +621,22 @@ START_TEST(nack_delays_then_the_job_comes_back_with_attempt_2)
 	ck_assert_str_eq(R.jobs[1].id, "n1");
 	ck_assert_int_eq(R.jobs[1].attempts, 2);
 	ck_assert_str_eq(R.jobs[1].token, "2");
+	ck_assert_int_eq(R.jobs[1].faults, 1); /* nacked as a failed try */
 	d = depth_of(0);
 	ck_assert_int_eq(d.delayed, 0);
 	ck_assert_int_eq(d.leased, 1);
+	/* A wait (fault 0) comes back with the same count of failed tries. */
+	a = (struct answer){ 0 };
+	queue_nack(q, "n1", "2", 0, 0, on_answer, &a);
+	wait_answer(&a);
+	ck_assert_int_eq(a.acked, 1);
+	job("n1")->live = 0;
+	run_for(20);
+	tick(1000);
+	wait_jobs(3, 5000);
+	ck_assert_int_eq(R.jobs[2].attempts, 3);
+	ck_assert_int_eq(R.jobs[2].faults, 1);
+	ck_assert_int_eq(R.jobs[2].takeovers, 0);
 	close_all();
 }
 END_TEST
