@@ -1026,6 +1026,47 @@ START_TEST(a_sent_outcome_is_written_once_the_database_is_back)
 }
 END_TEST
 
+/* The 100,000-job chaos run left 20 rows 'retry' with their jobs acked: a
+ * worker was killed with its 'retry' outcome on its way to PostgreSQL; its
+ * successor read 'sending', and its write of 'unknown' (only over 'sending')
+ * came after the outcome's commit and changed nothing, yet the job was acked.
+ * Here the outcome's transaction holds the row until the successor's write
+ * waits on it: the successor must read the row again and run the job. */
+START_TEST(an_outcome_landing_after_the_read_is_read_again)
+{
+	char sql[256];
+	PGconn *c;
+	PGresult *r;
+
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO messages (job_id, bot_id, chat_id, status, attempt, text) "
+		 "VALUES ('race1', 42, %lld, 'sending', 1, 'x')",
+		 (long long)chat);
+	pg_exec(sql);
+	c = PQconnectdb(db_url);
+	ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
+	PQclear(PQexec(c, "BEGIN"));
+	r = PQexec(c, "UPDATE messages SET status = 'retry', error = 'telegram 429' "
+		      "WHERE job_id = 'race1'");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	K.mode = K_HOLD;
+	start_job("race1", JOB_SPEAK, 2);
+	/* The read sees 'sending' (the outcome is not committed); the write
+	 * waits for the row. */
+	ck_assert(!run_until(idle, 500));
+	PQclear(PQexec(c, "COMMIT"));
+	PQfinish(c);
+	wait_held(1);
+	ck_assert_int_eq(H.acks, 0);
+	task_finish(K.held[0], SHM_OUT_SKIPPED);
+	wait_ends(1, 5000);
+	/* Nothing was sent: the row ends 'failed', not 'retry' for ever. */
+	ck_pg_eq("SELECT status FROM messages WHERE job_id = $1", "race1", "failed");
+	close_all();
+}
+END_TEST
+
 /* Issue 18, item 4: a lease taken back from a dead worker is not a failed
  * try. A job whose leases were all taken back runs, however many there were
  * (max_attempts 3 here), up to the takeover bound. */
@@ -1109,6 +1150,7 @@ static Suite *task_suite(void)
 	tcase_add_test(tc, a_terminal_row_ends_a_later_attempt);
 	tcase_add_test(tc, task_retry_nacks_within_the_backoff);
 	tcase_add_test(tc, tasks_each_and_off_slot);
+	tcase_add_test(tc, an_outcome_landing_after_the_read_is_read_again);
 	tcase_add_test(tc, takeovers_spend_no_attempt_up_to_their_bound);
 	tcase_add_test(tc, retries_are_bounded_by_time);
 	tcase_add_test(tc, a_database_outage_hands_the_job_back_without_a_fault);

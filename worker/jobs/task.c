@@ -398,12 +398,22 @@ static void proceed(struct task *t)
 	start_kind(t);
 }
 
+static void on_outbox_row(PGresult *res, const char *err, void *arg);
+
 static void on_unknown_marked(PGresult *res, const char *err, void *arg)
 {
 	struct task *t = arg;
+	const char *p[1] = { t->id };
 
 	if (!res) {
 		abandon(t, err);
+		return;
+	}
+	/* No row changed: the earlier attempt's outcome landed between our read
+	 * and this write (its worker was killed with the write on its way). Acked
+	 * now, a 'retry' row would be left for good: read the row again. */
+	if (strcmp(PQcmdTuples(res), "0") == 0) {
+		query(t, "SELECT status, attempt FROM messages WHERE job_id = $1", 1, p, on_outbox_row);
 		return;
 	}
 	finish(t, SHM_OUT_UNKNOWN);
