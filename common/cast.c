@@ -680,6 +680,8 @@ static const struct field setting_fields[] = {
 	{ "memorize_interval", K_COUNT, 0, NULL },
 	{ "messages_retention_days", K_COUNT, 0, NULL },
 	{ "dead_jobs_retention_days", K_COUNT, 0, NULL },
+	{ "retry_max_age_s", K_COUNT, 0, NULL },
+	{ "retry_max_takeovers", K_COUNT, 0, NULL },
 	{ "embedding_model", K_NESTR, 0, NULL },
 	{ "typing_interval_seconds", K_POS, 0, NULL },
 };

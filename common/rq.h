@@ -4,7 +4,11 @@
  * one slot (Redis Cluster ready):
  *   P:{wN}:q:high|normal|low  lists of job ids
  *   P:{wN}:jobs      hash id -> job JSON (the id is the dedup key)
- *   P:{wN}:att       hash id -> attempts so far (the lease token)
+ *   P:{wN}:att       hash id -> "L F T S": leases so far (L, the lease token),
+ *                    tries that ended in a transient fault (F), leases taken
+ *                    back from a worker that never ended them (T), Redis ms
+ *                    of the first fault (S, 0: none); a plain "L" (older
+ *                    data, a fresh enqueue) reads as "L 0 0 0"
  *   P:{wN}:leased    zset id -> lease deadline (ms, Redis TIME)
  *   P:{wN}:delayed   zset id -> due time (ms)
  *   P:{wN}:wake      list of at most one element a blocked worker waits on
@@ -23,17 +27,22 @@
 
 enum rq_script {
 	RQ_ENQUEUE, /* ARGV epoch id json prio delay_ms -> 1 new, 0 duplicate id */
-	RQ_LEASE,   /* ARGV epoch lease_ms lowfirst max -> {id, json, attempts}... */
+	RQ_LEASE,   /* ARGV epoch lease_ms lowfirst max -> {id, json, lease, faults,
+		     * takeovers, fault_age_ms (-1: no fault)}... (RQ_LEASE_FIELDS each) */
 	RQ_ACK,     /* ARGV epoch (id token)... -> number acked when all or none were;
 		     * else an array of 1 (acked) or 0 (lease lost) per pair */
-	RQ_NACK,    /* ARGV epoch id token delay_ms -> 1, or 0 when the lease was lost */
+	RQ_NACK,    /* ARGV epoch id token delay_ms [fault] -> 1, or 0 when the lease was
+		     * lost; fault "1" (the default) counts a try that failed, "0" a
+		     * wait (an outage of our own services, a pause, a drain) */
 	RQ_RENEW,   /* ARGV epoch lease_ms (id token)... -> number renewed */
 	RQ_PROMOTE, /* ARGV epoch max -> due delayed jobs moved to their queues */
-	RQ_REAP,    /* ARGV epoch max all -> expired (all=1: every) leases requeued */
+	RQ_REAP,    /* ARGV epoch max all -> expired (all=1: every) leases requeued,
+		     * each counted as a takeover */
 	RQ_NSCRIPTS
 };
 
 #define RQ_NKEYS 9
+#define RQ_LEASE_FIELDS 6
 #define RQ_KEY_MAX 96
 
 struct rq_keys {
@@ -50,6 +59,24 @@ void rq_fleet_key(char *buf, size_t n, const char *prefix);
 
 /* The fleet's one partitioning rule: the worker index that owns bot_id. */
 int rq_owner(int64_t bot_id, int count);
+
+/* What the queue knows of a job's earlier leases, as RQ_LEASE answers it.
+ * Only a try that failed (a 5xx, a 429, a timeout, bad JSON of an API...) is
+ * a fault; a lease taken back from a worker that died, or handed back while
+ * PostgreSQL was down, is not. */
+struct rq_tries {
+	int lease;            /* this lease's number, from 1: the lease token */
+	int faults;           /* earlier tries ended by a transient fault */
+	int takeovers;        /* earlier leases taken back (the holder never ended them) */
+	int64_t fault_age_ms; /* since the first fault (Redis time); -1: no fault */
+};
+
+/* The fleet's one rule for giving up on a job at its lease: after max_faults
+ * failed tries; after max_age_s seconds of retrying since its first fault
+ * (0: no time bound); or after max_takeovers leases taken back (a job that
+ * kills every worker that runs it). 1 with the reason in why, else 0. */
+int rq_give_up(const struct rq_tries *t, int max_faults, int max_age_s, int max_takeovers,
+	       char *why, size_t n);
 
 const char *rq_script_source(enum rq_script s);
 const char *rq_script_name(enum rq_script s);

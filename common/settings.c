@@ -117,6 +117,12 @@ static const struct st_row rows[] = {
 	  "piyasactl prune deletes dead letters older than this many days (0: keep them all)" },
 	{ "memorize_interval", "20", ST_INT, F(memorize_interval), 0, 0, 10000,
 	  "a memorize job after this many messages of a bot (0: never)" },
+	{ "retry_max_age_s", "600", ST_INT, F(retry_max_age_s), 0, 0, 86400,
+	  "a job whose first failed try is this old gives up at its next lease, tries left or not "
+	  "(0: only max_attempts bounds it)" },
+	{ "retry_max_takeovers", "20", ST_INT, F(retry_max_takeovers), 0, 1, 1000,
+	  "a job taken back this many times from workers that stopped before it ended (a job "
+	  "that kills its worker) is dead-lettered" },
 };
 
 #define NROWS (sizeof rows / sizeof rows[0])

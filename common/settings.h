@@ -54,6 +54,8 @@ struct settings {
 	int messages_retention_days;    /* piyasactl prune; 0 keeps everything */
 	int dead_jobs_retention_days;   /* likewise */
 	int memorize_interval;          /* a memorize job every N messages of a bot */
+	int retry_max_age_s;     /* a job retrying this long since its first fault gives up */
+	int retry_max_takeovers; /* leases taken back from dead workers before it gives up */
 };
 
 /* Every key with its default. */

@@ -216,11 +216,11 @@ static void drain(struct wk *w)
 
 /* ---- the queue's hooks ---- */
 
-static void on_job(const char *id, const char *body, size_t len, int attempts, void *arg)
+static void on_job(const char *id, const char *body, size_t len, const struct rq_tries *tries, void *arg)
 {
 	struct wk *w = arg;
 
-	tasks_start(w->tasks, id, body, len, attempts);
+	tasks_start(w->tasks, id, body, len, tries);
 }
 
 static void on_queue_ready(void *arg)
@@ -247,6 +247,10 @@ static int on_room(void *arg)
 {
 	struct wk *w = arg;
 
+	/* PostgreSQL down: a job leased now could only wait for it, so the
+	 * queue keeps it until the database is back (on_pg_state leases then). */
+	if (!pgpool_up(w->pg))
+		return 0;
 	return w->cfg.max_inflight - tasks_inflight(w->tasks);
 }
 
@@ -271,11 +275,11 @@ static void on_task_ack(struct task *t, void *arg)
 	queue_ack(w->queue, task_id(t), task_token(t), on_lease_done, t);
 }
 
-static void on_task_nack(struct task *t, int64_t delay_ms, void *arg)
+static void on_task_nack(struct task *t, int64_t delay_ms, int fault, void *arg)
 {
 	struct wk *w = arg;
 
-	queue_nack(w->queue, task_id(t), task_token(t), delay_ms, on_lease_done, t);
+	queue_nack(w->queue, task_id(t), task_token(t), delay_ms, fault, on_lease_done, t);
 }
 
 static void on_task_freed(void *arg)
@@ -315,9 +319,11 @@ static void on_pg_state(int up, void *arg)
 {
 	struct wk *w = arg;
 
-	if (up)
+	if (up) {
 		log_info("postgresql connected");
-	else
+		if (w->queue)
+			queue_maybe_lease(w->queue);
+	} else
 		log_warn("postgresql link down");
 	if (!up)
 		shm_count(w->slot, SHM_C_PG_ERRORS, 1);
@@ -436,6 +442,7 @@ static int start_chat(struct wk *w)
 	md.news = kd.news = w->news;
 	if (!(w->market = market_new(&md)))
 		return -1;
+	tasks_set_settings(w->tasks, market_settings(w->market));
 	ud.market = kd.market = w->market;
 	ud.chats = kd.chats = w->chats;
 	kd.bots = w->bots;

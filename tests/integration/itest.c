@@ -592,6 +592,59 @@ void itest_redis_ensure(void)
 	itest_redis_start();
 }
 
+/* From the environment, not admin_url: the runner's fixtures call these
+ * without itest_env_setup. */
+static int pg_answers(void)
+{
+	const char *pg = getenv("PIYASA_PG_PORT");
+	char url[160];
+
+	snprintf(url, sizeof url, "postgresql://postgres@127.0.0.1:%s/postgres?connect_timeout=2",
+		 pg && *pg ? pg : "25432");
+	return PQping(url) == PQPING_OK;
+}
+
+void itest_pg_stop(void)
+{
+	char cmd[1200];
+	int64_t end = itest_now_ms() + 20000;
+
+	snprintf(cmd, sizeof cmd, "bash %s stop pg >/dev/null", services_script());
+	sh(cmd);
+	while (pg_answers()) {
+		if (itest_now_ms() > end) {
+			fprintf(stderr, "itest: postgresql did not stop\n");
+			abort();
+		}
+		usleep(50000);
+	}
+}
+
+void itest_pg_start(void)
+{
+	char cmd[1200];
+	int64_t end = itest_now_ms() + 20000;
+
+	snprintf(cmd, sizeof cmd, "bash %s start >/dev/null", services_script());
+	if (sh(cmd) != 0) {
+		fprintf(stderr, "itest: %s could not start postgresql\n", services_script());
+		abort();
+	}
+	while (!pg_answers()) {
+		if (itest_now_ms() > end) {
+			fprintf(stderr, "itest: postgresql did not come back\n");
+			abort();
+		}
+		usleep(50000);
+	}
+}
+
+void itest_pg_ensure(void)
+{
+	if (!pg_answers())
+		itest_pg_start();
+}
+
 char *itest_write_cast(int nbots, long long chat_id)
 {
 	json_t *cast = json_object(), *bots = json_array();

@@ -78,6 +78,15 @@ void itest_redis_stop(void);
 void itest_redis_start(void);
 void itest_redis_ensure(void);
 
+/* The same for the test PostgreSQL (scripts/services stop pg: pg_ctl -m fast,
+ * every backend ends; scripts/services start): itest_pg_stop returns once it
+ * refuses connections, itest_pg_start once it takes them again, and
+ * itest_pg_ensure (for an unchecked fixture's teardown) starts it when it is
+ * not answering. */
+void itest_pg_stop(void);
+void itest_pg_start(void);
+void itest_pg_ensure(void);
+
 /* Write a cast of nbots bots in one chat (chat_id) to a file; returns its path. */
 char *itest_write_cast(int nbots, long long chat_id);
 

@@ -32,6 +32,7 @@ struct held {
 	char token[16];
 	char *body;
 	int attempts;
+	int faults, takeovers; /* what ended the earlier leases */
 	int live;
 };
 
@@ -60,9 +61,10 @@ static uint64_t fake_now; /* the tick's clock */
 
 /* ---- the hooks ---- */
 
-static void on_job(const char *id, const char *body, size_t len, int attempts, void *arg)
+static void on_job(const char *id, const char *body, size_t len, const struct rq_tries *tries, void *arg)
 {
 	struct held *h;
+	int attempts = tries->lease;
 
 	(void)arg;
 	ck_assert_int_lt(R.njobs, MAX_JOBS);
@@ -71,6 +73,8 @@ static void on_job(const char *id, const char *body, size_t len, int attempts, v
 	snprintf(h->token, sizeof h->token, "%d", attempts);
 	h->body = strndup(body, len);
 	h->attempts = attempts;
+	h->faults = tries->faults;
+	h->takeovers = tries->takeovers;
 	h->live = 1;
 }
 
@@ -493,13 +497,16 @@ START_TEST(start_takes_back_the_predecessors_leases)
 	/* A worker 0 before us leased it for a minute and was killed. */
 	r = rqs_eval(rs, RQ_LEASE, 0, 4, av, err, sizeof err);
 	ck_assert_msg(r != NULL, "%s", err);
-	ck_assert_int_eq(r->elements, 3);
+	ck_assert_int_eq(r->elements, RQ_LEASE_FIELDS);
 	freeReplyObject(r);
 	start(1);
 	ck_assert_int_eq(R.ready, 1);
 	wait_jobs(1, 5000);
 	ck_assert_str_eq(R.jobs[0].id, "p1");
 	ck_assert_int_eq(R.jobs[0].attempts, 2);
+	/* Its first lease was taken back, not failed. */
+	ck_assert_int_eq(R.jobs[0].faults, 0);
+	ck_assert_int_eq(R.jobs[0].takeovers, 1);
 	close_all();
 }
 END_TEST
@@ -593,7 +600,7 @@ START_TEST(nack_delays_then_the_job_comes_back_with_attempt_2)
 	start(1);
 	put("n1", 5, PRIO_NORMAL);
 	wait_jobs(1, 5000);
-	queue_nack(q, "n1", job("n1")->token, 400, on_answer, &a);
+	queue_nack(q, "n1", job("n1")->token, 400, 1, on_answer, &a);
 	wait_answer(&a);
 	ck_assert_int_eq(a.acked, 1);
 	job("n1")->live = 0;
@@ -614,9 +621,22 @@ START_TEST(nack_delays_then_the_job_comes_back_with_attempt_2)
 	ck_assert_str_eq(R.jobs[1].id, "n1");
 	ck_assert_int_eq(R.jobs[1].attempts, 2);
 	ck_assert_str_eq(R.jobs[1].token, "2");
+	ck_assert_int_eq(R.jobs[1].faults, 1); /* nacked as a failed try */
 	d = depth_of(0);
 	ck_assert_int_eq(d.delayed, 0);
 	ck_assert_int_eq(d.leased, 1);
+	/* A wait (fault 0) comes back with the same count of failed tries. */
+	a = (struct answer){ 0 };
+	queue_nack(q, "n1", "2", 0, 0, on_answer, &a);
+	wait_answer(&a);
+	ck_assert_int_eq(a.acked, 1);
+	job("n1")->live = 0;
+	run_for(20);
+	tick(1000);
+	wait_jobs(3, 5000);
+	ck_assert_int_eq(R.jobs[2].attempts, 3);
+	ck_assert_int_eq(R.jobs[2].faults, 1);
+	ck_assert_int_eq(R.jobs[2].takeovers, 0);
 	close_all();
 }
 END_TEST
@@ -682,7 +702,7 @@ START_TEST(a_wrong_or_expired_lease_is_refused)
 	put("x1", 5, PRIO_NORMAL);
 	wait_jobs(1, 5000);
 	/* A token that is not the lease's. */
-	queue_nack(q, "x1", "7", 0, on_answer, &wrong);
+	queue_nack(q, "x1", "7", 0, 1, on_answer, &wrong);
 	wait_answer(&wrong);
 	ck_assert_int_eq(wrong.acked, 0);
 	ck_assert_int_eq(depth_of(0).leased, 1);
@@ -695,7 +715,7 @@ START_TEST(a_wrong_or_expired_lease_is_refused)
 	wait_jobs(2, 5000);
 	ck_assert_int_eq(R.jobs[1].attempts, 2);
 	/* The first attempt can no longer finish it. */
-	queue_nack(q, "x1", "1", 0, on_answer, &stale_nack);
+	queue_nack(q, "x1", "1", 0, 1, on_answer, &stale_nack);
 	wait_answer(&stale_nack);
 	ck_assert_int_eq(stale_nack.acked, 0);
 	rq_keys_for(&k, cfg.redis_prefix, 0);

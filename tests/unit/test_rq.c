@@ -89,7 +89,7 @@ START_TEST(enqueue_dedups_by_id)
 	ck_assert_int_eq(rqs_enqueue(q, jp, 2, 0, &added, err, sizeof err), 0);
 	ck_assert_int_eq(added, 1);
 	redisReply *r = lease("10000", "0", "10");
-	ck_assert_int_eq(r->elements, 3);
+	ck_assert_int_eq(r->elements, RQ_LEASE_FIELDS);
 	freeReplyObject(r);
 }
 END_TEST
@@ -101,11 +101,14 @@ START_TEST(lease_takes_highest_priority_first)
 	put("h1", 2, "high");
 	put("h2", 2, "high");
 	redisReply *r = lease("10000", "0", "3");
-	ck_assert_int_eq(r->elements, 9);
+	ck_assert_int_eq(r->elements, 3 * RQ_LEASE_FIELDS);
 	ck_assert_str_eq(r->element[0]->str, "h1");
-	ck_assert_str_eq(r->element[3]->str, "h2");
-	ck_assert_str_eq(r->element[6]->str, "n1");
-	ck_assert_int_eq(r->element[2]->integer, 1); /* first attempt */
+	ck_assert_str_eq(r->element[6]->str, "h2");
+	ck_assert_str_eq(r->element[12]->str, "n1");
+	ck_assert_int_eq(r->element[2]->integer, 1);  /* first attempt */
+	ck_assert_int_eq(r->element[3]->integer, 0);  /* no fault */
+	ck_assert_int_eq(r->element[4]->integer, 0);  /* no takeover */
+	ck_assert_int_eq(r->element[5]->integer, -1); /* no fault: no age */
 	freeReplyObject(r);
 	r = lease("10000", "1", "1"); /* the anti-starvation turn looks at low first */
 	ck_assert_str_eq(r->element[0]->str, "l1");
@@ -159,9 +162,12 @@ START_TEST(reap_returns_expired_lease_to_front_of_its_queue)
 	ck_assert_int_eq(run_int(RQ_REAP, 2, reap), 1);
 	r = lease("10000", "0", "3");
 	ck_assert_str_eq(r->element[0]->str, "h2"); /* never ahead of a higher priority */
-	ck_assert_str_eq(r->element[3]->str, "x");  /* ahead of its own queue */
-	ck_assert_str_eq(r->element[6]->str, "y");
-	ck_assert_int_eq(r->element[5]->integer, 2);
+	ck_assert_str_eq(r->element[6]->str, "x");  /* ahead of its own queue */
+	ck_assert_str_eq(r->element[12]->str, "y");
+	ck_assert_int_eq(r->element[8]->integer, 2);
+	/* Its first lease was taken back, not failed: a takeover, no fault. */
+	ck_assert_int_eq(r->element[9]->integer, 0);
+	ck_assert_int_eq(r->element[10]->integer, 1);
 	freeReplyObject(r);
 	/* the first attempt of x lost its lease: its ack is refused */
 	const char *old[] = { "x", "1" };
@@ -190,8 +196,99 @@ START_TEST(takeover_reaps_every_lease)
 	const char *all[] = { "100", "1" };
 	ck_assert_int_eq(run_int(RQ_REAP, 2, all), 2);
 	redisReply *r = lease("60000", "0", "5");
-	ck_assert_int_eq(r->elements, 6);
+	ck_assert_int_eq(r->elements, 2 * RQ_LEASE_FIELDS);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(r->element[i * RQ_LEASE_FIELDS + 2]->integer, 2); /* lease */
+		ck_assert_int_eq(r->element[i * RQ_LEASE_FIELDS + 3]->integer, 0); /* faults */
+		ck_assert_int_eq(r->element[i * RQ_LEASE_FIELDS + 4]->integer, 1); /* takeovers */
+	}
 	freeReplyObject(r);
+}
+END_TEST
+
+/* The counting rule: a nack with fault 1 (or none given) is a failed try and
+ * starts the fault clock; a nack with fault 0 (a wait) and a takeover are
+ * not; the lease token goes up every time. */
+START_TEST(only_a_fault_counts_as_a_failed_try)
+{
+	const char *fault[] = { "f", "1", "0", "1" }, *old_nack[] = { "f", "2", "0" };
+	const char *wait[] = { "f", "3", "0", "0" }, *promote[] = { "100" };
+	const char *all[] = { "100", "1" };
+	redisReply *r;
+
+	put("f", 2, "normal");
+	freeReplyObject(lease("60000", "0", "1"));
+	ck_assert_int_eq(run_int(RQ_NACK, 4, fault), 1);
+	ck_assert_int_eq(run_int(RQ_PROMOTE, 1, promote), 1);
+	freeReplyObject(lease("60000", "0", "1"));
+	ck_assert_int_eq(run_int(RQ_NACK, 3, old_nack), 1); /* no flag: a fault, as before */
+	ck_assert_int_eq(run_int(RQ_PROMOTE, 1, promote), 1);
+	freeReplyObject(lease("60000", "0", "1"));
+	ck_assert_int_eq(run_int(RQ_NACK, 4, wait), 1);
+	ck_assert_int_eq(run_int(RQ_PROMOTE, 1, promote), 1);
+	freeReplyObject(lease("60000", "0", "1"));
+	ck_assert_int_eq(run_int(RQ_REAP, 2, all), 1); /* its worker died */
+	usleep(20000);
+	r = lease("60000", "0", "1");
+	ck_assert_int_eq(r->elements, RQ_LEASE_FIELDS);
+	ck_assert_int_eq(r->element[2]->integer, 5); /* the fifth lease */
+	ck_assert_int_eq(r->element[3]->integer, 2); /* two faults */
+	ck_assert_int_eq(r->element[4]->integer, 1); /* one takeover */
+	ck_assert_int_ge(r->element[5]->integer, 20);
+	ck_assert_int_lt(r->element[5]->integer, 5000);
+	freeReplyObject(r);
+	/* The token is still the lease number. */
+	const char *ack[] = { "f", "5" };
+	ck_assert_int_eq(run_int(RQ_ACK, 2, ack), 1);
+}
+END_TEST
+
+/* A job queued by an older build has a plain number in the att hash. */
+START_TEST(a_plain_attempt_count_reads_as_leases)
+{
+	struct rq_keys k;
+	redisReply *r;
+
+	put("o", 2, "normal");
+	rq_keys_for(&k, prefix, 0);
+	freeReplyObject(redisCommand(rqs_context(q), "HSET %s o 3", k.k[RQ_K_ATT]));
+	r = lease("60000", "0", "1");
+	ck_assert_int_eq(r->element[2]->integer, 4);
+	ck_assert_int_eq(r->element[3]->integer, 0);
+	ck_assert_int_eq(r->element[4]->integer, 0);
+	freeReplyObject(r);
+	const char *ack[] = { "o", "4" };
+	ck_assert_int_eq(run_int(RQ_ACK, 2, ack), 1);
+}
+END_TEST
+
+START_TEST(give_up_by_faults_age_and_takeovers)
+{
+	char why[160];
+	struct rq_tries t = { 6, 4, 1, 1000 };
+
+	ck_assert_int_eq(rq_give_up(&t, 5, 600, 20, why, sizeof why), 0);
+	t.faults = 5;
+	ck_assert_int_eq(rq_give_up(&t, 5, 600, 20, why, sizeof why), 1);
+	ck_assert_str_eq(why, "gave up after 5 attempts");
+	/* Takeovers are not faults: many of them and no fault go on... */
+	t = (struct rq_tries){ 20, 0, 19, -1 };
+	ck_assert_int_eq(rq_give_up(&t, 5, 600, 20, why, sizeof why), 0);
+	/* ... up to the takeover bound (a job that kills its worker). */
+	t.takeovers = 20;
+	ck_assert_int_eq(rq_give_up(&t, 5, 600, 20, why, sizeof why), 1);
+	ck_assert_msg(strstr(why, "20 takeovers"), "%s", why);
+	/* The time bound: one fault 600 s ago ends it, tries left or not. */
+	t = (struct rq_tries){ 3, 1, 0, 599999 };
+	ck_assert_int_eq(rq_give_up(&t, 5, 600, 20, why, sizeof why), 0);
+	t.fault_age_ms = 600000;
+	ck_assert_int_eq(rq_give_up(&t, 5, 600, 20, why, sizeof why), 1);
+	ck_assert_str_eq(why, "gave up after 1 attempts over 600 s (retry_max_age_s 600)");
+	/* ... and 0 turns it off. */
+	ck_assert_int_eq(rq_give_up(&t, 5, 0, 20, why, sizeof why), 0);
+	/* A long wait without any fault is no reason. */
+	t = (struct rq_tries){ 3, 0, 2, -1 };
+	ck_assert_int_eq(rq_give_up(&t, 5, 1, 20, why, sizeof why), 0);
 }
 END_TEST
 
@@ -215,7 +312,7 @@ START_TEST(scripts_survive_script_flush)
 	put("s", 2, "normal");
 	freeReplyObject(redisCommand(rqs_context(q), "SCRIPT FLUSH"));
 	redisReply *r = lease("10000", "0", "1");
-	ck_assert_int_eq(r->elements, 3);
+	ck_assert_int_eq(r->elements, RQ_LEASE_FIELDS);
 	freeReplyObject(r);
 }
 END_TEST
@@ -233,6 +330,9 @@ static Suite *rq_suite(void)
 	tcase_add_test(tc, reap_returns_expired_lease_to_front_of_its_queue);
 	tcase_add_test(tc, renew_keeps_a_lease_alive);
 	tcase_add_test(tc, takeover_reaps_every_lease);
+	tcase_add_test(tc, only_a_fault_counts_as_a_failed_try);
+	tcase_add_test(tc, a_plain_attempt_count_reads_as_leases);
+	tcase_add_test(tc, give_up_by_faults_age_and_takeovers);
 	tcase_add_test(tc, stale_epoch_is_refused);
 	tcase_add_test(tc, scripts_survive_script_flush);
 	suite_add_tcase(s, tc);

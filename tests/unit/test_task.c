@@ -16,6 +16,7 @@
 #include "common/net/httpc.h"
 #include "common/net/later.h"
 #include "common/net/pgpool.h"
+#include "common/settings.h"
 #include "common/shm.h"
 #include "tests/check_main.h"
 #include "worker/calls/llm.h"
@@ -302,6 +303,7 @@ static struct {
 	char ack_id[NREC][JOB_ID_MAX];
 	char nack_id[NREC][JOB_ID_MAX];
 	int64_t nack_delay[NREC];
+	int nack_fault[NREC]; /* 1: the try failed (counts towards max_attempts) */
 } H;
 
 /* What the kind saw. */
@@ -331,11 +333,12 @@ static void hook_ack(struct task *t, void *arg)
 	later_run(&loop, 0, on_done_later, t); /* the queue answers on a later turn */
 }
 
-static void hook_nack(struct task *t, int64_t delay_ms, void *arg)
+static void hook_nack(struct task *t, int64_t delay_ms, int fault, void *arg)
 {
 	(void)arg;
 	ck_assert_int_lt(H.nacks, NREC);
 	snprintf(H.nack_id[H.nacks], JOB_ID_MAX, "%s", task_id(t));
+	H.nack_fault[H.nacks] = fault;
 	H.nack_delay[H.nacks++] = delay_ms;
 	later_run(&loop, 0, on_done_later, t);
 }
@@ -460,6 +463,11 @@ static int pg_is_up(void)
 	return pgpool_up(pg);
 }
 
+static int pg_is_down(void)
+{
+	return !pgpool_up(pg);
+}
+
 static int idle(void)
 {
 	return tasks_idle(ts);
@@ -562,12 +570,20 @@ static char *job_body(const char *id, enum job_kind kind)
 	return s;
 }
 
-static void start_job(const char *id, enum job_kind kind, int attempts)
+static void start_tries(const char *id, enum job_kind kind, struct rq_tries tries)
 {
 	char *body = job_body(id, kind);
 
-	tasks_start(ts, id, body, strlen(body), attempts);
+	tasks_start(ts, id, body, strlen(body), &tries);
 	free(body);
+}
+
+/* Lease number attempts, every earlier one a failed try. */
+static void start_job(const char *id, enum job_kind kind, int attempts)
+{
+	struct rq_tries tries = { attempts, attempts - 1, 0, attempts > 1 ? 1000 : -1 };
+
+	start_tries(id, kind, tries);
 }
 
 /* ---- dead letters and the outbox read of a later attempt ---- */
@@ -576,7 +592,7 @@ START_TEST(a_malformed_job_is_dead_lettered_and_acked)
 {
 	static const char body[] = "{\"id\":\"m1\",\"kind\":\"speak\",\"bot_id\":";
 
-	tasks_start(ts, "m1", body, strlen(body), 1);
+	tasks_start(ts, "m1", body, strlen(body), &(struct rq_tries){ 1, 0, 0, -1 });
 	wait_ends(1, 5000);
 	ck_assert_int_eq(H.acks, 1);
 	ck_assert_int_eq(H.nacks, 0);
@@ -697,6 +713,8 @@ START_TEST(task_retry_nacks_within_the_backoff)
 		hi = H.nack_delay[i] > hi ? H.nack_delay[i] : hi;
 	}
 	ck_assert_msg(lo < hi, "no jitter: every delay %lld", (long long)lo);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(H.nack_fault[i], 1); /* a failed step counts */
 	/* Attempt 3: up to min(max, base * 4) = 3000. */
 	memset(&H, 0, sizeof H);
 	for (int i = 0; i < N; i++) {
@@ -715,6 +733,7 @@ START_TEST(task_retry_nacks_within_the_backoff)
 	wait_ends(1, 5000);
 	ck_assert_int_eq(H.nack_delay[0], 1234);
 	ck_assert_str_eq(H.nack_id[0], "rx");
+	ck_assert_int_eq(H.nack_fault[0], 0); /* a kind's wait: not a failed try */
 	close_all();
 }
 END_TEST
@@ -878,6 +897,7 @@ START_TEST(a_telegram_5xx_marks_retry_and_nacks)
 	wait_ends(1, 10000);
 	ck_assert_int_eq(H.nacks, 1);
 	ck_assert_int_eq(H.acks, 0);
+	ck_assert_int_eq(H.nack_fault[0], 1); /* a 5xx: a failed try */
 	ck_assert_int_ge(H.nack_delay[0], 0);
 	ck_assert_int_le(H.nack_delay[0], cfg.backoff_base_ms);
 	ck_assert_int_eq(K.sents, 0);
@@ -1006,6 +1026,116 @@ START_TEST(a_sent_outcome_is_written_once_the_database_is_back)
 }
 END_TEST
 
+/* The 100,000-job chaos run left 20 rows 'retry' with their jobs acked: a
+ * worker was killed with its 'retry' outcome on its way to PostgreSQL; its
+ * successor read 'sending', and its write of 'unknown' (only over 'sending')
+ * came after the outcome's commit and changed nothing, yet the job was acked.
+ * Here the outcome's transaction holds the row until the successor's write
+ * waits on it: the successor must read the row again and run the job. */
+START_TEST(an_outcome_landing_after_the_read_is_read_again)
+{
+	char sql[256];
+	PGconn *c;
+	PGresult *r;
+
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO messages (job_id, bot_id, chat_id, status, attempt, text) "
+		 "VALUES ('race1', 42, %lld, 'sending', 1, 'x')",
+		 (long long)chat);
+	pg_exec(sql);
+	c = PQconnectdb(db_url);
+	ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
+	PQclear(PQexec(c, "BEGIN"));
+	r = PQexec(c, "UPDATE messages SET status = 'retry', error = 'telegram 429' "
+		      "WHERE job_id = 'race1'");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	K.mode = K_HOLD;
+	start_job("race1", JOB_SPEAK, 2);
+	/* The read sees 'sending' (the outcome is not committed); the write
+	 * waits for the row. */
+	ck_assert(!run_until(idle, 500));
+	PQclear(PQexec(c, "COMMIT"));
+	PQfinish(c);
+	wait_held(1);
+	ck_assert_int_eq(H.acks, 0);
+	task_finish(K.held[0], SHM_OUT_SKIPPED);
+	wait_ends(1, 5000);
+	/* Nothing was sent: the row ends 'failed', not 'retry' for ever. */
+	ck_pg_eq("SELECT status FROM messages WHERE job_id = $1", "race1", "failed");
+	close_all();
+}
+END_TEST
+
+/* Issue 18, item 4: a lease taken back from a dead worker is not a failed
+ * try. A job whose leases were all taken back runs, however many there were
+ * (max_attempts 3 here), up to the takeover bound. */
+START_TEST(takeovers_spend_no_attempt_up_to_their_bound)
+{
+	K.mode = K_HOLD;
+	start_tries("tk1", JOB_SPEAK, (struct rq_tries){ 10, 0, 9, -1 });
+	wait_held(1);
+	task_finish(K.held[0], SHM_OUT_SKIPPED);
+	wait_ends(1, 5000);
+	ck_assert_str_eq(H.ack_id[0], "tk1");
+	ck_pg_eq("SELECT count(*) FROM dead_jobs WHERE job_id = $1", "tk1", "0");
+	/* The 20th takeover (retry_max_takeovers' default): a job that kills
+	 * every worker that runs it still ends. */
+	start_tries("tk2", JOB_SPEAK, (struct rq_tries){ 21, 0, 20, -1 });
+	wait_ends(2, 5000);
+	ck_assert_int_eq(K.starts, 1);
+	ck_pg_eq("SELECT left(reason, 26) FROM dead_jobs WHERE job_id = $1", "tk2",
+		 "gave up after 20 takeovers");
+	close_all();
+}
+END_TEST
+
+/* The time bound: a job whose first fault is older than retry_max_age_s gives
+ * up with tries left; a younger one goes on. */
+START_TEST(retries_are_bounded_by_time)
+{
+	struct settings set;
+
+	settings_defaults(&set);
+	set.retry_max_age_s = 60;
+	tasks_set_settings(ts, &set);
+	start_tries("age1", JOB_SPEAK, (struct rq_tries){ 3, 2, 0, 61000 });
+	wait_ends(1, 5000);
+	ck_assert_int_eq(K.starts, 0);
+	ck_pg_eq("SELECT reason FROM dead_jobs WHERE job_id = $1", "age1",
+		 "gave up after 2 attempts over 61 s (retry_max_age_s 60)");
+	K.mode = K_HOLD;
+	start_tries("age2", JOB_SPEAK, (struct rq_tries){ 3, 2, 0, 59000 });
+	wait_held(1);
+	task_finish(K.held[0], SHM_OUT_SKIPPED);
+	wait_ends(2, 5000);
+	ck_pg_eq("SELECT count(*) FROM dead_jobs WHERE job_id = $1", "age2", "0");
+	tasks_set_settings(ts, NULL);
+	close_all();
+}
+END_TEST
+
+/* A job that meets PostgreSQL down waits it out: handed back at once, due in
+ * a second or two, without spending a try (before: left to its lease, and
+ * the lease taken back counted as an attempt). */
+START_TEST(a_database_outage_hands_the_job_back_without_a_fault)
+{
+	pg_allow(0);
+	ck_assert_msg(run_until(pg_is_down, 5000), "the pool did not see the database go");
+	start_job("out1", JOB_SPEAK, 2); /* reads the outbox first: it cannot */
+	wait_ends(1, 5000);
+	pg_allow(1);
+	ck_assert_int_eq(H.nacks, 1);
+	ck_assert_int_eq(H.acks, 0);
+	ck_assert_int_eq(H.nack_fault[0], 0);
+	ck_assert_int_ge(H.nack_delay[0], 1000);
+	ck_assert_int_le(H.nack_delay[0], 2000);
+	ck_assert_int_eq(K.starts, 0);
+	ck_assert_msg(run_until(pg_is_up, 15000), "the pool did not come back");
+	close_all();
+}
+END_TEST
+
 static Suite *task_suite(void)
 {
 	Suite *s = suite_create("task");
@@ -1020,6 +1150,10 @@ static Suite *task_suite(void)
 	tcase_add_test(tc, a_terminal_row_ends_a_later_attempt);
 	tcase_add_test(tc, task_retry_nacks_within_the_backoff);
 	tcase_add_test(tc, tasks_each_and_off_slot);
+	tcase_add_test(tc, an_outcome_landing_after_the_read_is_read_again);
+	tcase_add_test(tc, takeovers_spend_no_attempt_up_to_their_bound);
+	tcase_add_test(tc, retries_are_bounded_by_time);
+	tcase_add_test(tc, a_database_outage_hands_the_job_back_without_a_fault);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("send");
 	tcase_add_unchecked_fixture(tc, case_send_up, case_send_down);

@@ -132,11 +132,15 @@ static void on_leased(redisReply *r, const char *err, void *arg)
 		stop(w, 3);
 		return;
 	}
-	n = r->elements / 3;
+	n = r->elements / RQ_LEASE_FIELDS;
 	shm_count(w->slot, SHM_C_LEASED, n);
-	for (size_t i = 0; i + 2 < r->elements; i += 3)
+	for (size_t i = 0; i + RQ_LEASE_FIELDS <= r->elements; i += RQ_LEASE_FIELDS) {
+		struct rq_tries tries = { (int)r->element[i + 2]->integer,
+					  (int)r->element[i + 3]->integer,
+					  (int)r->element[i + 4]->integer, r->element[i + 5]->integer };
 		w->h.on_job(r->element[i]->str, r->element[i + 1]->str, r->element[i + 1]->len,
-			    (int)r->element[i + 2]->integer, w->h.arg);
+			    &tries, w->h.arg);
+	}
 	/* Fewer than asked: the queues were empty. Block on the wake key now
 	 * rather than asking again (one script call per job less when jobs
 	 * trickle in); an enqueue since then has left its token there. */
@@ -251,14 +255,14 @@ void queue_ack(struct queue *w, const char *id, const char *token, queue_done_fn
 	w->acks->done[w->acks->n++] = (struct done){ done, arg };
 }
 
-void queue_nack(struct queue *w, const char *id, const char *token, int64_t delay_ms,
+void queue_nack(struct queue *w, const char *id, const char *token, int64_t delay_ms, int fault,
 		queue_done_fn done, void *arg)
 {
 	char delay[24];
-	const char *av[4] = { w->epoch, id, token, delay };
+	const char *av[5] = { w->epoch, id, token, delay, fault ? "1" : "0" };
 
 	snprintf(delay, sizeof delay, "%lld", (long long)(delay_ms > 0 ? delay_ms : 0));
-	eval_one(w, RQ_NACK, 4, av, done, arg);
+	eval_one(w, RQ_NACK, 5, av, done, arg);
 }
 
 static void on_maint(redisReply *r, const char *err, void *arg)

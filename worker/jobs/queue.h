@@ -16,15 +16,17 @@ struct shm_slot;
 struct ra;
 struct job;
 struct queue;
+struct rq_tries;
 
 /* A lease the worker holds, for renewal. */
 typedef void (*queue_lease_fn)(const char *id, const char *token, void *arg);
 
 /* What the queue reports, wired by the worker's main.c. */
 struct queue_hooks {
-	/* A leased job (attempts counts this one); it ends in queue_ack or
-	 * queue_nack, or is left to its lease. */
-	void (*on_job)(const char *id, const char *body, size_t len, int attempts, void *arg);
+	/* A leased job (tries: its lease number and what ended the earlier
+	 * ones); it ends in queue_ack or queue_nack, or is left to its lease. */
+	void (*on_job)(const char *id, const char *body, size_t len, const struct rq_tries *tries,
+		       void *arg);
 	/* The fleet was checked and our predecessor's leases are ours: producers
 	 * may start. Once. */
 	void (*on_ready)(void *arg);
@@ -67,8 +69,10 @@ int queue_leasing(const struct queue *q);
 /* Ack the job (id, token: the lease's) with the other acks of this loop turn;
  * done(acked, arg) follows. id and token must live until then. */
 void queue_ack(struct queue *q, const char *id, const char *token, queue_done_fn done, void *arg);
-/* Hand the job back, due in delay_ms; done(acked, arg) follows. */
-void queue_nack(struct queue *q, const char *id, const char *token, int64_t delay_ms,
+/* Hand the job back, due in delay_ms; fault 1 when its try failed (it counts
+ * towards max_attempts), 0 when it only waits (an outage of our own services,
+ * a pause, a drain); done(acked, arg) follows. */
+void queue_nack(struct queue *q, const char *id, const char *token, int64_t delay_ms, int fault,
 		queue_done_fn done, void *arg);
 
 /* Enqueue j on its bot's owner's queue (j->id is the dedup key). cb (may be

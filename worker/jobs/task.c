@@ -19,6 +19,8 @@
 #include "common/net/later.h"
 #include "common/net/pgb.h"
 #include "common/net/pgpool.h"
+#include "common/rq.h"
+#include "common/settings.h"
 #include "common/tok.h"
 #include "common/utf8.h"
 #include "worker/calls/llm.h"
@@ -42,6 +44,7 @@ struct task {
 			   * the ack must name the job it leased */
 	char token_s[16]; /* the lease token: this attempt's number */
 	int attempt;
+	struct rq_tries tries; /* what ended the earlier leases */
 	int decoded;
 	struct job job;
 	char *raw;            /* the job as leased, for dead letters */
@@ -88,7 +91,9 @@ struct tasks {
 	struct pgb *claims, *marks; /* the outbox writes of a loop turn, batched */
 	struct task *head;          /* in memory, for lease renewal */
 	int inflight;
-	int draining; /* tasks_drain: hold hands jobs back instead */
+	int draining;               /* tasks_drain: hold hands jobs back instead */
+	const struct settings *set; /* retry_max_age_s, retry_max_takeovers */
+	struct settings defaults;   /* ... until tasks_set_settings */
 	struct task_kind kinds[JOB_KIND_COUNT];
 };
 
@@ -216,22 +221,48 @@ struct log_ctx task_log_ctx(const struct task *t)
 	return ctx_of(t);
 }
 
+/* The backoff grows with the failed tries, not with the leases: a job taken
+ * back from a dead worker, or waiting out an outage, has not failed. */
 static int64_t backoff_of(struct task *t)
 {
 	const struct cfg *c = t->r->d.cfg;
 
-	return backoff_full_jitter(t->attempt - 1, c->backoff_base_ms, c->backoff_max_ms, &t->r->rng);
+	return backoff_full_jitter(t->tries.faults, c->backoff_base_ms, c->backoff_max_ms, &t->r->rng);
 }
 
-static void retry_later(struct task *t, int64_t delay_ms)
+/* Waiting out an outage of PostgreSQL: soon, spread, and not leased again
+ * before the database is back (the worker's room is 0 meanwhile). */
+#define OUTAGE_WAIT_MS 1000
+
+/* fault 1: this try failed (a 5xx, a 429, a timeout, bad JSON: it counts
+ * towards max_attempts); 0: the job only waits (an outage of our own, a long
+ * pause, a drain). delay_ms < 0: the backoff, or the outage wait. */
+static void retry_later(struct task *t, int64_t delay_ms, int fault)
 {
+	if (delay_ms < 0)
+		delay_ms = fault ? backoff_of(t)
+				 : OUTAGE_WAIT_MS + backoff_uniform_upto(OUTAGE_WAIT_MS, &t->r->rng);
 	t->outcome = SHM_OUT_RETRY;
-	t->r->d.nack(t, delay_ms < 0 ? backoff_of(t) : delay_ms, t->r->d.arg);
+	t->r->d.nack(t, delay_ms, fault, t->r->d.arg);
 }
 
+/* PostgreSQL is down or the connection broke under the query (pgc.h's
+ * "connection lost: ", a query pgc could not even send, an admin shutdown or
+ * a server not accepting connections yet): an outage, not the job's fault. */
+static int pg_outage(const struct task *t, const char *err)
+{
+	if (!pgpool_up(t->r->d.pg))
+		return 1;
+	return err && (strncmp(err, "connection lost", 15) == 0 ||
+		       strcmp(err, "database unavailable") == 0 || strncmp(err, "57P", 3) == 0 ||
+		       strncmp(err, "08", 2) == 0);
+}
+
+/* A kind's retry: with a delay, a wait (a cap); without, a failed step,
+ * unless the database is down (its query could not run). */
 void task_retry(struct task *t, int64_t delay_ms)
 {
-	retry_later(t, delay_ms);
+	retry_later(t, delay_ms, delay_ms < 0 && !pg_outage(t, NULL));
 }
 
 static void on_hold_due(void *arg)
@@ -252,7 +283,7 @@ static void hold(struct task *t, uint64_t ms, void (*fn)(void *task))
 	struct tasks *w = t->r;
 
 	if (w->draining) {
-		retry_later(t, (int64_t)ms);
+		retry_later(t, (int64_t)ms, 0);
 		return;
 	}
 	t->hold_fn = fn;
@@ -261,14 +292,22 @@ static void hold(struct task *t, uint64_t ms, void (*fn)(void *task))
 		fn(t); /* no memory for a timer: now rather than never */
 }
 
-/* The database is unreachable mid-job: leave the lease to expire; the reaper
- * hands the job back and the outbox row tells the next attempt where it was. */
+/* The database is unreachable mid-job. The outbox row tells the next attempt
+ * where this one was, so the job may go back to the queue: in an outage, at
+ * once and without spending a try (it waits it out); for anything else (a
+ * query PostgreSQL refused, no memory), left to its lease as before, which
+ * the reaper counts as a takeover (bounded by retry_max_takeovers). */
 static void abandon(struct task *t, const char *why)
 {
 	struct log_ctx c = ctx_of(t);
 
-	log_msg(LOG_WARNING, &c, "job left to its lease: %s", why);
 	shm_count(t->r->d.slot, SHM_C_PG_ERRORS, 1);
+	if (t->id && pg_outage(t, why)) {
+		log_msg(LOG_WARNING, &c, "job handed back until the database is back: %s", why);
+		retry_later(t, -1, 0);
+		return;
+	}
+	log_msg(LOG_WARNING, &c, "job left to its lease: %s", why);
 	t->outcome = SHM_OUT_RETRY;
 	task_done(t, 1);
 }
@@ -344,25 +383,37 @@ void task_dead(struct task *t, const char *reason)
 
 /* ---- a second attempt first reads the outbox ---- */
 
-/* Out of attempts: a dead letter; otherwise on to the kind's steps. */
+/* Out of tries (rq_give_up: failed tries, their age, takeovers): a dead
+ * letter; otherwise on to the kind's steps. */
 static void proceed(struct task *t)
 {
-	char why[64];
+	const struct settings *s = t->r->set;
+	char why[160];
 
-	if (t->attempt > t->r->d.cfg->max_attempts) {
-		snprintf(why, sizeof why, "gave up after %d attempts", t->attempt - 1);
+	if (rq_give_up(&t->tries, t->r->d.cfg->max_attempts, s->retry_max_age_s,
+		       s->retry_max_takeovers, why, sizeof why)) {
 		dead_letter(t, why);
 		return;
 	}
 	start_kind(t);
 }
 
+static void on_outbox_row(PGresult *res, const char *err, void *arg);
+
 static void on_unknown_marked(PGresult *res, const char *err, void *arg)
 {
 	struct task *t = arg;
+	const char *p[1] = { t->id };
 
 	if (!res) {
 		abandon(t, err);
+		return;
+	}
+	/* No row changed: the earlier attempt's outcome landed between our read
+	 * and this write (its worker was killed with the write on its way). Acked
+	 * now, a 'retry' row would be left for good: read the row again. */
+	if (strcmp(PQcmdTuples(res), "0") == 0) {
+		query(t, "SELECT status, attempt FROM messages WHERE job_id = $1", 1, p, on_outbox_row);
 		return;
 	}
 	finish(t, SHM_OUT_UNKNOWN);
@@ -426,7 +477,7 @@ static void llm_failed(struct task *t, enum llmw_failure f, long retry_after_s, 
 		call_llm(t);
 		return;
 	}
-	retry_later(t, f == LLMW_RATE_LIMIT ? backoff_retry_after_ms(retry_after_s) : -1);
+	retry_later(t, f == LLMW_RATE_LIMIT ? backoff_retry_after_ms(retry_after_s) : -1, 1);
 }
 
 static enum llm_outcome llm_outcome_of(enum llmw_failure f)
@@ -511,7 +562,7 @@ void task_llm(struct task *t, char *system, char *user, const struct llmw_params
 	t->llm_next = next;
 	t->provider = 0;
 	if (!system || !user) {
-		retry_later(t, -1);
+		retry_later(t, -1, 1);
 		return;
 	}
 	call_llm(t);
@@ -535,7 +586,7 @@ static void call_llm(struct task *t)
 		if (wait <= TASK_HOLD_MAX_MS)
 			hold(t, (uint64_t)wait, on_llm_due);
 		else
-			retry_later(t, wait);
+			retry_later(t, wait, 0);
 		return;
 	}
 	t->provider = i;
@@ -547,7 +598,7 @@ static void call_llm(struct task *t)
 	char *body = llmw_request(p->model, msgs, 2, &t->par);
 
 	if (!body) {
-		retry_later(t, -1);
+		retry_later(t, -1, 1);
 		return;
 	}
 	snprintf(url, sizeof url, "%s/chat/completions", p->base_url);
@@ -590,7 +641,7 @@ static void admit(struct task *t)
 	else if (wait <= TASK_HOLD_MAX_MS)
 		hold(t, (uint64_t)wait, on_admit_due);
 	else
-		retry_later(t, wait);
+		retry_later(t, wait, 0);
 }
 
 void task_send(struct task *t, char *text)
@@ -618,7 +669,9 @@ static void on_claimed(PGresult *res, int row, const char *err, void *arg)
 	if (!res || row < 0) {
 		struct log_ctx c = ctx_of(t);
 		log_msg(LOG_WARNING, &c, "outbox row not claimed: %s", err ? err : "no row returned");
-		retry_later(t, -1); /* nothing was sent: safe to run again */
+		/* Nothing was sent: safe to run again; a failed try only when the
+		 * database was up and refused it. */
+		retry_later(t, -1, !pg_outage(t, err));
 		return;
 	}
 	st = PQgetvalue(res, row, 1);
@@ -710,7 +763,7 @@ static void claim(struct task *t)
 				(json_int_t)t->job.enqueued_at, "meta", t->meta);
 
 	if (!row) {
-		retry_later(t, -1);
+		retry_later(t, -1, 1);
 		return;
 	}
 	t->claim_ns = uv_hrtime();
@@ -779,7 +832,7 @@ static void on_marked(PGresult *res, int row, const char *err, void *arg)
 			t->mark_status, (double)(uv_now(t->r->d.loop) - t->mark_since) / 1000.0);
 	}
 	if (t->outcome == SHM_OUT_RETRY)
-		retry_later(t, t->retry_delay_ms);
+		retry_later(t, t->retry_delay_ms, 1);
 	else if (t->outcome == SHM_OUT_FAILED)
 		dead_letter(t, t->why); /* the row is 'failed' already: it stays so */
 	else {
@@ -975,15 +1028,18 @@ static void observe_queue_wait(struct task *t)
 			    (double)(waited > 0 ? waited : 0) / 1000.0);
 }
 
-void tasks_start(struct tasks *w, const char *id, const char *body, size_t len, int attempts)
+void tasks_start(struct tasks *w, const char *id, const char *body, size_t len,
+		 const struct rq_tries *tries)
 {
 	struct task *t = calloc(1, sizeof *t);
+	int attempts = tries->lease;
 	char why[256];
 
 	if (!t)
 		return; /* the lease expires and the job comes back */
 	t->r = w;
 	t->id = strdup(id);
+	t->tries = *tries;
 	t->attempt = attempts;
 	snprintf(t->token_s, sizeof t->token_s, "%d", attempts);
 	t->leased_at = uv_now(w->d.loop);
@@ -1043,6 +1099,8 @@ struct tasks *tasks_new(const struct tasks_deps *d)
 		return NULL;
 	w->d = *d;
 	w->rng = d->seed;
+	settings_defaults(&w->defaults);
+	w->set = &w->defaults;
 	if (batches_new(w) < 0) {
 		tasks_free(w);
 		return NULL;
@@ -1057,6 +1115,11 @@ void tasks_free(struct tasks *w)
 	pgb_free(w->claims);
 	pgb_free(w->marks);
 	free(w);
+}
+
+void tasks_set_settings(struct tasks *w, const struct settings *set)
+{
+	w->set = set ? set : &w->defaults;
 }
 
 int tasks_set_kind(struct tasks *w, enum job_kind k, const struct task_kind *kind)
@@ -1084,7 +1147,7 @@ void tasks_drain(struct tasks *w)
 			continue;
 		later_cancel(t->hold);
 		t->hold = NULL;
-		retry_later(t, t->hold_until > now ? (int64_t)(t->hold_until - now) : 0);
+		retry_later(t, t->hold_until > now ? (int64_t)(t->hold_until - now) : 0, 0);
 	}
 }
 

@@ -15,6 +15,7 @@
 
 #include "common/job.h"
 #include "common/log.h"
+#include "common/rq.h"
 #include "common/shm.h"
 #include "worker/calls/llmw.h"
 
@@ -29,6 +30,7 @@ struct httpc;
 struct llm;
 struct tgc;
 struct pgpool;
+struct settings;
 struct task;
 struct tasks;
 
@@ -76,10 +78,12 @@ struct tasks_deps {
 	struct tgc *tgc;
 	struct pgpool *pg; /* the outbox, dead letters, the kinds' queries */
 	uint64_t seed;     /* of the backoff's jitter */
-	/* The end of a task's lease: ack, or nack due in delay_ms; both answer
-	 * with task_done. */
+	/* The end of a task's lease: ack, or nack due in delay_ms (fault 1: the
+	 * try failed and counts towards max_attempts; 0: it only waits, for an
+	 * outage of our own services, a pause or a drain); both answer with
+	 * task_done. */
 	void (*ack)(struct task *t, void *arg);
-	void (*nack)(struct task *t, int64_t delay_ms, void *arg);
+	void (*nack)(struct task *t, int64_t delay_ms, int fault, void *arg);
 	/* A task ended: a slot is free (lease more, or finish a drain). */
 	void (*freed)(void *arg);
 	void *arg;
@@ -91,8 +95,13 @@ struct tasks *tasks_new(const struct tasks_deps *d);
 void tasks_free(struct tasks *ts);
 /* Jobs of kind k go to kind (copied). -1: k is not a kind. */
 int tasks_set_kind(struct tasks *ts, enum job_kind k, const struct task_kind *kind);
-/* A leased job: decode it and run it to its end. */
-void tasks_start(struct tasks *ts, const char *id, const char *body, size_t len, int attempts);
+/* The fleet's settings (retry_max_age_s, retry_max_takeovers), read at each
+ * lease; until set (NULL), their defaults. set must outlive ts. */
+void tasks_set_settings(struct tasks *ts, const struct settings *set);
+/* A leased job: decode it and run it to its end. tries: its lease number and
+ * what ended the earlier ones (rq.h), copied. */
+void tasks_start(struct tasks *ts, const char *id, const char *body, size_t len,
+		 const struct rq_tries *tries);
 /* Tasks holding a slot (not the ones off their slot, typing). */
 int tasks_inflight(const struct tasks *ts);
 /* The worker drains: every task waiting on a timer (pacing, an LLM provider,
