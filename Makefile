@@ -44,8 +44,13 @@ SUP_SRC    := $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
 LIBSUP     := $(B)/libsupervisor.a
 FAKE_SRC   := $(filter-out tests/fakeapi/fakeapi.c,$(wildcard tests/fakeapi/*.c))
 LIBFAKE    := $(B)/libfakeapi.a
+# The web console (console/): its files become a C table (scripts/embed-assets)
+# that piyasa-api serves; console/assets.c looks things up in it.
+CONSOLE_FILES := console/index.html $(sort $(wildcard console/*.css console/*.svg console/js/*.js \
+                 console/js/pages/*.js console/vendor/*.mjs console/vendor/*.css))
+LIBCONSOLE := $(B)/libconsole.a
 # Libraries in link order: a program's own, then common.
-UNIT_LIBS  := $(LIBWORKER) $(LIBSUP) $(LIBFAKE) $(LIBCOMMON)
+UNIT_LIBS  := $(LIBWORKER) $(LIBSUP) $(LIBFAKE) $(LIBCONSOLE) $(LIBCOMMON)
 
 BINS := $(B)/bin/supervisor $(B)/bin/worker $(B)/bin/piyasactl $(B)/bin/piyasa-fakeapi
 
@@ -100,6 +105,12 @@ $(LIBCOMMON): $(COMMON_OBJ)
 $(LIBWORKER): $(WORKER_SRC:%.c=$(B)/%.o)
 $(LIBSUP): $(SUP_SRC:%.c=$(B)/%.o)
 $(LIBFAKE): $(FAKE_SRC:%.c=$(B)/%.o)
+$(LIBCONSOLE): $(B)/console/assets.o $(B)/console/assets_gen.o
+$(B)/console/assets_gen.c: $(CONSOLE_FILES) scripts/embed-assets
+	@mkdir -p $(dir $@)
+	python3 scripts/embed-assets $@ $(CONSOLE_FILES)
+$(B)/console/assets_gen.o: $(B)/console/assets_gen.c
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # link_bin name, main object, libraries
 define link_bin

@@ -1,0 +1,135 @@
+// Dashboard: the fleet, the queues, throughput and enqueue-to-sent latency over
+// the last hour, breakers, LLM spend against the budgets, dead letters today.
+// Live from the stream's snapshots (a poll while the stream is down); what is
+// wrong is shown as wrong: a crash loop, a stale heartbeat, an open breaker, a
+// budget past 80 %, dead letters today.
+import { html, useState, useEffect, useLoad, Problem, Table, Badge, Page, dur, num, ago } from '../ui.js';
+import { paths, get, items } from '../api.js';
+import { useStream, pollSnapshot, LiveBadge } from '../live.js';
+import { Chart } from '../chart.js';
+
+const HOUR = 3600;
+const STALE_MS = 5000; // a heartbeat older than this is a worker in trouble
+
+const workersOf = (f) => items(f && (f.workers || f));
+const queueTotals = (q) => (q ? q.totals || q.total || q : {});
+const wrongWorker = (w) => w.crash_loop || w.crashloop || (w.heartbeat_age_ms || 0) > STALE_MS;
+const stateOf = (b) => String((b && (b.state || b)) || 'closed').toLowerCase();
+const breakerKind = (s) => (s === 'open' ? 'bad' : s.startsWith('half') ? 'warn' : 'ok');
+
+// Per-minute buckets of the last hour from sent messages: [xs, sent, p50, p95].
+function series(msgs) {
+  const now = Math.floor(Date.now() / 60000) * 60, xs = [], sent = [], p50 = [], p95 = [];
+  const lat = new Map();
+  for (let t = now - HOUR + 60; t <= now; t += 60) lat.set(t, []);
+  for (const m of msgs) {
+    const at = Date.parse(m.sent_at || m.created_at || m.at);
+    if (isNaN(at)) continue;
+    const b = Math.floor(at / 60000) * 60;
+    if (!lat.has(b)) continue;
+    const enq = Date.parse(m.enqueued_at || '');
+    lat.get(b).push(isNaN(enq) ? null : at - enq);
+  }
+  for (const [t, l] of lat) {
+    xs.push(t); sent.push(l.length);
+    const v = l.filter((x) => x !== null).sort((a, b) => a - b);
+    p50.push(v.length ? v[Math.floor(v.length * 0.5)] : null);
+    p95.push(v.length ? v[Math.min(v.length - 1, Math.floor(v.length * 0.95))] : null);
+  }
+  return [xs, sent, p50, p95];
+}
+
+function Fleet({ fleet }) {
+  const ws = workersOf(fleet);
+  const loops = ws.filter((w) => w.crash_loop || w.crashloop).length;
+  return html`<div class="card" data-card="fleet">
+    <h2>Fleet <${Badge} kind=${loops ? 'bad' : 'ok'}>${ws.length} workers${loops ? `, ${loops} in a crash loop` : ''}<//></h2>
+    <${Table} label="Workers" rows=${ws} rowCls=${(w) => (wrongWorker(w) ? 'bad' : String(w.state || '').toUpperCase() === 'READY' ? '' : 'warn')}
+      empty="No worker reported (is the supervisor running?)" cols=${[
+        { label: 'Worker', cell: (w) => w.index ?? w.slot },
+        { label: 'State', cell: (w) => html`${w.state}${w.crash_loop || w.crashloop ? html` <${Badge} kind="bad">crash loop<//>` : ''}` },
+        { label: 'PID', cell: (w) => w.pid || '—' },
+        { label: 'Restarts', cell: (w) => num(w.restarts) },
+        { label: 'Heartbeat', cell: (w) => dur(w.heartbeat_age_ms) },
+        { label: 'Jobs running', cell: (w) => num(w.running ?? w.in_flight) },
+      ]} />
+  </div>`;
+}
+
+function Queues({ queues }) {
+  const t = queueTotals(queues);
+  const cell = (k, label, bad) => html`<div class=${'stat' + (bad ? ' bad' : '')} data-queue=${k}>
+    <span class="stat-n">${num(t[k])}</span><span class="stat-l">${label}</span></div>`;
+  const oldest = t.oldest_age_ms ?? (t.oldest_age_s !== undefined ? t.oldest_age_s * 1000 : null);
+  return html`<div class="card" data-card="queues"><h2>Queues</h2>
+    <div class="stats">
+      ${cell('high', 'high')}${cell('normal', 'normal')}${cell('low', 'low')}
+      ${cell('delayed', 'delayed')}${cell('leased', 'leased')}
+      <div class=${'stat' + (oldest > 60000 ? ' bad' : '')} data-queue="oldest"><span class="stat-n">${dur(oldest)}</span><span class="stat-l">oldest waiting</span></div>
+    </div></div>`;
+}
+
+function Breakers({ data }) {
+  if (!data) return null;
+  const rows = [];
+  for (const p of items(data.providers || [])) rows.push({ what: 'LLM ' + (p.name || p.provider), state: stateOf(p), since: p.since });
+  if (data.telegram) rows.push({ what: 'Telegram API', state: stateOf(data.telegram), since: data.telegram.since });
+  const bots = items(data.bots || []).filter((b) => stateOf(b) !== 'closed');
+  for (const b of bots) rows.push({ what: 'bot ' + (b.username || b.bot_id), state: stateOf(b), since: b.since });
+  const open = rows.filter((r) => r.state !== 'closed').length;
+  return html`<div class="card" data-card="breakers"><h2>Breakers <${Badge} kind=${open ? 'bad' : 'ok'}>${open ? open + ' not closed' : 'all closed'}<//></h2>
+    <ul class="breakers">${rows.map((r) => html`<li><${Badge} kind=${breakerKind(r.state)}>${r.state}<//> ${r.what}${r.since ? html` <span class="muted">since ${ago(r.since)}</span>` : ''}</li>`)}</ul></div>`;
+}
+
+function Spend({ data }) {
+  if (!data) return null;
+  const provs = items(data.providers || data.by_provider || data);
+  return html`<div class="card" data-card="spend"><h2>LLM spend today</h2>
+    ${provs.map((p) => {
+      const used = p.tokens_today ?? p.tokens ?? 0, budget = p.budget ?? p.daily_budget ?? 0;
+      const share = budget ? used / budget : 0;
+      return html`<div class=${'budget' + (share >= 0.8 ? ' bad' : '')}>
+        <label>${p.name || p.provider} <span class="muted">${num(used)} of ${budget ? num(budget) : 'no budget'} tokens</span></label>
+        ${budget ? html`<meter min="0" max="1" low="0.6" high="0.8" optimum="0" value=${Math.min(share, 1)}
+          aria-label=${(p.name || p.provider) + ' budget used'}>${Math.round(share * 100)} %</meter>` : ''}
+      </div>`;
+    })}</div>`;
+}
+
+export function Dashboard() {
+  const [snap, setSnap] = useState(null);
+  const spend = useLoad(() => get(paths.spend()), []);
+  const breakers = useLoad(() => get(paths.breakers()), []);
+  const today = new Date(); today.setHours(0, 0, 0, 0);
+  const dead = useLoad(() => get(paths.dead({ since: today.toISOString(), limit: 1 })), []);
+  const hist = useLoad(() => get(paths.messages({ since: new Date(Date.now() - HOUR * 1000).toISOString(), status: 'sent', limit: 5000 })), []);
+  const [msgs, setMsgs] = useState([]);
+  useEffect(() => { if (hist.data) setMsgs(items(hist.data)); }, [hist.data]);
+  const first = useLoad(pollSnapshot, []);
+  useEffect(() => { if (first.data && !snap) setSnap(first.data); }, [first.data]);
+  const state = useStream({
+    onSnapshot: (s) => {
+      setSnap((old) => ({ ...old, ...s }));
+      if (s.breakers) breakers.set(s.breakers);
+    },
+    onMessage: (m) => { if (m.status === 'sent') setMsgs((l) => [...l.slice(-4999), m]); },
+    poll: pollSnapshot,
+  });
+  const [xs, sent, p50, p95] = series(msgs);
+  const deadToday = dead.data ? (dead.data.total ?? items(dead.data).length) : null;
+  return html`<${Page} title="Dashboard" actions=${html`<${LiveBadge} state=${state} />`}>
+    <${Problem} error=${first.error} />
+    <div class="grid">
+      ${snap ? html`<${Fleet} fleet=${snap.fleet} /><${Queues} queues=${snap.queues} />` : ''}
+      <${Chart} title="Messages sent per minute, last hour" unit="msgs" data=${[xs, sent]}
+        series=${[{ label: 'sent', stroke: '#2a6f97' }]} />
+      <${Chart} title="Enqueue to sent, last hour" unit="ms" data=${[xs, p50, p95]}
+        series=${[{ label: 'p50', stroke: '#2a9d8f' }, { label: 'p95', stroke: '#e76f51' }]} />
+      <${Breakers} data=${breakers.data} />
+      <${Spend} data=${spend.data} />
+      <div class=${'card' + (deadToday ? ' bad' : '')} data-card="dead"><h2>Dead letters today</h2>
+        <p class="stat-n">${num(deadToday)}</p><a href="#/dead">Open the dead letters</a></div>
+    </div>
+    <${Problem} error=${spend.error || breakers.error} />
+  <//>`;
+}
