@@ -7,7 +7,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := libuv libcurl hiredis jansson libpq libsodium libsystemd libmicrohttpd expat
+PKGS    := libuv libcurl hiredis jansson libpq libsodium libsystemd libmicrohttpd expat liboath
 MODE    ?= release
 B       := build/$(MODE)
 
