@@ -1,9 +1,8 @@
-/* access: see access.h. Until common/auth (branch auth) is merged the few
- * primitives used here come straight from libsodium: crypto_generichash for
- * the stored hashes, crypto_pwhash_str_verify for passwords, sodium_memcmp
- * for the CSRF token. */
+/* access: see access.h. The primitives (hashes, tokens, Argon2id, TOTP) are
+ * common/auth's, shared with `piyasactl user`. */
 #include "api/access.h"
 
+#include "common/auth.h"
 #include "common/log.h"
 #include "common/shm.h"
 
@@ -12,23 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 void access_hash(const char *secret, char out[65])
 {
-	unsigned char h[32];
-
-	crypto_generichash(h, sizeof h, (const unsigned char *)secret, strlen(secret), NULL, 0);
-	sodium_bin2hex(out, 65, h, sizeof h);
-}
-
-void access_new_secret(const char *prefix, char *out, size_t n)
-{
-	unsigned char b[32];
-	char enc[64];
-
-	randombytes_buf(b, sizeof b);
-	sodium_bin2base64(enc, sizeof enc, b, sizeof b, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	snprintf(out, n, "%s%s", prefix, enc);
+	auth_token_hash(secret, out);
 }
 
 /* --- who is calling --- */
@@ -100,8 +87,7 @@ int access_csrf_ok(struct call *c)
 	if (!c->session || !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS"))
 		return 1;
 	t = req_header(c->rq, "X-CSRF-Token");
-	if (t && strlen(t) == strlen(c->csrf) && *c->csrf &&
-	    sodium_memcmp(t, c->csrf, strlen(t)) == 0)
+	if (t && *c->csrf && auth_equal(t, c->csrf))
 		return 1;
 	call_problem(c, 403, "CSRF token missing or wrong", "X-CSRF-Token",
 		     "a state-changing request of a session needs the X-CSRF-Token header given at login");
@@ -116,6 +102,8 @@ struct login {
 	char name[72];
 	char *password;
 	char pass_hash[256];
+	char totp_sealed[256]; /* "" when the user has no TOTP */
+	char totp[16];         /* the code given, "" when none */
 	char role[16];
 	long long user_id;
 	int verified;
@@ -165,9 +153,9 @@ static void make_session(struct call *c, struct login *l)
 	char *sid = (char *)(l + 1), hash[65], csrf[64], uid[24], mins[16], actor[96];
 	const char *p[6] = { hash, uid, csrf, mins, req_addr(c->rq), actor };
 
-	access_new_secret("", sid, 64);
+	auth_token_new(sid);
 	access_hash(sid, hash);
-	access_new_secret("", csrf, sizeof csrf);
+	auth_token_new(csrf);
 	snprintf(uid, sizeof uid, "%lld", l->user_id);
 	snprintf(mins, sizeof mins, "%d", c->ctx->cfg->api_session_minutes);
 	snprintf(actor, sizeof actor, "user:%s", l->name);
@@ -178,7 +166,7 @@ static void verify_work(uv_work_t *w)
 {
 	struct login *l = w->data;
 
-	l->verified = crypto_pwhash_str_verify(l->pass_hash, l->password, strlen(l->password)) == 0;
+	l->verified = auth_pass_verify(l->pass_hash, l->password) == 0;
 }
 
 static void on_verified(uv_work_t *w, int status)
@@ -190,6 +178,31 @@ static void on_verified(uv_work_t *w, int status)
 	if (status < 0 || !l->verified) {
 		refuse_login(c);
 		return;
+	}
+	/* The second factor is asked for only once the password is right, so a
+	 * missing code tells nothing to someone without it. */
+	if (*l->totp_sealed) {
+		char secret[AUTH_TOTP_SECRET_SIZE + 8];
+		int ok;
+
+		if (!*l->totp) {
+			call_problem(c, 401, "TOTP code required", "totp",
+				     "this user has TOTP: send the 6-digit code as totp");
+			return;
+		}
+		if (!c->ctx->have_token_key ||
+		    auth_secret_open(c->ctx->token_key, l->totp_sealed, secret, sizeof secret) < 0) {
+			log_error("api: login of %s: the TOTP secret cannot be opened (token key?)",
+				  l->name);
+			call_problem(c, 500, "Internal error", NULL, "the TOTP secret cannot be read");
+			return;
+		}
+		ok = auth_totp_verify(secret, l->totp, time(NULL), NULL) == 0;
+		sodium_memzero(secret, sizeof secret);
+		if (!ok) {
+			call_problem(c, 401, "Login failed", "totp", "wrong TOTP code");
+			return;
+		}
 	}
 	make_session(c, l);
 }
@@ -211,13 +224,8 @@ static void on_user(PGresult *res, const char *err, void *arg)
 		snprintf(l->role, sizeof l->role, "%s", PQgetvalue(res, 0, 2));
 		l->user_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	}
-	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 4)) {
-		/* TOTP comes with common/auth (branch auth); until then a user with a
-		 * secret cannot log in here rather than log in without it. */
-		call_problem(c, 501, "TOTP not available", "totp",
-			     "this build cannot check one-time codes yet");
-		return;
-	}
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 4))
+		snprintf(l->totp_sealed, sizeof l->totp_sealed, "%s", PQgetvalue(res, 0, 4));
 	l->work.data = l;
 	if (uv_queue_work(c->ctx->loop, &l->work, verify_work, on_verified) < 0)
 		call_problem(c, 500, "Internal error", NULL, "cannot check the password");
@@ -260,6 +268,8 @@ void access_login(struct call *c, struct rlim *lim)
 	memcpy(l->password, pw, strlen(pw) + 1);
 	l->c = c;
 	snprintf(l->name, sizeof l->name, "%.64s", name);
+	snprintf(l->totp, sizeof l->totp, "%s",
+		 json_string_value(json_object_get(c->body, "totp")) ?: "");
 	c->data = l;
 	p[0] = l->name;
 	call_query(c, sql, 1, p, on_user);

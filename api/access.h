@@ -32,9 +32,7 @@ void access_login(struct call *c, struct rlim *lim);
 void access_logout(struct call *c);
 void access_me(struct call *c);
 
-/* Hex BLAKE2b-256 of a secret (session id, key) into out[65]. */
+/* Hex BLAKE2b-256 of a secret (session id, key) into out[65] (auth_token_hash). */
 void access_hash(const char *secret, char out[65]);
-/* A new random secret: 32 bytes base64url (43 characters) after prefix. */
-void access_new_secret(const char *prefix, char *out, size_t n);
 
 #endif

@@ -19,6 +19,7 @@
 struct pgpool;
 struct ra;
 struct shm;
+struct httpc;
 
 enum role { ROLE_NONE, ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN };
 
@@ -28,7 +29,8 @@ struct apictx {
 	const struct cfg *cfg;
 	struct pgpool *pool;
 	struct ra *redis;
-	struct shm *shm; /* NULL when run alone */
+	struct httpc *http; /* to the supervisor's /status */
+	struct shm *shm;    /* NULL when run alone */
 	unsigned char token_key[32]; /* bot tokens at rest (common/tok) */
 	int have_token_key;
 };
