@@ -7,7 +7,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := libuv libcurl hiredis jansson libpq libsodium libsystemd libmicrohttpd expat
+PKGS    := libuv libcurl hiredis jansson libpq libsodium libsystemd libmicrohttpd expat liboath
 MODE    ?= release
 B       := build/$(MODE)
 
@@ -42,6 +42,8 @@ WORKER_SRC := $(filter-out worker/main.c,$(wildcard worker/*.c worker/*/*.c work
 LIBWORKER  := $(B)/libworker.a
 SUP_SRC    := $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
 LIBSUP     := $(B)/libsupervisor.a
+API_SRC    := $(filter-out api/main.c,$(wildcard api/*.c))
+LIBAPI     := $(B)/libapi.a
 FAKE_SRC   := $(filter-out tests/fakeapi/fakeapi.c,$(wildcard tests/fakeapi/*.c))
 LIBFAKE    := $(B)/libfakeapi.a
 # The web console (console/): its files become a C table (scripts/embed-assets)
@@ -50,9 +52,10 @@ CONSOLE_FILES := console/index.html $(sort $(wildcard console/*.css console/*.sv
                  console/js/pages/*.js console/vendor/*.mjs console/vendor/*.css))
 LIBCONSOLE := $(B)/libconsole.a
 # Libraries in link order: a program's own, then common.
-UNIT_LIBS  := $(LIBWORKER) $(LIBSUP) $(LIBFAKE) $(LIBCONSOLE) $(LIBCOMMON)
+UNIT_LIBS  := $(LIBWORKER) $(LIBSUP) $(LIBAPI) $(LIBFAKE) $(LIBCONSOLE) $(LIBCOMMON)
 
-BINS := $(B)/bin/supervisor $(B)/bin/worker $(B)/bin/piyasactl $(B)/bin/piyasa-fakeapi
+BINS := $(B)/bin/supervisor $(B)/bin/worker $(B)/bin/piyasactl $(B)/bin/piyasa-api \
+        $(B)/bin/piyasa-fakeapi
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -104,6 +107,7 @@ $(B)/lib%.a:
 $(LIBCOMMON): $(COMMON_OBJ)
 $(LIBWORKER): $(WORKER_SRC:%.c=$(B)/%.o)
 $(LIBSUP): $(SUP_SRC:%.c=$(B)/%.o)
+$(LIBAPI): $(API_SRC:%.c=$(B)/%.o)
 $(LIBFAKE): $(FAKE_SRC:%.c=$(B)/%.o)
 $(LIBCONSOLE): $(B)/console/assets.o $(B)/console/assets_gen.o
 $(B)/console/assets_gen.c: $(CONSOLE_FILES) scripts/embed-assets
@@ -130,6 +134,7 @@ $(eval $(call link_bin,supervisor,$(B)/supervisor/main.o,$(LIBSUP)))
 $(eval $(call link_bin,worker,$(B)/worker/main.o,$(LIBWORKER)))
 # The worker tells OpenSSL (curl's TLS) what not to load at start (worker/main.c).
 $(B)/bin/worker: LIBS += $(shell pkg-config --libs openssl)
+$(eval $(call link_bin,piyasa-api,$(B)/api/main.o,$(LIBAPI)))
 $(eval $(call link_bin,piyasactl,$(patsubst %.c,$(B)/%.o,$(wildcard ctl/*.c))))
 $(eval $(call link_bin,piyasa-fakeapi,$(B)/tests/fakeapi/fakeapi.o,$(LIBFAKE)))
 
@@ -165,7 +170,7 @@ bench:
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/piyasa/sql $(DESTDIR)/etc/piyasa
-	install -m 0755 build/release/bin/supervisor build/release/bin/worker build/release/bin/piyasactl build/release/bin/piyasa-fakeapi $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 build/release/bin/supervisor build/release/bin/worker build/release/bin/piyasactl build/release/bin/piyasa-api build/release/bin/piyasa-fakeapi $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 sql/*.sql $(DESTDIR)$(PREFIX)/share/piyasa/sql/
 	install -m 0644 config/piyasa.conf $(DESTDIR)/etc/piyasa/piyasa.conf.example
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system

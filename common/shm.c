@@ -77,8 +77,8 @@ struct shm *shm_create(int nslots, char *err, size_t errlen)
 	size_t size;
 	int fd;
 
-	if (nslots < 1 || nslots > SHM_MAX_WORKERS) {
-		snprintf(err, errlen, "shm: %d slots is outside 1..%d", nslots, SHM_MAX_WORKERS);
+	if (nslots < 1 || nslots > SHM_NSLOTS) {
+		snprintf(err, errlen, "shm: %d slots is outside 1..%d", nslots, SHM_NSLOTS);
 		return NULL;
 	}
 	size = segment_size(nslots);
@@ -122,7 +122,7 @@ static int check_header(const struct shm_header *h, off_t fsize, char *err, size
 			 h->version, h->slot_size, SHM_VERSION, sizeof(struct shm_slot));
 		return -1;
 	}
-	if (h->nslots < 1 || h->nslots > SHM_MAX_WORKERS ||
+	if (h->nslots < 1 || h->nslots > SHM_NSLOTS ||
 	    (size_t)fsize < segment_size((int)h->nslots)) {
 		snprintf(err, errlen, "shm: %u slots do not fit a %lld-byte segment", h->nslots,
 			 (long long)fsize);

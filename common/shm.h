@@ -17,6 +17,10 @@
 #define SHM_VERSION 3
 #define SHM_MAX_WORKERS 256
 #define SHM_MAX_PROVIDERS 8
+/* One slot past the workers' belongs to the admin API (piyasa-api): its
+ * heartbeat and state, read by the supervisor like a worker's. */
+#define SHM_API_SLOT SHM_MAX_WORKERS
+#define SHM_NSLOTS (SHM_MAX_WORKERS + 1)
 
 enum shm_state { SHM_EMPTY, SHM_STARTING, SHM_READY, SHM_DRAINING, SHM_EXITED };
 

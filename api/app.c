@@ -1,0 +1,312 @@
+/* app: see app.h. */
+#include "api/app.h"
+
+#include "api/access.h"
+#include "api/res_fleet.h"
+#include "api/res_settings.h"
+#include "api/rlim.h"
+#include "common/log.h"
+#include "common/net/pgpool.h"
+#include "common/net/ra.h"
+#include "common/shm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct app {
+	struct apictx *ctx;
+	struct rlim *lim;   /* requests, by address and by key or user */
+	struct rlim *login; /* login attempts, by name and by address */
+	unsigned inflight;
+};
+
+enum { PUBLIC = 1 };
+
+struct route {
+	const char *method;
+	const char *path; /* segments; "{x}" takes any one segment */
+	enum role min;
+	int flags;
+	void (*fn)(struct call *c);
+};
+
+static struct app *the_app; /* login needs the throttle table; one app per process */
+
+static void h_health(struct call *c);
+static void h_login(struct call *c)
+{
+	access_login(c, the_app->login);
+}
+
+static const struct route routes[] = {
+	{ "GET", "/health", ROLE_NONE, PUBLIC, h_health },
+	{ "GET", "/api/v1/health", ROLE_NONE, PUBLIC, h_health },
+	{ "POST", "/api/v1/login", ROLE_NONE, PUBLIC, h_login },
+	{ "POST", "/api/v1/logout", ROLE_VIEWER, 0, access_logout },
+	{ "GET", "/api/v1/me", ROLE_VIEWER, 0, access_me },
+	{ "GET", "/api/v1/settings", ROLE_VIEWER, 0, res_settings_list },
+	{ "GET", "/api/v1/settings/{key}", ROLE_VIEWER, 0, res_settings_get },
+	{ "PUT", "/api/v1/settings/{key}", ROLE_OPERATOR, 0, res_settings_set },
+	{ "DELETE", "/api/v1/settings/{key}", ROLE_OPERATOR, 0, res_settings_unset },
+	{ "GET", "/api/v1/control", ROLE_VIEWER, 0, res_control_get },
+	{ "PATCH", "/api/v1/control", ROLE_OPERATOR, 0, res_control_set },
+	{ "GET", "/api/v1/fleet", ROLE_VIEWER, 0, res_fleet_status },
+	{ "GET", "/api/v1/queues", ROLE_VIEWER, 0, res_queues },
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+
+struct app *app_new(struct apictx *ctx)
+{
+	struct app *a = calloc(1, sizeof *a);
+
+	if (!a)
+		return NULL;
+	a->ctx = ctx;
+	a->lim = rlim_new(100000);
+	a->login = rlim_new(100000);
+	if (!a->lim || !a->login) {
+		app_free(a);
+		return NULL;
+	}
+	the_app = a;
+	return a;
+}
+
+void app_free(struct app *a)
+{
+	if (!a)
+		return;
+	rlim_free(a->lim);
+	rlim_free(a->login);
+	if (the_app == a)
+		the_app = NULL;
+	free(a);
+}
+
+unsigned app_inflight(const struct app *a)
+{
+	return a ? a->inflight : 0;
+}
+
+/* --- the call's life --- */
+
+static void free_call(void *p)
+{
+	struct call *c = p;
+
+	if (the_app)
+		the_app->inflight--;
+	for (int i = 0; i < c->nparams; i++)
+		free(c->params[i]);
+	json_decref(c->body);
+	free(c->data);
+	free(c);
+}
+
+/* Match path against a route's pattern, filling c's params. */
+static int match(const char *pattern, const char *path, struct call *c)
+{
+	const char *p = pattern, *q = path;
+
+	c->nparams = 0;
+	while (*p && *q) {
+		const char *pe = strchr(p + 1, '/'), *qe = strchr(q + 1, '/');
+		size_t pl, ql;
+
+		if (*p != '/' || *q != '/')
+			return 0;
+		p++;
+		q++;
+		pe = pe ? pe : p + strlen(p);
+		qe = qe ? qe : q + strlen(q);
+		pl = (size_t)(pe - p);
+		ql = (size_t)(qe - q);
+		if (*p == '{') {
+			if (!ql || c->nparams == CALL_MAX_PARAMS || (ql <= 2 && q[0] == '.'))
+				return 0;
+			c->params[c->nparams++] = strndup(q, ql);
+		} else if (pl != ql || strncmp(p, q, pl)) {
+			return 0;
+		}
+		p = pe;
+		q = qe;
+	}
+	return !*p && !*q;
+}
+
+static void drop_params(struct call *c)
+{
+	for (int i = 0; i < c->nparams; i++) {
+		free(c->params[i]);
+		c->params[i] = NULL;
+	}
+	c->nparams = 0;
+}
+
+/* The route for c's method and path; NULL after answering 404 or 405. */
+static const struct route *find_route(struct call *c)
+{
+	const char *m = req_method(c->rq), *path = req_path(c->rq);
+	char allow[128] = "";
+	size_t al = 0;
+
+	for (size_t i = 0; i < NROUTES; i++) {
+		if (!match(routes[i].path, path, c)) {
+			drop_params(c);
+			continue;
+		}
+		if (!strcmp(routes[i].method, m) ||
+		    (!strcmp(m, "HEAD") && !strcmp(routes[i].method, "GET")))
+			return &routes[i];
+		drop_params(c);
+		al += (size_t)snprintf(allow + al, sizeof allow - al, "%s%s", al ? ", " : "",
+				       routes[i].method);
+	}
+	if (al) {
+		req_add_header(c->rq, "Allow", allow);
+		call_problem(c, 405, "Method not allowed", NULL, "%s is not allowed on %s", m, path);
+	} else {
+		call_problem(c, 404, "Not found", NULL, "no resource at %s", path);
+	}
+	return NULL;
+}
+
+static int parse_body(struct call *c)
+{
+	const char *m = req_method(c->rq), *ct;
+	size_t len;
+	const char *body = req_body(c->rq, &len);
+	json_error_t e;
+
+	if (strcmp(m, "POST") && strcmp(m, "PUT") && strcmp(m, "PATCH"))
+		return 0;
+	if (!len)
+		return 0;
+	ct = req_header(c->rq, "Content-Type");
+	if (!ct || strncmp(ct, "application/json", 16)) {
+		call_problem(c, 415, "Unsupported media type", NULL, "the body must be application/json");
+		return -1;
+	}
+	if (!(c->body = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e))) {
+		call_problem(c, 400, "Malformed JSON", NULL, "line %d, column %d: %s", e.line, e.column,
+			     e.text);
+		return -1;
+	}
+	if (!json_is_object(c->body)) {
+		call_problem(c, 400, "Malformed JSON", NULL, "the body must be a JSON object");
+		return -1;
+	}
+	return 0;
+}
+
+static void limit_headers(struct call *c, const struct rlim_result *r)
+{
+	char v[32];
+
+	snprintf(v, sizeof v, "%ld", r->limit);
+	req_add_header(c->rq, "X-RateLimit-Limit", v);
+	snprintf(v, sizeof v, "%ld", r->remaining);
+	req_add_header(c->rq, "X-RateLimit-Remaining", v);
+	snprintf(v, sizeof v, "%ld", r->reset_s);
+	req_add_header(c->rq, "X-RateLimit-Reset", v);
+}
+
+static void too_many(struct call *c, const struct rlim_result *r)
+{
+	char v[32];
+
+	snprintf(v, sizeof v, "%ld", r->retry_after_s);
+	req_add_header(c->rq, "Retry-After", v);
+	call_problem(c, 429, "Too many requests", NULL, "the rate limit is %ld requests at once; try again in %ld s",
+		     r->limit, r->retry_after_s);
+}
+
+/* What a call holds between steps: its route and the address bucket's numbers. */
+struct step {
+	const struct route *route;
+	struct rlim_result addr;
+};
+
+static void on_authenticated(struct call *c)
+{
+	struct app *a = the_app;
+	struct step st = *(struct step *)c->data;
+	const struct route *r = st.route;
+	struct rlim_result k;
+	char name[128];
+
+	free(c->data);
+	c->data = NULL;
+	/* The caller's own bucket: a key, or a session's user, whatever address it uses. */
+	snprintf(name, sizeof name, "who:%s", c->actor);
+	rlim_take(a->lim, name, a->ctx->cfg->api_key_rate_per_minute,
+		  a->ctx->cfg->api_key_rate_burst, shm_now_ms(), &k);
+	limit_headers(c, !k.ok || k.remaining < st.addr.remaining ? &k : &st.addr);
+	if (!k.ok) {
+		too_many(c, &k);
+		return;
+	}
+	if (c->role < r->min) {
+		call_problem(c, 403, "Forbidden", NULL, "%s %s needs the %s role; %s is %s", r->method,
+			     r->path, role_name(r->min), c->actor, role_name(c->role));
+		return;
+	}
+	if (!access_csrf_ok(c))
+		return;
+	r->fn(c);
+}
+
+void app_handle(struct req *rq, void *arg)
+{
+	struct app *a = arg;
+	struct call *c = calloc(1, sizeof *c);
+	const struct route *r;
+	struct rlim_result ra;
+	char name[96];
+	struct step *st;
+
+	if (!c) {
+		srv_reply(rq, 500, "application/problem+json", "{\"status\":500}", 14);
+		return;
+	}
+	c->ctx = a->ctx;
+	c->rq = rq;
+	a->inflight++;
+	req_set_data(rq, c, free_call);
+	snprintf(name, sizeof name, "addr:%s", req_addr(rq));
+	rlim_take(a->lim, name, a->ctx->cfg->api_rate_per_minute, a->ctx->cfg->api_rate_burst,
+		  shm_now_ms(), &ra);
+	if (!ra.ok) {
+		limit_headers(c, &ra);
+		too_many(c, &ra);
+		return;
+	}
+	if (!(r = find_route(c)) || parse_body(c) < 0) {
+		limit_headers(c, &ra);
+		return;
+	}
+	if (r->flags & PUBLIC) {
+		limit_headers(c, &ra);
+		r->fn(c);
+		return;
+	}
+	if (!(st = malloc(sizeof *st))) {
+		call_problem(c, 500, "Internal error", NULL, "out of memory");
+		return;
+	}
+	st->route = r;
+	st->addr = ra;
+	c->data = st;
+	access_resolve(c, on_authenticated);
+}
+
+/* /health: the API answers, and what it can reach. 503 without PostgreSQL. */
+static void h_health(struct call *c)
+{
+	int pg = pgpool_up(c->ctx->pool), rd = ra_up(c->ctx->redis);
+
+	call_json(c, pg ? 200 : 503,
+		  json_pack("{s:s, s:b, s:b}", "status", pg ? "ok" : "degraded", "postgres", pg,
+			    "redis", rd));
+}
