@@ -134,7 +134,7 @@ $(eval $(call link_bin,supervisor,$(B)/supervisor/main.o,$(LIBSUP)))
 $(eval $(call link_bin,worker,$(B)/worker/main.o,$(LIBWORKER)))
 # The worker tells OpenSSL (curl's TLS) what not to load at start (worker/main.c).
 $(B)/bin/worker: LIBS += $(shell pkg-config --libs openssl)
-$(eval $(call link_bin,piyasa-api,$(B)/api/main.o,$(LIBAPI)))
+$(eval $(call link_bin,piyasa-api,$(B)/api/main.o,$(LIBAPI) $(LIBCONSOLE)))
 $(eval $(call link_bin,piyasactl,$(patsubst %.c,$(B)/%.o,$(wildcard ctl/*.c))))
 $(eval $(call link_bin,piyasa-fakeapi,$(B)/tests/fakeapi/fakeapi.o,$(LIBFAKE)))
 

@@ -2,6 +2,7 @@
 #include "api/app.h"
 
 #include "api/access.h"
+#include "api/res_console.h"
 #include "api/res_fleet.h"
 #include "api/res_settings.h"
 #include "api/rlim.h"
@@ -280,6 +281,10 @@ void app_handle(struct req *rq, void *arg)
 	if (!ra.ok) {
 		limit_headers(c, &ra);
 		too_many(c, &ra);
+		return;
+	}
+	if (res_console(c)) {
+		limit_headers(c, &ra);
 		return;
 	}
 	if (!(r = find_route(c)) || parse_body(c) < 0) {
