@@ -51,7 +51,7 @@ function Fleet({ fleet }) {
         { label: 'PID', cell: (w) => w.pid || '—' },
         { label: 'Restarts', cell: (w) => num(w.restarts) },
         { label: 'Heartbeat', cell: (w) => dur(w.heartbeat_age_ms) },
-        { label: 'Jobs running', cell: (w) => num(w.running ?? w.in_flight) },
+        { label: 'Up', cell: (w) => (w.up_s !== undefined ? dur(w.up_s * 1000) : '—') },
       ]} />
   </div>`;
 }
@@ -68,6 +68,12 @@ function Queues({ queues }) {
       <div class=${'stat' + (oldest > 60000 ? ' bad' : '')} data-queue="oldest"><span class="stat-n">${dur(oldest)}</span><span class="stat-l">oldest waiting</span></div>
     </div></div>`;
 }
+
+// A card whose resource the API does not offer (404) says so, quietly: an API
+// older or newer than the console is not an alarm.
+const Missing = ({ title, card }) => html`<div class="card" data-card=${card}><h2>${title}</h2>
+  <p class="muted">Not offered by this API.</p></div>`;
+const missing = (l) => l.error && l.error.status === 404;
 
 function Breakers({ data }) {
   if (!data) return null;
@@ -125,11 +131,11 @@ export function Dashboard() {
         series=${[{ label: 'sent', stroke: '#2a6f97' }]} />
       <${Chart} title="Enqueue to sent, last hour" unit="ms" data=${[xs, p50, p95]}
         series=${[{ label: 'p50', stroke: '#2a9d8f' }, { label: 'p95', stroke: '#e76f51' }]} />
-      <${Breakers} data=${breakers.data} />
-      <${Spend} data=${spend.data} />
+      ${missing(breakers) ? html`<${Missing} title="Breakers" card="breakers" />` : html`<${Breakers} data=${breakers.data} />`}
+      ${missing(spend) ? html`<${Missing} title="LLM spend today" card="spend" />` : html`<${Spend} data=${spend.data} />`}
       <div class=${'card' + (deadToday ? ' bad' : '')} data-card="dead"><h2>Dead letters today</h2>
         <p class="stat-n">${num(deadToday)}</p><a href="#/dead">Open the dead letters</a></div>
     </div>
-    <${Problem} error=${spend.error || breakers.error} />
+    <${Problem} error=${[spend, breakers, dead, hist].map((l) => l.error).find((e) => e && e.status !== 404)} />
   <//>`;
 }
