@@ -29,13 +29,12 @@ export const paths = {
   breakers: () => `${V1}/breakers`,
   control: () => `${V1}/control`, // GET; PATCH {simulation_active?, scale_factor?}
   bots: (f) => `${V1}/bots${q(f)}`,
-  bot: (b) => `${V1}/bots/${id(b)}`,
+  bot: (b) => `${V1}/bots/${id(b)}`, // with its stances, holdings and memories
   botPart: (b, part) => `${V1}/bots/${id(b)}/${part}`, // stances, holdings, memories
   botPartItem: (b, part, key) => `${V1}/bots/${id(b)}/${part}/${id(key)}`,
   chats: (f) => `${V1}/chats${q(f)}`,
   chat: (c) => `${V1}/chats/${id(c)}`,
-  members: (c) => `${V1}/chats/${id(c)}/members`,
-  member: (c, b) => `${V1}/chats/${id(c)}/members/${id(b)}`,
+  member: (c, b) => `${V1}/chats/${id(c)}/bots/${id(b)}`, // PUT adds, DELETE removes
   messages: (f) => `${V1}/messages${q(f)}`,
   settings: () => `${V1}/settings`, // {settings: [{key, value, default, source, range, description}]}
   setting: (k) => `${V1}/settings/${id(k)}`,
@@ -44,7 +43,7 @@ export const paths = {
   deadRetryOne: (d) => `${V1}/dead/${id(d)}/retry`,
   deadRetry: () => `${V1}/dead/retry`, // many: {ids: [...]}
   users: () => `${V1}/users`,
-  user: (u) => `${V1}/users/${id(u)}`,
+  user: (name) => `${V1}/users/${id(name)}`,
   keys: () => `${V1}/keys`,
   key: (k) => `${V1}/keys/${id(k)}`,
   audit: (f) => `${V1}/audit${q(f)}`,
@@ -109,7 +108,8 @@ export const put = (p, b) => call('PUT', p, b);
 export const del = (p) => call('DELETE', p);
 
 // A list answer may be a bare array or {items: [...]} (paged); the items either way.
-export const items = (d) => (Array.isArray(d) ? d : (d && (d.items || d.data || d.settings)) || []);
+// A list answer is {NAME: [...]} (bots, chats, dead, users...) or a bare array.
+export const items = (d) => (Array.isArray(d) ? d : (d && Object.values(d).find(Array.isArray)) || []);
 
 // Roles, ordered as the API orders them.
 const RANK = { viewer: 1, operator: 2, admin: 3 };

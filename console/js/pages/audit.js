@@ -16,7 +16,7 @@ export function Audit() {
       <button type="submit">Filter</button>
     </form>
     <${Problem} error=${l.error} />
-    ${!l.data ? html`<${Loading} what="the audit" />` : html`<${Table} label="Audit" rows=${items(l.data)} cols=${[
+    ${!l.data ? (l.error ? '' : html`<${Loading} what="the audit" />`) : html`<${Table} label="Audit" rows=${items(l.data)} cols=${[
       { label: 'When', cell: (a) => stamp(a.at) }, { label: 'Who', cell: (a) => a.actor },
       { label: 'What', cell: (a) => html`<code>${a.action}</code>` }, { label: 'On', cell: (a) => a.target || '—' },
       { label: 'Before', cell: (a) => show(a.before) }, { label: 'After', cell: (a) => show(a.after) },

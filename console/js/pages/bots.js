@@ -67,17 +67,21 @@ function AddBot({ onAdded }) {
 }
 
 export function Bots({ me }) {
-  const list = useLoad(() => get(paths.bots({ limit: 500 })), []);
+  const list = useLoad(() => get(paths.bots({ limit: 1000 })), []);
+  // A bot's owner is bot_id % N (DESIGN.md), when the API does not say it.
+  const fleet = useLoad(() => get(paths.fleet()), []);
+  const n = fleet.data && fleet.data.count;
   const [adding, setAdding] = useState(false);
   const rows = items(list.data);
   return html`<${Page} title="Bots" actions=${may(me, 'operator') ? html`<button type="button" onClick=${() => setAdding(!adding)} aria-expanded=${adding}>Add a bot</button>` : ''}>
     ${adding ? html`<${AddBot} onAdded=${(b) => { setAdding(false); location.hash = '#/bots/' + b.id; }} />` : ''}
     <${Problem} error=${list.error} />
-    ${list.loading && !list.data ? html`<${Loading} what="bots" />` : html`<${Table} label="Bots" rows=${rows}
+    ${!list.data ? (list.error ? '' : html`<${Loading} what="bots" />`) : html`<${Table} label="Bots" rows=${rows}
       rowCls=${(b) => (b.enabled === false ? 'off' : b.capped ? 'warn' : '')} cols=${[
         { label: 'Bot', cell: (b) => html`<a href=${'#/bots/' + b.id} style=${{ color: colour(b.id) }}>${b.name || b.username}</a> <span class="muted">@${b.username || '?'}</span>` },
         { label: 'Enabled', cell: (b) => (b.enabled === false ? html`<${Badge} kind="off">off<//>` : 'yes') },
-        { label: 'Worker', cell: (b) => b.worker ?? b.owner_worker ?? '—' },
+        { label: 'Worker', cell: (b) => b.worker ?? (n ? b.id % n : '—') },
+        { label: 'Chats', cell: (b) => (Array.isArray(b.chats) ? b.chats.length : '—') },
         { label: 'Today', cell: (b) => num(b.messages_today) },
         { label: 'Last message', cell: (b) => ago(b.last_message_at) },
         { label: 'Capped', cell: (b) => (b.capped ? html`<${Badge} kind="warn">capped<//>` : '') },
@@ -87,15 +91,13 @@ export function Bots({ me }) {
 }
 
 // A list of a bot's stances, holdings or memories, with delete and add.
-function Part({ bot, part, cols, fields, canEdit, keyOf }) {
-  const l = useLoad(() => get(paths.botPart(bot, part)), [bot, part]);
+// The rows come with the bot (GET /bots/{id}); a change reloads the bot.
+function Part({ bot, rows, part, cols, fields, canEdit, keyOf, onChange }) {
   const [err, setErr] = useState(null);
   const [draft, setDraft] = useState({});
-  const rows = items(l.data);
-  const remove = (r) => del(paths.botPartItem(bot, part, keyOf(r))).then(l.reload, setErr);
-  const add = (e) => { e.preventDefault(); setErr(null); post(paths.botPart(bot, part), draft).then(() => { setDraft({}); l.reload(); }, setErr); };
+  const remove = (r) => del(paths.botPartItem(bot, part, keyOf(r))).then(onChange, setErr);
+  const add = (e) => { e.preventDefault(); setErr(null); post(paths.botPart(bot, part), draft).then(() => { setDraft({}); onChange(); }, setErr); };
   return html`<div class="part" data-part=${part}>
-    <${Problem} error=${l.error} />
     <${Table} label=${part} rows=${rows} cols=${canEdit ? [...cols, { label: '', cell: (r) => html`<button type="button" class="danger small" onClick=${() => remove(r)} aria-label=${'Delete ' + keyOf(r)}>Delete</button>` }] : cols} />
     ${canEdit ? html`<form class="inline-form" novalidate onSubmit=${add} aria-label=${'Add to ' + part}>
       ${fields.map(([k, label, meaning, num_]) => html`<${Field} label=${label} name=${k} meaning=${meaning} error=${errorAt(err, k)}>
@@ -128,13 +130,13 @@ export function BotPage({ me, params }) {
       ${tabs.map(([k, l]) => html`<button type="button" role="tab" aria-selected=${tab === k} onClick=${() => setTab(k)}>${l}</button>`)}
     </div>
     ${tab === 'persona' ? html`<${ObjectForm} groups=${PERSONA_GROUPS} value=${bot} onSave=${save} readOnly=${!canEdit} saveLabel="Save persona" />` : ''}
-    ${tab === 'stances' ? html`<${Part} bot=${bot.id} part="stances" canEdit=${canEdit} keyOf=${(r) => r.topic}
+    ${tab === 'stances' ? html`<${Part} bot=${bot.id} rows=${bot.stances || []} onChange=${b.reload} part="stances" canEdit=${canEdit} keyOf=${(r) => r.topic}
       cols=${[{ label: 'Topic', cell: (r) => r.topic }, { label: 'Stance', cell: (r) => r.stance_text }, { label: 'Confidence', cell: (r) => r.confidence }, { label: 'Cooling down until', cell: (r) => r.cooldown_until || '—' }]}
       fields=${[['topic', 'Topic', 'one of the chat\'s topics'], ['stance_text', 'Stance', 'what the bot holds; the guard checks drafts against it'], ['confidence', 'Confidence', '0 .. 1', true]]} />` : ''}
-    ${tab === 'holdings' ? html`<${Part} bot=${bot.id} part="holdings" canEdit=${canEdit} keyOf=${(r) => r.symbol}
+    ${tab === 'holdings' ? html`<${Part} bot=${bot.id} rows=${bot.holdings || []} onChange=${b.reload} part="holdings" canEdit=${canEdit} keyOf=${(r) => r.symbol}
       cols=${[{ label: 'Symbol', cell: (r) => r.symbol }, { label: 'Average price', cell: (r) => r.avg_price }, { label: 'Size', cell: (r) => r.size }, { label: 'Note', cell: (r) => r.note }]}
       fields=${[['symbol', 'Symbol', 'e.g. BTC, THYAO'], ['avg_price', 'Average price', 'what it paid', true], ['size', 'Size', 'how much it holds', true], ['note', 'Note', 'free text for the prompt']]} />` : ''}
-    ${tab === 'memories' ? html`<${Part} bot=${bot.id} part="memories" canEdit=${canEdit} keyOf=${(r) => r.id}
+    ${tab === 'memories' ? html`<${Part} bot=${bot.id} rows=${bot.memories || []} onChange=${b.reload} part="memories" canEdit=${canEdit} keyOf=${(r) => r.id}
       cols=${[{ label: 'Type', cell: (r) => r.memory_type }, { label: 'Memory', cell: (r) => r.content }, { label: 'Relevance', cell: (r) => r.relevance_score }, { label: 'Used', cell: (r) => r.usage_count }]}
       fields=${[['memory_type', 'Type', 'personal_fact, past_event, ...'], ['content', 'Memory', 'the 8 most relevant go into the prompt']]} />` : ''}
     <${Confirm} open=${ask === 'toggle'} title=${(bot.enabled === false ? 'Enable ' : 'Disable ') + (bot.name || bot.username) + '?'}

@@ -1,7 +1,7 @@
 // Chats: the table, adding a chat, and a chat's page: topics, time zone and
 // language, enabled, and its members (add or remove a bot).
 import { html, useState, useLoad, Problem, Loading, Table, Page, Badge, Field, Confirm, colour } from '../ui.js';
-import { paths, get, post, patch, del, items, may } from '../api.js';
+import { paths, get, post, put, patch, del, items, may } from '../api.js';
 import { ObjectForm, errorAt } from '../form.js';
 
 const CHAT_GROUPS = [{ title: 'Chat', fields: [
@@ -25,12 +25,12 @@ export function Chats({ me }) {
       ${err && !err.field ? html`<p class="problem" role="alert">${err.message}</p>` : ''}
       <button type="submit" class="primary">Add chat</button></form>` : ''}
     <${Problem} error=${l.error} />
-    ${!l.data ? html`<${Loading} what="chats" />` : html`<${Table} label="Chats" rows=${items(l.data)} rowCls=${(c) => (c.enabled === false ? 'off' : '')} cols=${[
+    ${!l.data ? (l.error ? '' : html`<${Loading} what="chats" />`) : html`<${Table} label="Chats" rows=${items(l.data)} rowCls=${(c) => (c.enabled === false ? 'off' : '')} cols=${[
       { label: 'Chat', cell: (c) => html`<a href=${'#/chats/' + c.id}>${c.title || c.id}</a>` },
       { label: 'Id', cell: (c) => c.id },
       { label: 'Topics', cell: (c) => (c.topics || []).join(', ') },
       { label: 'Time zone', cell: (c) => c.time_zone },
-      { label: 'Members', cell: (c) => (c.members || c.bots || []).length || c.member_count || '—' },
+      { label: 'Bots', cell: (c) => (Array.isArray(c.bots) ? c.bots.length : c.bots ?? '—') },
       { label: 'Enabled', cell: (c) => (c.enabled === false ? html`<${Badge} kind="off">off<//>` : 'yes') },
       { label: '', cell: (c) => html`<a href=${'#/chat/' + c.id}>live</a>` },
     ]} />`}
@@ -39,25 +39,24 @@ export function Chats({ me }) {
 
 export function ChatPage({ me, params }) {
   const c = useLoad(() => get(paths.chat(params.id)), [params.id]);
-  const m = useLoad(() => get(paths.members(params.id)), [params.id]);
   const bots = useLoad(() => get(paths.bots({ limit: 500 })), []);
   const [pick, setPick] = useState('');
   const [err, setErr] = useState(null);
   const [ask, setAsk] = useState(false);
   const canEdit = may(me, 'operator');
   if (!c.data) return html`<${Page} title="Chat"><${Problem} error=${c.error} />${c.error ? '' : html`<${Loading} />`}<//>`;
-  const chat = c.data, members = items(m.data);
+  const chat = c.data, members = (chat.bots || []).filter((b) => !b.status || b.status === 'member');
   const others = items(bots.data).filter((b) => !members.some((x) => (x.id ?? x.bot_id) === b.id));
   const save = (v) => patch(paths.chat(chat.id), { title: v.title, topics: v.topics, time_zone: v.time_zone, language: v.language }).then((n) => n && c.set(n));
-  const addMember = () => pick && post(paths.members(chat.id), { bot_id: Number(pick) }).then(() => { setPick(''); m.reload(); }, setErr);
-  const remove = (b) => del(paths.member(chat.id, b)).then(m.reload, setErr);
+  const addMember = () => pick && put(paths.member(chat.id, pick), {}).then(() => { setPick(''); c.reload(); }, setErr);
+  const remove = (b) => del(paths.member(chat.id, b)).then(c.reload, setErr);
   const toggle = () => patch(paths.chat(chat.id), { enabled: chat.enabled === false }).then((n) => { setAsk(false); n ? c.set(n) : c.reload(); }, (e) => { setAsk(false); setErr(e); });
   return html`<${Page} title=${chat.title || 'Chat ' + chat.id} actions=${html`<a href=${'#/chat/' + chat.id}>Live chat</a>
       ${canEdit ? html`<button type="button" onClick=${() => setAsk(true)}>${chat.enabled === false ? 'Enable' : 'Disable'}</button>` : ''}`}>
     ${chat.enabled === false ? html`<p><${Badge} kind="off">disabled<//> No bot speaks here until it is enabled.</p>` : ''}
     <${ObjectForm} groups=${CHAT_GROUPS} value=${chat} onSave=${save} readOnly=${!canEdit} />
     <h2>Members</h2>
-    <${Problem} error=${err || m.error} />
+    <${Problem} error=${err} />
     <${Table} label="Members" rows=${members} cols=${[
       { label: 'Bot', cell: (b) => html`<a href=${'#/bots/' + (b.id ?? b.bot_id)} style=${{ color: colour(b.id ?? b.bot_id) }}>${b.name || b.username}</a>` },
       ...(canEdit ? [{ label: '', cell: (b) => html`<button type="button" class="danger small" onClick=${() => remove(b.id ?? b.bot_id)}>Remove</button>` }] : []),

@@ -25,7 +25,9 @@ export function DeadLetters({ me }) {
     try {
       if (what === 'retry') {
         const r = await (ids.length === 1 ? post(paths.deadRetryOne(ids[0])) : post(paths.deadRetry(), { ids }));
-        setMsg(`${r && r.retried !== undefined ? r.retried : ids.length} sent back to their queues.`);
+        const res = (r && r.results) || ids.map((id) => ({ id, queued: true }));
+        const bad = res.filter((x) => !x.queued);
+        setMsg(`${res.length - bad.length} sent back to their queues` + (bad.length ? `; not retried: ${bad.map((x) => `${x.id} (${x.error})`).join(', ')}` : '.'));
       } else {
         for (const id of ids) await del(paths.deadOne(id));
         setMsg(`${ids.length} deleted.`);
@@ -38,7 +40,7 @@ export function DeadLetters({ me }) {
   const cols = [
     ...(canAct ? [{ label: html`<span class="sr">Select</span>`, cell: (d) => html`<input type="checkbox" aria-label=${'Select dead letter ' + d.id}
       checked=${sel.has(d.id)} onChange=${() => toggle(d.id)} />` }] : []),
-    { label: 'When', cell: (d) => html`<span title=${stamp(d.failed_at || d.created_at)}>${ago(d.failed_at || d.created_at)}</span>` },
+    { label: 'When', cell: (d) => html`<span title=${stamp(d.died_at || d.failed_at)}>${ago(d.died_at || d.failed_at)}</span>` },
     { label: 'Kind', cell: (d) => d.kind || (d.job && d.job.kind) },
     { label: 'Bot', cell: (d) => d.bot_id ?? (d.job && d.job.bot_id) ?? '—' },
     { label: 'Chat', cell: (d) => d.chat_id ?? (d.job && d.job.chat_id) ?? '—' },
@@ -46,7 +48,8 @@ export function DeadLetters({ me }) {
     { label: '', cell: (d) => html`<button type="button" class="small" aria-expanded=${open === d.id} onClick=${() => setOpen(open === d.id ? null : d.id)}>${open === d.id ? 'Hide' : 'Show'}</button>
       ${canAct ? html` <button type="button" class="small" onClick=${() => setAsk({ what: 'retry', ids: [d.id] })}>Retry</button>` : ''}` },
   ];
-  const shown = rows.find((d) => d.id === open);
+  const one = useLoad(() => (open === null ? Promise.resolve(null) : get(paths.deadOne(open))), [open]);
+  const shown = one.data && one.data.id === open ? one.data : null;
   return html`<${Page} title="Dead letters">
     <form class="filters" onSubmit=${search} aria-label="Search dead letters">
       ${field('bot', 'Bot id')}${field('chat', 'Chat id')}${field('reason', 'Reason contains')}${field('since', 'Since', 'datetime-local')}
@@ -57,10 +60,10 @@ export function DeadLetters({ me }) {
       <button type="button" class="danger" onClick=${() => setAsk({ what: 'delete', ids: [...sel] })}>Delete</button></div>` : ''}
     ${msg ? html`<p class="saved" role="status">${msg}</p>` : ''}
     <${Problem} error=${err || l.error} />
-    ${!l.data ? html`<${Loading} what="dead letters" />` : html`<${Table} label="Dead letters" rows=${rows} cols=${cols} empty="No dead letter matches." />`}
+    ${!l.data ? (l.error ? '' : html`<${Loading} what="dead letters" />`) : html`<${Table} label="Dead letters" rows=${rows} cols=${cols} empty="No dead letter matches." />`}
     ${l.data && l.data.total > rows.length ? html`<p class="muted">${rows.length} of ${l.data.total} shown: narrow the search.</p>` : ''}
     ${shown ? html`<section class="card" aria-label="Dead letter" data-dead=${shown.id}><h2>Dead letter ${shown.id}</h2>
-      <p><b>Reason:</b> ${shown.reason}</p><p class="muted">attempts ${shown.attempts ?? (shown.job && shown.job.attempts) ?? '—'} · failed ${stamp(shown.failed_at || shown.created_at)}</p>
+      <p><b>Reason:</b> ${shown.reason}</p><p class="muted">attempts ${shown.attempts ?? (shown.job && shown.job.attempts) ?? '—'} · failed ${stamp(shown.died_at || shown.failed_at)}</p>
       <pre class="json">${JSON.stringify(shown.job || shown, null, 2)}</pre></section>` : ''}
     <${Confirm} open=${!!ask} title=${ask ? (ask.what === 'retry' ? 'Retry ' : 'Delete ') + ask.ids.length + ' dead letter' + (ask.ids.length > 1 ? 's' : '') + '?' : ''}
       confirm=${ask && ask.what === 'delete' ? 'Delete' : 'Retry'} onConfirm=${act} onCancel=${() => setAsk(null)}>

@@ -18,9 +18,9 @@ function UsersPart() {
   const [err, setErr] = useState(null);
   const [ask, setAsk] = useState(null);
   const add = (e) => { e.preventDefault(); setErr(null); post(paths.users(), f).then(() => { setF({ name: '', password: '', role: 'viewer' }); l.reload(); }, setErr); };
-  const change = (u, body) => patch(paths.user(u.id ?? u.name), body).then(l.reload, setErr);
+  const change = (u, body) => patch(paths.user(u.name), body).then(l.reload, setErr);
   return html`<h2>Users</h2><${Problem} error=${l.error || (err && !err.field ? err : null)} />
-    ${!l.data ? html`<${Loading} what="users" />` : html`<${Table} label="Users" rows=${items(l.data)} rowCls=${(u) => (u.disabled ? 'off' : '')} cols=${[
+    ${!l.data ? (l.error ? '' : html`<${Loading} what="users" />`) : html`<${Table} label="Users" rows=${items(l.data)} rowCls=${(u) => (u.disabled ? 'off' : '')} cols=${[
       { label: 'Name', cell: (u) => u.name },
       { label: 'Role', cell: (u) => html`<${RolePick} label=${'Role of ' + u.name} value=${u.role} onChange=${(r) => change(u, { role: r })} />` },
       { label: 'TOTP', cell: (u) => (u.totp ? 'on' : 'off') },
@@ -52,7 +52,7 @@ function KeysPart() {
     ${shown ? html`<div class="card once" role="status"><p><b>${shown.name}</b>: copy the key now, it is not shown again.</p>
       <input readonly aria-label="The new key" value=${shown.key} onFocus=${(e) => e.target.select()} />
       <button type="button" onClick=${() => setShown(null)}>Done</button></div>` : ''}
-    ${!l.data ? html`<${Loading} what="keys" />` : html`<${Table} label="API keys" rows=${items(l.data)} rowCls=${(k) => (k.revoked_at ? 'off' : '')} cols=${[
+    ${!l.data ? (l.error ? '' : html`<${Loading} what="keys" />`) : html`<${Table} label="API keys" rows=${items(l.data)} rowCls=${(k) => (k.revoked_at ? 'off' : '')} cols=${[
       { label: 'Name', cell: (k) => k.name }, { label: 'Key', cell: (k) => html`<code>${k.hint}…</code>` },
       { label: 'Role', cell: (k) => k.role }, { label: 'Last used', cell: (k) => ago(k.last_used_at) },
       { label: '', cell: (k) => (k.revoked_at ? html`<${Badge} kind="off">revoked<//>` : html`<button type="button" class="danger small" onClick=${() => setAsk(k)}>Revoke</button>`) },
