@@ -254,6 +254,8 @@ void access_login(struct call *c, struct rlim *lim)
 	rlim_take(lim, key, per * 4, per * 4, now, &ra);
 	if (!ru.ok || !ra.ok) {
 		char s[24];
+		c->lim = !ru.ok ? ru : ra;
+		c->have_lim = 1;
 		snprintf(s, sizeof s, "%ld", !ru.ok ? ru.retry_after_s : ra.retry_after_s);
 		req_add_header(c->rq, "Retry-After", s);
 		call_problem(c, 429, "Too many login attempts", NULL, "try again in %s s", s);

@@ -185,12 +185,13 @@ static int parse_body(struct call *c)
 		return 0;
 	ct = req_header(c->rq, "Content-Type");
 	if (!ct || strncmp(ct, "application/json", 16)) {
-		call_problem(c, 415, "Unsupported media type", NULL, "the body must be application/json");
+		call_problem(c, 415, "Unsupported media type", NULL,
+			     "the body must be application/json");
 		return -1;
 	}
 	if (!(c->body = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e))) {
-		call_problem(c, 400, "Malformed JSON", NULL, "line %d, column %d: %s", e.line, e.column,
-			     e.text);
+		call_problem(c, 400, "Malformed JSON", NULL, "line %d, column %d: %s", e.line,
+			     e.column, e.text);
 		return -1;
 	}
 	if (!json_is_object(c->body)) {
@@ -200,16 +201,13 @@ static int parse_body(struct call *c)
 	return 0;
 }
 
-static void limit_headers(struct call *c, const struct rlim_result *r)
+/* The numbers the answer will carry: the bucket with less left. */
+static void set_limit(struct call *c, const struct rlim_result *r)
 {
-	char v[32];
-
-	snprintf(v, sizeof v, "%ld", r->limit);
-	req_add_header(c->rq, "X-RateLimit-Limit", v);
-	snprintf(v, sizeof v, "%ld", r->remaining);
-	req_add_header(c->rq, "X-RateLimit-Remaining", v);
-	snprintf(v, sizeof v, "%ld", r->reset_s);
-	req_add_header(c->rq, "X-RateLimit-Reset", v);
+	if (!c->have_lim || !r->ok || r->remaining < c->lim.remaining) {
+		c->lim = *r;
+		c->have_lim = 1;
+	}
 }
 
 static void too_many(struct call *c, const struct rlim_result *r)
@@ -218,14 +216,14 @@ static void too_many(struct call *c, const struct rlim_result *r)
 
 	snprintf(v, sizeof v, "%ld", r->retry_after_s);
 	req_add_header(c->rq, "Retry-After", v);
-	call_problem(c, 429, "Too many requests", NULL, "the rate limit is %ld requests at once; try again in %ld s",
-		     r->limit, r->retry_after_s);
+	call_problem(c, 429, "Too many requests", NULL,
+		     "the rate limit is %ld requests at once; try again in %ld s", r->limit,
+		     r->retry_after_s);
 }
 
-/* What a call holds between steps: its route and the address bucket's numbers. */
+/* What a call holds while its caller is looked up: its route. */
 struct step {
 	const struct route *route;
-	struct rlim_result addr;
 };
 
 static void on_authenticated(struct call *c)
@@ -242,14 +240,14 @@ static void on_authenticated(struct call *c)
 	snprintf(name, sizeof name, "who:%s", c->actor);
 	rlim_take(a->lim, name, a->ctx->cfg->api_key_rate_per_minute,
 		  a->ctx->cfg->api_key_rate_burst, shm_now_ms(), &k);
-	limit_headers(c, !k.ok || k.remaining < st.addr.remaining ? &k : &st.addr);
+	set_limit(c, &k);
 	if (!k.ok) {
 		too_many(c, &k);
 		return;
 	}
 	if (c->role < r->min) {
-		call_problem(c, 403, "Forbidden", NULL, "%s %s needs the %s role; %s is %s", r->method,
-			     r->path, role_name(r->min), c->actor, role_name(c->role));
+		call_problem(c, 403, "Forbidden", NULL, "%s %s needs the %s role; %s is %s",
+			     r->method, r->path, role_name(r->min), c->actor, role_name(c->role));
 		return;
 	}
 	if (!access_csrf_ok(c))
@@ -277,17 +275,14 @@ void app_handle(struct req *rq, void *arg)
 	snprintf(name, sizeof name, "addr:%s", req_addr(rq));
 	rlim_take(a->lim, name, a->ctx->cfg->api_rate_per_minute, a->ctx->cfg->api_rate_burst,
 		  shm_now_ms(), &ra);
+	set_limit(c, &ra);
 	if (!ra.ok) {
-		limit_headers(c, &ra);
 		too_many(c, &ra);
 		return;
 	}
-	if (!(r = find_route(c)) || parse_body(c) < 0) {
-		limit_headers(c, &ra);
+	if (!(r = find_route(c)) || parse_body(c) < 0)
 		return;
-	}
 	if (r->flags & PUBLIC) {
-		limit_headers(c, &ra);
 		r->fn(c);
 		return;
 	}
@@ -296,7 +291,6 @@ void app_handle(struct req *rq, void *arg)
 		return;
 	}
 	st->route = r;
-	st->addr = ra;
 	c->data = st;
 	access_resolve(c, on_authenticated);
 }

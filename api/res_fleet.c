@@ -27,8 +27,7 @@ static void on_control(PGresult *res, const char *err, void *arg)
 		if (!strcmp(settings_key(i), "simulation_active") ||
 		    !strcmp(settings_key(i), "scale_factor"))
 			json_object_set_new(out, settings_key(i),
-					    json_loads(settings_default_text(i), JSON_DECODE_ANY,
-						       NULL));
+					    json_loads(settings_default_text(i), JSON_DECODE_ANY, NULL));
 	for (int r = 0; r < PQntuples(res); r++)
 		if ((v = json_loads(PQgetvalue(res, r, 1), JSON_DECODE_ANY, NULL)))
 			json_object_set_new(out, PQgetvalue(res, r, 0), v);
@@ -201,7 +200,9 @@ static void on_queues(redisReply *r, const char *err, void *arg)
 		json_decref(workers);
 		json_decref(tot);
 		call_problem(c, 503, "Redis unavailable", NULL, "the queues cannot be read: %s",
-			     err ? err : r && r->type == REDIS_REPLY_ERROR ? r->str : "odd reply");
+			     err                                 ? err
+			     : r && r->type == REDIS_REPLY_ERROR ? r->str
+								 : "odd reply");
 		return;
 	}
 	for (size_t w = 0; w < r->elements; w++) {

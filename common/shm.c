@@ -122,8 +122,7 @@ static int check_header(const struct shm_header *h, off_t fsize, char *err, size
 			 h->version, h->slot_size, SHM_VERSION, sizeof(struct shm_slot));
 		return -1;
 	}
-	if (h->nslots < 1 || h->nslots > SHM_NSLOTS ||
-	    (size_t)fsize < segment_size((int)h->nslots)) {
+	if (h->nslots < 1 || h->nslots > SHM_NSLOTS || (size_t)fsize < segment_size((int)h->nslots)) {
 		snprintf(err, errlen, "shm: %u slots do not fit a %lld-byte segment", h->nslots,
 			 (long long)fsize);
 		return -1;

@@ -27,12 +27,12 @@ struct apisup {
 	uint64_t rng;
 	struct spawn *sp;
 	uv_timer_t timer;
-	int present;       /* spawned, its death not reported yet */
-	int stopping;      /* apisup_stop: never respawn */
-	int restart;       /* respawn at once when it is gone (a new address) */
-	int stale_killed;  /* SIGKILL sent for a stale heartbeat */
-	int killed;        /* the drain deadline sent SIGKILL */
-	int streak;        /* quick deaths in a row */
+	int present;      /* spawned, its death not reported yet */
+	int stopping;     /* apisup_stop: never respawn */
+	int restart;      /* respawn at once when it is gone (a new address) */
+	int stale_killed; /* SIGKILL sent for a stale heartbeat */
+	int killed;       /* the drain deadline sent SIGKILL */
+	int streak;       /* quick deaths in a row */
 	int64_t spawned_ms;
 	struct view_worker v;
 	void (*done)(void *);
