@@ -2,6 +2,7 @@
 #include "api/app.h"
 
 #include "api/access.h"
+#include "api/res_dead.h"
 #include "api/res_fleet.h"
 #include "api/res_settings.h"
 #include "api/rlim.h"
@@ -52,7 +53,13 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/control", ROLE_VIEWER, 0, res_control_get },
 	{ "PATCH", "/api/v1/control", ROLE_OPERATOR, 0, res_control_set },
 	{ "GET", "/api/v1/fleet", ROLE_VIEWER, 0, res_fleet_status },
+	{ "POST", "/api/v1/fleet/resize", ROLE_OPERATOR, 0, res_fleet_resize },
 	{ "GET", "/api/v1/queues", ROLE_VIEWER, 0, res_queues },
+	{ "GET", "/api/v1/dead", ROLE_VIEWER, 0, res_dead_list },
+	{ "POST", "/api/v1/dead/retry", ROLE_OPERATOR, 0, res_dead_retry_many },
+	{ "GET", "/api/v1/dead/{id}", ROLE_VIEWER, 0, res_dead_show },
+	{ "DELETE", "/api/v1/dead/{id}", ROLE_OPERATOR, 0, res_dead_delete },
+	{ "POST", "/api/v1/dead/{id}/retry", ROLE_OPERATOR, 0, res_dead_retry },
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 

@@ -274,6 +274,10 @@ static const struct rule rules[] = {
 	{ "PATCH", "/api/v1/control", "{\"scale_factor\": 1.5}", 2 },
 	{ "GET", "/api/v1/fleet", NULL, 1 },
 	{ "GET", "/api/v1/queues", NULL, 1 },
+	{ "POST", "/api/v1/fleet/resize", "{\"workers\": 2}", 2 },
+	{ "GET", "/api/v1/dead", NULL, 1 },
+	{ "GET", "/api/v1/dead?state=all&limit=5", NULL, 1 },
+	{ "POST", "/api/v1/dead/retry", "{\"ids\": [1]}", 2 },
 };
 
 START_TEST(every_endpoint_every_role)
@@ -517,6 +521,150 @@ START_TEST(control_reaches_workers)
 }
 END_TEST
 
+static long long fake_stat(const char *key)
+{
+	json_t *st = itest_fake_stats();
+	long long v = st ? json_integer_value(json_object_get(st, key)) : -1;
+
+	json_decref(st);
+	return v;
+}
+
+static int all_sent(void *arg)
+{
+	return itest_pg_int("SELECT count(*) FROM messages WHERE status IN ('sent','unknown','failed')") >=
+	       (long long)(intptr_t)arg;
+}
+
+/* The API's fleet view: n workers, every one ready, the phase running. */
+static int fleet_is(void *arg)
+{
+	struct ans a = call("GET", "/api/v1/fleet", NULL, key_viewer, NULL, NULL);
+	json_t *w = json_object_get(a.json, "workers");
+	int n = (int)(intptr_t)arg, ready = 0, ok;
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(w, i, x)
+		ready += !strcmp(json_string_value(json_object_get(x, "state")) ?: "", "ready");
+	ok = a.status == 200 && json_integer_value(json_object_get(a.json, "count")) == n &&
+	     !strcmp(json_string_value(json_object_get(a.json, "phase")) ?: "", "running") &&
+	     ready == n;
+	ans_free(&a);
+	return ok;
+}
+
+START_TEST(resize_under_a_stream)
+{
+	char *cast = itest_write_cast(10, CHAT), chat[32];
+	struct ans a;
+	long long n = 0;
+
+	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
+	free(cast);
+	snprintf(chat, sizeof chat, "%d", CHAT);
+	ck_assert(itest_wait_for(fleet_is, (void *)(intptr_t)2, 20000));
+	/* Jobs keep coming while the fleet grows to 3 and shrinks back to 2. */
+	for (int round = 0; round < 12; round++) {
+		ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--count", "25", NULL), 0);
+		n += 25;
+		if (round == 3 || round == 8) {
+			a = call("POST", "/api/v1/fleet/resize",
+				 round == 3 ? "{\"workers\": 3}" : "{\"workers\": 2}", key_operator,
+				 NULL, NULL);
+			ck_assert_msg(a.status == 202, "%ld %s", a.status, a.body);
+			ans_free(&a);
+		}
+		usleep(200000);
+		if (round == 7)
+			ck_assert_msg(itest_wait_for(fleet_is, (void *)(intptr_t)3, 30000),
+				      "the fleet did not grow to 3");
+	}
+	ck_assert_msg(itest_wait_for(fleet_is, (void *)(intptr_t)2, 30000),
+		      "the fleet did not shrink to 2");
+	ck_assert_msg(itest_wait_for(all_sent, (void *)(intptr_t)n, 60000), "jobs left undone");
+	sleep(1);
+	/* Every job once: one row each, every row sent, no second send. */
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE bot_id IS NOT NULL"), n);
+	ck_assert_int_eq(itest_pg_int("SELECT count(DISTINCT job_id) FROM messages"), n);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'"), n);
+	ck_assert_int_eq(fake_stat("duplicate_sends"), 0);
+	ck_assert_int_eq(fake_stat("sends"), n);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM audit WHERE action = 'fleet.resize'"), 2);
+}
+END_TEST
+
+static int dl_sent(void *arg)
+{
+	(void)arg;
+	return itest_pg_int("SELECT count(*) FROM messages WHERE job_id = 'dl1' AND status = 'sent'") ==
+	       1;
+}
+
+START_TEST(dead_letter_retried_and_sent)
+{
+	char *cast = itest_write_cast(2, CHAT), sql[1024];
+	long long bot, id;
+	struct ans a;
+	char path[64];
+
+	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
+	free(cast);
+	bot = itest_pg_int("SELECT min(id) FROM bots");
+	/* A job that ran out of attempts, its outbox row failed. */
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO dead_jobs (job_id, kind, bot_id, chat_id, attempts, job, reason)"
+		 " VALUES ('dl1', 'speak', %lld, %d, 5, '{\"id\":\"dl1\",\"kind\":\"speak\","
+		 "\"bot_id\":%lld,\"chat_id\":%d,\"priority\":\"normal\",\"attempts\":5}',"
+		 " 'telegram: 502 five times'),"
+		 " ('dl2', 'speak', %lld, %d, 1, 'not json', 'malformed job')",
+		 bot, CHAT, bot, CHAT, bot, CHAT);
+	ck_assert_int_eq(itest_pg_exec(sql), 0);
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO messages (chat_id, bot_id, job_id, status, error)"
+		 " VALUES (%d, %lld, 'dl1', 'failed', 'telegram: 502')",
+		 CHAT, bot);
+	ck_assert_int_eq(itest_pg_exec(sql), 0);
+	id = itest_pg_int("SELECT id FROM dead_jobs WHERE job_id = 'dl1'");
+
+	a = call("GET", "/api/v1/dead?reason=502", NULL, key_viewer, NULL, NULL);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(a.json, "dead")), 1);
+	ans_free(&a);
+	snprintf(path, sizeof path, "/api/v1/dead/%lld", id);
+	a = call("GET", path, NULL, key_viewer, NULL, NULL);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(a.json, "job"), "kind")),
+			 "speak");
+	ans_free(&a);
+	snprintf(path, sizeof path, "/api/v1/dead/%lld/retry", id);
+	a = call("POST", path, NULL, key_operator, NULL, NULL);
+	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
+	ans_free(&a);
+	ck_assert_msg(itest_wait_for(dl_sent, NULL, 20000), "the retried job was not sent");
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs WHERE job_id = 'dl1'"
+				      " AND retried_at IS NOT NULL"),
+			 1);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM audit WHERE action = 'dead.retry'"
+				      " AND actor = 'key:ops'"),
+			 1);
+	/* Twice: refused. A malformed one: refused with why, nothing changed. */
+	a = call("POST", path, NULL, key_operator, NULL, NULL);
+	ck_assert_int_eq(a.status, 409);
+	ans_free(&a);
+	snprintf(path, sizeof path, "/api/v1/dead/%lld/retry", id + 1);
+	a = call("POST", path, NULL, key_operator, NULL, NULL);
+	ck_assert_int_eq(a.status, 422);
+	ans_free(&a);
+	snprintf(path, sizeof path, "/api/v1/dead/%lld", id + 1);
+	a = call("DELETE", path, NULL, key_operator, NULL, NULL);
+	ck_assert_int_eq(a.status, 200);
+	ans_free(&a);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs"), 1);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM audit WHERE action = 'dead.delete'"), 1);
+}
+END_TEST
+
 /* One case per test, so `scripts/test integration api CASE` runs one. */
 static void add(Suite *s, const char *name, const TTest *test)
 {
@@ -539,6 +687,8 @@ static Suite *api_suite(void)
 	add(s, "keys_revoked", keys_revoked);
 	add(s, "bad_input_refused", bad_input_refused);
 	add(s, "control_reaches_workers", control_reaches_workers);
+	add(s, "resize_under_a_stream", resize_under_a_stream);
+	add(s, "dead_letter_retried_and_sent", dead_letter_retried_and_sent);
 	return s;
 }
 
