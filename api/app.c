@@ -5,6 +5,7 @@
 #include "api/res_dead.h"
 #include "api/res_fleet.h"
 #include "api/res_settings.h"
+#include "api/res_users.h"
 #include "api/rlim.h"
 #include "common/log.h"
 #include "common/net/pgpool.h"
@@ -60,6 +61,13 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/dead/{id}", ROLE_VIEWER, 0, res_dead_show },
 	{ "DELETE", "/api/v1/dead/{id}", ROLE_OPERATOR, 0, res_dead_delete },
 	{ "POST", "/api/v1/dead/{id}/retry", ROLE_OPERATOR, 0, res_dead_retry },
+	{ "GET", "/api/v1/users", ROLE_ADMIN, 0, res_users_list },
+	{ "POST", "/api/v1/users", ROLE_ADMIN, 0, res_users_add },
+	{ "PATCH", "/api/v1/users/{name}", ROLE_ADMIN, 0, res_users_edit },
+	{ "GET", "/api/v1/keys", ROLE_ADMIN, 0, res_keys_list },
+	{ "POST", "/api/v1/keys", ROLE_ADMIN, 0, res_keys_add },
+	{ "DELETE", "/api/v1/keys/{id}", ROLE_ADMIN, 0, res_keys_revoke },
+	{ "GET", "/api/v1/audit", ROLE_ADMIN, 0, res_audit_list },
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static pid_t sup = -1, fake = -1;
@@ -168,9 +169,12 @@ static int api_up(void *arg)
 	return ok;
 }
 
+static char conf[64];
+
 static void setup(void)
 {
 	char listen[64];
+	FILE *f;
 
 	curl_global_init(CURL_GLOBAL_ALL);
 	itest_env_setup();
@@ -185,7 +189,19 @@ static void setup(void)
 	add_key("ops", "operator", key_operator);
 	add_key("root", "admin", key_admin);
 	fake = itest_fake_start(NULL);
-	sup = itest_supervisor("2");
+	/* The table of every endpoint and role sends ~100 requests at once: room
+	 * for them (the limits themselves are login_throttled's and test_rlim's). */
+	snprintf(conf, sizeof conf, "/tmp/itest-api-%d.conf", (int)getpid());
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("[api]\nrate_burst = 1000\nkey_rate_burst = 1000\n", f);
+	fclose(f);
+	{
+		char *bin = itest_bin("supervisor");
+		const char *av[] = { bin, "--workers", "2", "--config", conf, NULL };
+		sup = itest_spawn(av, getenv("PIYASA_ITEST_LOG"));
+		free(bin);
+	}
 	ck_assert_msg(itest_wait_for(api_up, NULL, 20000), "the API did not come up");
 }
 
@@ -200,6 +216,7 @@ static void teardown(void)
 		itest_wait_exit(fake, 5000);
 	}
 	itest_env_teardown();
+	unlink(conf);
 	unsetenv("PIYASA_API_LISTEN");
 	curl_global_cleanup();
 }
@@ -278,6 +295,14 @@ static const struct rule rules[] = {
 	{ "GET", "/api/v1/dead", NULL, 1 },
 	{ "GET", "/api/v1/dead?state=all&limit=5", NULL, 1 },
 	{ "POST", "/api/v1/dead/retry", "{\"ids\": [1]}", 2 },
+	{ "GET", "/api/v1/users", NULL, 3 },
+	{ "POST", "/api/v1/users",
+	  "{\"name\":\"newbie\",\"password\":\"newbie-pass\",\"role\":\"viewer\"}", 3 },
+	{ "PATCH", "/api/v1/users/victor", "{\"role\": \"viewer\"}", 3 },
+	{ "GET", "/api/v1/keys", NULL, 3 },
+	{ "POST", "/api/v1/keys", "{\"name\":\"deploy\",\"role\":\"operator\"}", 3 },
+	{ "GET", "/api/v1/audit?action=settings.*", NULL, 3 },
+	{ "DELETE", "/api/v1/keys/1", NULL, 3 }, /* the viewer's: last */
 };
 
 START_TEST(every_endpoint_every_role)
@@ -665,6 +690,66 @@ START_TEST(dead_letter_retried_and_sent)
 }
 END_TEST
 
+static void token_key(unsigned char key[32])
+{
+	const char *hex = getenv("PIYASA_TOKEN_KEY");
+
+	for (int i = 0; i < 32; i++)
+		sscanf(hex + 2 * i, "%2hhx", &key[i]);
+}
+
+START_TEST(login_with_totp)
+{
+	char secret[AUTH_TOTP_SECRET_SIZE], code[16], body[256], *sealed, sql[512];
+	unsigned char key[32];
+	struct ans a;
+
+	ck_assert_int_eq(auth_totp_secret_new(secret), 0);
+	token_key(key);
+	ck_assert_ptr_nonnull(sealed = auth_secret_seal(key, secret));
+	snprintf(sql, sizeof sql, "UPDATE users SET totp_secret = '%s' WHERE name = 'alice'", sealed);
+	free(sealed);
+	ck_assert_int_eq(itest_pg_exec(sql), 0);
+	/* The right password without the code: asked for it, no session. */
+	a = call("POST", "/api/v1/login", "{\"name\":\"alice\",\"password\":\"alice-password\"}",
+		 NULL, NULL, NULL);
+	ck_assert_int_eq(a.status, 401);
+	ck_assert_str_eq(json_string_value(json_object_get(a.json, "field")), "totp");
+	ans_free(&a);
+	a = call("POST", "/api/v1/login",
+		 "{\"name\":\"alice\",\"password\":\"alice-password\",\"totp\":\"000000\"}", NULL,
+		 NULL, NULL);
+	ck_assert_int_eq(a.status, 401);
+	ans_free(&a);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM sessions"), 0);
+	ck_assert_int_eq(auth_totp_code(secret, time(NULL), 6, code, sizeof code), 0);
+	snprintf(body, sizeof body,
+		 "{\"name\":\"alice\",\"password\":\"alice-password\",\"totp\":\"%s\"}", code);
+	a = call("POST", "/api/v1/login", body, NULL, NULL, NULL);
+	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
+	ans_free(&a);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM sessions"), 1);
+	/* A key made through the API works at once and is shown only in that answer. */
+	a = call("POST", "/api/v1/keys", "{\"name\":\"ci\",\"role\":\"viewer\"}", key_admin, NULL,
+		 NULL);
+	ck_assert_int_eq(a.status, 201);
+	{
+		char k[AUTH_KEY_SIZE];
+		struct ans b;
+
+		snprintf(k, sizeof k, "%s", json_string_value(json_object_get(a.json, "key")));
+		b = call("GET", "/api/v1/me", NULL, k, NULL, NULL);
+		ck_assert_int_eq(b.status, 200);
+		ck_assert_str_eq(json_string_value(json_object_get(b.json, "actor")), "key:ci");
+		ans_free(&b);
+		snprintf(sql, sizeof sql,
+			 "SELECT count(*) FROM audit WHERE after::text LIKE '%%%s%%'", k + 4);
+		ck_assert_int_eq(itest_pg_int(sql), 0);
+	}
+	ans_free(&a);
+}
+END_TEST
+
 /* One case per test, so `scripts/test integration api CASE` runs one. */
 static void add(Suite *s, const char *name, const TTest *test)
 {
@@ -689,6 +774,7 @@ static Suite *api_suite(void)
 	add(s, "control_reaches_workers", control_reaches_workers);
 	add(s, "resize_under_a_stream", resize_under_a_stream);
 	add(s, "dead_letter_retried_and_sent", dead_letter_retried_and_sent);
+	add(s, "login_with_totp", login_with_totp);
 	return s;
 }
 
