@@ -2,6 +2,7 @@
 #include "api/app.h"
 
 #include "api/access.h"
+#include "api/res_bots.h"
 #include "api/res_dead.h"
 #include "api/res_fleet.h"
 #include "api/res_settings.h"
@@ -61,6 +62,17 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/dead/{id}", ROLE_VIEWER, 0, res_dead_show },
 	{ "DELETE", "/api/v1/dead/{id}", ROLE_OPERATOR, 0, res_dead_delete },
 	{ "POST", "/api/v1/dead/{id}/retry", ROLE_OPERATOR, 0, res_dead_retry },
+	{ "GET", "/api/v1/bots", ROLE_VIEWER, 0, res_bots_list },
+	{ "GET", "/api/v1/bots/{id}", ROLE_VIEWER, 0, res_bots_show },
+	{ "PATCH", "/api/v1/bots/{id}", ROLE_OPERATOR, 0, res_bots_edit },
+	{ "DELETE", "/api/v1/bots/{id}", ROLE_OPERATOR, 0, res_bots_delete },
+	{ "GET", "/api/v1/chats", ROLE_VIEWER, 0, res_chats_list },
+	{ "POST", "/api/v1/chats", ROLE_OPERATOR, 0, res_chats_add },
+	{ "GET", "/api/v1/chats/{id}", ROLE_VIEWER, 0, res_chats_show },
+	{ "PATCH", "/api/v1/chats/{id}", ROLE_OPERATOR, 0, res_chats_edit },
+	{ "DELETE", "/api/v1/chats/{id}", ROLE_OPERATOR, 0, res_chats_delete },
+	{ "PUT", "/api/v1/chats/{id}/bots/{bot}", ROLE_OPERATOR, 0, res_chats_member_add },
+	{ "DELETE", "/api/v1/chats/{id}/bots/{bot}", ROLE_OPERATOR, 0, res_chats_member_remove },
 	{ "GET", "/api/v1/users", ROLE_ADMIN, 0, res_users_list },
 	{ "POST", "/api/v1/users", ROLE_ADMIN, 0, res_users_add },
 	{ "PATCH", "/api/v1/users/{name}", ROLE_ADMIN, 0, res_users_edit },

@@ -295,6 +295,14 @@ static const struct rule rules[] = {
 	{ "GET", "/api/v1/dead", NULL, 1 },
 	{ "GET", "/api/v1/dead?state=all&limit=5", NULL, 1 },
 	{ "POST", "/api/v1/dead/retry", "{\"ids\": [1]}", 2 },
+	{ "GET", "/api/v1/bots", NULL, 1 },
+	{ "GET", "/api/v1/bots?enabled=true&chat=1001&q=bot", NULL, 1 },
+	{ "GET", "/api/v1/bots/1", NULL, 1 },
+	{ "PATCH", "/api/v1/bots/1", "{\"enabled\": true}", 2 },
+	{ "GET", "/api/v1/chats", NULL, 1 },
+	{ "GET", "/api/v1/chats/1001", NULL, 1 },
+	{ "PATCH", "/api/v1/chats/1001", "{\"title\": \"Borsa\"}", 2 },
+	{ "PUT", "/api/v1/chats/1001/bots/2", NULL, 2 },
 	{ "GET", "/api/v1/users", NULL, 3 },
 	{ "POST", "/api/v1/users",
 	  "{\"name\":\"newbie\",\"password\":\"newbie-pass\",\"role\":\"viewer\"}", 3 },
@@ -308,6 +316,10 @@ static const struct rule rules[] = {
 START_TEST(every_endpoint_every_role)
 {
 	const char *keys[4] = { NULL, key_viewer, key_operator, key_admin };
+	char *cast = itest_write_cast(2, CHAT);
+
+	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0); /* bots 1 and 2, chat 1001 */
+	free(cast);
 
 	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
 		for (int role = 0; role <= 3; role++) {
@@ -750,6 +762,86 @@ START_TEST(login_with_totp)
 }
 END_TEST
 
+/* The bot's profiles and chats as text, to compare before and after. */
+static long long bot_fingerprint(void)
+{
+	return itest_pg_int("SELECT hashtext(persona_profile::text || emotion_profile::text ||"
+			    " speed_profile::text || active_hours::text || enabled::text ||"
+			    " updated_at::text) FROM bots WHERE id = 1");
+}
+
+START_TEST(bad_persona_refused_with_its_path)
+{
+	static const struct {
+		const char *body, *field;
+	} bad[] = {
+		{ "{\"persona_profile\": {\"style\": {\"length\": \"huge\"}}}",
+		  "persona_profile.style.length" },
+		{ "{\"persona_profile\": {\"tone\": \"calm\", \"watchlst\": []}}",
+		  "persona_profile.watchlst" },
+		{ "{\"emotion_profile\": {\"empathy\": 3}}", "emotion_profile.empathy" },
+		{ "{\"active_hours\": [\"25:00-26:00\"]}", "active_hours[0]" },
+		{ "{\"speed_profile\": \"fast\"}", "speed_profile" },
+		{ "{\"enabled\": true, \"token\": \"1:x\"}", "token" },
+	};
+	char *cast = itest_write_cast(2, CHAT);
+	long long before;
+	struct ans a;
+
+	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
+	free(cast);
+	before = bot_fingerprint();
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		a = call("PATCH", "/api/v1/bots/1", bad[i].body, key_operator, NULL, NULL);
+		ck_assert_msg(a.status == 422, "%s: %ld %s", bad[i].body, a.status, a.body);
+		ck_assert_msg(!strcmp(json_string_value(json_object_get(a.json, "field")) ?: "",
+				      bad[i].field),
+			      "%s: field %s, not %s", bad[i].body,
+			      json_string_value(json_object_get(a.json, "field")), bad[i].field);
+		ans_free(&a);
+	}
+	ck_assert_int_eq(bot_fingerprint(), before);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM audit"), 0);
+	/* A good one: stored, audited; the token never in an answer. */
+	a = call("PATCH", "/api/v1/bots/1",
+		 "{\"persona_profile\": {\"tone\": \"sakin\", \"style\": {\"length\": \"short\"}},"
+		 " \"active_hours\": [\"09:00-18:00\"]}",
+		 key_operator, NULL, NULL);
+	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
+	ans_free(&a);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM bots WHERE id = 1 AND"
+				      " persona_profile->>'tone' = 'sakin'"),
+			 1);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM audit WHERE action = 'bot.update'"
+				      " AND before->'persona_profile'->>'tone' = 'samimi'"
+				      " AND after->'persona_profile'->>'tone' = 'sakin'"),
+			 1);
+	a = call("GET", "/api/v1/bots/1", NULL, key_viewer, NULL, NULL);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_ptr_null(strstr(a.body, "test-token"));
+	ck_assert_ptr_null(json_object_get(a.json, "token_enc"));
+	ck_assert_str_eq(json_string_value(json_object_get(a.json, "token_hint")), "9000001");
+	ans_free(&a);
+	/* Chats go through import's checks the same way. */
+	a = call("POST", "/api/v1/chats", "{\"id\": 77, \"title\": \"\"}", key_operator, NULL, NULL);
+	ck_assert_int_eq(a.status, 422);
+	ck_assert_str_eq(json_string_value(json_object_get(a.json, "field")), "title");
+	ans_free(&a);
+	a = call("PATCH", "/api/v1/chats/1001", "{\"topics\": [\"\"]}", key_operator, NULL, NULL);
+	ck_assert_int_eq(a.status, 422);
+	ck_assert_str_eq(json_string_value(json_object_get(a.json, "field")), "topics[0]");
+	ans_free(&a);
+	a = call("POST", "/api/v1/chats", "{\"id\": -1002, \"title\": \"Yeni\", \"topics\": [\"FX\"]}",
+		 key_operator, NULL, NULL);
+	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
+	ans_free(&a);
+	a = call("PUT", "/api/v1/chats/-1002/bots/1", NULL, key_operator, NULL, NULL);
+	ck_assert_int_eq(a.status, 200);
+	ans_free(&a);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM chat_bots WHERE chat_id = -1002"), 1);
+}
+END_TEST
+
 /* One case per test, so `scripts/test integration api CASE` runs one. */
 static void add(Suite *s, const char *name, const TTest *test)
 {
@@ -775,6 +867,7 @@ static Suite *api_suite(void)
 	add(s, "resize_under_a_stream", resize_under_a_stream);
 	add(s, "dead_letter_retried_and_sent", dead_letter_retried_and_sent);
 	add(s, "login_with_totp", login_with_totp);
+	add(s, "bad_persona_refused_with_its_path", bad_persona_refused_with_its_path);
 	return s;
 }
 
