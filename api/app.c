@@ -2,9 +2,12 @@
 #include "api/app.h"
 
 #include "api/access.h"
+#include "api/res_bots.h"
 #include "api/res_console.h"
+#include "api/res_dead.h"
 #include "api/res_fleet.h"
 #include "api/res_settings.h"
+#include "api/res_users.h"
 #include "api/rlim.h"
 #include "common/log.h"
 #include "common/net/pgpool.h"
@@ -53,7 +56,31 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/control", ROLE_VIEWER, 0, res_control_get },
 	{ "PATCH", "/api/v1/control", ROLE_OPERATOR, 0, res_control_set },
 	{ "GET", "/api/v1/fleet", ROLE_VIEWER, 0, res_fleet_status },
+	{ "POST", "/api/v1/fleet/resize", ROLE_OPERATOR, 0, res_fleet_resize },
 	{ "GET", "/api/v1/queues", ROLE_VIEWER, 0, res_queues },
+	{ "GET", "/api/v1/dead", ROLE_VIEWER, 0, res_dead_list },
+	{ "POST", "/api/v1/dead/retry", ROLE_OPERATOR, 0, res_dead_retry_many },
+	{ "GET", "/api/v1/dead/{id}", ROLE_VIEWER, 0, res_dead_show },
+	{ "DELETE", "/api/v1/dead/{id}", ROLE_OPERATOR, 0, res_dead_delete },
+	{ "POST", "/api/v1/dead/{id}/retry", ROLE_OPERATOR, 0, res_dead_retry },
+	{ "GET", "/api/v1/bots", ROLE_VIEWER, 0, res_bots_list },
+	{ "GET", "/api/v1/bots/{id}", ROLE_VIEWER, 0, res_bots_show },
+	{ "PATCH", "/api/v1/bots/{id}", ROLE_OPERATOR, 0, res_bots_edit },
+	{ "DELETE", "/api/v1/bots/{id}", ROLE_OPERATOR, 0, res_bots_delete },
+	{ "GET", "/api/v1/chats", ROLE_VIEWER, 0, res_chats_list },
+	{ "POST", "/api/v1/chats", ROLE_OPERATOR, 0, res_chats_add },
+	{ "GET", "/api/v1/chats/{id}", ROLE_VIEWER, 0, res_chats_show },
+	{ "PATCH", "/api/v1/chats/{id}", ROLE_OPERATOR, 0, res_chats_edit },
+	{ "DELETE", "/api/v1/chats/{id}", ROLE_OPERATOR, 0, res_chats_delete },
+	{ "PUT", "/api/v1/chats/{id}/bots/{bot}", ROLE_OPERATOR, 0, res_chats_member_add },
+	{ "DELETE", "/api/v1/chats/{id}/bots/{bot}", ROLE_OPERATOR, 0, res_chats_member_remove },
+	{ "GET", "/api/v1/users", ROLE_ADMIN, 0, res_users_list },
+	{ "POST", "/api/v1/users", ROLE_ADMIN, 0, res_users_add },
+	{ "PATCH", "/api/v1/users/{name}", ROLE_ADMIN, 0, res_users_edit },
+	{ "GET", "/api/v1/keys", ROLE_ADMIN, 0, res_keys_list },
+	{ "POST", "/api/v1/keys", ROLE_ADMIN, 0, res_keys_add },
+	{ "DELETE", "/api/v1/keys/{id}", ROLE_ADMIN, 0, res_keys_revoke },
+	{ "GET", "/api/v1/audit", ROLE_ADMIN, 0, res_audit_list },
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -186,12 +213,13 @@ static int parse_body(struct call *c)
 		return 0;
 	ct = req_header(c->rq, "Content-Type");
 	if (!ct || strncmp(ct, "application/json", 16)) {
-		call_problem(c, 415, "Unsupported media type", NULL, "the body must be application/json");
+		call_problem(c, 415, "Unsupported media type", NULL,
+			     "the body must be application/json");
 		return -1;
 	}
 	if (!(c->body = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e))) {
-		call_problem(c, 400, "Malformed JSON", NULL, "line %d, column %d: %s", e.line, e.column,
-			     e.text);
+		call_problem(c, 400, "Malformed JSON", NULL, "line %d, column %d: %s", e.line,
+			     e.column, e.text);
 		return -1;
 	}
 	if (!json_is_object(c->body)) {
@@ -201,16 +229,13 @@ static int parse_body(struct call *c)
 	return 0;
 }
 
-static void limit_headers(struct call *c, const struct rlim_result *r)
+/* The numbers the answer will carry: the bucket with less left. */
+static void set_limit(struct call *c, const struct rlim_result *r)
 {
-	char v[32];
-
-	snprintf(v, sizeof v, "%ld", r->limit);
-	req_add_header(c->rq, "X-RateLimit-Limit", v);
-	snprintf(v, sizeof v, "%ld", r->remaining);
-	req_add_header(c->rq, "X-RateLimit-Remaining", v);
-	snprintf(v, sizeof v, "%ld", r->reset_s);
-	req_add_header(c->rq, "X-RateLimit-Reset", v);
+	if (!c->have_lim || !r->ok || r->remaining < c->lim.remaining) {
+		c->lim = *r;
+		c->have_lim = 1;
+	}
 }
 
 static void too_many(struct call *c, const struct rlim_result *r)
@@ -219,14 +244,14 @@ static void too_many(struct call *c, const struct rlim_result *r)
 
 	snprintf(v, sizeof v, "%ld", r->retry_after_s);
 	req_add_header(c->rq, "Retry-After", v);
-	call_problem(c, 429, "Too many requests", NULL, "the rate limit is %ld requests at once; try again in %ld s",
-		     r->limit, r->retry_after_s);
+	call_problem(c, 429, "Too many requests", NULL,
+		     "the rate limit is %ld requests at once; try again in %ld s", r->limit,
+		     r->retry_after_s);
 }
 
-/* What a call holds between steps: its route and the address bucket's numbers. */
+/* What a call holds while its caller is looked up: its route. */
 struct step {
 	const struct route *route;
-	struct rlim_result addr;
 };
 
 static void on_authenticated(struct call *c)
@@ -243,14 +268,14 @@ static void on_authenticated(struct call *c)
 	snprintf(name, sizeof name, "who:%s", c->actor);
 	rlim_take(a->lim, name, a->ctx->cfg->api_key_rate_per_minute,
 		  a->ctx->cfg->api_key_rate_burst, shm_now_ms(), &k);
-	limit_headers(c, !k.ok || k.remaining < st.addr.remaining ? &k : &st.addr);
+	set_limit(c, &k);
 	if (!k.ok) {
 		too_many(c, &k);
 		return;
 	}
 	if (c->role < r->min) {
-		call_problem(c, 403, "Forbidden", NULL, "%s %s needs the %s role; %s is %s", r->method,
-			     r->path, role_name(r->min), c->actor, role_name(c->role));
+		call_problem(c, 403, "Forbidden", NULL, "%s %s needs the %s role; %s is %s",
+			     r->method, r->path, role_name(r->min), c->actor, role_name(c->role));
 		return;
 	}
 	if (!access_csrf_ok(c))
@@ -278,21 +303,16 @@ void app_handle(struct req *rq, void *arg)
 	snprintf(name, sizeof name, "addr:%s", req_addr(rq));
 	rlim_take(a->lim, name, a->ctx->cfg->api_rate_per_minute, a->ctx->cfg->api_rate_burst,
 		  shm_now_ms(), &ra);
+	set_limit(c, &ra);
 	if (!ra.ok) {
-		limit_headers(c, &ra);
 		too_many(c, &ra);
 		return;
 	}
-	if (res_console(c)) {
-		limit_headers(c, &ra);
+	if (res_console(c))
 		return;
-	}
-	if (!(r = find_route(c)) || parse_body(c) < 0) {
-		limit_headers(c, &ra);
+	if (!(r = find_route(c)) || parse_body(c) < 0)
 		return;
-	}
 	if (r->flags & PUBLIC) {
-		limit_headers(c, &ra);
 		r->fn(c);
 		return;
 	}
@@ -301,7 +321,6 @@ void app_handle(struct req *rq, void *arg)
 		return;
 	}
 	st->route = r;
-	st->addr = ra;
 	c->data = st;
 	access_resolve(c, on_authenticated);
 }

@@ -30,16 +30,31 @@ const char *role_name(enum role r)
 	return n[r];
 }
 
+static void limit_headers(struct call *c)
+{
+	char v[32];
+
+	if (!c->have_lim)
+		return;
+	c->have_lim = 0; /* once */
+	snprintf(v, sizeof v, "%ld", c->lim.limit);
+	req_add_header(c->rq, "X-RateLimit-Limit", v);
+	snprintf(v, sizeof v, "%ld", c->lim.remaining);
+	req_add_header(c->rq, "X-RateLimit-Remaining", v);
+	snprintf(v, sizeof v, "%ld", c->lim.reset_s);
+	req_add_header(c->rq, "X-RateLimit-Reset", v);
+}
+
 void call_json(struct call *c, unsigned status, json_t *j)
 {
-	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
-		       : NULL;
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)) : NULL;
 
 	json_decref(j);
 	if (!text) {
 		call_problem(c, 500, "Internal error", NULL, "the answer could not be encoded");
 		return;
 	}
+	limit_headers(c);
 	srv_reply(c->rq, status, "application/json", text, strlen(text));
 	free(text);
 }
@@ -54,6 +69,7 @@ void call_problem(struct call *c, unsigned status, const char *title, const char
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
+	limit_headers(c);
 	j = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", "about:blank", "title", title, "status",
 		      (int)status, "detail", detail, "instance", req_path(c->rq));
 	if (j && field)
@@ -72,7 +88,8 @@ void call_db_error(struct call *c, const char *err)
 {
 	log_error("api %s %s: database: %s", req_method(c->rq), req_path(c->rq), err);
 	if (!strncmp(err, "connection lost", 15) || !strcmp(err, "closing"))
-		call_problem(c, 503, "Database unavailable", NULL, "PostgreSQL did not answer; try again");
+		call_problem(c, 503, "Database unavailable", NULL,
+			     "PostgreSQL did not answer; try again");
 	else
 		call_problem(c, 500, "Internal error", NULL, "the database refused the request");
 }
@@ -174,8 +191,8 @@ int call_arg_int(struct call *c, const char *name, long long dflt, long long lo,
 	errno = 0;
 	n = strtoll(v, &end, 10);
 	if (errno || *end || n < lo || n > hi) {
-		call_problem(c, 400, "Bad query argument", name, "%s: must be a whole number in %lld..%lld",
-			     name, lo, hi);
+		call_problem(c, 400, "Bad query argument", name,
+			     "%s: must be a whole number in %lld..%lld", name, lo, hi);
 		return -1;
 	}
 	*out = n;

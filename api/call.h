@@ -10,6 +10,7 @@
 #ifndef PIYASA_CALL_H
 #define PIYASA_CALL_H
 
+#include "api/rlim.h"
 #include "api/srv.h"
 #include "common/cfg.h"
 #include "common/net/pgc.h"
@@ -29,8 +30,8 @@ struct apictx {
 	const struct cfg *cfg;
 	struct pgpool *pool;
 	struct ra *redis;
-	struct httpc *http; /* to the supervisor's /status */
-	struct shm *shm;    /* NULL when run alone */
+	struct httpc *http;          /* to the supervisor's /status */
+	struct shm *shm;             /* NULL when run alone */
 	unsigned char token_key[32]; /* bot tokens at rest (common/tok) */
 	int have_token_key;
 };
@@ -42,20 +43,25 @@ struct call {
 	struct req *rq;
 	char actor[96]; /* "user:alice", "key:deploy", "" before auth */
 	enum role role;
-	int session;         /* authenticated by a session cookie (CSRF applies) */
-	long long user_id;   /* the session's user, 0 for a key */
-	char csrf[96];       /* the session's CSRF token */
+	int session;                   /* authenticated by a session cookie (CSRF applies) */
+	long long user_id;             /* the session's user, 0 for a key */
+	char csrf[96];                 /* the session's CSRF token */
 	char *params[CALL_MAX_PARAMS]; /* {id} segments of the route, in order */
 	int nparams;
 	json_t *body; /* the parsed body (an object), NULL when the request had none */
 	void *data;   /* the handler's own, freed with free() at the end */
 	void (*next)(struct call *c); /* where access_resolve goes on */
+	struct rlim_result lim;       /* the bucket closest to empty: its headers go
+					 on the answer (X-RateLimit-*) */
+	int have_lim;
 };
 
 /* "viewer", "operator", "admin"; ROLE_NONE for anything else. */
 enum role role_parse(const char *s);
 const char *role_name(enum role r);
 
+/* Every answer goes out through these two; both add c->lim's
+ * X-RateLimit-Limit/-Remaining/-Reset headers. */
 /* Answer with j (stolen; NULL answers 500). */
 void call_json(struct call *c, unsigned status, json_t *j);
 /* A problem: title and detail as given, field (a JSON path like

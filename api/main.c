@@ -144,8 +144,8 @@ static int start(struct api *a, char *err, size_t el)
 		a->ctx.have_token_key = 1;
 	else
 		log_warn("no token key (%s): TOTP logins will be refused", err);
-	if (!(a->ctx.pool = pgpool_new(&a->loop, a->cfg.database_url, a->cfg.api_pg_connections,
-				       err, el)))
+	if (!(a->ctx.pool =
+		      pgpool_new(&a->loop, a->cfg.database_url, a->cfg.api_pg_connections, err, el)))
 		return -1;
 	if (!(a->ctx.redis = ra_new(&a->loop, a->cfg.redis_url, 2000, NULL, NULL, err, el)))
 		return -1;
@@ -184,8 +184,10 @@ static int start(struct api *a, char *err, size_t el)
 int main(int argc, char **argv)
 {
 	static const struct option longs[] = {
-		{ "config", required_argument, NULL, 'c' }, { "shm-fd", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "shm-fd", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct api a;

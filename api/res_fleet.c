@@ -5,6 +5,7 @@
 #include "common/net/httpc.h"
 #include "common/net/ra.h"
 #include "common/settings.h"
+#include "common/shm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,7 @@ static void on_control(PGresult *res, const char *err, void *arg)
 		if (!strcmp(settings_key(i), "simulation_active") ||
 		    !strcmp(settings_key(i), "scale_factor"))
 			json_object_set_new(out, settings_key(i),
-					    json_loads(settings_default_text(i), JSON_DECODE_ANY,
-						       NULL));
+					    json_loads(settings_default_text(i), JSON_DECODE_ANY, NULL));
 	for (int r = 0; r < PQntuples(res); r++)
 		if ((v = json_loads(PQgetvalue(res, r, 1), JSON_DECODE_ANY, NULL)))
 			json_object_set_new(out, PQgetvalue(res, r, 0), v);
@@ -174,6 +174,76 @@ void res_fleet_status(struct call *c)
 		call_problem(c, 500, "Internal error", NULL, "cannot ask the supervisor");
 }
 
+struct resize {
+	int workers;
+	char before[32];
+};
+
+static void on_resize_audited(PGresult *res, const char *err, void *arg)
+{
+	struct call *c = arg;
+	struct resize *rs = c->data;
+
+	(void)res;
+	if (err) {
+		call_db_error(c, err);
+		return;
+	}
+	shm_ask_workers(shm_slot(c->ctx->shm, SHM_API_SLOT), rs->workers);
+	call_json(c, 202, json_pack("{s:i, s:s}", "workers", rs->workers, "status", "asked"));
+}
+
+static void on_fleet_count(redisReply *r, const char *err, void *arg)
+{
+	static const char sql[] = "INSERT INTO audit (actor, action, target, before, after, addr)"
+				  " VALUES ($1, 'fleet.resize', 'fleet', $2::jsonb, $3::jsonb, $4)";
+	struct call *c = arg;
+	struct resize *rs = c->data;
+	char before[64], after[64];
+	const char *p[4] = { c->actor, before, after, req_addr(c->rq) };
+
+	(void)err;
+	/* The size before, as the fleet's hash in Redis says (null when unknown). */
+	if (r && r->type == REDIS_REPLY_STRING)
+		snprintf(before, sizeof before, "{\"workers\": %d}", atoi(r->str));
+	else
+		snprintf(before, sizeof before, "null");
+	snprintf(after, sizeof after, "{\"workers\": %d}", rs->workers);
+	call_query(c, sql, 4, p, on_resize_audited);
+}
+
+void res_fleet_resize(struct call *c)
+{
+	static const char *const spec[] = { "workers:i!", NULL };
+	json_int_t n;
+	struct resize *rs;
+	char key[64];
+	const char *argv[3] = { "HGET", key, "count" };
+
+	if (call_fields(c, spec) < 0)
+		return;
+	n = json_integer_value(json_object_get(c->body, "workers"));
+	if (n < 1 || n > SHM_MAX_WORKERS) {
+		call_problem(c, 422, "Invalid value", "workers", "workers: %lld is outside 1..%d",
+			     (long long)n, SHM_MAX_WORKERS);
+		return;
+	}
+	if (!c->ctx->shm) {
+		call_problem(c, 503, "Not supervised", NULL,
+			     "this piyasa-api runs without a supervisor: nobody to resize");
+		return;
+	}
+	if (!(rs = calloc(1, sizeof *rs))) {
+		call_problem(c, 500, "Internal error", NULL, "out of memory");
+		return;
+	}
+	rs->workers = (int)n;
+	c->data = rs;
+	snprintf(key, sizeof key, "%s:fleet", c->ctx->cfg->redis_prefix);
+	if (ra_cmd(c->ctx->redis, on_fleet_count, c, 0, 3, argv) < 0)
+		on_fleet_count(NULL, "Redis is not connected", c);
+}
+
 /* --- queues --- */
 
 /* Per worker of the fleet (P:fleet count): the three queues, leased, delayed.
@@ -201,7 +271,9 @@ static void on_queues(redisReply *r, const char *err, void *arg)
 		json_decref(workers);
 		json_decref(tot);
 		call_problem(c, 503, "Redis unavailable", NULL, "the queues cannot be read: %s",
-			     err ? err : r && r->type == REDIS_REPLY_ERROR ? r->str : "odd reply");
+			     err                                 ? err
+			     : r && r->type == REDIS_REPLY_ERROR ? r->str
+								 : "odd reply");
 		return;
 	}
 	for (size_t w = 0; w < r->elements; w++) {

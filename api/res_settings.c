@@ -27,8 +27,9 @@ static json_t *entry(size_t i, json_t *stored, const char *updated_at)
 	json_t *dflt = json_loads(settings_default_text(i), JSON_DECODE_ANY, NULL), *range;
 	double lo, hi;
 
-	range = settings_range(settings_key(i), &lo, &hi) ? json_pack("{s:f, s:f}", "min", lo, "max", hi)
-							 : json_null();
+	range = settings_range(settings_key(i), &lo, &hi)
+			? json_pack("{s:f, s:f}", "min", lo, "max", hi)
+			: json_null();
 	return json_pack("{s:s, s:O, s:o, s:s, s:o, s:s, s:s?}", "key", settings_key(i), "value",
 			 stored ? stored : dflt, "default", dflt ? dflt : json_null(), "source",
 			 stored ? "set" : "default", "range", range, "description",
@@ -88,8 +89,8 @@ static int known_or_404(struct call *c, size_t *i)
 {
 	if (known(c->params[0], i))
 		return 1;
-	call_problem(c, 404, "No such setting", "key", "no setting '%s' (GET /api/v1/settings lists them)",
-		     c->params[0]);
+	call_problem(c, 404, "No such setting", "key",
+		     "no setting '%s' (GET /api/v1/settings lists them)", c->params[0]);
 	return 0;
 }
 
@@ -100,8 +101,8 @@ void res_settings_get(struct call *c)
 
 	if (!known_or_404(c, &i))
 		return;
-	call_query(c, "SELECT value::text, " ISO_AT("updated_at") " FROM settings WHERE key = $1", 1,
-		   p, on_get);
+	call_query(c, "SELECT value::text, " ISO_AT("updated_at") " FROM settings WHERE key = $1",
+		   1, p, on_get);
 }
 
 /* The change is stored; announce it as piyasactl does, and answer. */

@@ -15,10 +15,10 @@
 struct rlim;
 
 struct rlim_result {
-	int ok;            /* 1: taken */
-	long limit;        /* the burst: what a client may spend at once */
-	long remaining;    /* whole tokens left */
-	long reset_s;      /* seconds until the bucket is full again */
+	int ok;             /* 1: taken */
+	long limit;         /* the burst: what a client may spend at once */
+	long remaining;     /* whole tokens left */
+	long reset_s;       /* seconds until the bucket is full again */
 	long retry_after_s; /* when refused: seconds until one token is there */
 };
 

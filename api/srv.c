@@ -135,8 +135,9 @@ static void client_addr(struct MHD_Connection *c, char *out, size_t n)
 	snprintf(out, n, "?");
 	if (!sa)
 		return;
-	getnameinfo(sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-						  : sizeof(struct sockaddr_in),
+	getnameinfo(sa,
+		    sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					      : sizeof(struct sockaddr_in),
 		    out, (socklen_t)n, NULL, 0, NI_NUMERICHOST);
 }
 
@@ -145,8 +146,7 @@ static enum MHD_Result queue(struct req *rq)
 	struct MHD_Response *r;
 	enum MHD_Result rc;
 
-	r = MHD_create_response_from_buffer(rq->out_len, rq->out ? rq->out : "",
-					    MHD_RESPMEM_MUST_COPY);
+	r = MHD_create_response_from_buffer(rq->out_len, rq->out ? rq->out : "", MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
 	for (struct hdr *h = rq->hdrs; h; h = h->next)
@@ -223,8 +223,8 @@ static int append_body(struct req *rq, const char *data, size_t n)
 static void set_error(struct req *rq, unsigned status, const char *title)
 {
 	char body[256];
-	int n = snprintf(body, sizeof body, "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%u}",
-			 title, status);
+	int n = snprintf(body, sizeof body,
+			 "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%u}", title, status);
 
 	rq->answered = 1;
 	rq->status = status;
@@ -297,8 +297,8 @@ static void on_closed(uv_handle_t *h)
 		free(s);
 }
 
-struct srv *srv_new(uv_loop_t *loop, const struct srv_opts *o, srv_handler h, void *arg,
-		    char *err, size_t errlen)
+struct srv *srv_new(uv_loop_t *loop, const struct srv_opts *o, srv_handler h, void *arg, char *err,
+		    size_t errlen)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
 	struct addrinfo *ai = NULL;
@@ -422,8 +422,7 @@ long long req_age_us(const struct req *rq)
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)(t.tv_sec - rq->t0.tv_sec) * 1000000 +
-	       (t.tv_nsec - rq->t0.tv_nsec) / 1000;
+	return (long long)(t.tv_sec - rq->t0.tv_sec) * 1000000 + (t.tv_nsec - rq->t0.tv_nsec) / 1000;
 }
 
 void req_add_header(struct req *rq, const char *name, const char *value)

@@ -31,8 +31,8 @@ struct srv_opts {
 
 /* Listen and serve on loop; h(rq, arg) for each request with its whole body.
  * NULL with err when the address cannot be bound. */
-struct srv *srv_new(uv_loop_t *loop, const struct srv_opts *o, srv_handler h, void *arg,
-		    char *err, size_t errlen);
+struct srv *srv_new(uv_loop_t *loop, const struct srv_opts *o, srv_handler h, void *arg, char *err,
+		    size_t errlen);
 /* Stop accepting; requests under way go on. */
 void srv_quiesce(struct srv *s);
 /* Connections open now (streams included). */
@@ -66,8 +66,7 @@ void srv_reply(struct req *rq, unsigned status, const char *ctype, const char *b
  * written, 0 when nothing is ready (the stream waits until srv_stream_wake),
  * -1 to end it. done(arg) once the connection is gone, whatever the reason. */
 typedef long (*srv_pull)(char *buf, size_t max, void *arg);
-void srv_stream(struct req *rq, const char *ctype, srv_pull pull, void (*done)(void *),
-		void *arg);
+void srv_stream(struct req *rq, const char *ctype, srv_pull pull, void (*done)(void *), void *arg);
 /* New data for a stream made with arg: wake it. */
 void srv_stream_wake(struct srv *s, struct req *rq);
 

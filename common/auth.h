@@ -51,6 +51,11 @@ int auth_pass_hash(const char *pass, char out[AUTH_PASS_HASH_MAX], char *err, si
 /* 0 when pass matches hash, -1 when it does not or hash is not a hash. */
 int auth_pass_verify(const char *hash, const char *pass) __attribute__((warn_unused_result));
 
+/* For a login naming no user (or a disabled one): spends what auth_pass_verify
+ * spends (an Argon2id verify against a hash made once, of a random password)
+ * and returns -1, so the answer's time does not tell which names exist. */
+int auth_pass_verify_none(const char *pass);
+
 /* 1 when hash was made with other limits than today's (rehash it at the next
  * successful login), 0 when current, -1 when not a hash. */
 int auth_pass_needs_rehash(const char *hash);

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define SHM_MAGIC 0x70697961u /* "piya" */
-#define SHM_VERSION 3
+#define SHM_VERSION 4
 #define SHM_MAX_WORKERS 256
 #define SHM_MAX_PROVIDERS 8
 /* One slot past the workers' belongs to the admin API (piyasa-api): its
@@ -128,6 +128,10 @@ struct shm_slot {
 	int64_t pbreaker[SHM_MAX_PROVIDERS]; /* 0 closed, 1 open, 2 half-open */
 	int64_t gauges[SHM_G_COUNT];
 	struct shm_hist_data hist[SHM_H_COUNT];
+	/* The API's slot only: a fleet size asked for through the API. ask_seq
+	 * grows by one per request, so the supervisor acts on each one once. */
+	int64_t ask_workers;
+	uint64_t ask_seq;
 };
 
 struct shm;
@@ -153,6 +157,13 @@ void shm_gauge(struct shm_slot *sl, enum shm_gauge g, int64_t v);
 /* The breaker state of LLM provider p (0 closed, 1 open, 2 half-open). */
 void shm_set_breaker(struct shm_slot *sl, int provider, int state);
 void shm_observe(struct shm_slot *sl, enum shm_hist h, double seconds);
+
+/* The API asks the supervisor for n workers (its slot only): n is stored,
+ * then ask_seq bumped, both atomically, so a reader that sees the new seq
+ * sees n. */
+void shm_ask_workers(struct shm_slot *sl, int n);
+/* The supervisor's side: the last request's sequence number (0: none) and n. */
+uint64_t shm_asked_workers(const struct shm_slot *sl, int *n);
 
 /* Reader: an atomic 64-bit load of any field above. */
 uint64_t shm_load(const uint64_t *p);

@@ -47,6 +47,11 @@ int ctl_color(void);
 /* Print res as aligned columns under its field names (UTF-8 aware widths). */
 void ctl_table(FILE *f, const PGresult *res);
 
+/* Print res as a JSON array of objects named by its fields: booleans, integers
+ * and JSON columns (and text columns named before/after) typed, NULL as null,
+ * the rest strings. 0 or -1 (out of memory). */
+int ctl_json_rows(FILE *f, const PGresult *res);
+
 /* Display width of a UTF-8 string (code points; good enough for Turkish). */
 size_t ctl_width(const char *s);
 
@@ -90,6 +95,12 @@ int ctl_json_arg(const char *arg, json_t **out, char *err, size_t errlen);
  * shell history). Otherwise arg, which must point into argv, is copied and then
  * overwritten with 'x'. -1 with err. */
 int ctl_secret_arg(const char *arg, char *out, size_t n, char *err, size_t errlen);
+
+/* A new password for user NAME: with gen, a random one (auth_pass_generate) that
+ * the caller prints once; else from the terminal, asked twice without echo; else
+ * (stdin not a terminal) the first line of stdin. Checked with auth_pass_check.
+ * 0 or -1 with err (never the password). */
+int ctl_read_password(int gen, char *out, size_t n, char *err, size_t errlen);
 
 /* ---- PostgreSQL (ctl_db.c) ---- */
 
@@ -154,6 +165,8 @@ int cmd_status(struct ctl *c, int argc, char **argv);
 int cmd_dead(struct ctl *c, int argc, char **argv);
 int cmd_settings(struct ctl *c, int argc, char **argv);
 int cmd_tail(struct ctl *c, int argc, char **argv);
+int cmd_user(struct ctl *c, int argc, char **argv);
+int cmd_audit(struct ctl *c, int argc, char **argv);
 
 /* Load the token key once (c->key). 0 or -1 with err. */
 int ctl_token_key(struct ctl *c, char *err, size_t errlen);

@@ -2,11 +2,15 @@
  * accepts "--key value" and "--key=value" alike and refuses what it does not
  * know; strict number parsing, because "12abc" taken as 12 would act on the
  * wrong bot. */
+#include "common/auth.h"
 #include "ctl/ctl.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 static const struct ctl_opt *find_opt(const struct ctl_opt *opts, const char *name, size_t n)
 {
@@ -139,4 +143,70 @@ int ctl_secret_arg(const char *arg, char *out, size_t n, char *err, size_t el)
 	}
 	out[len] = '\0';
 	return 0;
+}
+
+/* One line from stdin into out without its newline; echo off when echo is 0
+ * (a terminal). -1 at end of input or when the line does not fit. */
+static int read_line(const char *prompt, int echo, char *out, size_t n)
+{
+	struct termios old, quiet;
+	int restore = 0, rc = 0;
+	size_t len;
+
+	if (prompt) {
+		fputs(prompt, stderr);
+		fflush(stderr);
+	}
+	if (!echo && tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+	}
+	if (!fgets(out, (int)n, stdin))
+		rc = -1;
+	if (restore) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr); /* the newline the user typed was not echoed */
+	}
+	if (rc < 0)
+		return -1;
+	len = strcspn(out, "\r\n");
+	if (out[len] == '\0' && len == n - 1)
+		return -1;
+	out[len] = '\0';
+	return 0;
+}
+
+int ctl_read_password(int gen, char *out, size_t n, char *err, size_t el)
+{
+	char again[AUTH_PASS_MAX + 2];
+	int same;
+
+	if (gen) {
+		if (n < AUTH_GEN_PASS_SIZE) {
+			snprintf(err, el, "no room for a password");
+			return -1;
+		}
+		auth_pass_generate(out);
+		return 0;
+	}
+	if (!isatty(STDIN_FILENO)) {
+		if (read_line(NULL, 1, out, n) < 0) {
+			snprintf(err, el, "no password on standard input (one line; or --generate)");
+			return -1;
+		}
+		return auth_pass_check(out, err, el);
+	}
+	if (read_line("new password: ", 0, out, n) < 0 ||
+	    read_line("again: ", 0, again, sizeof again) < 0) {
+		snprintf(err, el, "no password read");
+		return -1;
+	}
+	same = strcmp(out, again) == 0;
+	sodium_memzero(again, sizeof again);
+	if (!same) {
+		snprintf(err, el, "the two passwords differ");
+		return -1;
+	}
+	return auth_pass_check(out, err, el);
 }

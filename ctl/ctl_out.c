@@ -62,6 +62,26 @@ size_t ctl_width(const char *s)
 	return w;
 }
 
+/* Column types by their PostgreSQL oids (pg_type.h is a server header). */
+enum {
+	OID_BOOL = 16,
+	OID_INT8 = 20,
+	OID_INT2 = 21,
+	OID_INT4 = 23,
+	OID_JSON = 114,
+	OID_JSONB = 3802
+};
+
+/* Boolean columns read yes/no, as the listings that convert in SQL print them. */
+static const char *cell(const PGresult *res, int i, int j)
+{
+	const char *v = PQgetvalue(res, i, j);
+
+	if (PQftype(res, j) == OID_BOOL && !PQgetisnull(res, i, j))
+		return v[0] == 't' ? "yes" : "no";
+	return v;
+}
+
 /* Columns as wide as their widest cell; numbers would read better right-aligned
  * but ids are the only numbers in these listings and they line up either way. */
 void ctl_table(FILE *f, const PGresult *res)
@@ -74,14 +94,14 @@ void ctl_table(FILE *f, const PGresult *res)
 	for (int j = 0; j < nf; j++) {
 		w[j] = ctl_width(PQfname(res, j));
 		for (int i = 0; i < nt; i++) {
-			size_t cw = ctl_width(PQgetvalue(res, i, j));
+			size_t cw = ctl_width(cell(res, i, j));
 			if (cw > w[j])
 				w[j] = cw;
 		}
 	}
 	for (int i = -1; i < nt; i++) {
 		for (int j = 0; j < nf; j++) {
-			const char *s = i < 0 ? PQfname(res, j) : PQgetvalue(res, i, j);
+			const char *s = i < 0 ? PQfname(res, j) : cell(res, i, j);
 			int last = j == nf - 1;
 
 			/* Headers in capitals, as ps and kubectl print them. */
@@ -105,4 +125,48 @@ int ctl_dispatch(struct ctl *c, const char *cmd, const struct ctl_sub *subs, int
 		if (strcmp(sub, s->name) == 0)
 			return s->fn(c, argc - 2, argv + 2);
 	return ctl_usage(cmd, *sub ? "unknown subcommand '%s'" : "a subcommand is needed%s", sub);
+}
+
+/* A text column named before or after is embedded as JSON, not quoted: the audit's
+ * before/after come as text so the table shows them compactly. */
+static int json_named(const char *name)
+{
+	return strcmp(name, "before") == 0 || strcmp(name, "after") == 0;
+}
+
+int ctl_json_rows(FILE *f, const PGresult *res)
+{
+	json_t *arr = json_array();
+	char *s;
+	int nf = PQnfields(res);
+
+	for (int i = 0; arr && i < PQntuples(res); i++) {
+		json_t *o = json_object();
+
+		for (int j = 0; o && j < nf; j++) {
+			const char *v = PQgetvalue(res, i, j), *name = PQfname(res, j);
+			Oid t = PQftype(res, j);
+			json_t *x;
+
+			if (PQgetisnull(res, i, j))
+				x = json_null();
+			else if (t == OID_BOOL)
+				x = json_boolean(v[0] == 't');
+			else if (t == OID_INT8 || t == OID_INT4 || t == OID_INT2)
+				x = json_integer(strtoll(v, NULL, 10));
+			else if (t == OID_JSON || t == OID_JSONB || json_named(name))
+				x = json_loads(v, JSON_DECODE_ANY, NULL);
+			else
+				x = json_string(v);
+			json_object_set_new(o, name, x ? x : json_string(v));
+		}
+		json_array_append_new(arr, o);
+	}
+	s = arr ? json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER | CTL_JSON_REAL) : NULL;
+	json_decref(arr);
+	if (!s)
+		return -1;
+	fprintf(f, "%s\n", s);
+	free(s);
+	return 0;
 }

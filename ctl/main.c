@@ -80,6 +80,26 @@ static const struct command commands[] = {
 	  "usage: piyasactl tail --chat ID [--follow] [--limit N] [--no-color]\n"
 	  "  Prints \"HH:MM:SS name: text\" (the chat's time zone), oldest first; --follow\n"
 	  "  keeps printing new messages until Ctrl-C.\n" },
+	{ "user", cmd_user, "add, list and change the admin API's users and keys",
+	  "usage: piyasactl user add NAME --role ROLE [--generate]\n"
+	  "       piyasactl user list [--json]\n"
+	  "       piyasactl user passwd NAME [--generate]\n"
+	  "       piyasactl user role NAME ROLE\n"
+	  "       piyasactl user disable|enable NAME\n"
+	  "       piyasactl user totp NAME on|off\n"
+	  "       piyasactl user key add NAME --role ROLE\n"
+	  "       piyasactl user key list [--all] [--json]\n"
+	  "       piyasactl user key revoke NAME|ID\n"
+	  "  ROLE is viewer, operator or admin. A password is read from standard input\n"
+	  "  (one line) when it is not a terminal, else asked twice; --generate makes a\n"
+	  "  random one and prints it once. disable ends the user's sessions, passwd too.\n"
+	  "  key add prints the new key (piy_...) once; totp on prints the otpauth:// URI\n"
+	  "  once. Every change is written to the audit (piyasactl audit).\n" },
+	{ "audit", cmd_audit, "who changed what, when: the audit table",
+	  "usage: piyasactl audit [--since T] [--actor A] [--action X] [--limit N] [--json]\n"
+	  "  The newest N (50) rows that match, oldest first. T is a time PostgreSQL reads\n"
+	  "  ('2026-12-07 17:00') or an age: 30m, 2h, 7d. A is 'ctl:root', 'user:alice',\n"
+	  "  'key:deploy'; X an action ('user.add') or a prefix ('user.*').\n" },
 	{ "version", cmd_version, "print the version", "usage: piyasactl version\n" },
 };
 

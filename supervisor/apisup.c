@@ -27,16 +27,19 @@ struct apisup {
 	uint64_t rng;
 	struct spawn *sp;
 	uv_timer_t timer;
-	int present;       /* spawned, its death not reported yet */
-	int stopping;      /* apisup_stop: never respawn */
-	int restart;       /* respawn at once when it is gone (a new address) */
-	int stale_killed;  /* SIGKILL sent for a stale heartbeat */
-	int killed;        /* the drain deadline sent SIGKILL */
-	int streak;        /* quick deaths in a row */
+	int present;      /* spawned, its death not reported yet */
+	int stopping;     /* apisup_stop: never respawn */
+	int restart;      /* respawn at once when it is gone (a new address) */
+	int stale_killed; /* SIGKILL sent for a stale heartbeat */
+	int killed;       /* the drain deadline sent SIGKILL */
+	int streak;       /* quick deaths in a row */
 	int64_t spawned_ms;
 	struct view_worker v;
 	void (*done)(void *);
 	void *done_arg;
+	apisup_resize_cb resize;
+	void *resize_arg;
+	uint64_t ask_seen; /* the last resize request acted on (its ask_seq) */
 };
 
 static void publish(struct apisup *a)
@@ -48,7 +51,8 @@ static void on_gone(void *arg, int id, int64_t status, int term_signal);
 static void on_timer(uv_timer_t *t);
 
 struct apisup *apisup_new(uv_loop_t *loop, const struct cfg *cfg, struct view *view,
-			  const struct cfgsnap *snap, int shm_fd, uint64_t seed)
+			  const struct cfgsnap *snap, int shm_fd, uint64_t seed,
+			  apisup_resize_cb resize, void *arg)
 {
 	struct apisup *a = calloc(1, sizeof *a);
 
@@ -60,6 +64,8 @@ struct apisup *apisup_new(uv_loop_t *loop, const struct cfg *cfg, struct view *v
 	a->snap = snap;
 	a->shm_fd = shm_fd;
 	a->rng = seed;
+	a->resize = resize;
+	a->resize_arg = arg;
 	if (!(a->sp = spawn_new(loop, SHM_API_SLOT, on_gone, a))) {
 		free(a);
 		return NULL;
@@ -90,7 +96,8 @@ static void spawn_now(struct apisup *a)
 
 	if (a->present || a->stopping || !a->cfg->api_enabled)
 		return;
-	view_retire_slot(a->view, SHM_API_SLOT);
+	view_retire_slot(a->view, SHM_API_SLOT); /* zeroes ask_seq too */
+	a->ask_seen = 0;
 	a->stale_killed = a->killed = 0;
 	a->spawned_ms = a->v.spawned_ms = shm_now_ms();
 	a->v.respawning = 0;
@@ -206,14 +213,21 @@ void apisup_reload(struct apisup *a, const char *old_listen)
 void apisup_tick(struct apisup *a, int64_t now)
 {
 	struct shm_slot *sl;
+	uint64_t seq;
 	int64_t ref;
+	int n;
 
 	if (!a->present || a->stale_killed || !a->v.pid || a->stopping)
 		return;
-	/* The same rule as a worker's: silent past worker_timeout_ms is hung. */
 	sl = shm_slot(a->view->shm, SHM_API_SLOT);
 	if (!sl)
 		return;
+	if ((seq = shm_asked_workers(sl, &n)) != a->ask_seen) {
+		a->ask_seen = seq;
+		log_notice("api asks for %d workers", n);
+		a->resize(a->resize_arg, n);
+	}
+	/* The same rule as a worker's: silent past worker_timeout_ms is hung. */
 	ref = shm_load_i64(&sl->heartbeat_ms);
 	if (ref < a->spawned_ms)
 		ref = a->spawned_ms;

@@ -19,10 +19,15 @@
 
 struct apisup;
 
+/* The API asked for n workers (POST /api/v1/fleet/resize, through its slot:
+ * shm_ask_workers). Called from apisup_tick, once per request. */
+typedef void (*apisup_resize_cb)(void *arg, int n);
+
 /* cfg, view and snap belong to the owner and outlive the record; cfg is read
  * at each decision (it changes on reload). NULL when out of memory. */
 struct apisup *apisup_new(uv_loop_t *loop, const struct cfg *cfg, struct view *view,
-			  const struct cfgsnap *snap, int shm_fd, uint64_t seed);
+			  const struct cfgsnap *snap, int shm_fd, uint64_t seed,
+			  apisup_resize_cb resize, void *arg);
 /* After the loop closed its handles. NULL is safe. */
 void apisup_free(struct apisup *a);
 
@@ -31,7 +36,8 @@ void apisup_start(struct apisup *a);
 /* The config was reloaded; old_listen is the address before. Starts, stops,
  * signals SIGHUP, or restarts it when the address changed. */
 void apisup_reload(struct apisup *a, const char *old_listen);
-/* Per tick: a stale heartbeat is killed (then respawned). */
+/* Per tick: a resize asked for is passed on; a stale heartbeat is killed
+ * (then respawned). */
 void apisup_tick(struct apisup *a, int64_t now);
 /* Stop for good: SIGTERM, SIGKILL after drain_timeout_ms; done(arg) once it is
  * gone (at once when none runs). */

@@ -385,10 +385,10 @@ static json_t *status_api(const struct snap *s)
 	if (!s->cfg.api_enabled)
 		return json_null();
 	return json_pack("{s:s, s:i, s:s, s:I, s:o}", "listen", s->cfg.api_listen, "pid",
-			 (int)w->v.pid,
-			 "state", running(s, SHM_API_SLOT) ? shm_state_name(w->state)
-				  : w->v.respawning        ? "respawning"
-							   : "stopped",
+			 (int)w->v.pid, "state",
+			 running(s, SHM_API_SLOT) ? shm_state_name(w->state)
+			 : w->v.respawning        ? "respawning"
+						  : "stopped",
 			 "restarts", (json_int_t)w->v.restarts, "heartbeat_age_ms",
 			 age >= 0 ? json_integer(age) : json_null());
 }

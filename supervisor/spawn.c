@@ -28,8 +28,7 @@ int spawn_find_worker(char *out, size_t n, char *err, size_t errlen)
 	return spawn_find_bin("worker", "PIYASA_WORKER_BIN", out, n, err, errlen);
 }
 
-int spawn_find_bin(const char *name, const char *var, char *out, size_t n, char *err,
-		   size_t errlen)
+int spawn_find_bin(const char *name, const char *var, char *out, size_t n, char *err, size_t errlen)
 {
 	const char *env = getenv(var);
 	char self[PATH_MAX], *slash;

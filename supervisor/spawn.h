@@ -38,8 +38,8 @@ int spawn_find_worker(char *out, size_t n, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
 /* The same for any program name next to ours, or $var. */
-int spawn_find_bin(const char *name, const char *var, char *out, size_t n, char *err,
-		   size_t errlen) __attribute__((warn_unused_result));
+int spawn_find_bin(const char *name, const char *var, char *out, size_t n, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* A record for child slot id on loop; gone(arg, id, ...) reports each death.
  * NULL when out of memory. */

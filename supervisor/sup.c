@@ -283,6 +283,16 @@ static void start_timers(struct sup *s)
 	}
 }
 
+/* POST /api/v1/fleet/resize: the same path as SIGTTIN/SIGTTOU, so the same
+ * drain, reshard and respawn keep every job once. */
+static void on_api_resize(void *arg, int n)
+{
+	struct sup *s = arg;
+
+	if (fleet_phase(s->fleet) != FLEET_STOPPING)
+		fleet_resize(s->fleet, n, "api");
+}
+
 /* The fleet, a spawn record per child id and a timer per timer id. */
 static int start_fleet_parts(struct sup *s)
 {
@@ -296,7 +306,7 @@ static int start_fleet_parts(struct sup *s)
 		s->timer[id].data = s;
 	}
 	if (!(s->api = apisup_new(&s->loop, &s->cfg, &s->view, &s->snap, shm_fd(s->shm),
-				  backoff_seed())))
+				  backoff_seed(), on_api_resize, s)))
 		return -1;
 	return 0;
 }

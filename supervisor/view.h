@@ -50,7 +50,7 @@ struct view {
 	char phase[24];
 	uint64_t reloads, resizes;
 	struct view_cfg cfg;
-	struct view_worker w[SHM_NSLOTS];    /* workers by index, then the API (SHM_API_SLOT) */
+	struct view_worker w[SHM_NSLOTS]; /* workers by index, then the API (SHM_API_SLOT) */
 	struct shm_slot base[SHM_NSLOTS]; /* folded counters of exited processes */
 };
 
@@ -69,8 +69,8 @@ struct snap {
 	char phase[24];
 	uint64_t reloads, resizes;
 	struct view_cfg cfg;
-	struct shm_slot total;          /* base + live: counters and histograms */
-	int64_t gauge_sum[SHM_G_COUNT]; /* over running workers */
+	struct shm_slot total;            /* base + live: counters and histograms */
+	int64_t gauge_sum[SHM_G_COUNT];   /* over running workers */
 	struct snap_worker w[SHM_NSLOTS]; /* the API's at SHM_API_SLOT */
 };
 

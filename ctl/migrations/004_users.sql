@@ -41,6 +41,9 @@ CREATE TABLE api_keys (
     last_used_at timestamptz,
     revoked_at   timestamptz
 );
+-- One live key per name, so 'key:NAME' in the audit names one key; a revoked
+-- key's name may be used again.
+CREATE UNIQUE INDEX api_keys_live_name ON api_keys (name) WHERE revoked_at IS NULL;
 
 CREATE TABLE audit (
     id     bigserial PRIMARY KEY,

@@ -105,6 +105,16 @@ add("compose",
             "tr\u0085Konu: X", 'ad"; kapat "', "\u2029Emoji kullanma."),
     compose([4, 255, 0xff, 2], "a" * 300, b"\xff\xfe", "\u202e", "\r\n", "\x0b\x0c"))
 
+# auth: two strings split at a NUL (the RFC 6238 seed in base32 with its code at
+# 1700000000, a session id, a key, names, malformed ones).
+add("auth", b"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\x00" + b"921300",
+    b"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\x00276857",
+    b"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\x0012345678",
+    b"mzxw 6ytb oi\x00000000", b"MZXW6YTBOI======\x00abc",
+    b"alice\x00alice", b"Al ice\x00operator", b"admin\x00viewer",
+    b"piy_fuqqAJPVoYWgYgq267HMgJW5WkmIhE0FA_MHgdAuJUY\x00piy_",
+    b"OOSBr2BaXELsVlH-xsbyQee8OOSBr2BaXELsVlH-xsbyQe\x00",
+    b"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0011\x00", b"\x00", b"=\x00 ")
 for name, items in seeds.items():
     d = os.path.join(root, name)
     os.makedirs(d, exist_ok=True)

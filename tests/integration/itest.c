@@ -200,6 +200,86 @@ int itest_ctl(const char *first, ...)
 	return rc;
 }
 
+/* A whole file into a malloc'd string ("" when empty or unreadable). */
+static char *slurp_fd(int fd)
+{
+	size_t cap = 4096, n = 0;
+	char *p = malloc(cap);
+	ssize_t r;
+
+	lseek(fd, 0, SEEK_SET);
+	while (p && (r = read(fd, p + n, cap - n - 1)) > 0) {
+		n += (size_t)r;
+		if (n + 1 == cap) {
+			char *q = realloc(p, cap *= 2);
+			if (!q)
+				break;
+			p = q;
+		}
+	}
+	if (p)
+		p[n] = '\0';
+	return p;
+}
+
+int itest_ctl_io(const char *input, char **out, char **err, const char *first, ...)
+{
+	const char *av[24];
+	va_list ap;
+	int n = 0;
+
+	av[n++] = first;
+	va_start(ap, first);
+	while (n < 23 && (av[n] = va_arg(ap, const char *)))
+		n++;
+	va_end(ap);
+	av[n] = NULL;
+	return itest_ctl_iov(input, out, err, av);
+}
+
+int itest_ctl_iov(const char *input, char **out, char **err, const char *const args[])
+{
+	const char *av[32];
+	char *bin = itest_bin("piyasactl"), opath[] = "/tmp/itest-outXXXXXX",
+	     epath[] = "/tmp/itest-errXXXXXX";
+	int ofd = mkstemp(opath), efd = mkstemp(epath), in[2], n = 0, st;
+	pid_t pid;
+
+	unlink(opath);
+	unlink(epath);
+	av[n++] = bin;
+	for (; n < 31 && args[n - 1]; n++)
+		av[n] = args[n - 1];
+	av[n] = NULL;
+	if (ofd < 0 || efd < 0 || pipe(in) < 0)
+		return -1;
+	if ((pid = fork()) == 0) {
+		dup2(in[0], 0);
+		dup2(ofd, 1);
+		dup2(efd, 2);
+		close(in[0]);
+		close(in[1]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execv(av[0], (char *const *)av);
+		_exit(127);
+	}
+	close(in[0]);
+	/* Small inputs fit in the pipe's buffer: no deadlock with a child that
+	 * reads nothing. */
+	if (input && write(in[1], input, strlen(input)) < 0)
+		perror("itest: write");
+	close(in[1]);
+	st = itest_wait_exit(pid, 120000);
+	if (out)
+		*out = slurp_fd(ofd);
+	if (err)
+		*err = slurp_fd(efd);
+	close(ofd);
+	close(efd);
+	free(bin);
+	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 void itest_kill(pid_t pid, int sig)
 {
 	if (pid > 0)
@@ -318,6 +398,24 @@ long long itest_pg_int(const char *sql)
 		r = PQexec(c, sql);
 		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
 			v = atoll(PQgetvalue(r, 0, 0));
+		else if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			fprintf(stderr, "itest: %s: %s", sql, PQerrorMessage(c));
+		PQclear(r);
+	}
+	PQfinish(c);
+	return v;
+}
+
+char *itest_pg_text(const char *sql)
+{
+	PGconn *c = PQconnectdb(db_url);
+	PGresult *r;
+	char *v = NULL;
+
+	if (PQstatus(c) == CONNECTION_OK) {
+		r = PQexec(c, sql);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+			v = strdup(PQgetvalue(r, 0, 0));
 		else if (PQresultStatus(r) != PGRES_TUPLES_OK)
 			fprintf(stderr, "itest: %s: %s", sql, PQerrorMessage(c));
 		PQclear(r);

@@ -31,6 +31,13 @@ int itest_run(const char *const argv[]);
 pid_t itest_supervisor(const char *workers);
 /* piyasactl with its arguments (NULL-terminated) to the end; its exit status. */
 int itest_ctl(const char *first, ...) __attribute__((sentinel));
+/* piyasactl with input on its stdin (a pipe: not a terminal; NULL: empty) and its
+ * stdout and stderr captured into *out and *err (malloc'd; either pointer may be
+ * NULL); its exit status. */
+int itest_ctl_io(const char *input, char **out, char **err, const char *first, ...)
+	__attribute__((sentinel));
+/* The same with the arguments as a NULL-terminated array. */
+int itest_ctl_iov(const char *input, char **out, char **err, const char *const args[]);
 /* Wait up to timeout_ms for pid to exit; its wait status, or -1 on timeout. */
 int itest_wait_exit(pid_t pid, int timeout_ms);
 void itest_kill(pid_t pid, int sig);
@@ -47,6 +54,8 @@ char *itest_http_get(int port, const char *path, long *status);
 /* First column of the first row as an integer (-1 on error). */
 long long itest_pg_int(const char *sql);
 int itest_pg_exec(const char *sql);
+/* First column of the first row as text, malloc'd; NULL when NULL or on error. */
+char *itest_pg_text(const char *sql);
 /* Redis command on the test's server; integer result or -1. */
 long long itest_redis_int(const char *fmt, ...);
 

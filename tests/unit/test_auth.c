@@ -93,6 +93,14 @@ START_TEST(password_refused)
 }
 END_TEST
 
+START_TEST(password_of_no_user)
+{
+	ck_assert_int_eq(auth_pass_verify_none("correct horse battery"), -1);
+	ck_assert_int_eq(auth_pass_verify_none(""), -1);
+	ck_assert_int_eq(auth_pass_verify_none(NULL), -1);
+}
+END_TEST
+
 START_TEST(generated_password)
 {
 	char a[AUTH_GEN_PASS_SIZE], b[AUTH_GEN_PASS_SIZE], err[128];
@@ -351,6 +359,7 @@ static Suite *auth_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, password_round_trip);
 	tcase_add_test(tc, password_refused);
+	tcase_add_test(tc, password_of_no_user);
 	tcase_add_test(tc, generated_password);
 	suite_add_tcase(s, tc);
 
