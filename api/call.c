@@ -45,6 +45,12 @@ static void limit_headers(struct call *c)
 	req_add_header(c->rq, "X-RateLimit-Reset", v);
 }
 
+void call_reply(struct call *c, unsigned status, const char *ctype, const void *body, size_t len)
+{
+	limit_headers(c);
+	srv_reply(c->rq, status, ctype, body, len);
+}
+
 void call_json(struct call *c, unsigned status, json_t *j)
 {
 	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)) : NULL;

@@ -64,6 +64,9 @@ const char *role_name(enum role r);
  * X-RateLimit-Limit/-Remaining/-Reset headers. */
 /* Answer with j (stolen; NULL answers 500). */
 void call_json(struct call *c, unsigned status, json_t *j);
+/* Answer with a body of another type (the console's files: copied), with the
+ * headers every answer carries. */
+void call_reply(struct call *c, unsigned status, const char *ctype, const void *body, size_t len);
 /* A problem: title and detail as given, field (a JSON path like
  * "persona.emotion", or NULL) named in "field" and in the detail's position. */
 void call_problem(struct call *c, unsigned status, const char *title, const char *field,

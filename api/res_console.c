@@ -25,9 +25,9 @@ int res_console(struct call *c)
 		req_add_header(c->rq, assets_headers[i], assets_headers[i + 1]);
 	req_add_header(c->rq, "ETag", a->etag);
 	if (assets_etag_matches(a, req_header(c->rq, "If-None-Match"))) {
-		srv_reply(c->rq, 304, a->type, "", 0);
+		call_reply(c, 304, a->type, "", 0);
 		return 1;
 	}
-	srv_reply(c->rq, 200, a->type, (const char *)a->bytes, a->length);
+	call_reply(c, 200, a->type, a->bytes, a->length);
 	return 1;
 }
