@@ -135,6 +135,7 @@ async function login(who) {
   await page.waitForFunction((n) => document.querySelector('[data-me]') && document.querySelector('[data-me]').textContent === n, {}, name);
 }
 async function logout() {
+  await page.waitForSelector('.who button');
   await page.click('.who button');
   await page.waitForSelector('#l-name');
 }
