@@ -17,7 +17,8 @@ export function setPath(o, path, value) {
 // How a kind shows a value and reads it back.
 const KINDS = {
   text: { show: (v) => v ?? '', read: (s) => s },
-  number: { show: (v) => (v === undefined || v === null ? '' : String(v)), read: (s) => (s.trim() === '' ? null : Number.isNaN(Number(s)) ? s : Number(s)) },
+  // empty: the key is left out (the worker's default), not sent as null
+  number: { show: (v) => (v === undefined || v === null ? '' : String(v)), read: (s) => (s.trim() === '' ? undefined : Number.isNaN(Number(s)) ? s : Number(s)) },
   list: { show: (v) => (Array.isArray(v) ? v.join(', ') : v ?? ''), read: (s) => s.split(',').map((x) => x.trim()).filter(Boolean) },
   lines: { show: (v) => (Array.isArray(v) ? v.join('\n') : v ?? ''), read: (s) => s.split('\n').map((x) => x.trim()).filter(Boolean) },
 };
@@ -33,11 +34,11 @@ export const errorAt = (err, path) => {
 
 function Input({ fd, value, onChange, id, describedby, disabled }) {
   if (fd.kind === 'bool')
-    return html`<input type="checkbox" id=${id} aria-describedby=${describedby} checked=${!!value} disabled=${disabled}
+    return html`<input type="checkbox" id=${id} aria-describedby=${describedby} checked=${value === undefined ? !!fd.dflt : !!value} disabled=${disabled}
       onChange=${(e) => onChange(e.target.checked)} />`;
   if (fd.kind === 'select')
-    return html`<select id=${id} aria-describedby=${describedby} value=${value ?? ''} disabled=${disabled} onChange=${(e) => onChange(e.target.value)}>
-      ${fd.options.map((o) => html`<option value=${o}>${o}</option>`)}</select>`;
+    return html`<select id=${id} aria-describedby=${describedby} value=${value ?? ''} disabled=${disabled} onChange=${(e) => onChange(e.target.value || undefined)}>
+      <option value="">(not set)</option>${fd.options.map((o) => html`<option value=${o}>${o}</option>`)}</select>`;
   const k = KINDS[fd.kind] || KINDS.text;
   if (fd.kind === 'lines')
     return html`<textarea id=${id} aria-describedby=${describedby} rows="3" disabled=${disabled}

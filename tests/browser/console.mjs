@@ -14,7 +14,7 @@
 // resource") is reported NOT RUN, by name, and does not count as passed.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 
 const SKIP = 77;
@@ -34,6 +34,7 @@ try {
 }
 if (!URL) { console.error('console.mjs: CONSOLE_URL is not set (run it through scripts/test integration console)'); process.exit(2); }
 mkdirSync(SCREENS, { recursive: true });
+for (const f of readdirSync(SCREENS)) if (f.startsWith('fail-')) unlinkSync(path.join(SCREENS, f)); // an old run's
 
 let browser;
 try {

@@ -17,7 +17,7 @@ export const PERSONA_GROUPS = [
     t('persona_profile.risk_profile', 'Risk profile', 'the appetite for risk the prompt gives the bot'),
     { path: 'persona_profile.watchlist', label: 'Watchlist', kind: 'list', meaning: 'symbols, comma-separated: messages about them are the ones it prefers to answer' },
     { path: 'persona_profile.never_do', label: 'Never does', kind: 'lines', meaning: 'one per line: what the prompt forbids' },
-    { path: 'persona_profile.style.emojis', label: 'Emojis', kind: 'bool', meaning: 'off strips every emoji from its messages' },
+    { path: 'persona_profile.style.emojis', label: 'Emojis', kind: 'bool', dflt: true, meaning: 'off strips every emoji from its messages' },
     { path: 'persona_profile.style.length', label: 'Preferred length', kind: 'select', options: ['short', 'medium', 'long'], meaning: 'doubles the weight of that message length' },
     t('persona_profile.style.disclaimer', 'Disclaimer', 'a line the bot may add (empty: none)'),
   ] },
