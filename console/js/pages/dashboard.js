@@ -107,7 +107,8 @@ export function Dashboard() {
   const spend = useLoad(() => get(paths.spend()), []);
   const breakers = useLoad(() => get(paths.breakers()), []);
   const today = new Date(); today.setHours(0, 0, 0, 0);
-  const dead = useLoad(() => get(paths.dead({ since: today.toISOString(), limit: 1 })), []);
+  const DEAD_MAX = 500; // the API's page; more shows as "500+"
+  const dead = useLoad(() => get(paths.dead({ since: today.toISOString(), state: 'all', limit: DEAD_MAX })), []);
   const hist = useLoad(() => get(paths.messages({ since: new Date(Date.now() - HOUR * 1000).toISOString(), status: 'sent', limit: 5000 })), []);
   const [msgs, setMsgs] = useState([]);
   useEffect(() => { if (hist.data) setMsgs(items(hist.data)); }, [hist.data]);
@@ -122,7 +123,8 @@ export function Dashboard() {
     poll: pollSnapshot,
   });
   const [xs, sent, p50, p95] = series(msgs);
-  const deadToday = dead.data ? (dead.data.total ?? items(dead.data).length) : null;
+  const deadN = dead.data ? items(dead.data).length : null;
+  const deadToday = deadN === DEAD_MAX ? DEAD_MAX + '+' : deadN;
   return html`<${Page} title="Dashboard" actions=${html`<${LiveBadge} state=${state} />`}>
     <${Problem} error=${first.error} />
     <div class="grid">
@@ -134,7 +136,7 @@ export function Dashboard() {
       ${missing(breakers) ? html`<${Missing} title="Breakers" card="breakers" />` : html`<${Breakers} data=${breakers.data} />`}
       ${missing(spend) ? html`<${Missing} title="LLM spend today" card="spend" />` : html`<${Spend} data=${spend.data} />`}
       <div class=${'card' + (deadToday ? ' bad' : '')} data-card="dead"><h2>Dead letters today</h2>
-        <p class="stat-n">${num(deadToday)}</p><a href="#/dead">Open the dead letters</a></div>
+        <p class="stat-n">${typeof deadToday === 'string' ? deadToday : num(deadToday)}</p><a href="#/dead">Open the dead letters</a></div>
     </div>
     <${Problem} error=${[spend, breakers, dead, hist].map((l) => l.error).find((e) => e && e.status !== 404)} />
   <//>`;
