@@ -2,25 +2,30 @@
 // place while it is down. EventSource reconnects by itself and sends
 // Last-Event-ID, so the API replays what was missed; the console only shows
 // whether it is live. `message` events carry a chat's message (new or a status
-// change), `snapshot` events the fleet and queues every second.
+// change: {id, chat_id, bot_id, status, text, telegram_message_id,
+// reply_to_message_id, created_at, sent_at}), `fleet` events the fleet every
+// second ({phase, count, workers: [{index, pid, state, restarts}], queue_depth}).
 import { paths, get } from './api.js';
-import { html, useEffect, useState } from './ui.js';
+import { html, useEffect, useRef, useState } from './ui.js';
 
 const POLL_MS = 2000; // the fallback's pace, while the stream is down
 const GRACE_MS = 3000; // how long a broken stream may take to come back before polling
 
-// Subscribe while a component is mounted: onMessage(msg), onSnapshot(snap).
-// poll() is the fallback's fetch, returning a snapshot (or null for none).
+// Subscribe while a component is mounted: onMessage(msg), onFleet(fleet).
+// poll() is the fallback's fetch, its answer given to onSnapshot.
 // Returns the state: 'live', 'connecting' or 'polling'.
-export function useStream({ chat, onMessage, onSnapshot, poll }) {
+export function useStream({ chat, onMessage, onFleet, onSnapshot, poll }) {
   const [state, setState] = useState('connecting');
+  // the handlers of the latest render (they close over the page's state)
+  const h = useRef({});
+  h.current = { onMessage, onFleet, onSnapshot, poll };
   useEffect(() => {
     let es = null, timer = null, grace = null, closed = false;
     const stopPoll = () => { clearInterval(timer); timer = null; };
     const startPoll = () => {
-      if (timer || !poll || closed) return;
+      if (timer || !h.current.poll || closed) return;
       setState('polling');
-      const tick = () => poll().then((s) => s && onSnapshot && onSnapshot(s), () => {});
+      const tick = () => h.current.poll().then((s) => s && h.current.onSnapshot && h.current.onSnapshot(s), () => {});
       tick();
       timer = setInterval(tick, POLL_MS);
     };
@@ -35,8 +40,8 @@ export function useStream({ chat, onMessage, onSnapshot, poll }) {
         setState('connecting');
         grace = setTimeout(() => { grace = null; if (es.readyState !== 1) startPoll(); }, GRACE_MS);
       };
-      es.addEventListener('message', (e) => { const m = parse(e); if (m && onMessage) onMessage(m); });
-      es.addEventListener('snapshot', (e) => { const s = parse(e); if (s && onSnapshot) onSnapshot(s); });
+      es.addEventListener('message', (e) => { const m = parse(e); if (m && h.current.onMessage) h.current.onMessage(m); });
+      es.addEventListener('fleet', (e) => { const f = parse(e); if (f && h.current.onFleet) h.current.onFleet(f); });
     }
     return () => { closed = true; if (es) es.close(); stopPoll(); clearTimeout(grace); };
   }, [chat]);

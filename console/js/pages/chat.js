@@ -8,17 +8,24 @@ import { useStream, LiveBadge } from '../live.js';
 
 const PAGE = 50;
 
-// One message, whatever the API calls its fields.
-export function norm(m) {
-  const bot = m.bot_id ?? (m.bot && m.bot.id) ?? null;
-  const reply = m.reply_to && typeof m.reply_to === 'object' ? m.reply_to : null;
+// One message as the page shows it. The list's rows carry the bot's name
+// (`bot`), a human's Telegram name (metadata) and the message answered
+// (`reply_to`: {id, bot_id, text}); the stream's rows only ids, so names come
+// from the chat's bots (names) and the answered message from the page's own
+// (by its Telegram id).
+export function norm(m, names) {
+  const bot = m.bot_id ?? null, meta = m.metadata || {};
+  const r = m.reply_to && typeof m.reply_to === 'object' ? m.reply_to : null;
   return {
-    id: m.id, bot, human: bot === null || m.human === true,
-    name: m.bot_name || (m.bot && (m.bot.name || m.bot.username)) || m.author || m.from_name || m.username
-      || (bot === null ? 'human' : 'bot ' + bot),
-    text: m.text ?? m.body ?? '', status: m.status || 'sent',
-    at: m.sent_at || m.created_at || m.at, replyId: reply ? reply.id : (m.reply_to_id ?? m.reply_to ?? null),
-    reply: reply && norm(reply), reactions: m.reactions || [], reason: m.error || m.reason || '',
+    id: m.id, bot, human: bot === null, tg: m.telegram_message_id ?? null,
+    name: bot === null ? meta.first_name || (meta.username ? '@' + meta.username : 'a human')
+      : (typeof m.bot === 'string' && m.bot) || (names && names.get(bot)) || 'bot ' + bot,
+    known: bot !== null || !!(meta.first_name || meta.username),
+    text: m.text ?? '', status: m.status || 'sent', at: m.sent_at || m.created_at,
+    replyTg: m.reply_to_message_id ?? null,
+    reply: r && { id: r.id, bot: r.bot_id ?? null, human: r.bot_id == null, text: r.text || '',
+      name: r.bot_id == null ? 'a human' : (names && names.get(r.bot_id)) || 'bot ' + r.bot_id },
+    reactions: m.reactions || [], reason: m.error || '',
   };
 }
 
@@ -28,10 +35,11 @@ function Quote({ of }) {
     <b>${of.name}</b> ${of.text.length > 140 ? of.text.slice(0, 140) + '…' : of.text}</blockquote>`;
 }
 
-function Message({ m, byId }) {
-  const parent = m.reply || (m.replyId !== null ? byId.get(m.replyId) : null);
+function Message({ m, byTg }) {
+  // the page's own copy of the answered message is the better one (its name)
+  const parent = (m.replyTg !== null && byTg.get(m.replyTg)) || m.reply;
   const bad = m.status === 'failed' || m.status === 'unknown';
-  return html`<li class=${'msg' + (m.human ? ' human' : '') + (bad ? ' bad' : '') + (parent || m.replyId ? ' reply' : '')}
+  return html`<li class=${'msg' + (m.human ? ' human' : '') + (bad ? ' bad' : '') + (parent || m.replyTg !== null ? ' reply' : '')}
       data-id=${m.id} data-status=${m.status}>
     <div class="msg-head">
       <b class="author" style=${m.human ? {} : { color: colour(m.bot) }}>${m.name}</b>
@@ -39,7 +47,7 @@ function Message({ m, byId }) {
       <time datetime=${m.at} title=${stamp(m.at)}>${clock(m.at)}</time>
       ${m.status !== 'sent' ? html`<${Badge} kind=${bad ? 'bad' : 'warn'}>${m.status}<//>` : ''}
     </div>
-    ${parent ? html`<${Quote} of=${parent} />` : m.replyId ? html`<blockquote class="quote muted">a reply to an older message</blockquote>` : ''}
+    ${parent ? html`<${Quote} of=${parent} />` : m.replyTg !== null ? html`<blockquote class="quote muted">a reply to an older message</blockquote>` : ''}
     <p class="text">${m.text}</p>
     ${bad && m.reason ? html`<p class="reason">${m.reason}</p>` : ''}
     ${m.reactions.length ? html`<p class="reactions">${m.reactions.map((r) => html`<span>${r.emoji || r}${r.count > 1 ? ' ' + r.count : ''}</span>`)}</p>` : ''}
@@ -56,24 +64,45 @@ export function LiveChat({ params }) {
   const [more, setMore] = useState(true);
   const list = useRef(null), atBottom = useRef(true), loading = useRef(false);
 
+  const chatOne = useLoad(() => (chatId ? get(paths.chat(chatId)) : Promise.resolve(null)), [chatId]);
+  const members = chatOne.data ? items(chatOne.data.bots || []) : [];
+  const names = new Map(members.map((b) => [b.id, b.name]));
   const fetchPage = (before) => get(paths.messages({ chat: chatId, bot: bot || undefined, before, limit: PAGE }))
-    .then((d) => items(d).map(norm).sort((a, b) => a.id - b.id));
+    .then((d) => items(d).map((m) => norm(m, names)).sort((a, b) => a.id - b.id));
   useEffect(() => {
     if (!chatId) return;
     setMsgs([]); setMore(true); atBottom.current = true;
     fetchPage().then((l) => { setMsgs(l); setMore(l.length === PAGE); }, setErr);
-  }, [chatId, bot]);
+  }, [chatId, bot, chatOne.data]);
 
   const upsert = (raw) => {
-    const m = norm(raw);
+    const m = norm(raw, names);
     if (bot && String(m.bot) !== bot) return;
+    // the stream does not name a human: the list's row does (one request, rare)
+    if (!m.known) get(paths.messages({ chat: chatId, before: m.id + 1, limit: 1 })).then((d) => {
+      const full = items(d)[0];
+      if (full && full.id === m.id) setMsgs((l) => l.map((x) => (x.id === m.id ? { ...x, ...norm(full, names), status: x.status } : x)));
+    }, () => {});
     setMsgs((l) => {
       const i = l.findIndex((x) => x.id === m.id);
-      if (i >= 0) { const c = l.slice(); c[i] = { ...c[i], ...m, reply: m.reply || c[i].reply }; return c; }
+      // a status change: keep what the list knew (names, the answered message)
+      if (i >= 0) { const c = l.slice(); c[i] = { ...c[i], status: m.status, at: m.at || c[i].at, reason: m.reason || c[i].reason, tg: m.tg ?? c[i].tg }; return c; }
       return [...l, m].sort((a, b) => a.id - b.id);
     });
   };
-  const state = useStream({ chat: chatId, onMessage: (m) => (!m.chat_id || String(m.chat_id) === String(chatId)) && upsert(m) });
+  const state = useStream({
+    chat: chatId,
+    onMessage: (m) => (!m.chat_id || String(m.chat_id) === String(chatId)) && upsert(m),
+    // while the stream is down: the newest page, merged (names and replies kept)
+    poll: () => fetchPage().then((l) => {
+      setMsgs((old) => {
+        const byId = new Map(old.map((x) => [x.id, x]));
+        for (const m of l) byId.set(m.id, { ...byId.get(m.id), ...m });
+        return [...byId.values()].sort((a, b) => a.id - b.id);
+      });
+      return null;
+    }),
+  });
 
   // Keep the newest in view while the reader is at the bottom.
   useEffect(() => { const el = list.current; if (el && atBottom.current) el.scrollTop = el.scrollHeight; }, [msgs]);
@@ -91,8 +120,7 @@ export function LiveChat({ params }) {
   };
 
   const chat = chatList.find((c) => String(c.id) === String(chatId));
-  const members = chat ? items(chat.members || chat.bots || []) : [];
-  const byId = new Map(msgs.map((m) => [m.id, m]));
+  const byTg = new Map(msgs.filter((m) => m.tg !== null).map((m) => [m.tg, m]));
   return html`<${Page} title=${chat ? chat.title || 'Chat ' + chat.id : 'Live chat'} actions=${html`<${LiveBadge} state=${state} />`}>
     <${Problem} error=${chats.error || err} />
     <div class="chat-tools">
@@ -103,13 +131,13 @@ export function LiveChat({ params }) {
       <label for="bot-filter">Bot</label>
       <select id="bot-filter" value=${bot} onChange=${(e) => setBot(e.target.value)}>
         <option value="">everyone</option>
-        ${members.map((b) => html`<option value=${b.id ?? b.bot_id}>${b.name || b.username || b.id}</option>`)}
+        ${members.map((b) => html`<option value=${b.id}>${b.name || b.id}</option>`)}
       </select>
     </div>
     ${!chatId && !chats.loading ? html`<p>No chat yet: add one on <a href="#/chats">Chats</a>.</p>` : ''}
     <ol class="messages" ref=${list} onScroll=${onScroll} aria-live="polite" aria-label="Messages" tabindex="0">
       ${more && msgs.length ? html`<li class="muted more">scroll up for older messages</li>` : ''}
-      ${msgs.map((m) => html`<${Message} key=${m.id} m=${m} byId=${byId} />`)}
+      ${msgs.map((m) => html`<${Message} key=${m.id} m=${m} byTg=${byTg} />`)}
     </ol>
   <//>`;
 }

@@ -10,6 +10,13 @@ import { Chart } from '../chart.js';
 
 const HOUR = 3600;
 const STALE_MS = 5000; // a heartbeat older than this is a worker in trouble
+const DETAIL_MS = 5000; // while live: what the stream's fleet event leaves out
+
+// A fleet event's workers over the last full status (same index: its fields win).
+function mergeFleet(old, f) {
+  const byIndex = new Map(workersOf(old).map((w) => [w.index, w]));
+  return { ...old, ...f, workers: (f.workers || []).map((w) => ({ ...byIndex.get(w.index), ...w })) };
+}
 
 const workersOf = (f) => items(f && (f.workers || f));
 const queueTotals = (q) => (q ? q.totals || q.total || q : {});
@@ -115,13 +122,19 @@ export function Dashboard() {
   const first = useLoad(pollSnapshot, []);
   useEffect(() => { if (first.data && !snap) setSnap(first.data); }, [first.data]);
   const state = useStream({
-    onSnapshot: (s) => {
-      setSnap((old) => ({ ...old, ...s }));
-      if (s.breakers) breakers.set(s.breakers);
-    },
-    onMessage: (m) => { if (m.status === 'sent') setMsgs((l) => [...l.slice(-4999), m]); },
+    onSnapshot: (s) => setSnap((old) => ({ ...old, ...s })),
+    // the stream's fleet event: states and restarts at once; heartbeats, crash
+    // loops, leased and delayed come with the slower poll below
+    onFleet: (f) => setSnap((old) => old && ({ ...old, fleet: mergeFleet(old.fleet, f),
+      queues: { ...old.queues, total: { ...queueTotals(old.queues), ...(f.queue_depth || {}) } } })),
+    onMessage: (m) => { if (m.status === 'sent') setMsgs((l) => [...l.filter((x) => x.id !== m.id).slice(-4999), m]); },
     poll: pollSnapshot,
   });
+  useEffect(() => {
+    if (state !== 'live') return undefined; // polling already, or about to
+    const t = setInterval(() => pollSnapshot().then((s) => setSnap((old) => ({ ...old, ...s })), () => {}), DETAIL_MS);
+    return () => clearInterval(t);
+  }, [state]);
   const [xs, sent, p50, p95] = series(msgs);
   const deadN = dead.data ? items(dead.data).length : null;
   const deadToday = deadN === DEAD_MAX ? DEAD_MAX + '+' : deadN;
