@@ -6,9 +6,11 @@
 #include "api/res_console.h"
 #include "api/res_dead.h"
 #include "api/res_fleet.h"
+#include "api/res_messages.h"
 #include "api/res_settings.h"
 #include "api/res_users.h"
 #include "api/rlim.h"
+#include "api/stream.h"
 #include "common/log.h"
 #include "common/net/pgpool.h"
 #include "common/net/ra.h"
@@ -74,6 +76,8 @@ static const struct route routes[] = {
 	{ "DELETE", "/api/v1/chats/{id}", ROLE_OPERATOR, 0, res_chats_delete },
 	{ "PUT", "/api/v1/chats/{id}/bots/{bot}", ROLE_OPERATOR, 0, res_chats_member_add },
 	{ "DELETE", "/api/v1/chats/{id}/bots/{bot}", ROLE_OPERATOR, 0, res_chats_member_remove },
+	{ "GET", "/api/v1/messages", ROLE_VIEWER, 0, res_messages_list },
+	{ "GET", "/api/v1/stream", ROLE_VIEWER, 0, res_stream },
 	{ "GET", "/api/v1/users", ROLE_ADMIN, 0, res_users_list },
 	{ "POST", "/api/v1/users", ROLE_ADMIN, 0, res_users_add },
 	{ "PATCH", "/api/v1/users/{name}", ROLE_ADMIN, 0, res_users_edit },

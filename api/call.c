@@ -90,6 +90,13 @@ void call_problem(struct call *c, unsigned status, const char *title, const char
 	free(text);
 }
 
+void call_stream(struct call *c, const char *ctype, srv_pull pull, void (*done)(void *), void *arg)
+{
+	limit_headers(c);
+	req_add_header(c->rq, "X-Accel-Buffering", "no"); /* nginx: pass events at once */
+	srv_stream(c->rq, ctype, pull, done, arg);
+}
+
 void call_db_error(struct call *c, const char *err)
 {
 	log_error("api %s %s: database: %s", req_method(c->rq), req_path(c->rq), err);

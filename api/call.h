@@ -21,6 +21,7 @@ struct pgpool;
 struct ra;
 struct shm;
 struct httpc;
+struct hub;
 
 enum role { ROLE_NONE, ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN };
 
@@ -32,6 +33,7 @@ struct apictx {
 	struct ra *redis;
 	struct httpc *http;          /* to the supervisor's /status */
 	struct shm *shm;             /* NULL when run alone */
+	struct hub *hub;             /* the live stream's (api/stream.h) */
 	unsigned char token_key[32]; /* bot tokens at rest (common/tok) */
 	int have_token_key;
 };
@@ -71,6 +73,8 @@ void call_reply(struct call *c, unsigned status, const char *ctype, const void *
  * "persona.emotion", or NULL) named in "field" and in the detail's position. */
 void call_problem(struct call *c, unsigned status, const char *title, const char *field,
 		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Answer with a stream (srv_stream) and the rate-limit headers. */
+void call_stream(struct call *c, const char *ctype, srv_pull pull, void (*done)(void *), void *arg);
 /* A query on the pool; cb(res, err, c). A query that cannot be sent is
  * answered 503 here and cb is not called; returns -1 then. */
 int call_query(struct call *c, const char *sql, int n, const char *const *params, pgc_cb cb);

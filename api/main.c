@@ -12,6 +12,7 @@
 #include "api/app.h"
 #include "api/call.h"
 #include "api/srv.h"
+#include "api/stream.h"
 #include "common/cfg.h"
 #include "common/log.h"
 #include "common/net/httpc.h"
@@ -66,8 +67,10 @@ static void close_all(struct api *a)
 	a->ctx.pool = NULL;
 	httpc_free(a->ctx.http);
 	a->ctx.http = NULL;
-	srv_free(a->srv);
+	srv_free(a->srv); /* ends the streams: the hub goes after it */
 	a->srv = NULL;
+	hub_free(a->ctx.hub);
+	a->ctx.hub = NULL;
 	uv_close((uv_handle_t *)&a->tick, on_closed);
 	uv_close((uv_handle_t *)&a->sig_term, on_closed);
 	uv_close((uv_handle_t *)&a->sig_int, on_closed);
@@ -107,6 +110,7 @@ static void on_sigterm(uv_signal_t *s, int signum)
 	a->drain_deadline = shm_now_ms() + a->cfg.drain_timeout_ms;
 	shm_set_state(a->slot, SHM_DRAINING);
 	srv_quiesce(a->srv);
+	hub_end_all(a->ctx.hub); /* streams never end by themselves; clients reconnect */
 	uv_timer_start(&a->tick, on_tick, 0, 50);
 }
 
@@ -151,7 +155,7 @@ static int start(struct api *a, char *err, size_t el)
 		return -1;
 	if (!(a->ctx.http = httpc_new(&a->loop, err, el)))
 		return -1;
-	if (!(a->app = app_new(&a->ctx))) {
+	if (!(a->ctx.hub = hub_new(&a->ctx)) || !(a->app = app_new(&a->ctx))) {
 		snprintf(err, el, "out of memory");
 		return -1;
 	}

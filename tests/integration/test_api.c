@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <curl/curl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,6 +304,8 @@ static const struct rule rules[] = {
 	{ "GET", "/api/v1/chats/1001", NULL, 1 },
 	{ "PATCH", "/api/v1/chats/1001", "{\"title\": \"Borsa\"}", 2 },
 	{ "PUT", "/api/v1/chats/1001/bots/2", NULL, 2 },
+	{ "GET", "/api/v1/messages?chat=1001&status=sent&limit=10", NULL, 1 },
+	{ "GET", "/api/v1/messages?humans=true&since=2026-01-01T00:00:00Z", NULL, 1 },
 	{ "GET", "/api/v1/users", NULL, 3 },
 	{ "POST", "/api/v1/users",
 	  "{\"name\":\"newbie\",\"password\":\"newbie-pass\",\"role\":\"viewer\"}", 3 },
@@ -842,6 +845,131 @@ START_TEST(bad_persona_refused_with_its_path)
 }
 END_TEST
 
+/* ---- the live stream ---- */
+
+struct sse {
+	char *body;
+	size_t len;
+	const char *needle;
+	int64_t seen_ms; /* when needle first arrived */
+};
+
+static size_t on_sse(char *p, size_t sz, size_t n, void *arg)
+{
+	struct sse *s = arg;
+	char *b = realloc(s->body, s->len + sz * n + 1);
+
+	if (!b)
+		return 0;
+	memcpy(b + s->len, p, sz * n);
+	s->len += sz * n;
+	b[s->len] = '\0';
+	s->body = b;
+	if (s->needle && !s->seen_ms && strstr(s->body, s->needle))
+		s->seen_ms = itest_now_ms();
+	return sz * n;
+}
+
+/* Read the stream for ms; resume from last_id when > 0. */
+static void read_stream(const char *query, long long last_id, int ms, struct sse *out)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char url[256], line[128];
+
+	snprintf(url, sizeof url, "%s/api/v1/stream%s", api_base, query);
+	snprintf(line, sizeof line, "Authorization: Bearer %s", key_viewer);
+	h = curl_slist_append(h, line);
+	if (last_id > 0) {
+		snprintf(line, sizeof line, "Last-Event-ID: %lld", last_id);
+		h = curl_slist_append(h, line);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_sse);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)ms);
+	curl_easy_perform(c); /* ends by its timeout */
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+}
+
+static int64_t written_ms;
+
+static void *write_later(void *arg)
+{
+	(void)arg;
+	usleep(1000000);
+	written_ms = itest_now_ms();
+	itest_pg_exec(
+		"INSERT INTO messages (chat_id, status, text) VALUES (1001, 'received', 'canli-1')");
+	return NULL;
+}
+
+/* The id of the last message event in body (0: none). */
+static long long last_event_id(const char *body)
+{
+	const char *p = body;
+	long long id = 0;
+
+	while ((p = strstr(p, "id: "))) {
+		id = strtoll(p + 4, NULL, 10);
+		p += 4;
+	}
+	return id;
+}
+
+static int count_of(const char *body, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = body; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+START_TEST(stream_live_and_resumed)
+{
+	struct sse s1 = { .needle = "canli-1" }, s2 = { 0 };
+	pthread_t t;
+	long long last;
+
+	ck_assert_int_eq(itest_pg_exec("INSERT INTO chats (id, title) VALUES (1001, 'x'), (1002, 'y')"),
+			 0);
+	ck_assert_int_eq(itest_pg_exec("INSERT INTO messages (chat_id, status, text)"
+				       " VALUES (1001, 'received', 'eski')"),
+			 0);
+	pthread_create(&t, NULL, write_later, NULL);
+	read_stream("?chat=1001", 0, 3000, &s1);
+	pthread_join(t, NULL);
+	ck_assert_msg(s1.seen_ms > 0, "the new message did not arrive: %s", s1.body ? s1.body : "");
+	fprintf(stderr, "stream: a new message arrived %lld ms after its commit\n",
+		(long long)(s1.seen_ms - written_ms));
+	ck_assert_int_le(s1.seen_ms - written_ms, 1000);
+	ck_assert_int_eq(count_of(s1.body, "eski"), 0); /* older than the stream: not replayed */
+	ck_assert_int_ge(count_of(s1.body, "event: fleet"), 1);
+	last = last_event_id(s1.body);
+	ck_assert_int_gt(last, 0);
+	/* Away: two new messages in the chat, one in another, one status change. */
+	ck_assert_int_eq(itest_pg_exec("INSERT INTO messages (chat_id, status, text) VALUES"
+				       " (1001, 'received', 'kayip-1'), (1002, 'received', 'baska'),"
+				       " (1001, 'received', 'kayip-2')"),
+			 0);
+	ck_assert_int_eq(itest_pg_exec("UPDATE messages SET status = 'sent' WHERE text = 'canli-1'"),
+			 0);
+	read_stream("?chat=1001", last, 1500, &s2);
+	ck_assert_msg(count_of(s2.body, "kayip-1") == 1 && count_of(s2.body, "kayip-2") == 1,
+		      "missed on resume: %s", s2.body ? s2.body : "");
+	ck_assert_int_eq(count_of(s2.body, "baska"), 0);
+	/* canli-1 again, once, with its new status; nothing before it again */
+	ck_assert_int_eq(count_of(s2.body, "canli-1"), 1);
+	ck_assert_ptr_nonnull(strstr(s2.body, "\"status\":\"sent\""));
+	ck_assert_int_eq(count_of(s2.body, "eski"), 0);
+	free(s1.body);
+	free(s2.body);
+}
+END_TEST
+
 /* One case per test, so `scripts/test integration api CASE` runs one. */
 static void add(Suite *s, const char *name, const TTest *test)
 {
@@ -868,6 +996,7 @@ static Suite *api_suite(void)
 	add(s, "dead_letter_retried_and_sent", dead_letter_retried_and_sent);
 	add(s, "login_with_totp", login_with_totp);
 	add(s, "bad_persona_refused_with_its_path", bad_persona_refused_with_its_path);
+	add(s, "stream_live_and_resumed", stream_live_and_resumed);
 	return s;
 }
 
