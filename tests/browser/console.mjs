@@ -258,9 +258,12 @@ await check('starting the simulation (confirmed) makes the workers chatter; stop
 
 await check('the live chat shows a human\'s message and the answer under it', async () => {
   if (!(await gate('live chat', `/api/v1/messages?chat=${CHAT}&limit=1`))) return 'not run';
+  // every human message gets an answer (not 60 % of them): the check is deterministic
+  const hr = await fetchIn('PUT', '/api/v1/settings/human_reply_probability', { value: 1 });
+  must(hr.status === 200, `human_reply_probability: ${hr.status}`);
   await go('#/chat/' + CHAT);
   await page.waitForSelector('.messages');
-  await sleep(1000);
+  await page.waitForFunction(() => document.querySelector('[data-live]') && document.querySelector('[data-live]').dataset.live === 'live', { timeout: 10000 });
   const words = 'konsol testi ' + Date.now();
   const sent = Date.now();
   await fake('/_control/human', { chat_id: Number(CHAT), text: words, from: 'ayse' });

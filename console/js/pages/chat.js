@@ -45,7 +45,7 @@ function Message({ m, byTg }) {
       <b class="author" style=${m.human ? {} : { color: colour(m.bot) }}>${m.name}</b>
       ${m.human ? html`<${Badge} kind="human">human<//>` : ''}
       <time datetime=${m.at} title=${stamp(m.at)}>${clock(m.at)}</time>
-      ${m.status !== 'sent' ? html`<${Badge} kind=${bad ? 'bad' : 'warn'}>${m.status}<//>` : ''}
+      ${m.status !== 'sent' && m.status !== 'received' ? html`<${Badge} kind=${bad ? 'bad' : 'warn'}>${m.status}<//>` : ''}
     </div>
     ${parent ? html`<${Quote} of=${parent} />` : m.replyTg !== null ? html`<blockquote class="quote muted">a reply to an older message</blockquote>` : ''}
     <p class="text">${m.text}</p>

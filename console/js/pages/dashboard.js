@@ -24,6 +24,19 @@ const wrongWorker = (w) => w.crash_loop || w.crashloop || (w.heartbeat_age_ms ||
 const stateOf = (b) => String((b && (b.state || b)) || 'closed').toLowerCase();
 const breakerKind = (s) => (s === 'open' ? 'bad' : s.startsWith('half') ? 'warn' : 'ok');
 
+// The last hour's sent messages, newest first, in the API's pages (up to 5000).
+async function lastHour() {
+  const since = new Date(Date.now() - HOUR * 1000).toISOString(), all = [];
+  let before;
+  for (let i = 0; i < 5; i++) {
+    const page = items(await get(paths.messages({ since, status: 'sent', limit: 1000, before })));
+    all.push(...page);
+    if (page.length < 1000) break;
+    before = page[page.length - 1].id;
+  }
+  return all;
+}
+
 // Per-minute buckets of the last hour from sent messages: [xs, sent, p50, p95].
 function series(msgs) {
   const now = Math.floor(Date.now() / 60000) * 60, xs = [], sent = [], p50 = [], p95 = [];
@@ -116,7 +129,7 @@ export function Dashboard() {
   const today = new Date(); today.setHours(0, 0, 0, 0);
   const DEAD_MAX = 500; // the API's page; more shows as "500+"
   const dead = useLoad(() => get(paths.dead({ since: today.toISOString(), state: 'all', limit: DEAD_MAX })), []);
-  const hist = useLoad(() => get(paths.messages({ since: new Date(Date.now() - HOUR * 1000).toISOString(), status: 'sent', limit: 5000 })), []);
+  const hist = useLoad(() => lastHour(), []);
   const [msgs, setMsgs] = useState([]);
   useEffect(() => { if (hist.data) setMsgs(items(hist.data)); }, [hist.data]);
   const first = useLoad(pollSnapshot, []);
@@ -144,7 +157,7 @@ export function Dashboard() {
       ${snap ? html`<${Fleet} fleet=${snap.fleet} /><${Queues} queues=${snap.queues} />` : ''}
       <${Chart} title="Messages sent per minute, last hour" unit="msgs" data=${[xs, sent]}
         series=${[{ label: 'sent', stroke: '#2a6f97' }]} />
-      <${Chart} title="Enqueue to sent, last hour" unit="ms" data=${[xs, p50, p95]}
+      <${Chart} title=${'Enqueue to sent, last hour' + (p50.some((v) => v !== null) || !sent.some((v) => v) ? '' : ' (the API gives no enqueue times)')} unit="ms" data=${[xs, p50, p95]}
         series=${[{ label: 'p50', stroke: '#2a9d8f' }, { label: 'p95', stroke: '#e76f51' }]} />
       ${missing(breakers) ? html`<${Missing} title="Breakers" card="breakers" />` : html`<${Breakers} data=${breakers.data} />`}
       ${missing(spend) ? html`<${Missing} title="LLM spend today" card="spend" />` : html`<${Spend} data=${spend.data} />`}
