@@ -99,6 +99,7 @@ async function waitFor(fn, ms, what) {
     await sleep(100);
   }
 }
+const items = (d) => (Array.isArray(d) ? d : (d && Object.values(d).find(Array.isArray)) || []);
 const text = (sel) => page.$eval(sel, (e) => e.textContent).catch(() => null);
 const count = (sel) => page.$$eval(sel, (l) => l.length);
 // Controls a user can see (a closed dialog's buttons are not offered).
@@ -302,8 +303,31 @@ await check('a persona with a bad value shows the error at the field and saves n
   must(saved.emotion_profile && saved.emotion_profile.empathy === 0.9, 'the fixed value was not stored');
 });
 
+await check('a dead letter retried from the page is sent', async () => {
+  const bot = process.env.CONSOLE_DEAD_BOT;
+  const sentOf = async () => items((await fetchIn('GET', `/api/v1/messages?bot=${bot}&status=sent&limit=1000`)).json).length;
+  const before = await sentOf();
+  await go('#/dead');
+  await page.waitForSelector('table[aria-label="Dead letters"] tbody tr');
+  const row = await waitFor(async () => {
+    const rows = await page.$$('table[aria-label="Dead letters"] tbody tr');
+    for (const r of rows) if (/502 five times/.test(await r.evaluate((e) => e.textContent))) return r;
+    return null;
+  }, 5000, 'the dead letter listed');
+  await (await row.$('button[aria-expanded]')).click(); // Show
+  await page.waitForSelector('[data-dead] pre.json');
+  must(/"kind": "speak"/.test(await text('[data-dead] pre.json')), 'the job is not shown');
+  await shot('dead');
+  await (await row.$('input[type=checkbox]')).click();
+  await page.waitForSelector('.bulk button');
+  await page.click('.bulk button'); // Retry the ticked one
+  await confirmDialog();
+  await page.waitForFunction(() => /1 sent back to their queues/.test((document.querySelector('main .saved') || {}).textContent || ''));
+  await waitFor(async () => (await sentOf()) > before, 20000, 'the retried job sent');
+});
+
 await check('the other pages open without an error', async () => {
-  for (const [hash, name, sel] of [['#/chats', 'chats', 'h1'], ['#/dead', 'dead', 'h1'], ['#/users', 'users', 'h1'], ['#/audit', 'audit', 'h1'], ['#/bots', 'bots', 'h1']]) {
+  for (const [hash, name, sel] of [['#/chats', 'chats', 'h1'], ['#/users', 'users', 'h1'], ['#/audit', 'audit', 'h1'], ['#/bots', 'bots', 'h1']]) {
     await go(hash);
     await page.waitForSelector(sel);
     await sleep(400);

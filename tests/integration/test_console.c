@@ -34,6 +34,29 @@ static void add_user(const char *name, const char *pass, const char *role)
 	ck_assert_int_eq(itest_pg_exec(sql), 0);
 }
 
+/* A job that ran out of attempts, its outbox row failed (as test_api makes
+ * one): the browser retries it and sees it sent. */
+static void add_dead_letter(void)
+{
+	long long bot = itest_pg_int("SELECT min(id) FROM bots");
+	char sql[1024], b[24];
+
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO dead_jobs (job_id, kind, bot_id, chat_id, attempts, job, reason)"
+		 " VALUES ('console-dl', 'speak', %lld, %lld, 5, '{\"id\":\"console-dl\","
+		 "\"kind\":\"speak\",\"bot_id\":%lld,\"chat_id\":%lld,"
+		 "\"priority\":\"normal\",\"attempts\":5}', 'telegram: 502 five times')",
+		 bot, CHAT, bot, CHAT);
+	ck_assert_int_eq(itest_pg_exec(sql), 0);
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO messages (chat_id, bot_id, job_id, status, error)"
+		 " VALUES (%lld, %lld, 'console-dl', 'failed', 'telegram: 502')",
+		 CHAT, bot);
+	ck_assert_int_eq(itest_pg_exec(sql), 0);
+	snprintf(b, sizeof b, "%lld", bot);
+	setenv("CONSOLE_DEAD_BOT", b, 1);
+}
+
 /* The API answers /health (it listens on 127.0.0.2, which itest_http_get does not ask). */
 static int api_up(void *arg)
 {
@@ -61,6 +84,7 @@ static void setup(void)
 	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
 	unlink(cast);
 	free(cast);
+	add_dead_letter();
 	{
 		const char *extra[] = { "--llm-latency-ms", "150", NULL };
 		fake = itest_fake_start(extra);
