@@ -1,13 +1,13 @@
 // Dead letters: the jobs that ran out of attempts or could not run, searched by
 // bot, chat, reason and time; one shown with its job and reason; retried one or
 // many (each goes back to its owner's queue) or deleted, with a confirmation.
-import { html, useState, useLoad, Problem, Loading, Table, Page, Confirm, stamp, ago } from '../ui.js';
+import { html, useState, useLoad, Problem, Loading, Table, Page, Confirm, Badge, stamp, ago } from '../ui.js';
 import { paths, get, post, del, items, may } from '../api.js';
 
 const PAGE = 100;
 
 export function DeadLetters({ me }) {
-  const [f, setF] = useState({ bot: '', chat: '', reason: '', since: '' });
+  const [f, setF] = useState({ bot: '', chat: '', reason: '', since: '', state: 'open' });
   const [query, setQuery] = useState({});
   const l = useLoad(() => get(paths.dead({ ...query, limit: PAGE })), [JSON.stringify(query)]);
   const [sel, setSel] = useState(new Set());
@@ -44,7 +44,7 @@ export function DeadLetters({ me }) {
     { label: 'Kind', cell: (d) => d.kind || (d.job && d.job.kind) },
     { label: 'Bot', cell: (d) => d.bot_id ?? (d.job && d.job.bot_id) ?? '—' },
     { label: 'Chat', cell: (d) => d.chat_id ?? (d.job && d.job.chat_id) ?? '—' },
-    { label: 'Reason', cell: (d) => html`<span class="reason">${d.reason}</span>` },
+    { label: 'Reason', cell: (d) => html`<span class="reason">${d.reason}</span>${d.retried_at ? html` <${Badge}>retried ${ago(d.retried_at)}<//>` : ''}` },
     { label: '', cell: (d) => html`<button type="button" class="small" aria-expanded=${open === d.id} onClick=${() => setOpen(open === d.id ? null : d.id)}>${open === d.id ? 'Hide' : 'Show'}</button>
       ${canAct ? html` <button type="button" class="small" onClick=${() => setAsk({ what: 'retry', ids: [d.id] })}>Retry</button>` : ''}` },
   ];
@@ -53,6 +53,8 @@ export function DeadLetters({ me }) {
   return html`<${Page} title="Dead letters">
     <form class="filters" onSubmit=${search} aria-label="Search dead letters">
       ${field('bot', 'Bot id')}${field('chat', 'Chat id')}${field('reason', 'Reason contains')}${field('since', 'Since', 'datetime-local')}
+      <div><label for="d-state">Which</label><select id="d-state" value=${f.state} onChange=${(e) => setF({ ...f, state: e.target.value })}>
+        <option value="open">not retried</option><option value="retried">retried</option><option value="all">all</option></select></div>
       <button type="submit">Search</button>
     </form>
     ${canAct && sel.size ? html`<div class="bulk" role="region" aria-label="Selected">
