@@ -90,13 +90,16 @@ async function check(name, fn) {
   }
 }
 const must = (cond, msg) => { if (!cond) throw new Error(msg); };
-async function waitFor(fn, ms, what) {
+// Poll fn until it is truthy. A poll that asks the API goes every 500 ms: the
+// API's rate limit (600 a minute per address, a burst of 60) is shared with
+// the console under test.
+async function waitFor(fn, ms, what, every = 100) {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
     if (v) return v;
     if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(100);
+    await sleep(every);
   }
 }
 const items = (d) => (Array.isArray(d) ? d : (d && Object.values(d).find(Array.isArray)) || []);
@@ -233,7 +236,7 @@ await check('starting the simulation (confirmed) makes the workers chatter; stop
     const q = await fetchIn('GET', '/api/v1/queues');
     const t = q.json && q.json.total;
     return t && t.high + t.normal + t.low + t.leased + t.delayed === 0;
-  }, 60000, 'the enqueued jobs done');
+  }, 60000, 'the enqueued jobs done', 500);
   await go('#/control');
   await page.waitForSelector('[data-card=scale] input');
   await page.type('[data-card=scale] input', '60');
@@ -265,13 +268,33 @@ await check('the live chat shows a human\'s message and the answer under it', as
   await go('#/chat/' + CHAT);
   await page.waitForSelector('.messages');
   await page.waitForFunction(() => document.querySelector('[data-live]') && document.querySelector('[data-live]').dataset.live === 'live', { timeout: 10000 });
+  // when each message first shows, by the browser's clock (the same machine's)
+  await page.evaluate(() => {
+    window.__seen = {};
+    new MutationObserver(() => {
+      for (const li of document.querySelectorAll('.messages li[data-id]'))
+        if (!window.__seen[li.dataset.id]) window.__seen[li.dataset.id] = Date.now();
+    }).observe(document.querySelector('.messages'), { childList: true, subtree: true });
+  });
   const words = 'konsol testi ' + Date.now();
-  const sent = Date.now();
+  const posted = Date.now();
   await fake('/_control/human', { chat_id: Number(CHAT), text: words, from: 'ayse' });
-  await page.waitForFunction((w) => [...document.querySelectorAll('.msg.human .text')].some((e) => e.textContent === w), { timeout: 10000 }, words);
-  console.log(`       (the human's message shown ${Date.now() - sent} ms after the fake got it)`);
-  await page.waitForFunction((w) => [...document.querySelectorAll('.msg.reply .quote')].some((e) => e.textContent.includes(w)), { timeout: 30000 }, words);
-  console.log(`       (a bot's answer under it ${Date.now() - sent} ms after)`);
+  const human = await page.waitForFunction((w) => { const e = [...document.querySelectorAll('.msg.human')].find((x) => x.querySelector('.text').textContent === w); return e && e.dataset.id; }, { timeout: 10000 }, words);
+  const answer = await page.waitForFunction((w) => { const e = [...document.querySelectorAll('.msg.reply')].find((x) => x.querySelector('.quote') && x.querySelector('.quote').textContent.includes(w)); return e && e.dataset.id; }, { timeout: 30000 }, words);
+  // each within 1 s of being written: from its row's created_at to its first
+  // showing; a human's created_at is Telegram's date (whole seconds), so its
+  // write is bounded by the fake's receipt instead (which adds the bots' poll)
+  const ids = [await human.jsonValue(), await answer.jsonValue()];
+  const seen = await page.evaluate(() => window.__seen);
+  const rows = items((await fetchIn('GET', `/api/v1/messages?chat=${CHAT}&limit=50`)).json);
+  for (const [what, id] of [['the human\'s message', ids[0]], ['the answer', ids[1]]]) {
+    const row = rows.find((r) => String(r.id) === id);
+    const lag = seen[id] - (id === ids[0] ? posted : Date.parse(row.created_at));
+    console.log(`       (${what} shown ${lag} ms after it was written)`);
+    must(lag <= 1000, `${what} shown ${lag} ms after it was written`);
+  }
+  must(rows.find((r) => String(r.id) === ids[1]).reply_to_message_id === rows.find((r) => String(r.id) === ids[0]).telegram_message_id,
+    'the answer shown under the human\'s message does not answer it');
   await shot('chat');
 });
 
@@ -323,7 +346,7 @@ await check('a dead letter retried from the page is sent', async () => {
   await page.click('.bulk button'); // Retry the ticked one
   await confirmDialog();
   await page.waitForFunction(() => /1 sent back to their queues/.test((document.querySelector('main .saved') || {}).textContent || ''));
-  await waitFor(async () => (await sentOf()) > before, 20000, 'the retried job sent');
+  await waitFor(async () => (await sentOf()) > before, 20000, 'the retried job sent', 500);
 });
 
 await check('the other pages open without an error', async () => {
