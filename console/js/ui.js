@@ -33,8 +33,9 @@ export const Loading = ({ what }) => html`<p class="muted" aria-busy="true">Load
 // A labelled control with its meaning beside it and the API's error under it.
 // name is the field's path as the API names it (persona.style), so an ApiError's
 // field lands here; data-field lets a test find it.
-export function Field({ label, name, meaning, error, children, range }) {
-  const fid = 'f-' + name.replace(/[^a-z0-9_-]/gi, '-');
+// scope keeps ids apart when two forms of a page have a field of one name.
+export function Field({ label, name, meaning, error, children, range, scope }) {
+  const fid = 'f-' + (scope ? scope + '-' : '') + name.replace(/[^a-z0-9_-]/gi, '-');
   return html`<div class=${'field' + (error ? ' has-error' : '')} data-field=${name}>
     <label for=${fid}>${label}</label>
     <div class="control">${children(fid, error ? fid + '-err' : fid + '-help')}</div>

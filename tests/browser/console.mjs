@@ -349,6 +349,22 @@ await check('a dead letter retried from the page is sent', async () => {
   await waitFor(async () => (await sentOf()) > before, 20000, 'the retried job sent', 500);
 });
 
+// Every control a page offers has a name a screen reader reads (a label, or
+// aria-label); the names of those that have none.
+const unlabelled = () => page.$$eval('main input, main select, main textarea, main button', (l) => l
+  .filter((e) => e.checkVisibility() && !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+  .map((e) => e.outerHTML.slice(0, 80)));
+
+await check('every control of every page is labelled', async () => {
+  for (const hash of ['#/', '#/chat/' + CHAT, '#/bots', '#/chats', '#/chats/' + CHAT, '#/settings', '#/dead', '#/control', '#/users', '#/audit']) {
+    await go(hash);
+    await page.waitForSelector('main h1');
+    await sleep(500);
+    const bad = await unlabelled();
+    must(!bad.length, `${hash}: ${bad.join(' ')}`);
+  }
+});
+
 await check('the other pages open without an error', async () => {
   for (const [hash, name, sel] of [['#/chats', 'chats', 'h1'], ['#/users', 'users', 'h1'], ['#/audit', 'audit', 'h1'], ['#/bots', 'bots', 'h1']]) {
     await go(hash);
@@ -358,12 +374,23 @@ await check('the other pages open without an error', async () => {
   }
 });
 
-await check('at phone width the dashboard is one column with a menu', async () => {
+await check('at phone width the pages fit, with a menu', async () => {
   await page.setViewport({ width: 390, height: 844, isMobile: true });
   await go('#/');
   await page.waitForSelector('[data-card=fleet] tbody tr');
   must(await page.$eval('.nav-toggle', (e) => getComputedStyle(e).display !== 'none'), 'no menu button');
   await shot('dashboard-phone');
+  // nothing wider than the phone on the busiest pages
+  for (const hash of ['#/', '#/chat/' + CHAT, '#/settings', '#/bots/1', '#/dead']) {
+    await go(hash);
+    await page.waitForSelector('main h1');
+    await sleep(500);
+    const w = await page.evaluate(() => document.documentElement.scrollWidth);
+    must(w <= 390, `${hash} is ${w} px wide at phone width`);
+  }
+  await go('#/chat/' + CHAT);
+  await page.waitForSelector('.msg');
+  await shot('chat-phone');
   await page.setViewport({ width: 1360, height: 900 });
 });
 

@@ -57,9 +57,9 @@ function AddBot({ onAdded }) {
     post(paths.bots(), f).then((b) => { setF({ name: '', token: '' }); onAdded(b); }, setErr);
   };
   return html`<form class="inline-form" novalidate onSubmit=${add} aria-label="Add a bot">
-    <${Field} label="Name" name="name" meaning="the persona's display name" error=${errorAt(err, 'name')}>
+    <${Field} scope="newbot" label="Name" name="name" meaning="the persona's display name" error=${errorAt(err, 'name')}>
       ${(id, d) => html`<input id=${id} aria-describedby=${d} value=${f.name} onInput=${(e) => setF({ ...f, name: e.target.value })} />`}<//>
-    <${Field} label="Token" name="token" meaning="from @BotFather; checked with Telegram (getMe) and never shown again" error=${errorAt(err, 'token')}>
+    <${Field} scope="newbot" label="Token" name="token" meaning="from @BotFather; checked with Telegram (getMe) and never shown again" error=${errorAt(err, 'token')}>
       ${(id, d) => html`<input id=${id} aria-describedby=${d} type="password" autocomplete="off" value=${f.token} onInput=${(e) => setF({ ...f, token: e.target.value })} />`}<//>
     ${err && !err.field ? html`<p class="problem" role="alert">${err.message}</p>` : ''}
     <button type="submit" class="primary">Add bot</button>
@@ -100,7 +100,7 @@ function Part({ bot, rows, part, cols, fields, canEdit, keyOf, onChange }) {
   return html`<div class="part" data-part=${part}>
     <${Table} label=${part} rows=${rows} cols=${canEdit ? [...cols, { label: '', cell: (r) => html`<button type="button" class="danger small" onClick=${() => remove(r)} aria-label=${'Delete ' + keyOf(r)}>Delete</button>` }] : cols} />
     ${canEdit ? html`<form class="inline-form" novalidate onSubmit=${add} aria-label=${'Add to ' + part}>
-      ${fields.map(([k, label, meaning, num_]) => html`<${Field} label=${label} name=${k} meaning=${meaning} error=${errorAt(err, k)}>
+      ${fields.map(([k, label, meaning, num_]) => html`<${Field} scope=${part} label=${label} name=${k} meaning=${meaning} error=${errorAt(err, k)}>
         ${(id, d) => html`<input id=${id} aria-describedby=${d} value=${draft[k] ?? ''} inputmode=${num_ ? 'decimal' : undefined}
           onInput=${(e) => setDraft({ ...draft, [k]: num_ && e.target.value !== '' && !isNaN(Number(e.target.value)) ? Number(e.target.value) : e.target.value })} />`}<//>`)}
       ${err && !err.field ? html`<p class="problem" role="alert">${err.message}</p>` : ''}

@@ -18,9 +18,9 @@ export function Chats({ me }) {
   const add = (e) => { e.preventDefault(); setErr(null); post(paths.chats(), { ...f, id: Number(f.id) || f.id }).then(() => { setF(null); l.reload(); }, setErr); };
   return html`<${Page} title="Chats" actions=${may(me, 'operator') ? html`<button type="button" onClick=${() => setF(f ? null : { id: '', title: '' })} aria-expanded=${!!f}>Add a chat</button>` : ''}>
     ${f ? html`<form class="inline-form" novalidate onSubmit=${add} aria-label="Add a chat">
-      <${Field} label="Telegram chat id" name="id" meaning="the group's id, negative for groups (-100...)" error=${errorAt(err, 'id')}>
+      <${Field} scope="newchat" label="Telegram chat id" name="id" meaning="the group's id, negative for groups (-100...)" error=${errorAt(err, 'id')}>
         ${(id, d) => html`<input id=${id} aria-describedby=${d} inputmode="numeric" value=${f.id} onInput=${(e) => setF({ ...f, id: e.target.value })} />`}<//>
-      <${Field} label="Title" name="title" meaning="the group's name" error=${errorAt(err, 'title')}>
+      <${Field} scope="newchat" label="Title" name="title" meaning="the group's name" error=${errorAt(err, 'title')}>
         ${(id, d) => html`<input id=${id} aria-describedby=${d} value=${f.title} onInput=${(e) => setF({ ...f, title: e.target.value })} />`}<//>
       ${err && !err.field ? html`<p class="problem" role="alert">${err.message}</p>` : ''}
       <button type="submit" class="primary">Add chat</button></form>` : ''}

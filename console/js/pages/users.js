@@ -28,11 +28,11 @@ function UsersPart() {
       { label: '', cell: (u) => html`<button type="button" class="small" onClick=${() => setAsk(u)}>${u.disabled ? 'Enable' : 'Disable'}</button>` },
     ]} />`}
     <form class="inline-form" novalidate onSubmit=${add} aria-label="Add a user">
-      <${Field} label="Name" name="name" meaning="a-z, 0-9, _ . - (up to 64)" error=${errorAt(err, 'name')}>
+      <${Field} scope="user" label="Name" name="name" meaning="a-z, 0-9, _ . - (up to 64)" error=${errorAt(err, 'name')}>
         ${(id, d) => html`<input id=${id} aria-describedby=${d} autocomplete="off" value=${f.name} onInput=${(e) => setF({ ...f, name: e.target.value })} />`}<//>
-      <${Field} label="Password" name="password" meaning="at least 8 characters" error=${errorAt(err, 'password')}>
+      <${Field} scope="user" label="Password" name="password" meaning="at least 8 characters" error=${errorAt(err, 'password')}>
         ${(id, d) => html`<input id=${id} aria-describedby=${d} type="password" autocomplete="new-password" value=${f.password} onInput=${(e) => setF({ ...f, password: e.target.value })} />`}<//>
-      <${Field} label="Role" name="role" meaning="viewer reads; operator runs the fleet; admin also manages users and keys" error=${errorAt(err, 'role')}>
+      <${Field} scope="user" label="Role" name="role" meaning="viewer reads; operator runs the fleet; admin also manages users and keys" error=${errorAt(err, 'role')}>
         ${(id) => html`<${RolePick} id=${id} value=${f.role} onChange=${(r) => setF({ ...f, role: r })} />`}<//>
       <button type="submit" class="primary">Add user</button></form>
     <${Confirm} open=${!!ask} title=${ask ? (ask.disabled ? 'Enable ' : 'Disable ') + ask.name + '?' : ''} confirm=${ask && ask.disabled ? 'Enable' : 'Disable'}
@@ -58,9 +58,9 @@ function KeysPart() {
       { label: '', cell: (k) => (k.revoked_at ? html`<${Badge} kind="off">revoked<//>` : html`<button type="button" class="danger small" onClick=${() => setAsk(k)}>Revoke</button>`) },
     ]} />`}
     <form class="inline-form" novalidate onSubmit=${add} aria-label="Add an API key">
-      <${Field} label="Key name" name="name" meaning="what the key is for (deploy, grafana...)" error=${errorAt(err, 'name')}>
+      <${Field} scope="key" label="Key name" name="name" meaning="what the key is for (deploy, grafana...)" error=${errorAt(err, 'name')}>
         ${(id, d) => html`<input id=${id} aria-describedby=${d} value=${f.name} onInput=${(e) => setF({ ...f, name: e.target.value })} />`}<//>
-      <${Field} label="Key role" name="role" meaning="what a script holding it may do" error=${errorAt(err, 'role')}>
+      <${Field} scope="key" label="Key role" name="role" meaning="what a script holding it may do" error=${errorAt(err, 'role')}>
         ${(id) => html`<${RolePick} id=${id} value=${f.role} onChange=${(r) => setF({ ...f, role: r })} />`}<//>
       <button type="submit" class="primary">Add key</button></form>
     <${Confirm} open=${!!ask} title=${ask ? 'Revoke ' + ask.name + '?' : ''} confirm="Revoke" onConfirm=${revoke} onCancel=${() => setAsk(null)}>
