@@ -305,7 +305,9 @@ struct srv *srv_new(uv_loop_t *loop, const struct srv_opts *o, srv_handler h, vo
 	const union MHD_DaemonInfo *info;
 	struct srv *s;
 	char port[16];
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned flags =
+		MHD_USE_EPOLL |
+		MHD_ALLOW_SUSPEND_RESUME; /* no MHD_USE_ERROR_LOG: a client that leaves a stream is no error */
 	int rc;
 
 	snprintf(port, sizeof port, "%d", o->port);

@@ -91,6 +91,28 @@ static void ans_free(struct ans *a)
 	memset(a, 0, sizeof *a);
 }
 
+/* Every answer goes to a file the teardown checks against docs/openapi.json. */
+static char answers[64];
+
+static void record(const char *method, const char *path, const struct ans *a)
+{
+	char ctype[128] = "";
+	json_t *line;
+	FILE *f;
+
+	if (!a->status) /* no answer (waiting for the API to come up) */
+		return;
+	hdr(a, "Content-Type", ctype, sizeof ctype);
+	line = json_pack("{s:s, s:s, s:i, s:s, s:s}", "method", method, "path", path, "status",
+			 (int)a->status, "ctype", ctype, "body", a->body ? a->body : "");
+	if (line && (f = fopen(answers, "a"))) {
+		json_dumpf(line, f, JSON_COMPACT);
+		fputc('\n', f);
+		fclose(f);
+	}
+	json_decref(line);
+}
+
 /* method path [body] with auth: "key" a Bearer key, or cookie+csrf. */
 static struct ans call(const char *method, const char *path, const char *body, const char *key,
 		       const char *cookie, const char *csrf)
@@ -131,6 +153,7 @@ static struct ans call(const char *method, const char *path, const char *body, c
 	curl_easy_cleanup(c);
 	if (a.body)
 		a.json = json_loads(a.body, 0, NULL);
+	record(method, path, &a);
 	return a;
 }
 
@@ -179,6 +202,8 @@ static void setup(void)
 
 	curl_global_init(CURL_GLOBAL_ALL);
 	itest_env_setup();
+	snprintf(answers, sizeof answers, "/tmp/itest-api-answers-%d.jsonl", (int)getpid());
+	unlink(answers);
 	/* Another loopback address, the supervisor's port: no port of its own to pick. */
 	snprintf(listen, sizeof listen, "127.0.0.2:%d", itest_http_port());
 	snprintf(api_base, sizeof api_base, "http://%s", listen);
@@ -206,8 +231,21 @@ static void setup(void)
 	ck_assert_msg(itest_wait_for(api_up, NULL, 20000), "the API did not come up");
 }
 
+/* Every answer of the test, against the OpenAPI document (python3-jsonschema). */
+static void check_answers(void)
+{
+	const char *av[] = { "/usr/bin/python3", "tests/openapi/check.py", "docs/openapi.json",
+			     answers, NULL };
+
+	if (access(answers, R_OK) != 0)
+		return;
+	ck_assert_msg(itest_run(av) == 0, "answers that do not match docs/openapi.json (above)");
+	unlink(answers);
+}
+
 static void teardown(void)
 {
+	check_answers();
 	if (sup > 0) {
 		itest_kill(sup, SIGTERM);
 		ck_assert_msg(itest_wait_exit(sup, 30000) >= 0, "the supervisor did not stop");
