@@ -8,8 +8,7 @@
 const char *const assets_headers[] = {
 	"Content-Security-Policy",
 	ASSETS_CSP,
-	"X-Content-Type-Options",
-	"nosniff",
+	/* X-Content-Type-Options: nosniff is on every answer of api/srv already */
 	"Referrer-Policy",
 	"no-referrer",
 	/* not fingerprinted names: always revalidate, the ETag makes it cheap */

@@ -154,6 +154,7 @@ await check('the console is served with a strict CSP and an ETag', async () => {
   const csp = r.headers.get('content-security-policy') || '';
   must(/script-src 'self'/.test(csp) && !/unsafe/.test(csp), `CSP: '${csp}'`);
   must(r.headers.get('etag'), 'no ETag');
+  must(r.headers.get('x-content-type-options') === 'nosniff', `X-Content-Type-Options: ${r.headers.get('x-content-type-options')}`);
   must(r.headers.get('x-ratelimit-limit'), 'no X-RateLimit-Limit (every answer carries it)');
   const again = await fetch(URL + '/', { headers: { 'If-None-Match': r.headers.get('etag') } });
   must(again.status === 304, `If-None-Match answered ${again.status}`);

@@ -183,13 +183,13 @@ START_TEST(headers_are_strict)
 	int n = 0;
 	for (; assets_headers[n]; n += 2)
 		ck_assert_ptr_nonnull(assets_headers[n + 1]);
-	ck_assert_int_ge(n, 4);
+	ck_assert_int_ge(n, 6);
 	ck_assert_str_eq(assets_headers[0], "Content-Security-Policy");
 	ck_assert_ptr_nonnull(strstr(ASSETS_CSP, "default-src 'none'"));
 	ck_assert_ptr_nonnull(strstr(ASSETS_CSP, "script-src 'self';"));
 	ck_assert_ptr_nonnull(strstr(ASSETS_CSP, "frame-ancestors 'none'"));
 	ck_assert_ptr_null(strstr(ASSETS_CSP, "unsafe"));
-	ck_assert_str_eq(assets_headers[2], "X-Content-Type-Options");
+	ck_assert_str_eq(assets_headers[2], "Referrer-Policy");
 }
 END_TEST
 
