@@ -96,6 +96,9 @@ export async function call(method, path, body) {
   try { data = text ? JSON.parse(text) : null; } catch (_) { data = { detail: text }; }
   if (!res.ok) {
     if (res.status === 401 && path !== paths.login()) onUnauthorized();
+    // A session whose CSRF token this tab does not have (opened in another
+    // tab, sessionStorage is per tab): log in again here to get one.
+    if (res.status === 403 && data && data.field === CSRF_HEADER) onUnauthorized();
     throw new ApiError(res.status, data);
   }
   return data;

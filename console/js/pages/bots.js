@@ -112,6 +112,7 @@ export function BotPage({ me, params }) {
   const b = useLoad(() => get(paths.bot(params.id)), [params.id]);
   const [tab, setTab] = useState('persona');
   const [ask, setAsk] = useState(null);
+  const [err, setErr] = useState(null);
   const canEdit = may(me, 'operator');
   if (b.error && !b.data) return html`<${Page} title="Bot"><${Problem} error=${b.error} /><//>`;
   if (!b.data) return html`<${Loading} what="the bot" />`;
@@ -119,13 +120,14 @@ export function BotPage({ me, params }) {
   const save = (v) => patch(paths.bot(bot.id), {
     persona_profile: v.persona_profile, emotion_profile: v.emotion_profile,
     speed_profile: v.speed_profile, active_hours: v.active_hours,
-  }).then((nb) => nb && b.set(nb));
-  const toggle = () => patch(paths.bot(bot.id), { enabled: !bot.enabled }).then((nb) => { setAsk(null); nb ? b.set(nb) : b.reload(); }, (e) => { setAsk(null); b.set({ ...bot }); alert(e.message); });
+  }).then((nb) => nb && b.set({ ...bot, ...nb })); // the answer has no stances etc.
+  const toggle = () => { setAsk(null); setErr(null); patch(paths.bot(bot.id), { enabled: !bot.enabled }).then(() => b.reload(), setErr); };
   const tabs = [['persona', 'Persona'], ['stances', 'Stances'], ['holdings', 'Holdings'], ['memories', 'Memories']];
   return html`<${Page} title=${bot.name || bot.username} actions=${html`
       ${bot.enabled === false ? html`<${Badge} kind="off">disabled<//>` : html`<${Badge} kind="ok">enabled<//>`}
       ${canEdit ? html`<button type="button" onClick=${() => setAsk('toggle')}>${bot.enabled === false ? 'Enable' : 'Disable'}</button>` : ''}`}>
-    <p class="muted">@${bot.username} · token ${bot.token_hint || '(hidden)'} · worker ${bot.worker ?? '—'} · last message ${ago(bot.last_message_at)}</p>
+    <${Problem} error=${err} />
+    <p class="muted">@${bot.username || '?'} · token ${bot.token_hint || '(hidden)'} · worker ${bot.worker ?? '—'} · last message ${ago(bot.last_message_at)}</p>
     <div role="tablist" class="tabs" aria-label="Bot sections">
       ${tabs.map(([k, l]) => html`<button type="button" role="tab" aria-selected=${tab === k} onClick=${() => setTab(k)}>${l}</button>`)}
     </div>

@@ -47,10 +47,10 @@ export function ChatPage({ me, params }) {
   if (!c.data) return html`<${Page} title="Chat"><${Problem} error=${c.error} />${c.error ? '' : html`<${Loading} />`}<//>`;
   const chat = c.data, members = (chat.bots || []).filter((b) => !b.status || b.status === 'member');
   const others = items(bots.data).filter((b) => !members.some((x) => (x.id ?? x.bot_id) === b.id));
-  const save = (v) => patch(paths.chat(chat.id), { title: v.title, topics: v.topics, time_zone: v.time_zone, language: v.language }).then((n) => n && c.set(n));
+  const save = (v) => patch(paths.chat(chat.id), { title: v.title, topics: v.topics, time_zone: v.time_zone, language: v.language }).then((n) => n && c.set({ ...chat, ...n }));
   const addMember = () => pick && put(paths.member(chat.id, pick), {}).then(() => { setPick(''); c.reload(); }, setErr);
   const remove = (b) => del(paths.member(chat.id, b)).then(c.reload, setErr);
-  const toggle = () => patch(paths.chat(chat.id), { enabled: chat.enabled === false }).then((n) => { setAsk(false); n ? c.set(n) : c.reload(); }, (e) => { setAsk(false); setErr(e); });
+  const toggle = () => { setAsk(false); setErr(null); patch(paths.chat(chat.id), { enabled: chat.enabled === false }).then(() => c.reload(), setErr); };
   return html`<${Page} title=${chat.title || 'Chat ' + chat.id} actions=${html`<a href=${'#/chat/' + chat.id}>Live chat</a>
       ${canEdit ? html`<button type="button" onClick=${() => setAsk(true)}>${chat.enabled === false ? 'Enable' : 'Disable'}</button>` : ''}`}>
     ${chat.enabled === false ? html`<p><${Badge} kind="off">disabled<//> No bot speaks here until it is enabled.</p>` : ''}
