@@ -317,6 +317,21 @@ await check('the live chat shows a human\'s message and the answer under it', as
   await shot('chat');
 });
 
+await check('the live chat loads older messages on scroll, and filters by bot', async () => {
+  const n = () => count('.messages li.msg');
+  const before = await n();
+  must(before >= 50, `only ${before} messages shown (the chat has hundreds)`);
+  await page.$eval('.messages', (e) => { e.scrollTop = 0; });
+  await waitFor(async () => (await n()) > before, 5000, 'older messages');
+  await page.select('#bot-filter', await page.$eval('#bot-filter option:nth-child(2)', (o) => o.value));
+  const name = await page.$eval('#bot-filter', (s) => s.selectedOptions[0].textContent);
+  await waitFor(async () => {
+    const authors = await page.$$eval('.messages li.msg .author', (l) => l.map((e) => e.textContent));
+    return authors.length > 0 && authors.every((a) => a === name);
+  }, 5000, `only ${name}'s messages`);
+  await shot('chat-filtered');
+});
+
 await check('a persona with a bad value shows the error at the field and saves nothing', async () => {
   const list = await fetchIn('GET', '/api/v1/bots');
   if (list.status === 404 && !(await gate('persona edit', '/api/v1/bots'))) return 'not run';
