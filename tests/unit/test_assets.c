@@ -269,6 +269,46 @@ START_TEST(every_reference_is_served)
 }
 END_TEST
 
+/* The vendored files are what scripts/vendor-console took from npm: each matches
+ * its line of console/vendor/SHA256SUMS (a hand edit shows here), and each
+ * served vendor file has a line. */
+START_TEST(vendored_files_match_their_sums)
+{
+	size_t len, n = 0;
+	char *sums = slurp("console/vendor/SHA256SUMS", &len), *line, *save = NULL;
+
+	ck_assert_ptr_nonnull(sums);
+	for (line = strtok_r(sums, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char want[65], name[256], path[300], hex[65];
+		unsigned char sum[crypto_hash_sha256_BYTES];
+		size_t flen;
+		char *data;
+
+		ck_assert_int_eq(sscanf(line, "%64s %255s", want, name), 2);
+		snprintf(path, sizeof path, "console/vendor/%s", name);
+		data = slurp(path, &flen);
+		ck_assert_msg(data, "%s: missing", path);
+		crypto_hash_sha256(sum, (const unsigned char *)data, flen);
+		sodium_bin2hex(hex, sizeof hex, sum, sizeof sum);
+		ck_assert_msg(!strcmp(hex, want), "%s differs from SHA256SUMS (edited by hand?)", path);
+		free(data);
+		n++;
+	}
+	free(sums);
+	ck_assert_uint_ge(n, 5);
+	for (size_t i = 0; i < assets_count(); i++) {
+		const struct asset *a = assets_at(i);
+		char needle[300];
+		if (strncmp(a->path, "/assets/vendor/", 15))
+			continue;
+		snprintf(needle, sizeof needle, " %s\n", a->path + 15);
+		sums = slurp("console/vendor/SHA256SUMS", &len);
+		ck_assert_msg(strstr(sums, needle), "%s is served but not in SHA256SUMS", a->path);
+		free(sums);
+	}
+}
+END_TEST
+
 static Suite *assets_suite(void)
 {
 	Suite *s = suite_create("assets");
@@ -282,6 +322,7 @@ static Suite *assets_suite(void)
 	tcase_add_test(tc, headers_are_strict);
 	tcase_add_test(tc, pages_fit_the_csp);
 	tcase_add_test(tc, every_reference_is_served);
+	tcase_add_test(tc, vendored_files_match_their_sums);
 	suite_add_tcase(s, tc);
 	return s;
 }
