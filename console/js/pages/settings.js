@@ -20,6 +20,8 @@ const GROUPS = [
   ['Memory', ['memorize_interval']],
 ];
 
+// Changed on the Control page, which asks for a confirmation first.
+const CONTROLLED = new Set(['simulation_active', 'scale_factor']);
 const j = (v) => (typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v));
 function norm(s, key) {
   const range = s.range || (s.min !== undefined ? { min: s.min, max: s.max } : null);
@@ -35,7 +37,7 @@ function Setting({ s, canEdit, onSaved }) {
   const [applied, setApplied] = useState(null);
   const save = (value) => {
     setErr('');
-    put(paths.setting(s.key), { value }).then((r) => { setApplied(Date.now()); onSaved(s.key, r && r.value !== undefined ? r.value : value); },
+    put(paths.setting(s.key), { value }).then((r) => { setApplied({ at: Date.now(), notified: r && r.notified }); onSaved(s.key, r && r.value !== undefined ? r.value : value); },
       (e) => setErr(e.problem.detail || e.message));
   };
   const submit = (e) => {
@@ -48,9 +50,11 @@ function Setting({ s, canEdit, onSaved }) {
   return html`<div class=${'setting' + (err ? ' has-error' : '')} data-setting=${s.key}>
     <div class="setting-head"><label for=${id}><code>${s.key}</code></label>
       ${s.isDefault ? html`<${Badge}>default<//>` : html`<${Badge} kind="set">set<//>`}
-      ${applied ? html`<span class="saved" role="status">applied at ${clock(applied)} (workers reload within 1 s)</span>` : ''}</div>
+      ${applied ? html`<span class="saved" role="status">applied at ${clock(applied.at)}${typeof applied.notified === 'number'
+        ? ` (${applied.notified} worker${applied.notified === 1 ? '' : 's'} told; each reloads within 1 s)` : ' (workers reload within 1 s)'}</span>` : ''}</div>
     <p class="meaning" id=${id + '-help'}>${s.meaning} <span class="muted">default <code>${j(s.dflt)}</code>${s.range ? html`, range ${s.range}` : ''}</span></p>
-    ${bool ? html`<input type="checkbox" id=${id} aria-describedby=${id + '-help'} checked=${s.value} disabled=${!canEdit}
+    ${CONTROLLED.has(s.key) ? html`<p class="meaning"><code>${j(s.value)}</code>: changed on <a href="#/control">Control</a>, with a confirmation.</p>`
+      : bool ? html`<input type="checkbox" id=${id} aria-describedby=${id + '-help'} checked=${s.value} disabled=${!canEdit}
         onChange=${(e) => save(e.target.checked)} />`
       : html`<form class="setting-form" novalidate onSubmit=${submit}>
         <input id=${id} aria-describedby=${id + '-help'} value=${text} disabled=${!canEdit} onInput=${(e) => setText(e.target.value)} />
