@@ -338,6 +338,9 @@ static const struct rule rules[] = {
 	{ "GET", "/api/v1/bots?enabled=true&chat=1001&q=bot", NULL, 1 },
 	{ "GET", "/api/v1/bots/1", NULL, 1 },
 	{ "PATCH", "/api/v1/bots/1", "{\"enabled\": true}", 2 },
+	{ "PUT", "/api/v1/bots/1/stances/FX", "{\"stance_text\": \"dolar yukari\", \"confidence\": 0.7}", 2 },
+	{ "PUT", "/api/v1/bots/1/holdings/THYAO", "{\"size\": 100, \"avg_price\": 250.5}", 2 },
+	{ "POST", "/api/v1/bots/1/memories", "{\"memory_type\": \"routine\", \"content\": \"sabah kahvesi\"}", 2 },
 	{ "GET", "/api/v1/chats", NULL, 1 },
 	{ "GET", "/api/v1/chats/1001", NULL, 1 },
 	{ "PATCH", "/api/v1/chats/1001", "{\"title\": \"Borsa\"}", 2 },
@@ -863,6 +866,50 @@ START_TEST(bad_persona_refused_with_its_path)
 	ck_assert_ptr_null(json_object_get(a.json, "token_enc"));
 	ck_assert_str_eq(json_string_value(json_object_get(a.json, "token_hint")), "9000001");
 	ans_free(&a);
+	/* A new bot: its token checked with getMe, stored sealed, never shown. */
+	a = call("POST", "/api/v1/bots", "{\"name\": \"yeni\", \"token\": \"not a token\"}", key_operator,
+		 NULL, NULL);
+	ck_assert_int_eq(a.status, 422);
+	ck_assert_str_eq(json_string_value(json_object_get(a.json, "field")), "token");
+	ans_free(&a);
+	a = call("POST", "/api/v1/bots",
+		 "{\"name\": \"yeni\", \"token\": \"9000042:gizli-anahtar\", \"chats\": [1001],"
+		 " \"persona_profile\": {\"tone\": \"sakin\"}}",
+		 key_operator, NULL, NULL);
+	ck_assert_msg(a.status == 201, "%ld %s", a.status, a.body);
+	ck_assert_ptr_null(strstr(a.body, "gizli"));
+	ck_assert_str_eq(json_string_value(json_object_get(a.json, "token_hint")), "9000042");
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(a.json, "username")));
+	ans_free(&a);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM bots b JOIN chat_bots cb ON cb.bot_id = b.id"
+				      " WHERE b.name = 'yeni' AND cb.chat_id = 1001"
+				      " AND position('gizli' in encode(b.token_enc, 'escape')) = 0"),
+			 1);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM audit WHERE action = 'bot.add'"
+				      " AND after::text NOT LIKE '%gizli%'"),
+			 1);
+	/* Stances, holdings, memories: the same checks, the same refusal. */
+	a = call("PUT", "/api/v1/bots/1/stances/FX", "{\"stance_text\": \"x\", \"confidence\": 2}",
+		 key_operator, NULL, NULL);
+	ck_assert_int_eq(a.status, 422);
+	ck_assert_str_eq(json_string_value(json_object_get(a.json, "field")), "confidence");
+	ans_free(&a);
+	a = call("POST", "/api/v1/bots/1/memories", "{\"memory_type\": \"gossip\", \"content\": \"x\"}",
+		 key_operator, NULL, NULL);
+	ck_assert_int_eq(a.status, 422);
+	ck_assert_str_eq(json_string_value(json_object_get(a.json, "field")), "memory_type");
+	ans_free(&a);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM bot_stances") +
+				 itest_pg_int("SELECT count(*) FROM bot_memories"),
+			 0);
+	a = call("PUT", "/api/v1/bots/1/stances/FX", "{\"stance_text\": \"dolar yukari\"}",
+		 key_operator, NULL, NULL);
+	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
+	ans_free(&a);
+	a = call("DELETE", "/api/v1/bots/1/stances/FX", NULL, key_operator, NULL, NULL);
+	ck_assert_int_eq(a.status, 200);
+	ans_free(&a);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM audit WHERE action LIKE 'bot.stance.%'"), 2);
 	/* Chats go through import's checks the same way. */
 	a = call("POST", "/api/v1/chats", "{\"id\": 77, \"title\": \"\"}", key_operator, NULL, NULL);
 	ck_assert_int_eq(a.status, 422);
