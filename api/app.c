@@ -8,6 +8,7 @@
 #include "api/res_messages.h"
 #include "api/res_profile.h"
 #include "api/res_settings.h"
+#include "api/res_spend.h"
 #include "api/res_users.h"
 #include "api/rlim.h"
 #include "api/stream.h"
@@ -84,6 +85,8 @@ static const struct route routes[] = {
 	{ "PUT", "/api/v1/chats/{id}/bots/{bot}", ROLE_OPERATOR, 0, res_chats_member_add },
 	{ "DELETE", "/api/v1/chats/{id}/bots/{bot}", ROLE_OPERATOR, 0, res_chats_member_remove },
 	{ "GET", "/api/v1/messages", ROLE_VIEWER, 0, res_messages_list },
+	{ "GET", "/api/v1/spend", ROLE_VIEWER, 0, res_spend },
+	{ "GET", "/api/v1/breakers", ROLE_VIEWER, 0, res_breakers },
 	{ "GET", "/api/v1/stream", ROLE_VIEWER, 0, res_stream },
 	{ "GET", "/api/v1/users", ROLE_ADMIN, 0, res_users_list },
 	{ "POST", "/api/v1/users", ROLE_ADMIN, 0, res_users_add },

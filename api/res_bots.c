@@ -6,7 +6,6 @@
 #include "common/tok.h"
 
 #include <sodium.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,8 +390,8 @@ void res_chats_member_remove(struct call *c)
 /* --- a new bot: its token checked with Telegram's getMe first --- */
 
 struct bot_add {
-	char *sealed;          /* "\x..." bytea text of the token sealed with the token key */
-	char hint[32];         /* the Telegram bot id */
+	char *sealed;  /* "\x..." bytea text of the token sealed with the token key */
+	char hint[32]; /* the Telegram bot id */
 	char username[72];
 };
 
@@ -412,7 +411,8 @@ static void on_bot_added(PGresult *res, const char *err, void *arg)
 		if (!strncmp(err, "23505", 5))
 			call_problem(c, 409, "Already exists", "name", "a bot of that name exists");
 		else if (!strncmp(err, "23503", 5))
-			call_problem(c, 422, "Invalid value", "chats", "chats: a chat that does not exist");
+			call_problem(c, 422, "Invalid value", "chats",
+				     "chats: a chat that does not exist");
 		else
 			call_db_error(c, err);
 		return;
@@ -484,10 +484,11 @@ static void on_get_me(const struct httpc_resp *r, void *arg)
 
 void res_bots_add(struct call *c)
 {
-	static const char *const spec[] = { "name:s!",           "token:s!",        "username:s",
-					    "enabled:b",         "persona_profile:o", "emotion_profile:o",
-					    "speed_profile:o",   "active_hours:a",  "chats:a",
-					    NULL };
+	static const char *const spec[] = { "name:s!",           "token:s!",
+					    "username:s",        "enabled:b",
+					    "persona_profile:o", "emotion_profile:o",
+					    "speed_profile:o",   "active_hours:a",
+					    "chats:a",           NULL };
 	const char *token;
 	json_t *file;
 	char err[512], url[600];

@@ -338,15 +338,19 @@ static const struct rule rules[] = {
 	{ "GET", "/api/v1/bots?enabled=true&chat=1001&q=bot", NULL, 1 },
 	{ "GET", "/api/v1/bots/1", NULL, 1 },
 	{ "PATCH", "/api/v1/bots/1", "{\"enabled\": true}", 2 },
-	{ "PUT", "/api/v1/bots/1/stances/FX", "{\"stance_text\": \"dolar yukari\", \"confidence\": 0.7}", 2 },
+	{ "PUT", "/api/v1/bots/1/stances/FX",
+	  "{\"stance_text\": \"dolar yukari\", \"confidence\": 0.7}", 2 },
 	{ "PUT", "/api/v1/bots/1/holdings/THYAO", "{\"size\": 100, \"avg_price\": 250.5}", 2 },
-	{ "POST", "/api/v1/bots/1/memories", "{\"memory_type\": \"routine\", \"content\": \"sabah kahvesi\"}", 2 },
+	{ "POST", "/api/v1/bots/1/memories",
+	  "{\"memory_type\": \"routine\", \"content\": \"sabah kahvesi\"}", 2 },
 	{ "GET", "/api/v1/chats", NULL, 1 },
 	{ "GET", "/api/v1/chats/1001", NULL, 1 },
 	{ "PATCH", "/api/v1/chats/1001", "{\"title\": \"Borsa\"}", 2 },
 	{ "PUT", "/api/v1/chats/1001/bots/2", NULL, 2 },
 	{ "GET", "/api/v1/messages?chat=1001&status=sent&limit=10", NULL, 1 },
 	{ "GET", "/api/v1/messages?humans=true&since=2026-01-01T00:00:00Z", NULL, 1 },
+	{ "GET", "/api/v1/spend", NULL, 1 },
+	{ "GET", "/api/v1/breakers", NULL, 1 },
 	{ "GET", "/api/v1/users", NULL, 3 },
 	{ "POST", "/api/v1/users",
 	  "{\"name\":\"newbie\",\"password\":\"newbie-pass\",\"role\":\"viewer\"}", 3 },
@@ -596,6 +600,19 @@ START_TEST(control_reaches_workers)
 	ck_assert_int_eq(json_array_size(json_object_get(a.json, "workers")), 2);
 	ans_free(&a);
 	a = call("GET", "/api/v1/queues", NULL, key_viewer, NULL, NULL);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(a.json, "workers")), 2);
+	ans_free(&a);
+	/* The workers' LLM calls, read from shared memory. */
+	a = call("GET", "/api/v1/spend", NULL, key_viewer, NULL, NULL);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_int_gt(
+		json_integer_value(json_object_get(
+			json_object_get(json_array_get(json_object_get(a.json, "providers"), 0), "calls"),
+			"ok")),
+		0);
+	ans_free(&a);
+	a = call("GET", "/api/v1/breakers", NULL, key_viewer, NULL, NULL);
 	ck_assert_int_eq(a.status, 200);
 	ck_assert_int_eq(json_array_size(json_object_get(a.json, "workers")), 2);
 	ans_free(&a);
@@ -867,8 +884,8 @@ START_TEST(bad_persona_refused_with_its_path)
 	ck_assert_str_eq(json_string_value(json_object_get(a.json, "token_hint")), "9000001");
 	ans_free(&a);
 	/* A new bot: its token checked with getMe, stored sealed, never shown. */
-	a = call("POST", "/api/v1/bots", "{\"name\": \"yeni\", \"token\": \"not a token\"}", key_operator,
-		 NULL, NULL);
+	a = call("POST", "/api/v1/bots", "{\"name\": \"yeni\", \"token\": \"not a token\"}",
+		 key_operator, NULL, NULL);
 	ck_assert_int_eq(a.status, 422);
 	ck_assert_str_eq(json_string_value(json_object_get(a.json, "field")), "token");
 	ans_free(&a);
@@ -894,8 +911,8 @@ START_TEST(bad_persona_refused_with_its_path)
 	ck_assert_int_eq(a.status, 422);
 	ck_assert_str_eq(json_string_value(json_object_get(a.json, "field")), "confidence");
 	ans_free(&a);
-	a = call("POST", "/api/v1/bots/1/memories", "{\"memory_type\": \"gossip\", \"content\": \"x\"}",
-		 key_operator, NULL, NULL);
+	a = call("POST", "/api/v1/bots/1/memories",
+		 "{\"memory_type\": \"gossip\", \"content\": \"x\"}", key_operator, NULL, NULL);
 	ck_assert_int_eq(a.status, 422);
 	ck_assert_str_eq(json_string_value(json_object_get(a.json, "field")), "memory_type");
 	ans_free(&a);
@@ -909,7 +926,8 @@ START_TEST(bad_persona_refused_with_its_path)
 	a = call("DELETE", "/api/v1/bots/1/stances/FX", NULL, key_operator, NULL, NULL);
 	ck_assert_int_eq(a.status, 200);
 	ans_free(&a);
-	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM audit WHERE action LIKE 'bot.stance.%'"), 2);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM audit WHERE action LIKE 'bot.stance.%'"),
+			 2);
 	/* Chats go through import's checks the same way. */
 	a = call("POST", "/api/v1/chats", "{\"id\": 77, \"title\": \"\"}", key_operator, NULL, NULL);
 	ck_assert_int_eq(a.status, 422);
