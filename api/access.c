@@ -148,7 +148,10 @@ static void make_session(struct call *c, struct login *l)
 		" VALUES ($1, $2, $3, now() + make_interval(mins => $4::int), $5)"
 		" RETURNING expires_at, csrf),"
 		" u AS (UPDATE users SET last_login_at = now() WHERE id = $2),"
-		" a AS (INSERT INTO audit (actor, action, target, addr) VALUES ($6, 'session.login', $6, $5))"
+		" a AS (INSERT INTO audit (actor, action, target, addr) VALUES ($6, 'session.login', $6, $5)),"
+		/* Sessions a day past their expiry go at the next login: the table
+		 * does not grow with every session ever made. */
+		" x AS (DELETE FROM sessions WHERE expires_at < now() - interval '1 day')"
 		" SELECT to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), csrf FROM s";
 	char *sid = (char *)(l + 1), hash[65], csrf[64], uid[24], mins[16], actor[96];
 	const char *p[6] = { hash, uid, csrf, mins, req_addr(c->rq), actor };

@@ -7,14 +7,18 @@
 #include "tests/check_main.h"
 #include "tests/integration/itest.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -220,7 +224,9 @@ static void setup(void)
 	snprintf(conf, sizeof conf, "/tmp/itest-api-%d.conf", (int)getpid());
 	f = fopen(conf, "w");
 	ck_assert_ptr_nonnull(f);
-	fputs("[api]\nrate_burst = 1000\nkey_rate_burst = 1000\n", f);
+	fputs("[api]\nrate_burst = 1000\nkey_rate_burst = 1000\nper_ip_connections = 40\n"
+	      "timeout_s = 2\n",
+	      f);
 	fclose(f);
 	{
 		char *bin = itest_bin("supervisor");
@@ -308,6 +314,11 @@ START_TEST(supervised)
 	ck_assert_int_eq(a.status, 200);
 	ck_assert(json_is_true(json_object_get(a.json, "postgres")));
 	ans_free(&a);
+	/* A reload reaches it in place (same pid, still serving). */
+	kill(sup, SIGHUP);
+	usleep(500000);
+	ck_assert_int_eq(api_pid(), pid);
+	ck_assert(api_up(NULL));
 	/* Killed: respawned, and the workers never noticed. */
 	kill(pid, SIGKILL);
 	ck_assert_msg(itest_wait_for(api_pid_not, (void *)(intptr_t)pid, 15000),
@@ -1073,6 +1084,71 @@ START_TEST(stream_live_and_resumed)
 }
 END_TEST
 
+/* A raw connection to the API, or -1. */
+static int raw_connect(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_port = htons((uint16_t)itest_http_port());
+	inet_pton(AF_INET, "127.0.0.2", &a.sin_addr);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* 1 when the server closed fd (EOF) within ms. */
+static int closed_within(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char b[256];
+
+	return poll(&p, 1, ms) == 1 && read(fd, b, sizeof b) <= 0;
+}
+
+/* Slow and idle clients hold at most per_ip_connections sockets and lose them
+ * after timeout_s; meanwhile the API answers everyone else. (The suite's
+ * config: per_ip_connections 40, timeout_s 2.) */
+START_TEST(slow_clients_are_bounded)
+{
+	int fds[60], n = 0, refused = 0;
+	struct ans a;
+
+	for (int i = 0; i < 60; i++) {
+		int fd = raw_connect();
+		if (fd < 0)
+			continue;
+		/* half a request, never finished */
+		if (write(fd, "GET /api/v1/me HTTP/1.1\r\nHost: x\r\n", 34) < 0) {
+			close(fd);
+			continue;
+		}
+		fds[n++] = fd;
+	}
+	/* Past the per-address limit the server closes at once (all looked at
+	 * together, well inside timeout_s). */
+	usleep(300000);
+	for (int i = 0; i < n; i++)
+		refused += closed_within(fds[i], 0);
+	fprintf(stderr, "slow clients: %d of %d connections refused at once\n", refused, n);
+	ck_assert_int_eq(refused, n - 40);
+	/* After the idle timeout every slow one is gone ... */
+	sleep(3);
+	for (int i = 0; i < n; i++) {
+		ck_assert_msg(closed_within(fds[i], 1000),
+			      "connection %d still open after timeout_s", i);
+		close(fds[i]);
+	}
+	/* ... and the API answers. */
+	a = call("GET", "/api/v1/me", NULL, key_viewer, NULL, NULL);
+	ck_assert_int_eq(a.status, 200);
+	ans_free(&a);
+}
+END_TEST
+
 /* One case per test, so `scripts/test integration api CASE` runs one. */
 static void add(Suite *s, const char *name, const TTest *test)
 {
@@ -1100,6 +1176,7 @@ static Suite *api_suite(void)
 	add(s, "login_with_totp", login_with_totp);
 	add(s, "bad_persona_refused_with_its_path", bad_persona_refused_with_its_path);
 	add(s, "stream_live_and_resumed", stream_live_and_resumed);
+	add(s, "slow_clients_are_bounded", slow_clients_are_bounded);
 	return s;
 }
 
