@@ -96,6 +96,32 @@ int access_csrf_ok(struct call *c)
 
 /* --- login --- */
 
+/* The last TOTP step each user logged in with, so a code seen once (shoulder,
+ * proxy log) cannot be used again within its window. In memory: a restart of
+ * the API forgets it, which reopens at most one 90 s window. */
+#define TOTP_SEEN 1024
+static struct {
+	char name[72];
+	uint64_t step;
+} totp_seen[TOTP_SEEN];
+
+static int totp_step_fresh(const char *name, uint64_t step)
+{
+	unsigned h = 5381;
+	size_t i;
+
+	for (const char *p = name; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	i = h % TOTP_SEEN;
+	if (!strcmp(totp_seen[i].name, name) && step <= totp_seen[i].step)
+		return 0;
+	/* A slot shared by two names keeps the later; the other may replay
+	 * within the window only if both log in inside it. */
+	snprintf(totp_seen[i].name, sizeof totp_seen[i].name, "%s", name);
+	totp_seen[i].step = step;
+	return 1;
+}
+
 struct login {
 	uv_work_t work;
 	struct call *c;
@@ -188,6 +214,7 @@ static void on_verified(uv_work_t *w, int status)
 	 * missing code tells nothing to someone without it. */
 	if (*l->totp_sealed) {
 		char secret[AUTH_TOTP_SECRET_SIZE + 8];
+		uint64_t step;
 		int ok;
 
 		if (!*l->totp) {
@@ -202,7 +229,8 @@ static void on_verified(uv_work_t *w, int status)
 			call_problem(c, 500, "Internal error", NULL, "the TOTP secret cannot be read");
 			return;
 		}
-		ok = auth_totp_verify(secret, l->totp, time(NULL), NULL) == 0;
+		ok = auth_totp_verify(secret, l->totp, time(NULL), &step) == 0 &&
+		     totp_step_fresh(l->name, step);
 		sodium_memzero(secret, sizeof secret);
 		if (!ok) {
 			call_problem(c, 401, "Login failed", "totp", "wrong TOTP code");

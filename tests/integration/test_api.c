@@ -813,6 +813,10 @@ START_TEST(login_with_totp)
 	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
 	ans_free(&a);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM sessions"), 1);
+	/* The same code again: refused (a replay within its window). */
+	a = call("POST", "/api/v1/login", body, NULL, NULL, NULL);
+	ck_assert_int_eq(a.status, 401);
+	ans_free(&a);
 	/* A key made through the API works at once and is shown only in that answer. */
 	a = call("POST", "/api/v1/keys", "{\"name\":\"ci\",\"role\":\"viewer\"}", key_admin, NULL,
 		 NULL);
