@@ -96,6 +96,32 @@ int access_csrf_ok(struct call *c)
 
 /* --- login --- */
 
+/* The last TOTP step each user logged in with, so a code seen once (shoulder,
+ * proxy log) cannot be used again within its window. In memory: a restart of
+ * the API forgets it, which reopens at most one 90 s window. */
+#define TOTP_SEEN 1024
+static struct {
+	char name[72];
+	uint64_t step;
+} totp_seen[TOTP_SEEN];
+
+static int totp_step_fresh(const char *name, uint64_t step)
+{
+	unsigned h = 5381;
+	size_t i;
+
+	for (const char *p = name; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	i = h % TOTP_SEEN;
+	if (!strcmp(totp_seen[i].name, name) && step <= totp_seen[i].step)
+		return 0;
+	/* A slot shared by two names keeps the later; the other may replay
+	 * within the window only if both log in inside it. */
+	snprintf(totp_seen[i].name, sizeof totp_seen[i].name, "%s", name);
+	totp_seen[i].step = step;
+	return 1;
+}
+
 struct login {
 	uv_work_t work;
 	struct call *c;
@@ -148,7 +174,10 @@ static void make_session(struct call *c, struct login *l)
 		" VALUES ($1, $2, $3, now() + make_interval(mins => $4::int), $5)"
 		" RETURNING expires_at, csrf),"
 		" u AS (UPDATE users SET last_login_at = now() WHERE id = $2),"
-		" a AS (INSERT INTO audit (actor, action, target, addr) VALUES ($6, 'session.login', $6, $5))"
+		" a AS (INSERT INTO audit (actor, action, target, addr) VALUES ($6, 'session.login', $6, $5)),"
+		/* Sessions a day past their expiry go at the next login: the table
+		 * does not grow with every session ever made. */
+		" x AS (DELETE FROM sessions WHERE expires_at < now() - interval '1 day')"
 		" SELECT to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), csrf FROM s";
 	char *sid = (char *)(l + 1), hash[65], csrf[64], uid[24], mins[16], actor[96];
 	const char *p[6] = { hash, uid, csrf, mins, req_addr(c->rq), actor };
@@ -185,6 +214,7 @@ static void on_verified(uv_work_t *w, int status)
 	 * missing code tells nothing to someone without it. */
 	if (*l->totp_sealed) {
 		char secret[AUTH_TOTP_SECRET_SIZE + 8];
+		uint64_t step;
 		int ok;
 
 		if (!*l->totp) {
@@ -199,7 +229,8 @@ static void on_verified(uv_work_t *w, int status)
 			call_problem(c, 500, "Internal error", NULL, "the TOTP secret cannot be read");
 			return;
 		}
-		ok = auth_totp_verify(secret, l->totp, time(NULL), NULL) == 0;
+		ok = auth_totp_verify(secret, l->totp, time(NULL), &step) == 0 &&
+		     totp_step_fresh(l->name, step);
 		sodium_memzero(secret, sizeof secret);
 		if (!ok) {
 			call_problem(c, 401, "Login failed", "totp", "wrong TOTP code");

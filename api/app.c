@@ -7,7 +7,9 @@
 #include "api/res_dead.h"
 #include "api/res_fleet.h"
 #include "api/res_messages.h"
+#include "api/res_profile.h"
 #include "api/res_settings.h"
+#include "api/res_spend.h"
 #include "api/res_users.h"
 #include "api/rlim.h"
 #include "api/stream.h"
@@ -66,9 +68,16 @@ static const struct route routes[] = {
 	{ "DELETE", "/api/v1/dead/{id}", ROLE_OPERATOR, 0, res_dead_delete },
 	{ "POST", "/api/v1/dead/{id}/retry", ROLE_OPERATOR, 0, res_dead_retry },
 	{ "GET", "/api/v1/bots", ROLE_VIEWER, 0, res_bots_list },
+	{ "POST", "/api/v1/bots", ROLE_OPERATOR, 0, res_bots_add },
 	{ "GET", "/api/v1/bots/{id}", ROLE_VIEWER, 0, res_bots_show },
 	{ "PATCH", "/api/v1/bots/{id}", ROLE_OPERATOR, 0, res_bots_edit },
 	{ "DELETE", "/api/v1/bots/{id}", ROLE_OPERATOR, 0, res_bots_delete },
+	{ "PUT", "/api/v1/bots/{id}/stances/{topic}", ROLE_OPERATOR, 0, res_stance_put },
+	{ "DELETE", "/api/v1/bots/{id}/stances/{topic}", ROLE_OPERATOR, 0, res_stance_delete },
+	{ "PUT", "/api/v1/bots/{id}/holdings/{symbol}", ROLE_OPERATOR, 0, res_holding_put },
+	{ "DELETE", "/api/v1/bots/{id}/holdings/{symbol}", ROLE_OPERATOR, 0, res_holding_delete },
+	{ "POST", "/api/v1/bots/{id}/memories", ROLE_OPERATOR, 0, res_memory_add },
+	{ "DELETE", "/api/v1/bots/{id}/memories/{mid}", ROLE_OPERATOR, 0, res_memory_delete },
 	{ "GET", "/api/v1/chats", ROLE_VIEWER, 0, res_chats_list },
 	{ "POST", "/api/v1/chats", ROLE_OPERATOR, 0, res_chats_add },
 	{ "GET", "/api/v1/chats/{id}", ROLE_VIEWER, 0, res_chats_show },
@@ -77,6 +86,8 @@ static const struct route routes[] = {
 	{ "PUT", "/api/v1/chats/{id}/bots/{bot}", ROLE_OPERATOR, 0, res_chats_member_add },
 	{ "DELETE", "/api/v1/chats/{id}/bots/{bot}", ROLE_OPERATOR, 0, res_chats_member_remove },
 	{ "GET", "/api/v1/messages", ROLE_VIEWER, 0, res_messages_list },
+	{ "GET", "/api/v1/spend", ROLE_VIEWER, 0, res_spend },
+	{ "GET", "/api/v1/breakers", ROLE_VIEWER, 0, res_breakers },
 	{ "GET", "/api/v1/stream", ROLE_VIEWER, 0, res_stream },
 	{ "GET", "/api/v1/users", ROLE_ADMIN, 0, res_users_list },
 	{ "POST", "/api/v1/users", ROLE_ADMIN, 0, res_users_add },

@@ -2,7 +2,10 @@
 #include "api/res_bots.h"
 
 #include "common/cast.h"
+#include "common/net/httpc.h"
+#include "common/tok.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,4 +385,164 @@ void res_chats_member_remove(struct call *c)
 
 	if (path_num(c, 0, "chat") == 0 && path_num(c, 1, "bot") == 0 && named(c, "membership") == 0)
 		call_query(c, sql, 4, p, on_one);
+}
+
+/* --- a new bot: its token checked with Telegram's getMe first --- */
+
+struct bot_add {
+	char *sealed;  /* "\x..." bytea text of the token sealed with the token key */
+	char hint[32]; /* the Telegram bot id */
+	char username[72];
+};
+
+static void free_bot_add(struct bot_add *b)
+{
+	free(b->sealed);
+	b->sealed = NULL;
+}
+
+static void on_bot_added(PGresult *res, const char *err, void *arg)
+{
+	struct call *c = arg;
+	struct bot_add *b = c->data;
+
+	free_bot_add(b);
+	if (err) {
+		if (!strncmp(err, "23505", 5))
+			call_problem(c, 409, "Already exists", "name", "a bot of that name exists");
+		else if (!strncmp(err, "23503", 5))
+			call_problem(c, 422, "Invalid value", "chats",
+				     "chats: a chat that does not exist");
+		else
+			call_db_error(c, err);
+		return;
+	}
+	if (!PQntuples(res)) {
+		call_problem(c, 409, "Already exists", "token",
+			     "token: another bot has Telegram bot id %s", b->hint);
+		return;
+	}
+	call_json(c, 201, call_row(res, 0));
+}
+
+static void on_get_me(const struct httpc_resp *r, void *arg)
+{
+	static const char sql[] =
+		"WITH b AS (INSERT INTO bots (name, username, token_enc, token_hint, enabled,"
+		"  persona_profile, emotion_profile, speed_profile, active_hours)"
+		"  SELECT $1, $2, $3::bytea, $4, COALESCE($5::boolean, true), COALESCE($6::jsonb, '{}'),"
+		"  COALESCE($7::jsonb, '{}'), COALESCE($8::jsonb, '{}'), COALESCE($9::jsonb, '[]')"
+		"  WHERE NOT EXISTS (SELECT 1 FROM bots WHERE token_hint = $4)"
+		"  RETURNING id, name, username, token_hint, enabled),"
+		" m AS (INSERT INTO chat_bots (chat_id, bot_id) SELECT x::bigint, b.id FROM b,"
+		"  jsonb_array_elements_text(COALESCE($10::jsonb, '[]')) x),"
+		" a AS (INSERT INTO audit (actor, action, target, before, after, addr)"
+		"  SELECT $11, 'bot.add', 'bot:' || b.id, NULL, to_jsonb(b), $12 FROM b)"
+		" SELECT id, name, username, token_hint, enabled FROM b";
+	static const char *const prof[] = { "persona_profile", "emotion_profile", "speed_profile",
+					    "active_hours", "chats" };
+	struct call *c = arg;
+	struct bot_add *b = c->data;
+	json_t *j = r->err_kind == HTTPC_OK ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
+	json_t *res = json_object_get(j, "result"), *en;
+	char *text[5] = { NULL };
+	const char *p[12];
+
+	if (r->err_kind != HTTPC_OK) {
+		json_decref(j);
+		free_bot_add(b);
+		call_problem(c, 503, "Telegram unavailable", "token", "getMe: %s", r->err);
+		return;
+	}
+	if (r->status != 200 || !json_is_true(json_object_get(j, "ok")) || !json_is_object(res)) {
+		json_decref(j);
+		free_bot_add(b);
+		call_problem(c, 422, "Invalid value", "token",
+			     "token: Telegram refused it (getMe answered %d)", r->status);
+		return;
+	}
+	snprintf(b->username, sizeof b->username, "%s",
+		 json_string_value(json_object_get(res, "username")) ?: "");
+	json_decref(j);
+	for (int i = 0; i < 5; i++)
+		if (json_object_get(c->body, prof[i]))
+			text[i] = json_dumps(json_object_get(c->body, prof[i]), JSON_COMPACT);
+	en = json_object_get(c->body, "enabled");
+	p[0] = json_string_value(json_object_get(c->body, "name"));
+	p[1] = *b->username ? b->username : json_string_value(json_object_get(c->body, "username"));
+	p[2] = b->sealed;
+	p[3] = b->hint;
+	p[4] = en ? (json_is_true(en) ? "true" : "false") : NULL;
+	for (int i = 0; i < 5; i++)
+		p[5 + i] = text[i];
+	p[10] = c->actor;
+	p[11] = req_addr(c->rq);
+	call_query(c, sql, 12, p, on_bot_added);
+	for (int i = 0; i < 5; i++)
+		free(text[i]);
+}
+
+void res_bots_add(struct call *c)
+{
+	static const char *const spec[] = { "name:s!",           "token:s!",
+					    "username:s",        "enabled:b",
+					    "persona_profile:o", "emotion_profile:o",
+					    "speed_profile:o",   "active_hours:a",
+					    "chats:a",           NULL };
+	const char *token;
+	json_t *file;
+	char err[512], url[600];
+	unsigned char *sealed;
+	size_t n;
+	struct bot_add *b;
+	struct httpc_req hr = { 0 };
+	int rc;
+
+	if (call_fields(c, spec) < 0)
+		return;
+	/* The cast file's rules for one bot, errors without the wrapper's "bots[0]." */
+	file = json_pack("{s:[O]}", "bots", c->body);
+	rc = file ? cast_check_file(file, err, sizeof err) : -1;
+	json_decref(file);
+	if (rc < 0) {
+		refuse_shape(c, !strncmp(err, "bots[0].", 8) ? err + 8 : err);
+		return;
+	}
+	if (!c->ctx->have_token_key) {
+		call_problem(c, 503, "No token key", NULL,
+			     "the API has no token key (token_key_file, PIYASA_TOKEN_KEY): it cannot store a token");
+		return;
+	}
+	token = json_string_value(json_object_get(c->body, "token"));
+	if (!(b = calloc(1, sizeof *b)) || tok_encrypt(c->ctx->token_key, token, &sealed, &n) < 0) {
+		free(b);
+		call_problem(c, 500, "Internal error", NULL, "cannot seal the token");
+		return;
+	}
+	c->data = b;
+	tok_hint(token, b->hint, sizeof b->hint);
+	/* bytea's text input: "\x" and two hex digits a byte. */
+	if ((b->sealed = malloc(2 * n + 3))) {
+		b->sealed[0] = '\\';
+		b->sealed[1] = 'x';
+		sodium_bin2hex(b->sealed + 2, 2 * n + 1, sealed, n);
+	}
+	sodium_memzero(sealed, n);
+	free(sealed);
+	if (!b->sealed) {
+		call_problem(c, 500, "Internal error", NULL, "out of memory");
+		return;
+	}
+	/* The URL holds the token: httpc never logs or returns it. */
+	snprintf(url, sizeof url, "%s/bot%s/getMe", c->ctx->cfg->telegram_api_url, token);
+	hr.method = "GET";
+	hr.url = url;
+	hr.timeout_ms = 5000;
+	hr.connect_timeout_ms = 2000;
+	rc = httpc_request(c->ctx->http, &hr, on_get_me, c);
+	sodium_memzero(url, sizeof url);
+	if (rc < 0) {
+		free_bot_add(b);
+		call_problem(c, 500, "Internal error", NULL, "cannot ask Telegram");
+	}
 }

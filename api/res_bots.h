@@ -23,6 +23,9 @@
 
 void res_bots_list(struct call *c);
 void res_bots_show(struct call *c);
+/* POST /api/v1/bots {name, token, ...}: the token checked with getMe (the
+ * username filled in from it), sealed with the token key, never returned. */
+void res_bots_add(struct call *c);
 void res_bots_edit(struct call *c);
 void res_bots_delete(struct call *c);
 void res_chats_list(struct call *c);

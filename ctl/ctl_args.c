@@ -153,14 +153,16 @@ static int read_line(const char *prompt, int echo, char *out, size_t n)
 	int restore = 0, rc = 0;
 	size_t len;
 
-	if (prompt) {
-		fputs(prompt, stderr);
-		fflush(stderr);
-	}
+	/* Echo off before the prompt: what is typed once the prompt shows must
+	 * never be echoed. */
 	if (!echo && tcgetattr(STDIN_FILENO, &old) == 0) {
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+	}
+	if (prompt) {
+		fputs(prompt, stderr);
+		fflush(stderr);
 	}
 	if (!fgets(out, (int)n, stdin))
 		rc = -1;

@@ -7,14 +7,18 @@
 #include "tests/check_main.h"
 #include "tests/integration/itest.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -220,7 +224,9 @@ static void setup(void)
 	snprintf(conf, sizeof conf, "/tmp/itest-api-%d.conf", (int)getpid());
 	f = fopen(conf, "w");
 	ck_assert_ptr_nonnull(f);
-	fputs("[api]\nrate_burst = 1000\nkey_rate_burst = 1000\n", f);
+	fputs("[api]\nrate_burst = 1000\nkey_rate_burst = 1000\nper_ip_connections = 40\n"
+	      "timeout_s = 2\n",
+	      f);
 	fclose(f);
 	{
 		char *bin = itest_bin("supervisor");
@@ -308,6 +314,11 @@ START_TEST(supervised)
 	ck_assert_int_eq(a.status, 200);
 	ck_assert(json_is_true(json_object_get(a.json, "postgres")));
 	ans_free(&a);
+	/* A reload reaches it in place (same pid, still serving). */
+	kill(sup, SIGHUP);
+	usleep(500000);
+	ck_assert_int_eq(api_pid(), pid);
+	ck_assert(api_up(NULL));
 	/* Killed: respawned, and the workers never noticed. */
 	kill(pid, SIGKILL);
 	ck_assert_msg(itest_wait_for(api_pid_not, (void *)(intptr_t)pid, 15000),
@@ -338,12 +349,19 @@ static const struct rule rules[] = {
 	{ "GET", "/api/v1/bots?enabled=true&chat=1001&q=bot", NULL, 1 },
 	{ "GET", "/api/v1/bots/1", NULL, 1 },
 	{ "PATCH", "/api/v1/bots/1", "{\"enabled\": true}", 2 },
+	{ "PUT", "/api/v1/bots/1/stances/FX",
+	  "{\"stance_text\": \"dolar yukari\", \"confidence\": 0.7}", 2 },
+	{ "PUT", "/api/v1/bots/1/holdings/THYAO", "{\"size\": 100, \"avg_price\": 250.5}", 2 },
+	{ "POST", "/api/v1/bots/1/memories",
+	  "{\"memory_type\": \"routine\", \"content\": \"sabah kahvesi\"}", 2 },
 	{ "GET", "/api/v1/chats", NULL, 1 },
 	{ "GET", "/api/v1/chats/1001", NULL, 1 },
 	{ "PATCH", "/api/v1/chats/1001", "{\"title\": \"Borsa\"}", 2 },
 	{ "PUT", "/api/v1/chats/1001/bots/2", NULL, 2 },
 	{ "GET", "/api/v1/messages?chat=1001&status=sent&limit=10", NULL, 1 },
 	{ "GET", "/api/v1/messages?humans=true&since=2026-01-01T00:00:00Z", NULL, 1 },
+	{ "GET", "/api/v1/spend", NULL, 1 },
+	{ "GET", "/api/v1/breakers", NULL, 1 },
 	{ "GET", "/api/v1/users", NULL, 3 },
 	{ "POST", "/api/v1/users",
 	  "{\"name\":\"newbie\",\"password\":\"newbie-pass\",\"role\":\"viewer\"}", 3 },
@@ -596,6 +614,19 @@ START_TEST(control_reaches_workers)
 	ck_assert_int_eq(a.status, 200);
 	ck_assert_int_eq(json_array_size(json_object_get(a.json, "workers")), 2);
 	ans_free(&a);
+	/* The workers' LLM calls, read from shared memory. */
+	a = call("GET", "/api/v1/spend", NULL, key_viewer, NULL, NULL);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_int_gt(
+		json_integer_value(json_object_get(
+			json_object_get(json_array_get(json_object_get(a.json, "providers"), 0), "calls"),
+			"ok")),
+		0);
+	ans_free(&a);
+	a = call("GET", "/api/v1/breakers", NULL, key_viewer, NULL, NULL);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(a.json, "workers")), 2);
+	ans_free(&a);
 }
 END_TEST
 
@@ -782,6 +813,10 @@ START_TEST(login_with_totp)
 	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
 	ans_free(&a);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM sessions"), 1);
+	/* The same code again: refused (a replay within its window). */
+	a = call("POST", "/api/v1/login", body, NULL, NULL, NULL);
+	ck_assert_int_eq(a.status, 401);
+	ans_free(&a);
 	/* A key made through the API works at once and is shown only in that answer. */
 	a = call("POST", "/api/v1/keys", "{\"name\":\"ci\",\"role\":\"viewer\"}", key_admin, NULL,
 		 NULL);
@@ -863,6 +898,51 @@ START_TEST(bad_persona_refused_with_its_path)
 	ck_assert_ptr_null(json_object_get(a.json, "token_enc"));
 	ck_assert_str_eq(json_string_value(json_object_get(a.json, "token_hint")), "9000001");
 	ans_free(&a);
+	/* A new bot: its token checked with getMe, stored sealed, never shown. */
+	a = call("POST", "/api/v1/bots", "{\"name\": \"yeni\", \"token\": \"not a token\"}",
+		 key_operator, NULL, NULL);
+	ck_assert_int_eq(a.status, 422);
+	ck_assert_str_eq(json_string_value(json_object_get(a.json, "field")), "token");
+	ans_free(&a);
+	a = call("POST", "/api/v1/bots",
+		 "{\"name\": \"yeni\", \"token\": \"9000042:gizli-anahtar\", \"chats\": [1001],"
+		 " \"persona_profile\": {\"tone\": \"sakin\"}}",
+		 key_operator, NULL, NULL);
+	ck_assert_msg(a.status == 201, "%ld %s", a.status, a.body);
+	ck_assert_ptr_null(strstr(a.body, "gizli"));
+	ck_assert_str_eq(json_string_value(json_object_get(a.json, "token_hint")), "9000042");
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(a.json, "username")));
+	ans_free(&a);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM bots b JOIN chat_bots cb ON cb.bot_id = b.id"
+				      " WHERE b.name = 'yeni' AND cb.chat_id = 1001"
+				      " AND position('gizli' in encode(b.token_enc, 'escape')) = 0"),
+			 1);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM audit WHERE action = 'bot.add'"
+				      " AND after::text NOT LIKE '%gizli%'"),
+			 1);
+	/* Stances, holdings, memories: the same checks, the same refusal. */
+	a = call("PUT", "/api/v1/bots/1/stances/FX", "{\"stance_text\": \"x\", \"confidence\": 2}",
+		 key_operator, NULL, NULL);
+	ck_assert_int_eq(a.status, 422);
+	ck_assert_str_eq(json_string_value(json_object_get(a.json, "field")), "confidence");
+	ans_free(&a);
+	a = call("POST", "/api/v1/bots/1/memories",
+		 "{\"memory_type\": \"gossip\", \"content\": \"x\"}", key_operator, NULL, NULL);
+	ck_assert_int_eq(a.status, 422);
+	ck_assert_str_eq(json_string_value(json_object_get(a.json, "field")), "memory_type");
+	ans_free(&a);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM bot_stances") +
+				 itest_pg_int("SELECT count(*) FROM bot_memories"),
+			 0);
+	a = call("PUT", "/api/v1/bots/1/stances/FX", "{\"stance_text\": \"dolar yukari\"}",
+		 key_operator, NULL, NULL);
+	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
+	ans_free(&a);
+	a = call("DELETE", "/api/v1/bots/1/stances/FX", NULL, key_operator, NULL, NULL);
+	ck_assert_int_eq(a.status, 200);
+	ans_free(&a);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM audit WHERE action LIKE 'bot.stance.%'"),
+			 2);
 	/* Chats go through import's checks the same way. */
 	a = call("POST", "/api/v1/chats", "{\"id\": 77, \"title\": \"\"}", key_operator, NULL, NULL);
 	ck_assert_int_eq(a.status, 422);
@@ -1008,6 +1088,71 @@ START_TEST(stream_live_and_resumed)
 }
 END_TEST
 
+/* A raw connection to the API, or -1. */
+static int raw_connect(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_port = htons((uint16_t)itest_http_port());
+	inet_pton(AF_INET, "127.0.0.2", &a.sin_addr);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* 1 when the server closed fd (EOF) within ms. */
+static int closed_within(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char b[256];
+
+	return poll(&p, 1, ms) == 1 && read(fd, b, sizeof b) <= 0;
+}
+
+/* Slow and idle clients hold at most per_ip_connections sockets and lose them
+ * after timeout_s; meanwhile the API answers everyone else. (The suite's
+ * config: per_ip_connections 40, timeout_s 2.) */
+START_TEST(slow_clients_are_bounded)
+{
+	int fds[60], n = 0, refused = 0;
+	struct ans a;
+
+	for (int i = 0; i < 60; i++) {
+		int fd = raw_connect();
+		if (fd < 0)
+			continue;
+		/* half a request, never finished */
+		if (write(fd, "GET /api/v1/me HTTP/1.1\r\nHost: x\r\n", 34) < 0) {
+			close(fd);
+			continue;
+		}
+		fds[n++] = fd;
+	}
+	/* Past the per-address limit the server closes at once (all looked at
+	 * together, well inside timeout_s). */
+	usleep(300000);
+	for (int i = 0; i < n; i++)
+		refused += closed_within(fds[i], 0);
+	fprintf(stderr, "slow clients: %d of %d connections refused at once\n", refused, n);
+	ck_assert_int_eq(refused, n - 40);
+	/* After the idle timeout every slow one is gone ... */
+	sleep(3);
+	for (int i = 0; i < n; i++) {
+		ck_assert_msg(closed_within(fds[i], 1000),
+			      "connection %d still open after timeout_s", i);
+		close(fds[i]);
+	}
+	/* ... and the API answers. */
+	a = call("GET", "/api/v1/me", NULL, key_viewer, NULL, NULL);
+	ck_assert_int_eq(a.status, 200);
+	ans_free(&a);
+}
+END_TEST
+
 /* One case per test, so `scripts/test integration api CASE` runs one. */
 static void add(Suite *s, const char *name, const TTest *test)
 {
@@ -1035,6 +1180,7 @@ static Suite *api_suite(void)
 	add(s, "login_with_totp", login_with_totp);
 	add(s, "bad_persona_refused_with_its_path", bad_persona_refused_with_its_path);
 	add(s, "stream_live_and_resumed", stream_live_and_resumed);
+	add(s, "slow_clients_are_bounded", slow_clients_are_bounded);
 	return s;
 }
 

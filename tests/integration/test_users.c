@@ -6,10 +6,12 @@
  * wrong input refused with a clear message and nothing written; and every change
  * in the audit with its actor, before and after, and no secret anywhere in it. */
 #include "common/auth.h"
+#include "common/authdb.h"
 #include "tests/check_main.h"
 #include "tests/integration/itest.h"
 
 #include <check.h>
+#include <libpq-fe.h>
 #include <poll.h>
 #include <pty.h>
 #include <pwd.h>
@@ -507,6 +509,55 @@ START_TEST(audit_has_every_change_and_no_secret)
 }
 END_TEST
 
+/* What piyasa-api writes for its own changes (AUTHDB_AUDIT_ADD), as piyasactl
+ * audit shows it: the address, the JSON before and after, the filters. */
+START_TEST(audit_rows_of_the_api_are_listed)
+{
+	PGconn *db = PQconnectdb(getenv("PIYASA_DATABASE_URL"));
+	const char *rows[][6] = {
+		{ "user:alice", "settings.set", "settings:max_msgs_per_min", "{\"value\": 6}",
+		  "{\"value\": 8}", "192.0.2.7" },
+		{ "key:deploy", "bot.update", "bot:3", "{\"enabled\": true}",
+		  "{\"enabled\": false}", "192.0.2.8" },
+		{ "user:alice", "settings.unset", "settings:scale_factor", "{\"value\": 2}", NULL,
+		  "192.0.2.7" },
+	};
+	char *out;
+	json_t *v, *r;
+
+	ck_assert_int_eq(PQstatus(db), CONNECTION_OK);
+	for (size_t i = 0; i < 3; i++) {
+		PGresult *res = PQexecParams(db, AUTHDB_AUDIT_ADD, 6, NULL, rows[i], NULL, NULL, 0);
+
+		ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s", PQerrorMessage(db));
+		ck_assert_int_eq(PQntuples(res), 1);
+		PQclear(res);
+	}
+	PQfinish(db);
+
+	ck_assert_int_eq(ctl_in(NULL, &out, NULL, "audit", "--action", "settings.*", "--json"), 0);
+	ck_assert_ptr_nonnull(v = json_loads(out, 0, NULL));
+	ck_assert_uint_eq(json_array_size(v), 2);
+	r = json_array_get(v, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(r, "actor")), "user:alice");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "addr")), "192.0.2.7");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(r, "after"), "value")), 8);
+	ck_assert(json_is_null(json_object_get(json_array_get(v, 1), "after")));
+	json_decref(v);
+	free(out);
+	ck_assert_int_eq(ctl_in(NULL, &out, NULL, "audit", "--actor", "key:deploy", "--since",
+				"2000-01-01 00:00+00"),
+			 0);
+	ck_assert_ptr_nonnull(strstr(out, "bot.update"));
+	ck_assert_ptr_nonnull(strstr(out, "192.0.2.8"));
+	ck_assert(strstr(out, "settings.set") == NULL);
+	free(out);
+	ck_assert_int_eq(ctl_in(NULL, &out, NULL, "audit", "--since", "2999-01-01"), 0);
+	ck_assert(strstr(out, "bot.update") == NULL);
+	free(out);
+}
+END_TEST
+
 static Suite *users_suite(void)
 {
 	Suite *s = suite_create("users");
@@ -519,6 +570,7 @@ static Suite *users_suite(void)
 	tcase_add_test(tc, keys_shown_once_stored_hashed_revoked);
 	tcase_add_test(tc, totp_on_gives_working_codes_and_off);
 	tcase_add_test(tc, audit_has_every_change_and_no_secret);
+	tcase_add_test(tc, audit_rows_of_the_api_are_listed);
 	suite_add_tcase(s, tc);
 	return s;
 }
