@@ -25,12 +25,16 @@ export const paths = {
   fleet: () => `${V1}/fleet`, // the supervisor's /status (docs/OPERATIONS.md)
   resize: () => `${V1}/fleet/resize`,
   queues: () => `${V1}/queues`, // {total: {high, normal, low, leased, delayed}, workers: [...]}
+  // {workers, providers: [{provider, model, calls: {ok, 429, 5xx, timeout, error},
+  //  prompt_tokens, completion_tokens, daily_tokens_per_worker}]}
   spend: () => `${V1}/spend`,
+  // {workers: [{worker, telegram: "closed", llm: {NAME: "open"}}]}
   breakers: () => `${V1}/breakers`,
   control: () => `${V1}/control`, // GET; PATCH {simulation_active?, scale_factor?}
   bots: (f) => `${V1}/bots${q(f)}`,
   bot: (b) => `${V1}/bots/${id(b)}`, // with its stances, holdings and memories
-  botPart: (b, part) => `${V1}/bots/${id(b)}/${part}`, // stances, holdings, memories
+  // PUT stances/{topic} and holdings/{symbol}, POST memories; DELETE each by its key
+  botPart: (b, part) => `${V1}/bots/${id(b)}/${part}`,
   botPartItem: (b, part, key) => `${V1}/bots/${id(b)}/${part}/${id(key)}`,
   chats: (f) => `${V1}/chats${q(f)}`,
   chat: (c) => `${V1}/chats/${id(c)}`,

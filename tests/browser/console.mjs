@@ -180,6 +180,8 @@ await check('an admin logs in and sees the dashboard with 4 workers', async () =
   await waitFor(async () => (await count('[data-card=fleet] tbody tr')) === 4 &&
     (await page.$$eval('[data-card=fleet] tbody tr', (l) => l.every((r) => /ready/.test(r.textContent)))), 15000, '4 ready workers');
   must((await count('.nav a[href="#/users"]')) === 1, 'an admin is not offered Users');
+  await page.waitForFunction(() => /all closed/.test((document.querySelector('[data-card=breakers] h2') || {}).textContent || ''));
+  await page.waitForSelector('[data-card=spend] [data-provider]');
 });
 
 await check('the dashboard\'s queue numbers move', async () => {
@@ -299,7 +301,14 @@ await check('the live chat shows a human\'s message and the answer under it', as
   const posted = Date.now();
   await fake('/_control/human', { chat_id: Number(CHAT), text: words, from: 'ayse' });
   const human = await page.waitForFunction((w) => { const e = [...document.querySelectorAll('.msg.human')].find((x) => x.querySelector('.text').textContent === w); return e && e.dataset.id; }, { timeout: 10000 }, words);
-  const answer = await page.waitForFunction((w) => { const e = [...document.querySelectorAll('.msg.reply')].find((x) => x.querySelector('.quote') && x.querySelector('.quote').textContent.includes(w)); return e && e.dataset.id; }, { timeout: 30000 }, words);
+  const answer = await page.waitForFunction((w) => { const e = [...document.querySelectorAll('.msg.reply')].find((x) => x.querySelector('.quote') && x.querySelector('.quote').textContent.includes(w)); return e && e.dataset.id; }, { timeout: 30000 }, words)
+    .catch(async (e) => {
+      // what the chat holds, to tell "no answer" from "an answer not shown under it"
+      const last = items((await fetchIn('GET', `/api/v1/messages?chat=${CHAT}&limit=8`)).json)
+        .map((m) => `#${m.id} bot=${m.bot_id} ${m.status} tg=${m.telegram_message_id} reply_to=${m.reply_to_message_id} ${String(m.text).slice(0, 30)}`);
+      const dead = items((await fetchIn('GET', '/api/v1/dead?limit=3')).json).map((d) => d.reason);
+      throw new Error(`${e.message}; newest rows: ${last.join(' | ')}; dead letters: ${dead.join(' | ')}`);
+    });
   // each within 1 s of being written: from its row's created_at to its first
   // showing; a human's created_at is Telegram's date (whole seconds), so its
   // write is bounded by the fake's receipt instead (which adds the bots' poll)

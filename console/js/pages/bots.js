@@ -4,7 +4,7 @@
 // (docs/PERSONAS.md) and the API's errors at the field; enable/disable; its
 // stances, holdings and memories.
 import { html, useState, useLoad, Problem, Loading, Table, Page, Badge, Confirm, Field, ago, num, colour } from '../ui.js';
-import { paths, get, post, patch, del, items, may } from '../api.js';
+import { paths, get, post, put, patch, del, items, may } from '../api.js';
 import { ObjectForm, errorAt } from '../form.js';
 
 const n = (path, label, meaning, range) => ({ path, label, meaning, kind: 'number', range });
@@ -92,11 +92,18 @@ export function Bots({ me }) {
 
 // A list of a bot's stances, holdings or memories, with delete and add.
 // The rows come with the bot (GET /bots/{id}); a change reloads the bot.
-function Part({ bot, rows, part, cols, fields, canEdit, keyOf, onChange }) {
+// A stance (by topic) or a holding (by symbol) is put under its key, which is
+// not in the body; a memory is posted and gets an id.
+function Part({ bot, rows, part, cols, fields, canEdit, keyOf, keyField, onChange }) {
   const [err, setErr] = useState(null);
   const [draft, setDraft] = useState({});
   const remove = (r) => del(paths.botPartItem(bot, part, keyOf(r))).then(onChange, setErr);
-  const add = (e) => { e.preventDefault(); setErr(null); post(paths.botPart(bot, part), draft).then(() => { setDraft({}); onChange(); }, setErr); };
+  const save = () => {
+    if (!keyField) return post(paths.botPart(bot, part), draft);
+    const { [keyField]: key, ...body } = draft;
+    return put(paths.botPartItem(bot, part, key || ''), body);
+  };
+  const add = (e) => { e.preventDefault(); setErr(null); save().then(() => { setDraft({}); onChange(); }, setErr); };
   return html`<div class="part" data-part=${part}>
     <${Table} label=${part} rows=${rows} cols=${canEdit ? [...cols, { label: '', cell: (r) => html`<button type="button" class="danger small" onClick=${() => remove(r)} aria-label=${'Delete ' + keyOf(r)}>Delete</button>` }] : cols} />
     ${canEdit ? html`<form class="inline-form" novalidate onSubmit=${add} aria-label=${'Add to ' + part}>
@@ -132,10 +139,10 @@ export function BotPage({ me, params }) {
       ${tabs.map(([k, l]) => html`<button type="button" role="tab" aria-selected=${tab === k} onClick=${() => setTab(k)}>${l}</button>`)}
     </div>
     ${tab === 'persona' ? html`<${ObjectForm} groups=${PERSONA_GROUPS} value=${bot} onSave=${save} readOnly=${!canEdit} saveLabel="Save persona" />` : ''}
-    ${tab === 'stances' ? html`<${Part} bot=${bot.id} rows=${bot.stances || []} onChange=${b.reload} part="stances" canEdit=${canEdit} keyOf=${(r) => r.topic}
+    ${tab === 'stances' ? html`<${Part} bot=${bot.id} rows=${bot.stances || []} onChange=${b.reload} part="stances" canEdit=${canEdit} keyOf=${(r) => r.topic} keyField="topic"
       cols=${[{ label: 'Topic', cell: (r) => r.topic }, { label: 'Stance', cell: (r) => r.stance_text }, { label: 'Confidence', cell: (r) => r.confidence }, { label: 'Cooling down until', cell: (r) => r.cooldown_until || '—' }]}
       fields=${[['topic', 'Topic', 'one of the chat\'s topics'], ['stance_text', 'Stance', 'what the bot holds; the guard checks drafts against it'], ['confidence', 'Confidence', '0 .. 1', true]]} />` : ''}
-    ${tab === 'holdings' ? html`<${Part} bot=${bot.id} rows=${bot.holdings || []} onChange=${b.reload} part="holdings" canEdit=${canEdit} keyOf=${(r) => r.symbol}
+    ${tab === 'holdings' ? html`<${Part} bot=${bot.id} rows=${bot.holdings || []} onChange=${b.reload} part="holdings" canEdit=${canEdit} keyOf=${(r) => r.symbol} keyField="symbol"
       cols=${[{ label: 'Symbol', cell: (r) => r.symbol }, { label: 'Average price', cell: (r) => r.avg_price }, { label: 'Size', cell: (r) => r.size }, { label: 'Note', cell: (r) => r.note }]}
       fields=${[['symbol', 'Symbol', 'e.g. BTC, THYAO'], ['avg_price', 'Average price', 'what it paid', true], ['size', 'Size', 'how much it holds', true], ['note', 'Note', 'free text for the prompt']]} />` : ''}
     ${tab === 'memories' ? html`<${Part} bot=${bot.id} rows=${bot.memories || []} onChange=${b.reload} part="memories" canEdit=${canEdit} keyOf=${(r) => r.id}

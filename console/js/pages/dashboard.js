@@ -95,31 +95,48 @@ const Missing = ({ title, card }) => html`<div class="card" data-card=${card}><h
   <p class="muted">Not offered by this API.</p></div>`;
 const missing = (l) => l.error && l.error.status === 404;
 
+// The breakers per worker, folded per provider and for Telegram: the worst
+// state, and which workers have it (each worker keeps its own breakers).
+const RANK = { closed: 0, 'half-open': 1, half_open: 1, open: 2 };
 function Breakers({ data }) {
   if (!data) return null;
-  const rows = [];
-  for (const p of items(data.providers || [])) rows.push({ what: 'LLM ' + (p.name || p.provider), state: stateOf(p), since: p.since });
-  if (data.telegram) rows.push({ what: 'Telegram API', state: stateOf(data.telegram), since: data.telegram.since });
-  const bots = items(data.bots || []).filter((b) => stateOf(b) !== 'closed');
-  for (const b of bots) rows.push({ what: 'bot ' + (b.username || b.bot_id), state: stateOf(b), since: b.since });
+  const seen = new Map(); // name -> {state, workers: []}
+  const note = (name, state, w) => {
+    const s = String(state || 'closed').toLowerCase(), o = seen.get(name) || { state: 'closed', workers: [] };
+    if ((RANK[s] ?? 1) > (RANK[o.state] ?? 1)) o.state = s;
+    if (s !== 'closed') o.workers.push(w);
+    seen.set(name, o);
+  };
+  for (const w of items(data.workers || data)) {
+    note('Telegram API', w.telegram, w.worker);
+    for (const [p, st] of Object.entries(w.llm || {})) note('LLM ' + p, st, w.worker);
+  }
+  const rows = [...seen].map(([what, o]) => ({ what, ...o }));
   const open = rows.filter((r) => r.state !== 'closed').length;
-  return html`<div class="card" data-card="breakers"><h2>Breakers <${Badge} kind=${open ? 'bad' : 'ok'}>${open ? open + ' not closed' : 'all closed'}<//></h2>
-    <ul class="breakers">${rows.map((r) => html`<li><${Badge} kind=${breakerKind(r.state)}>${r.state}<//> ${r.what}${r.since ? html` <span class="muted">since ${ago(r.since)}</span>` : ''}</li>`)}</ul></div>`;
+  return html`<div class=${'card' + (open ? ' bad' : '')} data-card="breakers"><h2>Breakers <${Badge} kind=${open ? 'bad' : 'ok'}>${open ? open + ' not closed' : 'all closed'}<//></h2>
+    <ul class="breakers">${rows.map((r) => html`<li><${Badge} kind=${breakerKind(r.state)}>${r.state}<//> ${r.what}${r.workers.length
+      ? html` <span class="muted">in worker${r.workers.length > 1 ? 's' : ''} ${r.workers.join(', ')}</span>` : ''}</li>`)}</ul></div>`;
 }
 
+// Tokens per provider since the running workers started, against the daily
+// budget (enforced per worker, so the fleet's is that times the workers).
 function Spend({ data }) {
   if (!data) return null;
-  const provs = items(data.providers || data.by_provider || data);
-  return html`<div class="card" data-card="spend"><h2>LLM spend today</h2>
+  const provs = items(data.providers || []), n = data.workers || 1;
+  return html`<div class="card" data-card="spend"><h2>LLM spend</h2>
     ${provs.map((p) => {
-      const used = p.tokens_today ?? p.tokens ?? 0, budget = p.budget ?? p.daily_budget ?? 0;
-      const share = budget ? used / budget : 0;
-      return html`<div class=${'budget' + (share >= 0.8 ? ' bad' : '')}>
-        <label>${p.name || p.provider} <span class="muted">${num(used)} of ${budget ? num(budget) : 'no budget'} tokens</span></label>
+      const used = (p.prompt_tokens || 0) + (p.completion_tokens || 0);
+      const budget = p.daily_tokens_per_worker ? p.daily_tokens_per_worker * n : 0;
+      const share = budget ? used / budget : 0, c = p.calls || {};
+      const failed = (c['429'] || 0) + (c['5xx'] || 0) + (c.timeout || 0) + (c.error || 0);
+      return html`<div class=${'budget' + (share >= 0.8 ? ' bad' : '')} data-provider=${p.provider}>
+        <label>${p.provider} <span class="muted">${p.model || ''}: ${num(used)} tokens${budget ? ` of ${num(budget)} a day` : ', no daily budget'}</span></label>
         ${budget ? html`<meter min="0" max="1" low="0.6" high="0.8" optimum="0" value=${Math.min(share, 1)}
-          aria-label=${(p.name || p.provider) + ' budget used'}>${Math.round(share * 100)} %</meter>` : ''}
+          aria-label=${p.provider + ' budget used'}>${Math.round(share * 100)} %</meter>` : ''}
+        <p class="muted small">${num(c.ok)} calls answered${failed ? html`, <span class="warn-text">${num(failed)} failed (429 ${c['429'] || 0}, 5xx ${c['5xx'] || 0}, timeout ${c.timeout || 0})</span>` : ''}</p>
       </div>`;
-    })}</div>`;
+    })}
+    <p class="muted small">Since the running workers started.</p></div>`;
 }
 
 export function Dashboard() {
@@ -143,6 +160,11 @@ export function Dashboard() {
     onMessage: (m) => { if (m.status === 'sent') setMsgs((l) => [...l.filter((x) => x.id !== m.id).slice(-4999), m]); },
     poll: pollSnapshot,
   });
+  // spend and breakers are the workers' counters in shared memory: cheap to ask
+  useEffect(() => {
+    const t = setInterval(() => { spend.reload(); breakers.reload(); }, DETAIL_MS);
+    return () => clearInterval(t);
+  }, []);
   useEffect(() => {
     if (state !== 'live') return undefined; // polling already, or about to
     const t = setInterval(() => pollSnapshot().then((s) => setSnap((old) => ({ ...old, ...s })), () => {}), DETAIL_MS);
@@ -160,7 +182,7 @@ export function Dashboard() {
       <${Chart} title=${'Enqueue to sent, last hour' + (p50.some((v) => v !== null) || !sent.some((v) => v) ? '' : ' (the API gives no enqueue times)')} unit="ms" data=${[xs, p50, p95]}
         series=${[{ label: 'p50', stroke: '#2a9d8f' }, { label: 'p95', stroke: '#e76f51' }]} />
       ${missing(breakers) ? html`<${Missing} title="Breakers" card="breakers" />` : html`<${Breakers} data=${breakers.data} />`}
-      ${missing(spend) ? html`<${Missing} title="LLM spend today" card="spend" />` : html`<${Spend} data=${spend.data} />`}
+      ${missing(spend) ? html`<${Missing} title="LLM spend" card="spend" />` : html`<${Spend} data=${spend.data} />`}
       <div class=${'card' + (deadToday ? ' bad' : '')} data-card="dead"><h2>Dead letters today</h2>
         <p class="stat-n">${typeof deadToday === 'string' ? deadToday : num(deadToday)}</p><a href="#/dead">Open the dead letters</a></div>
     </div>
