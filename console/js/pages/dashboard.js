@@ -85,7 +85,8 @@ function Queues({ queues }) {
     <div class="stats">
       ${cell('high', 'high')}${cell('normal', 'normal')}${cell('low', 'low')}
       ${cell('delayed', 'delayed')}${cell('leased', 'leased')}
-      <div class=${'stat' + (oldest > 60000 ? ' bad' : '')} data-queue="oldest"><span class="stat-n">${dur(oldest)}</span><span class="stat-l">oldest waiting</span></div>
+      ${oldest !== null && oldest !== undefined ? html`<div class=${'stat' + (oldest > 60000 ? ' bad' : '')} data-queue="oldest">
+        <span class="stat-n">${dur(oldest)}</span><span class="stat-l">oldest waiting</span></div>` : ''}
     </div></div>`;
 }
 
