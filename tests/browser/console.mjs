@@ -418,7 +418,8 @@ await check('the other pages open without an error', async () => {
 });
 
 await check('at phone width the pages fit, with a menu', async () => {
-  await page.setViewport({ width: 390, height: 844, isMobile: true });
+  // width only: isMobile would make puppeteer reload the page, racing the navigation below
+  await page.setViewport({ width: 390, height: 844 });
   await go('#/');
   await page.waitForSelector('[data-card=fleet] tbody tr');
   must(await page.$eval('.nav-toggle', (e) => getComputedStyle(e).display !== 'none'), 'no menu button');

@@ -66,6 +66,21 @@ function AddBot({ onAdded }) {
   </form>`;
 }
 
+// The columns; those the API does not give (no row has the field) are left out.
+function cols(rows, n) {
+  const has = (k) => rows.some((b) => b[k] !== undefined);
+  return [
+    { label: 'Bot', cell: (b) => html`<a href=${'#/bots/' + b.id} style=${{ color: colour(b.id) }}>${b.name || b.username}</a>${b.username ? html` <span class="muted">@${b.username}</span>` : ''}` },
+    { label: 'Enabled', cell: (b) => (b.enabled === false ? html`<${Badge} kind="off">off<//>` : 'yes') },
+    { label: 'Worker', cell: (b) => b.worker ?? (n ? b.id % n : '—') },
+    { label: 'Chats', cell: (b) => (Array.isArray(b.chats) ? b.chats.length : '—') },
+    has('messages_today') && { label: 'Today', cell: (b) => num(b.messages_today) },
+    has('last_message_at') && { label: 'Last message', cell: (b) => ago(b.last_message_at) },
+    has('capped') && { label: 'Capped', cell: (b) => (b.capped ? html`<${Badge} kind="warn">capped<//>` : '') },
+    has('breaker') && { label: 'Breaker', cell: breaker },
+  ].filter(Boolean);
+}
+
 export function Bots({ me }) {
   const list = useLoad(() => get(paths.bots({ limit: 1000 })), []);
   // A bot's owner is bot_id % N (DESIGN.md), when the API does not say it.
@@ -77,16 +92,7 @@ export function Bots({ me }) {
     ${adding ? html`<${AddBot} onAdded=${(b) => { setAdding(false); location.hash = '#/bots/' + b.id; }} />` : ''}
     <${Problem} error=${list.error} />
     ${!list.data ? (list.error ? '' : html`<${Loading} what="bots" />`) : html`<${Table} label="Bots" rows=${rows}
-      rowCls=${(b) => (b.enabled === false ? 'off' : b.capped ? 'warn' : '')} cols=${[
-        { label: 'Bot', cell: (b) => html`<a href=${'#/bots/' + b.id} style=${{ color: colour(b.id) }}>${b.name || b.username}</a> <span class="muted">@${b.username || '?'}</span>` },
-        { label: 'Enabled', cell: (b) => (b.enabled === false ? html`<${Badge} kind="off">off<//>` : 'yes') },
-        { label: 'Worker', cell: (b) => b.worker ?? (n ? b.id % n : '—') },
-        { label: 'Chats', cell: (b) => (Array.isArray(b.chats) ? b.chats.length : '—') },
-        { label: 'Today', cell: (b) => num(b.messages_today) },
-        { label: 'Last message', cell: (b) => ago(b.last_message_at) },
-        { label: 'Capped', cell: (b) => (b.capped ? html`<${Badge} kind="warn">capped<//>` : '') },
-        { label: 'Breaker', cell: breaker },
-      ]} />`}
+      rowCls=${(b) => (b.enabled === false ? 'off' : b.capped ? 'warn' : '')} cols=${cols(rows, n)} />`}
   <//>`;
 }
 
@@ -134,7 +140,9 @@ export function BotPage({ me, params }) {
       ${bot.enabled === false ? html`<${Badge} kind="off">disabled<//>` : html`<${Badge} kind="ok">enabled<//>`}
       ${canEdit ? html`<button type="button" onClick=${() => setAsk('toggle')}>${bot.enabled === false ? 'Enable' : 'Disable'}</button>` : ''}`}>
     <${Problem} error=${err} />
-    <p class="muted">@${bot.username || '?'} · token ${bot.token_hint || '(hidden)'} · worker ${bot.worker ?? '—'} · last message ${ago(bot.last_message_at)}</p>
+    <p class="muted">${[bot.username && '@' + bot.username, 'token ' + (bot.token_hint || '(hidden)') + '…',
+      bot.worker !== undefined && 'worker ' + bot.worker, bot.last_message_at && 'last message ' + ago(bot.last_message_at),
+      Array.isArray(bot.chats) && 'in ' + bot.chats.length + ' chat' + (bot.chats.length === 1 ? '' : 's')].filter(Boolean).join(' · ')}</p>
     <div role="tablist" class="tabs" aria-label="Bot sections">
       ${tabs.map(([k, l]) => html`<button type="button" role="tab" aria-selected=${tab === k} onClick=${() => setTab(k)}>${l}</button>`)}
     </div>
