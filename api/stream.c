@@ -70,6 +70,8 @@ static void seqset_prune(struct seqset *s, long long below)
 {
 	size_t i = seqset_pos(s, below);
 
+	if (!i)
+		return; /* nothing below (and v may still be NULL) */
 	memmove(s->v, s->v + i, (s->n - i) * sizeof *s->v);
 	s->n -= i;
 }
@@ -94,7 +96,7 @@ struct hub {
 	struct sub *subs;
 	unsigned nsubs;
 	uv_timer_t poll, fleet;
-	int polling, fleet_busy, ending, started;
+	int polling, fleet_busy, ending, closing;
 	long long floor; /* rows up to here were there before the first stream */
 	long long top;   /* the highest number seen */
 	struct seqset seen;
@@ -122,11 +124,12 @@ unsigned hub_streams(const struct hub *h)
 	return h ? h->nsubs : 0;
 }
 
+/* Both timers closed (libuv runs close callbacks in no promised order). */
 static void on_timer_closed(uv_handle_t *t)
 {
 	struct hub *h = t->data;
 
-	if (t == (uv_handle_t *)&h->fleet) {
+	if (--h->closing == 0) {
 		free(h->seen.v);
 		free(h);
 	}
@@ -136,6 +139,7 @@ void hub_free(struct hub *h)
 {
 	if (!h)
 		return;
+	h->closing = 2;
 	uv_close((uv_handle_t *)&h->poll, on_timer_closed);
 	uv_close((uv_handle_t *)&h->fleet, on_timer_closed);
 }

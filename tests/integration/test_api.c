@@ -439,8 +439,12 @@ START_TEST(sessions_csrf_logout)
 	ck_assert_str_eq(json_string_value(json_object_get(a.json, "role")), "operator");
 	ans_free(&a);
 	/* The session id is stored hashed, never as is. */
-	snprintf(v, sizeof v, "SELECT count(*) FROM sessions WHERE id_hash = '%s'", cookie);
-	ck_assert_int_eq(itest_pg_int(v), 0);
+	{
+		char q[800];
+
+		snprintf(q, sizeof q, "SELECT count(*) FROM sessions WHERE id_hash = '%s'", cookie);
+		ck_assert_int_eq(itest_pg_int(q), 0);
+	}
 
 	a = call("GET", "/api/v1/me", NULL, NULL, cookie, NULL);
 	ck_assert_int_eq(a.status, 200);
