@@ -408,6 +408,19 @@ await check('every control of every page is labelled', async () => {
   }
 });
 
+await check('changing a user\'s role asks first; cancelled, nothing changes', async () => {
+  await go('#/users');
+  await page.waitForSelector('select[aria-label="Role of victor"]');
+  await page.select('select[aria-label="Role of victor"]', 'operator');
+  await page.waitForSelector('dialog[open]');
+  must(/Make victor a operator|Make victor an? operator/.test(await text('dialog[open] h2')), `the dialog asks: ${await text('dialog[open] h2')}`);
+  await page.click('dialog[open] button:not([data-confirm])');
+  await page.waitForFunction(() => !document.querySelector('dialog[open]'));
+  const users = items((await fetchIn('GET', '/api/v1/users')).json);
+  must(users.find((u) => u.name === 'victor').role === 'viewer', 'the role changed without a confirmation');
+  await page.waitForFunction(() => document.querySelector('select[aria-label="Role of victor"]').value === 'viewer');
+});
+
 await check('the other pages open without an error', async () => {
   for (const [hash, name, sel] of [['#/chats', 'chats', 'h1'], ['#/users', 'users', 'h1'], ['#/audit', 'audit', 'h1'], ['#/bots', 'bots', 'h1']]) {
     await go(hash);

@@ -22,7 +22,7 @@ function UsersPart() {
   return html`<h2>Users</h2><${Problem} error=${l.error || (err && !err.field ? err : null)} />
     ${!l.data ? (l.error ? '' : html`<${Loading} what="users" />`) : html`<${Table} label="Users" rows=${items(l.data)} rowCls=${(u) => (u.disabled ? 'off' : '')} cols=${[
       { label: 'Name', cell: (u) => u.name },
-      { label: 'Role', cell: (u) => html`<${RolePick} label=${'Role of ' + u.name} value=${u.role} onChange=${(r) => change(u, { role: r })} />` },
+      { label: 'Role', cell: (u) => html`<${RolePick} label=${'Role of ' + u.name} value=${u.role} onChange=${(r) => setAsk({ ...u, newRole: r })} />` },
       { label: 'TOTP', cell: (u) => (u.totp ? 'on' : 'off') },
       { label: 'Last login', cell: (u) => ago(u.last_login_at) },
       { label: '', cell: (u) => html`<button type="button" class="small" onClick=${() => setAsk(u)}>${u.disabled ? 'Enable' : 'Disable'}</button>` },
@@ -35,9 +35,12 @@ function UsersPart() {
       <${Field} scope="user" label="Role" name="role" meaning="viewer reads; operator runs the fleet; admin also manages users and keys" error=${errorAt(err, 'role')}>
         ${(id) => html`<${RolePick} id=${id} value=${f.role} onChange=${(r) => setF({ ...f, role: r })} />`}<//>
       <button type="submit" class="primary">Add user</button></form>
-    <${Confirm} open=${!!ask} title=${ask ? (ask.disabled ? 'Enable ' : 'Disable ') + ask.name + '?' : ''} confirm=${ask && ask.disabled ? 'Enable' : 'Disable'}
-      onConfirm=${() => { change(ask, { disabled: !ask.disabled }); setAsk(null); }} onCancel=${() => setAsk(null)}>
-      ${ask && !ask.disabled ? 'Their sessions end and they cannot log in until enabled again.' : 'They can log in again.'}<//>`;
+    <${Confirm} open=${!!ask} onCancel=${() => { setAsk(null); l.reload(); }}
+      title=${!ask ? '' : ask.newRole ? `Make ${ask.name} ${ask.newRole === 'admin' ? 'an' : 'a'} ${ask.newRole}?` : (ask.disabled ? 'Enable ' : 'Disable ') + ask.name + '?'}
+      confirm=${!ask ? '' : ask.newRole ? 'Change the role' : ask.disabled ? 'Enable' : 'Disable'}
+      onConfirm=${() => { change(ask, ask.newRole ? { role: ask.newRole } : { disabled: !ask.disabled }); setAsk(null); }}>
+      ${!ask ? '' : ask.newRole ? `${ask.name} will be able to do what ${ask.newRole === 'admin' ? 'an' : 'a'} ${ask.newRole} may, and no more, from their next request.`
+        : !ask.disabled ? 'Their sessions end and they cannot log in until enabled again.' : 'They can log in again.'}<//>`;
 }
 
 function KeysPart() {
