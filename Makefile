@@ -42,16 +42,24 @@ WORKER_SRC := $(filter-out worker/main.c,$(wildcard worker/*.c worker/*/*.c work
 LIBWORKER  := $(B)/libworker.a
 SUP_SRC    := $(filter-out supervisor/main.c,$(wildcard supervisor/*.c))
 LIBSUP     := $(B)/libsupervisor.a
+API_SRC    := $(filter-out api/main.c,$(wildcard api/*.c))
+LIBAPI     := $(B)/libapi.a
 FAKE_SRC   := $(filter-out tests/fakeapi/fakeapi.c,$(wildcard tests/fakeapi/*.c))
 LIBFAKE    := $(B)/libfakeapi.a
+# The web console (console/): its files become a C table (scripts/embed-assets)
+# that piyasa-api serves; console/assets.c looks things up in it.
+CONSOLE_FILES := console/index.html $(sort $(wildcard console/*.css console/*.svg console/js/*.js \
+                 console/js/pages/*.js console/vendor/*.mjs console/vendor/*.css))
+LIBCONSOLE := $(B)/libconsole.a
 # Libraries in link order: a program's own, then common.
-UNIT_LIBS  := $(LIBWORKER) $(LIBSUP) $(LIBFAKE) $(LIBCOMMON)
+UNIT_LIBS  := $(LIBWORKER) $(LIBSUP) $(LIBAPI) $(LIBFAKE) $(LIBCONSOLE) $(LIBCOMMON)
 
 # Man pages: docs/man/NAME.SECTION.scd -> $(B)/man/NAME.SECTION (rule near install).
 MAN_SRC := $(wildcard docs/man/*.scd)
 MANS    := $(MAN_SRC:docs/man/%.scd=$(B)/man/%)
 
-BINS := $(B)/bin/supervisor $(B)/bin/worker $(B)/bin/piyasactl $(B)/bin/piyasa-fakeapi
+BINS := $(B)/bin/supervisor $(B)/bin/worker $(B)/bin/piyasactl $(B)/bin/piyasa-api \
+        $(B)/bin/piyasa-fakeapi
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -103,7 +111,14 @@ $(B)/lib%.a:
 $(LIBCOMMON): $(COMMON_OBJ)
 $(LIBWORKER): $(WORKER_SRC:%.c=$(B)/%.o)
 $(LIBSUP): $(SUP_SRC:%.c=$(B)/%.o)
+$(LIBAPI): $(API_SRC:%.c=$(B)/%.o)
 $(LIBFAKE): $(FAKE_SRC:%.c=$(B)/%.o)
+$(LIBCONSOLE): $(B)/console/assets.o $(B)/console/assets_gen.o
+$(B)/console/assets_gen.c: $(CONSOLE_FILES) scripts/embed-assets
+	@mkdir -p $(dir $@)
+	python3 scripts/embed-assets $@ $(CONSOLE_FILES)
+$(B)/console/assets_gen.o: $(B)/console/assets_gen.c
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # link_bin name, main object, libraries
 define link_bin
@@ -123,6 +138,7 @@ $(eval $(call link_bin,supervisor,$(B)/supervisor/main.o,$(LIBSUP)))
 $(eval $(call link_bin,worker,$(B)/worker/main.o,$(LIBWORKER)))
 # The worker tells OpenSSL (curl's TLS) what not to load at start (worker/main.c).
 $(B)/bin/worker: LIBS += $(shell pkg-config --libs openssl)
+$(eval $(call link_bin,piyasa-api,$(B)/api/main.o,$(LIBAPI) $(LIBCONSOLE)))
 $(eval $(call link_bin,piyasactl,$(patsubst %.c,$(B)/%.o,$(wildcard ctl/*.c))))
 $(eval $(call link_bin,piyasa-fakeapi,$(B)/tests/fakeapi/fakeapi.o,$(LIBFAKE)))
 
@@ -178,7 +194,7 @@ R := build/release
 # What is installed, built without the tests (the .deb's build: debian/rules).
 programs:
 	@$(MAKE) --no-print-directory MODE=release $(R)/bin/supervisor $(R)/bin/worker \
-		$(R)/bin/piyasactl $(MAN_SRC:docs/man/%.scd=$(R)/man/%)
+		$(R)/bin/piyasa-api $(R)/bin/piyasactl $(MAN_SRC:docs/man/%.scd=$(R)/man/%)
 
 install: programs
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
@@ -189,6 +205,7 @@ install: programs
 	install -m 0755 $(R)/bin/supervisor $(DESTDIR)$(SBINDIR)/supervisor
 	install -m 0755 $(R)/bin/piyasactl $(DESTDIR)$(BINDIR)/piyasactl
 	install -m 0755 $(R)/bin/worker $(DESTDIR)$(LIBEXECDIR)/worker
+	install -m 0755 $(R)/bin/piyasa-api $(DESTDIR)$(LIBEXECDIR)/piyasa-api
 	install -m 0644 $(R)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(R)/man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 $(R)/man/*.8 $(DESTDIR)$(MANDIR)/man8/

@@ -54,6 +54,20 @@ static const struct cfg_key keys[] = {
 	{ "log.level", S(log_level), "PIYASA_LOG_LEVEL" },
 	{ "log.format", S(log_format), "PIYASA_LOG_FORMAT" },
 	{ "token_key_file", S(token_key_file), "PIYASA_TOKEN_KEY_FILE" },
+	{ "api.enabled", B(api_enabled), NULL },
+	{ "api.listen", S(api_listen), "PIYASA_API_LISTEN" },
+	{ "api.cookie_secure", B(api_cookie_secure), NULL },
+	{ "api.session_minutes", I(api_session_minutes, 1, 525600), NULL },
+	{ "api.max_body_kb", I(api_max_body_kb, 1, 65536), NULL },
+	{ "api.max_connections", I(api_max_connections, 1, 100000), NULL },
+	{ "api.per_ip_connections", I(api_per_ip_connections, 1, 100000), NULL },
+	{ "api.timeout_s", I(api_timeout_s, 1, 3600), NULL },
+	{ "api.rate_per_minute", I(api_rate_per_minute, 1, 1000000), NULL },
+	{ "api.rate_burst", I(api_rate_burst, 1, 1000000), NULL },
+	{ "api.key_rate_per_minute", I(api_key_rate_per_minute, 1, 1000000), NULL },
+	{ "api.key_rate_burst", I(api_key_rate_burst, 1, 1000000), NULL },
+	{ "api.login_per_minute", I(api_login_per_minute, 1, 10000), NULL },
+	{ "api.pg_connections", I(api_pg_connections, 1, 64), NULL },
 };
 
 #define PS(f) T_STR, offsetof(struct cfg_provider, f), sizeof(((struct cfg_provider *)0)->f), 0, 0
@@ -130,6 +144,19 @@ void cfg_defaults(struct cfg *c)
 	c->telegram_group_per_minute = 20;
 	snprintf(c->log_level, sizeof c->log_level, "info");
 	snprintf(c->log_format, sizeof c->log_format, "auto");
+	c->api_enabled = 0;
+	snprintf(c->api_listen, sizeof c->api_listen, "127.0.0.1:8080");
+	c->api_session_minutes = 720;
+	c->api_max_body_kb = 256;
+	c->api_max_connections = 1000;
+	c->api_per_ip_connections = 600; /* a dashboard with many streams is one address */
+	c->api_timeout_s = 30;
+	c->api_rate_per_minute = 600;
+	c->api_rate_burst = 60;
+	c->api_key_rate_per_minute = 1200;
+	c->api_key_rate_burst = 120;
+	c->api_login_per_minute = 5;
+	c->api_pg_connections = 2;
 	c->nproviders = 1;
 	provider_defaults(&c->providers[0], "default");
 }
@@ -293,7 +320,11 @@ static int parse_section(struct cfg *c, struct parse_state *ps, char *line, char
 		snprintf(ps->section, sizeof ps->section, "provider");
 		return 0;
 	}
-	if (strcmp(name, "telegram") && strcmp(name, "log") && strcmp(name, "fleet")) {
+	/* [api] turns the admin API on; `enabled = off` inside it turns it off again. */
+	if (strcmp(name, "api") == 0)
+		c->api_enabled = 1;
+	if (strcmp(name, "telegram") && strcmp(name, "log") && strcmp(name, "fleet") &&
+	    strcmp(name, "api")) {
 		snprintf(why, wl, "unknown section [%s]", name);
 		return -1;
 	}
@@ -410,6 +441,9 @@ static int load_env(struct cfg *c, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	/* PIYASA_API_LISTEN alone turns the API on, as the section does. */
+	if ((v = getenv("PIYASA_API_LISTEN")) && *v)
+		c->api_enabled = 1;
 	if ((v = getenv("PIYASA_LLM_BASE_URL")) && *v) {
 		if (strlen(v) >= sizeof c->providers[0].base_url) {
 			snprintf(err, errlen, "PIYASA_LLM_BASE_URL: too long");
@@ -419,6 +453,37 @@ static int load_env(struct cfg *c, char *err, size_t errlen)
 	}
 	if ((v = getenv("PIYASA_LLM_API_KEY")) && *v)
 		snprintf(c->providers[0].api_key, sizeof c->providers[0].api_key, "%s", v);
+	return 0;
+}
+
+int cfg_split_listen(const char *listen, char *host, size_t hl, int *port)
+{
+	const char *colon = strrchr(listen, ':'), *h = listen;
+	size_t n;
+	char *end;
+	long p;
+
+	if (!colon || colon == listen)
+		return -1;
+	n = (size_t)(colon - listen);
+	if (*h == '[') { /* [::1]:8080 */
+		if (n < 3 || colon[-1] != ']')
+			return -1;
+		h++;
+		n -= 2;
+	}
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || p < 1 || p > 65535)
+		return -1;
+	if (host) {
+		if (n >= hl)
+			return -1;
+		memcpy(host, h, n);
+		host[n] = '\0';
+	}
+	if (port)
+		*port = (int)p;
 	return 0;
 }
 
@@ -443,6 +508,10 @@ int cfg_validate(const struct cfg *c, char *err, size_t errlen)
 	if (c->heartbeat_ms * 2 > c->worker_timeout_ms) {
 		snprintf(err, errlen, "%s: worker_timeout_ms: must be at least twice heartbeat_ms",
 			 where);
+		return -1;
+	}
+	if (c->api_enabled && cfg_split_listen(c->api_listen, NULL, 0, NULL) < 0) {
+		snprintf(err, errlen, "%s: api.listen: '%s' is not HOST:PORT", where, c->api_listen);
 		return -1;
 	}
 	if (log_level_parse(c->log_level) < 0) {

@@ -57,6 +57,21 @@ struct cfg {
 	char log_level[16];
 	char log_format[16];
 	char token_key_file[256];
+	/* [api]: the admin API (piyasa-api), off unless the section is there */
+	int api_enabled;
+	char api_listen[80];        /* host:port, IPv6 as [::1]:8080 */
+	int api_cookie_secure;      /* Secure on the session cookie (TLS in front) */
+	int api_session_minutes;    /* a session's life */
+	int api_max_body_kb;        /* a larger body is refused with 413 */
+	int api_max_connections;    /* in all */
+	int api_per_ip_connections; /* per client address */
+	int api_timeout_s;          /* an idle or slow connection is closed */
+	int api_rate_per_minute;    /* requests per client address (token bucket) */
+	int api_rate_burst;
+	int api_key_rate_per_minute; /* requests per API key or session user */
+	int api_key_rate_burst;
+	int api_login_per_minute; /* login attempts per user name and per address */
+	int api_pg_connections;
 };
 
 /* Fill c from defaults, then path (NULL: no file), then the environment.
@@ -78,6 +93,9 @@ typedef int (*cfg_mask_fn)(const char *key, const char *value, char *out, size_t
 /* Every key with its effective value, in the file's syntax and sections (what
  * `supervisor -T` prints), each value passed through mask when it is not NULL. */
 void cfg_dump(const struct cfg *c, FILE *f, cfg_mask_fn mask);
+/* "host:port" or "[v6]:port" into host (without brackets) and port; host and
+ * port may be NULL to only check. 0, or -1 when it is not that shape. */
+int cfg_split_listen(const char *listen, char *host, size_t hl, int *port);
 
 /* Parse "on/off/true/false/yes/no/1/0"; -1 when it is none of those. */
 int cfg_parse_bool(const char *s);

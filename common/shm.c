@@ -77,8 +77,8 @@ struct shm *shm_create(int nslots, char *err, size_t errlen)
 	size_t size;
 	int fd;
 
-	if (nslots < 1 || nslots > SHM_MAX_WORKERS) {
-		snprintf(err, errlen, "shm: %d slots is outside 1..%d", nslots, SHM_MAX_WORKERS);
+	if (nslots < 1 || nslots > SHM_NSLOTS) {
+		snprintf(err, errlen, "shm: %d slots is outside 1..%d", nslots, SHM_NSLOTS);
 		return NULL;
 	}
 	size = segment_size(nslots);
@@ -122,8 +122,7 @@ static int check_header(const struct shm_header *h, off_t fsize, char *err, size
 			 h->version, h->slot_size, SHM_VERSION, sizeof(struct shm_slot));
 		return -1;
 	}
-	if (h->nslots < 1 || h->nslots > SHM_MAX_WORKERS ||
-	    (size_t)fsize < segment_size((int)h->nslots)) {
+	if (h->nslots < 1 || h->nslots > SHM_NSLOTS || (size_t)fsize < segment_size((int)h->nslots)) {
 		snprintf(err, errlen, "shm: %u slots do not fit a %lld-byte segment", h->nslots,
 			 (long long)fsize);
 		return -1;
@@ -242,6 +241,20 @@ void shm_set_breaker(struct shm_slot *sl, int provider, int state)
 		STORE(&sl->pbreaker[provider], (int64_t)state);
 }
 
+void shm_ask_workers(struct shm_slot *sl, int n)
+{
+	__atomic_store_n(&sl->ask_workers, (int64_t)n, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&sl->ask_seq, 1, __ATOMIC_RELEASE);
+}
+
+uint64_t shm_asked_workers(const struct shm_slot *sl, int *n)
+{
+	uint64_t seq = __atomic_load_n(&sl->ask_seq, __ATOMIC_ACQUIRE);
+
+	*n = (int)__atomic_load_n(&sl->ask_workers, __ATOMIC_RELAXED);
+	return seq;
+}
+
 static void observe(struct shm_hist_data *d, double seconds)
 {
 	int i = 0;
@@ -341,6 +354,8 @@ void shm_reset(struct shm_slot *sl)
 	/* The labelled histograms are uint64 words only. */
 	zero_u64(&sl->llm_hist[0].buckets[0], SHM_MAX_PROVIDERS * HIST_WORDS);
 	zero_u64(&sl->job_hist[0].buckets[0], 3 * HIST_WORDS);
+	STORE(&sl->ask_workers, 0);
+	STORE(&sl->ask_seq, 0);
 }
 
 static void fold_hist(struct shm_hist_data *acc, const struct shm_hist_data *h)

@@ -14,9 +14,13 @@
 #include <stdint.h>
 
 #define SHM_MAGIC 0x70697961u /* "piya" */
-#define SHM_VERSION 4
+#define SHM_VERSION 5
 #define SHM_MAX_WORKERS 256
 #define SHM_MAX_PROVIDERS 8
+/* One slot past the workers' belongs to the admin API (piyasa-api): its
+ * heartbeat and state, read by the supervisor like a worker's. */
+#define SHM_API_SLOT SHM_MAX_WORKERS
+#define SHM_NSLOTS (SHM_MAX_WORKERS + 1)
 
 enum shm_state { SHM_EMPTY, SHM_STARTING, SHM_READY, SHM_DRAINING, SHM_EXITED };
 
@@ -128,6 +132,10 @@ struct shm_slot {
 	 * (speak, reply, memorize), so a dashboard can split them. */
 	struct shm_hist_data llm_hist[SHM_MAX_PROVIDERS];
 	struct shm_hist_data job_hist[3];
+	/* The API's slot only: a fleet size asked for through the API. ask_seq
+	 * grows by one per request, so the supervisor acts on each one once. */
+	int64_t ask_workers;
+	uint64_t ask_seq;
 };
 
 struct shm;
@@ -157,6 +165,13 @@ void shm_observe(struct shm_slot *sl, enum shm_hist h, double seconds);
  * SHM_H_JOB_SECONDS) and the labelled histogram, in one call. */
 void shm_observe_llm(struct shm_slot *sl, int provider, double seconds);
 void shm_observe_job(struct shm_slot *sl, int kind, double seconds);
+
+/* The API asks the supervisor for n workers (its slot only): n is stored,
+ * then ask_seq bumped, both atomically, so a reader that sees the new seq
+ * sees n. */
+void shm_ask_workers(struct shm_slot *sl, int n);
+/* The supervisor's side: the last request's sequence number (0: none) and n. */
+uint64_t shm_asked_workers(const struct shm_slot *sl, int *n);
 
 /* Reader: an atomic 64-bit load of any field above. */
 uint64_t shm_load(const uint64_t *p);

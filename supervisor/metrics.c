@@ -493,6 +493,23 @@ static json_t *status_config(const struct snap *s)
 			 s->cfg.log_level, "log_format", s->cfg.log_format, "providers", prov);
 }
 
+/* The admin API's process (SHM_API_SLOT), or null when [api] is off. */
+static json_t *status_api(const struct snap *s)
+{
+	const struct snap_worker *w = &s->w[SHM_API_SLOT];
+	int64_t age = snap_heartbeat_age(s, SHM_API_SLOT);
+
+	if (!s->cfg.api_enabled)
+		return json_null();
+	return json_pack("{s:s, s:i, s:s, s:I, s:o}", "listen", s->cfg.api_listen, "pid",
+			 (int)w->v.pid, "state",
+			 running(s, SHM_API_SLOT) ? shm_state_name(w->state)
+			 : w->v.respawning        ? "respawning"
+						  : "stopped",
+			 "restarts", (json_int_t)w->v.restarts, "heartbeat_age_ms",
+			 age >= 0 ? json_integer(age) : json_null());
+}
+
 char *metrics_status_json(const struct snap *s)
 {
 	json_t *workers = json_array(), *doc;
@@ -510,6 +527,7 @@ char *metrics_status_json(const struct snap *s)
 			"resizes", (json_int_t)s->resizes, "config", status_config(s));
 	if (!doc)
 		return NULL;
+	json_object_set_new(doc, "api", status_api(s));
 	text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
 	json_decref(doc);
 	return text;

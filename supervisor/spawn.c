@@ -25,7 +25,12 @@ struct spawn {
 
 int spawn_find_worker(char *out, size_t n, char *err, size_t errlen)
 {
-	const char *env = getenv("PIYASA_WORKER_BIN");
+	return spawn_find_bin("worker", "PIYASA_WORKER_BIN", out, n, err, errlen);
+}
+
+int spawn_find_bin(const char *name, const char *var, char *out, size_t n, char *err, size_t errlen)
+{
+	const char *env = getenv(var);
 	char self[PATH_MAX], *slash;
 	ssize_t len;
 
@@ -41,21 +46,21 @@ int spawn_find_worker(char *out, size_t n, char *err, size_t errlen)
 		self[len] = '\0';
 		if ((slash = strrchr(self, '/')))
 			*slash = '\0';
-		if ((size_t)snprintf(out, n, "%s/worker", self) >= n) {
-			snprintf(err, errlen, "worker path too long");
+		if ((size_t)snprintf(out, n, "%s/%s", self, name) >= n) {
+			snprintf(err, errlen, "%s path too long", name);
 			return -1;
 		}
 		/* Installed (make install, the .deb): PREFIX/sbin/supervisor runs
-		 * PREFIX/libexec/piyasa/worker, whatever the prefix. */
+		 * PREFIX/libexec/piyasa/NAME (worker, piyasa-api), whatever the prefix. */
 		if (access(out, X_OK) < 0 &&
-		    (size_t)snprintf(out, n, "%s/../libexec/piyasa/worker", self) >= n) {
-			snprintf(err, errlen, "worker path too long");
+		    (size_t)snprintf(out, n, "%s/../libexec/piyasa/%s", self, name) >= n) {
+			snprintf(err, errlen, "%s path too long", name);
 			return -1;
 		}
 	}
 	if (access(out, X_OK) < 0) {
-		snprintf(err, errlen, "worker binary %s: %s (set PIYASA_WORKER_BIN to override)",
-			 out, strerror(errno));
+		snprintf(err, errlen, "%s binary %s: %s (set %s to override)", name, out,
+			 strerror(errno), var);
 		return -1;
 	}
 	return 0;
@@ -200,6 +205,19 @@ int spawn_reshard(struct spawn *sp, const struct spawn_cmd *c, int count, int *p
 	k = add_config(argv, k, c);
 	argv[k] = NULL;
 	return start(sp, argv, -1, -1, pid, err, n);
+}
+
+int spawn_api(struct spawn *sp, const struct spawn_cmd *c, int *pid, char *err, size_t n)
+{
+	char *argv[8];
+	int k = 0;
+
+	argv[k++] = (char *)c->bin;
+	argv[k++] = "--shm-fd";
+	argv[k++] = "3";
+	k = add_config(argv, k, c);
+	argv[k] = NULL;
+	return start(sp, argv, c->shm_fd, -1, pid, err, n);
 }
 
 int spawn_kill(struct spawn *sp, int sig)

@@ -41,6 +41,10 @@ struct spawn_cmd {
 int spawn_find_worker(char *out, size_t n, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* The same for any program name next to ours, or $var. */
+int spawn_find_bin(const char *name, const char *var, char *out, size_t n, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 /* A record for child slot id on loop; gone(arg, id, ...) reports each death.
  * NULL when out of memory. */
 struct spawn *spawn_new(uv_loop_t *loop, int id, spawn_gone_cb gone, void *arg);
@@ -59,6 +63,10 @@ int spawn_worker(struct spawn *sp, const struct spawn_cmd *c, int index, int cou
 /* Start `worker --reshard count` in sp; as spawn_worker, without the segment. */
 int spawn_reshard(struct spawn *sp, const struct spawn_cmd *c, int count, int *pid, char *err,
 		  size_t n) __attribute__((warn_unused_result));
+
+/* Start `piyasa-api --shm-fd 3 [--config FILE]` (c->bin) in sp; as spawn_worker. */
+int spawn_api(struct spawn *sp, const struct spawn_cmd *c, int *pid, char *err, size_t n)
+	__attribute__((warn_unused_result));
 
 /* Send sig to sp's process. 0, or -1 when none runs (never started, or its exit
  * was seen) or the kill failed. */

@@ -6,6 +6,7 @@
 
 #include "common/backoff.h"
 #include "common/log.h"
+#include "supervisor/apisup.h"
 #include "supervisor/fleet.h"
 #include "supervisor/httpd.h"
 #include "supervisor/notify.h"
@@ -89,7 +90,7 @@ static void http_rebind(struct sup *s, struct cfg *nc)
 static void sup_reload(struct sup *s)
 {
 	struct cfg nc;
-	char err[512];
+	char err[512], old_listen[sizeof nc.api_listen];
 	int resize;
 
 	if (fleet_phase(s->fleet) == FLEET_STOPPING)
@@ -109,6 +110,7 @@ static void sup_reload(struct sup *s)
 	 * unchanged `workers` keeps a size set by SIGTTIN/SIGTTOU. */
 	resize = !s->flag_workers && nc.workers != s->cfg.workers;
 	http_rebind(s, &nc);
+	snprintf(old_listen, sizeof old_listen, "%s", s->cfg.api_enabled ? s->cfg.api_listen : "");
 	s->cfg = nc;
 	log_init("supervisor", s->cfg.log_format, s->cfg.log_level);
 	view_set_config(&s->view, &s->cfg);
@@ -120,11 +122,23 @@ static void sup_reload(struct sup *s)
 	 * ones read the new file as they start. */
 	if (!resize || !fleet_resize(s->fleet, nc.workers, "reload"))
 		fleet_signal(s->fleet, SIGHUP);
+	apisup_reload(s->api, old_listen);
 	if (fleet_was_ready(s->fleet))
 		notify_ready();
 }
 
 /* --- loop callbacks --- */
+
+static void sup_finish(struct sup *s);
+
+/* The supervisor ends when both the fleet and the API are gone. */
+static void on_api_stopped(void *arg)
+{
+	struct sup *s = arg;
+
+	if (s->fleet_done)
+		sup_finish(s);
+}
 
 static void on_signal(uv_signal_t *h, int signum)
 {
@@ -133,7 +147,10 @@ static void on_signal(uv_signal_t *h, int signum)
 	log_info("received %s", strsignal(signum));
 	switch (signum) {
 	case SIGTERM:
-	case SIGINT: fleet_stop(s->fleet); break;
+	case SIGINT:
+		fleet_stop(s->fleet);
+		apisup_stop(s->api, on_api_stopped, s);
+		break;
 	case SIGHUP: sup_reload(s); break;
 	case SIGTTIN: fleet_resize(s->fleet, fleet_target(s->fleet) + 1, "SIGTTIN"); break;
 	case SIGTTOU: fleet_resize(s->fleet, fleet_target(s->fleet) - 1, "SIGTTOU"); break;
@@ -147,6 +164,7 @@ static void on_tick(uv_timer_t *t)
 
 	view_stamp_live(&s->view, now);
 	fleet_tick(s->fleet, now);
+	apisup_tick(s->api, now);
 	sup_tick_fast(s, !fleet_settled(s->fleet, now));
 }
 
@@ -165,8 +183,6 @@ static void on_watchdog(uv_timer_t *t)
 }
 
 /* --- the fleet's hands: processes, timers, the clock (fleet.h) --- */
-
-static void sup_finish(struct sup *s);
 
 static int64_t op_now(void *ctx)
 {
@@ -213,7 +229,11 @@ static void op_timer(void *ctx, int id, int64_t delay_ms)
 
 static void op_finished(void *ctx)
 {
-	sup_finish(ctx);
+	struct sup *s = ctx;
+
+	s->fleet_done = 1;
+	if (!apisup_running(s->api))
+		sup_finish(s);
 }
 
 static const struct fleet_ops fleet_ops = {
@@ -265,6 +285,16 @@ static void start_timers(struct sup *s)
 	}
 }
 
+/* POST /api/v1/fleet/resize: the same path as SIGTTIN/SIGTTOU, so the same
+ * drain, reshard and respawn keep every job once. */
+static void on_api_resize(void *arg, int n)
+{
+	struct sup *s = arg;
+
+	if (fleet_phase(s->fleet) != FLEET_STOPPING)
+		fleet_resize(s->fleet, n, "api");
+}
+
 /* The fleet, a spawn record per child id and a timer per timer id. */
 static int start_fleet_parts(struct sup *s)
 {
@@ -277,6 +307,9 @@ static int start_fleet_parts(struct sup *s)
 		uv_timer_init(&s->loop, &s->timer[id]);
 		s->timer[id].data = s;
 	}
+	if (!(s->api = apisup_new(&s->loop, &s->cfg, &s->view, &s->snap, shm_fd(s->shm),
+				  backoff_seed(), on_api_resize, s)))
+		return -1;
 	return 0;
 }
 
@@ -290,7 +323,7 @@ int sup_init(struct sup *s)
 		return -1;
 	}
 	/* Every possible slot now: a resize never has to replace the segment. */
-	if (!(s->shm = shm_create(SHM_MAX_WORKERS, err, sizeof err))) {
+	if (!(s->shm = shm_create(SHM_NSLOTS, err, sizeof err))) {
 		log_error("%s", err);
 		return -1;
 	}
@@ -314,6 +347,7 @@ int sup_init(struct sup *s)
 	start_timers(s);
 	log_notice("starting %d workers (%s)", target, s->worker_bin);
 	fleet_start(s->fleet, target);
+	apisup_start(s->api);
 	return 0;
 }
 
@@ -362,6 +396,8 @@ void sup_free(struct sup *s)
 		spawn_free(s->child[id]);
 	fleet_free(s->fleet);
 	s->fleet = NULL;
+	apisup_free(s->api);
+	s->api = NULL;
 	if (s->view_ok)
 		view_destroy(&s->view);
 	shm_free(s->shm);

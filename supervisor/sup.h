@@ -37,6 +37,8 @@ struct sup {
 	struct view view;
 	struct httpd *http;
 	struct fleet *fleet;                    /* decides; the handles below carry it out */
+	struct apisup *api;                     /* piyasa-api, when [api] is configured */
+	int fleet_done;                         /* the fleet's stop ended */
 	struct spawn *child[FLEET_RESHARD + 1]; /* workers by index, then the reshard child */
 	uv_timer_t timer[FLEET_NIDS];           /* the fleet's timers, by id (fleet.h) */
 	uv_signal_t sig[6];

@@ -39,6 +39,8 @@ static void copy_cfg(struct view_cfg *d, const struct cfg *c)
 	snprintf(d->redis_prefix, sizeof d->redis_prefix, "%s", c->redis_prefix);
 	snprintf(d->log_level, sizeof d->log_level, "%s", c->log_level);
 	snprintf(d->log_format, sizeof d->log_format, "%s", c->log_format);
+	d->api_enabled = c->api_enabled;
+	snprintf(d->api_listen, sizeof d->api_listen, "%s", c->api_listen);
 	d->nproviders = c->nproviders;
 	for (int i = 0; i < c->nproviders && i < CFG_MAX_PROVIDERS; i++) {
 		snprintf(d->providers[i], sizeof d->providers[i], "%s", c->providers[i].name);
@@ -69,7 +71,7 @@ void view_set_fleet(struct view *v, int count, const char *phase)
 
 void view_set_worker(struct view *v, int index, const struct view_worker *w)
 {
-	if (index < 0 || index >= SHM_MAX_WORKERS)
+	if (index < 0 || index >= SHM_NSLOTS)
 		return;
 	pthread_mutex_lock(&v->mu);
 	v->w[index] = *w;
@@ -119,7 +121,7 @@ static void snap_slot(struct snap *s, int i, struct shm_slot *sl)
 		w->gauges[g] = shm_load_i64(&sl->gauges[g]);
 	for (int p = 0; p < SHM_MAX_PROVIDERS; p++)
 		w->pbreaker[p] = shm_load_i64(&sl->pbreaker[p]);
-	if (!w->v.pid)
+	if (!w->v.pid || i == SHM_API_SLOT) /* the sums are the workers' */
 		return;
 	for (int g = 0; g < SHM_G_COUNT; g++)
 		s->gauge_sum[g] += w->gauges[g];
@@ -127,7 +129,7 @@ static void snap_slot(struct snap *s, int i, struct shm_slot *sl)
 
 void view_snapshot(struct view *v, struct snap *s)
 {
-	int n = shm_nslots(v->shm);
+	int n = shm_nslots(v->shm) < SHM_NSLOTS ? shm_nslots(v->shm) : SHM_NSLOTS;
 
 	memset(s, 0, sizeof *s);
 	s->now_ms = shm_now_ms();

@@ -31,6 +31,8 @@ struct view_cfg {
 	int workers, heartbeat_ms, worker_timeout_ms, drain_timeout_ms, respawn_max_ms;
 	int max_inflight, http_port;
 	char http_bind[64], redis_prefix[32], log_level[16], log_format[16];
+	int api_enabled;
+	char api_listen[80];
 	int nproviders;
 	char providers[CFG_MAX_PROVIDERS][32];
 	char models[CFG_MAX_PROVIDERS][64];
@@ -49,8 +51,8 @@ struct view {
 	char phase[24];
 	uint64_t reloads, resizes;
 	struct view_cfg cfg;
-	struct view_worker w[SHM_MAX_WORKERS];
-	struct shm_slot base[SHM_MAX_WORKERS]; /* folded counters of exited processes */
+	struct view_worker w[SHM_NSLOTS]; /* workers by index, then the API (SHM_API_SLOT) */
+	struct shm_slot base[SHM_NSLOTS]; /* folded counters of exited processes */
 };
 
 /* A consistent copy for one HTTP answer. */
@@ -68,9 +70,9 @@ struct snap {
 	char phase[24];
 	uint64_t reloads, resizes;
 	struct view_cfg cfg;
-	struct shm_slot total;          /* base + live: counters and histograms */
-	int64_t gauge_sum[SHM_G_COUNT]; /* over running workers */
-	struct snap_worker w[SHM_MAX_WORKERS];
+	struct shm_slot total;            /* base + live: counters and histograms */
+	int64_t gauge_sum[SHM_G_COUNT];   /* over running workers */
+	struct snap_worker w[SHM_NSLOTS]; /* the API's at SHM_API_SLOT */
 };
 
 /* Loop thread. view_init cannot fail short of a broken libc (mutex init). */

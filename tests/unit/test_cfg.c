@@ -170,6 +170,40 @@ START_TEST(ports_follow_service_variables)
 }
 END_TEST
 
+START_TEST(api_section_turns_the_api_on)
+{
+	struct cfg c;
+	char err[256], host[80];
+	int port;
+
+	unsetenv("PIYASA_API_LISTEN");
+	ck_assert_msg(cfg_load(&c, write_conf("workers = 2\n"), err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(c.api_enabled, 0); /* no [api]: off */
+	ck_assert_msg(cfg_load(&c, write_conf("[api]\n"), err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(c.api_enabled, 1);
+	ck_assert_str_eq(c.api_listen, "127.0.0.1:8080");
+	ck_assert_msg(cfg_load(&c, write_conf("[api]\nlisten = [::1]:9000\nrate_burst = 5\n"), err,
+			       sizeof err) == 0,
+		      "%s", err);
+	ck_assert_int_eq(cfg_split_listen(c.api_listen, host, sizeof host, &port), 0);
+	ck_assert_str_eq(host, "::1");
+	ck_assert_int_eq(port, 9000);
+	ck_assert_int_eq(c.api_rate_burst, 5);
+	ck_assert_msg(cfg_load(&c, write_conf("[api]\nenabled = off\n"), err, sizeof err) == 0,
+		      "%s", err);
+	ck_assert_int_eq(c.api_enabled, 0);
+	ck_assert_int_eq(cfg_load(&c, write_conf("[api]\nlisten = nowhere\n"), err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "api.listen"));
+	ck_assert_int_eq(cfg_load(&c, write_conf("[api]\nlisten = 127.0.0.1:0\n"), err, sizeof err),
+			 -1);
+	setenv("PIYASA_API_LISTEN", "127.0.0.1:8181", 1);
+	ck_assert_msg(cfg_load(&c, NULL, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(c.api_enabled, 1);
+	ck_assert_str_eq(c.api_listen, "127.0.0.1:8181");
+	unsetenv("PIYASA_API_LISTEN");
+}
+END_TEST
+
 static Suite *cfg_suite(void)
 {
 	Suite *s = suite_create("cfg");
@@ -183,6 +217,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, bad_values_are_refused);
 	tcase_add_test(tc, environment_overrides_file);
 	tcase_add_test(tc, ports_follow_service_variables);
+	tcase_add_test(tc, api_section_turns_the_api_on);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -75,7 +75,7 @@ END_TEST
 START_TEST(create_rejects_bad_counts)
 {
 	ck_assert_ptr_null(shm_create(0, err, sizeof err));
-	ck_assert_ptr_null(shm_create(SHM_MAX_WORKERS + 1, err, sizeof err));
+	ck_assert_ptr_null(shm_create(SHM_NSLOTS + 1, err, sizeof err));
 	ck_assert_ptr_nonnull(strstr(err, "slots"));
 }
 END_TEST

@@ -4,7 +4,7 @@
  * more through than burst + rate * time. */
 #include "common/backoff.h"
 #include "tests/check_main.h"
-#include "worker/calls/tbucket.h"
+#include "common/tbucket.h"
 
 #include <check.h>
 #include <math.h>

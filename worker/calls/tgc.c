@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "common/shm.h"
 #include "worker/calls/brk.h"
-#include "worker/calls/tbucket.h"
+#include "common/tbucket.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
  * every comparison allows TB_EPS of a token: without it, a bucket that should hold
  * exactly 1 token after 3000 ms may hold 0.9999999999999 and make the caller wait
  * one more millisecond, and a wait computed by tb_wait_ms might not be enough. */
-#include "worker/calls/tbucket.h"
+#include "common/tbucket.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -1,0 +1,26 @@
+// chart: a uPlot line chart as a Preact component. uPlot draws on a canvas and
+// styles its own elements through the DOM (allowed by the console's CSP).
+import uPlot from '../vendor/uPlot.mjs';
+import { html, useEffect, useRef } from './ui.js';
+
+// data: [xs (unix seconds), ys1, ys2...]; series: [{label, stroke}].
+export function Chart({ title, data, series, unit }) {
+  const box = useRef(null), plot = useRef(null);
+  useEffect(() => {
+    const el = box.current;
+    const opts = {
+      width: Math.max(200, el.clientWidth), height: 180,
+      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2,
+        value: (u, v) => (v === null || v === undefined ? '—' : v.toFixed(v < 10 ? 1 : 0) + ' ' + unit) }))],
+      axes: [{}, { size: 50, values: (u, vals) => vals.map((v) => v + (unit === 'ms' ? '' : '')) }],
+      scales: { x: { time: true } },
+      legend: { live: true },
+    };
+    plot.current = new uPlot(opts, data, el);
+    const ro = new ResizeObserver(() => plot.current && plot.current.setSize({ width: Math.max(200, el.clientWidth), height: 180 }));
+    ro.observe(el);
+    return () => { ro.disconnect(); plot.current.destroy(); plot.current = null; };
+  }, []);
+  useEffect(() => { if (plot.current) plot.current.setData(data); }, [data]);
+  return html`<figure class="chart"><figcaption>${title}</figcaption><div ref=${box} role="img" aria-label=${title}></div></figure>`;
+}
