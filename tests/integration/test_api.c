@@ -4,6 +4,7 @@
  * field and nothing written, a setting changed through the API reaching the
  * workers. Real supervisor, workers, PostgreSQL, Redis and the fake API. */
 #include "common/auth.h"
+#include "common/tok.h"
 #include "tests/check_main.h"
 #include "tests/integration/itest.h"
 
@@ -778,12 +779,13 @@ START_TEST(dead_letter_retried_and_sent)
 }
 END_TEST
 
-static void token_key(unsigned char key[32])
+/* The key as the API gets it: PIYASA_TOKEN_KEY, else the file scripts/test names. */
+static void token_key(unsigned char key[TOK_KEY_BYTES])
 {
-	const char *hex = getenv("PIYASA_TOKEN_KEY");
+	char err[256];
 
-	for (int i = 0; i < 32; i++)
-		sscanf(hex + 2 * i, "%2hhx", &key[i]);
+	ck_assert_msg(tok_key_load(key, getenv("PIYASA_TOKEN_KEY_FILE"), err, sizeof err) == 0,
+		      "%s", err);
 }
 
 START_TEST(login_with_totp)
