@@ -136,6 +136,7 @@ struct wk {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	int fleet_ok; /* the queue is ready: fleet checked, leases taken back */
 	int draining;
+	uint64_t drain_since; /* uv_now when the drain began */
 	int closing;
 	uint64_t tick_expected;
 	uint64_t rng;
@@ -206,6 +207,8 @@ static void maybe_exit(struct wk *w)
 
 static void drain(struct wk *w)
 {
+	if (!w->draining)
+		w->drain_since = uv_now(w->loop);
 	w->draining = 1;
 	queue_drain(w->queue);
 	market_drain(w->market);
@@ -344,6 +347,23 @@ static void publish_cache_stats(struct wk *w)
 	shm_gauge(w->slot, SHM_G_BOTS, (int64_t)n1);
 }
 
+/* A drain that cannot end (Redis and PostgreSQL both down, jobs held with a
+ * known outcome) is cut by the supervisor after drain_timeout_ms. An orphan
+ * (its supervisor gone: PR_SET_PDEATHSIG sent the SIGTERM) has nobody to do it
+ * and was seen alive an hour later: leave a while after the supervisor would
+ * have. Leaving with jobs held is a crash as far as they are concerned: their
+ * leases expire and another worker takes them (docs/GUARANTEES.md). */
+static void drain_overdue(struct wk *w, uint64_t now)
+{
+	uint64_t limit = (uint64_t)w->cfg.drain_timeout_ms + 10000;
+
+	if (!w->draining || w->closing || now - w->drain_since < limit)
+		return;
+	log_warn("draining for %llu ms with %d jobs in flight: leaving them to their leases",
+		 (unsigned long long)(now - w->drain_since), tasks_inflight(w->tasks));
+	exit(1);
+}
+
 /* The tick is also the loop-lag probe: how late it fires is how long some
  * callback held the loop. */
 static void on_tick(uv_timer_t *t)
@@ -359,6 +379,7 @@ static void on_tick(uv_timer_t *t)
 	publish_cache_stats(w);
 	queue_tick(w->queue, now);
 	maybe_exit(w);
+	drain_overdue(w, now);
 }
 
 static void on_sigterm(uv_signal_t *s, int signum)
