@@ -680,6 +680,8 @@ static const struct field setting_fields[] = {
 	{ "memorize_interval", K_COUNT, 0, NULL },
 	{ "embedding_model", K_NESTR, 0, NULL },
 	{ "typing_interval_seconds", K_POS, 0, NULL },
+	{ "draft_max_age_seconds", K_NONNEG, 0, NULL },
+	{ "draft_max_messages", K_COUNT, 0, NULL },
 };
 static const struct spec setting_spec = SPEC(setting_fields, NULL);
 

@@ -113,6 +113,11 @@ static const struct st_row rows[] = {
 	  "chance that a human message mentioning no bot gets an answer from a bot of the chat" },
 	{ "memorize_interval", "20", ST_INT, F(memorize_interval), 0, 0, 10000,
 	  "a memorize job after this many messages of a bot (0: never)" },
+	{ "draft_max_age_seconds", "300", ST_NUM, F(draft_max_age_s), 0, 0, 86400,
+	  "a checked draft kept with its job is dropped (not redrafted) when older than this "
+	  "at a later attempt; 0: no age limit" },
+	{ "draft_max_messages", "6", ST_INT, F(draft_max_messages), 0, 0, 10000,
+	  "... or when more than this many messages came into the chat after it" },
 };
 
 #define NROWS (sizeof rows / sizeof rows[0])

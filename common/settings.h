@@ -52,6 +52,8 @@ struct settings {
 	int voice_profile_enabled;
 	double human_reply_probability; /* a plain human message gets an answer */
 	int memorize_interval;          /* a memorize job every N messages of a bot */
+	double draft_max_age_s;         /* a kept draft older than this is stale (0: never) */
+	int draft_max_messages;         /* ... or with more messages after it in the chat */
 };
 
 /* Every key with its default. */

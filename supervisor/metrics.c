@@ -73,6 +73,13 @@ static const struct {
 	{ "piyasa_poll_failures_total",
 	  "getUpdates polls that failed (network, HTTP status, unreadable or too large).",
 	  SHM_C_POLL_FAILURES },
+	{ "piyasa_drafts_kept_total", "Checked drafts stored with their job for later attempts.",
+	  SHM_C_DRAFTS_KEPT },
+	{ "piyasa_drafts_reused_total", "Later attempts that reused a kept draft (no LLM call).",
+	  SHM_C_DRAFTS_REUSED },
+	{ "piyasa_drafts_stale_total",
+	  "Kept drafts dropped because the chat moved on (draft_max_age_s, draft_max_messages).",
+	  SHM_C_DRAFTS_STALE },
 };
 
 static void write_jobs(FILE *f, const struct snap *s)
@@ -125,6 +132,15 @@ static void write_llm_calls(FILE *f, const struct snap *s)
 			fprintf(f, "\",outcome=\"%s\"} %" PRIu64 "\n", outcomes[o],
 				s->total.pcounters[p][SHM_P_CALLS_OK + o]);
 		}
+	{
+		static const char *const reasons[] = { "draft", "paraphrase", "guard", "memorize",
+						       "embeddings" };
+		family(f, "piyasa_llm_requests_total", "counter",
+		       "LLM API requests sent, by what they are for.");
+		for (int r = 0; r < 5; r++)
+			fprintf(f, "piyasa_llm_requests_total{reason=\"%s\"} %" PRIu64 "\n",
+				reasons[r], s->total.counters[SHM_C_LLM_DRAFT + r]);
+	}
 	family(f, "piyasa_llm_tokens_total", "counter", "LLM tokens used, by provider and type.");
 	for (int p = 0; p < nproviders(s); p++)
 		for (int t = 0; t < 2; t++) {

@@ -276,6 +276,18 @@ static void on_task_nack(struct task *t, int64_t delay_ms, void *arg)
 	queue_nack(w->queue, task_id(t), task_token(t), delay_ms, on_lease_done, t);
 }
 
+static void on_kept(int kept, void *arg)
+{
+	task_kept(arg, kept);
+}
+
+static void on_task_keep(struct task *t, const char *json, void *arg)
+{
+	struct wk *w = arg;
+
+	queue_keep(w->queue, task_id(t), task_token(t), json, on_kept, t);
+}
+
 static void on_task_freed(void *arg)
 {
 	struct wk *w = arg;
@@ -397,7 +409,8 @@ static int start_queue(struct wk *w)
 				  on_room, on_each_lease,  w };
 	struct tasks_deps td = { w->loop,     &w->cfg,      w->slot,       w->http,
 				 w->llm,      w->tgc,       w->pg,         backoff_rand(&w->rng),
-				 on_task_ack, on_task_nack, on_task_freed, w };
+				 on_task_ack, on_task_nack, on_task_freed, w,
+				 on_task_keep };
 
 	if (!(w->queue = queue_new(w->loop, &w->cfg, w->index, w->count, w->redis, w->redis_wait,
 				   w->slot, &qh)) ||

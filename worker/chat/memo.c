@@ -133,7 +133,7 @@ static void on_recent(PGresult *res, const char *err, void *arg)
 	if (asprintf(&user, "%s adlı kişinin son mesajları:\n%s", task_bot_name(t), lines) < 0)
 		user = NULL;
 	free(lines);
-	task_llm(t, sys, user, &par, on_summary);
+	task_llm(t, TASK_LLM_MEMORIZE, sys, user, &par, on_summary);
 }
 
 static void on_bot(const void *val, const char *err, void *arg)

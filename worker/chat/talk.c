@@ -81,6 +81,7 @@ struct talk_job {
 	size_t dim;              /* the message in the ownlog once it is sent */
 	int typing_left_ms;
 	char *draft;
+	int reused; /* the draft is an earlier attempt's, kept with the job */
 };
 
 static void decide(struct talk_job *k);
@@ -92,6 +93,7 @@ static void semantic(struct talk_job *k);
 static void guard(struct talk_job *k);
 static void finalize(struct talk_job *k);
 static void reserve_chat(struct talk_job *k);
+static void reserve_bot(void *task);
 
 static const struct settings *S(const struct talk_job *k)
 {
@@ -340,7 +342,6 @@ static enum compose_length length_of(enum pick_length l)
 }
 
 static void on_chat_room(int64_t wait_ms, void *arg);
-static void reserve_bot(void *task);
 
 /* 1 when m was written by bot b or answers one of b's messages in the chat. */
 static int answers_bot(const struct chatctx *c, const struct convo_msg *m, int64_t b)
@@ -394,6 +395,60 @@ static int pick_open_target(struct talk_job *k, const struct pick_bot *pb, int64
 	return r;
 }
 
+/* An earlier attempt's checked draft, kept with the job (task_keep): sent as
+ * it is, after the caps, unless the chat has moved on (draft_max_age_seconds,
+ * draft_max_messages). A stale one is dropped and counted: scheduled chatter
+ * gives its turn up; an answer to a human is drafted again, as the human still
+ * waits for one. */
+static void reuse(struct talk_job *k)
+{
+	struct task *t = k->t;
+	const struct settings *s = S(k);
+	json_t *payload = task_job(t)->payload, *d = json_object_get(payload, "draft");
+	const char *text = json_string_value(json_object_get(d, "text"));
+	json_t *meta = json_object_get(d, "meta");
+	int64_t at = json_integer_value(json_object_get(d, "at")), now = job_now_ms();
+	const char *topic = json_string_value(json_object_get(meta, "topic"));
+	size_t after = 0;
+	char why[128];
+
+	for (size_t i = 0; i < k->chat->nmsgs; i++)
+		after += k->chat->msgs[i].at_ms > at;
+	why[0] = '\0';
+	if (!text || !*text || !json_is_object(meta))
+		snprintf(why, sizeof why, "its kept draft is unreadable");
+	else if (s->draft_max_age_s > 0 && (double)(now - at) > s->draft_max_age_s * 1000.0)
+		snprintf(why, sizeof why, "its kept draft is %.0f s old (draft_max_age_seconds %g)",
+			 (double)(now - at) / 1000.0, s->draft_max_age_s);
+	else if ((int64_t)after > s->draft_max_messages)
+		snprintf(why, sizeof why,
+			 "%zu messages came after its kept draft (draft_max_messages %d)", after,
+			 s->draft_max_messages);
+	if (*why) {
+		struct log_ctx c = task_log_ctx(t);
+		shm_count(task_slot(t), SHM_C_DRAFTS_STALE, 1);
+		json_object_del(payload, "draft");
+		if (task_job(t)->kind == JOB_REPLY) {
+			log_msg(LOG_INFO, &c, "kept draft dropped, drafting the answer again: %s", why);
+			decide(k);
+		} else
+			skip(k, -1, why);
+		return;
+	}
+	if (!(k->draft = strdup(text))) {
+		task_retry(t, -1);
+		return;
+	}
+	task_set_meta(t, json_deep_copy(meta));
+	k->reply_to = json_integer_value(json_object_get(d, "reply_to"));
+	k->target = find_tg(k->chat, k->reply_to);
+	k->answering_human = json_is_integer(json_object_get(meta, "answered_human"));
+	snprintf(k->topic, sizeof k->topic, "%s", topic ? topic : "");
+	k->reused = 1;
+	shm_count(task_slot(t), SHM_C_DRAFTS_REUSED, 1);
+	reserve_bot(t);
+}
+
 static void decide(struct talk_job *k)
 {
 	struct task *t = k->t;
@@ -411,6 +466,10 @@ static void decide(struct talk_job *k)
 
 	if (k->scheduled && newest && newest->bot_id == task_job(t)->bot_id) {
 		skip(k, -1, "its own message is the newest");
+		return;
+	}
+	if (json_is_object(json_object_get(task_job(t)->payload, "draft"))) {
+		reuse(k);
 		return;
 	}
 	*pp = pick_probs_default();
@@ -488,6 +547,10 @@ static void on_chat_room(int64_t wait_ms, void *arg)
 	}
 	if (wait_ms > 0) {
 		capped(k, SHM_C_CAP_CHAT, wait_ms, "the chat's per-minute cap", check_chat);
+		return;
+	}
+	if (k->reused) { /* written, checked and typed by an earlier attempt */
+		reserve_chat(k);
 		return;
 	}
 	k->refresh = market_refresh_due(k->tk->d.market, task_job(t)->bot_id, job_now_ms());
@@ -589,7 +652,7 @@ static void ask(struct talk_job *k)
 	par.max_tokens = cp.max_tokens;
 	if (k->attempts == 0)
 		bump_memories(k);
-	task_llm(t, compose_system(&in), compose_user(&in), &par, check_draft);
+	task_llm(t, TASK_LLM_DRAFT, compose_system(&in), compose_user(&in), &par, check_draft);
 }
 
 /* A refused draft: another try while attempts last. With a duplicate the model
@@ -621,7 +684,7 @@ static void refuse(struct talk_job *k, enum shm_counter c, const char *why, int 
 	sys = strdup(task_system(t) ? task_system(t) : "");
 	free(k->draft);
 	k->draft = NULL;
-	task_llm(t, sys, user, &par, check_draft);
+	task_llm(t, TASK_LLM_PARAPHRASE, sys, user, &par, check_draft);
 }
 
 static void check_draft(struct task *t, char *text)
@@ -749,7 +812,7 @@ static void guard(struct talk_job *k)
 		     "\"HAYIR: <kısa neden>\", çelişmiyorsa yalnızca \"EVET\" yaz.");
 	if (asprintf(&user, "Görüşleri:\n%s\nMesaj: %s", stances, k->draft) < 0)
 		user = NULL;
-	task_llm(k->t, sys, user, &par, on_guard);
+	task_llm(k->t, TASK_LLM_GUARD, sys, user, &par, on_guard);
 }
 
 /* ---- the last touches: humanisers, mention, metadata, typing ---- */
@@ -882,6 +945,20 @@ static void add_mention(struct talk_job *k)
 	k->draft = out;
 }
 
+static void typing(struct task *t)
+{
+	struct talk_job *k = task_data(t);
+
+	if (!S(k)->typing_enabled) {
+		reserve_chat(k);
+		return;
+	}
+	/* A typing bot holds no worker slot: it waits on a timer. */
+	k->typing_left_ms = typing_ms(k);
+	task_off_slot(t, 1);
+	on_typing_tick(t);
+}
+
 static void finalize(struct talk_job *k)
 {
 	struct task *t = k->t;
@@ -900,14 +977,15 @@ static void finalize(struct talk_job *k)
 			add_mention(k);
 	}
 	add_meta(k);
-	if (!s->typing_enabled) {
-		reserve_chat(k);
+	if (k->attempts < 0) { /* a reaction cost no LLM call: nothing to keep */
+		typing(t);
 		return;
 	}
-	/* A typing bot holds no worker slot: it waits on a timer. */
-	k->typing_left_ms = typing_ms(k);
-	task_off_slot(t, 1);
-	on_typing_tick(t);
+	/* Paid for and checked: from here a wait, a retry or a crash reuses it. */
+	task_keep(t,
+		  json_pack("{s:s, s:O?, s:I, s:I}", "text", k->draft, "meta", task_meta(t),
+			    "reply_to", (json_int_t)k->reply_to, "at", (json_int_t)job_now_ms()),
+		  typing);
 }
 
 static void reserve_chat_cb(void *task)

@@ -80,6 +80,8 @@ struct task {
 	uint64_t mark_since; /* uv_now of the first failed write, 0 = none */
 	void (*hold_fn)(void *task);
 	uint64_t hold_until; /* uv_now when hold_fn is due */
+	enum task_llm_reason llm_why;
+	void (*keep_next)(struct task *t); /* task_keep: on once the queue answered */
 };
 
 struct tasks {
@@ -500,9 +502,10 @@ static void on_llm(const struct httpc_resp *r, void *arg)
 	t->llm_next(t, res.content);
 }
 
-void task_llm(struct task *t, char *system, char *user, const struct llmw_params *par,
-	      void (*next)(struct task *t, char *text))
+void task_llm(struct task *t, enum task_llm_reason why, char *system, char *user,
+	      const struct llmw_params *par, void (*next)(struct task *t, char *text))
 {
+	t->llm_why = why;
 	free(t->system);
 	free(t->user);
 	t->system = system;
@@ -560,6 +563,9 @@ static void call_llm(struct task *t)
 	req.timeout_ms = p->timeout_ms;
 	req.connect_timeout_ms = 3000;
 	req.low_speed_time_s = 10;
+	/* Every request that leaves is counted by what it is for: failed ones
+	 * too, as a provider may bill a timed-out call. */
+	shm_count(w->d.slot, SHM_C_LLM_DRAFT + (int)t->llm_why, 1);
 	if (httpc_request(w->d.http, &req, on_llm, t) < 0) {
 		free(body);
 		llm_done(w->d.llm, i, t->llm_gen, (int64_t)uv_now(w->d.loop), LLM_BAD_REQUEST, 0,
@@ -568,6 +574,36 @@ static void call_llm(struct task *t)
 		return;
 	}
 	free(body);
+}
+
+/* ---- the draft kept with its job ---- */
+
+void task_keep(struct task *t, json_t *draft, void (*next)(struct task *t))
+{
+	struct tasks *w = t->r;
+	char *body;
+
+	if (!draft || json_object_set_new(t->job.payload, "draft", draft) < 0 || !w->d.keep ||
+	    !(body = job_encode(&t->job))) {
+		next(t);
+		return;
+	}
+	t->keep_next = next;
+	w->d.keep(t, body, w->d.arg);
+	free(body);
+}
+
+void task_kept(struct task *t, int kept)
+{
+	if (kept)
+		shm_count(t->r->d.slot, SHM_C_DRAFTS_KEPT, 1);
+	else {
+		/* Not fatal: the outbox still decides the send; a later attempt
+		 * only drafts again. */
+		struct log_ctx c = ctx_of(t);
+		log_msg(LOG_INFO, &c, "draft not kept with its job (Redis, or a lost lease)");
+	}
+	t->keep_next(t);
 }
 
 /* ---- the outbox and Telegram ---- */
