@@ -70,6 +70,11 @@ enum shm_counter {
 	SHM_C_LLM_GUARD,
 	SHM_C_LLM_MEMORIZE,
 	SHM_C_LLM_EMBEDDINGS,
+	/* ... and the completions answered (what a provider bills), same order */
+	SHM_C_LLM_DONE_DRAFT,
+	SHM_C_LLM_DONE_PARAPHRASE,
+	SHM_C_LLM_DONE_GUARD,
+	SHM_C_LLM_DONE_MEMORIZE,
 	SHM_C_DRAFTS_KEPT,   /* checked drafts stored with their job */
 	SHM_C_DRAFTS_REUSED, /* later attempts that sent a kept draft (no LLM call) */
 	SHM_C_DRAFTS_STALE,  /* kept drafts dropped: the chat moved on */

@@ -140,6 +140,11 @@ static void write_llm_calls(FILE *f, const struct snap *s)
 		for (int r = 0; r < 5; r++)
 			fprintf(f, "piyasa_llm_requests_total{reason=\"%s\"} %" PRIu64 "\n",
 				reasons[r], s->total.counters[SHM_C_LLM_DRAFT + r]);
+		family(f, "piyasa_llm_completions_total", "counter",
+		       "LLM completions answered (what a provider bills), by what they are for.");
+		for (int r = 0; r < 4; r++)
+			fprintf(f, "piyasa_llm_completions_total{reason=\"%s\"} %" PRIu64 "\n",
+				reasons[r], s->total.counters[SHM_C_LLM_DONE_DRAFT + r]);
 	}
 	family(f, "piyasa_llm_tokens_total", "counter", "LLM tokens used, by provider and type.");
 	for (int p = 0; p < nproviders(s); p++)

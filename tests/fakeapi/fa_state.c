@@ -31,7 +31,7 @@ static const char *const fa_call_names[FA_CALL_COUNT] = {
     "other", "chat.completions", "embeddings",     "models",
 };
 static const char *const fa_fault_names[FA_FAULT_COUNT] = { "429", "5xx", "hang", "badjson" };
-static const char *const fa_kind_names[FA_KIND_COUNT] = { "chat", "guard", "memorize" };
+static const char *const fa_kind_names[FA_KIND_COUNT] = { "chat", "guard", "memorize", "paraphrase" };
 static const char *const fa_scope_names[] = { "all", "llm", "telegram" };
 
 void fa_state_lock(void)

@@ -36,7 +36,13 @@ enum fa_call {
 };
 
 /* What a chat completion was for (fa_kind.c); names are the keys of "completions". */
-enum fa_kind { FA_KIND_CHAT = 0, FA_KIND_GUARD, FA_KIND_MEMORIZE, FA_KIND_COUNT };
+enum fa_kind {
+    FA_KIND_CHAT = 0,
+    FA_KIND_GUARD,
+    FA_KIND_MEMORIZE,
+    FA_KIND_PARAPHRASE,
+    FA_KIND_COUNT
+};
 
 enum fa_fault {
     FA_FAULT_NONE = -1,

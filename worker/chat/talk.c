@@ -44,6 +44,7 @@ struct talk {
 	struct talk_deps d;
 	/* The drafts' embeddings of a loop turn go in one request (embb.h). */
 	struct embb *emb;
+	unsigned long emb_requests; /* embb's requests already counted in the metrics */
 	/* Each bot's own recent sent messages, worker-wide: jobs are routed to
 	 * the worker that owns the bot and every send of the bot goes through
 	 * on_sent here, so after one load the list is kept without reading
@@ -517,7 +518,10 @@ static void check_chat(void *task)
 	struct task *t = task;
 	struct talk_job *k = task_data(t);
 
-	if (market_chat_cap(k->tk->d.market, MARKET_CAP_CHECK, task_job(t)->chat_id, task_id(t),
+	/* Reserved before the draft, not only checked: jobs that all found room
+	 * would each pay for a draft and then wait, and a backlog would pay for
+	 * drafts the cap never lets out. */
+	if (market_chat_cap(k->tk->d.market, MARKET_CAP_RESERVE, task_job(t)->chat_id, task_id(t),
 			    on_chat_room, t) < 0)
 		task_retry(t, -1);
 }
@@ -549,6 +553,7 @@ static void on_chat_room(int64_t wait_ms, void *arg)
 		capped(k, SHM_C_CAP_CHAT, wait_ms, "the chat's per-minute cap", check_chat);
 		return;
 	}
+	k->chat_held = 1;
 	if (k->reused) { /* written, checked and typed by an earlier attempt */
 		reserve_chat(k);
 		return;
@@ -724,6 +729,14 @@ static void on_embedding(const float *v, size_t dim, const char *err, void *arg)
 	const int8_t *vecs[OWN_MAX];
 	size_t idx[OWN_MAX], n = 0, nwin;
 	double best = 0;
+	unsigned long req, texts;
+
+	/* The requests (a loop turn's drafts share one) counted as LLM calls. */
+	embb_stats(k->tk->emb, &req, &texts);
+	if (req > k->tk->emb_requests) {
+		shm_count(task_slot(t), SHM_C_LLM_EMBEDDINGS, req - k->tk->emb_requests);
+		k->tk->emb_requests = req;
+	}
 
 	if (!v) {
 		/* No embeddings: the exact check stood; go on without the semantic one. */

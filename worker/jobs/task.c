@@ -496,6 +496,7 @@ static void on_llm(const struct httpc_resp *r, void *arg)
 		return;
 	}
 	count_llm(t, r, LLMW_SERVER, 1);
+	shm_count(t->r->d.slot, SHM_C_LLM_DONE_DRAFT + (int)t->llm_why, 1);
 	llm_record(t, r, LLM_OK, res.prompt_tokens + res.completion_tokens); /* each clamped */
 	shm_pcount(t->r->d.slot, t->provider, SHM_P_PROMPT_TOKENS, (uint64_t)res.prompt_tokens);
 	shm_pcount(t->r->d.slot, t->provider, SHM_P_COMPLETION_TOKENS, (uint64_t)res.completion_tokens);
