@@ -1,7 +1,7 @@
 /* What the fleet pays the LLM for, as an operator would count it (issue 16):
  *
  *   faults   the pipeline's fault mix on both APIs (5xx, 429, hangs, cut JSON),
- *            a worker kill -9'ed every 3 s, the market chat on, 1,200 jobs
+ *            a worker kill -9'ed every 2 s, the market chat on, 2,400 jobs
  *            enqueued: LLM drafts per message posted stay at most 1.05, counted
  *            by the fake and by /metrics, and no message is sent twice;
  *   backlog  more jobs than the chat's cap lets through, with Telegram's pacing
@@ -206,34 +206,41 @@ START_TEST(drafts_per_message_under_faults_kills_and_the_market_chat)
 	fake = itest_fake_start(faults);
 	write_conf(NULL);
 	/* The market chat on at a simulated hour a minute; the enqueued jobs are
-	 * not held by a chat cap (the backlog case tests that). */
+	 * not held by a chat cap (the backlog case tests that). These chats take
+	 * dozens of messages a second, so a draft's staleness in messages is set
+	 * to what the default (6) means in a real chat: a few seconds of it. */
 	cast = write_cast(4, 10,
-			  json_pack("{s:b, s:i, s:i, s:{s:i, s:i}}", "simulation_active", 1,
-				    "scale_factor", 60, "max_msgs_per_min", 0,
-				    "bot_hourly_msg_limit", "min", 0, "max", 1000000));
+			  json_pack("{s:b, s:i, s:i, s:{s:i, s:i}, s:i}", "simulation_active", 1,
+				    "scale_factor", 60, "max_msgs_per_min", 0, "bot_hourly_msg_limit",
+				    "min", 0, "max", 1000000, "draft_max_messages", 300));
 	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
 	sup = itest_spawn(av, getenv("PIYASA_ITEST_LOG"));
 	for (int c = 0; c < 4; c++) {
 		char chat[32];
 		snprintf(chat, sizeof chat, "%lld", CHAT0 - c);
-		ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--count", "300", NULL), 0);
-		enqueued += 300;
+		ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--count", "600", NULL), 0);
+		enqueued += 600;
 	}
 	t0 = itest_now_ms();
-	next_kill = t0 + 3000;
+	next_kill = t0 + 1500;
 	srand((unsigned)getpid());
 	while (terminal() < enqueued && itest_now_ms() - t0 < 180000) {
 		if (itest_now_ms() >= next_kill && kills < 20) {
 			pid_t w = some_worker();
 			if (w > 0 && kill(w, SIGKILL) == 0)
 				kills++;
-			next_kill = itest_now_ms() + 3000;
+			next_kill = itest_now_ms() + 1500;
 		}
 		usleep(200000);
 	}
 	/* The chatter stops; what is queued finishes, then everything is counted. */
 	ck_assert_int_eq(itest_ctl("settings", "set", "simulation_active", "false", NULL), 0);
-	ck_assert_msg(itest_wait_for(queues_empty, (void *)(intptr_t)4, 60000), "jobs left queued");
+	ck_assert_msg(itest_wait_for(queues_empty, (void *)(intptr_t)4, 120000),
+		      "jobs left queued: %lld %lld %lld %lld",
+		      itest_redis_int("HLEN %s:{w0}:jobs", getenv("PIYASA_REDIS_PREFIX")),
+		      itest_redis_int("HLEN %s:{w1}:jobs", getenv("PIYASA_REDIS_PREFIX")),
+		      itest_redis_int("HLEN %s:{w2}:jobs", getenv("PIYASA_REDIS_PREFIX")),
+		      itest_redis_int("HLEN %s:{w3}:jobs", getenv("PIYASA_REDIS_PREFIX")));
 	sleep(1);
 	tally(&t, "faults");
 	fprintf(stderr, "cost faults: %d workers killed in %.1f s\n", kills,

@@ -92,6 +92,7 @@ static void ask(struct talk_job *k);
 static void check_draft(struct task *t, char *text);
 static void semantic(struct talk_job *k);
 static void guard(struct talk_job *k);
+static void checked(struct talk_job *k);
 static void finalize(struct talk_job *k);
 static void reserve_chat(struct talk_job *k);
 static void reserve_bot(void *task);
@@ -407,16 +408,16 @@ static void reuse(struct talk_job *k)
 	const struct settings *s = S(k);
 	json_t *payload = task_job(t)->payload, *d = json_object_get(payload, "draft");
 	const char *text = json_string_value(json_object_get(d, "text"));
-	json_t *meta = json_object_get(d, "meta");
 	int64_t at = json_integer_value(json_object_get(d, "at")), now = job_now_ms();
-	const char *topic = json_string_value(json_object_get(meta, "topic"));
+	const char *topic = json_string_value(json_object_get(d, "topic"));
+	const char *news = json_string_value(json_object_get(d, "news"));
 	size_t after = 0;
 	char why[128];
 
 	for (size_t i = 0; i < k->chat->nmsgs; i++)
 		after += k->chat->msgs[i].at_ms > at;
 	why[0] = '\0';
-	if (!text || !*text || !json_is_object(meta))
+	if (!text || !*text)
 		snprintf(why, sizeof why, "its kept draft is unreadable");
 	else if (s->draft_max_age_s > 0 && (double)(now - at) > s->draft_max_age_s * 1000.0)
 		snprintf(why, sizeof why, "its kept draft is %.0f s old (draft_max_age_seconds %g)",
@@ -440,11 +441,13 @@ static void reuse(struct talk_job *k)
 		task_retry(t, -1);
 		return;
 	}
-	task_set_meta(t, json_deep_copy(meta));
 	k->reply_to = json_integer_value(json_object_get(d, "reply_to"));
 	k->target = find_tg(k->chat, k->reply_to);
-	k->answering_human = json_is_integer(json_object_get(meta, "answered_human"));
+	k->mention = json_is_true(json_object_get(d, "mention")) && k->target >= 0;
+	k->answering_human = json_is_true(json_object_get(d, "human"));
+	k->length = (enum pick_length)json_integer_value(json_object_get(d, "length"));
 	snprintf(k->topic, sizeof k->topic, "%s", topic ? topic : "");
+	snprintf(k->news, sizeof k->news, "%s", news ? news : "");
 	k->reused = 1;
 	shm_count(task_slot(t), SHM_C_DRAFTS_REUSED, 1);
 	reserve_bot(t);
@@ -554,8 +557,8 @@ static void on_chat_room(int64_t wait_ms, void *arg)
 		return;
 	}
 	k->chat_held = 1;
-	if (k->reused) { /* written, checked and typed by an earlier attempt */
-		reserve_chat(k);
+	if (k->reused) { /* written and checked by an earlier attempt */
+		guard(k);
 		return;
 	}
 	k->refresh = market_refresh_due(k->tk->d.market, task_job(t)->bot_id, job_now_ms());
@@ -742,7 +745,7 @@ static void on_embedding(const float *v, size_t dim, const char *err, void *arg)
 		/* No embeddings: the exact check stood; go on without the semantic one. */
 		struct log_ctx c = task_log_ctx(t);
 		log_msg(LOG_INFO, &c, "semantic dedup skipped: %s", err);
-		guard(k);
+		checked(k);
 		return;
 	}
 	nwin = in_dedup_window(k, idx);
@@ -760,7 +763,7 @@ static void on_embedding(const float *v, size_t dim, const char *err, void *arg)
 	if ((k->vec = malloc(dim)))
 		dedup_quantize(v, dim, k->vec);
 	k->dim = k->vec ? dim : 0;
-	guard(k);
+	checked(k);
 }
 
 static void semantic(struct talk_job *k)
@@ -772,18 +775,45 @@ static void semantic(struct talk_job *k)
 	/* With nothing sent in the dedup window there is nothing to compare, but
 	 * the vector is still wanted: this message is the next one's "recent". */
 	if (!S(k)->semantic_dedup_enabled || cfg->nproviders == 0) {
-		guard(k);
+		checked(k);
 		return;
 	}
 	if (!k->tk->emb && !(k->tk->emb = embb_new(k->tk->d.loop, k->tk->d.http))) {
-		guard(k);
+		checked(k);
 		return;
 	}
 	to.base_url = cfg->providers[0].base_url;
 	to.api_key = cfg->providers[0].api_key;
 	to.model = S(k)->embedding_model;
 	if (embb_get(k->tk->emb, &to, k->draft, on_embedding, t) < 0)
+		checked(k);
+}
+
+/* ---- the draft kept ---- */
+
+static void on_kept(struct task *t)
+{
+	guard(task_data(t));
+}
+
+/* The draft passed the checks that cost nothing more (filter, dedup): it is
+ * paid for, so it goes with the job from here, and a wait, a nack, a failed
+ * guard call, a Telegram retry or a crash reuses it. The guard and the last
+ * touches (humanisers, mention, typing) run again on reuse: they are cheap,
+ * and the guard must see the stances of the attempt that sends. */
+static void checked(struct talk_job *k)
+{
+	json_t *d;
+
+	if (k->reused) {
 		guard(k);
+		return;
+	}
+	d = json_pack("{s:s, s:I, s:I, s:b, s:b, s:s, s:s, s:i}", "text", k->draft, "at",
+		      (json_int_t)job_now_ms(), "reply_to", (json_int_t)k->reply_to, "mention",
+		      k->mention, "human", k->answering_human, "topic", k->topic, "news", k->news,
+		      "length", (int)k->length);
+	task_keep(k->t, d, on_kept);
 }
 
 /* ---- the consistency guard ---- */
@@ -990,15 +1020,7 @@ static void finalize(struct talk_job *k)
 			add_mention(k);
 	}
 	add_meta(k);
-	if (k->attempts < 0) { /* a reaction cost no LLM call: nothing to keep */
-		typing(t);
-		return;
-	}
-	/* Paid for and checked: from here a wait, a retry or a crash reuses it. */
-	task_keep(t,
-		  json_pack("{s:s, s:O?, s:I, s:I}", "text", k->draft, "meta", task_meta(t),
-			    "reply_to", (json_int_t)k->reply_to, "at", (json_int_t)job_now_ms()),
-		  typing);
+	typing(t);
 }
 
 static void reserve_chat_cb(void *task)
