@@ -558,7 +558,7 @@ static void on_chat_room(int64_t wait_ms, void *arg)
 	}
 	k->chat_held = 1;
 	if (k->reused) { /* written and checked by an earlier attempt */
-		guard(k);
+		semantic(k);
 		return;
 	}
 	k->refresh = market_refresh_due(k->tk->d.market, task_job(t)->bot_id, job_now_ms());
@@ -720,7 +720,7 @@ static void check_draft(struct task *t, char *text)
 		refuse(k, SHM_C_DEDUP_EXACT, "a duplicate of a recent message", 1);
 		return;
 	}
-	semantic(k);
+	checked(k);
 }
 
 /* ---- semantic dedup: the draft's embedding against the recent ones we know ---- */
@@ -745,7 +745,7 @@ static void on_embedding(const float *v, size_t dim, const char *err, void *arg)
 		/* No embeddings: the exact check stood; go on without the semantic one. */
 		struct log_ctx c = task_log_ctx(t);
 		log_msg(LOG_INFO, &c, "semantic dedup skipped: %s", err);
-		checked(k);
+		guard(k);
 		return;
 	}
 	nwin = in_dedup_window(k, idx);
@@ -763,7 +763,7 @@ static void on_embedding(const float *v, size_t dim, const char *err, void *arg)
 	if ((k->vec = malloc(dim)))
 		dedup_quantize(v, dim, k->vec);
 	k->dim = k->vec ? dim : 0;
-	checked(k);
+	guard(k);
 }
 
 static void semantic(struct talk_job *k)
@@ -775,44 +775,39 @@ static void semantic(struct talk_job *k)
 	/* With nothing sent in the dedup window there is nothing to compare, but
 	 * the vector is still wanted: this message is the next one's "recent". */
 	if (!S(k)->semantic_dedup_enabled || cfg->nproviders == 0) {
-		checked(k);
+		guard(k);
 		return;
 	}
 	if (!k->tk->emb && !(k->tk->emb = embb_new(k->tk->d.loop, k->tk->d.http))) {
-		checked(k);
+		guard(k);
 		return;
 	}
 	to.base_url = cfg->providers[0].base_url;
 	to.api_key = cfg->providers[0].api_key;
 	to.model = S(k)->embedding_model;
 	if (embb_get(k->tk->emb, &to, k->draft, on_embedding, t) < 0)
-		checked(k);
+		guard(k);
 }
 
 /* ---- the draft kept ---- */
 
 static void on_kept(struct task *t)
 {
-	guard(task_data(t));
+	semantic(task_data(t));
 }
 
-/* The draft passed the checks that cost nothing more (filter, dedup): it is
- * paid for, so it goes with the job from here, and a wait, a nack, a failed
- * guard call, a Telegram retry or a crash reuses it. The guard and the last
- * touches (humanisers, mention, typing) run again on reuse: they are cheap,
- * and the guard must see the stances of the attempt that sends. */
+/* The draft passed the checks that cost no call (the filter, exact dedup): it
+ * is paid for, so it goes with the job from here, and a wait, a nack, a failed
+ * embeddings or guard call, a Telegram retry or a crash reuses it. The checks
+ * that call out (semantic dedup, the guard) and the last touches (humanisers,
+ * mention, typing) run again on reuse: they are cheap next to a draft, and
+ * they must see the chat and the stances of the attempt that sends. */
 static void checked(struct talk_job *k)
 {
-	json_t *d;
-
-	if (k->reused) {
-		guard(k);
-		return;
-	}
-	d = json_pack("{s:s, s:I, s:I, s:b, s:b, s:s, s:s, s:i}", "text", k->draft, "at",
-		      (json_int_t)job_now_ms(), "reply_to", (json_int_t)k->reply_to, "mention",
-		      k->mention, "human", k->answering_human, "topic", k->topic, "news", k->news,
-		      "length", (int)k->length);
+	json_t *d = json_pack("{s:s, s:I, s:I, s:b, s:b, s:s, s:s, s:i}", "text", k->draft, "at",
+			      (json_int_t)job_now_ms(), "reply_to", (json_int_t)k->reply_to,
+			      "mention", k->mention, "human", k->answering_human, "topic", k->topic,
+			      "news", k->news, "length", (int)k->length);
 	task_keep(k->t, d, on_kept);
 }
 
