@@ -143,8 +143,8 @@ static long long stat_at(json_t *st, const char *obj, const char *key)
 }
 
 struct tally {
-	long long lost, drafts, paraphrases, guards, posted, dups, sent, unknown, m_drafts,
-		m_requests, kept, reused, stale;
+	long long tokens, calls, lost, drafts, paraphrases, guards, posted, dups, sent, unknown,
+		m_drafts, m_requests, kept, reused, stale;
 };
 
 static void tally(struct tally *t, const char *what)
@@ -154,6 +154,8 @@ static void tally(struct tally *t, const char *what)
 	t->drafts = stat_at(st, "completions", "chat");
 	t->paraphrases = stat_at(st, "completions", "paraphrase");
 	t->lost = stat_at(st, "completions_faulted", "chat");
+	t->tokens = stat_at(st, "tokens", "k"); /* the provider's key in the config */
+	t->calls = stat_at(st, "calls", "chat.completions") + stat_at(st, "calls", "embeddings");
 	t->guards = stat_at(st, "completions", "guard");
 	t->posted = (long long)json_integer_value(json_object_get(st, "sends"));
 	t->dups = (long long)json_integer_value(json_object_get(st, "duplicate_sends"));
@@ -168,10 +170,13 @@ static void tally(struct tally *t, const char *what)
 	fprintf(stderr,
 		"cost %s: fake: %lld drafts (%lld cut or hung), %lld paraphrases, %lld guards, %lld posted "
 		"(%lld duplicates); rows: %lld sent, %lld unknown; metrics: %lld draft completions, "
-		"%lld draft requests, drafts kept %lld, reused %lld, stale %lld; drafts per posted "
-		"message: fake %.3f (%.3f read), metrics %.3f\n",
+		"%lld draft requests, drafts kept %lld, reused %lld, stale %lld; per posted message: "
+		"%.0f tokens, %.2f LLM calls (completions and embeddings), drafts: fake %.3f "
+		"(%.3f read), metrics %.3f\n",
 		what, t->drafts, t->lost, t->paraphrases, t->guards, t->posted, t->dups, t->sent,
 		t->unknown, t->m_drafts, t->m_requests, t->kept, t->reused, t->stale,
+		t->posted ? (double)t->tokens / (double)t->posted : 0,
+		t->posted ? (double)t->calls / (double)t->posted : 0,
 		t->posted ? (double)t->drafts / (double)t->posted : 0,
 		t->posted ? (double)(t->drafts - t->lost) / (double)t->posted : 0,
 		t->posted ? (double)t->m_drafts / (double)t->posted : 0);
