@@ -75,9 +75,13 @@ enum shm_counter {
 	SHM_C_LLM_DONE_PARAPHRASE,
 	SHM_C_LLM_DONE_GUARD,
 	SHM_C_LLM_DONE_MEMORIZE,
-	SHM_C_DRAFTS_KEPT,   /* checked drafts stored with their job */
-	SHM_C_DRAFTS_REUSED, /* later attempts that sent a kept draft (no LLM call) */
-	SHM_C_DRAFTS_STALE,  /* kept drafts dropped: the chat moved on */
+	SHM_C_DRAFTS_KEPT,     /* checked drafts stored with their job */
+	SHM_C_DRAFTS_REUSED,   /* later attempts that sent a kept draft (no LLM call) */
+	SHM_C_DRAFTS_STALE,    /* kept drafts dropped: the chat moved on */
+	SHM_C_BUDGET_WAITS,    /* LLM calls held: a daily token budget was spent */
+	SHM_C_BUDGET_SKIPS,    /* jobs skipped: a daily token budget was spent */
+	SHM_C_LLM_PACED_WAITS, /* LLM calls held by the fleet's rpm, tpm or a provider's pause */
+	SHM_C_LLM_PACED,       /* pauses a provider's x-ratelimit-* headers asked for */
 	SHM_C_COUNT
 };
 

@@ -80,6 +80,17 @@ static const struct {
 	{ "piyasa_drafts_stale_total",
 	  "Kept drafts dropped because the chat moved on (draft_max_age_s, draft_max_messages).",
 	  SHM_C_DRAFTS_STALE },
+	{ "piyasa_llm_budget_waits_total",
+	  "LLM calls held because a daily token budget (provider, bot, chat) was spent.",
+	  SHM_C_BUDGET_WAITS },
+	{ "piyasa_llm_budget_skips_total",
+	  "Jobs skipped because a daily token budget was spent (budget_exhausted_action skip).",
+	  SHM_C_BUDGET_SKIPS },
+	{ "piyasa_llm_paced_waits_total",
+	  "LLM calls held by the fleet's rpm or tpm, or a provider's x-ratelimit pause.",
+	  SHM_C_LLM_PACED_WAITS },
+	{ "piyasa_llm_ratelimit_pauses_total",
+	  "Fleet-wide pauses a provider's x-ratelimit-* headers asked for.", SHM_C_LLM_PACED },
 };
 
 static void write_jobs(FILE *f, const struct snap *s)

@@ -311,6 +311,111 @@ START_TEST(a_backlog_pays_for_the_messages_it_sends)
 }
 END_TEST
 
+static int progress_stopped(void *arg)
+{
+	static long long last = -1;
+	static int64_t since;
+	json_t *st = itest_fake_stats();
+	long long n = stat_at(st, "calls", "chat.completions");
+
+	(void)arg;
+	json_decref(st);
+	if (n != last) {
+		last = n;
+		since = itest_now_ms();
+		return 0;
+	}
+	return itest_now_ms() - since > 4000;
+}
+
+static int log_count(const char *what)
+{
+	const char *path = getenv("PIYASA_ITEST_LOG");
+	char line[2048];
+	int n = 0;
+	FILE *f = path ? fopen(path, "r") : NULL;
+
+	while (f && fgets(line, sizeof line, f))
+		n += strstr(line, what) != NULL;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* A provider's daily_tokens N with 4 workers, one of them kill -9'ed on the
+ * way: the fleet stops at N, counted by the fake, the operator is told once. */
+#define BUDGET 40000
+#define ONE_CALL 2000 /* more than a prompt and its answer */
+
+START_TEST(a_provider_budget_holds_across_four_workers_and_a_kill)
+{
+	char *bin = itest_bin("supervisor"), *cast;
+	const char *av[] = { bin, "--workers", "4", "--config", conf, NULL };
+	json_t *st;
+	long long tokens;
+	int killed = 0;
+	int64_t t0;
+
+	itest_env_setup();
+	const char *slow[] = { "--llm-latency-ms", "150", NULL };
+
+	fake = itest_fake_start(slow);
+	write_conf(NULL);
+	{
+		/* daily_tokens belongs to the provider's section, the last one */
+		FILE *f = fopen(conf, "a");
+		ck_assert_ptr_nonnull(f);
+		fprintf(f, "daily_tokens = %d\n", BUDGET);
+		fclose(f);
+	}
+	/* No embeddings: the fake adds their tokens to the same key's count. */
+	cast = write_cast(2, 8,
+			  json_pack("{s:b, s:i, s:{s:i, s:i}, s:b}", "simulation_active", 0,
+				    "max_msgs_per_min", 0, "bot_hourly_msg_limit", "min", 0, "max",
+				    1000000, "semantic_dedup_enabled", 0));
+	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
+	sup = itest_spawn(av, getenv("PIYASA_ITEST_LOG"));
+	for (int c = 0; c < 2; c++) {
+		char chat[32];
+		snprintf(chat, sizeof chat, "%lld", CHAT0 - c);
+		ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--count", "300", NULL), 0);
+	}
+	/* A worker dies once half the budget is spent: its successor must not
+	 * start counting from zero. */
+	for (int64_t until = itest_now_ms() + 60000; !killed && itest_now_ms() < until;) {
+		st = itest_fake_stats();
+		tokens = stat_at(st, "tokens", "k");
+		json_decref(st);
+		if (tokens >= BUDGET / 2) {
+			pid_t w = some_worker();
+			killed = w > 0 && kill(w, SIGKILL) == 0;
+		}
+		usleep(50000);
+	}
+	t0 = itest_now_ms();
+	ck_assert_msg(itest_wait_for(progress_stopped, NULL, 90000), "the fleet kept calling");
+	st = itest_fake_stats();
+	tokens = stat_at(st, "tokens", "k");
+	fprintf(stderr,
+		"cost budget: %lld tokens spent of %d after %.1f s (a worker killed: %d); %lld "
+		"completions, %lld sent; waits %lld, log lines %d\n",
+		tokens, BUDGET, (double)(itest_now_ms() - t0) / 1000.0, killed,
+		stat_at(st, "calls", "chat.completions"),
+		itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'"),
+		metric("piyasa_llm_budget_waits_total"), log_count("LLM budget spent for today"));
+	json_decref(st);
+	ck_assert_int_eq(killed, 1);
+	ck_assert_int_le(tokens, BUDGET + ONE_CALL);
+	ck_assert_int_ge(tokens, BUDGET - ONE_CALL); /* and it was spent, not refused early */
+	ck_assert_int_lt(itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'"), 600);
+	ck_assert_int_gt(metric("piyasa_llm_budget_waits_total"), 0);
+	ck_assert_int_eq(log_count("LLM budget spent for today"), 1);
+	unlink(cast);
+	free(cast);
+	free(bin);
+}
+END_TEST
+
 static Suite *cost_suite(void)
 {
 	Suite *s = suite_create("cost");
@@ -324,6 +429,11 @@ static Suite *cost_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 200);
 	tcase_add_test(tc, a_backlog_pays_for_the_messages_it_sends);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("budget");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 150);
+	tcase_add_test(tc, a_provider_budget_holds_across_four_workers_and_a_kill);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -497,7 +497,7 @@ static void wait_held(int n)
 
 static void setup(void)
 {
-	struct task_kind kind = { kind_start, kind_sent, kind_recorded, NULL, kind_clear, NULL };
+	struct task_kind kind = { kind_start, kind_sent, kind_recorded, NULL, kind_clear, NULL, NULL };
 	struct tasks_deps d;
 	char err[512];
 
@@ -527,7 +527,7 @@ static void setup(void)
 	ck_assert_msg(pg != NULL, "%s", err);
 	ck_assert_msg(run_until(pg_is_up, 5000), "no connection to %s", cfg.database_url);
 	d = (struct tasks_deps){ &loop, &cfg,     &slot,     http,       llm,  tgc, pg,
-				 3,     hook_ack, hook_nack, hook_freed, NULL, NULL };
+				 3,     hook_ack, hook_nack, hook_freed, NULL, NULL, NULL };
 	ck_assert_ptr_nonnull(ts = tasks_new(&d));
 	ck_assert_int_eq(tasks_set_kind(ts, JOB_SPEAK, &kind), 0);
 }

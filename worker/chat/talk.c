@@ -1143,9 +1143,21 @@ struct talk *talk_new(const struct talk_deps *d)
 	return tk;
 }
 
+/* The settings' daily budgets of a bot and a chat, and what a spent one does. */
+static void on_budget(const struct task *t, void *arg, struct task_budget *b)
+{
+	const struct settings *s = market_settings(((struct talk *)arg)->d.market);
+
+	(void)t;
+	b->bot_daily = s->bot_daily_tokens;
+	b->chat_daily = s->chat_daily_tokens;
+	b->skip = strcmp(s->budget_action, "skip") == 0;
+}
+
 void talk_kind(struct talk *tk, struct task_kind *kind)
 {
-	*kind = (struct task_kind){ .start = on_start,
+	*kind = (struct task_kind){ .budget = on_budget,
+				    .start = on_start,
 				    .sent = on_sent,
 				    .recorded = on_recorded,
 				    .reply_to = on_reply_to,

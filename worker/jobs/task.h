@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+struct budget;
 struct cfg;
 struct httpc;
 struct llm;
@@ -50,6 +51,12 @@ struct task_sent {
 	const char *text;
 };
 
+/* The budgets of a job's LLM calls beyond its providers' (worker/calls/budget.h). */
+struct task_budget {
+	long long bot_daily, chat_daily; /* tokens a UTC day, 0: no limit */
+	int skip; /* a spent budget skips the job (1) or holds it until there is room (0) */
+};
+
 /* A job kind: what runs once the outbox says the job may go on. Every hook
  * but start may be NULL. */
 struct task_kind {
@@ -64,6 +71,9 @@ struct task_kind {
 	/* The task ends: free what the kind keeps (task_data). */
 	void (*clear)(struct task *t, void *arg);
 	void *arg;
+	/* The job's daily token budgets and what to do when one is spent (the
+	 * settings); NULL: none, and a spent provider budget is waited for. */
+	void (*budget)(const struct task *t, void *arg, struct task_budget *b);
 };
 
 /* What the runner uses and reports; all must outlive it. */
@@ -87,6 +97,8 @@ struct tasks_deps {
 	 * the leased job, for its later attempts; answered with task_kept. NULL:
 	 * nothing is kept (each attempt drafts again). */
 	void (*keep)(struct task *t, const char *json, void *arg);
+	/* The fleet's LLM budgets in Redis; NULL: only the worker's own limits. */
+	struct budget *budget;
 };
 
 /* NULL: no memory. */
