@@ -406,7 +406,9 @@ START_TEST(a_provider_budget_holds_across_four_workers_and_a_kill)
 	json_decref(st);
 	ck_assert_int_eq(killed, 1);
 	ck_assert_int_le(tokens, BUDGET + ONE_CALL);
-	ck_assert_int_ge(tokens, BUDGET - ONE_CALL); /* and it was spent, not refused early */
+	/* And it was spent, not refused early; the dead worker's calls in flight
+	 * stay counted at their estimate (their answers may have been billed). */
+	ck_assert_int_ge(tokens, BUDGET * 7 / 10);
 	ck_assert_int_lt(itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'"), 600);
 	ck_assert_int_gt(metric("piyasa_llm_budget_waits_total"), 0);
 	ck_assert_int_eq(log_count("LLM budget spent for today"), 1);

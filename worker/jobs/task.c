@@ -31,6 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A spent daily budget is looked at again this often, in memory, for up to
+ * TASK_HOLD_MAX_MS, before the job waits for the day's end in the queue. */
+#define TASK_BUDGET_RECHECK_MS 5000
+
 /* The cause of a row found 'sending' by a later attempt, made 'unknown': the
  * attempt that claimed it ended (a crash, a kill, a lease lost) between the
  * claim and Telegram's answer. In SQL literals: no quote in it. */
@@ -86,6 +90,7 @@ struct task {
 	char bprov[32];                    /* bask.provider */
 	int budget_held;                   /* bask is reserved: settle it with the answer */
 	int budget_skip;                   /* a spent budget skips the job (the kind says) */
+	int64_t budget_waited_ms;          /* held in memory for a spent day so far */
 	void (*keep_next)(struct task *t); /* task_keep: on once the queue answered */
 };
 
@@ -616,7 +621,15 @@ static void on_budget(enum budget_verdict v, int64_t wait, int first, void *arg)
 	t->provider = 0;
 	if (wait <= 0)
 		wait = 100;
-	if (wait <= TASK_HOLD_MAX_MS)
+	/* A spent day may have room again soon: the calls in flight reserved
+	 * their max_tokens and settle lower. So the job looks again every few
+	 * seconds for a while, in memory, before it waits for the day's end in
+	 * the queue. */
+	if (v != BUDGET_PACED && wait > TASK_BUDGET_RECHECK_MS &&
+	    t->budget_waited_ms + TASK_BUDGET_RECHECK_MS <= TASK_HOLD_MAX_MS) {
+		t->budget_waited_ms += TASK_BUDGET_RECHECK_MS;
+		hold(t, TASK_BUDGET_RECHECK_MS, on_llm_due);
+	} else if (wait <= TASK_HOLD_MAX_MS)
 		hold(t, (uint64_t)wait, on_llm_due);
 	else
 		retry_later(t, wait);
