@@ -406,12 +406,15 @@ START_TEST(a_provider_budget_holds_across_four_workers_and_a_kill)
 	json_decref(st);
 	ck_assert_int_eq(killed, 1);
 	ck_assert_int_le(tokens, BUDGET + ONE_CALL);
-	/* And it was spent, not refused early; the dead worker's calls in flight
-	 * stay counted at their estimate (their answers may have been billed). */
-	ck_assert_int_ge(tokens, BUDGET * 7 / 10);
+	/* And it was the budget that stopped it. Less than all of it is spent:
+	 * the dead worker's calls in flight stay counted at their estimate (their
+	 * answers may have been billed), 10-30% here with 150 ms calls. */
+	ck_assert_int_ge(tokens, BUDGET / 2);
 	ck_assert_int_lt(itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'"), 600);
 	ck_assert_int_gt(metric("piyasa_llm_budget_waits_total"), 0);
 	ck_assert_int_eq(log_count("LLM budget spent for today"), 1);
+	/* The operator's view of it. */
+	ck_assert_int_eq(itest_ctl("spend", NULL), 0);
 	unlink(cast);
 	free(cast);
 	free(bin);
