@@ -642,6 +642,8 @@ void market_bot_release(struct market *m, int64_t bot_id)
 		b->pending--;
 }
 
+#define MEMO_DELAY_MS 3000
+
 static void on_memo_queued(int rc, void *arg)
 {
 	(void)arg;
@@ -669,7 +671,11 @@ void market_bot_sent(struct market *m, int64_t bot_id, int64_t chat_id, int64_t 
 	j.bot_id = bot_id;
 	j.chat_id = chat_id;
 	j.payload = json_object();
-	if (!j.payload || queue_enqueue(m->queue, &j, 0, on_memo_queued, NULL) < 0)
+	/* Due a little later: this is Telegram's answer to the message, before its
+	 * row reads 'sent'; a job run at once read the bot's sent messages without
+	 * it (and, for a bot's first messages sent together, found none: the
+	 * memories test saw every job skipped). */
+	if (!j.payload || queue_enqueue(m->queue, &j, MEMO_DELAY_MS, on_memo_queued, NULL) < 0)
 		log_warn("could not queue a memorize job for bot %lld", (long long)bot_id);
 	job_clear(&j);
 }

@@ -59,8 +59,13 @@ static void on_summary(struct task *t, char *text)
 		"gone AS (DELETE FROM bot_memories WHERE bot_id = $1 AND relevance_score < 0.3 "
 		"AND usage_count < 2 AND coalesce(last_used_at, created_at) < now() - interval '6 months' "
 		"RETURNING id), "
+		/* The statement's snapshot holds neither the rows ins adds nor those gone
+		 * takes: the cap counts the first and leaves the second out, or a bot
+		 * kept 50 plus each job's new ones (the memories test saw 52). */
 		"over AS (DELETE FROM bot_memories WHERE id IN (SELECT id FROM bot_memories "
-		"WHERE bot_id = $1 ORDER BY relevance_score DESC, id DESC OFFSET 50) RETURNING id) "
+		"WHERE bot_id = $1 AND id NOT IN (SELECT id FROM gone) "
+		"ORDER BY relevance_score DESC, id DESC "
+		"OFFSET greatest(0, 50 - (SELECT count(*) FROM ins))) RETURNING id) "
 		"SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM fade), "
 		"(SELECT count(*) FROM gone), (SELECT count(*) FROM over)";
 	json_t *arr = array_in(text), *keep = json_array(), *m;

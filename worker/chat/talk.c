@@ -590,9 +590,14 @@ static void on_bumped(PGresult *res, const char *err, void *arg)
 
 static void bump_memories(struct talk_job *k)
 {
+	/* Rows a memorize job (fading, removing, capping the same bot's memories
+	 * in one statement) holds are skipped, not waited for: a bump that never
+	 * waits is never in a deadlock (40P01), and a bump lost once only lets a
+	 * memory fade a little sooner. */
 	static const char sql[] =
 		"UPDATE bot_memories SET usage_count = usage_count + 1, last_used_at = now() "
-		"WHERE id = ANY($1::bigint[])";
+		"WHERE id IN (SELECT id FROM bot_memories WHERE id = ANY($1::bigint[]) "
+		"ORDER BY id FOR UPDATE SKIP LOCKED)";
 	char ids[512];
 	size_t off = 0, i;
 	json_t *m;
