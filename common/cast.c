@@ -684,6 +684,7 @@ static const struct field setting_fields[] = {
 	{ "typing_interval_seconds", K_POS, 0, NULL },
 	{ "draft_max_age_seconds", K_NONNEG, 0, NULL },
 	{ "draft_max_messages", K_COUNT, 0, NULL },
+	{ "human_max_other_replies", K_COUNT, 0, NULL },
 	{ "bot_daily_tokens", K_COUNT, 0, NULL },
 	{ "chat_daily_tokens", K_COUNT, 0, NULL },
 	{ "budget_exhausted_action", K_ENUM, 0, budget_actions },

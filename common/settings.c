@@ -118,6 +118,9 @@ static const struct st_row rows[] = {
 	  "at a later attempt; 0: no age limit" },
 	{ "draft_max_messages", "6", ST_INT, F(draft_max_messages), 0, 0, 10000,
 	  "... or when more than this many messages came into the chat after it" },
+	{ "human_max_other_replies", "1", ST_INT, F(human_max_other_replies), 0, 0, 20,
+	  "bots that may answer a human message besides the one it addressed (chatter joining "
+	  "in, each with human_reply_probability)" },
 	{ "bot_daily_tokens", "0", ST_INT, F(bot_daily_tokens), 0, 0, 1000000000,
 	  "LLM tokens a bot may use a UTC day, counted across the fleet (0: no limit)" },
 	{ "chat_daily_tokens", "0", ST_INT, F(chat_daily_tokens), 0, 0, 1000000000,

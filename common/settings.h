@@ -54,6 +54,7 @@ struct settings {
 	int memorize_interval;          /* a memorize job every N messages of a bot */
 	double draft_max_age_s;         /* a kept draft older than this is stale (0: never) */
 	int draft_max_messages;         /* ... or with more messages after it in the chat */
+	int human_max_other_replies;    /* answers to a human besides the addressed bot's */
 	int bot_daily_tokens;           /* LLM tokens a bot may use a UTC day, 0: no limit */
 	int chat_daily_tokens;          /* ... a chat */
 	char budget_action[128];        /* "wait" or "skip" when a budget is spent */

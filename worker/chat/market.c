@@ -758,6 +758,36 @@ void market_chat_stamp(struct market *m, int64_t chat_id, const char *member)
 	cap_call(m, "stamp", chat_id, member, NULL, NULL);
 }
 
+/* One more answer to a human message, up to ARGV[1], counted for a day. */
+static const char join_script[] = "local n = redis.call('INCR', KEYS[1])\n"
+				  "redis.call('EXPIRE', KEYS[1], 86400)\n"
+				  "if n > tonumber(ARGV[1]) then\n"
+				  "  redis.call('DECR', KEYS[1])\n"
+				  "  return 1\n"
+				  "end\n"
+				  "return 0\n";
+
+int market_human_join(struct market *m, int64_t chat_id, int64_t tg_id, int max, market_cap_cb cb,
+		      void *arg)
+{
+	char key[160], n[16];
+	const char *keys[] = { key }, *av[] = { n };
+	struct capq *q = malloc(sizeof *q);
+
+	if (!q)
+		return -1;
+	q->cb = cb;
+	q->arg = arg;
+	snprintf(key, sizeof key, "%s:joined:%lld:%lld", m->cfg->redis_prefix, (long long)chat_id,
+		 (long long)tg_id);
+	snprintf(n, sizeof n, "%d", max);
+	if (ra_eval_src(m->redis, join_script, 1, keys, 1, av, on_cap, q) < 0) {
+		free(q);
+		return -1;
+	}
+	return 0;
+}
+
 void market_counts(const struct market *m, size_t *owned, size_t *scheduled)
 {
 	*owned = imap_count(m->bots);

@@ -356,6 +356,22 @@ static int answers_bot(const struct chatctx *c, const struct convo_msg *m, int64
 	return 0;
 }
 
+/* 1 when chatter may answer human message m too: with human_reply_probability,
+ * and only while fewer than human_max_other_replies bots answered it besides
+ * the one it addressed (a mention, a reply to a bot: that bot has its own reply
+ * job). One human, one answer, and now and then a voice or two more. */
+static int joins_human(struct talk_job *k, const struct chatctx *c, const struct convo_msg *m)
+{
+	const struct settings *s = S(k);
+	int answers = 0, addressed = (m->text && strchr(m->text, '@')) || m->reply_to_tg;
+
+	for (size_t i = 0; m->tg_id && i < c->nmsgs; i++)
+		answers += c->msgs[i].bot_id != 0 && c->msgs[i].reply_to_tg == m->tg_id;
+	if (answers - (addressed && answers > 0) >= s->human_max_other_replies)
+		return 0;
+	return backoff_uniform(task_rng(k->t)) < s->human_reply_probability;
+}
+
 /* A reply target for chatter, among the messages it may answer: not one a
  * human addressed to this bot (the poller queued a reply job for exactly that,
  * and a human gets one answer), not one this bot answered already. */
@@ -380,8 +396,8 @@ static int pick_open_target(struct talk_job *k, const struct pick_bot *pb, int64
 		const struct convo_msg *m = &c->msgs[j];
 		int done = 0;
 
-		if (m->bot_id == 0 &&
-		    ((*k->username && pick_mentions(m, k->username)) || answers_bot(c, m, self)))
+		if (m->bot_id == 0 && ((*k->username && pick_mentions(m, k->username)) ||
+				       answers_bot(c, m, self) || !joins_human(k, c, m)))
 			continue;
 		for (size_t q = 0; q < na && m->tg_id && !done; q++)
 			done = answered[q] == m->tg_id;
@@ -453,6 +469,45 @@ static void reuse(struct talk_job *k)
 	reserve_bot(t);
 }
 
+/* The first of the chat's topics a message speaks of (its words: a human's
+ * message carries no topic of its own). 0 when it names none. */
+static int topic_in(const struct chatctx *c, const struct convo_msg *m, char *out, size_t n)
+{
+	struct pick_topics ts;
+	struct pick_msg_facts f;
+	const struct pick_msg_facts *fp = m->facts;
+	char *buf = NULL;
+
+	if (!fp || !fp->topics) {
+		pick_topics_init(&ts, c->topics);
+		if (!(buf = malloc(pick_facts_size(m->text))))
+			return 0;
+		pick_msg_facts(&f, m, &ts, buf, pick_facts_size(m->text));
+		fp = &f;
+	}
+	for (size_t i = 0; fp->topics && i < fp->topics->n; i++)
+		if (fp->topic_bits & (1u << i)) {
+			snprintf(out, n, "%s", fp->topics->names[i]);
+			free(buf);
+			return 1;
+		}
+	free(buf);
+	return 0;
+}
+
+static void on_joined(int64_t refused, void *arg)
+{
+	struct task *t = arg;
+	struct talk_job *k = task_data(t);
+
+	if (refused < 0)
+		task_retry(t, -1);
+	else if (refused)
+		skip(k, -1, "the human's message has its answers (human_max_other_replies)");
+	else
+		reserve_bot(t);
+}
+
 static void decide(struct talk_job *k)
 {
 	struct task *t = k->t;
@@ -504,6 +559,9 @@ static void decide(struct talk_job *k)
 		snprintf(k->topic, sizeof k->topic, "%s", ptopic);
 	else if (k->target >= 0 && c->msgs[k->target].topic)
 		snprintf(k->topic, sizeof k->topic, "%s", c->msgs[k->target].topic);
+	else if (k->target >= 0 && k->answering_human &&
+		 topic_in(c, &c->msgs[k->target], k->topic, sizeof k->topic))
+		; /* the human's own topic, not the chat's majority */
 	else {
 		const char *tp = pick_topic(c->topics, k->stances, c->msgs, c->nmsgs, now, rng);
 		snprintf(k->topic, sizeof k->topic, "%s", tp ? tp : "");
@@ -513,6 +571,14 @@ static void decide(struct talk_job *k)
 		k->news[0] = '\0';
 	k->length = pick_length(pp, rng);
 	k->minute = tz_local(c->time_zone, now, &l, err, sizeof err) == 0 ? l.minute_of_day : -1;
+	/* Chatter joining a human's conversation takes one of its few places
+	 * first (a reply job is the addressed bot's own answer). */
+	if (k->answering_human && !json_is_integer(rt)) {
+		if (market_human_join(k->tk->d.market, task_job(t)->chat_id, k->reply_to,
+				      s->human_max_other_replies, on_joined, t) < 0)
+			task_retry(t, -1);
+		return;
+	}
 	reserve_bot(t);
 }
 
