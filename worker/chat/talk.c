@@ -416,8 +416,9 @@ static int pick_open_target(struct talk_job *k, const struct pick_bot *pb, int64
 /* An earlier attempt's checked draft, kept with the job (task_keep): sent as
  * it is, after the caps, unless the chat has moved on (draft_max_age_seconds,
  * draft_max_messages). A stale one is dropped and counted: scheduled chatter
- * gives its turn up; an answer to a human is drafted again, as the human still
- * waits for one. */
+ * gives its turn up; a job someone asked for (an answer to a human, an
+ * operator's enqueue) is drafted again, as it still owes a message, and ends
+ * in its outbox row like any other (GUARANTEES.md). */
 static void reuse(struct talk_job *k)
 {
 	struct task *t = k->t;
@@ -446,8 +447,8 @@ static void reuse(struct talk_job *k)
 		struct log_ctx c = task_log_ctx(t);
 		shm_count(task_slot(t), SHM_C_DRAFTS_STALE, 1);
 		json_object_del(payload, "draft");
-		if (task_job(t)->kind == JOB_REPLY) {
-			log_msg(LOG_INFO, &c, "kept draft dropped, drafting the answer again: %s", why);
+		if (!k->scheduled) {
+			log_msg(LOG_INFO, &c, "kept draft dropped, drafting again: %s", why);
 			decide(k);
 		} else
 			skip(k, -1, why);
