@@ -83,9 +83,12 @@ static char *write_cast(int nchats, int nbots, json_t *settings)
 	}
 	json_object_set_new(cast, "chats", chats);
 	json_object_set_new(cast, "bots", bots);
-	json_object_update(settings, json_pack("{s:b, s:f, s:i, s:[]}", "typing_enabled", 0,
-					       "short_reaction_probability", 0.0,
-					       "memorize_interval", 0, "prime_hours"));
+	json_t *common =
+		json_pack("{s:b, s:f, s:i, s:[]}", "typing_enabled", 0,
+			  "short_reaction_probability", 0.0, "memorize_interval", 0, "prime_hours");
+
+	json_object_update(settings, common); /* copies: common is ours to drop */
+	json_decref(common);
 	json_object_set_new(cast, "settings", settings);
 	if (asprintf(&path, "/tmp/itest-cost-%d.json", (int)getpid()) < 0)
 		abort();
@@ -264,6 +267,9 @@ START_TEST(drafts_per_message_under_faults_kills_and_the_market_chat)
 	ck_assert_msg(t.m_drafts >= 0 && t.m_drafts * 100 <= t.posted * 105,
 		      "metrics: %lld drafts for %lld posted", t.m_drafts, t.posted);
 	ck_assert_int_gt(t.reused, 0); /* the faults did send jobs back after their draft */
+	/* The fake's 429s carry x-ratelimit-reset-requests: each paused the
+	 * fleet's calls to the provider, not only the worker that met it. */
+	ck_assert_int_gt(metric("piyasa_llm_ratelimit_pauses_total"), 0);
 	unlink(cast);
 	free(cast);
 	free(bin);
