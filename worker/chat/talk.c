@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/net/httpc.h"
 #include "common/net/pgc.h"
+#include "worker/calls/brk.h"
 #include "worker/calls/embb.h"
 #include "worker/calls/tgw.h"
 #include "worker/chat/bots.h"
@@ -45,6 +46,9 @@ struct talk {
 	/* The drafts' embeddings of a loop turn go in one request (embb.h). */
 	struct embb *emb;
 	unsigned long emb_requests; /* embb's requests already counted in the metrics */
+	/* A breaker per provider for its embeddings (made on first use), so a
+	 * failing /embeddings is left alone and the next provider's is asked. */
+	struct brk *emb_brk[CFG_MAX_PROVIDERS];
 	/* Each bot's own recent sent messages, worker-wide: jobs are routed to
 	 * the worker that owns the bot and every send of the bot goes through
 	 * on_sent here, so after one load the list is kept without reading
@@ -82,7 +86,10 @@ struct talk_job {
 	size_t dim;              /* the message in the ownlog once it is sent */
 	int typing_left_ms;
 	char *draft;
-	int reused; /* the draft is an earlier attempt's, kept with the job */
+	int emb_provider; /* the provider asked for the draft's embedding */
+	uint64_t emb_gen; /* its breaker's generation */
+	uint64_t emb_t0;  /* when it was asked (uv_now) */
+	int reused;       /* the draft is an earlier attempt's, kept with the job */
 };
 
 static void decide(struct talk_job *k);
@@ -91,6 +98,7 @@ static void load_own(struct talk_job *k);
 static void ask(struct talk_job *k);
 static void check_draft(struct task *t, char *text);
 static void semantic(struct talk_job *k);
+static void embed_from(struct talk_job *k, int from);
 static void guard(struct talk_job *k);
 static void checked(struct talk_job *k);
 static void finalize(struct talk_job *k);
@@ -813,6 +821,16 @@ static void on_embedding(const float *v, size_t dim, const char *err, void *arg)
 		k->tk->emb_requests = req;
 	}
 
+	if (k->tk->emb_brk[k->emb_provider]) {
+		uint64_t now = uv_now(k->tk->d.loop);
+		brk_record(k->tk->emb_brk[k->emb_provider], (int64_t)now, k->emb_gen,
+			   v ? BRK_SUCCESS : BRK_FAILURE, (int)(now - k->emb_t0));
+	}
+	if (!v && k->emb_provider + 1 < k->tk->d.cfg->nproviders) {
+		/* The next provider's embeddings, as a completion fails over. */
+		embed_from(k, k->emb_provider + 1);
+		return;
+	}
 	if (!v) {
 		/* No embeddings: the exact check stood; go on without the semantic one. */
 		struct log_ctx c = task_log_ctx(t);
@@ -838,11 +856,67 @@ static void on_embedding(const float *v, size_t dim, const char *err, void *arg)
 	guard(k);
 }
 
+static void on_emb_transition(const char *name, enum brk_state from, enum brk_state to,
+			      const char *why, void *arg)
+{
+	struct log_ctx c = { .provider = name };
+
+	(void)arg;
+	log_msg(to == BRK_OPEN ? LOG_WARNING : LOG_NOTICE, &c, "breaker %s: %s -> %s (%s)", name,
+		brk_state_name(from), brk_state_name(to), why);
+}
+
+/* Provider i's embeddings breaker, made on first use (again when a reload
+ * renamed the provider). */
+static struct brk *emb_brk(struct talk_job *k, int i)
+{
+	struct talk *tk = k->tk;
+	const char *pname = tk->d.cfg->providers[i].name;
+	char name[BRK_NAME_MAX + 1];
+	struct brk_config bc;
+
+	snprintf(name, sizeof name, "embeddings %s", pname);
+	if (tk->emb_brk[i] && strcmp(brk_name(tk->emb_brk[i]), name) == 0)
+		return tk->emb_brk[i];
+	brk_free(tk->emb_brk[i]);
+	brk_config_defaults(&bc);
+	if ((tk->emb_brk[i] = brk_new(name, &bc, backoff_rand(task_rng(k->t)))))
+		brk_on_transition(tk->emb_brk[i], on_emb_transition, NULL);
+	return tk->emb_brk[i];
+}
+
+/* The draft's embedding from the first provider at or after from whose
+ * embeddings breaker lets a call through; none: go on without semantic dedup,
+ * as when the request fails. */
+static void embed_from(struct talk_job *k, int from)
+{
+	const struct cfg *cfg = k->tk->d.cfg;
+	int64_t now = (int64_t)uv_now(k->tk->d.loop);
+	struct embb_target to;
+	struct brk *b = NULL;
+	int i;
+
+	for (i = from; i < cfg->nproviders; i++)
+		if (!(b = emb_brk(k, i)) || brk_allow(b, now, &k->emb_gen))
+			break;
+	if (i >= cfg->nproviders) {
+		struct log_ctx c = task_log_ctx(k->t);
+		log_msg(LOG_INFO, &c, "semantic dedup skipped: every embeddings breaker is open");
+		guard(k);
+		return;
+	}
+	k->emb_provider = i;
+	k->emb_t0 = (uint64_t)now;
+	to.base_url = cfg->providers[i].base_url;
+	to.api_key = cfg->providers[i].api_key;
+	to.model = S(k)->embedding_model;
+	if (embb_get(k->tk->emb, &to, k->draft, on_embedding, k->t) < 0)
+		guard(k);
+}
+
 static void semantic(struct talk_job *k)
 {
-	struct task *t = k->t;
 	const struct cfg *cfg = k->tk->d.cfg;
-	struct embb_target to;
 
 	/* With nothing sent in the dedup window there is nothing to compare, but
 	 * the vector is still wanted: this message is the next one's "recent". */
@@ -854,11 +928,7 @@ static void semantic(struct talk_job *k)
 		guard(k);
 		return;
 	}
-	to.base_url = cfg->providers[0].base_url;
-	to.api_key = cfg->providers[0].api_key;
-	to.model = S(k)->embedding_model;
-	if (embb_get(k->tk->emb, &to, k->draft, on_embedding, t) < 0)
-		guard(k);
+	embed_from(k, 0);
 }
 
 /* ---- the draft kept ---- */
@@ -1242,6 +1312,8 @@ void talk_free(struct talk *tk)
 	if (!tk)
 		return;
 	embb_free(tk->emb);
+	for (int i = 0; i < CFG_MAX_PROVIDERS; i++)
+		brk_free(tk->emb_brk[i]);
 	ownlog_free(tk->own);
 	free(tk);
 }
