@@ -659,6 +659,8 @@ static const struct field length_profile_fields[] = {
 };
 static const struct spec length_profile_spec = SPEC(length_profile_fields, NULL);
 
+static const char *const budget_actions[] = { "wait", "skip", NULL };
+
 /* BEHAVIOUR.md "Settings and defaults". The humaniser probabilities and any
  * other *_probability / *_enabled key are checked by their suffix. */
 static const struct field setting_fields[] = {
@@ -684,6 +686,12 @@ static const struct field setting_fields[] = {
 	{ "retry_max_takeovers", K_COUNT, 0, NULL },
 	{ "embedding_model", K_NESTR, 0, NULL },
 	{ "typing_interval_seconds", K_POS, 0, NULL },
+	{ "draft_max_age_seconds", K_NONNEG, 0, NULL },
+	{ "draft_max_messages", K_COUNT, 0, NULL },
+	{ "human_max_other_replies", K_COUNT, 0, NULL },
+	{ "bot_daily_tokens", K_COUNT, 0, NULL },
+	{ "chat_daily_tokens", K_COUNT, 0, NULL },
+	{ "budget_exhausted_action", K_ENUM, 0, budget_actions },
 };
 static const struct spec setting_spec = SPEC(setting_fields, NULL);
 

@@ -181,10 +181,18 @@ static const char lua_reap[] = LUA_PRELUDE LUA_PRIO LUA_ATT
 	"if #ids > 0 then " LUA_WAKE " end\n"
 	"return #ids\n";
 
-static const char *const sources[RQ_NSCRIPTS] = { lua_enqueue, lua_lease,   lua_ack, lua_nack,
-						  lua_renew,   lua_promote, lua_reap };
-static const char *const names[RQ_NSCRIPTS] = { "enqueue", "lease",   "ack", "nack",
-						"renew",   "promote", "reap" };
+/* The job's body replaced by the lease holder (the same job with its checked
+ * draft in the payload): a later attempt, a reshard and a dead letter see it,
+ * and the ack deletes it with the job. */
+static const char lua_keep[] =
+	LUA_PRELUDE LUA_ATT LUA_OWNS "if not owns(ARGV[2], ARGV[3]) then return 0 end\n"
+				     "redis.call('HSET', KEYS[4], ARGV[2], ARGV[4])\n"
+				     "return 1\n";
+
+static const char *const sources[RQ_NSCRIPTS] = { lua_enqueue, lua_lease,   lua_ack,  lua_nack,
+						  lua_renew,   lua_promote, lua_reap, lua_keep };
+static const char *const names[RQ_NSCRIPTS] = { "enqueue", "lease",   "ack",  "nack",
+						"renew",   "promote", "reap", "keep" };
 
 int rq_give_up(const struct rq_tries *t, int max_faults, int max_age_s, int max_takeovers,
 	       char *why, size_t n)

@@ -38,6 +38,8 @@ enum rq_script {
 	RQ_PROMOTE, /* ARGV epoch max -> due delayed jobs moved to their queues */
 	RQ_REAP,    /* ARGV epoch max all -> expired (all=1: every) leases requeued,
 		     * each counted as a takeover */
+	RQ_KEEP,    /* ARGV epoch id token json -> 1 the job's body is json now, 0 when
+		     * the lease was lost (a checked draft kept with its job) */
 	RQ_NSCRIPTS
 };
 

@@ -123,6 +123,21 @@ static const struct st_row rows[] = {
 	{ "retry_max_takeovers", "20", ST_INT, F(retry_max_takeovers), 0, 1, 1000,
 	  "a job taken back this many times from workers that stopped before it ended (a job "
 	  "that kills its worker) is dead-lettered" },
+	{ "draft_max_age_seconds", "300", ST_NUM, F(draft_max_age_s), 0, 0, 86400,
+	  "a checked draft kept with its job is dropped (not redrafted) when older than this "
+	  "at a later attempt; 0: no age limit" },
+	{ "draft_max_messages", "6", ST_INT, F(draft_max_messages), 0, 0, 10000,
+	  "... or when more than this many messages came into the chat after it" },
+	{ "human_max_other_replies", "1", ST_INT, F(human_max_other_replies), 0, 0, 20,
+	  "bots that may answer a human message besides the one it addressed (chatter joining "
+	  "in, each with human_reply_probability)" },
+	{ "bot_daily_tokens", "0", ST_INT, F(bot_daily_tokens), 0, 0, 1000000000,
+	  "LLM tokens a bot may use a UTC day, counted across the fleet (0: no limit)" },
+	{ "chat_daily_tokens", "0", ST_INT, F(chat_daily_tokens), 0, 0, 1000000000,
+	  "LLM tokens the messages of a chat may use a UTC day, across the fleet (0: no limit)" },
+	{ "budget_exhausted_action", "\"wait\"", ST_STR, F(budget_action), 0, 0, 0,
+	  "when a daily token budget (a provider's, a bot's, a chat's) is spent: \"wait\" "
+	  "(jobs wait for the next UTC day) or \"skip\" (chatter and replies are skipped)" },
 };
 
 #define NROWS (sizeof rows / sizeof rows[0])

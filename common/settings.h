@@ -54,8 +54,14 @@ struct settings {
 	int messages_retention_days;    /* piyasactl prune; 0 keeps everything */
 	int dead_jobs_retention_days;   /* likewise */
 	int memorize_interval;          /* a memorize job every N messages of a bot */
-	int retry_max_age_s;     /* a job retrying this long since its first fault gives up */
-	int retry_max_takeovers; /* leases taken back from dead workers before it gives up */
+	int retry_max_age_s;         /* a job retrying this long since its first fault gives up */
+	int retry_max_takeovers;     /* leases taken back from dead workers before it gives up */
+	double draft_max_age_s;      /* a kept draft older than this is stale (0: never) */
+	int draft_max_messages;      /* ... or with more messages after it in the chat */
+	int human_max_other_replies; /* answers to a human besides the addressed bot's */
+	int bot_daily_tokens;        /* LLM tokens a bot may use a UTC day, 0: no limit */
+	int chat_daily_tokens;       /* ... a chat */
+	char budget_action[128];     /* "wait" or "skip" when a budget is spent */
 };
 
 /* Every key with its default. */

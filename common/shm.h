@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define SHM_MAGIC 0x70697961u /* "piya" */
-#define SHM_VERSION 5
+#define SHM_VERSION 6
 #define SHM_MAX_WORKERS 256
 #define SHM_MAX_PROVIDERS 8
 /* One slot past the workers' belongs to the admin API (piyasa-api): its
@@ -67,6 +67,25 @@ enum shm_counter {
 	SHM_C_OWN_HITS,       /* a bot's own recent messages found in the worker's cache */
 	SHM_C_OWN_MISSES,     /* ... read from PostgreSQL */
 	SHM_C_POLL_FAILURES,  /* getUpdates polls that failed (network, HTTP, too large) */
+	/* LLM requests by what they are for, in task_llm_reason's order, then
+	 * the embeddings' requests */
+	SHM_C_LLM_DRAFT,
+	SHM_C_LLM_PARAPHRASE,
+	SHM_C_LLM_GUARD,
+	SHM_C_LLM_MEMORIZE,
+	SHM_C_LLM_EMBEDDINGS,
+	/* ... and the completions answered (what a provider bills), same order */
+	SHM_C_LLM_DONE_DRAFT,
+	SHM_C_LLM_DONE_PARAPHRASE,
+	SHM_C_LLM_DONE_GUARD,
+	SHM_C_LLM_DONE_MEMORIZE,
+	SHM_C_DRAFTS_KEPT,     /* checked drafts stored with their job */
+	SHM_C_DRAFTS_REUSED,   /* later attempts that sent a kept draft (no LLM call) */
+	SHM_C_DRAFTS_STALE,    /* kept drafts dropped: the chat moved on */
+	SHM_C_BUDGET_WAITS,    /* LLM calls held: a daily token budget was spent */
+	SHM_C_BUDGET_SKIPS,    /* jobs skipped: a daily token budget was spent */
+	SHM_C_LLM_PACED_WAITS, /* LLM calls held by the fleet's rpm, tpm or a provider's pause */
+	SHM_C_LLM_PACED,       /* pauses a provider's x-ratelimit-* headers asked for */
 	SHM_C_COUNT
 };
 

@@ -172,6 +172,7 @@ int cmd_chat(struct ctl *c, int argc, char **argv);
 int cmd_import(struct ctl *c, int argc, char **argv);
 int cmd_enqueue(struct ctl *c, int argc, char **argv);
 int cmd_status(struct ctl *c, int argc, char **argv);
+int cmd_spend(struct ctl *c, int argc, char **argv);
 int cmd_dead(struct ctl *c, int argc, char **argv);
 int cmd_settings(struct ctl *c, int argc, char **argv);
 int cmd_tail(struct ctl *c, int argc, char **argv);

@@ -66,6 +66,12 @@ static const struct command commands[] = {
 	  "  second, each stamped when it is queued. Prints \"enqueued K jobs\".\n" },
 	{ "status", cmd_status, "queue depths per worker, messages by status, dead letters",
 	  "usage: piyasactl status [--json]\n" },
+	{ "spend", cmd_spend, "LLM tokens spent today: providers, bots, chats (the fleet's budgets)",
+	  "usage: piyasactl spend [--json] [--top N]\n"
+	  "  What the workers counted in Redis today (UTC): each provider's tokens against\n"
+	  "  its daily_tokens, its requests and tokens this minute against rpm and tpm, a\n"
+	  "  pause its x-ratelimit headers asked for; the N bots and chats (default 10)\n"
+	  "  that spent the most.\n" },
 	{ "dead", cmd_dead, "list, show and retry dead-lettered jobs",
 	  "usage: piyasactl dead list [--limit N] [--all]\n"
 	  "       piyasactl dead show ID\n"

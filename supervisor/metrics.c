@@ -75,6 +75,24 @@ static const struct {
 	{ "piyasa_poll_failures_total",
 	  "getUpdates polls that failed (network, HTTP status, unreadable or too large).",
 	  SHM_C_POLL_FAILURES },
+	{ "piyasa_drafts_kept_total", "Checked drafts stored with their job for later attempts.",
+	  SHM_C_DRAFTS_KEPT },
+	{ "piyasa_drafts_reused_total", "Later attempts that reused a kept draft (no LLM call).",
+	  SHM_C_DRAFTS_REUSED },
+	{ "piyasa_drafts_stale_total",
+	  "Kept drafts dropped because the chat moved on (draft_max_age_s, draft_max_messages).",
+	  SHM_C_DRAFTS_STALE },
+	{ "piyasa_llm_budget_waits_total",
+	  "LLM calls held because a daily token budget (provider, bot, chat) was spent.",
+	  SHM_C_BUDGET_WAITS },
+	{ "piyasa_llm_budget_skips_total",
+	  "Jobs skipped because a daily token budget was spent (budget_exhausted_action skip).",
+	  SHM_C_BUDGET_SKIPS },
+	{ "piyasa_llm_paced_waits_total",
+	  "LLM calls held by the fleet's rpm or tpm, or a provider's x-ratelimit pause.",
+	  SHM_C_LLM_PACED_WAITS },
+	{ "piyasa_llm_ratelimit_pauses_total",
+	  "Fleet-wide pauses a provider's x-ratelimit-* headers asked for.", SHM_C_LLM_PACED },
 };
 
 static void write_jobs(FILE *f, const struct snap *s)
@@ -127,13 +145,27 @@ static void write_llm_calls(FILE *f, const struct snap *s)
 			fprintf(f, "\",outcome=\"%s\"} %" PRIu64 "\n", outcomes[o],
 				s->total.pcounters[p][SHM_P_CALLS_OK + o]);
 		}
-	/* For the budget alert: each worker keeps its own daily count (worker/calls/llm.c). */
+	/* For the budget alert: daily_tokens is the fleet's (worker/calls/budget.c). */
 	family(f, "piyasa_llm_daily_tokens_limit", "gauge",
-	       "Tokens a worker may use a UTC day per provider (daily_tokens; 0 = unlimited).");
+	       "Tokens the fleet may use a UTC day per provider (daily_tokens; 0 = unlimited).");
 	for (int p = 0; p < nproviders(s); p++) {
 		fputs("piyasa_llm_daily_tokens_limit{provider=\"", f);
 		label_value(f, s->cfg.providers[p]);
 		fprintf(f, "\"} %lld\n", s->cfg.daily_tokens[p]);
+	}
+	{
+		static const char *const reasons[] = { "draft", "paraphrase", "guard", "memorize",
+						       "embeddings" };
+		family(f, "piyasa_llm_requests_total", "counter",
+		       "LLM API requests sent, by what they are for.");
+		for (int r = 0; r < 5; r++)
+			fprintf(f, "piyasa_llm_requests_total{reason=\"%s\"} %" PRIu64 "\n",
+				reasons[r], s->total.counters[SHM_C_LLM_DRAFT + r]);
+		family(f, "piyasa_llm_completions_total", "counter",
+		       "LLM completions answered (what a provider bills), by what they are for.");
+		for (int r = 0; r < 4; r++)
+			fprintf(f, "piyasa_llm_completions_total{reason=\"%s\"} %" PRIu64 "\n",
+				reasons[r], s->total.counters[SHM_C_LLM_DONE_DRAFT + r]);
 	}
 	family(f, "piyasa_llm_tokens_total", "counter", "LLM tokens used, by provider and type.");
 	for (int p = 0; p < nproviders(s); p++)

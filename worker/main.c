@@ -16,6 +16,7 @@
 #include "common/shm.h"
 #include "common/tok.h"
 #include "common/version.h" /* --version */
+#include "worker/calls/budget.h"
 #include "worker/calls/llm.h"
 #include "worker/calls/tgc.h"
 #include "worker/chat/bots.h"
@@ -125,6 +126,7 @@ struct wk {
 	struct bots *bots;
 	struct chats *chats;
 	struct llm *llm;
+	struct budget *budget; /* the fleet's LLM budgets, in Redis */
 	struct tgc *tgc;
 	struct news *news;       /* headlines of the settings' feeds */
 	struct market *market;   /* settings, the bots' scheduler, the caps */
@@ -178,6 +180,7 @@ static void close_all(struct wk *w)
 	bots_free(w->bots);
 	chats_free(w->chats);
 	llm_free(w->llm);
+	budget_free(w->budget);
 	tgc_free(w->tgc);
 	w->bots = NULL;
 	w->chats = NULL;
@@ -283,6 +286,18 @@ static void on_task_nack(struct task *t, int64_t delay_ms, int fault, void *arg)
 	struct wk *w = arg;
 
 	queue_nack(w->queue, task_id(t), task_token(t), delay_ms, fault, on_lease_done, t);
+}
+
+static void on_kept(int kept, void *arg)
+{
+	task_kept(arg, kept);
+}
+
+static void on_task_keep(struct task *t, const char *json, void *arg)
+{
+	struct wk *w = arg;
+
+	queue_keep(w->queue, task_id(t), task_token(t), json, on_kept, t);
 }
 
 static void on_task_freed(void *arg)
@@ -424,9 +439,14 @@ static int start_queue(struct wk *w)
 {
 	struct queue_hooks qh = { on_job,  on_queue_ready, on_queue_stopped,
 				  on_room, on_each_lease,  w };
-	struct tasks_deps td = { w->loop,     &w->cfg,      w->slot,       w->http,
-				 w->llm,      w->tgc,       w->pg,         backoff_rand(&w->rng),
-				 on_task_ack, on_task_nack, on_task_freed, w };
+	struct tasks_deps td = { w->loop,      &w->cfg,      w->slot,       w->http,
+				 w->llm,       w->tgc,       w->pg,         backoff_rand(&w->rng),
+				 on_task_ack,  on_task_nack, on_task_freed, w,
+				 on_task_keep, NULL };
+
+	if (!(w->budget = budget_new(w->redis, w->cfg.redis_prefix)))
+		return -1;
+	td.budget = w->budget;
 
 	if (!(w->queue = queue_new(w->loop, &w->cfg, w->index, w->count, w->redis, w->redis_wait,
 				   w->slot, &qh)) ||

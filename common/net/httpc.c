@@ -47,6 +47,7 @@ struct xfer {
 	size_t len, cap;
 	size_t max; /* the body's cap, bytes */
 	int too_large;
+	int want_rl;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -335,6 +336,33 @@ static long retry_after(CURL *e)
 	return (long)s;
 }
 
+static void header_text(CURL *e, const char *name, char *out, size_t n)
+{
+	struct curl_header *hd;
+
+	out[0] = '\0';
+	if (curl_easy_header(e, name, 0, CURLH_HEADER, -1, &hd) == CURLHE_OK && hd->value)
+		snprintf(out, n, "%s", hd->value);
+}
+
+static long header_long(CURL *e, const char *name)
+{
+	char v[24], *end;
+	long n;
+
+	header_text(e, name, v, sizeof v);
+	n = strtol(v, &end, 10);
+	return *v && end != v && n >= 0 ? n : -1;
+}
+
+static void read_ratelimit(CURL *e, struct httpc_ratelimit *rl)
+{
+	rl->remaining_requests = header_long(e, "x-ratelimit-remaining-requests");
+	rl->remaining_tokens = header_long(e, "x-ratelimit-remaining-tokens");
+	header_text(e, "x-ratelimit-reset-requests", rl->reset_requests, sizeof rl->reset_requests);
+	header_text(e, "x-ratelimit-reset-tokens", rl->reset_tokens, sizeof rl->reset_tokens);
+}
+
 static void fill_resp(struct httpc *h, struct xfer *x, CURLcode code, struct httpc_resp *r)
 {
 	long status = 0, nconn = 0;
@@ -353,7 +381,10 @@ static void fill_resp(struct httpc *h, struct xfer *x, CURLcode code, struct htt
 		.total_s = total,
 		.retry_after_s = status ? retry_after(x->easy) : -1,
 		.too_large = code != CURLE_OK && (x->too_large || code == CURLE_FILESIZE_EXCEEDED),
+		.rl = { -1, -1, "", "" },
 	};
+	if (x->want_rl && status)
+		read_ratelimit(x->easy, &r->rl);
 }
 
 static void finish(struct httpc *h, CURL *easy, CURLcode code)
@@ -389,6 +420,7 @@ static void abort_all(struct httpc *h)
 		.err = "aborted",
 		.body = "",
 		.retry_after_s = -1,
+		.rl = { -1, -1, "", "" },
 	};
 	struct xfer *x;
 
@@ -493,6 +525,7 @@ static int set_common(struct xfer *x, const struct httpc_req *r)
 	 * request of a burst behind the first answer (the first jobs took one LLM
 	 * latency more). */
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncasecmp(r->url, "https:", 6) == 0 ? 1L : 0L);
+	x->want_rl = r->want_ratelimit;
 	x->max = r->max_body == 0              ? BODY_MAX
 		 : r->max_body < BODY_MAX_MOST ? r->max_body
 					       : BODY_MAX_MOST;

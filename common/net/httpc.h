@@ -42,6 +42,13 @@ struct httpc_req {
 	long connect_timeout_ms; /* 0: curl's default (300 s) */
 	long low_speed_time_s;   /* abort when under 1 byte/s for this long; 0: off */
 	size_t max_body;         /* the answer's body cap, bytes; 0: 1 MiB (at most 64 MiB) */
+	int want_ratelimit;      /* read the answer's x-ratelimit-* headers (LLM providers) */
+};
+
+/* An LLM provider's x-ratelimit-* headers, when asked for (-1 / "": absent). */
+struct httpc_ratelimit {
+	long remaining_requests, remaining_tokens;
+	char reset_requests[24], reset_tokens[24]; /* as sent: "6m0s", "1.5s", "20ms" */
 };
 
 struct httpc_resp {
@@ -50,9 +57,10 @@ struct httpc_resp {
 	const char *err;  /* "" when HTTPC_OK; never contains the URL */
 	const char *body; /* valid only during the callback; NUL-terminated */
 	size_t body_len;
-	double total_s;     /* time the transfer took */
-	long retry_after_s; /* from a Retry-After header (seconds or date), -1: absent */
-	int too_large;      /* HTTPC_NETWORK because the body passed req.max_body */
+	double total_s;            /* time the transfer took */
+	long retry_after_s;        /* from a Retry-After header (seconds or date), -1: absent */
+	int too_large;             /* HTTPC_NETWORK because the body passed req.max_body */
+	struct httpc_ratelimit rl; /* with req.want_ratelimit and an answer */
 };
 
 /* Called once per accepted request, never from inside httpc_request. May call

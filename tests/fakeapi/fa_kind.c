@@ -16,6 +16,9 @@ static const char fa_memo_mark[] = "HAFIZA ÖZETİ";
 static const char fa_no_emoji[] = "Emoji kullanma.";
 static const char fa_reply_mark[] = "Şu mesaja cevap ver:";
 static const char fa_topic_mark[] = "Konu:";
+/* The worker's paraphrase request (a duplicate said again): answered as chatter,
+ * counted apart so a test can tell drafts from paraphrases. */
+static const char fa_paraphrase_mark[] = "Şu mesajı aynı anlamda";
 
 static int fa_starts(const char *s, const char *prefix)
 {
@@ -62,7 +65,7 @@ enum fa_kind fa_kind_read(const char *system, const char *user, struct fa_text_r
     req->reply = user && strstr(user, fa_reply_mark) != NULL;
     if (user)
         fa_topic_line(user, req->topic, sizeof(req->topic));
-    return FA_KIND_CHAT;
+    return user && fa_starts(user, fa_paraphrase_mark) ? FA_KIND_PARAPHRASE : FA_KIND_CHAT;
 }
 
 char *fa_kind_guard(uint64_t n, int reject, const char *user)

@@ -28,6 +28,7 @@ struct fa_llm_call {
     double guard_reject; /* from the settings read by fa_llm_run */
     int badjson;         /* the badjson fault was drawn for this call */
     int badjson_used;    /* ... and spent on the content (memorize), not the body */
+    int kind;            /* the completion's enum fa_kind, -1: none generated */
 };
 
 static void fa_llm_error(struct fa_answer *a, unsigned status, const char *msg, const char *type,
@@ -113,8 +114,10 @@ static char *fa_llm_content(struct fa_llm_call *c, json_t *messages, uint64_t n)
     } else {
         text = fa_text_completion(n, fa_rand(), &treq);
     }
-    if (text)
+    if (text) {
         fa_stats_completion(kind, rejected);
+        c->kind = (int)kind;
+    }
     free(system);
     free(user);
     return text;
@@ -241,7 +244,12 @@ static void fa_llm_run(struct fa_llm_call *c, int (*fn)(struct fa_llm_call *), i
     }
     c->guard_reject = s.guard_reject;
     c->badjson = f == FA_FAULT_BADJSON;
+    c->kind = -1;
     fn(c);
+    /* A completion generated but cut or held past hang_ms: the client most
+     * likely never read it (counted apart, so a test can tell). */
+    if (c->kind >= 0 && ((f == FA_FAULT_BADJSON && !c->badjson_used) || f == FA_FAULT_HANG))
+        fa_stats_completion_faulted((enum fa_kind)c->kind);
     if (f == FA_FAULT_BADJSON && !c->badjson_used)
         fa_fault_truncate(&c->req->ans);
     else if (f == FA_FAULT_HANG)

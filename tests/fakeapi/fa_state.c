@@ -23,6 +23,7 @@ static json_t *fa_tokens_model;  /* model -> total tokens */
 static long fa_calls[FA_CALL_COUNT];
 static long fa_faults[FA_FAULT_COUNT];
 static long fa_kinds[FA_KIND_COUNT];
+static long fa_kinds_faulted[FA_KIND_COUNT];
 static long fa_guard_rejected;
 static long fa_embed_calls, fa_embed_inputs;
 
@@ -31,7 +32,7 @@ static const char *const fa_call_names[FA_CALL_COUNT] = {
     "other", "chat.completions", "embeddings",     "models",
 };
 static const char *const fa_fault_names[FA_FAULT_COUNT] = { "429", "5xx", "hang", "badjson" };
-static const char *const fa_kind_names[FA_KIND_COUNT] = { "chat", "guard", "memorize" };
+static const char *const fa_kind_names[FA_KIND_COUNT] = { "chat", "guard", "memorize", "paraphrase" };
 static const char *const fa_scope_names[] = { "all", "llm", "telegram" };
 
 void fa_state_lock(void)
@@ -302,6 +303,11 @@ void fa_stats_fault(enum fa_fault f)
     __atomic_add_fetch(&fa_faults[f], 1, __ATOMIC_RELAXED);
 }
 
+void fa_stats_completion_faulted(enum fa_kind k)
+{
+    __atomic_add_fetch(&fa_kinds_faulted[k], 1, __ATOMIC_RELAXED);
+}
+
 void fa_stats_completion(enum fa_kind k, int guard_rejected)
 {
     __atomic_add_fetch(&fa_kinds[k], 1, __ATOMIC_RELAXED);
@@ -352,6 +358,8 @@ json_t *fa_stats_json(void)
     json_object_set_new(kinds, "guard_rejected",
                         json_integer(__atomic_load_n(&fa_guard_rejected, __ATOMIC_RELAXED)));
     json_object_set_new(s, "completions", kinds);
+    json_object_set_new(s, "completions_faulted",
+                        fa_counters_json(fa_kinds_faulted, fa_kind_names, FA_KIND_COUNT));
     json_object_set_new(s, "embeddings",
                         json_pack("{s:I, s:I}", "calls",
                                   (json_int_t)__atomic_load_n(&fa_embed_calls, __ATOMIC_RELAXED),
@@ -377,8 +385,10 @@ void fa_state_reset(void)
         __atomic_store_n(&fa_calls[i], 0, __ATOMIC_RELAXED);
     for (int i = 0; i < FA_FAULT_COUNT; i++)
         __atomic_store_n(&fa_faults[i], 0, __ATOMIC_RELAXED);
-    for (int i = 0; i < FA_KIND_COUNT; i++)
+    for (int i = 0; i < FA_KIND_COUNT; i++) {
         __atomic_store_n(&fa_kinds[i], 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&fa_kinds_faulted[i], 0, __ATOMIC_RELAXED);
+    }
     __atomic_store_n(&fa_guard_rejected, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&fa_embed_calls, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&fa_embed_inputs, 0, __ATOMIC_RELAXED);

@@ -36,7 +36,13 @@ enum fa_call {
 };
 
 /* What a chat completion was for (fa_kind.c); names are the keys of "completions". */
-enum fa_kind { FA_KIND_CHAT = 0, FA_KIND_GUARD, FA_KIND_MEMORIZE, FA_KIND_COUNT };
+enum fa_kind {
+    FA_KIND_CHAT = 0,
+    FA_KIND_GUARD,
+    FA_KIND_MEMORIZE,
+    FA_KIND_PARAPHRASE,
+    FA_KIND_COUNT
+};
 
 enum fa_fault {
     FA_FAULT_NONE = -1,
@@ -79,6 +85,8 @@ void fa_stats_fault(enum fa_fault f);
 void fa_stats_tokens(const char *key, const char *model, int64_t tokens);
 /* A completion of this kind was generated (answered, or faulted after generation). */
 void fa_stats_completion(enum fa_kind k, int guard_rejected);
+/* A completion of kind k answered cut (badjson) or hung (hang_ms). */
+void fa_stats_completion_faulted(enum fa_kind k);
 /* An embeddings call was answered with n vectors. */
 void fa_stats_embedded(size_t n);
 json_t *fa_stats_json(void);

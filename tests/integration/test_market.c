@@ -6,7 +6,8 @@
  *   - no bot sent more than its hourly cap in any simulated hour, no chat more
  *     than its per-minute cap in any simulated minute;
  *   - every human mention got exactly one answer from the bot mentioned, as a
- *     reply to the human's message; each human message is stored once;
+ *     reply to the human's message, on the question's topic, and at most one
+ *     other bot joined in; each human message is stored once;
  *   - no duplicate send, no bot answering itself, typing shown. */
 #include "tests/check_main.h"
 #include "tests/integration/itest.h"
@@ -217,6 +218,18 @@ START_TEST(two_hundred_bots_twenty_chats_a_simulated_hour)
 			 "chat_id = %lld AND reply_to_message_id = %lld AND bot_id = %d",
 			 mentions[c].chat, mentions[c].msg, mentions[c].bot);
 		ck_assert_int_eq(itest_pg_int(sql), 1);
+		/* on the question's topic ("dolar": FX), not the chat's majority */
+		snprintf(sql, sizeof sql,
+			 "SELECT count(*) FROM messages WHERE status = 'sent' AND chat_id = %lld AND "
+			 "reply_to_message_id = %lld AND bot_id = %d AND metadata->>'topic' = 'FX'",
+			 mentions[c].chat, mentions[c].msg, mentions[c].bot);
+		ck_assert_int_eq(itest_pg_int(sql), 1);
+		/* and at most human_max_other_replies (1) other bots joined in */
+		snprintf(sql, sizeof sql,
+			 "SELECT count(*) FROM messages WHERE status = 'sent' AND chat_id = %lld AND "
+			 "reply_to_message_id = %lld AND bot_id <> %d",
+			 mentions[c].chat, mentions[c].msg, mentions[c].bot);
+		ck_assert_int_le(itest_pg_int(sql), 1);
 	}
 	/* Each human message stored once, though ten bots saw it. */
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE status = 'received'"),

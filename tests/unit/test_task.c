@@ -373,8 +373,8 @@ static void kind_start(struct task *t, void *arg)
 		break;
 	case K_RETRY: task_retry(t, K.retry_with); break;
 	case K_LLM:
-		task_llm(t, strdup("Sen bir borsa grubundasın."), strdup("THYAO ne olur?"), &par,
-			 kind_send_text);
+		task_llm(t, TASK_LLM_DRAFT, strdup("Sen bir borsa grubundasın."),
+			 strdup("THYAO ne olur?"), &par, kind_send_text);
 		break;
 	}
 }
@@ -505,7 +505,7 @@ static void wait_held(int n)
 
 static void setup(void)
 {
-	struct task_kind kind = { kind_start, kind_sent, kind_recorded, NULL, kind_clear, NULL };
+	struct task_kind kind = { kind_start, kind_sent, kind_recorded, NULL, kind_clear, NULL, NULL };
 	struct tasks_deps d;
 	char err[512];
 
@@ -534,8 +534,8 @@ static void setup(void)
 	pg = pgpool_new(&loop, cfg.database_url, 1, err, sizeof err);
 	ck_assert_msg(pg != NULL, "%s", err);
 	ck_assert_msg(run_until(pg_is_up, 5000), "no connection to %s", cfg.database_url);
-	d = (struct tasks_deps){ &loop, &cfg, &slot,    http,      llm,        tgc,
-				 pg,    3,    hook_ack, hook_nack, hook_freed, NULL };
+	d = (struct tasks_deps){ &loop, &cfg,     &slot,     http,       llm,  tgc, pg,
+				 3,     hook_ack, hook_nack, hook_freed, NULL, NULL, NULL };
 	ck_assert_ptr_nonnull(ts = tasks_new(&d));
 	ck_assert_int_eq(tasks_set_kind(ts, JOB_SPEAK, &kind), 0);
 }

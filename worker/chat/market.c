@@ -642,6 +642,8 @@ void market_bot_release(struct market *m, int64_t bot_id)
 		b->pending--;
 }
 
+#define MEMO_DELAY_MS 3000
+
 static void on_memo_queued(int rc, void *arg)
 {
 	(void)arg;
@@ -669,7 +671,11 @@ void market_bot_sent(struct market *m, int64_t bot_id, int64_t chat_id, int64_t 
 	j.bot_id = bot_id;
 	j.chat_id = chat_id;
 	j.payload = json_object();
-	if (!j.payload || queue_enqueue(m->queue, &j, 0, on_memo_queued, NULL) < 0)
+	/* Due a little later: this is Telegram's answer to the message, before its
+	 * row reads 'sent'; a job run at once read the bot's sent messages without
+	 * it (and, for a bot's first messages sent together, found none: the
+	 * memories test saw every job skipped). */
+	if (!j.payload || queue_enqueue(m->queue, &j, MEMO_DELAY_MS, on_memo_queued, NULL) < 0)
 		log_warn("could not queue a memorize job for bot %lld", (long long)bot_id);
 	job_clear(&j);
 }
@@ -750,6 +756,36 @@ void market_chat_release(struct market *m, int64_t chat_id, const char *member)
 void market_chat_stamp(struct market *m, int64_t chat_id, const char *member)
 {
 	cap_call(m, "stamp", chat_id, member, NULL, NULL);
+}
+
+/* One more answer to a human message, up to ARGV[1], counted for a day. */
+static const char join_script[] = "local n = redis.call('INCR', KEYS[1])\n"
+				  "redis.call('EXPIRE', KEYS[1], 86400)\n"
+				  "if n > tonumber(ARGV[1]) then\n"
+				  "  redis.call('DECR', KEYS[1])\n"
+				  "  return 1\n"
+				  "end\n"
+				  "return 0\n";
+
+int market_human_join(struct market *m, int64_t chat_id, int64_t tg_id, int max, market_cap_cb cb,
+		      void *arg)
+{
+	char key[160], n[16];
+	const char *keys[] = { key }, *av[] = { n };
+	struct capq *q = malloc(sizeof *q);
+
+	if (!q)
+		return -1;
+	q->cb = cb;
+	q->arg = arg;
+	snprintf(key, sizeof key, "%s:joined:%lld:%lld", m->cfg->redis_prefix, (long long)chat_id,
+		 (long long)tg_id);
+	snprintf(n, sizeof n, "%d", max);
+	if (ra_eval_src(m->redis, join_script, 1, keys, 1, av, on_cap, q) < 0) {
+		free(q);
+		return -1;
+	}
+	return 0;
 }
 
 void market_counts(const struct market *m, size_t *owned, size_t *scheduled)

@@ -70,6 +70,13 @@ void market_chat_release(struct market *m, int64_t chat_id, const char *member);
  * reservation moves to the send time), or a human's when it arrived. */
 void market_chat_stamp(struct market *m, int64_t chat_id, const char *member);
 
+/* Chatter answering human message tg_id of chat_id, besides the bot it
+ * addressed: at most max such answers, counted in Redis across workers (the
+ * chat contexts of jobs deciding at once do not see each other). cb gets 0
+ * (join), 1 (enough answered) or -1 (Redis). -1 when Redis is down. */
+int market_human_join(struct market *m, int64_t chat_id, int64_t tg_id, int max, market_cap_cb cb,
+		      void *arg);
+
 /* Bots owned and bots scheduled, for the tests and /status. */
 void market_counts(const struct market *m, size_t *owned, size_t *scheduled);
 

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/net/httpc.h"
 #include "common/net/pgc.h"
+#include "worker/calls/brk.h"
 #include "worker/calls/embb.h"
 #include "worker/calls/tgw.h"
 #include "worker/chat/bots.h"
@@ -44,6 +45,10 @@ struct talk {
 	struct talk_deps d;
 	/* The drafts' embeddings of a loop turn go in one request (embb.h). */
 	struct embb *emb;
+	unsigned long emb_requests; /* embb's requests already counted in the metrics */
+	/* A breaker per provider for its embeddings (made on first use), so a
+	 * failing /embeddings is left alone and the next provider's is asked. */
+	struct brk *emb_brk[CFG_MAX_PROVIDERS];
 	/* Each bot's own recent sent messages, worker-wide: jobs are routed to
 	 * the worker that owns the bot and every send of the bot goes through
 	 * on_sent here, so after one load the list is kept without reading
@@ -81,6 +86,10 @@ struct talk_job {
 	size_t dim;              /* the message in the ownlog once it is sent */
 	int typing_left_ms;
 	char *draft;
+	int emb_provider; /* the provider asked for the draft's embedding */
+	uint64_t emb_gen; /* its breaker's generation */
+	uint64_t emb_t0;  /* when it was asked (uv_now) */
+	int reused;       /* the draft is an earlier attempt's, kept with the job */
 };
 
 static void decide(struct talk_job *k);
@@ -89,9 +98,12 @@ static void load_own(struct talk_job *k);
 static void ask(struct talk_job *k);
 static void check_draft(struct task *t, char *text);
 static void semantic(struct talk_job *k);
+static void embed_from(struct talk_job *k, int from);
 static void guard(struct talk_job *k);
+static void checked(struct talk_job *k);
 static void finalize(struct talk_job *k);
 static void reserve_chat(struct talk_job *k);
+static void reserve_bot(void *task);
 
 static const struct settings *S(const struct talk_job *k)
 {
@@ -340,7 +352,6 @@ static enum compose_length length_of(enum pick_length l)
 }
 
 static void on_chat_room(int64_t wait_ms, void *arg);
-static void reserve_bot(void *task);
 
 /* 1 when m was written by bot b or answers one of b's messages in the chat. */
 static int answers_bot(const struct chatctx *c, const struct convo_msg *m, int64_t b)
@@ -351,6 +362,22 @@ static int answers_bot(const struct chatctx *c, const struct convo_msg *m, int64
 		if (c->msgs[i].tg_id == m->reply_to_tg)
 			return c->msgs[i].bot_id == b;
 	return 0;
+}
+
+/* 1 when chatter may answer human message m too: with human_reply_probability,
+ * and only while fewer than human_max_other_replies bots answered it besides
+ * the one it addressed (a mention, a reply to a bot: that bot has its own reply
+ * job). One human, one answer, and now and then a voice or two more. */
+static int joins_human(struct talk_job *k, const struct chatctx *c, const struct convo_msg *m)
+{
+	const struct settings *s = S(k);
+	int answers = 0, addressed = (m->text && strchr(m->text, '@')) || m->reply_to_tg;
+
+	for (size_t i = 0; m->tg_id && i < c->nmsgs; i++)
+		answers += c->msgs[i].bot_id != 0 && c->msgs[i].reply_to_tg == m->tg_id;
+	if (answers - (addressed && answers > 0) >= s->human_max_other_replies)
+		return 0;
+	return backoff_uniform(task_rng(k->t)) < s->human_reply_probability;
 }
 
 /* A reply target for chatter, among the messages it may answer: not one a
@@ -377,8 +404,8 @@ static int pick_open_target(struct talk_job *k, const struct pick_bot *pb, int64
 		const struct convo_msg *m = &c->msgs[j];
 		int done = 0;
 
-		if (m->bot_id == 0 &&
-		    ((*k->username && pick_mentions(m, k->username)) || answers_bot(c, m, self)))
+		if (m->bot_id == 0 && ((*k->username && pick_mentions(m, k->username)) ||
+				       answers_bot(c, m, self) || !joins_human(k, c, m)))
 			continue;
 		for (size_t q = 0; q < na && m->tg_id && !done; q++)
 			done = answered[q] == m->tg_id;
@@ -392,6 +419,102 @@ static int pick_open_target(struct talk_job *k, const struct pick_bot *pb, int64
 				r = (int)j;
 	free(cand);
 	return r;
+}
+
+/* An earlier attempt's checked draft, kept with the job (task_keep): sent as
+ * it is, after the caps, unless the chat has moved on (draft_max_age_seconds,
+ * draft_max_messages). A stale one is dropped and counted: scheduled chatter
+ * gives its turn up; a job someone asked for (an answer to a human, an
+ * operator's enqueue) is drafted again, as it still owes a message, and ends
+ * in its outbox row like any other (GUARANTEES.md). */
+static void reuse(struct talk_job *k)
+{
+	struct task *t = k->t;
+	const struct settings *s = S(k);
+	json_t *payload = task_job(t)->payload, *d = json_object_get(payload, "draft");
+	const char *text = json_string_value(json_object_get(d, "text"));
+	int64_t at = json_integer_value(json_object_get(d, "at")), now = job_now_ms();
+	const char *topic = json_string_value(json_object_get(d, "topic"));
+	const char *news = json_string_value(json_object_get(d, "news"));
+	size_t after = 0;
+	char why[128];
+
+	for (size_t i = 0; i < k->chat->nmsgs; i++)
+		after += k->chat->msgs[i].at_ms > at;
+	why[0] = '\0';
+	if (!text || !*text)
+		snprintf(why, sizeof why, "its kept draft is unreadable");
+	else if (s->draft_max_age_s > 0 && (double)(now - at) > s->draft_max_age_s * 1000.0)
+		snprintf(why, sizeof why, "its kept draft is %.0f s old (draft_max_age_seconds %g)",
+			 (double)(now - at) / 1000.0, s->draft_max_age_s);
+	else if ((int64_t)after > s->draft_max_messages)
+		snprintf(why, sizeof why,
+			 "%zu messages came after its kept draft (draft_max_messages %d)", after,
+			 s->draft_max_messages);
+	if (*why) {
+		struct log_ctx c = task_log_ctx(t);
+		shm_count(task_slot(t), SHM_C_DRAFTS_STALE, 1);
+		json_object_del(payload, "draft");
+		if (!k->scheduled) {
+			log_msg(LOG_INFO, &c, "kept draft dropped, drafting again: %s", why);
+			decide(k);
+		} else
+			skip(k, -1, why);
+		return;
+	}
+	if (!(k->draft = strdup(text))) {
+		task_retry(t, -1);
+		return;
+	}
+	k->reply_to = json_integer_value(json_object_get(d, "reply_to"));
+	k->target = find_tg(k->chat, k->reply_to);
+	k->mention = json_is_true(json_object_get(d, "mention")) && k->target >= 0;
+	k->answering_human = json_is_true(json_object_get(d, "human"));
+	k->length = (enum pick_length)json_integer_value(json_object_get(d, "length"));
+	snprintf(k->topic, sizeof k->topic, "%s", topic ? topic : "");
+	snprintf(k->news, sizeof k->news, "%s", news ? news : "");
+	k->reused = 1;
+	shm_count(task_slot(t), SHM_C_DRAFTS_REUSED, 1);
+	reserve_bot(t);
+}
+
+/* The first of the chat's topics a message speaks of (its words: a human's
+ * message carries no topic of its own). 0 when it names none. */
+static int topic_in(const struct chatctx *c, const struct convo_msg *m, char *out, size_t n)
+{
+	struct pick_topics ts;
+	struct pick_msg_facts f;
+	const struct pick_msg_facts *fp = m->facts;
+	char *buf = NULL;
+
+	if (!fp || !fp->topics) {
+		pick_topics_init(&ts, c->topics);
+		if (!(buf = malloc(pick_facts_size(m->text))))
+			return 0;
+		pick_msg_facts(&f, m, &ts, buf, pick_facts_size(m->text));
+		fp = &f;
+	}
+	for (size_t i = 0; fp->topics && i < fp->topics->n; i++)
+		if (fp->topic_bits & (1u << i)) {
+			snprintf(out, n, "%s", fp->topics->names[i]);
+			free(buf);
+			return 1;
+		}
+	free(buf);
+	return 0;
+}
+
+static void on_joined(int64_t refused, void *arg)
+{
+	struct task *t = arg;
+	struct talk_job *k = task_data(t);
+
+	if (refused < 0)
+		task_retry(t, -1);
+	else if (refused)
+		skip(k, -1, "the human's message has its answers (human_max_other_replies)");
+	else
+		reserve_bot(t);
 }
 
 static void decide(struct talk_job *k)
@@ -411,6 +534,10 @@ static void decide(struct talk_job *k)
 
 	if (k->scheduled && newest && newest->bot_id == task_job(t)->bot_id) {
 		skip(k, -1, "its own message is the newest");
+		return;
+	}
+	if (json_is_object(json_object_get(task_job(t)->payload, "draft"))) {
+		reuse(k);
 		return;
 	}
 	*pp = pick_probs_default();
@@ -441,6 +568,9 @@ static void decide(struct talk_job *k)
 		snprintf(k->topic, sizeof k->topic, "%s", ptopic);
 	else if (k->target >= 0 && c->msgs[k->target].topic)
 		snprintf(k->topic, sizeof k->topic, "%s", c->msgs[k->target].topic);
+	else if (k->target >= 0 && k->answering_human &&
+		 topic_in(c, &c->msgs[k->target], k->topic, sizeof k->topic))
+		; /* the human's own topic, not the chat's majority */
 	else {
 		const char *tp = pick_topic(c->topics, k->stances, c->msgs, c->nmsgs, now, rng);
 		snprintf(k->topic, sizeof k->topic, "%s", tp ? tp : "");
@@ -450,6 +580,14 @@ static void decide(struct talk_job *k)
 		k->news[0] = '\0';
 	k->length = pick_length(pp, rng);
 	k->minute = tz_local(c->time_zone, now, &l, err, sizeof err) == 0 ? l.minute_of_day : -1;
+	/* Chatter joining a human's conversation takes one of its few places
+	 * first (a reply job is the addressed bot's own answer). */
+	if (k->answering_human && !json_is_integer(rt)) {
+		if (market_human_join(k->tk->d.market, task_job(t)->chat_id, k->reply_to,
+				      s->human_max_other_replies, on_joined, t) < 0)
+			task_retry(t, -1);
+		return;
+	}
 	reserve_bot(t);
 }
 
@@ -458,7 +596,10 @@ static void check_chat(void *task)
 	struct task *t = task;
 	struct talk_job *k = task_data(t);
 
-	if (market_chat_cap(k->tk->d.market, MARKET_CAP_CHECK, task_job(t)->chat_id, task_id(t),
+	/* Reserved before the draft, not only checked: jobs that all found room
+	 * would each pay for a draft and then wait, and a backlog would pay for
+	 * drafts the cap never lets out. */
+	if (market_chat_cap(k->tk->d.market, MARKET_CAP_RESERVE, task_job(t)->chat_id, task_id(t),
 			    on_chat_room, t) < 0)
 		task_retry(t, -1);
 }
@@ -490,6 +631,11 @@ static void on_chat_room(int64_t wait_ms, void *arg)
 		capped(k, SHM_C_CAP_CHAT, wait_ms, "the chat's per-minute cap", check_chat);
 		return;
 	}
+	k->chat_held = 1;
+	if (k->reused) { /* written and checked by an earlier attempt */
+		semantic(k);
+		return;
+	}
 	k->refresh = market_refresh_due(k->tk->d.market, task_job(t)->bot_id, job_now_ms());
 	/* An emoji-only reaction needs no words. */
 	if (k->target >= 0 && pick_short_reaction(&k->pp, task_rng(t))) {
@@ -519,9 +665,14 @@ static void on_bumped(PGresult *res, const char *err, void *arg)
 
 static void bump_memories(struct talk_job *k)
 {
+	/* Rows a memorize job (fading, removing, capping the same bot's memories
+	 * in one statement) holds are skipped, not waited for: a bump that never
+	 * waits is never in a deadlock (40P01), and a bump lost once only lets a
+	 * memory fade a little sooner. */
 	static const char sql[] =
 		"UPDATE bot_memories SET usage_count = usage_count + 1, last_used_at = now() "
-		"WHERE id = ANY($1::bigint[])";
+		"WHERE id IN (SELECT id FROM bot_memories WHERE id = ANY($1::bigint[]) "
+		"ORDER BY id FOR UPDATE SKIP LOCKED)";
 	char ids[512];
 	size_t off = 0, i;
 	json_t *m;
@@ -589,7 +740,7 @@ static void ask(struct talk_job *k)
 	par.max_tokens = cp.max_tokens;
 	if (k->attempts == 0)
 		bump_memories(k);
-	task_llm(t, compose_system(&in), compose_user(&in), &par, check_draft);
+	task_llm(t, TASK_LLM_DRAFT, compose_system(&in), compose_user(&in), &par, check_draft);
 }
 
 /* A refused draft: another try while attempts last. With a duplicate the model
@@ -621,7 +772,7 @@ static void refuse(struct talk_job *k, enum shm_counter c, const char *why, int 
 	sys = strdup(task_system(t) ? task_system(t) : "");
 	free(k->draft);
 	k->draft = NULL;
-	task_llm(t, sys, user, &par, check_draft);
+	task_llm(t, TASK_LLM_PARAPHRASE, sys, user, &par, check_draft);
 }
 
 static void check_draft(struct task *t, char *text)
@@ -649,7 +800,7 @@ static void check_draft(struct task *t, char *text)
 		refuse(k, SHM_C_DEDUP_EXACT, "a duplicate of a recent message", 1);
 		return;
 	}
-	semantic(k);
+	checked(k);
 }
 
 /* ---- semantic dedup: the draft's embedding against the recent ones we know ---- */
@@ -661,7 +812,25 @@ static void on_embedding(const float *v, size_t dim, const char *err, void *arg)
 	const int8_t *vecs[OWN_MAX];
 	size_t idx[OWN_MAX], n = 0, nwin;
 	double best = 0;
+	unsigned long req, texts;
 
+	/* The requests (a loop turn's drafts share one) counted as LLM calls. */
+	embb_stats(k->tk->emb, &req, &texts);
+	if (req > k->tk->emb_requests) {
+		shm_count(task_slot(t), SHM_C_LLM_EMBEDDINGS, req - k->tk->emb_requests);
+		k->tk->emb_requests = req;
+	}
+
+	if (k->tk->emb_brk[k->emb_provider]) {
+		uint64_t now = uv_now(k->tk->d.loop);
+		brk_record(k->tk->emb_brk[k->emb_provider], (int64_t)now, k->emb_gen,
+			   v ? BRK_SUCCESS : BRK_FAILURE, (int)(now - k->emb_t0));
+	}
+	if (!v && k->emb_provider + 1 < k->tk->d.cfg->nproviders) {
+		/* The next provider's embeddings, as a completion fails over. */
+		embed_from(k, k->emb_provider + 1);
+		return;
+	}
 	if (!v) {
 		/* No embeddings: the exact check stood; go on without the semantic one. */
 		struct log_ctx c = task_log_ctx(t);
@@ -687,11 +856,67 @@ static void on_embedding(const float *v, size_t dim, const char *err, void *arg)
 	guard(k);
 }
 
+static void on_emb_transition(const char *name, enum brk_state from, enum brk_state to,
+			      const char *why, void *arg)
+{
+	struct log_ctx c = { .provider = name };
+
+	(void)arg;
+	log_msg(to == BRK_OPEN ? LOG_WARNING : LOG_NOTICE, &c, "breaker %s: %s -> %s (%s)", name,
+		brk_state_name(from), brk_state_name(to), why);
+}
+
+/* Provider i's embeddings breaker, made on first use (again when a reload
+ * renamed the provider). */
+static struct brk *emb_brk(struct talk_job *k, int i)
+{
+	struct talk *tk = k->tk;
+	const char *pname = tk->d.cfg->providers[i].name;
+	char name[BRK_NAME_MAX + 1];
+	struct brk_config bc;
+
+	snprintf(name, sizeof name, "embeddings %s", pname);
+	if (tk->emb_brk[i] && strcmp(brk_name(tk->emb_brk[i]), name) == 0)
+		return tk->emb_brk[i];
+	brk_free(tk->emb_brk[i]);
+	brk_config_defaults(&bc);
+	if ((tk->emb_brk[i] = brk_new(name, &bc, backoff_rand(task_rng(k->t)))))
+		brk_on_transition(tk->emb_brk[i], on_emb_transition, NULL);
+	return tk->emb_brk[i];
+}
+
+/* The draft's embedding from the first provider at or after from whose
+ * embeddings breaker lets a call through; none: go on without semantic dedup,
+ * as when the request fails. */
+static void embed_from(struct talk_job *k, int from)
+{
+	const struct cfg *cfg = k->tk->d.cfg;
+	int64_t now = (int64_t)uv_now(k->tk->d.loop);
+	struct embb_target to;
+	struct brk *b = NULL;
+	int i;
+
+	for (i = from; i < cfg->nproviders; i++)
+		if (!(b = emb_brk(k, i)) || brk_allow(b, now, &k->emb_gen))
+			break;
+	if (i >= cfg->nproviders) {
+		struct log_ctx c = task_log_ctx(k->t);
+		log_msg(LOG_INFO, &c, "semantic dedup skipped: every embeddings breaker is open");
+		guard(k);
+		return;
+	}
+	k->emb_provider = i;
+	k->emb_t0 = (uint64_t)now;
+	to.base_url = cfg->providers[i].base_url;
+	to.api_key = cfg->providers[i].api_key;
+	to.model = S(k)->embedding_model;
+	if (embb_get(k->tk->emb, &to, k->draft, on_embedding, k->t) < 0)
+		guard(k);
+}
+
 static void semantic(struct talk_job *k)
 {
-	struct task *t = k->t;
 	const struct cfg *cfg = k->tk->d.cfg;
-	struct embb_target to;
 
 	/* With nothing sent in the dedup window there is nothing to compare, but
 	 * the vector is still wanted: this message is the next one's "recent". */
@@ -703,11 +928,29 @@ static void semantic(struct talk_job *k)
 		guard(k);
 		return;
 	}
-	to.base_url = cfg->providers[0].base_url;
-	to.api_key = cfg->providers[0].api_key;
-	to.model = S(k)->embedding_model;
-	if (embb_get(k->tk->emb, &to, k->draft, on_embedding, t) < 0)
-		guard(k);
+	embed_from(k, 0);
+}
+
+/* ---- the draft kept ---- */
+
+static void on_kept(struct task *t)
+{
+	semantic(task_data(t));
+}
+
+/* The draft passed the checks that cost no call (the filter, exact dedup): it
+ * is paid for, so it goes with the job from here, and a wait, a nack, a failed
+ * embeddings or guard call, a Telegram retry or a crash reuses it. The checks
+ * that call out (semantic dedup, the guard) and the last touches (humanisers,
+ * mention, typing) run again on reuse: they are cheap next to a draft, and
+ * they must see the chat and the stances of the attempt that sends. */
+static void checked(struct talk_job *k)
+{
+	json_t *d = json_pack("{s:s, s:I, s:I, s:b, s:b, s:s, s:s, s:i}", "text", k->draft, "at",
+			      (json_int_t)job_now_ms(), "reply_to", (json_int_t)k->reply_to,
+			      "mention", k->mention, "human", k->answering_human, "topic", k->topic,
+			      "news", k->news, "length", (int)k->length);
+	task_keep(k->t, d, on_kept);
 }
 
 /* ---- the consistency guard ---- */
@@ -749,7 +992,7 @@ static void guard(struct talk_job *k)
 		     "\"HAYIR: <kısa neden>\", çelişmiyorsa yalnızca \"EVET\" yaz.");
 	if (asprintf(&user, "Görüşleri:\n%s\nMesaj: %s", stances, k->draft) < 0)
 		user = NULL;
-	task_llm(k->t, sys, user, &par, on_guard);
+	task_llm(k->t, TASK_LLM_GUARD, sys, user, &par, on_guard);
 }
 
 /* ---- the last touches: humanisers, mention, metadata, typing ---- */
@@ -882,6 +1125,20 @@ static void add_mention(struct talk_job *k)
 	k->draft = out;
 }
 
+static void typing(struct task *t)
+{
+	struct talk_job *k = task_data(t);
+
+	if (!S(k)->typing_enabled) {
+		reserve_chat(k);
+		return;
+	}
+	/* A typing bot holds no worker slot: it waits on a timer. */
+	k->typing_left_ms = typing_ms(k);
+	task_off_slot(t, 1);
+	on_typing_tick(t);
+}
+
 static void finalize(struct talk_job *k)
 {
 	struct task *t = k->t;
@@ -900,14 +1157,7 @@ static void finalize(struct talk_job *k)
 			add_mention(k);
 	}
 	add_meta(k);
-	if (!s->typing_enabled) {
-		reserve_chat(k);
-		return;
-	}
-	/* A typing bot holds no worker slot: it waits on a timer. */
-	k->typing_left_ms = typing_ms(k);
-	task_off_slot(t, 1);
-	on_typing_tick(t);
+	typing(t);
 }
 
 static void reserve_chat_cb(void *task)
@@ -1035,9 +1285,21 @@ struct talk *talk_new(const struct talk_deps *d)
 	return tk;
 }
 
+/* The settings' daily budgets of a bot and a chat, and what a spent one does. */
+static void on_budget(const struct task *t, void *arg, struct task_budget *b)
+{
+	const struct settings *s = market_settings(((struct talk *)arg)->d.market);
+
+	(void)t;
+	b->bot_daily = s->bot_daily_tokens;
+	b->chat_daily = s->chat_daily_tokens;
+	b->skip = strcmp(s->budget_action, "skip") == 0;
+}
+
 void talk_kind(struct talk *tk, struct task_kind *kind)
 {
-	*kind = (struct task_kind){ .start = on_start,
+	*kind = (struct task_kind){ .budget = on_budget,
+				    .start = on_start,
 				    .sent = on_sent,
 				    .recorded = on_recorded,
 				    .reply_to = on_reply_to,
@@ -1050,6 +1312,8 @@ void talk_free(struct talk *tk)
 	if (!tk)
 		return;
 	embb_free(tk->emb);
+	for (int i = 0; i < CFG_MAX_PROVIDERS; i++)
+		brk_free(tk->emb_brk[i]);
 	ownlog_free(tk->own);
 	free(tk);
 }

@@ -265,6 +265,14 @@ void queue_nack(struct queue *w, const char *id, const char *token, int64_t dela
 	eval_one(w, RQ_NACK, 5, av, done, arg);
 }
 
+void queue_keep(struct queue *w, const char *id, const char *token, const char *json,
+		queue_done_fn done, void *arg)
+{
+	const char *av[4] = { w->epoch, id, token, json };
+
+	eval_one(w, RQ_KEEP, 4, av, done, arg);
+}
+
 static void on_maint(redisReply *r, const char *err, void *arg)
 {
 	struct queue *w = arg;

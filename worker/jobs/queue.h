@@ -75,6 +75,12 @@ void queue_ack(struct queue *q, const char *id, const char *token, queue_done_fn
 void queue_nack(struct queue *q, const char *id, const char *token, int64_t delay_ms, int fault,
 		queue_done_fn done, void *arg);
 
+/* Replace the leased job's body with json (the job with its checked draft), for
+ * later attempts; done(kept, arg) follows: 1 kept, 0 the lease was lost or
+ * Redis could not be asked. */
+void queue_keep(struct queue *q, const char *id, const char *token, const char *json,
+		queue_done_fn done, void *arg);
+
 /* Enqueue j on its bot's owner's queue (j->id is the dedup key). cb (may be
  * NULL) gets 1 new, 0 duplicate, -1 failed. -1 when Redis is down (cb not called). */
 int queue_enqueue(struct queue *q, struct job *j, int64_t delay_ms, void (*cb)(int rc, void *arg),

@@ -23,6 +23,7 @@
 #include "common/settings.h"
 #include "common/tok.h"
 #include "common/utf8.h"
+#include "worker/calls/budget.h"
 #include "worker/calls/llm.h"
 #include "worker/calls/llmw.h"
 #include "worker/calls/tgc.h"
@@ -31,6 +32,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A spent daily budget is looked at again this often, in memory, for up to
+ * TASK_HOLD_MAX_MS, before the job waits for the day's end in the queue. */
+#define TASK_BUDGET_RECHECK_MS 5000
 
 /* The cause of a row found 'sending' by a later attempt, made 'unknown': the
  * attempt that claimed it ended (a crash, a kill, a lease lost) between the
@@ -83,6 +88,13 @@ struct task {
 	uint64_t mark_since; /* uv_now of the first failed write, 0 = none */
 	void (*hold_fn)(void *task);
 	uint64_t hold_until; /* uv_now when hold_fn is due */
+	enum task_llm_reason llm_why;
+	struct budget_ask bask;            /* the fleet budget reserved for this LLM request */
+	char bprov[32];                    /* bask.provider */
+	int budget_held;                   /* bask is reserved: settle it with the answer */
+	int budget_skip;                   /* a spent budget skips the job (the kind says) */
+	int64_t budget_waited_ms;          /* held in memory for a spent day so far */
+	void (*keep_next)(struct task *t); /* task_keep: on once the queue answered */
 };
 
 struct tasks {
@@ -99,6 +111,7 @@ struct tasks {
 
 static void start_kind(struct task *t);
 static void call_llm(struct task *t);
+static void take_budget(struct task *t);
 static void claim(struct task *t);
 static void admit(struct task *t);
 static void send_message(struct task *t);
@@ -516,13 +529,51 @@ static void count_llm(struct task *t, const struct httpc_resp *r, enum llmw_fail
 		shm_pcount(s, p, SHM_P_CALLS_ERROR, 1);
 }
 
+/* The x-ratelimit-* headers: a provider with no requests or tokens left
+ * until its reset pauses the whole fleet's calls to it until then, before a
+ * 429 would (a 429's reset does the same). */
+static void note_ratelimit(struct task *t, const struct httpc_resp *r)
+{
+	struct tasks *w = t->r;
+	int64_t ms = -1, m;
+
+	if (!w->d.budget || !r->status || (!r->rl.reset_requests[0] && !r->rl.reset_tokens[0]))
+		return;
+	if ((r->rl.remaining_requests == 0 || r->status == 429) &&
+	    (m = budget_parse_reset(r->rl.reset_requests)) > ms)
+		ms = m;
+	if ((r->rl.remaining_tokens == 0 || r->status == 429) &&
+	    (m = budget_parse_reset(r->rl.reset_tokens)) > ms)
+		ms = m;
+	if (ms > 0) {
+		budget_pause(w->d.budget, w->d.cfg->providers[t->provider].name, ms);
+		shm_count(w->d.slot, SHM_C_LLM_PACED, 1);
+	}
+}
+
+/* The reservation made for this request becomes what it used: its usage, or
+ * nothing for an answer the provider refused (429, 5xx, no connection); a
+ * timeout or a cut answer keeps the estimate, as the provider may bill it. */
+static void settle_budget(struct task *t, const struct httpc_resp *r, int64_t used)
+{
+	if (!t->budget_held)
+		return;
+	t->budget_held = 0;
+	if (used >= 0)
+		budget_settle(t->r->d.budget, &t->bask, used - t->bask.est);
+	else if (r->err_kind == HTTPC_CONNECT || r->status == 429 || r->status >= 500)
+		budget_settle(t->r->d.budget, &t->bask, -t->bask.est);
+}
+
 static void on_llm(const struct httpc_resp *r, void *arg)
 {
 	struct task *t = arg;
 	struct llmw_result res;
 	char why[256];
 
+	note_ratelimit(t, r);
 	if (r->err_kind != HTTPC_OK || r->status != 200) {
+		settle_budget(t, r, -1);
 		enum llmw_failure f = r->err_kind != HTTPC_OK
 					      ? LLMW_SERVER
 					      : llmw_classify(r->status, r->body, r->body_len);
@@ -536,6 +587,7 @@ static void on_llm(const struct httpc_resp *r, void *arg)
 		return;
 	}
 	if (llmw_parse(r->body, r->body_len, &res, why, sizeof why) < 0 || !*res.content) {
+		settle_budget(t, r, -1);
 		count_llm(t, r, LLMW_SERVER, 0);
 		llm_record(t, r, LLM_FAILED, 0);
 		if (res.content)
@@ -544,16 +596,19 @@ static void on_llm(const struct httpc_resp *r, void *arg)
 		llm_failed(t, LLMW_SERVER, -1, why);
 		return;
 	}
+	settle_budget(t, r, (int64_t)res.prompt_tokens + res.completion_tokens);
 	count_llm(t, r, LLMW_SERVER, 1);
+	shm_count(t->r->d.slot, SHM_C_LLM_DONE_DRAFT + (int)t->llm_why, 1);
 	llm_record(t, r, LLM_OK, res.prompt_tokens + res.completion_tokens); /* each clamped */
 	shm_pcount(t->r->d.slot, t->provider, SHM_P_PROMPT_TOKENS, (uint64_t)res.prompt_tokens);
 	shm_pcount(t->r->d.slot, t->provider, SHM_P_COMPLETION_TOKENS, (uint64_t)res.completion_tokens);
 	t->llm_next(t, res.content);
 }
 
-void task_llm(struct task *t, char *system, char *user, const struct llmw_params *par,
-	      void (*next)(struct task *t, char *text))
+void task_llm(struct task *t, enum task_llm_reason why, char *system, char *user,
+	      const struct llmw_params *par, void (*next)(struct task *t, char *text))
 {
+	t->llm_why = why;
 	free(t->system);
 	free(t->user);
 	t->system = system;
@@ -573,6 +628,91 @@ static void on_llm_due(void *arg)
 	call_llm(arg);
 }
 
+static void send_llm(struct task *t);
+
+static void on_budget(enum budget_verdict v, int64_t wait, int first, void *arg)
+{
+	struct task *t = arg;
+	struct tasks *w = t->r;
+	const struct cfg *cfg = w->d.cfg;
+	struct log_ctx c = ctx_of(t);
+
+	if (v == BUDGET_OK || v == BUDGET_UNKNOWN) {
+		/* Unknown: Redis did not answer; the worker's own limits stand. */
+		t->budget_held = v == BUDGET_OK;
+		send_llm(t);
+		return;
+	}
+	/* The breaker let this call through: give the pass back unused. */
+	llm_done(w->d.llm, t->provider, t->llm_gen, (int64_t)uv_now(w->d.loop), LLM_BAD_REQUEST, 0,
+		 -1, t->job.bot_id, 0);
+	c.provider = cfg->providers[t->provider].name;
+	if (first) /* once a day for the fleet, whatever the number of jobs */
+		log_msg(LOG_WARNING, &c,
+			"LLM budget spent for today: %s %s (daily tokens %lld); jobs %s until 00:00 UTC",
+			budget_verdict_name(v),
+			v == BUDGET_PROVIDER_SPENT ? t->bprov
+			: v == BUDGET_BOT_SPENT    ? "of this bot"
+						   : "of this chat",
+			v == BUDGET_PROVIDER_SPENT ? t->bask.daily
+			: v == BUDGET_BOT_SPENT    ? t->bask.bot_daily
+						   : t->bask.chat_daily,
+			t->budget_skip ? "are skipped" : "wait");
+	if ((v == BUDGET_PACED || v == BUDGET_PROVIDER_SPENT) && t->provider + 1 < cfg->nproviders) {
+		t->provider++;
+		call_llm(t);
+		return;
+	}
+	if (v != BUDGET_PACED && t->budget_skip) {
+		shm_count(w->d.slot, SHM_C_BUDGET_SKIPS, 1);
+		task_finish(t, SHM_OUT_SKIPPED);
+		return;
+	}
+	shm_count(w->d.slot, v == BUDGET_PACED ? SHM_C_LLM_PACED_WAITS : SHM_C_BUDGET_WAITS, 1);
+	t->provider = 0;
+	if (wait <= 0)
+		wait = 100;
+	/* A spent day may have room again soon: the calls in flight reserved
+	 * their max_tokens and settle lower. So the job looks again every few
+	 * seconds for a while, in memory, before it waits for the day's end in
+	 * the queue. */
+	if (v != BUDGET_PACED && wait > TASK_BUDGET_RECHECK_MS &&
+	    t->budget_waited_ms + TASK_BUDGET_RECHECK_MS <= TASK_HOLD_MAX_MS) {
+		t->budget_waited_ms += TASK_BUDGET_RECHECK_MS;
+		hold(t, TASK_BUDGET_RECHECK_MS, on_llm_due);
+	} else if (wait <= TASK_HOLD_MAX_MS)
+		hold(t, (uint64_t)wait, on_llm_due);
+	else
+		retry_later(t, wait, 0); /* a budget: a wait, not a failed try */
+}
+
+/* The fleet's budgets for this request: its estimated tokens (the prompt's
+ * bytes / 4, never fewer than a provider's characters / 4, plus max_tokens)
+ * reserved in Redis, or the reason to wait or skip. */
+static void take_budget(struct task *t)
+{
+	struct tasks *w = t->r;
+	const struct cfg_provider *p = &w->d.cfg->providers[t->provider];
+	struct task_budget tb = { 0, 0, 0 };
+
+	if (t->kind && t->kind->budget)
+		t->kind->budget(t, t->kind->arg, &tb);
+	snprintf(t->bprov, sizeof t->bprov, "%s", p->name);
+	t->bask = (struct budget_ask){ .provider = t->bprov,
+				       .rpm = p->rpm,
+				       .tpm = p->tpm,
+				       .daily = p->daily_tokens,
+				       .bot_id = t->job.bot_id,
+				       .chat_id = t->job.chat_id,
+				       .bot_daily = tb.bot_daily,
+				       .chat_daily = tb.chat_daily,
+				       .est = (int64_t)(strlen(t->system) + strlen(t->user) + 3) / 4 +
+					      8 + (t->par.max_tokens > 0 ? t->par.max_tokens : 512) };
+	t->budget_skip = tb.skip;
+	if (budget_take(w->d.budget, &t->bask, job_now_ms(), on_budget, t) < 0)
+		send_llm(t); /* Redis is down: the worker's own limits stand */
+}
+
 static void call_llm(struct task *t)
 {
 	struct tasks *w = t->r;
@@ -590,6 +730,17 @@ static void call_llm(struct task *t)
 		return;
 	}
 	t->provider = i;
+	if (w->d.budget && !t->budget_held) {
+		take_budget(t);
+		return;
+	}
+	send_llm(t);
+}
+
+static void send_llm(struct task *t)
+{
+	struct tasks *w = t->r;
+	int i = t->provider;
 	const struct cfg_provider *p = &w->d.cfg->providers[i];
 	struct llmw_msg msgs[2] = { { "system", t->system }, { "user", t->user } };
 	char url[300], auth[300];
@@ -611,14 +762,52 @@ static void call_llm(struct task *t)
 	req.timeout_ms = p->timeout_ms;
 	req.connect_timeout_ms = 3000;
 	req.low_speed_time_s = 10;
+	req.want_ratelimit = 1;
+	/* Every request that leaves is counted by what it is for: failed ones
+	 * too, as a provider may bill a timed-out call. */
+	shm_count(w->d.slot, SHM_C_LLM_DRAFT + (int)t->llm_why, 1);
 	if (httpc_request(w->d.http, &req, on_llm, t) < 0) {
 		free(body);
+		if (t->budget_held) { /* nothing left: give the reservation back */
+			budget_settle(w->d.budget, &t->bask, -t->bask.est);
+			t->budget_held = 0;
+		}
 		llm_done(w->d.llm, i, t->llm_gen, (int64_t)uv_now(w->d.loop), LLM_BAD_REQUEST, 0,
 			 -1, t->job.bot_id, 0);
 		llm_failed(t, LLMW_SERVER, -1, "cannot start the request");
 		return;
 	}
 	free(body);
+}
+
+/* ---- the draft kept with its job ---- */
+
+void task_keep(struct task *t, json_t *draft, void (*next)(struct task *t))
+{
+	struct tasks *w = t->r;
+	char *body;
+
+	if (!draft || json_object_set_new(t->job.payload, "draft", draft) < 0 || !w->d.keep ||
+	    !(body = job_encode(&t->job))) {
+		next(t);
+		return;
+	}
+	t->keep_next = next;
+	w->d.keep(t, body, w->d.arg);
+	free(body);
+}
+
+void task_kept(struct task *t, int kept)
+{
+	if (kept)
+		shm_count(t->r->d.slot, SHM_C_DRAFTS_KEPT, 1);
+	else {
+		/* Not fatal: the outbox still decides the send; a later attempt
+		 * only drafts again. */
+		struct log_ctx c = ctx_of(t);
+		log_msg(LOG_INFO, &c, "draft not kept with its job (Redis, or a lost lease)");
+	}
+	t->keep_next(t);
 }
 
 /* ---- the outbox and Telegram ---- */

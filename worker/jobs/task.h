@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+struct budget;
 struct cfg;
 struct httpc;
 struct llm;
@@ -52,6 +53,12 @@ struct task_sent {
 	const char *text;
 };
 
+/* The budgets of a job's LLM calls beyond its providers' (worker/calls/budget.h). */
+struct task_budget {
+	long long bot_daily, chat_daily; /* tokens a UTC day, 0: no limit */
+	int skip; /* a spent budget skips the job (1) or holds it until there is room (0) */
+};
+
 /* A job kind: what runs once the outbox says the job may go on. Every hook
  * but start may be NULL. */
 struct task_kind {
@@ -66,6 +73,9 @@ struct task_kind {
 	/* The task ends: free what the kind keeps (task_data). */
 	void (*clear)(struct task *t, void *arg);
 	void *arg;
+	/* The job's daily token budgets and what to do when one is spent (the
+	 * settings); NULL: none, and a spent provider budget is waited for. */
+	void (*budget)(const struct task *t, void *arg, struct task_budget *b);
 };
 
 /* What the runner uses and reports; all must outlive it. */
@@ -87,6 +97,12 @@ struct tasks_deps {
 	/* A task ended: a slot is free (lease more, or finish a drain). */
 	void (*freed)(void *arg);
 	void *arg;
+	/* Store json (the job as it is now, with its checked draft) in place of
+	 * the leased job, for its later attempts; answered with task_kept. NULL:
+	 * nothing is kept (each attempt drafts again). */
+	void (*keep)(struct task *t, const char *json, void *arg);
+	/* The fleet's LLM budgets in Redis; NULL: only the worker's own limits. */
+	struct budget *budget;
 };
 
 /* NULL: no memory. */
@@ -118,6 +134,8 @@ void tasks_each(const struct tasks *ts, void (*fn)(const char *id, const char *t
 
 /* The lease's ack or nack was answered (acked 0: the lease was lost). */
 void task_done(struct task *t, int acked);
+/* The keep hook was answered (kept 0: the job's body is as it was). */
+void task_kept(struct task *t, int kept);
 
 /* ---- for the kinds ---- */
 
@@ -147,10 +165,23 @@ struct log_ctx task_log_ctx(const struct task *t);
 void task_finish(struct task *t, enum shm_outcome o);
 void task_retry(struct task *t, int64_t delay_ms); /* < 0: backoff */
 void task_dead(struct task *t, const char *reason);
+/* What an LLM call is for: each request is counted by it
+ * (piyasa_llm_requests_total{reason}), so the cost of a message is seen. */
+enum task_llm_reason {
+	TASK_LLM_DRAFT,
+	TASK_LLM_PARAPHRASE,
+	TASK_LLM_GUARD,
+	TASK_LLM_MEMORIZE,
+};
 /* One LLM completion with provider failover; system and user become the
  * task's (freed by it). next gets the text (its own), or the job is retried. */
-void task_llm(struct task *t, char *system, char *user, const struct llmw_params *par,
-	      void (*next)(struct task *t, char *text));
+void task_llm(struct task *t, enum task_llm_reason why, char *system, char *user,
+	      const struct llmw_params *par, void (*next)(struct task *t, char *text));
+/* The checked draft (owned from here) goes into the job's payload as "draft"
+ * and the job is stored so in the queue (the keep hook), so a wait, a nack, a
+ * retry or a crash after this point reuses it instead of paying the LLM again;
+ * next follows whether or not it was stored. */
+void task_keep(struct task *t, json_t *draft, void (*next)(struct task *t));
 /* The text (owned from here) is final: pace, claim the outbox row, send. */
 void task_send(struct task *t, char *text);
 /* A PostgreSQL query for t; -1 (the task is abandoned) when none is possible. */
