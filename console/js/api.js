@@ -26,7 +26,8 @@ export const paths = {
   resize: () => `${V1}/fleet/resize`,
   queues: () => `${V1}/queues`, // {total: {high, normal, low, leased, delayed}, workers: [...]}
   // {workers, providers: [{provider, model, calls: {ok, 429, 5xx, timeout, error},
-  //  prompt_tokens, completion_tokens, daily_tokens_per_worker}]}
+  //  prompt_tokens, completion_tokens, daily_tokens}],
+  //  days: [{date, providers: {name: tokens}, bots: {id: tokens}, chats: {id: tokens}}], days_error}
   spend: () => `${V1}/spend`,
   // {workers: [{worker, telegram: "closed", llm: {NAME: "open"}}]}
   breakers: () => `${V1}/breakers`,

@@ -651,6 +651,24 @@ START_TEST(control_reaches_workers)
 			json_object_get(json_array_get(json_object_get(a.json, "providers"), 0), "calls"),
 			"ok")),
 		0);
+	/* Today's tokens of the fleet, as the budgets counted them in Redis. */
+	ck_assert_int_eq(json_array_size(json_object_get(a.json, "days")), 1);
+	{
+		/* The first provider's tokens today: at least those the workers'
+		 * counters saw (a call in flight is counted at its estimate). */
+		json_t *p0 = json_array_get(json_object_get(a.json, "providers"), 0);
+		json_t *d0 = json_array_get(json_object_get(a.json, "days"), 0);
+		const char *name = json_string_value(json_object_get(p0, "provider"));
+
+		ck_assert_ptr_nonnull(name);
+		ck_assert_int_eq(
+			json_integer_value(json_object_get(json_object_get(d0, "providers"), name)),
+			json_integer_value(json_object_get(p0, "prompt_tokens")) +
+				json_integer_value(json_object_get(p0, "completion_tokens")));
+	}
+	ans_free(&a);
+	a = call("GET", "/api/v1/spend?days=9", NULL, key_viewer, NULL, NULL);
+	ck_assert_int_eq(a.status, 400); /* kept 3 days: more is refused, naming days */
 	ans_free(&a);
 	a = call("GET", "/api/v1/breakers", NULL, key_viewer, NULL, NULL);
 	ck_assert_int_eq(a.status, 200);

@@ -119,15 +119,18 @@ function Breakers({ data }) {
       ? html` <span class="muted">in worker${r.workers.length > 1 ? 's' : ''} ${r.workers.join(', ')}</span>` : ''}</li>`)}</ul></div>`;
 }
 
-// Tokens per provider since the running workers started, against the daily
-// budget (enforced per worker, so the fleet's is that times the workers).
+// Tokens per provider today (UTC), as the fleet's budgets count them in Redis,
+// against the provider's daily budget (the fleet's); the running workers'
+// own counts when Redis did not answer.
 function Spend({ data }) {
   if (!data) return null;
-  const provs = items(data.providers || []), n = data.workers || 1;
+  const provs = items(data.providers || []);
+  const today = (data.days || [])[0];
   return html`<div class="card" data-card="spend"><h2>LLM spend</h2>
     ${provs.map((p) => {
-      const used = (p.prompt_tokens || 0) + (p.completion_tokens || 0);
-      const budget = p.daily_tokens_per_worker ? p.daily_tokens_per_worker * n : 0;
+      const counted = today && today.providers ? today.providers[p.provider] : undefined;
+      const used = counted !== undefined ? counted : (p.prompt_tokens || 0) + (p.completion_tokens || 0);
+      const budget = p.daily_tokens || 0;
       const share = budget ? used / budget : 0, c = p.calls || {};
       const failed = (c['429'] || 0) + (c['5xx'] || 0) + (c.timeout || 0) + (c.error || 0);
       return html`<div class=${'budget' + (share >= 0.8 ? ' bad' : '')} data-provider=${p.provider}>
@@ -137,7 +140,7 @@ function Spend({ data }) {
         <p class="muted small">${num(c.ok)} calls answered${failed ? html`, <span class="warn-text">${num(failed)} failed (429 ${c['429'] || 0}, 5xx ${c['5xx'] || 0}, timeout ${c.timeout || 0})</span>` : ''}</p>
       </div>`;
     })}
-    <p class="muted small">Since the running workers started.</p></div>`;
+    <p class="muted small">${today ? `Today (${today.date}, UTC), the whole fleet.` : 'Since the running workers started (Redis did not answer).'}</p></div>`;
 }
 
 export function Dashboard() {
