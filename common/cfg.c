@@ -638,7 +638,7 @@ static void dump_key(FILE *f, const void *base, const struct cfg_key *k, const c
 
 void cfg_dump(const struct cfg *c, FILE *f, cfg_mask_fn mask)
 {
-	static const char *const sections[] = { "telegram", "log" };
+	static const char *const sections[] = { "telegram", "log", "api" };
 
 	for (size_t i = 0; i < NKEYS(keys); i++)
 		if (!strchr(keys[i].name, '.'))
