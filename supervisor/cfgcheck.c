@@ -101,19 +101,16 @@ enum key_mode { KEY_BY_HAND, KEY_AS_WORKERS, KEY_HELD };
 /* "ENV_VAR: ", "FILE:LINE: " or "": where the operator changes the refused value. */
 static void where_set(const struct cfg *c, const struct finding *f, char *out, size_t n)
 {
-	const char *env = NULL;
+	const char *env = NULL, *llm = getenv("PIYASA_LLM_BASE_URL");
 	int line;
 
 	*out = '\0';
 	if (!f->key)
 		return;
-	if (f->provider)
-		env = f->provider == c->providers[0].name && getenv("PIYASA_LLM_BASE_URL") &&
-				      *getenv("PIYASA_LLM_BASE_URL") && !strcmp(f->key, "base_url")
-			      ? "PIYASA_LLM_BASE_URL"
-			      : NULL;
-	else
+	if (!f->provider)
 		env = cfg_key_env(f->key);
+	else if (f->provider == c->providers[0].name && llm && *llm) /* it sets the first's */
+		env = "PIYASA_LLM_BASE_URL";
 	if (env)
 		snprintf(out, n, "%s: ", env);
 	else if ((line = cfg_key_line(c->path, f->provider, f->key)) > 0)
