@@ -122,6 +122,10 @@ START_TEST(a_refusal_names_the_file_line_and_key)
 	setenv("PIYASA_REDIS_URL", "redis://h:0", 1);
 	REFUSED("redis_url = redis://h\n", "PIYASA_REDIS_URL: redis_url: ");
 	unsetenv("PIYASA_REDIS_URL");
+	setenv("PIYASA_LLM_BASE_URL", "nope", 1); /* the first provider's */
+	REFUSED("[provider a]\nbase_url = http://h/v1\nmodel = m\n",
+		"PIYASA_LLM_BASE_URL: [provider a] base_url: 'nope'");
+	unsetenv("PIYASA_LLM_BASE_URL");
 }
 END_TEST
 
