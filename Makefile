@@ -228,9 +228,10 @@ install: programs
 		install -m 0640 config/piyasa.conf $(DESTDIR)$(SYSCONFDIR)/piyasa/piyasa.conf
 
 # Man pages (docs/man/*.scd, scdoc). scripts/check-man fails the build when a
-# config key the supervisor prints (-T) or a piyasactl command has no line in
-# its page.
-$(B)/man/%: docs/man/%.scd scripts/check-man $(B)/bin/supervisor $(B)/bin/piyasactl
+# config key the supervisor prints (-T), a piyasactl command or an option of
+# supervisor or piyasa-api has no line in its page.
+$(B)/man/%: docs/man/%.scd scripts/check-man $(B)/bin/supervisor $(B)/bin/piyasactl \
+	    $(B)/bin/piyasa-api
 	@mkdir -p $(dir $@)
 	bash scripts/check-man $< $(B)/bin
 	scdoc < $< > $@.tmp && mv $@.tmp $@

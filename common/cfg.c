@@ -540,6 +540,73 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 	return cfg_validate(c, err, errlen);
 }
 
+/* A line's section header: the section ("" for [fleet], "provider"), and for
+ * [provider NAME] its name. 0, or -1 when line is no well-formed header. */
+static int header_of(char *line, char *sect, size_t sl, char *prov, size_t pl)
+{
+	char *end = strchr(line, ']'), *name;
+
+	if (*line != '[' || !end)
+		return -1;
+	*end = '\0';
+	name = trim(line + 1);
+	*prov = '\0';
+	if (strncmp(name, "provider", 8) == 0 && isspace((unsigned char)name[8])) {
+		snprintf(prov, pl, "%s", trim(name + 8));
+		name = "provider";
+	}
+	snprintf(sect, sl, "%s", strcmp(name, "fleet") ? name : "");
+	return 0;
+}
+
+int cfg_key_line(const char *path, const char *provider, const char *key)
+{
+	FILE *f = path && *path ? fopen(path, "r") : NULL;
+	char *buf = NULL, sect[64] = "", prov[64] = "", full[192];
+	size_t cap = 0;
+	int lineno = 0, found = 0;
+
+	if (!f)
+		return 0;
+	while (getline(&buf, &cap, f) >= 0) {
+		char *line = trim(buf), *eq;
+
+		lineno++;
+		if (*line == '[') {
+			header_of(line, sect, sizeof sect, prov, sizeof prov);
+			continue;
+		}
+		if (!*line || *line == '#' || *line == ';' || !(eq = strchr(line, '=')))
+			continue;
+		*eq = '\0';
+		line = trim(line);
+		if (provider) {
+			if (strcmp(sect, "provider") == 0 && strcmp(prov, provider) == 0 &&
+			    strcmp(line, key) == 0)
+				found = lineno;
+			continue;
+		}
+		if (strcmp(sect, "provider") == 0)
+			continue;
+		snprintf(full, sizeof full, "%s%s%s", sect, *sect ? "." : "", line);
+		if (strcmp(full, key) == 0)
+			found = lineno;
+	}
+	free(buf);
+	fclose(f);
+	return found;
+}
+
+const char *cfg_key_env(const char *key)
+{
+	const struct cfg_key *k = find_key(keys, NKEYS(keys), key);
+	const char *v;
+
+	if (!k || !k->env || !(v = getenv(k->env)) || !*v)
+		return NULL;
+	return k->env;
+}
+
 /* One key's value as the file would write it. */
 static void format_value(const void *base, const struct cfg_key *k, char *out, size_t n)
 {
@@ -571,7 +638,7 @@ static void dump_key(FILE *f, const void *base, const struct cfg_key *k, const c
 
 void cfg_dump(const struct cfg *c, FILE *f, cfg_mask_fn mask)
 {
-	static const char *const sections[] = { "telegram", "log" };
+	static const char *const sections[] = { "telegram", "log", "api" };
 
 	for (size_t i = 0; i < NKEYS(keys); i++)
 		if (!strchr(keys[i].name, '.'))

@@ -79,6 +79,15 @@ struct cfg {
 int cfg_load(struct cfg *c, const char *path, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* The line of path that sets key, for a message an operator acts on: the last
+ * one (a later line wins, as in cfg_load), 0 when no line does or path cannot
+ * be read. key is as cfg_dump names it ("redis_url", "telegram.api_url"); with
+ * provider set, a key of [provider PROVIDER] ("base_url"). */
+int cfg_key_line(const char *path, const char *provider, const char *key);
+/* The environment variable that sets key, when it is set (it wins over the
+ * file), else NULL. */
+const char *cfg_key_env(const char *key);
+
 /* Defaults only (no file, no environment). */
 void cfg_defaults(struct cfg *c);
 

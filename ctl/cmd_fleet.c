@@ -174,7 +174,7 @@ static int fleet_reload(struct ctl *c, int argc, char **argv)
 {
 	char err[1024], *pos[1];
 	json_t *doc;
-	long long before;
+	long long before, refused;
 	int64_t deadline;
 	int np, rc;
 
@@ -183,23 +183,30 @@ static int fleet_reload(struct ctl *c, int argc, char **argv)
 	if (!(doc = get_status(&c->cfg, err, sizeof err)))
 		return ctl_fail("%s", err);
 	before = num(doc, "reloads");
+	refused = num(doc, "reloads_refused");
 	rc = signal_sup(doc, SIGHUP, err, sizeof err);
 	json_decref(doc);
 	if (rc < 0)
 		return ctl_fail("%s", err);
-	/* The supervisor counts a reload it took; a refused file is not counted. */
+	/* The supervisor counts a reload it took and one it refused apart. Its
+	 * reason stays in its log: /status may face another host, and the reason
+	 * can quote a URL with its password. */
 	for (deadline = now_ms() + RELOAD_TIMEOUT_MS; now_ms() < deadline; nap(100)) {
 		if (!(doc = get_status(&c->cfg, err, sizeof err)))
 			continue;
-		long long after = num(doc, "reloads");
+		long long took = num(doc, "reloads"), no = num(doc, "reloads_refused");
 		json_decref(doc);
-		if (after > before) {
+		if (took > before) {
 			printf("configuration reloaded\n");
 			return CTL_OK;
 		}
+		if (no > refused)
+			return ctl_fail("the supervisor refused the configuration and keeps the "
+					"running one: see why in its log (journalctl -u piyasa), "
+					"or run supervisor -t");
 	}
-	return ctl_fail("the supervisor did not take the configuration in %d s: it refused it "
-			"(see its log: journalctl -u piyasa) or is not answering",
+	return ctl_fail("the supervisor did not take the configuration in %d s: it is not "
+			"answering (see its log: journalctl -u piyasa)",
 			RELOAD_TIMEOUT_MS / 1000);
 }
 

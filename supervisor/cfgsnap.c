@@ -1,6 +1,6 @@
 /* cfgsnap: see cfgsnap.h. The copy is checked by the same cfg_load the workers
- * run, reading it through /proc/self/fd, so what was checked is byte for byte
- * what they read. */
+ * run (and the check hook), reading it through /proc/self/fd, so what was
+ * checked is byte for byte what they read. */
 #include "supervisor/cfgsnap.h"
 
 #include <errno.h>
@@ -72,18 +72,28 @@ int cfgsnap_load(struct cfgsnap *cs, struct cfg *c, const char *file, char *err,
 	char copy[64];
 	int fd;
 
-	if (!file || !*file)
-		return cfg_load(c, NULL, err, n);
+	if (!file || !*file) {
+		if (cfg_load(c, NULL, err, n) < 0)
+			return -1;
+		return cs->check ? cs->check(cs->check_arg, c, err, n) : 0;
+	}
 	if ((fd = copy_file(file, err, n)) < 0)
 		return -1;
 	snprintf(copy, sizeof copy, "/proc/self/fd/%d", fd);
-	if (cfg_load(c, copy, err, n) < 0) {
+	/* Checked before install: a refused copy never becomes the one in force. */
+	if (cfg_load(c, copy, err, n) < 0 || (cs->check && cs->check(cs->check_arg, c, err, n) < 0)) {
 		name_file(err, n, copy, file);
 		close(fd);
 		return -1;
 	}
 	snprintf(c->path, sizeof c->path, "%s", file);
 	return install(cs, fd, err, n);
+}
+
+void cfgsnap_set_check(struct cfgsnap *cs, cfgsnap_check_fn check, void *arg)
+{
+	cs->check = check;
+	cs->check_arg = arg;
 }
 
 const char *cfgsnap_arg(const struct cfgsnap *cs)

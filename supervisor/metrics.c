@@ -459,6 +459,9 @@ static void write_supervisor(FILE *f, const struct snap *s)
 	fprintf(f, "piyasa_supervisor_uptime_seconds %.3f\n", (s->now_ms - s->start_ms) / 1e3);
 	family(f, "piyasa_supervisor_reloads_total", "counter", "Configuration reloads (SIGHUP).");
 	fprintf(f, "piyasa_supervisor_reloads_total %" PRIu64 "\n", s->reloads);
+	family(f, "piyasa_supervisor_reloads_refused_total", "counter",
+	       "Reloads (SIGHUP) refused: the file was bad, the running configuration stayed.");
+	fprintf(f, "piyasa_supervisor_reloads_refused_total %" PRIu64 "\n", s->reloads_refused);
 	family(f, "piyasa_supervisor_resizes_total", "counter", "Fleet resizes started.");
 	fprintf(f, "piyasa_supervisor_resizes_total %" PRIu64 "\n", s->resizes);
 }
@@ -550,12 +553,14 @@ char *metrics_status_json(const struct snap *s)
 
 	for (int i = 0; i < n; i++)
 		json_array_append_new(workers, status_worker(s, i));
-	doc = json_pack("{s:s, s:i, s:f, s:s, s:i, s:o, s:{s:I, s:I, s:I}, s:I, s:I, s:o}", "version",
-			PIYASA_VERSION, "pid", s->pid, "uptime_s", (s->now_ms - s->start_ms) / 1e3,
-			"phase", s->phase, "count", s->count, "workers", workers, "queue_depth",
-			"high", (json_int_t)s->gauge_sum[SHM_G_QUEUE_HIGH], "normal",
+	doc = json_pack("{s:s, s:i, s:f, s:s, s:i, s:o, s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:o}",
+			"version", PIYASA_VERSION, "pid", s->pid, "uptime_s",
+			(s->now_ms - s->start_ms) / 1e3, "phase", s->phase, "count", s->count,
+			"workers", workers, "queue_depth", "high",
+			(json_int_t)s->gauge_sum[SHM_G_QUEUE_HIGH], "normal",
 			(json_int_t)s->gauge_sum[SHM_G_QUEUE_NORMAL], "low",
-			(json_int_t)s->gauge_sum[SHM_G_QUEUE_LOW], "reloads", (json_int_t)s->reloads,
+			(json_int_t)s->gauge_sum[SHM_G_QUEUE_LOW], "reloads",
+			(json_int_t)s->reloads, "reloads_refused", (json_int_t)s->reloads_refused,
 			"resizes", (json_int_t)s->resizes, "config", status_config(s));
 	if (!doc)
 		return NULL;

@@ -7,6 +7,7 @@
 #include "common/backoff.h"
 #include "common/log.h"
 #include "supervisor/apisup.h"
+#include "supervisor/cfgcheck.h"
 #include "supervisor/fleet.h"
 #include "supervisor/httpd.h"
 #include "supervisor/notify.h"
@@ -87,6 +88,15 @@ static void http_rebind(struct sup *s, struct cfg *nc)
 	http_start(s, nc, &s->http);
 }
 
+/* cfgsnap's hook: what `supervisor -t` refuses, a reload refuses too, before the
+ * copy can reach a worker (cfgcheck.h). */
+static int check_reload(void *arg, const struct cfg *c, char *err, size_t n)
+{
+	struct sup *s = arg;
+
+	return cfgcheck_reload(c, s->key_fd >= 0, err, n);
+}
+
 static void sup_reload(struct sup *s)
 {
 	struct cfg nc;
@@ -100,6 +110,7 @@ static void sup_reload(struct sup *s)
 	if (cfgsnap_load(&s->snap, &nc, s->config_path, err, sizeof err) < 0) {
 		log_event(LOG_ID_RELOAD_REFUSED, LOG_ERR, NULL,
 			  "reload failed, keeping the running configuration: %s", err);
+		view_count_reload_refused(&s->view);
 		return;
 	}
 	/* Before the first READY=1 systemd is still waiting for the start to end:
@@ -338,6 +349,7 @@ int sup_init(struct sup *s)
 	}
 	s->view_ok = 1;
 	view_set_config(&s->view, &s->cfg);
+	cfgsnap_set_check(&s->snap, check_reload, s);
 	if (start_fleet_parts(s) < 0) {
 		log_error("out of memory");
 		return -1;

@@ -85,6 +85,13 @@ void view_count_reload(struct view *v)
 	pthread_mutex_unlock(&v->mu);
 }
 
+void view_count_reload_refused(struct view *v)
+{
+	pthread_mutex_lock(&v->mu);
+	v->reloads_refused++;
+	pthread_mutex_unlock(&v->mu);
+}
+
 void view_count_resize(struct view *v)
 {
 	pthread_mutex_lock(&v->mu);
@@ -141,6 +148,7 @@ void view_snapshot(struct view *v, struct snap *s)
 	s->seen = v->seen;
 	memcpy(s->phase, v->phase, sizeof s->phase);
 	s->reloads = v->reloads;
+	s->reloads_refused = v->reloads_refused;
 	s->resizes = v->resizes;
 	s->cfg = v->cfg;
 	for (int i = 0; i < n; i++) {

@@ -49,7 +49,7 @@ struct view {
 	int count; /* the fleet size that runs or is being started */
 	int seen;  /* highest index + 1 ever run: its series stay exported */
 	char phase[24];
-	uint64_t reloads, resizes;
+	uint64_t reloads, reloads_refused, resizes;
 	struct view_cfg cfg;
 	struct view_worker w[SHM_NSLOTS]; /* workers by index, then the API (SHM_API_SLOT) */
 	struct shm_slot base[SHM_NSLOTS]; /* folded counters of exited processes */
@@ -68,7 +68,7 @@ struct snap {
 	int64_t now_ms, start_ms, live_ms;
 	int pid, count, seen;
 	char phase[24];
-	uint64_t reloads, resizes;
+	uint64_t reloads, reloads_refused, resizes;
 	struct view_cfg cfg;
 	struct shm_slot total;            /* base + live: counters and histograms */
 	int64_t gauge_sum[SHM_G_COUNT];   /* over running workers */
@@ -82,6 +82,8 @@ void view_set_config(struct view *v, const struct cfg *c);
 void view_set_fleet(struct view *v, int count, const char *phase);
 void view_set_worker(struct view *v, int index, const struct view_worker *w);
 void view_count_reload(struct view *v);
+/* A reload whose file was refused (the running configuration stayed). */
+void view_count_reload_refused(struct view *v);
 void view_count_resize(struct view *v);
 /* Fold slot index into its base and zero the slot. Call only when no process
  * writes the slot (its worker has exited, or was never started). */

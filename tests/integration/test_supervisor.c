@@ -50,7 +50,7 @@ static void remove_files(pid_t test)
 		"/tmp/itest-sup-%d.conf",       "/tmp/itest-sup-%d.conf.tmp",
 		"/tmp/itest-cast-%d.json",      "/tmp/itest-crasher-%d.sh",
 		"/tmp/itest-crasher-%d.sh.tmp", "/tmp/itest-crasher-%d.starts",
-		"/tmp/itest-notify-%d.sock"
+		"/tmp/itest-notify-%d.sock",    "/tmp/itest-sup-%d.key"
 	};
 	char path[128];
 
@@ -719,6 +719,165 @@ START_TEST(sighup_with_a_bad_config_keeps_running)
 	ck_assert_int_eq(ctl("enqueue", "--chat", CHAT_S, "--count", "30", NULL), 0);
 	wait_terminal(70, 20000);
 	assert_exactly_once(70);
+}
+END_TEST
+
+/* ========================= 3b. SIGHUP, a file the parser takes but -t refuses */
+
+static char keypath[128];
+
+/* The file of this test: the services and the token key in it, not in the
+ * environment (a variable wins over the file), then extra. */
+static void write_full_config(const char *extra)
+{
+	char text[2048];
+
+	snprintf(text, sizeof text,
+		 "# itest\nworkers = 2\ndatabase_url = %s\nredis_url = %s\ntoken_key_file = %s\n%s",
+		 getenv("PIYASA_DATABASE_URL"), getenv("PIYASA_REDIS_URL"), keypath, extra);
+	write_file(cfgpath, text);
+}
+
+/* The supervisor with the services and the key from its file only; the test's
+ * own environment (piyasactl) keeps them. */
+static pid_t start_sup_file_only(void)
+{
+	const char *vars[] = { "PIYASA_DATABASE_URL", "PIYASA_REDIS_URL", "PIYASA_TOKEN_KEY",
+			       "PIYASA_TOKEN_KEY_FILE" };
+	char *saved[4];
+	pid_t pid;
+
+	for (int i = 0; i < 4; i++) {
+		saved[i] = getenv(vars[i]) ? strdup(getenv(vars[i])) : NULL;
+		unsetenv(vars[i]);
+	}
+	pid = start_sup("--config", cfgpath, NULL);
+	for (int i = 0; i < 4; i++) {
+		if (saved[i])
+			setenv(vars[i], saved[i], 1);
+		free(saved[i]);
+	}
+	return pid;
+}
+
+/* The key piyasactl seals the tokens with, in a file of its own. */
+static void write_key_file(void)
+{
+	const char *env = getenv("PIYASA_TOKEN_KEY"), *file = getenv("PIYASA_TOKEN_KEY_FILE");
+	char buf[128] = "";
+	FILE *f;
+
+	if (env && *env) {
+		snprintf(buf, sizeof buf, "%s", env);
+	} else {
+		ck_assert_ptr_nonnull(file);
+		ck_assert_ptr_nonnull(f = fopen(file, "r"));
+		ck_assert(fgets(buf, sizeof buf, f) != NULL);
+		fclose(f);
+	}
+	snprintf(keypath, sizeof keypath, "/tmp/itest-sup-%d.key", (int)getpid());
+	ck_assert_ptr_nonnull(f = fopen(keypath, "w"));
+	fputs(buf, f);
+	fclose(f);
+	chmod(keypath, 0600);
+}
+
+static long long status_num(const char *key)
+{
+	json_t *doc = get_json("/status");
+	long long v;
+
+	ck_assert_ptr_nonnull(doc);
+	v = json_integer_value(json_object_get(doc, key));
+	json_decref(doc);
+	return v;
+}
+
+/* The value of an unlabelled sample of /metrics, -1 when absent. */
+static double metric(const char *name)
+{
+	long st;
+	char *m = itest_http_get(itest_http_port(), "/metrics", &st), *p, key[96];
+	double v = -1;
+
+	snprintf(key, sizeof key, "\n%s ", name);
+	if (m && (p = strstr(m, key)))
+		v = strtod(p + strlen(key), NULL);
+	free(m);
+	return v;
+}
+
+START_TEST(sighup_refuses_what_supervisor_t_refuses)
+{
+	static const struct {
+		const char *line, *key, *why;
+	} bad[] = {
+		{ "redis_url = http://foo\n", "redis_url", "redis url must start with" },
+		{ "database_url = postgresql://u@h:99999/db\n", "database_url", "bad port '99999'" },
+		{ "token_key_file = /nonexistent/token_key\n", "token_key_file",
+		  "/nonexistent/token_key" },
+	};
+	int before[2], after[2];
+	char where[256], *out = NULL, *err = NULL;
+	int64_t t0;
+	json_t *doc;
+
+	write_key_file();
+	write_full_config("drain_timeout_ms = 5000\n");
+	fake = start_fake(NULL);
+	import_cast(4);
+	sup = start_sup_file_only();
+	wait_fleet(2, 20000);
+	fleet_pids(2, before);
+	for (int i = 0; i < 3; i++) {
+		/* Line 6: after the five of write_full_config, a later line wins. */
+		write_full_config(bad[i].line);
+		if (i == 1) {
+			/* piyasactl says at once that it was refused (not after its timeout). */
+			t0 = itest_now_ms();
+			ck_assert_int_ne(itest_ctl_io(NULL, &out, &err, "fleet", "reload", NULL), 0);
+			ck_assert_msg(err && strstr(err, "refused"), "%s", err ? err : "");
+			ck_assert_int_lt(itest_now_ms() - t0, 5000);
+			free(out);
+			free(err);
+		} else {
+			kill(sup, SIGHUP);
+		}
+		ck_assert_msg(wait_log("reload failed, keeping the running configuration", i + 1, 5000),
+			      "SIGHUP %d: no 'reload failed' line in %s", i, logpath);
+		snprintf(where, sizeof where, "%s:6: %s: ", cfgpath, bad[i].key);
+		ck_assert_msg(log_count(where) == 1, "no '%s' in %s", where, logpath);
+		ck_assert_msg(log_count(bad[i].why) >= 1, "no '%s' in %s", bad[i].why, logpath);
+		ck_assert_int_eq(status_num("reloads_refused"), i + 1);
+		ck_assert_int_eq(status_num("reloads"), 0);
+		ck_assert_int_eq(metric("piyasa_supervisor_reloads_refused_total"), i + 1);
+	}
+	ck_assert(alive(sup));
+	ck_assert_int_eq(http_status("/health/ready"), 200);
+	fleet_pids(2, after);
+	ck_assert_int_eq(after[0], before[0]);
+	ck_assert_int_eq(after[1], before[1]);
+	/* The fleet runs on the old file: jobs go through, and a worker killed now
+	 * comes back with the old key and services (the file on disk is bad). */
+	ck_assert_int_eq(ctl("enqueue", "--chat", CHAT_S, "--count", "20", NULL), 0);
+	wait_terminal(20, 20000);
+	ck_assert_msg(kill9_and_time(0, before[0], 5000) >= 0,
+		      "after refused reloads, a killed worker did not come back (log: %s)", logpath);
+	/* Then a good file is taken. */
+	write_full_config("drain_timeout_ms = 6000\n");
+	kill(sup, SIGHUP);
+	ck_assert_msg(wait_log("configuration reloaded", 1, 5000), "no reload in %s", logpath);
+	ck_assert_int_eq(status_num("reloads"), 1);
+	ck_assert_int_eq(status_num("reloads_refused"), 3);
+	doc = get_json("/status");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(doc, "config"),
+							    "drain_timeout_ms")),
+			 6000);
+	json_decref(doc);
+	ck_assert_int_eq(ctl("enqueue", "--chat", CHAT_S, "--count", "20", NULL), 0);
+	wait_terminal(40, 20000);
+	assert_exactly_once(40);
+	unlink(keypath);
 }
 END_TEST
 
@@ -1558,20 +1717,6 @@ static int all_heard(void *arg)
 	return itest_pg_int(sql) >= (long long)(intptr_t)arg;
 }
 
-/* The value of an unlabelled sample of /metrics, -1 when absent. */
-static double metric(const char *name)
-{
-	long st;
-	char *m = itest_http_get(itest_http_port(), "/metrics", &st), *p, key[96];
-	double v = -1;
-
-	snprintf(key, sizeof key, "\n%s ", name);
-	if (m && (p = strstr(m, key)))
-		v = strtod(p + strlen(key), NULL);
-	free(m);
-	return v;
-}
-
 /* Issue 19, item 3: ninety legal messages of 4096 stars (3 bytes each) make a
  * getUpdates answer over 1 MiB, which httpc refused as a network error; the
  * poll was retried for ever, in silence, and the chat went deaf. They must all
@@ -1737,6 +1882,7 @@ static Suite *supervisor_suite(void)
 	add(s, "kill9", kill9_worker_under_load_respawns_fast_and_loses_nothing);
 	add(s, "crashloop", twenty_crashes_in_a_row_back_off_and_the_supervisor_stays_up);
 	add(s, "badreload", sighup_with_a_bad_config_keeps_running);
+	add(s, "badcheck", sighup_refuses_what_supervisor_t_refuses);
 	add(s, "resize", resize_four_six_five_under_a_stream_runs_every_job_once);
 	add(s, "sigterm", sigterm_under_load_drains_in_time_and_loses_nothing);
 	add(s, "drainheld", a_drain_hands_back_the_jobs_held_for_pacing);

@@ -204,6 +204,59 @@ START_TEST(api_section_turns_the_api_on)
 }
 END_TEST
 
+/* -T prints what runs, [api] included, as a file that loads back to the same
+ * configuration (the API off stays off: the section with enabled = off). */
+START_TEST(dump_prints_the_api_and_loads_back)
+{
+	static const char *const texts[] = { "[api]\nlisten = [::1]:8081\nrate_burst = 7\n",
+					     "workers = 3\n" };
+	struct cfg c, back;
+	char err[256], *buf;
+	size_t len;
+	FILE *f;
+
+	unsetenv("PIYASA_API_LISTEN");
+	for (int i = 0; i < 2; i++) {
+		ck_assert_msg(cfg_load(&c, write_conf(texts[i]), err, sizeof err) == 0, "%s", err);
+		buf = NULL;
+		f = open_memstream(&buf, &len);
+		cfg_dump(&c, f, NULL);
+		fclose(f);
+		ck_assert_ptr_nonnull(strstr(buf, "\n[api]\nenabled = "));
+		ck_assert_msg(cfg_load(&back, write_conf(buf), err, sizeof err) == 0, "%s", err);
+		free(buf);
+		ck_assert_int_eq(back.api_enabled, c.api_enabled);
+		ck_assert_str_eq(back.api_listen, c.api_listen);
+		ck_assert_int_eq(back.api_rate_burst, c.api_rate_burst);
+		ck_assert_int_eq(back.workers, c.workers);
+	}
+	ck_assert_int_eq(c.api_enabled, 0);
+	ck_assert_int_eq(back.api_rate_burst, 60);
+}
+END_TEST
+
+/* Where a refused value was set, for the message that names its line. */
+START_TEST(the_line_of_a_key_is_found)
+{
+	const char *p = write_conf("redis_url = a\n[telegram]\napi_url = b\n[provider x]\n"
+				   "base_url = c\nmodel = m\n[provider y]\nbase_url = d\n"
+				   "[fleet]\nredis_url = e\n# redis_url = f\n");
+
+	ck_assert_int_eq(cfg_key_line(p, NULL, "redis_url"), 10);
+	ck_assert_int_eq(cfg_key_line(p, NULL, "telegram.api_url"), 3);
+	ck_assert_int_eq(cfg_key_line(p, "x", "base_url"), 5);
+	ck_assert_int_eq(cfg_key_line(p, "y", "base_url"), 8);
+	ck_assert_int_eq(cfg_key_line(p, NULL, "base_url"), 0);
+	ck_assert_int_eq(cfg_key_line(p, NULL, "database_url"), 0);
+	ck_assert_int_eq(cfg_key_line("/nonexistent", NULL, "redis_url"), 0);
+	setenv("PIYASA_REDIS_URL", "redis://h", 1);
+	ck_assert_str_eq(cfg_key_env("redis_url"), "PIYASA_REDIS_URL");
+	unsetenv("PIYASA_REDIS_URL");
+	ck_assert_ptr_null(cfg_key_env("redis_url"));
+	ck_assert_ptr_null(cfg_key_env("lease_ms"));
+}
+END_TEST
+
 static Suite *cfg_suite(void)
 {
 	Suite *s = suite_create("cfg");
@@ -218,6 +271,8 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, environment_overrides_file);
 	tcase_add_test(tc, ports_follow_service_variables);
 	tcase_add_test(tc, api_section_turns_the_api_on);
+	tcase_add_test(tc, dump_prints_the_api_and_loads_back);
+	tcase_add_test(tc, the_line_of_a_key_is_found);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -102,6 +102,56 @@ START_TEST(the_token_key_is_required_and_checked)
 }
 END_TEST
 
+/* The operator is told which line to fix, or which variable, as cfg_load does. */
+START_TEST(a_refusal_names_the_file_line_and_key)
+{
+	char want[160];
+
+	snprintf(want, sizeof want, "/tmp/piyasa-cfgcheck-%d.conf:3: redis_url: ", (int)getpid());
+	REFUSED("workers = 2\n# the queue\nredis_url = http://foo\n", want);
+	snprintf(want, sizeof want, ".conf:4: telegram.api_url: 'x' is not");
+	REFUSED("workers = 2\n[telegram]\napi_url = http://h\napi_url = x\n", want);
+	REFUSED("[provider a]\nmodel = m\n\nbase_url = nope\n",
+		".conf:4: [provider a] base_url: 'nope'");
+	REFUSED("[fleet]\ndatabase_url = host=h port=0\n", ".conf:2: database_url: bad port '0'");
+	unsetenv("PIYASA_TOKEN_KEY");
+	unsetenv("PIYASA_TOKEN_KEY_FILE");
+	REFUSED("workers = 2\ntoken_key_file = /nonexistent/key\n",
+		".conf:2: token_key_file: token key /nonexistent/key");
+	/* A variable wins over the file: it is the one named. */
+	setenv("PIYASA_REDIS_URL", "redis://h:0", 1);
+	REFUSED("redis_url = redis://h\n", "PIYASA_REDIS_URL: redis_url: ");
+	unsetenv("PIYASA_REDIS_URL");
+	setenv("PIYASA_LLM_BASE_URL", "nope", 1); /* the first provider's */
+	REFUSED("[provider a]\nbase_url = http://h/v1\nmodel = m\n",
+		"PIYASA_LLM_BASE_URL: [provider a] base_url: 'nope'");
+	unsetenv("PIYASA_LLM_BASE_URL");
+}
+END_TEST
+
+/* In the running supervisor: a key it holds for the workers is not looked for
+ * in files; otherwise only where the workers look. */
+START_TEST(a_reload_checks_the_key_where_the_workers_find_it)
+{
+	struct cfg c;
+	char err[512];
+
+	unsetenv("PIYASA_TOKEN_KEY");
+	unsetenv("PIYASA_TOKEN_KEY_FILE");
+	unsetenv("CREDENTIALS_DIRECTORY");
+	ck_assert_int_eq(check_text("token_key_file = /nonexistent/key\n", err, sizeof err), -1);
+	ck_assert_int_eq(cfg_load(&c, path, err, sizeof err), 0);
+	ck_assert_int_eq(cfgcheck_reload(&c, 1, err, sizeof err), 0);
+	ck_assert_int_eq(cfgcheck_reload(&c, 0, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, ":1: token_key_file: token key /nonexistent/key"), "%s", err);
+	/* The other checks stay whatever the key. */
+	ck_assert_int_eq(check_text("redis_url = rediss://h\n", err, sizeof err), -1);
+	ck_assert_int_eq(cfg_load(&c, path, err, sizeof err), 0);
+	ck_assert_int_eq(cfgcheck_reload(&c, 1, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, ":1: redis_url: "), "%s", err);
+}
+END_TEST
+
 START_TEST(dump_masks_every_secret)
 {
 	struct cfg c;
@@ -137,6 +187,8 @@ static Suite *cfgcheck_suite(void)
 	tcase_add_test(tc, what_the_workers_refuse_is_refused);
 	tcase_add_test(tc, what_the_workers_accept_passes);
 	tcase_add_test(tc, the_token_key_is_required_and_checked);
+	tcase_add_test(tc, a_refusal_names_the_file_line_and_key);
+	tcase_add_test(tc, a_reload_checks_the_key_where_the_workers_find_it);
 	tcase_add_test(tc, dump_masks_every_secret);
 	suite_add_tcase(s, tc);
 	return s;
