@@ -42,11 +42,12 @@ struct api {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	int draining;
 	int64_t drain_deadline;
+	int key_fd; /* --token-key-fd: the supervisor's memfd of the key, or -1 */
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: piyasa-api [--config FILE] [--shm-fd FD]\n"
+	fprintf(f, "usage: piyasa-api [--config FILE] [--shm-fd FD] [--token-key-fd FD]\n"
 		   "\n"
 		   "The admin API, normally started by the supervisor when the configuration\n"
 		   "has an [api] section (docs/API.md). SIGTERM drains, SIGHUP reloads.\n");
@@ -143,11 +144,16 @@ static int start(struct api *a, char *err, size_t el)
 	a->ctx.loop = &a->loop;
 	a->ctx.cfg = &a->cfg;
 	a->ctx.shm = a->shm;
-	/* Without the token key the API still serves; TOTP logins then fail. */
-	if (tok_key_load(a->ctx.token_key, a->cfg.token_key_file, err, el) == 0)
+	/* Without the token key the API still serves; TOTP logins then fail. The
+	 * supervisor's descriptor when it gave one (it took PIYASA_TOKEN_KEY out of
+	 * every child's environment), else token_key_file or the credential. */
+	if ((a->key_fd >= 0 ? tok_key_from_fd(a->ctx.token_key, a->key_fd, err, el)
+			    : tok_key_load(a->ctx.token_key, a->cfg.token_key_file, err, el)) == 0)
 		a->ctx.have_token_key = 1;
 	else
 		log_warn("no token key (%s): TOTP logins will be refused", err);
+	if (a->key_fd >= 0)
+		close(a->key_fd);
 	if (!(a->ctx.pool =
 		      pgpool_new(&a->loop, a->cfg.database_url, a->cfg.api_pg_connections, err, el)))
 		return -1;
@@ -190,18 +196,20 @@ int main(int argc, char **argv)
 	static const struct option longs[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "shm-fd", required_argument, NULL, 's' },
+		{ "token-key-fd", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static struct api a;
+	static struct api a = { .key_fd = -1 };
 	char err[512];
 	int ch, shm_fd = -1, rc;
 
-	while ((ch = getopt_long(argc, argv, "c:s:hV", longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:s:k:hV", longs, NULL)) != -1) {
 		switch (ch) {
 		case 'c': a.config = optarg; break;
 		case 's': shm_fd = atoi(optarg); break;
+		case 'k': a.key_fd = atoi(optarg); break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("piyasa-api %s\n", PIYASA_VERSION); return 0;
 		default: usage(stderr); return 1;

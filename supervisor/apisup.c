@@ -24,6 +24,7 @@ struct apisup {
 	struct view *view;
 	const struct cfgsnap *snap;
 	int shm_fd;
+	int key_fd; /* the token key's memfd (sup.h), or -1 */
 	uint64_t rng;
 	struct spawn *sp;
 	uv_timer_t timer;
@@ -51,7 +52,7 @@ static void on_gone(void *arg, int id, int64_t status, int term_signal);
 static void on_timer(uv_timer_t *t);
 
 struct apisup *apisup_new(uv_loop_t *loop, const struct cfg *cfg, struct view *view,
-			  const struct cfgsnap *snap, int shm_fd, uint64_t seed,
+			  const struct cfgsnap *snap, int shm_fd, int key_fd, uint64_t seed,
 			  apisup_resize_cb resize, void *arg)
 {
 	struct apisup *a = calloc(1, sizeof *a);
@@ -63,6 +64,7 @@ struct apisup *apisup_new(uv_loop_t *loop, const struct cfg *cfg, struct view *v
 	a->view = view;
 	a->snap = snap;
 	a->shm_fd = shm_fd;
+	a->key_fd = key_fd;
 	a->rng = seed;
 	a->resize = resize;
 	a->resize_arg = arg;
@@ -110,7 +112,7 @@ static void spawn_now(struct apisup *a)
 			       0);
 		return;
 	}
-	c = (struct spawn_cmd){ bin, cfgsnap_arg(a->snap), a->shm_fd, -1 };
+	c = (struct spawn_cmd){ bin, cfgsnap_arg(a->snap), a->shm_fd, a->key_fd };
 	a->present = 1;
 	if (spawn_api(a->sp, &c, &pid, err, sizeof err) < 0) {
 		log_error("api: %s", err);

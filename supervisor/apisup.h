@@ -26,7 +26,7 @@ typedef void (*apisup_resize_cb)(void *arg, int n);
 /* cfg, view and snap belong to the owner and outlive the record; cfg is read
  * at each decision (it changes on reload). NULL when out of memory. */
 struct apisup *apisup_new(uv_loop_t *loop, const struct cfg *cfg, struct view *view,
-			  const struct cfgsnap *snap, int shm_fd, uint64_t seed,
+			  const struct cfgsnap *snap, int shm_fd, int key_fd, uint64_t seed,
 			  apisup_resize_cb resize, void *arg);
 /* After the loop closed its handles. NULL is safe. */
 void apisup_free(struct apisup *a);

@@ -215,9 +215,13 @@ int spawn_api(struct spawn *sp, const struct spawn_cmd *c, int *pid, char *err, 
 	argv[k++] = (char *)c->bin;
 	argv[k++] = "--shm-fd";
 	argv[k++] = "3";
+	if (c->key_fd >= 0) { /* TOTP secrets are sealed with the token key */
+		argv[k++] = "--token-key-fd";
+		argv[k++] = "4";
+	}
 	k = add_config(argv, k, c);
 	argv[k] = NULL;
-	return start(sp, argv, c->shm_fd, -1, pid, err, n);
+	return start(sp, argv, c->shm_fd, c->key_fd, pid, err, n);
 }
 
 int spawn_kill(struct spawn *sp, int sig)

@@ -318,7 +318,7 @@ static int start_fleet_parts(struct sup *s)
 		uv_timer_init(&s->loop, &s->timer[id]);
 		s->timer[id].data = s;
 	}
-	if (!(s->api = apisup_new(&s->loop, &s->cfg, &s->view, &s->snap, shm_fd(s->shm),
+	if (!(s->api = apisup_new(&s->loop, &s->cfg, &s->view, &s->snap, shm_fd(s->shm), s->key_fd,
 				  backoff_seed(), on_api_resize, s)))
 		return -1;
 	return 0;
