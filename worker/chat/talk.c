@@ -566,13 +566,19 @@ static void decide(struct talk_job *k)
 	}
 	if (ptopic)
 		snprintf(k->topic, sizeof k->topic, "%s", ptopic);
-	else if (k->target >= 0 && c->msgs[k->target].topic)
+	else if (k->target >= 0 && k->answering_human && c->msgs[k->target].topic)
 		snprintf(k->topic, sizeof k->topic, "%s", c->msgs[k->target].topic);
 	else if (k->target >= 0 && k->answering_human &&
 		 topic_in(c, &c->msgs[k->target], k->topic, sizeof k->topic))
 		; /* the human's own topic, not the chat's majority */
 	else {
-		const char *tp = pick_topic(c->topics, k->stances, c->msgs, c->nmsgs, now, rng);
+		/* A reply to a bot leans to its target's topic but may bring the
+		 * talk to the persona's own (issue 16, item 4): bound to it, the
+		 * crypto persona talked about bank shares. */
+		const char *lean = k->target >= 0 ? c->msgs[k->target].topic : NULL;
+		const char *tp = pick_topic_weighed(c->topics, k->stances,
+						    json_object_get(k->persona, "watchlist"), lean,
+						    c->msgs, c->nmsgs, now, rng);
 		snprintf(k->topic, sizeof k->topic, "%s", tp ? tp : "");
 	}
 	if (k->target < 0 && k->tk->d.news && backoff_uniform(rng) < s->news_trigger_probability &&
