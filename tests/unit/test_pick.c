@@ -550,6 +550,29 @@ START_TEST(topic_weights)
 }
 END_TEST
 
+START_TEST(focus_on_own_symbols)
+{
+	json_t *w = json_pack("[s,s,s,s]", "GARAN", "AKBNK", "ALTIN", "USDTRY");
+	int garan = 0, akbnk = 0;
+	uint64_t rng = 9;
+
+	for (int i = 0; i < 200; i++) {
+		const char *f = pick_focus(w, "BIST", &rng);
+
+		ck_assert_ptr_nonnull(f);
+		garan += strcmp(f, "GARAN") == 0;
+		akbnk += strcmp(f, "AKBNK") == 0;
+	}
+	ck_assert_int_eq(garan + akbnk, 200); /* ALTIN and USDTRY name no BIST */
+	ck_assert(garan > 50 && akbnk > 50);
+	ck_assert_str_eq(pick_focus(w, "FX", &rng), "USDTRY");
+	ck_assert_ptr_null(pick_focus(w, "Kripto", &rng));
+	ck_assert_ptr_null(pick_focus(w, NULL, &rng));
+	ck_assert_ptr_null(pick_focus(NULL, "BIST", &rng));
+	json_decref(w);
+}
+END_TEST
+
 START_TEST(symbols_for_metadata)
 {
 	json_t *watch = json_pack("[s,s]", "ASELS", "SOL");
@@ -662,6 +685,7 @@ static Suite *pick_suite(void)
 	tcase_add_test(choice, topic_ties_and_empty_transcript);
 	tcase_add_test(choice, topic_weights);
 	tcase_add_test(choice, topic_wanders_by_persona);
+	tcase_add_test(choice, focus_on_own_symbols);
 	tcase_add_test(choice, symbols_for_metadata);
 	tcase_add_test(choice, sentiment_words);
 	tcase_add_test(choice, matching_edges);

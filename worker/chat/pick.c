@@ -1135,6 +1135,26 @@ const char *pick_topic_weighed(const json_t *chat_topics, const json_t *stances,
 	return names[nc - 1];
 }
 
+const char *pick_focus(const json_t *watchlist, const char *topic, uint64_t *rng)
+{
+	const char *watch[PICK_MAX_WATCH], *hit[PICK_MAX_WATCH];
+	size_t nw = strings_of(watchlist, watch, PICK_MAX_WATCH), nh = 0;
+	struct msg_topic none = { .has = 0 };
+	struct topic_key key;
+	char f[WORD_MAX];
+	struct scan sc;
+
+	if (!topic || !*topic)
+		return NULL;
+	topic_key(&key, topic);
+	for (size_t w = 0; w < nw; w++) {
+		scan_init(&sc, f, pick_fold(watch[w], f, sizeof f));
+		if (detects(&sc, &none, &key))
+			hit[nh++] = watch[w];
+	}
+	return nh ? hit[draw_index(nh, rng)] : NULL;
+}
+
 /* ---- metadata ---- */
 
 static int add_symbol(const char **out, int n, const char *sym)

@@ -205,6 +205,12 @@ size_t pick_topic_weights(const json_t *chat_topics, const json_t *stances, cons
 			  const char *lean, const struct convo_msg *msgs, size_t n, int64_t now_ms,
 			  const char **names, double *w);
 
+/* The symbol of watchlist a message on topic is about, so that a persona on
+ * its own ground names its own symbols: one drawn among the watchlist's
+ * symbols that name the topic (as pick_topic_weighed's a_i), or NULL when
+ * none does (or topic is NULL or ""). A pointer into watchlist. */
+const char *pick_focus(const json_t *watchlist, const char *topic, uint64_t *rng);
+
 /* Symbols for a bot message's metadata: the watchlist's (strings) then well-known
  * tickers (THYAO, GARAN, ... XU100, BTC, ETH, USDTRY, ...) found in text, without
  * duplicates, at most min(max, PICK_MAX_SYMBOLS). out[] points into watchlist or

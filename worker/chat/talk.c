@@ -75,6 +75,7 @@ struct talk_job {
 	enum pick_length length;
 	struct pick_probs pp; /* the settings' probabilities, taken once */
 	char topic[64];
+	const char *focus; /* into k->persona's watchlist, or NULL */
 	char news[512];
 	int minute;
 	int attempts; /* drafts refused so far */
@@ -581,6 +582,9 @@ static void decide(struct talk_job *k)
 						    c->msgs, c->nmsgs, now, rng);
 		snprintf(k->topic, sizeof k->topic, "%s", tp ? tp : "");
 	}
+	/* Not for a human: the answer keeps to the human's own words. */
+	if (!k->answering_human)
+		k->focus = pick_focus(json_object_get(k->persona, "watchlist"), k->topic, rng);
 	if (k->target < 0 && k->tk->d.news && backoff_uniform(rng) < s->news_trigger_probability &&
 	    news_headline(k->tk->d.news, k->topic, now, rng, k->news, sizeof k->news) < 0)
 		k->news[0] = '\0';
@@ -732,6 +736,7 @@ static void ask(struct talk_job *k)
 	in.nown = npast;
 	in.topic = *k->topic ? k->topic : NULL;
 	in.news = *k->news ? k->news : NULL;
+	in.focus = k->focus;
 	in.mention = k->mention;
 	in.length = length_of(k->length);
 	in.minute_of_day = k->minute;
