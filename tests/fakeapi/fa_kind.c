@@ -16,6 +16,9 @@ static const char fa_memo_mark[] = "HAFIZA ÖZETİ";
 static const char fa_no_emoji[] = "Emoji kullanma.";
 static const char fa_reply_mark[] = "Şu mesaja cevap ver:";
 static const char fa_topic_mark[] = "Konu:";
+/* The symbol the prompt asks to speak of: the fake writes about it, as a model
+ * following the prompt would. */
+static const char fa_focus_mark[] = "Odak:";
 /* The worker's paraphrase request (a duplicate said again): answered as chatter,
  * counted apart so a test can tell drafts from paraphrases. */
 static const char fa_paraphrase_mark[] = "Şu mesajı aynı anlamda";
@@ -27,16 +30,16 @@ static int fa_starts(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* The value of the last line starting with "Konu:", trimmed, cut between characters. */
-static void fa_topic_line(const char *user, char *out, size_t len)
+/* The value of the last line starting with mark, trimmed, cut between characters. */
+static void fa_topic_line(const char *user, const char *mark, char *out, size_t len)
 {
     const char *found = NULL, *end;
     size_t n;
 
     out[0] = '\0';
-    for (const char *p = strstr(user, fa_topic_mark); p; p = strstr(p + 1, fa_topic_mark))
+    for (const char *p = strstr(user, mark); p; p = strstr(p + 1, mark))
         if (p == user || p[-1] == '\n')
-            found = p + strlen(fa_topic_mark);
+            found = p + strlen(mark);
     if (!found)
         return;
     while (*found == ' ' || *found == '\t')
@@ -63,8 +66,11 @@ enum fa_kind fa_kind_read(const char *system, const char *user, struct fa_text_r
         return FA_KIND_MEMORIZE;
     req->no_emoji = system && strstr(system, fa_no_emoji) != NULL;
     req->reply = user && strstr(user, fa_reply_mark) != NULL;
-    if (user)
-        fa_topic_line(user, req->topic, sizeof(req->topic));
+    if (user) {
+        fa_topic_line(user, fa_focus_mark, req->topic, sizeof(req->topic));
+        if (!req->topic[0])
+            fa_topic_line(user, fa_topic_mark, req->topic, sizeof(req->topic));
+    }
     return user && fa_starts(user, fa_paraphrase_mark) ? FA_KIND_PARAPHRASE : FA_KIND_CHAT;
 }
 

@@ -13,7 +13,7 @@
  * "TUTARLILIK DENETİMİ", FA_KIND_MEMORIZE when it starts with "HAFIZA ÖZETİ", else
  * FA_KIND_CHAT, and then fills req: no emoji when the system prompt holds
  * "Emoji kullanma.", a reply opener when the user prompt holds "Şu mesaja cevap ver:",
- * the topic of the user prompt's last "Konu: X" line; FA_KIND_PARAPHRASE (answered
+ * the topic of the user prompt's last "Odak: X" line, else its last "Konu: X" line; FA_KIND_PARAPHRASE (answered
  * as chatter) when the user prompt starts with the worker's "Şu mesajı aynı anlamda". */
 enum fa_kind fa_kind_read(const char *system, const char *user, struct fa_text_req *req);
 

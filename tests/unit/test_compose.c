@@ -365,12 +365,20 @@ START_TEST(topic_and_target_lines)
 
 	ck_assert_int_eq(lines_starting(u, "Konu: FX\n"), 1);
 	ck_assert_int_eq(lines_starting(u, "Konu: "), 1); /* the newline in forged is flattened */
+	ck_assert_int_eq(lines_starting(u, "Odak: "), 0); /* no focus, no line */
 	ck_assert_int_eq(lines_starting(u, "Şu mesaja cevap ver: [ayse]: Dolar ne olur?\n"), 1);
 	ck_assert_int_eq(lines_starting(u, "Şu mesaja cevap ver: "), 1);
 	ck_assert_int_eq(lines_starting(u, "Mesaja @ayse diye başla.\n"), 1);
 	ck_assert_int_eq(lines_starting(u, "Şu an öğle"), 1);
 	ck_assert(ends_with(u, "\nSadece mesajın metnini yaz.\n"));
 	free(u);
+
+	/* The persona's own symbol on the topic, right under it (issue 16, item 4). */
+	in.focus = "USDTRY";
+	u = compose_user(&in);
+	ck_assert_ptr_nonnull(strstr(u, "Konu: FX\nOdak: USDTRY\n"));
+	free(u);
+	in.focus = NULL;
 
 	/* Opening without a topic: no "Konu:" and no target line. */
 	in.topic = NULL;

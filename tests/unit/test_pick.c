@@ -3,6 +3,7 @@
  * never outside the last 30) in proportion to the scores, the reply/open, length,
  * reaction and mention chances, and a topic choice that skips cooling-down stances
  * and follows the transcript. */
+#include "common/backoff.h"
 #include "tests/check_main.h"
 #include "worker/chat/pick.h"
 
@@ -443,6 +444,135 @@ START_TEST(topic_ties_and_empty_transcript)
 }
 END_TEST
 
+/* Issue 16, item 4: the demo cast's four watchlists talk in one chat for 400
+ * messages, 65% of them replies leaning to the newest message's topic. With a
+ * fixed seed: no topic over half of the messages, and each persona mostly on
+ * the topics its watchlist names. The strict rule (pick_topic) on the same run
+ * lets one topic take the chat over, as the demo showed. */
+#define RUN 400
+
+static void wander(int weighed, int *per_topic, int own[4], int mine[4])
+{
+	static const char *const names[] = { "BIST", "FX", "Kripto", "Makro" };
+	/* Kripto Kerem, Nevzat Bey, Borsacı Selin, Dr. Aylin (config/demo-cast.json) */
+	json_t *watch[4] = {
+		json_pack("[s,s,s,s]", "BTC", "ETH", "SOL", "AVAX"),
+		json_pack("[s,s,s,s]", "GARAN", "AKBNK", "TUPRS", "ALTIN"),
+		json_pack("[s,s,s,s,s]", "THYAO", "ASELS", "SASA", "KCHOL", "XU100"),
+		json_pack("[s,s,s,s,s]", "USDTRY", "EURTRY", "TCMB", "TÜFE", "XAUUSD"),
+	};
+	/* the topics each watchlist names */
+	static const char *const home[4][2] = {
+		{ "Kripto", NULL }, { "BIST", NULL }, { "BIST", NULL }, { "FX", "Makro" }
+	};
+	static struct convo_msg tr[RUN];
+	uint64_t rng = 42;
+
+	for (int i = 0; i < RUN; i++) {
+		int b = (int)(backoff_uniform(&rng) * 4) % 4;
+		const char *lean = i && backoff_uniform(&rng) < 0.65 ? tr[i - 1].topic : NULL;
+		const char *t =
+			weighed ? pick_topic_weighed(NULL, NULL, watch[b], lean, tr, i, NOW, &rng)
+				: pick_topic(NULL, NULL, tr, i, NOW, &rng);
+
+		tr[i] = (struct convo_msg){ .id = i + 1,
+					    .tg_id = i + 1,
+					    .bot_id = b + 1,
+					    .speaker = "bot",
+					    .text = "bugün hareketli",
+					    .at_ms = NOW,
+					    .topic = t };
+		for (int j = 0; j < 4; j++)
+			per_topic[j] += strcmp(t, names[j]) == 0;
+		mine[b]++;
+		own[b] += strcmp(t, home[b][0]) == 0 || (home[b][1] && strcmp(t, home[b][1]) == 0);
+	}
+	for (int j = 0; j < 4; j++)
+		json_decref(watch[j]);
+}
+
+START_TEST(topic_wanders_by_persona)
+{
+	int per_topic[4] = { 0 }, own[4] = { 0 }, mine[4] = { 0 };
+	int strict[4] = { 0 }, sown[4] = { 0 }, smine[4] = { 0 }, top = 0;
+
+	wander(1, per_topic, own, mine);
+	for (int j = 0; j < 4; j++) {
+		ck_assert_msg(per_topic[j] * 2 <= RUN, "topic %d has %d of %d", j, per_topic[j], RUN);
+		ck_assert_msg(per_topic[j] * 10 >= RUN, "topic %d has only %d of %d", j,
+			      per_topic[j], RUN);
+		ck_assert_msg(own[j] * 2 > mine[j], "persona %d: %d of %d on its own topics", j,
+			      own[j], mine[j]);
+	}
+	wander(0, strict, sown, smine);
+	for (int j = 0; j < 4; j++)
+		top = strict[j] > top ? strict[j] : top;
+	ck_assert_msg(top * 2 > RUN, "the strict rule had no runaway topic (%d)", top);
+}
+END_TEST
+
+START_TEST(topic_weights)
+{
+	const char *names[PICK_MAX_TOPICS];
+	double w[PICK_MAX_TOPICS];
+	json_t *kripto = json_pack("[s,s]", "BTC", "SOL");
+	json_t *st = json_pack("[{s:s,s:s,s:s}]", "topic", "FX", "stance_text", "x",
+			       "cooldown_until", "2025-03-01T13:00:00Z");
+	size_t n;
+
+	fill_transcript(); /* five of six about BIST */
+	/* No watchlist: the topic the transcript is full of weighs least. */
+	n = pick_topic_weights(NULL, NULL, NULL, NULL, transcript, 6, NOW, names, w);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_str_eq(names[0], "BIST");
+	for (size_t i = 1; i < n; i++)
+		ck_assert(w[0] < w[i]);
+	/* The watchlist pulls to its topic, a cooling topic is out, lean triples. */
+	n = pick_topic_weights(NULL, st, kripto, "Makro", transcript, 6, NOW, names, w);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(names[1], "Kripto");
+	ck_assert_double_eq_tol(w[1], 1.15, 1e-9);
+	ck_assert_str_eq(names[2], "Makro");
+	ck_assert_double_eq_tol(w[2], 0.45, 1e-9);
+	/* Everything cooling: pick_topic's answer, never NULL. */
+	json_decref(st);
+	st = json_pack("[{s:s,s:s}]", "topic", "BIST", "cooldown_until", "2025-03-01T13:00:00Z");
+	{
+		json_t *one = json_pack("[s]", "BIST");
+		uint64_t rng = 1;
+
+		ck_assert_str_eq(pick_topic_weighed(one, st, kripto, NULL, transcript, 6, NOW, &rng),
+				 "BIST");
+		json_decref(one);
+	}
+	json_decref(st);
+	json_decref(kripto);
+}
+END_TEST
+
+START_TEST(focus_on_own_symbols)
+{
+	json_t *w = json_pack("[s,s,s,s]", "GARAN", "AKBNK", "ALTIN", "USDTRY");
+	int garan = 0, akbnk = 0;
+	uint64_t rng = 9;
+
+	for (int i = 0; i < 200; i++) {
+		const char *f = pick_focus(w, "BIST", &rng);
+
+		ck_assert_ptr_nonnull(f);
+		garan += strcmp(f, "GARAN") == 0;
+		akbnk += strcmp(f, "AKBNK") == 0;
+	}
+	ck_assert_int_eq(garan + akbnk, 200); /* ALTIN and USDTRY name no BIST */
+	ck_assert(garan > 50 && akbnk > 50);
+	ck_assert_str_eq(pick_focus(w, "FX", &rng), "USDTRY");
+	ck_assert_ptr_null(pick_focus(w, "Kripto", &rng));
+	ck_assert_ptr_null(pick_focus(w, NULL, &rng));
+	ck_assert_ptr_null(pick_focus(NULL, "BIST", &rng));
+	json_decref(w);
+}
+END_TEST
+
 START_TEST(symbols_for_metadata)
 {
 	json_t *watch = json_pack("[s,s]", "ASELS", "SOL");
@@ -553,6 +683,9 @@ static Suite *pick_suite(void)
 	tcase_add_test(choice, topic_most_mentioned_unless_cooling);
 	tcase_add_test(choice, topic_all_cooling);
 	tcase_add_test(choice, topic_ties_and_empty_transcript);
+	tcase_add_test(choice, topic_weights);
+	tcase_add_test(choice, topic_wanders_by_persona);
+	tcase_add_test(choice, focus_on_own_symbols);
 	tcase_add_test(choice, symbols_for_metadata);
 	tcase_add_test(choice, sentiment_words);
 	tcase_add_test(choice, matching_edges);

@@ -719,6 +719,11 @@ static void user_task(struct sb *b, const struct compose_in *in)
 		put_data(b, in->topic, COMPOSE_CAP_WORD);
 		sb_puts(b, "\n");
 	}
+	if (has_text(in->focus)) { /* the persona's own symbol on this topic */
+		sb_puts(b, "Odak: ");
+		put_data(b, in->focus, COMPOSE_CAP_WORD);
+		sb_puts(b, "\n");
+	}
 	if (in->target) {
 		sb_puts(b, "Şu mesaja cevap ver: ");
 		put_line(b, in->target, COMPOSE_CAP_TARGET);

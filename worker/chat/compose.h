@@ -61,6 +61,7 @@ struct compose_in {
 	size_t nown;                    /* the first 3 are used */
 	const char *topic;              /* may be NULL */
 	const char *news;               /* a headline or NULL */
+	const char *focus;              /* the watchlist symbol to speak of, or NULL */
 	int mention;                    /* "@speaker" of the target (a username
 					 * for a human, when known) */
 	enum compose_length length;     /* out of range = COMPOSE_SHORT */

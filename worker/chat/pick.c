@@ -1036,6 +1036,125 @@ const char *pick_topic(const json_t *chat_topics, const json_t *stances,
 	return cand[0];
 }
 
+/* The weighed choice. The strict rule above (the most mentioned topic) feeds
+ * itself: each message on the leading topic makes it lead more, and in the demo
+ * 41 of 43 messages were about BIST. Here the persona's watchlist pulls towards
+ * its own topics, the recent share of a topic pushes back, and a reply leans to
+ * its target's topic without being bound to it. */
+#define TOPIC_FLOOR 0.15   /* a topic none of the watchlist points to still comes up */
+#define TOPIC_RECENT 15    /* messages that make "recently" */
+#define TOPIC_SATURATE 0.9 /* a topic with the whole recent transcript keeps 10% */
+
+/* How strongly the watchlist points at each topic, 0..1 (the topic most of its
+ * symbols name is 1). 0 everywhere when none does. */
+static void watch_affinity(const json_t *watchlist, const struct topic_key *keys, size_t nk, double *aff)
+{
+	const char *watch[PICK_MAX_WATCH];
+	size_t nw = strings_of(watchlist, watch, PICK_MAX_WATCH);
+	struct msg_topic none = { .has = 0 };
+	char f[WORD_MAX];
+	struct scan sc;
+	double most = 0;
+
+	for (size_t i = 0; i < nk; i++)
+		aff[i] = 0;
+	for (size_t w = 0; w < nw; w++) {
+		scan_init(&sc, f, pick_fold(watch[w], f, sizeof f));
+		for (size_t i = 0; i < nk; i++)
+			aff[i] += detects(&sc, &none, &keys[i]);
+	}
+	for (size_t i = 0; i < nk; i++)
+		most = aff[i] > most ? aff[i] : most;
+	for (size_t i = 0; i < nk && most > 0; i++)
+		aff[i] /= most;
+}
+
+size_t pick_topic_weights(const json_t *chat_topics, const json_t *stances, const json_t *watchlist,
+			  const char *lean, const struct convo_msg *msgs, size_t n, int64_t now_ms,
+			  const char **names, double *w)
+{
+	const char *all[PICK_MAX_TOPICS];
+	struct topic_key keys[PICK_MAX_TOPICS];
+	double aff[PICK_MAX_TOPICS];
+	int counts[PICK_MAX_TOPICS] = { 0 }, total = 0;
+	size_t nall = topics_of(chat_topics, all), nc = 0,
+	       from = n > TOPIC_RECENT ? n - TOPIC_RECENT : 0;
+	struct topic_map map = { 0 };
+	struct msg_reading r;
+	char fl[WORD_MAX];
+
+	if (lean)
+		pick_fold(lean, fl, sizeof fl);
+	for (size_t i = 0; i < nall; i++) {
+		topic_key(&keys[nc], all[i]);
+		if (cooldown_end(stances, keys[nc].t) <= now_ms)
+			names[nc++] = all[i];
+	}
+	if (!nc)
+		return 0;
+	watch_affinity(watchlist, keys, nc, aff);
+	for (size_t m = from; msgs && m < n; m++) {
+		reading_init(&r, &msgs[m]);
+		map_topics(&map, names, nc, r.f->topics);
+		for (size_t i = 0; i < nc; i++) {
+			int d = reading_detects(&r, map.bit[i], &keys[i]);
+
+			counts[i] += d;
+			total += d;
+		}
+	}
+	for (size_t i = 0; i < nc; i++) {
+		double share = total ? (double)counts[i] / total : 0;
+
+		w[i] = (TOPIC_FLOOR + aff[i]) * (1 - TOPIC_SATURATE * share);
+		if (lean && strcmp(keys[i].t, fl) == 0)
+			w[i] *= 3; /* a reply keeps to what it answers, mostly */
+	}
+	return nc;
+}
+
+const char *pick_topic_weighed(const json_t *chat_topics, const json_t *stances,
+			       const json_t *watchlist, const char *lean,
+			       const struct convo_msg *msgs, size_t n, int64_t now_ms, uint64_t *rng)
+{
+	const char *names[PICK_MAX_TOPICS];
+	double w[PICK_MAX_TOPICS], total = 0, u;
+	size_t nc =
+		pick_topic_weights(chat_topics, stances, watchlist, lean, msgs, n, now_ms, names, w);
+
+	if (!nc) /* every topic cools down: the strict rule names the one free soonest */
+		return pick_topic(chat_topics, stances, msgs, n, now_ms, rng);
+	for (size_t i = 0; i < nc; i++)
+		total += w[i];
+	u = backoff_uniform(rng) * total;
+	for (size_t i = 0; i < nc; i++) {
+		if (u < w[i])
+			return names[i];
+		u -= w[i];
+	}
+	return names[nc - 1];
+}
+
+const char *pick_focus(const json_t *watchlist, const char *topic, uint64_t *rng)
+{
+	const char *watch[PICK_MAX_WATCH], *hit[PICK_MAX_WATCH];
+	size_t nw = strings_of(watchlist, watch, PICK_MAX_WATCH), nh = 0;
+	struct msg_topic none = { .has = 0 };
+	struct topic_key key;
+	char f[WORD_MAX];
+	struct scan sc;
+
+	if (!topic || !*topic)
+		return NULL;
+	topic_key(&key, topic);
+	for (size_t w = 0; w < nw; w++) {
+		scan_init(&sc, f, pick_fold(watch[w], f, sizeof f));
+		if (detects(&sc, &none, &key))
+			hit[nh++] = watch[w];
+	}
+	return nh ? hit[draw_index(nh, rng)] : NULL;
+}
+
 /* ---- metadata ---- */
 
 static int add_symbol(const char **out, int n, const char *sym)

@@ -185,6 +185,32 @@ enum pick_length pick_length(const struct pick_probs *pp, uint64_t *rng);
 const char *pick_topic(const json_t *chat_topics, const json_t *stances,
 		       const struct convo_msg *msgs, size_t n, int64_t now_ms, uint64_t *rng);
 
+/* The topic a bot talks about (item 4 of issue 16), drawn rather than the
+ * strict rule of pick_topic, which lets one topic take a chat over. Among the
+ * chat_topics not cooling down (as pick_topic), topic i weighs
+ *   (0.15 + a_i) x (1 - 0.9 x r_i) [x 3 when it is lean]
+ * where a_i (0..1) is how many of the watchlist's symbols name the topic (its
+ * keywords: BTC names Kripto, GARAN BIST, USDTRY FX), relative to the topic
+ * most of them name, and r_i the topic's share of the topics detected in the
+ * last 15 messages of msgs. lean (or NULL) is the topic of the message a reply
+ * answers. When every topic cools down, pick_topic's answer. Never NULL. */
+const char *pick_topic_weighed(const json_t *chat_topics, const json_t *stances,
+			       const json_t *watchlist, const char *lean,
+			       const struct convo_msg *msgs, size_t n, int64_t now_ms, uint64_t *rng);
+
+/* The weights pick_topic_weighed draws from: names[i] (pointers as
+ * pick_topic's) and w[i] for each of the returned count (0: every topic cools
+ * down) of at most PICK_MAX_TOPICS topics. For the tests and the bench. */
+size_t pick_topic_weights(const json_t *chat_topics, const json_t *stances, const json_t *watchlist,
+			  const char *lean, const struct convo_msg *msgs, size_t n, int64_t now_ms,
+			  const char **names, double *w);
+
+/* The symbol of watchlist a message on topic is about, so that a persona on
+ * its own ground names its own symbols: one drawn among the watchlist's
+ * symbols that name the topic (as pick_topic_weighed's a_i), or NULL when
+ * none does (or topic is NULL or ""). A pointer into watchlist. */
+const char *pick_focus(const json_t *watchlist, const char *topic, uint64_t *rng);
+
 /* Symbols for a bot message's metadata: the watchlist's (strings) then well-known
  * tickers (THYAO, GARAN, ... XU100, BTC, ETH, USDTRY, ...) found in text, without
  * duplicates, at most min(max, PICK_MAX_SYMBOLS). out[] points into watchlist or

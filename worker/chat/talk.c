@@ -75,6 +75,7 @@ struct talk_job {
 	enum pick_length length;
 	struct pick_probs pp; /* the settings' probabilities, taken once */
 	char topic[64];
+	const char *focus; /* into k->persona's watchlist, or NULL */
 	char news[512];
 	int minute;
 	int attempts; /* drafts refused so far */
@@ -566,15 +567,24 @@ static void decide(struct talk_job *k)
 	}
 	if (ptopic)
 		snprintf(k->topic, sizeof k->topic, "%s", ptopic);
-	else if (k->target >= 0 && c->msgs[k->target].topic)
+	else if (k->target >= 0 && k->answering_human && c->msgs[k->target].topic)
 		snprintf(k->topic, sizeof k->topic, "%s", c->msgs[k->target].topic);
 	else if (k->target >= 0 && k->answering_human &&
 		 topic_in(c, &c->msgs[k->target], k->topic, sizeof k->topic))
 		; /* the human's own topic, not the chat's majority */
 	else {
-		const char *tp = pick_topic(c->topics, k->stances, c->msgs, c->nmsgs, now, rng);
+		/* A reply to a bot leans to its target's topic but may bring the
+		 * talk to the persona's own (issue 16, item 4): bound to it, the
+		 * crypto persona talked about bank shares. */
+		const char *lean = k->target >= 0 ? c->msgs[k->target].topic : NULL;
+		const char *tp = pick_topic_weighed(c->topics, k->stances,
+						    json_object_get(k->persona, "watchlist"), lean,
+						    c->msgs, c->nmsgs, now, rng);
 		snprintf(k->topic, sizeof k->topic, "%s", tp ? tp : "");
 	}
+	/* Not for a human: the answer keeps to the human's own words. */
+	if (!k->answering_human)
+		k->focus = pick_focus(json_object_get(k->persona, "watchlist"), k->topic, rng);
 	if (k->target < 0 && k->tk->d.news && backoff_uniform(rng) < s->news_trigger_probability &&
 	    news_headline(k->tk->d.news, k->topic, now, rng, k->news, sizeof k->news) < 0)
 		k->news[0] = '\0';
@@ -726,6 +736,7 @@ static void ask(struct talk_job *k)
 	in.nown = npast;
 	in.topic = *k->topic ? k->topic : NULL;
 	in.news = *k->news ? k->news : NULL;
+	in.focus = k->focus;
 	in.mention = k->mention;
 	in.length = length_of(k->length);
 	in.minute_of_day = k->minute;
