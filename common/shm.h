@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define SHM_MAGIC 0x70697961u /* "piya" */
-#define SHM_VERSION 5
+#define SHM_VERSION 6
 #define SHM_MAX_WORKERS 256
 #define SHM_MAX_PROVIDERS 8
 /* One slot past the workers' belongs to the admin API (piyasa-api): its
@@ -67,6 +67,10 @@ enum shm_counter {
 	SHM_C_OWN_HITS,       /* a bot's own recent messages found in the worker's cache */
 	SHM_C_OWN_MISSES,     /* ... read from PostgreSQL */
 	SHM_C_POLL_FAILURES,  /* getUpdates polls that failed (network, HTTP, too large) */
+	SHM_C_FAIL_LLM,       /* tries handed back as failed: every LLM provider failed */
+	SHM_C_FAIL_TELEGRAM,  /* ... Telegram refused the send before taking it */
+	SHM_C_FAIL_STEP,      /* ... another step failed while our services were up */
+	SHM_C_TAKEOVERS,      /* leases taken back from a worker that never ended them */
 	SHM_C_COUNT
 };
 

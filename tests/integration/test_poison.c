@@ -275,6 +275,20 @@ START_TEST(a_poison_job_is_dead_lettered_alone)
 	st = itest_fake_stats();
 	ck_assert_int_eq(json_integer_value(json_object_get(st, "duplicate_sends")), 0);
 	json_decref(st);
+	/* /metrics counts the takeovers apart from failed tries: every kill took
+	 * back the poison and its neighbours; nothing failed. */
+	{
+		long code = 0;
+		char *m = itest_http_get(itest_http_port(), "/metrics", &code), *at;
+		long long n = -1;
+
+		ck_assert_ptr_nonnull(m);
+		ck_assert_ptr_nonnull(at = strstr(m, "\npiyasa_job_takeovers_total "));
+		n = atoll(at + strlen("\npiyasa_job_takeovers_total "));
+		ck_assert_int_ge(n, MAX_TAKEOVERS + p.nbeside);
+		ck_assert_ptr_nonnull(strstr(m, "\npiyasa_job_failures_total{kind=\"llm\"} 0\n"));
+		free(m);
+	}
 	/* And the fleet goes on. */
 	ck_assert_msg(itest_wait_for(fleet_ready, NULL, 20000), "the fleet is not ready");
 	enqueue(MORE);

@@ -282,6 +282,16 @@ static void on_maint(redisReply *r, const char *err, void *arg)
 		queue_maybe_lease(w);
 }
 
+/* The periodic reap's answer: each expired lease taken back is a takeover. */
+static void on_reaped(redisReply *r, const char *err, void *arg)
+{
+	struct queue *w = arg;
+
+	if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+		shm_count(w->slot, SHM_C_TAKEOVERS, (uint64_t)r->integer);
+	on_maint(r, err, arg);
+}
+
 /* The leases held, 64 to a script call. */
 struct renewal {
 	struct queue *q;
@@ -364,7 +374,7 @@ void queue_tick(struct queue *w, uint64_t now)
 	if (now >= w->next_maint) {
 		w->next_maint = now + MAINT_MS;
 		ra_eval(w->redis, RQ_PROMOTE, &w->keys, 2, promote, on_maint, w);
-		ra_eval(w->redis, RQ_REAP, &w->keys, 3, reap, on_maint, w);
+		ra_eval(w->redis, RQ_REAP, &w->keys, 3, reap, on_reaped, w);
 	}
 	if (now >= w->next_renew) {
 		w->next_renew = now + (uint64_t)w->cfg->lease_ms / 3;
@@ -397,9 +407,11 @@ static void on_takeover(redisReply *r, const char *err, void *arg)
 		return;
 	}
 	w->start_failed = 0;
-	if (r->integer > 0)
+	if (r->integer > 0) {
+		shm_count(w->slot, SHM_C_TAKEOVERS, (uint64_t)r->integer);
 		log_notice("took back %lld leased jobs of an earlier worker %d",
 			   (long long)r->integer, w->index);
+	}
 	if (!w->fleet_ok) {
 		/* The queues are ours: the producers may start queuing. */
 		w->fleet_ok = 1;
