@@ -122,7 +122,8 @@ static const struct st_row rows[] = {
 	  "(0: only max_attempts bounds it)" },
 	{ "retry_max_takeovers", "20", ST_INT, F(retry_max_takeovers), 0, 1, 1000,
 	  "a job taken back this many times from workers that stopped before it ended (a job "
-	  "that kills its worker) is dead-lettered" },
+	  "that kills its worker) is dead-lettered; its last lease before that runs as its "
+	  "worker's only suspect, so the jobs beside it are spared" },
 };
 
 #define NROWS (sizeof rows / sizeof rows[0])
