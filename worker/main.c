@@ -362,6 +362,8 @@ static void on_tick(uv_timer_t *t)
 	shm_heartbeat(w->slot);
 	update_ready(w);
 	publish_cache_stats(w);
+	if (w->market && w->pg && pgpool_up(w->pg))
+		market_settings_ensure(w->market); /* no lease before they load */
 	queue_tick(w->queue, now);
 	maybe_exit(w);
 }

@@ -181,7 +181,13 @@ static void on_settings_rows(PGresult *res, const char *err, void *arg)
 	m->loading_settings = 0;
 	if (!res) {
 		log_warn("settings not loaded, keeping the last ones: %s", err ? err : "?");
-		settings_answered(m);
+		/* An outage (the connection lost under the query, a server
+		 * shutting down or starting: 57P.., 08...) is no answer: the first
+		 * load is asked again (market_settings_ensure). A refusal is one:
+		 * the defaults hold. */
+		if (!err || (strncmp(err, "connection lost", 15) && strcmp(err, "closing") &&
+			     strncmp(err, "57P", 3) && strncmp(err, "08", 2)))
+			settings_answered(m);
 		return;
 	}
 	settings_defaults(&s);
@@ -827,6 +833,12 @@ void market_start(struct market *m)
 	load_settings(m);
 	load_bots(m);
 	uv_timer_start(&m->reload, on_reload_timer, BOTS_RELOAD_MS, BOTS_RELOAD_MS);
+}
+
+void market_settings_ensure(struct market *m)
+{
+	if (m->started && !m->settings_loaded && !m->loading_settings)
+		load_settings(m);
 }
 
 void market_reload(struct market *m)

@@ -49,6 +49,9 @@ const struct settings *market_settings(const struct market *m);
 /* 1 once the first load of the settings has answered (the defaults until
  * then; kept when it failed). */
 int market_settings_loaded(const struct market *m);
+/* Asks for the first load of the settings again when it could not be sent or
+ * its connection was lost (PostgreSQL down at the start); else nothing. */
+void market_settings_ensure(struct market *m);
 
 /* The hourly cap of a bot we own. 0: a slot is held for this message (give it
  * back with release, or turn it into a send with sent); otherwise the ms until
