@@ -4,6 +4,10 @@
 
 #include <stdio.h>
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define RQ_SKIP_MAX_S STR(RQ_SKIP_MAX)
+
 static const char *const key_suffix[RQ_NKEYS] = { "q:high", "q:normal", "q:low", "jobs", "att",
 						  "leased", "delayed",  "wake",  "meta" };
 
@@ -71,21 +75,46 @@ static const char lua_enqueue[] = LUA_PRELUDE
 	"end\n"
 
 /* Takes up to max jobs, highest priority first (lowest first when asked, so
- * low never starves), and records a deadline for each. */
+ * low never starves), and records a deadline for each.
+ *
+ * A suspect (taken back ARGV[5] times or more; absent or 0: none) is leased
+ * only while its slot holds no other suspect (meta's "suspect" field names the
+ * one held; it is free once that job's lease is gone). A worker that dies
+ * takes a takeover to every job it held, so the jobs leased beside a poison
+ * job share its count; held one at a time, two suspects never die together,
+ * and a job beside the poison stops sharing its count once either is a
+ * suspect. The suspects skipped go back to the front of their queue, in
+ * order; at most RQ_SKIP_MAX are looked at per call. */
 static const char lua_lease[] = LUA_PRELUDE LUA_ATT
 	"local deadline = now + tonumber(ARGV[2])\n"
 	"local want = tonumber(ARGV[4])\n"
+	"local alone = tonumber(ARGV[5] or '0') or 0\n"
+	"local held = false\n"
+	"if alone > 0 then\n"
+	"  local s = redis.call('HGET', KEYS[9], 'suspect')\n"
+	"  held = s and redis.call('ZSCORE', KEYS[6], s) and true or false\n"
+	"end\n"
+	"local skipped = {}\n"
 	"local order = {1, 2, 3}\n"
 	"if ARGV[3] == '1' then order = {3, 2, 1} end\n"
 	"local out = {}\n"
 	"local n = 0\n"
 	"for _, qi in ipairs(order) do\n"
-	"  while n < want do\n"
+	"  while n < want and #skipped < " RQ_SKIP_MAX_S " do\n"
 	"    local id = redis.call('LPOP', KEYS[qi])\n"
 	"    if not id then break end\n"
 	"    local body = redis.call('HGET', KEYS[4], id)\n"
-	"    if body then\n"
-	"      local a = att_get(id) or {0, 0, 0, 0}\n"
+	"    local a = body and (att_get(id) or {0, 0, 0, 0})\n"
+	"    if a and alone > 0 and a[3] >= alone then\n"
+	"      if held then\n"
+	"        skipped[#skipped + 1] = {qi, id}\n"
+	"        a = nil\n"
+	"      else\n"
+	"        held = true\n"
+	"        redis.call('HSET', KEYS[9], 'suspect', id)\n"
+	"      end\n"
+	"    end\n"
+	"    if a then\n"
 	"      a[1] = a[1] + 1\n"
 	"      att_put(id, a)\n"
 	"      redis.call('ZADD', KEYS[6], deadline, id)\n"
@@ -99,6 +128,7 @@ static const char lua_lease[] = LUA_PRELUDE LUA_ATT
 	"    end\n"
 	"  end\n"
 	"end\n"
+	"for i = #skipped, 1, -1 do redis.call('LPUSH', KEYS[skipped[i][1]], skipped[i][2]) end\n"
 	"return out\n";
 
 /* A token that is not the current attempt, or a lease already reaped, means
@@ -214,6 +244,11 @@ int rq_give_up(const struct rq_tries *t, int max_faults, int max_age_s, int max_
 		return 1;
 	}
 	return 0;
+}
+
+int rq_alone_at(int max_takeovers)
+{
+	return max_takeovers >= 2 ? max_takeovers - 1 : 0;
 }
 
 const char *rq_script_source(enum rq_script s)

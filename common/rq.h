@@ -12,7 +12,8 @@
  *   P:{wN}:leased    zset id -> lease deadline (ms, Redis TIME)
  *   P:{wN}:delayed   zset id -> due time (ms)
  *   P:{wN}:wake      list of at most one element a blocked worker waits on
- *   P:{wN}:meta      hash: epoch ("resharding" while jobs move)
+ *   P:{wN}:meta      hash: epoch ("resharding" while jobs move), suspect (the
+ *                    id of the one suspect the slot may hold: RQ_LEASE)
  * and P:fleet is a hash {count, epoch}. Every script takes the same nine KEYS in
  * that order and the caller's epoch as ARGV[1]; a script returns -1 when the
  * epoch does not match, so a worker or producer of an old fleet cannot lease,
@@ -27,8 +28,10 @@
 
 enum rq_script {
 	RQ_ENQUEUE, /* ARGV epoch id json prio delay_ms -> 1 new, 0 duplicate id */
-	RQ_LEASE,   /* ARGV epoch lease_ms lowfirst max -> {id, json, lease, faults,
-		     * takeovers, fault_age_ms (-1: no fault)}... (RQ_LEASE_FIELDS each) */
+	RQ_LEASE,   /* ARGV epoch lease_ms lowfirst max [alone] -> {id, json, lease,
+		     * faults, takeovers, fault_age_ms (-1: no fault)}... (RQ_LEASE_FIELDS
+		     * each); a job with alone (> 0) takeovers or more is a suspect: a
+		     * slot holds one suspect at a time (rq_alone_at) */
 	RQ_ACK,     /* ARGV epoch (id token)... -> number acked when all or none were;
 		     * else an array of 1 (acked) or 0 (lease lost) per pair */
 	RQ_NACK,    /* ARGV epoch id token delay_ms [fault] -> 1, or 0 when the lease was
@@ -46,6 +49,7 @@ enum rq_script {
 #define RQ_NKEYS 9
 #define RQ_LEASE_FIELDS 6
 #define RQ_KEY_MAX 96
+#define RQ_SKIP_MAX 64 /* suspects RQ_LEASE looks past per call */
 
 struct rq_keys {
 	char k[RQ_NKEYS][RQ_KEY_MAX]; /* q:high q:normal q:low jobs att leased delayed wake meta */
@@ -79,6 +83,12 @@ struct rq_tries {
  * kills every worker that runs it). 1 with the reason in why, else 0. */
 int rq_give_up(const struct rq_tries *t, int max_faults, int max_age_s, int max_takeovers,
 	       char *why, size_t n);
+
+/* RQ_LEASE's alone for a bound of max_takeovers: a job's last lease before
+ * that bound is its slot's only suspect, so the jobs leased beside a poison
+ * job are not dead-lettered with it (docs/GUARANTEES.md "A poison job"). 0
+ * (no suspect) when the bound is 1: the first death cannot tell them apart. */
+int rq_alone_at(int max_takeovers);
 
 const char *rq_script_source(enum rq_script s);
 const char *rq_script_name(enum rq_script s);

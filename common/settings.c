@@ -122,7 +122,8 @@ static const struct st_row rows[] = {
 	  "(0: only max_attempts bounds it)" },
 	{ "retry_max_takeovers", "20", ST_INT, F(retry_max_takeovers), 0, 1, 1000,
 	  "a job taken back this many times from workers that stopped before it ended (a job "
-	  "that kills its worker) is dead-lettered" },
+	  "that kills its worker) is dead-lettered; its last lease before that runs as its "
+	  "worker's only suspect, so the jobs beside it are spared" },
 	{ "draft_max_age_seconds", "300", ST_NUM, F(draft_max_age_s), 0, 0, 86400,
 	  "a checked draft kept with its job is dropped (not redrafted) when older than this "
 	  "at a later attempt; 0: no age limit" },

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define SHM_MAGIC 0x70697961u /* "piya" */
-#define SHM_VERSION 6
+#define SHM_VERSION 7
 #define SHM_MAX_WORKERS 256
 #define SHM_MAX_PROVIDERS 8
 /* One slot past the workers' belongs to the admin API (piyasa-api): its
@@ -86,6 +86,10 @@ enum shm_counter {
 	SHM_C_BUDGET_SKIPS,    /* jobs skipped: a daily token budget was spent */
 	SHM_C_LLM_PACED_WAITS, /* LLM calls held by the fleet's rpm, tpm or a provider's pause */
 	SHM_C_LLM_PACED,       /* pauses a provider's x-ratelimit-* headers asked for */
+	SHM_C_FAIL_LLM,        /* tries handed back as failed: every LLM provider failed */
+	SHM_C_FAIL_TELEGRAM,   /* ... Telegram refused the send before taking it */
+	SHM_C_FAIL_STEP,       /* ... another step failed while our services were up */
+	SHM_C_TAKEOVERS,       /* leases taken back from a worker that never ended them */
 	SHM_C_COUNT
 };
 

@@ -126,6 +126,23 @@ static void write_telegram(FILE *f, const struct snap *s)
 			s->total.counters[SHM_C_TG_OK + i]);
 }
 
+/* What spends a job's attempts (docs/GUARANTEES.md): a failed try, by what
+ * failed, apart from a takeover (its worker never ended the lease). */
+static void write_tries(FILE *f, const struct snap *s)
+{
+	static const char *const kinds[] = { "llm", "telegram", "step" };
+
+	family(f, "piyasa_job_failures_total", "counter",
+	       "Tries handed back as failed (they count towards max_attempts), by what failed.");
+	for (int i = 0; i < 3; i++)
+		fprintf(f, "piyasa_job_failures_total{kind=\"%s\"} %" PRIu64 "\n", kinds[i],
+			s->total.counters[SHM_C_FAIL_LLM + i]);
+	family(f, "piyasa_job_takeovers_total", "counter",
+	       "Leases taken back from a worker that never ended them (killed, hung, cut off "
+	       "from Redis); bounded by retry_max_takeovers.");
+	fprintf(f, "piyasa_job_takeovers_total %" PRIu64 "\n", s->total.counters[SHM_C_TAKEOVERS]);
+}
+
 static int nproviders(const struct snap *s)
 {
 	int n = s->cfg.nproviders;
@@ -476,6 +493,7 @@ char *metrics_prometheus(const struct snap *s, size_t *len)
 	write_jobs(f, s);
 	write_plain_counters(f, s);
 	write_telegram(f, s);
+	write_tries(f, s);
 	write_llm_calls(f, s);
 	write_gauge_sums(f, s);
 	write_breakers(f, s);

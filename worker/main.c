@@ -257,6 +257,11 @@ static int on_room(void *arg)
 	 * queue keeps it until the database is back (on_pg_state leases then). */
 	if (!pgpool_up(w->pg))
 		return 0;
+	/* The settings bound a job's retries and say which jobs are leased
+	 * alone (retry_max_takeovers): lease under the fleet's, not the
+	 * defaults (on_settings leases then). */
+	if (!w->market || !market_settings_loaded(w->market))
+		return 0;
 	return w->cfg.max_inflight - tasks_inflight(w->tasks);
 }
 
@@ -392,6 +397,8 @@ static void on_tick(uv_timer_t *t)
 	shm_heartbeat(w->slot);
 	update_ready(w);
 	publish_cache_stats(w);
+	if (w->market && w->pg && pgpool_up(w->pg))
+		market_settings_ensure(w->market); /* no lease before they load */
 	queue_tick(w->queue, now);
 	maybe_exit(w);
 	drain_overdue(w, now);
@@ -467,10 +474,18 @@ static void set_kinds(struct wk *w)
 	tasks_set_kind(w->tasks, JOB_MEMORIZE, &memo);
 }
 
+static void on_settings(void *arg)
+{
+	struct wk *w = arg;
+
+	queue_maybe_lease(w->queue);
+}
+
 static int start_chat(struct wk *w)
 {
-	struct market_deps md = { w->loop,  &w->cfg, w->slot,  w->pg,    w->redis,
-				  w->queue, w->news, w->index, w->count, backoff_rand(&w->rng) };
+	struct market_deps md = { w->loop,     &w->cfg, w->slot,  w->pg,    w->redis,
+				  w->queue,    w->news, w->index, w->count, backoff_rand(&w->rng),
+				  on_settings, w };
 	struct updates_deps ud = { w->loop,      &w->cfg,  w->slot,  w->pg,
 				   w->redis,     w->queue, NULL,     NULL,
 				   w->token_key, w->index, w->count, backoff_rand(&w->rng) };
@@ -484,6 +499,7 @@ static int start_chat(struct wk *w)
 	if (!(w->market = market_new(&md)))
 		return -1;
 	tasks_set_settings(w->tasks, market_settings(w->market));
+	queue_set_settings(w->queue, market_settings(w->market));
 	ud.market = kd.market = w->market;
 	ud.chats = kd.chats = w->chats;
 	kd.bots = w->bots;

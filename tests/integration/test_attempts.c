@@ -235,6 +235,33 @@ START_TEST(a_database_outage_dead_letters_nothing)
 }
 END_TEST
 
+/* A worker started while PostgreSQL is down cannot load the settings, and
+ * leases nothing until it has (they bound the retries): once the database is
+ * back it must load them and lease by itself. */
+START_TEST(a_worker_started_in_an_outage_leases_after_it)
+{
+	const char *none[] = { NULL };
+	enum { N = 20 };
+	pid_t w;
+
+	fake = itest_fake_start(none);
+	write_conf("");
+	sup = start_fleet("1");
+	ck_assert_msg(itest_wait_for(fleet_ready, NULL, 20000), "the fleet did not start");
+	itest_pg_stop();
+	ck_assert_int_gt(w = the_worker(), 0);
+	itest_kill(w, SIGKILL);
+	ck_assert_msg(itest_wait_for(not_worker, (void *)(intptr_t)w, 10000),
+		      "no worker came after the kill");
+	usleep(2000000); /* its first settings query fails meanwhile */
+	itest_pg_start();
+	enqueue(N);
+	ck_assert_msg(itest_wait_for(all_terminal, (void *)(intptr_t)N, 30000),
+		      "%lld of %d jobs ended after PostgreSQL came back", terminal(), N);
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'"), N);
+}
+END_TEST
+
 static int one_dead(void *arg)
 {
 	(void)arg;
@@ -288,6 +315,7 @@ static Suite *attempts_suite(void)
 	tcase_add_unchecked_fixture(tc, NULL, pg_back);
 	tcase_set_timeout(tc, 150);
 	tcase_add_test(tc, a_database_outage_dead_letters_nothing);
+	tcase_add_test(tc, a_worker_started_in_an_outage_leases_after_it);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("age");
 	tcase_add_checked_fixture(tc, setup, teardown);

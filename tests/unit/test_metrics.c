@@ -224,6 +224,28 @@ START_TEST(jobs_by_kind_and_outcome)
 }
 END_TEST
 
+/* Failed tries by what failed, apart from takeovers (issue 18). */
+START_TEST(failures_and_takeovers_apart)
+{
+	struct snap *s = new_snap();
+	char *t;
+
+	s->total.counters[SHM_C_FAIL_LLM] = 7;
+	s->total.counters[SHM_C_FAIL_TELEGRAM] = 2;
+	s->total.counters[SHM_C_TAKEOVERS] = 40;
+	t = render(s);
+	LINE(t, "# TYPE piyasa_job_failures_total counter");
+	LINE(t, "piyasa_job_failures_total{kind=\"llm\"} 7");
+	LINE(t, "piyasa_job_failures_total{kind=\"telegram\"} 2");
+	LINE(t, "piyasa_job_failures_total{kind=\"step\"} 0");
+	ck_assert_int_eq(count_prefix(t, "piyasa_job_failures_total{"), 3);
+	LINE(t, "# TYPE piyasa_job_takeovers_total counter");
+	LINE(t, "piyasa_job_takeovers_total 40");
+	free(t);
+	free(s);
+}
+END_TEST
+
 START_TEST(telegram_calls_by_outcome)
 {
 	struct snap *s = new_snap();
@@ -664,6 +686,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(tc, plain_counters_carry_their_totals);
 	tcase_add_test(tc, jobs_by_kind_and_outcome);
 	tcase_add_test(tc, telegram_calls_by_outcome);
+	tcase_add_test(tc, failures_and_takeovers_apart);
 	tcase_add_test(tc, llm_series_per_provider_with_escaped_names);
 	tcase_add_test(tc, gauges_are_sums_over_running_workers);
 	tcase_add_test(tc, worker_series_carry_the_worker_label);

@@ -243,6 +243,63 @@ START_TEST(only_a_fault_counts_as_a_failed_try)
 }
 END_TEST
 
+static int leased_ids(redisReply *r, const char *id)
+{
+	for (size_t i = 0; i < r->elements; i += RQ_LEASE_FIELDS)
+		if (!strcmp(r->element[i]->str, id))
+			return 1;
+	return 0;
+}
+
+/* A poison job and the jobs leased beside it die together: all three are
+ * taken back twice. With alone 2 (retry_max_takeovers 3), a suspect is leased
+ * only while its slot holds no other one: the others wait at the front of
+ * their queue, in order, and a job never a suspect passes them. */
+START_TEST(suspects_are_leased_one_at_a_time)
+{
+	const char *all[] = { "100", "1" }, *ack[] = { "s1", "3" };
+	redisReply *r;
+
+	put("s1", 2, "normal");
+	put("s2", 2, "normal");
+	put("s3", 2, "high");
+	for (int i = 0; i < 2; i++) {
+		freeReplyObject(lease("60000", "0", "10"));
+		ck_assert_int_eq(run_int(RQ_REAP, 2, all), 3);
+	}
+	put("fresh", 2, "normal");
+	{
+		const char *av[] = { "60000", "0", "10", "2" };
+		r = run(RQ_LEASE, 4, av);
+	}
+	/* s3 (high, a suspect) and fresh; s1 and s2 wait. */
+	ck_assert_int_eq(r->elements, 2 * RQ_LEASE_FIELDS);
+	ck_assert_str_eq(r->element[0]->str, "s3");
+	ck_assert_int_eq(r->element[4]->integer, 2);
+	ck_assert_str_eq(r->element[RQ_LEASE_FIELDS]->str, "fresh");
+	freeReplyObject(r);
+	/* Without alone (an older worker), everything goes. */
+	r = lease("60000", "0", "10");
+	ck_assert_int_eq(r->elements, 2 * RQ_LEASE_FIELDS);
+	ck_assert(leased_ids(r, "s1") && leased_ids(r, "s2"));
+	freeReplyObject(r);
+	/* s1 done, s3 (the suspect held) ends: the next one may go. */
+	ck_assert_int_eq(run_int(RQ_ACK, 2, ack), 1);
+	{
+		const char *back[] = { "100", "1" }, *av[] = { "60000", "0", "10", "2" };
+
+		ck_assert_int_eq(run_int(RQ_REAP, 2, back), 3); /* s2 s3 fresh */
+		r = run(RQ_LEASE, 4, av);
+		ck_assert_int_eq(r->elements, 2 * RQ_LEASE_FIELDS); /* one suspect + fresh */
+		ck_assert(leased_ids(r, "fresh"));
+		freeReplyObject(r);
+		r = run(RQ_LEASE, 4, av);
+		ck_assert_int_eq(r->elements, 0); /* the other suspect waits */
+		freeReplyObject(r);
+	}
+}
+END_TEST
+
 /* A job queued by an older build has a plain number in the att hash. */
 START_TEST(a_plain_attempt_count_reads_as_leases)
 {
@@ -289,6 +346,12 @@ START_TEST(give_up_by_faults_age_and_takeovers)
 	/* A long wait without any fault is no reason. */
 	t = (struct rq_tries){ 3, 0, 2, -1 };
 	ck_assert_int_eq(rq_give_up(&t, 5, 1, 20, why, sizeof why), 0);
+	/* The last lease before the takeover bound is a suspect's; a bound of 1
+	 * leaves no lease to tell a poison job from its neighbours. */
+	ck_assert_int_eq(rq_alone_at(20), 19);
+	ck_assert_int_eq(rq_alone_at(3), 2);
+	ck_assert_int_eq(rq_alone_at(2), 1);
+	ck_assert_int_eq(rq_alone_at(1), 0);
 }
 END_TEST
 
@@ -330,6 +393,7 @@ static Suite *rq_suite(void)
 	tcase_add_test(tc, reap_returns_expired_lease_to_front_of_its_queue);
 	tcase_add_test(tc, renew_keeps_a_lease_alive);
 	tcase_add_test(tc, takeover_reaps_every_lease);
+	tcase_add_test(tc, suspects_are_leased_one_at_a_time);
 	tcase_add_test(tc, only_a_fault_counts_as_a_failed_try);
 	tcase_add_test(tc, a_plain_attempt_count_reads_as_leases);
 	tcase_add_test(tc, give_up_by_faults_age_and_takeovers);

@@ -78,6 +78,9 @@ struct market {
 	uv_timer_t reload;
 	int started;
 	int loading_settings, loading_bots;
+	int settings_loaded; /* the first load answered */
+	void (*on_settings)(void *arg);
+	void *on_settings_arg;
 	int settings_again, bots_again;
 	size_t scheduled;
 	int redraw; /* the pace changed: every bot draws its turn again */
@@ -128,6 +131,18 @@ const struct settings *market_settings(const struct market *m)
 	return &m->set;
 }
 
+int market_settings_loaded(const struct market *m)
+{
+	return m->settings_loaded;
+}
+
+static void settings_answered(struct market *m)
+{
+	m->settings_loaded = 1;
+	if (m->on_settings)
+		m->on_settings(m->on_settings_arg);
+}
+
 static int64_t chat_window_ms(const struct market *m)
 {
 	double scale = m->set.scale_factor > 1 ? m->set.scale_factor : 1;
@@ -166,6 +181,13 @@ static void on_settings_rows(PGresult *res, const char *err, void *arg)
 	m->loading_settings = 0;
 	if (!res) {
 		log_warn("settings not loaded, keeping the last ones: %s", err ? err : "?");
+		/* An outage (the connection lost under the query, a server
+		 * shutting down or starting: 57P.., 08...) is no answer: the first
+		 * load is asked again (market_settings_ensure). A refusal is one:
+		 * the defaults hold. */
+		if (!err || (strncmp(err, "connection lost", 15) && strcmp(err, "closing") &&
+			     strncmp(err, "57P", 3) && strncmp(err, "08", 2)))
+			settings_answered(m);
 		return;
 	}
 	settings_defaults(&s);
@@ -194,6 +216,7 @@ static void on_settings_rows(PGresult *res, const char *err, void *arg)
 		m->settings_again = 0;
 		load_settings(m);
 	}
+	settings_answered(m);
 }
 
 static void load_settings(struct market *m)
@@ -812,6 +835,8 @@ struct market *market_new(const struct market_deps *d)
 	m->index = d->index;
 	m->count = d->count;
 	m->rng = d->seed;
+	m->on_settings = d->on_settings;
+	m->on_settings_arg = d->arg;
 	settings_defaults(&m->set);
 	params_from_settings(m);
 	/* Zone 0 is "UTC": a chat's zone is that when it cannot be interned. */
@@ -844,6 +869,12 @@ void market_start(struct market *m)
 	load_settings(m);
 	load_bots(m);
 	uv_timer_start(&m->reload, on_reload_timer, BOTS_RELOAD_MS, BOTS_RELOAD_MS);
+}
+
+void market_settings_ensure(struct market *m)
+{
+	if (m->started && !m->settings_loaded && !m->loading_settings)
+		load_settings(m);
 }
 
 void market_reload(struct market *m)

@@ -31,6 +31,9 @@ struct market_deps {
 	struct news *news;     /* the settings' feeds go to it; NULL: none */
 	int index, count;      /* this worker's bots: bot_id % count == index */
 	uint64_t seed;         /* of its random draws */
+	/* Each load of the settings answered (NULL: not told). */
+	void (*on_settings)(void *arg);
+	void *arg;
 };
 
 /* NULL: no memory. */
@@ -43,6 +46,12 @@ void market_start(struct market *m);
 /* SIGHUP: settings and bots again. */
 void market_reload(struct market *m);
 const struct settings *market_settings(const struct market *m);
+/* 1 once the first load of the settings has answered (the defaults until
+ * then; kept when it failed). */
+int market_settings_loaded(const struct market *m);
+/* Asks for the first load of the settings again when it could not be sent or
+ * its connection was lost (PostgreSQL down at the start); else nothing. */
+void market_settings_ensure(struct market *m);
 
 /* The hourly cap of a bot we own. 0: a slot is held for this message (give it
  * back with release, or turn it into a send with sent); otherwise the ms until

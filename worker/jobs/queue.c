@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/net/ra.h"
 #include "common/rq.h"
+#include "common/settings.h"
 #include "common/shm.h"
 
 #include <stdio.h>
@@ -51,11 +52,13 @@ struct queue {
 	struct ra *redis_wait; /* only BLPOP on the wake key */
 	struct shm_slot *slot;
 	struct queue_hooks h;
-	uv_timer_t ack_timer; /* sends the acks of a loop turn */
-	struct acks *acks;    /* waiting for it */
-	int fleet_ok;         /* fleet checked and predecessor's leases taken back */
-	int starting;         /* the fleet check or the takeover is out */
-	int start_failed;     /* the last start failed (said once) */
+	const struct settings *set; /* retry_max_takeovers */
+	struct settings defaults;   /* ... until queue_set_settings */
+	uv_timer_t ack_timer;       /* sends the acks of a loop turn */
+	struct acks *acks;          /* waiting for it */
+	int fleet_ok;               /* fleet checked and predecessor's leases taken back */
+	int starting;               /* the fleet check or the takeover is out */
+	int start_failed;           /* the last start failed (said once) */
 	uint64_t next_start;
 	int draining;
 	int leasing; /* a lease call is outstanding */
@@ -97,8 +100,8 @@ static void start_wait(struct queue *w)
 
 void queue_maybe_lease(struct queue *w)
 {
-	char lease_ms[16], max[16];
-	const char *av[4] = { w->epoch, lease_ms, "0", max };
+	char lease_ms[16], max[16], alone[16];
+	const char *av[5] = { w->epoch, lease_ms, "0", max, alone };
 	int room;
 
 	/* room() only while running: at exit the runner it asks is freed before
@@ -109,9 +112,10 @@ void queue_maybe_lease(struct queue *w)
 	w->lease_want = room < LEASE_BATCH ? room : LEASE_BATCH;
 	snprintf(lease_ms, sizeof lease_ms, "%d", w->cfg->lease_ms);
 	snprintf(max, sizeof max, "%d", w->lease_want);
+	snprintf(alone, sizeof alone, "%d", rq_alone_at(w->set->retry_max_takeovers));
 	if (++w->lease_calls % LOWFIRST_EVERY == 0)
 		av[2] = "1";
-	if (ra_eval(w->redis, RQ_LEASE, &w->keys, 4, av, on_leased, w) == 0)
+	if (ra_eval(w->redis, RQ_LEASE, &w->keys, 5, av, on_leased, w) == 0)
 		w->leasing = 1;
 }
 
@@ -286,6 +290,16 @@ static void on_maint(redisReply *r, const char *err, void *arg)
 		queue_maybe_lease(w);
 }
 
+/* The periodic reap's answer: each expired lease taken back is a takeover. */
+static void on_reaped(redisReply *r, const char *err, void *arg)
+{
+	struct queue *w = arg;
+
+	if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+		shm_count(w->slot, SHM_C_TAKEOVERS, (uint64_t)r->integer);
+	on_maint(r, err, arg);
+}
+
 /* The leases held, 64 to a script call. */
 struct renewal {
 	struct queue *q;
@@ -368,7 +382,7 @@ void queue_tick(struct queue *w, uint64_t now)
 	if (now >= w->next_maint) {
 		w->next_maint = now + MAINT_MS;
 		ra_eval(w->redis, RQ_PROMOTE, &w->keys, 2, promote, on_maint, w);
-		ra_eval(w->redis, RQ_REAP, &w->keys, 3, reap, on_maint, w);
+		ra_eval(w->redis, RQ_REAP, &w->keys, 3, reap, on_reaped, w);
 	}
 	if (now >= w->next_renew) {
 		w->next_renew = now + (uint64_t)w->cfg->lease_ms / 3;
@@ -401,9 +415,11 @@ static void on_takeover(redisReply *r, const char *err, void *arg)
 		return;
 	}
 	w->start_failed = 0;
-	if (r->integer > 0)
+	if (r->integer > 0) {
+		shm_count(w->slot, SHM_C_TAKEOVERS, (uint64_t)r->integer);
 		log_notice("took back %lld leased jobs of an earlier worker %d",
 			   (long long)r->integer, w->index);
+	}
 	if (!w->fleet_ok) {
 		/* The queues are ours: the producers may start queuing. */
 		w->fleet_ok = 1;
@@ -533,11 +549,18 @@ struct queue *queue_new(uv_loop_t *loop, const struct cfg *cfg, int index, int c
 	q->redis_wait = wait;
 	q->slot = slot;
 	q->h = *hooks;
+	settings_defaults(&q->defaults);
+	q->set = &q->defaults;
 	rq_keys_for(&q->keys, cfg->redis_prefix, index);
 	snprintf(q->epoch, sizeof q->epoch, "0");
 	uv_timer_init(loop, &q->ack_timer);
 	q->ack_timer.data = q;
 	return q;
+}
+
+void queue_set_settings(struct queue *q, const struct settings *set)
+{
+	q->set = set ? set : &q->defaults;
 }
 
 static void on_ack_timer_closed(uv_handle_t *h)

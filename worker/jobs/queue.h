@@ -17,6 +17,7 @@ struct ra;
 struct job;
 struct queue;
 struct rq_tries;
+struct settings;
 
 /* A lease the worker holds, for renewal. */
 typedef void (*queue_lease_fn)(const char *id, const char *token, void *arg);
@@ -49,6 +50,10 @@ typedef void (*queue_done_fn)(int acked, void *arg);
  * (it must outlive q, as must the clients). NULL: no memory. */
 struct queue *queue_new(uv_loop_t *loop, const struct cfg *cfg, int index, int count, struct ra *redis,
 			struct ra *wait, struct shm_slot *slot, const struct queue_hooks *hooks);
+/* The fleet's settings (retry_max_takeovers: which jobs are leased as their
+ * slot's only suspect, rq_alone_at), read at each lease; set must outlive q.
+ * Until then the defaults. */
+void queue_set_settings(struct queue *q, const struct settings *set);
 /* Sends the acks held (answered "closing" when Redis closes) and closes. */
 void queue_free(struct queue *q);
 

@@ -247,16 +247,25 @@ static int64_t backoff_of(struct task *t)
  * before the database is back (the worker's room is 0 meanwhile). */
 #define OUTAGE_WAIT_MS 1000
 
-/* fault 1: this try failed (a 5xx, a 429, a timeout, bad JSON: it counts
- * towards max_attempts); 0: the job only waits (an outage of our own, a long
- * pause, a drain). delay_ms < 0: the backoff, or the outage wait. */
-static void retry_later(struct task *t, int64_t delay_ms, int fault)
+/* What failed in a try handed back as failed (piyasa_job_failures_total). */
+enum fault { NO_FAULT, FAULT_LLM, FAULT_TELEGRAM, FAULT_STEP };
+
+/* fault: this try failed (a 5xx, a 429, a timeout, bad JSON: it counts
+ * towards max_attempts), and what failed; NO_FAULT: the job only waits (an
+ * outage of our own, a long pause, a drain). delay_ms < 0: the backoff, or
+ * the outage wait. */
+static void retry_later(struct task *t, int64_t delay_ms, enum fault fault)
 {
+	static const enum shm_counter counter[] = { SHM_C_COUNT, SHM_C_FAIL_LLM,
+						    SHM_C_FAIL_TELEGRAM, SHM_C_FAIL_STEP };
+
+	if (fault != NO_FAULT)
+		shm_count(t->r->d.slot, counter[fault], 1);
 	if (delay_ms < 0)
 		delay_ms = fault ? backoff_of(t)
 				 : OUTAGE_WAIT_MS + backoff_uniform_upto(OUTAGE_WAIT_MS, &t->r->rng);
 	t->outcome = SHM_OUT_RETRY;
-	t->r->d.nack(t, delay_ms, fault, t->r->d.arg);
+	t->r->d.nack(t, delay_ms, fault != NO_FAULT, t->r->d.arg);
 }
 
 /* PostgreSQL is down or the connection broke under the query (pgc.h's
@@ -275,7 +284,7 @@ static int pg_outage(const struct task *t, const char *err)
  * unless the database is down (its query could not run). */
 void task_retry(struct task *t, int64_t delay_ms)
 {
-	retry_later(t, delay_ms, delay_ms < 0 && !pg_outage(t, NULL));
+	retry_later(t, delay_ms, delay_ms < 0 && !pg_outage(t, NULL) ? FAULT_STEP : NO_FAULT);
 }
 
 static void on_hold_due(void *arg)
@@ -296,7 +305,7 @@ static void hold(struct task *t, uint64_t ms, void (*fn)(void *task))
 	struct tasks *w = t->r;
 
 	if (w->draining) {
-		retry_later(t, (int64_t)ms, 0);
+		retry_later(t, (int64_t)ms, NO_FAULT);
 		return;
 	}
 	t->hold_fn = fn;
@@ -317,7 +326,7 @@ static void abandon(struct task *t, const char *why)
 	shm_count(t->r->d.slot, SHM_C_PG_ERRORS, 1);
 	if (t->id && pg_outage(t, why)) {
 		log_msg(LOG_WARNING, &c, "job handed back until the database is back: %s", why);
-		retry_later(t, -1, 0);
+		retry_later(t, -1, NO_FAULT);
 		return;
 	}
 	log_msg(LOG_WARNING, &c, "job left to its lease: %s", why);
@@ -490,7 +499,7 @@ static void llm_failed(struct task *t, enum llmw_failure f, long retry_after_s, 
 		call_llm(t);
 		return;
 	}
-	retry_later(t, f == LLMW_RATE_LIMIT ? backoff_retry_after_ms(retry_after_s) : -1, 1);
+	retry_later(t, f == LLMW_RATE_LIMIT ? backoff_retry_after_ms(retry_after_s) : -1, FAULT_LLM);
 }
 
 static enum llm_outcome llm_outcome_of(enum llmw_failure f)
@@ -617,7 +626,7 @@ void task_llm(struct task *t, enum task_llm_reason why, char *system, char *user
 	t->llm_next = next;
 	t->provider = 0;
 	if (!system || !user) {
-		retry_later(t, -1, 1);
+		retry_later(t, -1, FAULT_STEP);
 		return;
 	}
 	call_llm(t);
@@ -726,7 +735,7 @@ static void call_llm(struct task *t)
 		if (wait <= TASK_HOLD_MAX_MS)
 			hold(t, (uint64_t)wait, on_llm_due);
 		else
-			retry_later(t, wait, 0);
+			retry_later(t, wait, NO_FAULT);
 		return;
 	}
 	t->provider = i;
@@ -749,7 +758,7 @@ static void send_llm(struct task *t)
 	char *body = llmw_request(p->model, msgs, 2, &t->par);
 
 	if (!body) {
-		retry_later(t, -1, 1);
+		retry_later(t, -1, FAULT_STEP);
 		return;
 	}
 	snprintf(url, sizeof url, "%s/chat/completions", p->base_url);
@@ -830,7 +839,7 @@ static void admit(struct task *t)
 	else if (wait <= TASK_HOLD_MAX_MS)
 		hold(t, (uint64_t)wait, on_admit_due);
 	else
-		retry_later(t, wait, 0);
+		retry_later(t, wait, NO_FAULT);
 }
 
 void task_send(struct task *t, char *text)
@@ -860,7 +869,7 @@ static void on_claimed(PGresult *res, int row, const char *err, void *arg)
 		log_msg(LOG_WARNING, &c, "outbox row not claimed: %s", err ? err : "no row returned");
 		/* Nothing was sent: safe to run again; a failed try only when the
 		 * database was up and refused it. */
-		retry_later(t, -1, !pg_outage(t, err));
+		retry_later(t, -1, pg_outage(t, err) ? NO_FAULT : FAULT_STEP);
 		return;
 	}
 	st = PQgetvalue(res, row, 1);
@@ -952,7 +961,7 @@ static void claim(struct task *t)
 				(json_int_t)t->job.enqueued_at, "meta", t->meta);
 
 	if (!row) {
-		retry_later(t, -1, 1);
+		retry_later(t, -1, FAULT_STEP);
 		return;
 	}
 	t->claim_ns = uv_hrtime();
@@ -1021,7 +1030,7 @@ static void on_marked(PGresult *res, int row, const char *err, void *arg)
 			t->mark_status, (double)(uv_now(t->r->d.loop) - t->mark_since) / 1000.0);
 	}
 	if (t->outcome == SHM_OUT_RETRY)
-		retry_later(t, t->retry_delay_ms, 1);
+		retry_later(t, t->retry_delay_ms, FAULT_TELEGRAM);
 	else if (t->outcome == SHM_OUT_FAILED)
 		dead_letter(t, t->why); /* the row is 'failed' already: it stays so */
 	else {
@@ -1336,7 +1345,7 @@ void tasks_drain(struct tasks *w)
 			continue;
 		later_cancel(t->hold);
 		t->hold = NULL;
-		retry_later(t, t->hold_until > now ? (int64_t)(t->hold_until - now) : 0, 0);
+		retry_later(t, t->hold_until > now ? (int64_t)(t->hold_until - now) : 0, NO_FAULT);
 	}
 }
 
