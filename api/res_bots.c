@@ -257,6 +257,26 @@ static int check_chat(struct call *c, json_t *chat)
 	return -1;
 }
 
+/* The parameters of the chat add and edit statements, from the body: $1 id,
+ * $2 title, $3 enabled, $4 topics, $5 time_zone, $6 language (NULL: not
+ * given), $7 actor, $8 address. Returns the topics' text, for the caller to
+ * free after the query is sent. */
+static char *chat_params(struct call *c, const char *id, const char *p[8])
+{
+	json_t *en = json_object_get(c->body, "enabled"), *t = json_object_get(c->body, "topics");
+	char *topics = t ? json_dumps(t, JSON_COMPACT) : NULL;
+
+	p[0] = id;
+	p[1] = json_string_value(json_object_get(c->body, "title"));
+	p[2] = en ? (json_is_true(en) ? "true" : "false") : NULL;
+	p[3] = topics;
+	p[4] = json_string_value(json_object_get(c->body, "time_zone"));
+	p[5] = json_string_value(json_object_get(c->body, "language"));
+	p[6] = c->actor;
+	p[7] = req_addr(c->rq);
+	return topics;
+}
+
 void res_chats_add(struct call *c)
 {
 	static const char sql[] =
@@ -271,23 +291,11 @@ void res_chats_add(struct call *c)
 					    "time_zone:s", "language:s", NULL };
 	char id[24], *topics;
 	const char *p[8];
-	json_t *en;
 
 	if (call_fields(c, spec) < 0 || check_chat(c, c->body) < 0)
 		return;
 	snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(c->body, "id")));
-	en = json_object_get(c->body, "enabled");
-	topics = json_object_get(c->body, "topics")
-			 ? json_dumps(json_object_get(c->body, "topics"), JSON_COMPACT)
-			 : NULL;
-	p[0] = id;
-	p[1] = json_string_value(json_object_get(c->body, "title"));
-	p[2] = en ? (json_is_true(en) ? "true" : "false") : NULL;
-	p[3] = topics;
-	p[4] = json_string_value(json_object_get(c->body, "time_zone"));
-	p[5] = json_string_value(json_object_get(c->body, "language"));
-	p[6] = c->actor;
-	p[7] = req_addr(c->rq);
+	topics = chat_params(c, id, p);
 	if (named(c, "chat") == 0)
 		call_query(c, sql, 8, p, on_one);
 	free(topics);
@@ -307,7 +315,7 @@ void res_chats_edit(struct call *c)
 		" SELECT id, title, enabled, topics, time_zone, language FROM up";
 	static const char *const spec[] = { "title:s",     "enabled:b",  "topics:a",
 					    "time_zone:s", "language:s", NULL };
-	json_t *whole, *en;
+	json_t *whole;
 	char *topics;
 	const char *p[8];
 
@@ -327,18 +335,7 @@ void res_chats_edit(struct call *c)
 		return;
 	}
 	json_decref(whole);
-	en = json_object_get(c->body, "enabled");
-	topics = json_object_get(c->body, "topics")
-			 ? json_dumps(json_object_get(c->body, "topics"), JSON_COMPACT)
-			 : NULL;
-	p[0] = c->params[0];
-	p[1] = json_string_value(json_object_get(c->body, "title"));
-	p[2] = en ? (json_is_true(en) ? "true" : "false") : NULL;
-	p[3] = topics;
-	p[4] = json_string_value(json_object_get(c->body, "time_zone"));
-	p[5] = json_string_value(json_object_get(c->body, "language"));
-	p[6] = c->actor;
-	p[7] = req_addr(c->rq);
+	topics = chat_params(c, c->params[0], p);
 	if (named(c, "chat") == 0)
 		call_query(c, sql, 8, p, on_one);
 	free(topics);

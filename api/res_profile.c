@@ -72,6 +72,25 @@ static int checked(struct call *c, const char *key, const char *value,
 	return *out ? 0 : -1;
 }
 
+/* A stance or holding put: the body, with the path's key (params[1]) added,
+ * checked as `piyasactl import` checks it, then sql with $1 bot id, $2 the
+ * checked JSON, $3 actor, $4 address. */
+static void put_checked(struct call *c, const char *key,
+			int (*fn)(const json_t *, const char *, char *, size_t), const char *sql)
+{
+	char *body;
+	const char *p[4];
+
+	if (!bot_id_ok(c) || checked(c, key, c->params[1], fn, &body) < 0)
+		return;
+	p[0] = c->params[0];
+	p[1] = body;
+	p[2] = c->actor;
+	p[3] = req_addr(c->rq);
+	call_query(c, sql, 4, p, on_done);
+	free(body);
+}
+
 void res_stance_put(struct call *c)
 {
 	static const char sql[] =
@@ -89,17 +108,7 @@ void res_stance_put(struct call *c)
 		"  SELECT $3, 'bot.stance.put', 'bot:' || up.bot_id, (SELECT o FROM old),"
 		"  to_jsonb(up) - 'bot_id', $4 FROM up)"
 		" SELECT topic, stance_text, confidence, cooldown_until::text FROM up";
-	char *body;
-	const char *p[4];
-
-	if (!bot_id_ok(c) || checked(c, "topic", c->params[1], cast_check_stance, &body) < 0)
-		return;
-	p[0] = c->params[0];
-	p[1] = body;
-	p[2] = c->actor;
-	p[3] = req_addr(c->rq);
-	call_query(c, sql, 4, p, on_done);
-	free(body);
+	put_checked(c, "topic", cast_check_stance, sql);
 }
 
 void res_holding_put(struct call *c)
@@ -117,17 +126,7 @@ void res_holding_put(struct call *c)
 		"  SELECT $3, 'bot.holding.put', 'bot:' || up.bot_id, (SELECT o FROM old),"
 		"  to_jsonb(up) - 'bot_id', $4 FROM up)"
 		" SELECT symbol, avg_price, size, note FROM up";
-	char *body;
-	const char *p[4];
-
-	if (!bot_id_ok(c) || checked(c, "symbol", c->params[1], cast_check_holding, &body) < 0)
-		return;
-	p[0] = c->params[0];
-	p[1] = body;
-	p[2] = c->actor;
-	p[3] = req_addr(c->rq);
-	call_query(c, sql, 4, p, on_done);
-	free(body);
+	put_checked(c, "symbol", cast_check_holding, sql);
 }
 
 void res_memory_add(struct call *c)
