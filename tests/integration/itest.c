@@ -698,3 +698,23 @@ int itest_wait_for(int (*cond)(void *), void *arg, int timeout_ms)
 	} while (itest_now_ms() < end);
 	return cond(arg);
 }
+
+long long itest_terminal(void)
+{
+	return itest_pg_int("SELECT count(*) FROM messages WHERE status IN ('sent','unknown','failed')");
+}
+
+int itest_terminal_at_least(void *n)
+{
+	return itest_terminal() >= (long long)(intptr_t)n;
+}
+
+int itest_ready(void *unused)
+{
+	long st = 0;
+	char *body = itest_http_get(itest_http_port(), "/health/ready", &st);
+
+	(void)unused;
+	free(body);
+	return body && st == 200;
+}

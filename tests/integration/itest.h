@@ -52,6 +52,12 @@ json_t *itest_fake_post(const char *path, const char *json);
 /* HTTP GET on loopback; body malloc'd (NULL when no answer), status out. */
 char *itest_http_get(int port, const char *path, long *status);
 
+/* Messages in a terminal status (sent, unknown, failed). */
+long long itest_terminal(void);
+/* For itest_wait_for: 1 once itest_terminal() >= (intptr_t)n. */
+int itest_terminal_at_least(void *n);
+/* For itest_wait_for: 1 once the supervisor's /health/ready answers 200. */
+int itest_ready(void *unused);
 /* First column of the first row as an integer (-1 on error). */
 long long itest_pg_int(const char *sql);
 int itest_pg_exec(const char *sql);

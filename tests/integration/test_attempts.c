@@ -76,31 +76,6 @@ static void enqueue(int n)
 	ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--count", count, NULL), 0);
 }
 
-static int fleet_ready(void *arg)
-{
-	long st = 0;
-	char *body = itest_http_get(itest_http_port(), "/health/ready", &st);
-
-	(void)arg;
-	free(body);
-	return body && st == 200;
-}
-
-static long long terminal(void)
-{
-	return itest_pg_int("SELECT count(*) FROM messages WHERE status IN ('sent','unknown','failed')");
-}
-
-static int all_terminal(void *arg)
-{
-	return terminal() >= (long long)(intptr_t)arg;
-}
-
-static int some_terminal(void *arg)
-{
-	return terminal() >= (long long)(intptr_t)arg;
-}
-
 /* The worker of slot 0 (the only one), 0 when none runs. */
 static pid_t the_worker(void)
 {
@@ -145,7 +120,7 @@ static int holds(void *arg)
 {
 	int round = (int)(intptr_t)arg;
 
-	return leased() >= 40 && leased_at_least(round + 1) >= 40 && terminal() == 0;
+	return leased() >= 40 && leased_at_least(round + 1) >= 40 && itest_terminal() == 0;
 }
 
 static int not_worker(void *arg)
@@ -176,19 +151,19 @@ START_TEST(a_killed_workers_jobs_spend_no_attempt)
 	fake = itest_fake_start(slow);
 	write_conf("max_attempts = 1\nlease_ms = 4000");
 	sup = start_fleet("1");
-	ck_assert_msg(itest_wait_for(fleet_ready, NULL, 20000), "the fleet did not start");
+	ck_assert_msg(itest_wait_for(itest_ready, NULL, 20000), "the fleet did not start");
 	enqueue(N);
 	for (int round = 0; round < 2; round++) {
 		ck_assert_msg(itest_wait_for(holds, (void *)(intptr_t)round, 10000),
 			      "round %d: %lld leases held, %lld jobs done", round, leased(),
-			      terminal());
+			      itest_terminal());
 		ck_assert_int_gt(w = the_worker(), 0);
 		itest_kill(w, SIGKILL);
 		ck_assert_msg(itest_wait_for(not_worker, (void *)(intptr_t)w, 10000),
 			      "no worker came after the kill");
 	}
-	ck_assert_msg(itest_wait_for(all_terminal, (void *)(intptr_t)N, 30000),
-		      "%lld of %d jobs ended", terminal(), N);
+	ck_assert_msg(itest_wait_for(itest_terminal_at_least, (void *)(intptr_t)N, 30000),
+		      "%lld of %d jobs ended", itest_terminal(), N);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs"), 0);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'"), N);
 	/* Each was leased three times: by the two workers killed, then sent. */
@@ -210,18 +185,18 @@ START_TEST(a_database_outage_dead_letters_nothing)
 	fake = itest_fake_start(slow);
 	write_conf("max_attempts = 1\nlease_ms = 5000\nmax_inflight = 20");
 	sup = start_fleet("2");
-	ck_assert_msg(itest_wait_for(fleet_ready, NULL, 20000), "the fleet did not start");
+	ck_assert_msg(itest_wait_for(itest_ready, NULL, 20000), "the fleet did not start");
 	enqueue(N);
-	ck_assert_msg(itest_wait_for(some_terminal, (void *)(intptr_t)60, 20000),
+	ck_assert_msg(itest_wait_for(itest_terminal_at_least, (void *)(intptr_t)60, 20000),
 		      "the stream did not start");
 	itest_pg_stop();
 	t0 = itest_now_ms();
 	usleep(8000000);
 	itest_pg_start();
-	ck_assert_msg(itest_wait_for(fleet_ready, NULL, 15000),
+	ck_assert_msg(itest_wait_for(itest_ready, NULL, 15000),
 		      "the fleet was not ready 15 s after PostgreSQL came back");
-	ck_assert_msg(itest_wait_for(all_terminal, (void *)(intptr_t)N, 90000),
-		      "%lld of %d jobs ended", terminal(), N);
+	ck_assert_msg(itest_wait_for(itest_terminal_at_least, (void *)(intptr_t)N, 90000),
+		      "%lld of %d jobs ended", itest_terminal(), N);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs"), 0);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages"), N);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE status = 'failed'"), 0);
@@ -247,7 +222,7 @@ START_TEST(a_worker_started_in_an_outage_leases_after_it)
 	fake = itest_fake_start(none);
 	write_conf("");
 	sup = start_fleet("1");
-	ck_assert_msg(itest_wait_for(fleet_ready, NULL, 20000), "the fleet did not start");
+	ck_assert_msg(itest_wait_for(itest_ready, NULL, 20000), "the fleet did not start");
 	itest_pg_stop();
 	ck_assert_int_gt(w = the_worker(), 0);
 	itest_kill(w, SIGKILL);
@@ -256,8 +231,8 @@ START_TEST(a_worker_started_in_an_outage_leases_after_it)
 	usleep(2000000); /* its first settings query fails meanwhile */
 	itest_pg_start();
 	enqueue(N);
-	ck_assert_msg(itest_wait_for(all_terminal, (void *)(intptr_t)N, 30000),
-		      "%lld of %d jobs ended after PostgreSQL came back", terminal(), N);
+	ck_assert_msg(itest_wait_for(itest_terminal_at_least, (void *)(intptr_t)N, 30000),
+		      "%lld of %d jobs ended after PostgreSQL came back", itest_terminal(), N);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'"), N);
 }
 END_TEST
@@ -279,7 +254,7 @@ START_TEST(transient_retries_are_bounded_by_time)
 	write_conf("max_attempts = 100\nbackoff_base_ms = 400\nbackoff_max_ms = 800");
 	ck_assert_int_eq(itest_ctl("settings", "set", "retry_max_age_s", "2", NULL), 0);
 	sup = start_fleet("1");
-	ck_assert_msg(itest_wait_for(fleet_ready, NULL, 20000), "the fleet did not start");
+	ck_assert_msg(itest_wait_for(itest_ready, NULL, 20000), "the fleet did not start");
 	t0 = itest_now_ms();
 	enqueue(1);
 	ck_assert_msg(itest_wait_for(one_dead, NULL, 40000), "the job was not dead-lettered");

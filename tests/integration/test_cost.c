@@ -186,11 +186,6 @@ static long long asked_for_left(void)
 	return itest_redis_int("EVAL %s 0 %s", lua, getenv("PIYASA_REDIS_PREFIX"));
 }
 
-static long long terminal(void)
-{
-	return itest_pg_int("SELECT count(*) FROM messages WHERE status IN ('sent','unknown','failed')");
-}
-
 START_TEST(drafts_per_message_under_faults_kills_and_the_market_chat)
 {
 	const char *faults[] = { "--fault-5xx",
@@ -237,7 +232,7 @@ START_TEST(drafts_per_message_under_faults_kills_and_the_market_chat)
 	t0 = itest_now_ms();
 	next_kill = t0 + 3000;
 	srand((unsigned)getpid());
-	while ((terminal() < enqueued || asked_for_left() > 0) && itest_now_ms() - t0 < 180000) {
+	while ((itest_terminal() < enqueued || asked_for_left() > 0) && itest_now_ms() - t0 < 180000) {
 		if (itest_now_ms() >= next_kill && kills < 20) {
 			pid_t w = some_worker();
 			if (w > 0 && kill(w, SIGKILL) == 0)
@@ -254,7 +249,7 @@ START_TEST(drafts_per_message_under_faults_kills_and_the_market_chat)
 	fprintf(stderr, "cost faults: %d workers killed in %.1f s\n", kills,
 		(double)(itest_now_ms() - t0) / 1000.0);
 	ck_assert_int_ge(kills, 3);
-	ck_assert_int_ge(terminal(), enqueued);
+	ck_assert_int_ge(itest_terminal(), enqueued);
 	ck_assert_int_eq(t.dups, 0);
 	ck_assert_int_ge(t.posted, enqueued * 9 / 10);
 	/* The fake counts the completions it cut or held past the workers'

@@ -61,26 +61,6 @@ static void enqueue(int n)
 	ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--count", count, NULL), 0);
 }
 
-static int fleet_ready(void *arg)
-{
-	long st = 0;
-	char *body = itest_http_get(itest_http_port(), "/health/ready", &st);
-
-	(void)arg;
-	free(body);
-	return body && st == 200;
-}
-
-static long long terminal(void)
-{
-	return itest_pg_int("SELECT count(*) FROM messages WHERE status IN ('sent','unknown','failed')");
-}
-
-static int all_terminal(void *arg)
-{
-	return terminal() >= (long long)(intptr_t)arg;
-}
-
 /* The pid of the worker in slot index (/status), 0 when none runs. */
 static pid_t worker_of(int index)
 {
@@ -234,7 +214,7 @@ START_TEST(a_poison_job_is_dead_lettered_alone)
 		free(cast);
 		free(bin);
 	}
-	ck_assert_msg(itest_wait_for(fleet_ready, NULL, 20000), "the fleet did not start");
+	ck_assert_msg(itest_wait_for(itest_ready, NULL, 20000), "the fleet did not start");
 	ck_assert_ptr_nonnull(p.rc = itest_redis_connect(2000));
 	enqueue(N);
 	for (int64_t end = itest_now_ms() + 10000; !pick(&p); usleep(5000))
@@ -248,7 +228,7 @@ START_TEST(a_poison_job_is_dead_lettered_alone)
 		ck_abort_msg("the poison %s was not dead-lettered (%d kills, att %s, %lld dead, "
 			     "%lld ended)",
 			     p.id, p.kills, r && r->str ? r->str : "-",
-			     itest_pg_int("SELECT count(*) FROM dead_jobs"), terminal());
+			     itest_pg_int("SELECT count(*) FROM dead_jobs"), itest_terminal());
 	}
 	fprintf(stderr, "poison: %s dead after %d kills of slot %d; %d jobs leased beside it\n",
 		p.id, p.kills, p.slot, p.nbeside);
@@ -260,8 +240,8 @@ START_TEST(a_poison_job_is_dead_lettered_alone)
 		 p.id, MAX_TAKEOVERS);
 	ck_assert_int_eq(itest_pg_int(sql), 1);
 	/* The others each end once: one terminal row, none dead. */
-	ck_assert_msg(itest_wait_for(all_terminal, (void *)(intptr_t)N, 60000),
-		      "%lld of %d jobs ended", terminal(), N);
+	ck_assert_msg(itest_wait_for(itest_terminal_at_least, (void *)(intptr_t)N, 60000),
+		      "%lld of %d jobs ended", itest_terminal(), N);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM dead_jobs"), 1);
 	for (int i = 0; i < p.nbeside; i++) {
 		snprintf(sql, sizeof sql,
@@ -290,10 +270,10 @@ START_TEST(a_poison_job_is_dead_lettered_alone)
 		free(m);
 	}
 	/* And the fleet goes on. */
-	ck_assert_msg(itest_wait_for(fleet_ready, NULL, 20000), "the fleet is not ready");
+	ck_assert_msg(itest_wait_for(itest_ready, NULL, 20000), "the fleet is not ready");
 	enqueue(MORE);
-	ck_assert_msg(itest_wait_for(all_terminal, (void *)(intptr_t)(N + MORE), 30000),
-		      "%lld of %d jobs ended after the poison", terminal(), N + MORE);
+	ck_assert_msg(itest_wait_for(itest_terminal_at_least, (void *)(intptr_t)(N + MORE), 30000),
+		      "%lld of %d jobs ended after the poison", itest_terminal(), N + MORE);
 	fprintf(stderr, "poison: %lld sent, %lld unknown, 1 dead letter\n",
 		itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'"),
 		itest_pg_int("SELECT count(*) FROM messages WHERE status = 'unknown'"));
