@@ -139,6 +139,7 @@ static void refuse_login(struct call *c)
 {
 	/* One answer for "no such user", "wrong password" and "disabled": no
 	 * probing for names. */
+	shm_count(c->ctx->slot, SHM_C_API_LOGINS_FAILED, 1);
 	call_problem(c, 401, "Login failed", NULL, "wrong name or password");
 }
 
@@ -161,6 +162,7 @@ static void on_session_made(PGresult *res, const char *err, void *arg)
 			 ? "; Secure"
 			 : "");
 	req_add_header(c->rq, "Set-Cookie", cookie);
+	shm_count(c->ctx->slot, SHM_C_API_LOGINS, 1);
 	j = json_pack("{s:s, s:s, s:s, s:s}", "name", l->name, "role", l->role, "csrf",
 		      PQgetvalue(res, 0, 1), "expires_at", PQgetvalue(res, 0, 0));
 	sodium_memzero(sid, 64);
@@ -233,6 +235,7 @@ static void on_verified(uv_work_t *w, int status)
 		     totp_step_fresh(l->name, step);
 		sodium_memzero(secret, sizeof secret);
 		if (!ok) {
+			shm_count(c->ctx->slot, SHM_C_API_LOGINS_FAILED, 1);
 			call_problem(c, 401, "Login failed", "totp", "wrong TOTP code");
 			return;
 		}

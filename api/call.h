@@ -20,6 +20,7 @@
 struct pgpool;
 struct ra;
 struct shm;
+struct shm_slot;
 struct httpc;
 struct hub;
 
@@ -33,6 +34,7 @@ struct apictx {
 	struct ra *redis;
 	struct httpc *http;          /* to the supervisor's /status */
 	struct shm *shm;             /* NULL when run alone */
+	struct shm_slot *slot;       /* the API's counters (a private one when alone) */
 	struct hub *hub;             /* the live stream's (api/stream.h) */
 	unsigned char token_key[32]; /* bot tokens at rest (common/tok) */
 	int have_token_key;

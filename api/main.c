@@ -86,6 +86,7 @@ static void on_tick(uv_timer_t *t)
 	shm_gauge(a->slot, SHM_G_PG_OK, pgpool_up(a->ctx.pool));
 	shm_gauge(a->slot, SHM_G_REDIS_OK, ra_up(a->ctx.redis));
 	shm_gauge(a->slot, SHM_G_INFLIGHT, (int64_t)app_inflight(a->app));
+	shm_gauge(a->slot, SHM_G_API_STREAMS, (int64_t)hub_streams(a->ctx.hub));
 	if (!a->draining) {
 		shm_set_state(a->slot, pgpool_up(a->ctx.pool) ? SHM_READY : SHM_STARTING);
 		return;
@@ -135,6 +136,18 @@ static void on_sighup(uv_signal_t *s, int signum)
 	log_notice("configuration reloaded");
 }
 
+/* Every answer in the slot's counters, by status class, and its duration. */
+static void on_answered(unsigned status, long long age_us, void *arg)
+{
+	struct shm_slot *sl = arg;
+
+	if (status >= 100 && status < 600)
+		shm_count(sl, (enum shm_counter)(SHM_C_API_1XX + (int)status / 100 - 1), 1);
+	if (status == 429)
+		shm_count(sl, SHM_C_API_429, 1);
+	shm_observe(sl, SHM_H_API_SECONDS, (double)age_us / 1e6);
+}
+
 static int start(struct api *a, char *err, size_t el)
 {
 	struct srv_opts o = { 0 };
@@ -144,6 +157,7 @@ static int start(struct api *a, char *err, size_t el)
 	a->ctx.loop = &a->loop;
 	a->ctx.cfg = &a->cfg;
 	a->ctx.shm = a->shm;
+	a->ctx.slot = a->slot;
 	/* Without the token key the API still serves; TOTP logins then fail. The
 	 * supervisor's descriptor when it gave one (it took PIYASA_TOKEN_KEY out of
 	 * every child's environment), else token_key_file or the credential. */
@@ -177,6 +191,7 @@ static int start(struct api *a, char *err, size_t el)
 	o.timeout_s = (unsigned)a->cfg.api_timeout_s;
 	if (!(a->srv = srv_new(&a->loop, &o, app_handle, a->app, err, el)))
 		return -1;
+	srv_set_observer(a->srv, on_answered, a->slot);
 	uv_timer_init(&a->loop, &a->tick);
 	a->tick.data = a;
 	uv_timer_start(&a->tick, on_tick, 0, (uint64_t)a->cfg.heartbeat_ms);

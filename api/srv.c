@@ -30,6 +30,7 @@ struct req {
 	int dispatched; /* the handler ran */
 	int suspended;
 	int answered; /* srv_reply or srv_stream called */
+	int observed; /* the observer was told of the answer */
 	unsigned status;
 	char *ctype;
 	char *out;
@@ -54,6 +55,8 @@ struct srv {
 	size_t max_body;
 	srv_handler h;
 	void *arg;
+	srv_observe obs;
+	void *obs_arg;
 	int freeing;
 };
 
@@ -197,6 +200,10 @@ static enum MHD_Result queue_stream(struct req *rq)
 
 static enum MHD_Result answer(struct req *rq)
 {
+	if (rq->srv->obs && !rq->observed) {
+		rq->observed = 1;
+		rq->srv->obs(rq->pull ? 200 : rq->status, req_age_us(rq), rq->srv->obs_arg);
+	}
 	return rq->pull ? queue_stream(rq) : queue(rq);
 }
 
@@ -477,6 +484,12 @@ void srv_stream(struct req *rq, const char *ctype, srv_pull pull, void (*done)(v
 	rq->stream_done = done;
 	rq->stream_arg = arg;
 	resume(rq);
+}
+
+void srv_set_observer(struct srv *s, srv_observe obs, void *arg)
+{
+	s->obs = obs;
+	s->obs_arg = arg;
 }
 
 void srv_stream_wake(struct srv *s, struct req *rq)

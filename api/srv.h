@@ -33,6 +33,11 @@ struct srv_opts {
  * NULL with err when the address cannot be bound. */
 struct srv *srv_new(uv_loop_t *loop, const struct srv_opts *o, srv_handler h, void *arg, char *err,
 		    size_t errlen);
+/* obs(status, microseconds since arrival, arg) once per answer as it is queued,
+ * the server's own (413) and streams (200, at their start) included: the
+ * process's request counters. */
+typedef void (*srv_observe)(unsigned status, long long age_us, void *arg);
+void srv_set_observer(struct srv *s, srv_observe obs, void *arg);
 /* Stop accepting; requests under way go on. */
 void srv_quiesce(struct srv *s);
 /* Connections open now (streams included). */

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define SHM_MAGIC 0x70697961u /* "piya" */
-#define SHM_VERSION 7
+#define SHM_VERSION 8
 #define SHM_MAX_WORKERS 256
 #define SHM_MAX_PROVIDERS 8
 /* One slot past the workers' belongs to the admin API (piyasa-api): its
@@ -90,6 +90,15 @@ enum shm_counter {
 	SHM_C_FAIL_TELEGRAM,   /* ... Telegram refused the send before taking it */
 	SHM_C_FAIL_STEP,       /* ... another step failed while our services were up */
 	SHM_C_TAKEOVERS,       /* leases taken back from a worker that never ended them */
+	/* the admin API's (its slot only): answers by status class, in order */
+	SHM_C_API_1XX,
+	SHM_C_API_2XX,
+	SHM_C_API_3XX,
+	SHM_C_API_4XX,
+	SHM_C_API_5XX,
+	SHM_C_API_429,           /* ... of which refused by a rate limit (logins too) */
+	SHM_C_API_LOGINS,        /* sessions opened */
+	SHM_C_API_LOGINS_FAILED, /* wrong name, password or TOTP code */
 	SHM_C_COUNT
 };
 
@@ -116,7 +125,8 @@ enum shm_gauge {
 	SHM_G_BOTS,
 	SHM_G_REDIS_OK,
 	SHM_G_PG_OK,
-	SHM_G_TG_BREAKER, /* 0 closed, 1 open, 2 half-open (Telegram as a whole) */
+	SHM_G_TG_BREAKER,  /* 0 closed, 1 open, 2 half-open (Telegram as a whole) */
+	SHM_G_API_STREAMS, /* the admin API's live streams open (its slot only) */
 	SHM_G_COUNT
 };
 
@@ -128,6 +138,7 @@ enum shm_hist {
 	SHM_H_QUEUE_SECONDS,  /* due (enqueued_at or not_before) to lease */
 	SHM_H_CLAIM_SECONDS,  /* the outbox claim written: asked to committed */
 	SHM_H_FINISH_SECONDS, /* Telegram's answer to the outcome written and acked */
+	SHM_H_API_SECONDS,    /* the admin API: a request's arrival to its answer queued */
 	SHM_H_COUNT
 };
 

@@ -411,6 +411,9 @@ static void write_histograms(FILE *f, const struct snap *s)
 	write_hist(f, "piyasa_job_finish_seconds",
 		   "From Telegram's answer to the outcome written and the job acked.",
 		   &s->total.hist[SHM_H_FINISH_SECONDS]);
+	write_hist(f, "piyasa_api_request_duration_seconds",
+		   "Admin API: from a request's arrival to its answer queued.",
+		   &s->total.hist[SHM_H_API_SECONDS]);
 }
 
 /* --- process_* (what /proc says of the supervisor and each running worker) --- */
@@ -483,6 +486,37 @@ static void write_supervisor(FILE *f, const struct snap *s)
 	fprintf(f, "piyasa_supervisor_resizes_total %" PRIu64 "\n", s->resizes);
 }
 
+/* The admin API's process (its slot): answers by status class, refusals and
+ * logins (zeros when [api] is off, so a dashboard's queries hold); up and
+ * streams only when it is configured. */
+static void write_api(FILE *f, const struct snap *s)
+{
+	static const char *const classes[] = { "1xx", "2xx", "3xx", "4xx", "5xx" };
+	const struct snap_worker *w = &s->w[SHM_API_SLOT];
+
+	family(f, "piyasa_api_requests_total", "counter",
+	       "Admin API answers by status class (the console's files and streams included).");
+	for (int i = 0; i < 5; i++)
+		fprintf(f, "piyasa_api_requests_total{code=\"%s\"} %" PRIu64 "\n", classes[i],
+			s->total.counters[SHM_C_API_1XX + i]);
+	family(f, "piyasa_api_rate_limited_total", "counter",
+	       "Admin API requests refused with 429 by a rate limit (logins included).");
+	fprintf(f, "piyasa_api_rate_limited_total %" PRIu64 "\n", s->total.counters[SHM_C_API_429]);
+	family(f, "piyasa_api_logins_total", "counter",
+	       "Admin API logins: sessions opened, and refused (name, password or TOTP code).");
+	fprintf(f, "piyasa_api_logins_total{result=\"ok\"} %" PRIu64 "\n",
+		s->total.counters[SHM_C_API_LOGINS]);
+	fprintf(f, "piyasa_api_logins_total{result=\"failed\"} %" PRIu64 "\n",
+		s->total.counters[SHM_C_API_LOGINS_FAILED]);
+	if (!s->cfg.api_enabled) /* no series: an alert on it stays quiet */
+		return;
+	family(f, "piyasa_api_up", "gauge", "1 when the admin API process runs and is ready.");
+	fprintf(f, "piyasa_api_up %d\n", up(s, SHM_API_SLOT));
+	family(f, "piyasa_api_streams", "gauge", "Live streams (SSE) the admin API holds open.");
+	fprintf(f, "piyasa_api_streams %" PRId64 "\n",
+		running(s, SHM_API_SLOT) ? w->gauges[SHM_G_API_STREAMS] : 0);
+}
+
 char *metrics_prometheus(const struct snap *s, size_t *len)
 {
 	char *buf = NULL;
@@ -494,6 +528,7 @@ char *metrics_prometheus(const struct snap *s, size_t *len)
 	write_plain_counters(f, s);
 	write_telegram(f, s);
 	write_tries(f, s);
+	write_api(f, s);
 	write_llm_calls(f, s);
 	write_gauge_sums(f, s);
 	write_breakers(f, s);

@@ -516,6 +516,21 @@ START_TEST(sessions_csrf_logout)
 }
 END_TEST
 
+/* A series of the supervisor's /metrics (the API's slot is in it); -1 when absent. */
+static double sup_metric(const char *series)
+{
+	long status;
+	char *m = itest_http_get(itest_http_port(), "/metrics", &status), *p;
+	char want[160];
+	double v = -1;
+
+	snprintf(want, sizeof want, "\n%s ", series);
+	if (m && (p = strstr(m, want)))
+		v = atof(p + strlen(want));
+	free(m);
+	return v;
+}
+
 START_TEST(login_throttled)
 {
 	struct ans a = { 0 };
@@ -538,6 +553,13 @@ START_TEST(login_throttled)
 	ck_assert(hdr(&a, "X-RateLimit-Limit", v, sizeof v));
 	ck_assert(hdr(&a, "X-RateLimit-Reset", v, sizeof v));
 	ans_free(&a);
+	/* The operator sees it in the supervisor's /metrics. */
+	ck_assert_double_ge(sup_metric("piyasa_api_logins_total{result=\"failed\"}"), 5);
+	ck_assert_double_ge(sup_metric("piyasa_api_rate_limited_total"), 1);
+	ck_assert_double_ge(sup_metric("piyasa_api_requests_total{code=\"4xx\"}"), 6);
+	ck_assert_double_ge(sup_metric("piyasa_api_requests_total{code=\"2xx\"}"), 1);
+	ck_assert_double_ge(sup_metric("piyasa_api_request_duration_seconds_count"), 7);
+	ck_assert_double_eq(sup_metric("piyasa_api_up"), 1);
 }
 END_TEST
 

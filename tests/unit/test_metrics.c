@@ -246,6 +246,47 @@ START_TEST(failures_and_takeovers_apart)
 }
 END_TEST
 
+/* The admin API's slot: its answers, refusals and logins, up and streams only
+ * while it runs ready. */
+START_TEST(the_api_process_has_its_own_families)
+{
+	struct snap *s = new_snap();
+	char *t;
+
+	s->cfg.api_enabled = 1;
+	s->total.counters[SHM_C_API_2XX] = 120;
+	s->total.counters[SHM_C_API_4XX] = 9;
+	s->total.counters[SHM_C_API_429] = 4;
+	s->total.counters[SHM_C_API_LOGINS] = 3;
+	s->total.counters[SHM_C_API_LOGINS_FAILED] = 5;
+	s->w[SHM_API_SLOT].gauges[SHM_G_API_STREAMS] = 2;
+	t = render(s);
+	LINE(t, "# TYPE piyasa_api_requests_total counter");
+	LINE(t, "piyasa_api_requests_total{code=\"2xx\"} 120");
+	LINE(t, "piyasa_api_requests_total{code=\"4xx\"} 9");
+	LINE(t, "piyasa_api_requests_total{code=\"5xx\"} 0");
+	ck_assert_int_eq(count_prefix(t, "piyasa_api_requests_total{"), 5);
+	LINE(t, "piyasa_api_rate_limited_total 4");
+	LINE(t, "piyasa_api_logins_total{result=\"ok\"} 3");
+	LINE(t, "piyasa_api_logins_total{result=\"failed\"} 5");
+	LINE(t, "piyasa_api_up 0"); /* not running */
+	LINE(t, "piyasa_api_streams 0");
+	free(t);
+	s->w[SHM_API_SLOT].v.pid = 300;
+	s->w[SHM_API_SLOT].state = SHM_READY;
+	t = render(s);
+	LINE(t, "piyasa_api_up 1");
+	LINE(t, "piyasa_api_streams 2");
+	free(t);
+	s->cfg.api_enabled = 0;
+	t = render(s);
+	ck_assert_ptr_null(strstr(t, "piyasa_api_up"));
+	LINE(t, "piyasa_api_logins_total{result=\"ok\"} 3");
+	free(t);
+	free(s);
+}
+END_TEST
+
 START_TEST(telegram_calls_by_outcome)
 {
 	struct snap *s = new_snap();
@@ -444,7 +485,9 @@ START_TEST(every_histogram_is_there)
 		"piyasa_queue_wait_seconds",
 		"piyasa_outbox_claim_seconds",
 		"piyasa_job_finish_seconds",
+		"piyasa_api_request_duration_seconds",
 	};
+	_Static_assert(sizeof names / sizeof *names == SHM_H_COUNT, "a name per histogram");
 	struct snap *s = new_snap();
 	char *t;
 
@@ -687,6 +730,7 @@ static Suite *metrics_suite(void)
 	tcase_add_test(tc, jobs_by_kind_and_outcome);
 	tcase_add_test(tc, telegram_calls_by_outcome);
 	tcase_add_test(tc, failures_and_takeovers_apart);
+	tcase_add_test(tc, the_api_process_has_its_own_families);
 	tcase_add_test(tc, llm_series_per_provider_with_escaped_names);
 	tcase_add_test(tc, gauges_are_sums_over_running_workers);
 	tcase_add_test(tc, worker_series_carry_the_worker_label);
