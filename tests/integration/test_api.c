@@ -385,6 +385,8 @@ static const struct rule rules[] = {
 	{ "PUT", "/api/v1/chats/1001/bots/2", NULL, 2 },
 	{ "GET", "/api/v1/messages?chat=1001&status=sent&limit=10", NULL, 1 },
 	{ "GET", "/api/v1/messages?humans=true&since=2026-01-01T00:00:00Z", NULL, 1 },
+	{ "GET", "/api/v1/stats/messages", NULL, 1 },
+	{ "GET", "/api/v1/stats/messages?minutes=5", NULL, 1 },
 	{ "GET", "/api/v1/spend", NULL, 1 },
 	{ "GET", "/api/v1/breakers", NULL, 1 },
 	{ "GET", "/api/v1/users", NULL, 3 },
@@ -1262,6 +1264,59 @@ START_TEST(persona_edit_reaches_the_next_prompt)
 }
 END_TEST
 
+START_TEST(message_stats_per_minute)
+{
+	json_t *per, *m;
+	long long sent = 0, failed = 0, unknown = 0;
+	size_t i;
+	struct ans a;
+
+	/* Three sent now, 100, 200 and 1100 ms after their enqueue; one failed,
+	 * one unknown; a human's (not counted); one sent two hours ago (outside). */
+	ck_assert_int_eq(
+		itest_pg_exec(
+			"INSERT INTO messages (chat_id, bot_id, job_id, status, enqueued_at,"
+			" sent_at) SELECT 1001, 1, 's' || x, 'sent',"
+			" now() - x * interval '1 ms', now()"
+			" FROM unnest(ARRAY[100, 200, 1100]) x;"
+			"INSERT INTO messages (chat_id, bot_id, job_id, status, enqueued_at)"
+			" VALUES (1001, 1, 'f1', 'failed', now()), (1001, 2, 'u1', 'unknown', now());"
+			"INSERT INTO messages (chat_id, status) VALUES (1001, 'received');"
+			"INSERT INTO messages (chat_id, bot_id, job_id, status, enqueued_at,"
+			" created_at, sent_at) VALUES (1001, 1, 'old', 'sent',"
+			" now() - interval '2 h', now() - interval '2 h', now() - interval '2 h')"),
+		0);
+	a = call("GET", "/api/v1/stats/messages?minutes=5", NULL, key_viewer, NULL, NULL);
+	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
+	ck_assert_int_eq(json_integer_value(json_object_get(a.json, "minutes")), 5);
+	per = json_object_get(a.json, "per_minute");
+	ck_assert_int_eq(json_array_size(per), 5); /* every minute, the quiet ones as 0 */
+	json_array_foreach(per, i, m) {
+		sent += json_integer_value(json_object_get(m, "sent"));
+		failed += json_integer_value(json_object_get(m, "failed"));
+		unknown += json_integer_value(json_object_get(m, "unknown"));
+		if (json_integer_value(json_object_get(m, "sent")) == 3) {
+			ck_assert_int_eq(json_integer_value(json_object_get(m, "p50_ms")), 200);
+			ck_assert_int_eq(json_integer_value(json_object_get(m, "p95_ms")), 1010);
+		} else if (!json_integer_value(json_object_get(m, "sent"))) {
+			ck_assert(json_is_null(json_object_get(m, "p50_ms")));
+		}
+	}
+	ck_assert_int_eq(sent, 3);
+	ck_assert_int_eq(failed, 1);
+	ck_assert_int_eq(unknown, 1);
+	ans_free(&a);
+	a = call("GET", "/api/v1/stats/messages", NULL, key_viewer, NULL, NULL);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(a.json, "per_minute")), 60);
+	ans_free(&a);
+	a = call("GET", "/api/v1/stats/messages?minutes=0", NULL, key_viewer, NULL, NULL);
+	ck_assert_int_eq(a.status, 400);
+	ck_assert_str_eq(json_string_value(json_object_get(a.json, "field")), "minutes");
+	ans_free(&a);
+}
+END_TEST
+
 /* One case per test, so `scripts/test integration api CASE` runs one. */
 static void add(Suite *s, const char *name, const TTest *test)
 {
@@ -1291,6 +1346,7 @@ static Suite *api_suite(void)
 	add(s, "stream_live_and_resumed", stream_live_and_resumed);
 	add(s, "slow_clients_are_bounded", slow_clients_are_bounded);
 	add(s, "persona_edit_reaches_the_next_prompt", persona_edit_reaches_the_next_prompt);
+	add(s, "message_stats_per_minute", message_stats_per_minute);
 	return s;
 }
 
