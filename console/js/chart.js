@@ -18,7 +18,8 @@ export function Chart({ title, data, series, unit, name }) {
         ...(s.dots ? { points: { show: true, size: 6, fill: s.stroke }, spanGaps: true } : {}),
         value: (u, v) => (v === null || v === undefined ? '—' : v.toFixed(v < 10 ? 1 : 0) + ' ' + unit) }))],
       axes: [{}, { size: 50, values: (u, vals) => vals.map((v) => v + (unit === 'ms' ? '' : '')) }],
-      scales: { x: { time: true } },
+      // from 0: an auto range (1504 to 1510 ms) would make a flat line look steep
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] } },
       legend: { live: true },
     };
     plot.current = new uPlot(opts, data, el);
