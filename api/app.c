@@ -86,6 +86,7 @@ static const struct route routes[] = {
 	{ "PUT", "/api/v1/chats/{id}/bots/{bot}", ROLE_OPERATOR, 0, res_chats_member_add },
 	{ "DELETE", "/api/v1/chats/{id}/bots/{bot}", ROLE_OPERATOR, 0, res_chats_member_remove },
 	{ "GET", "/api/v1/messages", ROLE_VIEWER, 0, res_messages_list },
+	{ "GET", "/api/v1/stats/messages", ROLE_VIEWER, 0, res_messages_stats },
 	{ "GET", "/api/v1/spend", ROLE_VIEWER, 0, res_spend },
 	{ "GET", "/api/v1/breakers", ROLE_VIEWER, 0, res_breakers },
 	{ "GET", "/api/v1/stream", ROLE_VIEWER, 0, res_stream },

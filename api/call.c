@@ -3,6 +3,7 @@
 
 #include "common/log.h"
 #include "common/net/pgpool.h"
+#include "common/net/ra.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -262,4 +263,24 @@ json_t *call_rows(PGresult *res)
 	for (int r = 0; a && r < PQntuples(res); r++)
 		json_array_append_new(a, call_row(res, r));
 	return a;
+}
+
+static void on_bots_published(redisReply *r, const char *err, void *arg)
+{
+	(void)r;
+	(void)arg;
+	if (err)
+		log_warn("api: a bot change stored, but its notice failed (%s): the workers see it "
+			 "within 10 minutes",
+			 err);
+}
+
+void call_bots_changed(struct call *c, const char *ids)
+{
+	char channel[64];
+	const char *argv[3] = { "PUBLISH", channel, ids };
+
+	snprintf(channel, sizeof channel, "%s:bots", c->ctx->cfg->redis_prefix);
+	if (!c->ctx->redis || ra_cmd(c->ctx->redis, on_bots_published, NULL, 2000, 3, argv) < 0)
+		on_bots_published(NULL, "Redis is not connected", NULL);
 }

@@ -77,6 +77,11 @@ void call_problem(struct call *c, unsigned status, const char *title, const char
 		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Answer with a stream (srv_stream) and the rate-limit headers. */
 void call_stream(struct call *c, const char *ctype, srv_pull pull, void (*done)(void *), void *arg);
+/* A committed change of bots ids ("ID ID ..."): PUBLISH <prefix>:bots ids, the
+ * bot change notice the workers drop their cached copies on. Sent, not waited
+ * for: a lost notice only delays the change to the workers' 10-minute expiry
+ * (logged). */
+void call_bots_changed(struct call *c, const char *ids);
 /* A query on the pool; cb(res, err, c). A query that cannot be sent is
  * answered 503 here and cb is not called; returns -1 then. */
 int call_query(struct call *c, const char *sql, int n, const char *const *params, pgc_cb cb);

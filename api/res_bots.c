@@ -67,6 +67,26 @@ static void on_one(PGresult *res, const char *err, void *arg)
 	call_json(c, 200, call_row(res, 0));
 }
 
+/* on_one for a change of bot params[bot] committed: the workers hear of it. */
+static void on_bot_changed(PGresult *res, const char *err, void *arg, int bot)
+{
+	struct call *c = arg;
+
+	if (!err && PQntuples(res))
+		call_bots_changed(c, c->params[bot]);
+	on_one(res, err, arg);
+}
+
+static void on_bot_row(PGresult *res, const char *err, void *arg)
+{
+	on_bot_changed(res, err, arg, 0);
+}
+
+static void on_member_row(PGresult *res, const char *err, void *arg)
+{
+	on_bot_changed(res, err, arg, 1); /* the bot's chats: its schedule */
+}
+
 static int named(struct call *c, const char *what)
 {
 	if ((c->data = strdup(what)))
@@ -195,7 +215,7 @@ void res_bots_edit(struct call *c)
 	p[7] = c->actor;
 	p[8] = req_addr(c->rq);
 	if (named(c, "bot") == 0)
-		call_query(c, sql, 9, p, on_one);
+		call_query(c, sql, 9, p, on_bot_row);
 out:
 	for (int i = 0; i < 4; i++)
 		free(text[i]);
@@ -211,7 +231,7 @@ void res_bots_delete(struct call *c)
 	const char *p[3] = { c->params[0], c->actor, req_addr(c->rq) };
 
 	if (path_num(c, 0, "bot") == 0 && named(c, "bot") == 0)
-		call_query(c, sql, 3, p, on_one);
+		call_query(c, sql, 3, p, on_bot_row);
 }
 
 /* --- chats --- */
@@ -367,7 +387,7 @@ void res_chats_member_add(struct call *c)
 	const char *p[4] = { c->params[0], c->params[1], c->actor, req_addr(c->rq) };
 
 	if (path_num(c, 0, "chat") == 0 && path_num(c, 1, "bot") == 0 && named(c, "chat") == 0)
-		call_query(c, sql, 4, p, on_one);
+		call_query(c, sql, 4, p, on_member_row);
 }
 
 void res_chats_member_remove(struct call *c)
@@ -381,7 +401,7 @@ void res_chats_member_remove(struct call *c)
 	const char *p[4] = { c->params[0], c->params[1], c->actor, req_addr(c->rq) };
 
 	if (path_num(c, 0, "chat") == 0 && path_num(c, 1, "bot") == 0 && named(c, "membership") == 0)
-		call_query(c, sql, 4, p, on_one);
+		call_query(c, sql, 4, p, on_member_row);
 }
 
 /* --- a new bot: its token checked with Telegram's getMe first --- */
@@ -419,6 +439,7 @@ static void on_bot_added(PGresult *res, const char *err, void *arg)
 			     "token: another bot has Telegram bot id %s", b->hint);
 		return;
 	}
+	call_bots_changed(c, PQgetvalue(res, 0, 0)); /* its owner schedules it now */
 	call_json(c, 201, call_row(res, 0));
 }
 

@@ -8,5 +8,9 @@
 #include "api/call.h"
 
 void res_messages_list(struct call *c);
+/* GET /api/v1/stats/messages?minutes=60: per minute of the last N (1..1440),
+ * oldest first, the bots' messages sent, failed and unknown, and the p50 and
+ * p95 of enqueue-to-sent latency in ms (null in a minute with none sent). */
+void res_messages_stats(struct call *c);
 
 #endif

@@ -42,6 +42,7 @@ static void on_done(PGresult *res, const char *err, void *arg)
 		call_problem(c, 404, "Not found", NULL, "nothing to change there");
 		return;
 	}
+	call_bots_changed(c, c->params[0]); /* the prompt has stances, holdings, memories */
 	call_json(c, 200, call_row(res, 0));
 }
 

@@ -313,6 +313,7 @@ static int bot_enable(struct ctl *c, int argc, char **argv, int on)
 	if (n == 0)
 		return ctl_fail("no bot %s", pos[0]);
 	printf("bot %s %s\n", pos[0], on ? "enabled" : "disabled");
+	ctl_notify_bots(c, &id, 1);
 	return CTL_OK;
 }
 
@@ -350,6 +351,7 @@ static int bot_set_token(struct ctl *c, int argc, char **argv)
 	if (n == 0)
 		return ctl_fail("no bot %s", pos[0]);
 	printf("bot %s: token replaced (Telegram bot %s)\n", pos[0], hint);
+	ctl_notify_bots(c, &id, 1);
 	return CTL_OK;
 }
 
@@ -372,6 +374,8 @@ static int bot_remove(struct ctl *c, int argc, char **argv)
 	rc = PQntuples(res) ? (printf("removed bot %s (%s)\n", pos[0], PQgetvalue(res, 0, 0)), CTL_OK)
 			    : ctl_fail("no bot %s", pos[0]);
 	PQclear(res);
+	if (rc == CTL_OK)
+		ctl_notify_bots(c, &id, 1);
 	return rc;
 }
 

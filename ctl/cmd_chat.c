@@ -129,6 +129,15 @@ static int member_args(struct ctl *c, int argc, char **argv, const char *sub, co
 	return 0;
 }
 
+/* The bot's chats changed: its owner schedules it with them now. */
+static void member_changed(struct ctl *c, const char *bot)
+{
+	int64_t id;
+
+	if (ctl_parse_id(bot, &id) == 0)
+		ctl_notify_bots(c, &id, 1);
+}
+
 static int chat_join(struct ctl *c, int argc, char **argv)
 {
 	/* Joining again after a kick makes the bot a member again. */
@@ -146,6 +155,8 @@ static int chat_join(struct ctl *c, int argc, char **argv)
 	if ((n = ctl_x(db, sql, 2, p, err, sizeof err)) < 0)
 		return ctl_fail("%s", err);
 	printf(n ? "bot %s joined chat %s\n" : "bot %s is already in chat %s\n", p[1], p[0]);
+	if (n)
+		member_changed(c, p[1]);
 	return CTL_OK;
 }
 
@@ -165,6 +176,7 @@ static int chat_leave(struct ctl *c, int argc, char **argv)
 	if (n == 0)
 		return ctl_fail("bot %s is not in chat %s", p[1], p[0]);
 	printf("bot %s left chat %s\n", p[1], p[0]);
+	member_changed(c, p[1]);
 	return CTL_OK;
 }
 

@@ -31,6 +31,8 @@ struct imp {
 	char path[48]; /* "bots[3]": the prefix of every message about this element */
 	struct stats st;
 	int explicit_ids;
+	int64_t *ids; /* the bots written, for the change notice after the commit */
+	size_t nids;
 };
 
 /* "path: why" into err, where why may be err itself. */
@@ -333,6 +335,8 @@ static int import_bot(struct imp *m, const json_t *b, char *err, size_t el)
 			      : bot_insert(m, b, &r, prof, err, el);
 	if (rc == 0)
 		rc = bot_children(m, b, r.id, err, el);
+	if (rc == 0 && m->ids)
+		m->ids[m->nids++] = strtoll(r.id, NULL, 10);
 	for (int i = 0; i < 4; i++)
 		free(prof[i]);
 	free(r.sealed);
@@ -345,6 +349,9 @@ static int import_bots(struct imp *m, const json_t *bots, char *err, size_t el)
 	size_t i;
 	json_t *b;
 
+	/* Without memory for the ids the import goes on: no notice, the workers
+	 * see it within 10 minutes. */
+	m->ids = calloc(json_array_size(bots) + 1, sizeof *m->ids);
 	json_array_foreach(bots, i, b) {
 		snprintf(m->path, sizeof m->path, "bots[%zu]", i);
 		if (import_bot(m, b, err, el) < 0)
@@ -514,7 +521,9 @@ int cmd_import(struct ctl *c, int argc, char **argv)
 		print_summary(&m.st, 0);
 		if (m.st.settings_changed)
 			notify_settings(c, root);
+		ctl_notify_bots(c, m.ids, m.nids);
 	}
+	free(m.ids);
 	json_decref(root);
 	return rc;
 }

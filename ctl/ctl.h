@@ -164,6 +164,12 @@ struct rqs *ctl_redis(struct ctl *c, char *err, size_t errlen);
 /* PUBLISH <prefix>:settings key; *receivers = how many subscribers heard it. */
 int ctl_publish_setting(struct ctl *c, const char *key, long long *receivers, char *err, size_t errlen);
 
+/* After a committed change of bots ids[0..n): PUBLISH <prefix>:bots "ID ID ..."
+ * (a few hundred ids a message), the bot change notice on which every worker
+ * drops its cached copies. A failure is a note, not the command's failure: the
+ * workers' caches expire within 10 minutes anyway. */
+void ctl_notify_bots(struct ctl *c, const int64_t *ids, size_t n);
+
 /* ---- commands: argv[0] is the command word; return an exit code ---- */
 
 int cmd_migrate(struct ctl *c, int argc, char **argv);

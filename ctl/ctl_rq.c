@@ -2,8 +2,11 @@
  * on first use, and the change notice workers subscribe to. */
 #include "ctl/ctl.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+
+#define NOTICE_IDS 200 /* the workers read up to 256 a message */
 
 struct rqs *ctl_redis(struct ctl *c, char *err, size_t el)
 {
@@ -35,4 +38,41 @@ int ctl_publish_setting(struct ctl *c, const char *key, long long *receivers, ch
 	*receivers = rep->integer;
 	freeReplyObject(rep);
 	return 0;
+}
+
+void ctl_notify_bots(struct ctl *c, const int64_t *ids, size_t n)
+{
+	char err[512], channel[64], msg[NOTICE_IDS * 21];
+	redisContext *rc;
+	redisReply *rep;
+	struct rqs *r;
+
+	if (!n)
+		return;
+	if (!(r = ctl_redis(c, err, sizeof err))) {
+		ctl_note("bots stored, but the change notice failed (%s); the workers see it "
+			 "within 10 minutes",
+			 err);
+		return;
+	}
+	rc = rqs_context(r);
+	snprintf(channel, sizeof channel, "%s:bots", rqs_prefix(r));
+	for (size_t i = 0; i < n;) {
+		size_t off = 0;
+
+		for (size_t k = 0; k < NOTICE_IDS && i < n; k++, i++)
+			off += (size_t)snprintf(msg + off, sizeof msg - off, "%s%" PRId64,
+						k ? " " : "", ids[i]);
+		rep = redisCommand(rc, "PUBLISH %s %s", channel, msg);
+		if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+			ctl_note("bots stored, but the change notice failed (%s); the workers see "
+				 "it within 10 minutes",
+				 !rep                             ? rc->errstr
+				 : rep->type == REDIS_REPLY_ERROR ? rep->str
+								  : "odd reply");
+			freeReplyObject(rep);
+			return;
+		}
+		freeReplyObject(rep);
+	}
 }

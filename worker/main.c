@@ -481,6 +481,15 @@ static void on_settings(void *arg)
 	queue_maybe_lease(w->queue);
 }
 
+/* A bot change notice: the cache dropped them; the schedule reads them again. */
+static void on_bots_changed(const int64_t *ids, size_t n, void *arg)
+{
+	struct wk *w = arg;
+
+	if (w->market)
+		market_bots_changed(w->market, ids, n);
+}
+
 static int start_chat(struct wk *w)
 {
 	struct market_deps md = { w->loop,     &w->cfg, w->slot,  w->pg,    w->redis,
@@ -498,6 +507,7 @@ static int start_chat(struct wk *w)
 	md.news = kd.news = w->news;
 	if (!(w->market = market_new(&md)))
 		return -1;
+	bots_on_change(w->bots, on_bots_changed, w);
 	tasks_set_settings(w->tasks, market_settings(w->market));
 	queue_set_settings(w->queue, market_settings(w->market));
 	ud.market = kd.market = w->market;

@@ -41,6 +41,9 @@ export const paths = {
   chat: (c) => `${V1}/chats/${id(c)}`,
   member: (c, b) => `${V1}/chats/${id(c)}/bots/${id(b)}`, // PUT adds, DELETE removes
   messages: (f) => `${V1}/messages${q(f)}`,
+  // {minutes, per_minute: [{minute: "2026-12-07T10:04Z", sent, failed, unknown, p50_ms, p95_ms}]}
+  // every minute of the window, oldest first; p50_ms/p95_ms null when none was sent
+  messageStats: (f) => `${V1}/stats/messages${q(f)}`,
   settings: () => `${V1}/settings`, // {settings: [{key, value, default, source, range, description}]}
   setting: (k) => `${V1}/settings/${id(k)}`,
   dead: (f) => `${V1}/dead${q(f)}`,

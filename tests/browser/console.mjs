@@ -199,9 +199,22 @@ await check('the dashboard\'s queue numbers move', async () => {
     const o = await out.catch((x) => x);
     throw new Error(`${e.message}; readings: ${seen.join(' | ')}; piyasactl: ${o.stdout || ''}${o.stderr || ''}`);
   });
-  await shot('dashboard');
   console.log(`       (${(await out).stdout.trim()}; readings ${seen.slice(0, 5).join(' | ')})`);
   await fake('/_control/faults', { llm_latency_ms: 150 });
+});
+
+await check('the dashboard charts the last hour\'s sends and their enqueue-to-sent latency', async () => {
+  if (!(await gate('message stats', '/api/v1/stats/messages'))) return 'not run';
+  // the server's per-minute stats, asked again every 10 s: points once messages were sent
+  const points = (name) => page.$eval(`[data-chart=${name}]`, (e) => Number(e.dataset.points)).catch(() => 0);
+  await waitFor(async () => (await points('latency')) > 0, 20000, 'points on the latency chart');
+  const st = (await fetchIn('GET', '/api/v1/stats/messages?minutes=60')).json;
+  const rows = items(st && st.per_minute);
+  must(rows.length === 60, `the stats have ${rows.length} minutes, not 60`);
+  must(rows.some((r) => r.sent > 0 && r.p50_ms !== null && r.p95_ms >= r.p50_ms), 'no minute with sends and their p50 <= p95');
+  must((await points('sent')) >= 60, 'the sent chart does not have the 60 minutes');
+  await shot('dashboard');
+  console.log(`       (latency chart: ${await points('latency')} points)`);
 });
 
 await check('the dashboard is live from the API\'s stream', async () => {
@@ -367,6 +380,18 @@ await check('a persona with a bad value shows the error at the field and saves n
   await page.waitForSelector('.object-form .saved');
   const saved = (await fetchIn('GET', '/api/v1/bots/' + bot.id)).json;
   must(saved.emotion_profile && saved.emotion_profile.empathy === 0.9, 'the fixed value was not stored');
+  // the next message of that bot is built from the new persona (its worker has
+  // it cached from the jobs above: the bot change notice makes it read again)
+  const mark = 'risk' + Date.now();
+  const rf = '[data-field="persona_profile.risk_profile"] input';
+  await page.$eval(rf, (e) => { e.value = ''; });
+  await page.type(rf, mark);
+  await page.click('.object-form button[type=submit]');
+  await waitFor(async () => ((await fetchIn('GET', '/api/v1/bots/' + bot.id)).json.persona_profile || {}).risk_profile === mark, 5000, 'the persona saved');
+  const t = Date.now();
+  await execFileAsync(path.join(BIN, 'piyasactl'), ['enqueue', '--chat', CHAT, '--bot', String(bot.id)]);
+  await waitFor(async () => JSON.stringify(await fake('/_prompts')).includes(mark), 5000, 'a prompt with the edited persona');
+  console.log(`       (the edited persona in the next prompt after ${Date.now() - t} ms)`);
 });
 
 await check('a dead letter retried from the page is sent', async () => {

@@ -3,6 +3,7 @@
  * Never faulted, never delayed. */
 #include "tests/fakeapi/fa_ctl.h"
 
+#include "tests/fakeapi/fa_llm.h"
 #include "tests/fakeapi/fa_map.h"
 #include "tests/fakeapi/fa_news.h"
 #include "tests/fakeapi/fa_state.h"
@@ -147,6 +148,8 @@ static void fa_ctl_route(struct fa_answer *a, const char *url, int post, json_t 
         fa_answer_json(a, 200, fa_chat_sends_json());
     else if (strcmp(url, "/_messages") == 0)
         fa_ctl_messages(a, p);
+    else if (strcmp(url, "/_prompts") == 0)
+        fa_answer_json(a, 200, fa_llm_prompts_json());
     else if (strcmp(url, "/_health") == 0)
         fa_answer_json(a, 200, json_pack("{s:b}", "ok", 1));
     else if (strncmp(url, "/_rss/", 6) == 0)
@@ -165,6 +168,7 @@ static void fa_ctl_route(struct fa_answer *a, const char *url, int post, json_t 
         fa_news_add(a, p);
     else if (strcmp(url, "/_control/reset") == 0) {
         fa_state_reset();
+        fa_llm_prompts_reset();
         fa_log(1, "control: reset");
         fa_answer_json(a, 200, json_pack("{s:b}", "ok", 1));
     } else

@@ -12,6 +12,7 @@
 #include "tests/fakeapi/fa_text.h"
 #include "tests/fakeapi/fa_util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,61 @@
 #include <time.h>
 
 static uint64_t fa_llm_counter;
+
+/* The ring of /_prompts: each entry the request's messages as JSON text (text,
+ * not a json_t, so no jansson value is shared between the server's threads). */
+static struct fa_llm_prompt {
+    uint64_t seq;
+    char model[64];
+    char *messages;
+} fa_llm_ring[FA_LLM_PROMPTS];
+static uint64_t fa_llm_ring_seq;
+static pthread_mutex_t fa_llm_ring_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void fa_llm_keep_prompt(const char *model, json_t *messages)
+{
+    char *text = json_dumps(messages, JSON_COMPACT);
+    struct fa_llm_prompt *p;
+
+    if (!text)
+        return;
+    pthread_mutex_lock(&fa_llm_ring_mu);
+    p = &fa_llm_ring[fa_llm_ring_seq % FA_LLM_PROMPTS];
+    free(p->messages);
+    p->messages = text;
+    p->seq = ++fa_llm_ring_seq;
+    snprintf(p->model, sizeof p->model, "%s", model ? model : "");
+    pthread_mutex_unlock(&fa_llm_ring_mu);
+}
+
+json_t *fa_llm_prompts_json(void)
+{
+    json_t *list = json_array();
+
+    pthread_mutex_lock(&fa_llm_ring_mu);
+    for (uint64_t s = fa_llm_ring_seq > FA_LLM_PROMPTS ? fa_llm_ring_seq - FA_LLM_PROMPTS : 0;
+         s < fa_llm_ring_seq; s++) {
+        struct fa_llm_prompt *p = &fa_llm_ring[s % FA_LLM_PROMPTS];
+        json_t *m = p->messages ? json_loads(p->messages, 0, NULL) : NULL;
+
+        if (m)
+            json_array_append_new(list, json_pack("{s:I, s:s, s:o}", "seq", (json_int_t)p->seq,
+                                                  "model", p->model, "messages", m));
+    }
+    pthread_mutex_unlock(&fa_llm_ring_mu);
+    return json_pack("{s:o}", "prompts", list);
+}
+
+void fa_llm_prompts_reset(void)
+{
+    pthread_mutex_lock(&fa_llm_ring_mu);
+    for (size_t i = 0; i < FA_LLM_PROMPTS; i++) {
+        free(fa_llm_ring[i].messages);
+        fa_llm_ring[i].messages = NULL;
+    }
+    fa_llm_ring_seq = 0;
+    pthread_mutex_unlock(&fa_llm_ring_mu);
+}
 
 struct fa_llm_call {
     struct fa_req *req;
@@ -156,6 +212,7 @@ static int fa_llm_chat(struct fa_llm_call *c)
                      "invalid_request_error", NULL);
         return 0;
     }
+    fa_llm_keep_prompt(c->model, messages);
     j = fa_llm_completion(c, messages);
     fa_answer_json(&c->req->ans, j ? 200 : 500, j);
     return 0;

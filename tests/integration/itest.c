@@ -393,6 +393,25 @@ json_t *itest_fake_stats(void)
 	return o;
 }
 
+static int prompt_has(void *needle)
+{
+	long st;
+	char *body = http(fake_port, "/_prompts", NULL, &st);
+	int found = body && st == 200 && strstr(body, needle);
+
+	free(body);
+	return found;
+}
+
+int itest_fake_prompt_wait(const char *needle, int timeout_ms)
+{
+	int64_t t0 = itest_now_ms();
+
+	if (!itest_wait_for(prompt_has, (void *)needle, timeout_ms))
+		return -1;
+	return (int)(itest_now_ms() - t0);
+}
+
 static int fake_up(void *arg)
 {
 	json_t *s = itest_fake_stats();

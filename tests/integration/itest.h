@@ -46,6 +46,9 @@ void itest_kill(pid_t pid, int sig);
 /* The fake API on itest_fake_port() with extra flags (NULL-terminated). */
 pid_t itest_fake_start(const char *const extra[]);
 json_t *itest_fake_stats(void);
+/* Wait up to timeout_ms for a chat completion whose messages hold needle among
+ * the fake's last prompts (GET /_prompts); the ms it took, or -1. */
+int itest_fake_prompt_wait(const char *needle, int timeout_ms);
 /* POST a JSON body to the fake's control API; the answer (decref it) or NULL. */
 json_t *itest_fake_post(const char *path, const char *json);
 

@@ -385,6 +385,8 @@ static const struct rule rules[] = {
 	{ "PUT", "/api/v1/chats/1001/bots/2", NULL, 2 },
 	{ "GET", "/api/v1/messages?chat=1001&status=sent&limit=10", NULL, 1 },
 	{ "GET", "/api/v1/messages?humans=true&since=2026-01-01T00:00:00Z", NULL, 1 },
+	{ "GET", "/api/v1/stats/messages", NULL, 1 },
+	{ "GET", "/api/v1/stats/messages?minutes=5", NULL, 1 },
 	{ "GET", "/api/v1/spend", NULL, 1 },
 	{ "GET", "/api/v1/breakers", NULL, 1 },
 	{ "GET", "/api/v1/users", NULL, 3 },
@@ -1223,6 +1225,120 @@ START_TEST(slow_clients_are_bounded)
 }
 END_TEST
 
+static int bot1_sent(void *n)
+{
+	return itest_pg_int("SELECT count(*) FROM messages WHERE bot_id = 1 AND status = 'sent'") >=
+	       (intptr_t)n;
+}
+
+/* One speak job of bot 1, and the prompt it was built from holding marker:
+ * the ms it took from the enqueue. */
+static int speak_with(const char *marker, int sent_before)
+{
+	int64_t t0 = itest_now_ms();
+	char chat[32];
+	int ms;
+
+	snprintf(chat, sizeof chat, "%d", CHAT);
+	ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--bot", "1", NULL), 0);
+	ms = itest_fake_prompt_wait(marker, 5000) < 0 ? -1 : (int)(itest_now_ms() - t0);
+	ck_assert_msg(itest_wait_for(bot1_sent, (void *)(intptr_t)(sent_before + 1), 20000),
+		      "bot 1's message was not sent");
+	return ms;
+}
+
+START_TEST(persona_edit_reaches_the_next_prompt)
+{
+	char *cast = itest_write_cast(2, CHAT), api_mark[48], ctl_mark[48], body[512], path[64];
+	int ms;
+	struct ans a;
+	FILE *f;
+
+	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
+	free(cast);
+	/* The first message puts bot 1 into its worker's cache (10 minutes). */
+	ms = speak_with("orta", 0);
+	ck_assert_msg(ms >= 0, "the first prompt of bot 1 never came");
+	snprintf(api_mark, sizeof api_mark, "apimark%d", (int)getpid());
+	snprintf(body, sizeof body,
+		 "{\"persona_profile\": {\"tone\": \"samimi\", \"risk_profile\": \"%s\"}}", api_mark);
+	a = call("PATCH", "/api/v1/bots/1", body, key_operator, NULL, NULL);
+	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
+	ans_free(&a);
+	ms = speak_with(api_mark, 1);
+	fprintf(stderr, "persona edited through the API: in the next prompt after %d ms\n", ms);
+	ck_assert_msg(ms >= 0 && ms < 5000, "the edited persona did not reach the prompt (%d ms)", ms);
+	/* The same through piyasactl import. */
+	snprintf(ctl_mark, sizeof ctl_mark, "ctlmark%d", (int)getpid());
+	snprintf(path, sizeof path, "/tmp/itest-api-recast-%d.json", (int)getpid());
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fprintf(f,
+		"{\"bots\": [{\"name\": \"bot01\", \"persona_profile\": {\"tone\": \"samimi\","
+		" \"risk_profile\": \"%s\"}}]}\n",
+		ctl_mark);
+	fclose(f);
+	ck_assert_int_eq(itest_ctl("import", path, NULL), 0);
+	unlink(path);
+	ms = speak_with(ctl_mark, 2);
+	fprintf(stderr, "persona edited through piyasactl: in the next prompt after %d ms\n", ms);
+	ck_assert_msg(ms >= 0 && ms < 5000, "the imported persona did not reach the prompt (%d ms)",
+		      ms);
+}
+END_TEST
+
+START_TEST(message_stats_per_minute)
+{
+	json_t *per, *m;
+	long long sent = 0, failed = 0, unknown = 0;
+	size_t i;
+	struct ans a;
+
+	/* Three sent now, 100, 200 and 1100 ms after their enqueue; one failed,
+	 * one unknown; a human's (not counted); one sent two hours ago (outside). */
+	ck_assert_int_eq(
+		itest_pg_exec(
+			"INSERT INTO messages (chat_id, bot_id, job_id, status, enqueued_at,"
+			" sent_at) SELECT 1001, 1, 's' || x, 'sent',"
+			" now() - x * interval '1 ms', now()"
+			" FROM unnest(ARRAY[100, 200, 1100]) x;"
+			"INSERT INTO messages (chat_id, bot_id, job_id, status, enqueued_at)"
+			" VALUES (1001, 1, 'f1', 'failed', now()), (1001, 2, 'u1', 'unknown', now());"
+			"INSERT INTO messages (chat_id, status) VALUES (1001, 'received');"
+			"INSERT INTO messages (chat_id, bot_id, job_id, status, enqueued_at,"
+			" created_at, sent_at) VALUES (1001, 1, 'old', 'sent',"
+			" now() - interval '2 h', now() - interval '2 h', now() - interval '2 h')"),
+		0);
+	a = call("GET", "/api/v1/stats/messages?minutes=5", NULL, key_viewer, NULL, NULL);
+	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
+	ck_assert_int_eq(json_integer_value(json_object_get(a.json, "minutes")), 5);
+	per = json_object_get(a.json, "per_minute");
+	ck_assert_int_eq(json_array_size(per), 5); /* every minute, the quiet ones as 0 */
+	json_array_foreach(per, i, m) {
+		sent += json_integer_value(json_object_get(m, "sent"));
+		failed += json_integer_value(json_object_get(m, "failed"));
+		unknown += json_integer_value(json_object_get(m, "unknown"));
+		if (json_integer_value(json_object_get(m, "sent")) == 3) {
+			ck_assert_int_eq(json_integer_value(json_object_get(m, "p50_ms")), 200);
+			ck_assert_int_eq(json_integer_value(json_object_get(m, "p95_ms")), 1010);
+		} else if (!json_integer_value(json_object_get(m, "sent"))) {
+			ck_assert(json_is_null(json_object_get(m, "p50_ms")));
+		}
+	}
+	ck_assert_int_eq(sent, 3);
+	ck_assert_int_eq(failed, 1);
+	ck_assert_int_eq(unknown, 1);
+	ans_free(&a);
+	a = call("GET", "/api/v1/stats/messages", NULL, key_viewer, NULL, NULL);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(a.json, "per_minute")), 60);
+	ans_free(&a);
+	a = call("GET", "/api/v1/stats/messages?minutes=0", NULL, key_viewer, NULL, NULL);
+	ck_assert_int_eq(a.status, 400);
+	ck_assert_str_eq(json_string_value(json_object_get(a.json, "field")), "minutes");
+	ans_free(&a);
+}
+END_TEST
+
 /* One case per test, so `scripts/test integration api CASE` runs one. */
 static void add(Suite *s, const char *name, const TTest *test)
 {
@@ -1251,6 +1367,8 @@ static Suite *api_suite(void)
 	add(s, "bad_persona_refused_with_its_path", bad_persona_refused_with_its_path);
 	add(s, "stream_live_and_resumed", stream_live_and_resumed);
 	add(s, "slow_clients_are_bounded", slow_clients_are_bounded);
+	add(s, "persona_edit_reaches_the_next_prompt", persona_edit_reaches_the_next_prompt);
+	add(s, "message_stats_per_minute", message_stats_per_minute);
 	return s;
 }
 

@@ -1132,7 +1132,8 @@ START_TEST(a_drain_after_a_redis_restart_closes_the_loop_clean)
 	st = itest_wait_exit(sup, 5000 + 3000);
 	ck_assert(st >= 0);
 	reaped(&sup);
-	ck_assert_int_eq(log_count("notices: redis connection lost"), 4);
+	/* each worker's three subscriptions: settings, chats, bots */
+	ck_assert_int_eq(log_count("notices: redis connection lost"), 6);
 	ck_assert_int_eq(log_count("drained: exiting"), 2);
 	ck_assert_int_eq(log_count("handles still open"), 0);
 }

@@ -4,14 +4,19 @@
 #include "common/cfg.h"
 #include "common/log.h"
 #include "common/net/pgpool.h"
+#include "common/net/rsub.h"
 #include "worker/chat/lcache.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define BOT_TTL_MS (10 * 60 * 1000)
+/* Ids handled per notice; a longer one (a big import) is cut into several by
+ * its writers, and anything past this is dropped whole (see on_notice). */
+#define NOTICE_IDS 256
 
 struct bots {
 	const struct cfg *cfg;
@@ -19,6 +24,9 @@ struct bots {
 	const unsigned char *token_key;
 	struct lcache *cache;
 	json_t *no_obj, *no_arr; /* the empty values, shared by every bot */
+	struct rsub *notices;    /* "<prefix>:bots": NULL when it could not start */
+	bots_changed_cb changed;
+	void *changed_arg;
 };
 
 struct bot_load {
@@ -174,10 +182,54 @@ static void load_bot(struct lcache *c, int64_t id, void *owner)
 	}
 }
 
+size_t bots_parse_notice(const char *msg, int64_t *ids, size_t max)
+{
+	const char *p = msg;
+	size_t n = 0;
+	char *end;
+
+	while (n < max) {
+		long long id;
+
+		while (*p == ' ')
+			p++;
+		errno = 0;
+		id = strtoll(p, &end, 10);
+		if (end == p || errno)
+			break;
+		ids[n++] = (int64_t)id;
+		p = end;
+	}
+	return n;
+}
+
+/* Bots changed (or, message NULL, we were away and may have missed some). */
+static void on_notice(const char *message, void *arg)
+{
+	struct bots *b = arg;
+	int64_t ids[NOTICE_IDS];
+	size_t n;
+
+	if (!message) {
+		lcache_clear(b->cache);
+		if (b->changed)
+			b->changed(NULL, 0, b->changed_arg);
+		return;
+	}
+	n = bots_parse_notice(message, ids, NOTICE_IDS);
+	for (size_t i = 0; i < n; i++)
+		lcache_invalidate(b->cache, ids[i]);
+	if (n == NOTICE_IDS) /* more than we read: forget them all */
+		lcache_clear(b->cache);
+	if (n && b->changed)
+		b->changed(ids, n == NOTICE_IDS ? 0 : n, b->changed_arg);
+}
+
 struct bots *bots_new(uv_loop_t *loop, const struct cfg *cfg, struct pgpool *pg,
 		      const unsigned char *token_key)
 {
 	struct bots *b = calloc(1, sizeof *b);
+	char channel[64], err[256];
 
 	if (!b)
 		return NULL;
@@ -192,13 +244,24 @@ struct bots *bots_new(uv_loop_t *loop, const struct cfg *cfg, struct pgpool *pg,
 		return NULL;
 	}
 	lcache_set_max(b->cache, (size_t)cfg->bot_cache_max);
+	snprintf(channel, sizeof channel, "%s:bots", cfg->redis_prefix);
+	if (!(b->notices = rsub_new(loop, cfg->redis_url, channel, on_notice, b, err, sizeof err)))
+		log_warn("no bot change notices (%s): edits reach this worker within %d minutes",
+			 err, BOT_TTL_MS / 60000);
 	return b;
+}
+
+void bots_on_change(struct bots *b, bots_changed_cb cb, void *arg)
+{
+	b->changed = cb;
+	b->changed_arg = arg;
 }
 
 void bots_free(struct bots *b)
 {
 	if (!b)
 		return;
+	rsub_free(b->notices);
 	lcache_free(b->cache);
 	json_decref(b->no_obj); /* after the bots that share them */
 	json_decref(b->no_arr);

@@ -1,7 +1,13 @@
 /* bots: the worker's cache of the bots it owns (name, decrypted token, persona),
  * read from PostgreSQL on first use and again after a reload or 10 minutes. At
  * most bot_cache_max profiles stay (least recently used go first): with
- * thousands of bots a worker keeps those with recent jobs, not all. */
+ * thousands of bots a worker keeps those with recent jobs, not all.
+ *
+ * The API and piyasactl announce a committed change of bots with PUBLISH
+ * "<prefix>:bots" "ID ID ..." (the bot change notice); every worker subscribes
+ * and drops those bots, so the next job reads them again. A notice lost (Redis
+ * away) costs only freshness: the 10 minutes stay the fallback, and a
+ * subscription made again after a loss forgets every bot. */
 #ifndef PIYASA_BOTS_H
 #define PIYASA_BOTS_H
 
@@ -54,6 +60,12 @@ void bots_invalidate(struct bots *b, int64_t id);
  * try again later (the database did not answer), -1 give up (why says: it
  * does not exist or is disabled). */
 int bots_check(const struct bot *b, const char *err, int64_t id, char *why, size_t n);
+/* What the bot change notice named (ids[0..n)), after the cache dropped them;
+ * n 0: anything may have changed (the subscription was lost meanwhile). */
+typedef void (*bots_changed_cb)(const int64_t *ids, size_t n, void *arg);
+void bots_on_change(struct bots *b, bots_changed_cb cb, void *arg);
+/* Parse a notice ("ID ID ...", at most max ids kept): how many were read. */
+size_t bots_parse_notice(const char *msg, int64_t *ids, size_t max);
 void bots_stats(const struct bots *b, uint64_t *hits, uint64_t *misses, size_t *size);
 
 #endif

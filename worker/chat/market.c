@@ -885,6 +885,18 @@ void market_reload(struct market *m)
 	load_bots(m);
 }
 
+void market_bots_changed(struct market *m, const int64_t *ids, size_t n)
+{
+	size_t i = 0;
+
+	if (!m->started)
+		return;
+	while (i < n && ids[i] % m->count != m->index)
+		i++;
+	if (n == 0 || i < n)
+		load_bots(m);
+}
+
 static void free_bot(int64_t id, void *val, void *arg)
 {
 	(void)id;

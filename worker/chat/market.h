@@ -45,6 +45,10 @@ void market_drain(struct market *m);
 void market_start(struct market *m);
 /* SIGHUP: settings and bots again. */
 void market_reload(struct market *m);
+/* The bot change notice named ids[0..n) (n 0: any bot): when one is ours, the
+ * bots (enabled, speed, hours, chats) are read again, so an enable or an edit
+ * shows in the schedule now rather than at the next 5-minute reload. */
+void market_bots_changed(struct market *m, const int64_t *ids, size_t n);
 const struct settings *market_settings(const struct market *m);
 /* 1 once the first load of the settings has answered (the defaults until
  * then; kept when it failed). */

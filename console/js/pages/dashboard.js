@@ -8,7 +8,7 @@ import { paths, get, items } from '../api.js';
 import { useStream, pollSnapshot, LiveBadge } from '../live.js';
 import { Chart } from '../chart.js';
 
-const HOUR = 3600;
+const STATS_MS = 10000; // the per-minute stats asked again
 const STALE_MS = 5000; // a heartbeat older than this is a worker in trouble
 const DETAIL_MS = 5000; // while live: what the stream's fleet event leaves out
 
@@ -24,37 +24,20 @@ const wrongWorker = (w) => w.crash_loop || w.crashloop || (w.heartbeat_age_ms ||
 const stateOf = (b) => String((b && (b.state || b)) || 'closed').toLowerCase();
 const breakerKind = (s) => (s === 'open' ? 'bad' : s.startsWith('half') ? 'warn' : 'ok');
 
-// The last hour's sent messages, newest first, in the API's pages (up to 5000).
-async function lastHour() {
-  const since = new Date(Date.now() - HOUR * 1000).toISOString(), all = [];
-  let before;
-  for (let i = 0; i < 5; i++) {
-    const page = items(await get(paths.messages({ since, status: 'sent', limit: 1000, before })));
-    all.push(...page);
-    if (page.length < 1000) break;
-    before = page[page.length - 1].id;
+// The charts' series from the API's per-minute stats of the last hour (counted
+// by PostgreSQL, so thousands of bots cost the browser nothing), with the
+// stream's sends since that answer added to their minute: [xs, sent, p50, p95].
+function series(stats, bumps) {
+  const xs = [], sent = [], p50 = [], p95 = [];
+  for (const r of items(stats && stats.per_minute)) {
+    const t = Date.parse(r.minute) / 1000;
+    if (isNaN(t)) continue;
+    xs.push(t); sent.push((r.sent || 0) + (bumps.get(t) || 0));
+    p50.push(r.p50_ms ?? null); p95.push(r.p95_ms ?? null);
   }
-  return all;
-}
-
-// Per-minute buckets of the last hour from sent messages: [xs, sent, p50, p95].
-function series(msgs) {
-  const now = Math.floor(Date.now() / 60000) * 60, xs = [], sent = [], p50 = [], p95 = [];
-  const lat = new Map();
-  for (let t = now - HOUR + 60; t <= now; t += 60) lat.set(t, []);
-  for (const m of msgs) {
-    const at = Date.parse(m.sent_at || m.created_at || m.at);
-    if (isNaN(at)) continue;
-    const b = Math.floor(at / 60000) * 60;
-    if (!lat.has(b)) continue;
-    const enq = Date.parse(m.enqueued_at || '');
-    lat.get(b).push(isNaN(enq) ? null : at - enq);
-  }
-  for (const [t, l] of lat) {
-    xs.push(t); sent.push(l.length);
-    const v = l.filter((x) => x !== null).sort((a, b) => a - b);
-    p50.push(v.length ? v[Math.floor(v.length * 0.5)] : null);
-    p95.push(v.length ? v[Math.min(v.length - 1, Math.floor(v.length * 0.95))] : null);
+  const now = Math.floor(Date.now() / 60000) * 60; // a minute begun since the answer
+  if (xs.length && now > xs[xs.length - 1] && bumps.get(now)) {
+    xs.push(now); sent.push(bumps.get(now)); p50.push(null); p95.push(null);
   }
   return [xs, sent, p50, p95];
 }
@@ -150,9 +133,10 @@ export function Dashboard() {
   const today = new Date(); today.setHours(0, 0, 0, 0);
   const DEAD_MAX = 500; // the API's page; more shows as "500+"
   const dead = useLoad(() => get(paths.dead({ since: today.toISOString(), state: 'all', limit: DEAD_MAX })), []);
-  const hist = useLoad(() => lastHour(), []);
-  const [msgs, setMsgs] = useState([]);
-  useEffect(() => { if (hist.data) setMsgs(items(hist.data)); }, [hist.data]);
+  const stats = useLoad(() => get(paths.messageStats({ minutes: 60 })), []);
+  // sends the stream showed since the last stats answer, by minute (epoch s)
+  const [bumps, setBumps] = useState(() => new Map());
+  useEffect(() => { if (stats.data) setBumps(new Map()); }, [stats.data]);
   const first = useLoad(pollSnapshot, []);
   useEffect(() => { if (first.data && !snap) setSnap(first.data); }, [first.data]);
   const state = useStream({
@@ -161,35 +145,40 @@ export function Dashboard() {
     // loops, leased and delayed come with the slower poll below
     onFleet: (f) => setSnap((old) => old && ({ ...old, fleet: mergeFleet(old.fleet, f),
       queues: { ...old.queues, total: { ...queueTotals(old.queues), ...(f.queue_depth || {}) } } })),
-    onMessage: (m) => { if (m.status === 'sent') setMsgs((l) => [...l.filter((x) => x.id !== m.id).slice(-4999), m]); },
+    onMessage: (m) => {
+      if (m.status !== 'sent' || !m.bot_id) return;
+      const at = Date.parse(m.sent_at || '') || Date.now(), t = Math.floor(at / 60000) * 60;
+      setBumps((b) => new Map(b).set(t, (b.get(t) || 0) + 1));
+    },
     poll: pollSnapshot,
   });
   // spend and breakers are the workers' counters in shared memory: cheap to ask
   useEffect(() => {
     const t = setInterval(() => { spend.reload(); breakers.reload(); }, DETAIL_MS);
-    return () => clearInterval(t);
+    const u = setInterval(() => stats.reload(), STATS_MS);
+    return () => { clearInterval(t); clearInterval(u); };
   }, []);
   useEffect(() => {
     if (state !== 'live') return undefined; // polling already, or about to
     const t = setInterval(() => pollSnapshot().then((s) => setSnap((old) => ({ ...old, ...s })), () => {}), DETAIL_MS);
     return () => clearInterval(t);
   }, [state]);
-  const [xs, sent, p50, p95] = series(msgs);
+  const [xs, sent, p50, p95] = series(stats.data, bumps);
   const deadN = dead.data ? items(dead.data).length : null;
   const deadToday = deadN === DEAD_MAX ? DEAD_MAX + '+' : deadN;
   return html`<${Page} title="Dashboard" actions=${html`<${LiveBadge} state=${state} />`}>
     <${Problem} error=${first.error} />
     <div class="grid">
       ${snap ? html`<${Fleet} fleet=${snap.fleet} /><${Queues} queues=${snap.queues} />` : ''}
-      <${Chart} title="Messages sent per minute, last hour" unit="msgs" data=${[xs, sent]}
+      <${Chart} name="sent" title="Messages sent per minute, last hour" unit="msgs" data=${[xs, sent]}
         series=${[{ label: 'sent', stroke: '#2a6f97' }]} />
-      <${Chart} title=${'Enqueue to sent, last hour' + (p50.some((v) => v !== null) || !sent.some((v) => v) ? '' : ' (the API gives no enqueue times)')} unit="ms" data=${[xs, p50, p95]}
-        series=${[{ label: 'p50', stroke: '#2a9d8f' }, { label: 'p95', stroke: '#e76f51' }]} />
+      <${Chart} name="latency" title="Enqueue to sent, last hour (p50, p95)" unit="ms" data=${[xs, p50, p95]}
+        series=${[{ label: 'p50', stroke: '#2a9d8f', dots: true }, { label: 'p95', stroke: '#e76f51', dots: true }]} />
       ${missing(breakers) ? html`<${Missing} title="Breakers" card="breakers" />` : html`<${Breakers} data=${breakers.data} />`}
       ${missing(spend) ? html`<${Missing} title="LLM spend" card="spend" />` : html`<${Spend} data=${spend.data} />`}
       <div class=${'card' + (deadToday ? ' bad' : '')} data-card="dead"><h2>Dead letters today</h2>
         <p class="stat-n">${typeof deadToday === 'string' ? deadToday : num(deadToday)}</p><a href="#/dead">Open the dead letters</a></div>
     </div>
-    <${Problem} error=${[spend, breakers, dead, hist].map((l) => l.error).find((e) => e && e.status !== 404)} />
+    <${Problem} error=${[spend, breakers, dead, stats].map((l) => l.error).find((e) => e && e.status !== 404)} />
   <//>`;
 }
