@@ -265,14 +265,13 @@ json_t *call_rows(PGresult *res)
 	return a;
 }
 
-static void on_bots_published(redisReply *r, const char *err, void *arg)
+static void on_notice_published(redisReply *r, const char *err, void *arg)
 {
 	(void)r;
-	(void)arg;
 	if (err)
-		log_warn("api: a bot change stored, but its notice failed (%s): the workers see it "
-			 "within 10 minutes",
-			 err);
+		log_warn("api: a change stored, but its notice failed (%s): the workers see it "
+			 "within %s",
+			 err, (const char *)arg);
 }
 
 void call_bots_changed(struct call *c, const char *ids)
@@ -281,6 +280,19 @@ void call_bots_changed(struct call *c, const char *ids)
 	const char *argv[3] = { "PUBLISH", channel, ids };
 
 	snprintf(channel, sizeof channel, "%s:bots", c->ctx->cfg->redis_prefix);
-	if (!c->ctx->redis || ra_cmd(c->ctx->redis, on_bots_published, NULL, 2000, 3, argv) < 0)
-		on_bots_published(NULL, "Redis is not connected", NULL);
+	if (!c->ctx->redis ||
+	    ra_cmd(c->ctx->redis, on_notice_published, "10 minutes", 2000, 3, argv) < 0)
+		on_notice_published(NULL, "Redis is not connected", "10 minutes");
+}
+
+void call_chats_changed(struct call *c, const char *chat)
+{
+	char channel[64], msg[40];
+	const char *argv[3] = { "PUBLISH", channel, msg };
+
+	/* The workers' own notice: from no worker (-1), the chat urgent (=). */
+	snprintf(channel, sizeof channel, "%s:chats", c->ctx->cfg->redis_prefix);
+	snprintf(msg, sizeof msg, "-1 =%.24s", chat);
+	if (!c->ctx->redis || ra_cmd(c->ctx->redis, on_notice_published, "30 s", 2000, 3, argv) < 0)
+		on_notice_published(NULL, "Redis is not connected", "30 s");
 }

@@ -82,6 +82,10 @@ void call_stream(struct call *c, const char *ctype, srv_pull pull, void (*done)(
  * for: a lost notice only delays the change to the workers' 10-minute expiry
  * (logged). */
 void call_bots_changed(struct call *c, const char *ids);
+/* Likewise for a chat's settings (topics, time zone, language, enabled):
+ * PUBLISH <prefix>:chats "-1 =ID", the notice on which the workers drop a
+ * chat's cached context (else within 30 s). */
+void call_chats_changed(struct call *c, const char *chat);
 /* A query on the pool; cb(res, err, c). A query that cannot be sent is
  * answered 503 here and cb is not called; returns -1 then. */
 int call_query(struct call *c, const char *sql, int n, const char *const *params, pgc_cb cb);

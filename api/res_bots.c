@@ -82,6 +82,15 @@ static void on_bot_row(PGresult *res, const char *err, void *arg)
 	on_bot_changed(res, err, arg, 0);
 }
 
+/* on_one for a chat added, changed or deleted (its id the first column): the
+ * workers drop their cached context of it. */
+static void on_chat_row(PGresult *res, const char *err, void *arg)
+{
+	if (!err && PQntuples(res))
+		call_chats_changed(arg, PQgetvalue(res, 0, 0));
+	on_one(res, err, arg);
+}
+
 static void on_member_row(PGresult *res, const char *err, void *arg)
 {
 	on_bot_changed(res, err, arg, 1); /* the bot's chats: its schedule */
@@ -317,7 +326,7 @@ void res_chats_add(struct call *c)
 	snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(c->body, "id")));
 	topics = chat_params(c, id, p);
 	if (named(c, "chat") == 0)
-		call_query(c, sql, 8, p, on_one);
+		call_query(c, sql, 8, p, on_chat_row);
 	free(topics);
 }
 
@@ -357,7 +366,7 @@ void res_chats_edit(struct call *c)
 	json_decref(whole);
 	topics = chat_params(c, c->params[0], p);
 	if (named(c, "chat") == 0)
-		call_query(c, sql, 8, p, on_one);
+		call_query(c, sql, 8, p, on_chat_row);
 	free(topics);
 }
 
@@ -371,7 +380,7 @@ void res_chats_delete(struct call *c)
 	const char *p[3] = { c->params[0], c->actor, req_addr(c->rq) };
 
 	if (path_num(c, 0, "chat") == 0 && named(c, "chat") == 0)
-		call_query(c, sql, 3, p, on_one);
+		call_query(c, sql, 3, p, on_chat_row);
 }
 
 void res_chats_member_add(struct call *c)

@@ -78,6 +78,8 @@ static int chat_add(struct ctl *c, int argc, char **argv)
 		return ctl_fail("%s", err);
 	}
 	free(topics_text);
+	/* a worker may hold "no such chat" for it (a job that came first) */
+	ctl_notify_chats(c, &cid, 1);
 	printf("chat %s added\n", id);
 	return CTL_OK;
 }
@@ -200,6 +202,7 @@ static int chat_enable(struct ctl *c, int argc, char **argv, int on)
 		return ctl_fail("%s", err);
 	if (n == 0)
 		return ctl_fail("no chat %s", pos[0]);
+	ctl_notify_chats(c, &v, 1);
 	printf("chat %s %s\n", pos[0], on ? "enabled" : "disabled");
 	return CTL_OK;
 }

@@ -33,6 +33,8 @@ struct imp {
 	int explicit_ids;
 	int64_t *ids; /* the bots written, for the change notice after the commit */
 	size_t nids;
+	int64_t *chat_ids; /* the chats written, likewise */
+	size_t nchat_ids;
 };
 
 /* "path: why" into err, where why may be err itself. */
@@ -65,6 +67,8 @@ static int import_chats(struct imp *m, const json_t *chats, char *err, size_t el
 	size_t i;
 	json_t *ch;
 
+	/* Without memory for the ids: no notice, the workers see it within 30 s. */
+	m->chat_ids = calloc(json_array_size(chats) + 1, sizeof *m->chat_ids);
 	json_array_foreach(chats, i, ch) {
 		char id[24], *topics = member_text(ch, "topics");
 		int r;
@@ -87,6 +91,8 @@ static int import_chats(struct imp *m, const json_t *chats, char *err, size_t el
 			return fail_at(m, err, el, NULL);
 		m->st.chats++;
 		m->st.chats_new += r;
+		if (m->chat_ids)
+			m->chat_ids[m->nchat_ids++] = json_integer_value(json_object_get(ch, "id"));
 	}
 	return 0;
 }
@@ -521,9 +527,11 @@ int cmd_import(struct ctl *c, int argc, char **argv)
 		print_summary(&m.st, 0);
 		if (m.st.settings_changed)
 			notify_settings(c, root);
+		ctl_notify_chats(c, m.chat_ids, m.nchat_ids);
 		ctl_notify_bots(c, m.ids, m.nids);
 	}
 	free(m.ids);
+	free(m.chat_ids);
 	json_decref(root);
 	return rc;
 }

@@ -169,6 +169,10 @@ int ctl_publish_setting(struct ctl *c, const char *key, long long *receivers, ch
  * drops its cached copies. A failure is a note, not the command's failure: the
  * workers' caches expire within 10 minutes anyway. */
 void ctl_notify_bots(struct ctl *c, const int64_t *ids, size_t n);
+/* After a committed change of chats ids[0..n) (settings, enabled): the chat
+ * notice the workers already share (P:chats, "-1 =ID ..."), on which they
+ * drop their cached context of those chats at once (else within 30 s). */
+void ctl_notify_chats(struct ctl *c, const int64_t *ids, size_t n);
 
 /* ---- commands: argv[0] is the command word; return an exit code ---- */
 

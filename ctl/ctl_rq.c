@@ -40,9 +40,13 @@ int ctl_publish_setting(struct ctl *c, const char *key, long long *receivers, ch
 	return 0;
 }
 
-void ctl_notify_bots(struct ctl *c, const int64_t *ids, size_t n)
+/* PUBLISH <prefix>:<what> with ids[0..n), NOTICE_IDS a message, each message
+ * opened by head and each id after mark; a failure is a note (why says what
+ * the workers do meanwhile). */
+static void notify(struct ctl *c, const char *what, const char *head, const char *mark,
+		   const int64_t *ids, size_t n, const char *meanwhile)
 {
-	char err[512], channel[64], msg[NOTICE_IDS * 21];
+	char err[512], channel[64], msg[NOTICE_IDS * 22 + 16];
 	redisContext *rc;
 	redisReply *rep;
 	struct rqs *r;
@@ -50,29 +54,39 @@ void ctl_notify_bots(struct ctl *c, const int64_t *ids, size_t n)
 	if (!n)
 		return;
 	if (!(r = ctl_redis(c, err, sizeof err))) {
-		ctl_note("bots stored, but the change notice failed (%s); the workers see it "
-			 "within 10 minutes",
-			 err);
+		ctl_note("%s stored, but the change notice failed (%s); %s", what, err, meanwhile);
 		return;
 	}
 	rc = rqs_context(r);
-	snprintf(channel, sizeof channel, "%s:bots", rqs_prefix(r));
+	snprintf(channel, sizeof channel, "%s:%s", rqs_prefix(r), what);
 	for (size_t i = 0; i < n;) {
-		size_t off = 0;
+		size_t off = (size_t)snprintf(msg, sizeof msg, "%s", head);
 
 		for (size_t k = 0; k < NOTICE_IDS && i < n; k++, i++)
-			off += (size_t)snprintf(msg + off, sizeof msg - off, "%s%" PRId64,
-						k ? " " : "", ids[i]);
+			off += (size_t)snprintf(msg + off, sizeof msg - off, "%s%s%" PRId64,
+						off ? " " : "", mark, ids[i]);
 		rep = redisCommand(rc, "PUBLISH %s %s", channel, msg);
 		if (!rep || rep->type != REDIS_REPLY_INTEGER) {
-			ctl_note("bots stored, but the change notice failed (%s); the workers see "
-				 "it within 10 minutes",
+			ctl_note("%s stored, but the change notice failed (%s); %s", what,
 				 !rep                             ? rc->errstr
 				 : rep->type == REDIS_REPLY_ERROR ? rep->str
-								  : "odd reply");
+								  : "odd reply",
+				 meanwhile);
 			freeReplyObject(rep);
 			return;
 		}
 		freeReplyObject(rep);
 	}
+}
+
+void ctl_notify_bots(struct ctl *c, const int64_t *ids, size_t n)
+{
+	notify(c, "bots", "", "", ids, n, "the workers see it within 10 minutes");
+}
+
+void ctl_notify_chats(struct ctl *c, const int64_t *ids, size_t n)
+{
+	/* The workers' own chat notice: "<worker> =ID ...", from no worker (-1),
+	 * each id urgent (dropped at once, not within 250 ms). */
+	notify(c, "chats", "-1", "=", ids, n, "the workers see it within 30 s");
 }

@@ -1286,6 +1286,45 @@ START_TEST(persona_edit_reaches_the_next_prompt)
 }
 END_TEST
 
+static int speak_skipped(void *n)
+{
+	return sup_metric("piyasa_jobs_total{kind=\"speak\",outcome=\"skipped\"}") >=
+	       (double)(intptr_t)n;
+}
+
+/* A chat switched off through the API (and on again through piyasactl) is
+ * seen by the workers at once, not when their cached context of it expires
+ * (30 s): the chat notice. */
+START_TEST(chat_edit_reaches_the_workers_at_once)
+{
+	char *cast = itest_write_cast(2, CHAT), chat[32], path[64];
+	int64_t t0;
+	struct ans a;
+
+	snprintf(chat, sizeof chat, "%d", CHAT);
+	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
+	free(cast);
+	/* The first message puts the chat into its worker's cache. */
+	ck_assert(speak_with("orta", 0) >= 0);
+	snprintf(path, sizeof path, "/api/v1/chats/%d", CHAT);
+	a = call("PATCH", path, "{\"enabled\": false}", key_operator, NULL, NULL);
+	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
+	ans_free(&a);
+	t0 = itest_now_ms();
+	ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--bot", "1", NULL), 0);
+	ck_assert_msg(itest_wait_for(speak_skipped, (void *)(intptr_t)1, 5000),
+		      "the disabled chat's job was not skipped within 5 s");
+	fprintf(stderr, "chat disabled through the API: its next job skipped after %lld ms\n",
+		(long long)(itest_now_ms() - t0));
+	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM messages WHERE bot_id = 1 AND "
+				      "status = 'sent'"),
+			 1);
+	/* On again through piyasactl: the next job is sent. */
+	ck_assert_int_eq(itest_ctl("chat", "enable", chat, NULL), 0);
+	ck_assert_msg(speak_with("orta", 1) >= 0, "no prompt after the chat was enabled again");
+}
+END_TEST
+
 START_TEST(message_stats_per_minute)
 {
 	json_t *per, *m;
@@ -1368,6 +1407,7 @@ static Suite *api_suite(void)
 	add(s, "stream_live_and_resumed", stream_live_and_resumed);
 	add(s, "slow_clients_are_bounded", slow_clients_are_bounded);
 	add(s, "persona_edit_reaches_the_next_prompt", persona_edit_reaches_the_next_prompt);
+	add(s, "chat_edit_reaches_the_workers_at_once", chat_edit_reaches_the_workers_at_once);
 	add(s, "message_stats_per_minute", message_stats_per_minute);
 	return s;
 }
