@@ -91,6 +91,7 @@ struct talk_job {
 	uint64_t emb_gen; /* its breaker's generation */
 	uint64_t emb_t0;  /* when it was asked (uv_now) */
 	int reused;       /* the draft is an earlier attempt's, kept with the job */
+	int reread;       /* the chat's context was read again for the target */
 };
 
 static void decide(struct talk_job *k);
@@ -556,6 +557,18 @@ static void decide(struct talk_job *k)
 		/* A reply asked for (a human's mention, an operator's job). */
 		k->reply_to = json_integer_value(rt);
 		k->target = find_tg(c, k->reply_to);
+		if (k->target < 0 && !k->reread) {
+			/* The job can come before the notice of the human's message
+			 * (the demo answered one on the chat's topic, not the
+			 * question's): read the chat once more. */
+			k->reread = 1;
+			chatctx_unref(k->chat);
+			k->chat = NULL;
+			k->loading = 1;
+			chats_forget(k->tk->d.chats, task_job(t)->chat_id);
+			chats_get(k->tk->d.chats, task_job(t)->chat_id, on_chat, t);
+			return;
+		}
 	} else if (pick_mode(pp, newest, rng) == PICK_REPLY) {
 		k->target = pick_open_target(k, &pb, now);
 		if (k->target >= 0)
