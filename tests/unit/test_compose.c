@@ -445,9 +445,8 @@ START_TEST(older_lines_cut_target_whole)
 	ck_assert_uint_eq(cut, COMPOSE_HISTORY - COMPOSE_HISTORY_FULL - 1);
 	ck_assert_int_eq(lines_starting(u, "» [ali]: "), 1);
 	ck_assert_int_eq(lines_starting(u, "Şu mesaja cevap ver: » ile işaretli mesaj.\n"), 1);
-	ck_assert_ptr_nonnull(
-		strstr(u, "[ali]: Dolar bugün yine sakin ama akşam saatlerinde hareket "
-			  "hızlanabilir, veri takvimine bakınca yarınki enflasyon rakamı…\n"));
+	ck_assert_ptr_nonnull(strstr(u, "[ali]: Dolar bugün yine sakin ama akşam saatlerinde hareket "
+					"hızlanabilir, veri takvimine bakınca…\n"));
 	free(u);
 }
 END_TEST

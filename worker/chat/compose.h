@@ -40,7 +40,7 @@
 #define COMPOSE_CAP_ITEM 200   /* a never_do item, a phrase, a holding note */
 #define COMPOSE_CAP_TEXT 400   /* a stance, a memory, a past message, a transcript line */
 #define COMPOSE_CAP_TARGET 600 /* the message answered, the news headline */
-#define COMPOSE_CAP_OLD 120    /* a transcript line older than the newest ..._FULL */
+#define COMPOSE_CAP_OLD 100    /* a transcript line older than the newest ..._FULL */
 #define COMPOSE_HISTORY 15     /* transcript lines rendered */
 #define COMPOSE_HISTORY_FULL 5 /* the newest of them, rendered up to COMPOSE_CAP_TEXT */
 #define COMPOSE_STANCES 6
