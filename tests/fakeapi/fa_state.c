@@ -341,12 +341,11 @@ static json_t *fa_kind_tokens_json(void)
     json_t *o = json_object();
 
     for (int i = 0; i < FA_KIND_COUNT; i++)
-        json_object_set_new(o, fa_kind_names[i],
-                            json_pack("{s:I, s:I}", "prompt",
-                                      (json_int_t)__atomic_load_n(&fa_kind_prompt[i], __ATOMIC_RELAXED),
-                                      "completion",
-                                      (json_int_t)__atomic_load_n(&fa_kind_completion[i],
-                                                                  __ATOMIC_RELAXED)));
+        json_object_set_new(
+            o, fa_kind_names[i],
+            json_pack("{s:I, s:I}", "prompt",
+                      (json_int_t)__atomic_load_n(&fa_kind_prompt[i], __ATOMIC_RELAXED), "completion",
+                      (json_int_t)__atomic_load_n(&fa_kind_completion[i], __ATOMIC_RELAXED)));
     json_object_set_new(o, "embeddings",
                         json_pack("{s:I, s:I}", "prompt",
                                   (json_int_t)__atomic_load_n(&fa_embed_tokens, __ATOMIC_RELAXED),

@@ -627,6 +627,14 @@ START_TEST(symbols_for_metadata)
 	ck_assert_int_eq(n, 5);
 	ck_assert_int_eq(pick_symbols("THYAO GARAN", NULL, out, 1), 1);
 	ck_assert_int_eq(pick_symbols("sol tarafta", watch, out, 8), 1); /* the watchlist decides */
+	json_decref(watch);
+	/* Symbols in Turkish letters, in any case; whole words only. */
+	watch = json_pack("[s,s]", "ALTIN", "TÜFE");
+	ck_assert_int_eq(pick_symbols("gram altın yine rekorda", watch, out, 8), 1);
+	ck_assert_str_eq(out[0], "ALTIN");
+	ck_assert_int_eq(pick_symbols("tüfe beklentinin altında", watch, out, 8), 1);
+	ck_assert_str_eq(out[0], "TÜFE");
+	ck_assert_int_eq(pick_symbols("desteğin altında kaldı", watch, out, 8), 0);
 	ck_assert_int_eq(pick_symbols(NULL, watch, out, 8), 0);
 	ck_assert_int_eq(pick_symbols("merhaba", NULL, out, 8), 0);
 	json_decref(watch);

@@ -1188,12 +1188,16 @@ int pick_symbols(const char *text, const json_t *watchlist, const char **out, in
 		max = PICK_MAX_SYMBOLS;
 	if (!text || !out || max <= 0)
 		return 0;
-	scan_init(&sc, upper, ascii_upper(text, upper, sizeof upper));
+	/* The watchlist's symbols folded, against the text folded: a symbol in
+	 * Turkish letters is written in any case ("ALTIN" is "gram altın",
+	 * "TÜFE" "tüfe"), whole words only ("altında" is no ALTIN). */
+	scan_init(&sc, upper, pick_fold(text, upper, sizeof upper));
 	for (size_t i = 0; i < nw && n < max; i++) {
-		ascii_upper(watch[i], sym, sizeof sym);
+		pick_fold(watch[i], sym, sizeof sym);
 		if (scan_has(&sc, sym, WHOLE))
 			n = add_symbol(out, n, watch[i]);
 	}
+	scan_init(&sc, upper, ascii_upper(text, upper, sizeof upper));
 	for (size_t i = 0; known_symbols[i] && n < max; i++)
 		if (scan_has(&sc, known_symbols[i], WHOLE))
 			n = add_symbol(out, n, known_symbols[i]);
