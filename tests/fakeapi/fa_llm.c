@@ -199,6 +199,7 @@ static json_t *fa_llm_completion(struct fa_llm_call *c, json_t *messages)
                   (json_int_t)(prompt + completion));
     free(text);
     fa_stats_tokens(c->key, c->model, prompt + completion);
+    fa_stats_kind_tokens((enum fa_kind)c->kind, prompt, completion);
     return j;
 }
 
@@ -254,6 +255,7 @@ static int fa_llm_embeddings(struct fa_llm_call *c)
     fa_stats_embedded(i);
     tokens = fa_llm_tokens(chars);
     fa_stats_tokens(c->key, c->model, tokens);
+    fa_stats_embed_tokens(tokens);
     fa_answer_json(&c->req->ans, 200,
                    json_pack("{s:s, s:o, s:s, s:{s:I, s:I}}", "object", "list", "data", data,
                              "model", c->model, "usage", "prompt_tokens", (json_int_t)tokens,

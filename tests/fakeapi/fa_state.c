@@ -26,6 +26,10 @@ static long fa_kinds[FA_KIND_COUNT];
 static long fa_kinds_faulted[FA_KIND_COUNT];
 static long fa_guard_rejected;
 static long fa_embed_calls, fa_embed_inputs;
+/* Tokens by completion kind, prompt and completion apart (issue 16 item 6: what a
+ * message costs and where); embeddings are fa_embed_tokens. */
+static long fa_kind_prompt[FA_KIND_COUNT], fa_kind_completion[FA_KIND_COUNT];
+static long fa_embed_tokens;
 
 static const char *const fa_call_names[FA_CALL_COUNT] = {
     "getMe", "sendMessage",      "sendChatAction", "getUpdates", "deleteWebhook",
@@ -321,6 +325,34 @@ void fa_stats_embedded(size_t n)
     __atomic_add_fetch(&fa_embed_inputs, (long)n, __ATOMIC_RELAXED);
 }
 
+void fa_stats_kind_tokens(enum fa_kind k, int64_t prompt, int64_t completion)
+{
+    __atomic_add_fetch(&fa_kind_prompt[k], (long)prompt, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&fa_kind_completion[k], (long)completion, __ATOMIC_RELAXED);
+}
+
+void fa_stats_embed_tokens(int64_t tokens)
+{
+    __atomic_add_fetch(&fa_embed_tokens, (long)tokens, __ATOMIC_RELAXED);
+}
+
+static json_t *fa_kind_tokens_json(void)
+{
+    json_t *o = json_object();
+
+    for (int i = 0; i < FA_KIND_COUNT; i++)
+        json_object_set_new(
+            o, fa_kind_names[i],
+            json_pack("{s:I, s:I}", "prompt",
+                      (json_int_t)__atomic_load_n(&fa_kind_prompt[i], __ATOMIC_RELAXED), "completion",
+                      (json_int_t)__atomic_load_n(&fa_kind_completion[i], __ATOMIC_RELAXED)));
+    json_object_set_new(o, "embeddings",
+                        json_pack("{s:I, s:I}", "prompt",
+                                  (json_int_t)__atomic_load_n(&fa_embed_tokens, __ATOMIC_RELAXED),
+                                  "completion", (json_int_t)0));
+    return o;
+}
+
 static void fa_add_tokens(json_t *obj, const char *key, int64_t tokens)
 {
     json_t *v = json_object_get(obj, key);
@@ -365,6 +397,7 @@ json_t *fa_stats_json(void)
                                   (json_int_t)__atomic_load_n(&fa_embed_calls, __ATOMIC_RELAXED),
                                   "inputs",
                                   (json_int_t)__atomic_load_n(&fa_embed_inputs, __ATOMIC_RELAXED)));
+    json_object_set_new(s, "tokens_by_kind", fa_kind_tokens_json());
     json_object_set_new(s, "rss", fa_news_stats_json());
     fa_state_lock();
     json_object_set_new(s, "tokens", json_deep_copy(fa_tokens));
@@ -388,7 +421,10 @@ void fa_state_reset(void)
     for (int i = 0; i < FA_KIND_COUNT; i++) {
         __atomic_store_n(&fa_kinds[i], 0, __ATOMIC_RELAXED);
         __atomic_store_n(&fa_kinds_faulted[i], 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&fa_kind_prompt[i], 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&fa_kind_completion[i], 0, __ATOMIC_RELAXED);
     }
+    __atomic_store_n(&fa_embed_tokens, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&fa_guard_rejected, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&fa_embed_calls, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&fa_embed_inputs, 0, __ATOMIC_RELAXED);

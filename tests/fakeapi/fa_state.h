@@ -83,6 +83,10 @@ int fa_state_llm_down(const char *model, const char *key);
 void fa_stats_call(enum fa_call c);
 void fa_stats_fault(enum fa_fault f);
 void fa_stats_tokens(const char *key, const char *model, int64_t tokens);
+/* Tokens of one completion of kind k, prompt and completion apart ("tokens_by_kind"). */
+void fa_stats_kind_tokens(enum fa_kind k, int64_t prompt, int64_t completion);
+/* Tokens of one embeddings call ("tokens_by_kind"."embeddings"). */
+void fa_stats_embed_tokens(int64_t tokens);
 /* A completion of this kind was generated (answered, or faulted after generation). */
 void fa_stats_completion(enum fa_kind k, int guard_rejected);
 /* A completion of kind k answered cut (badjson) or hung (hang_ms). */

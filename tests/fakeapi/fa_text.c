@@ -408,17 +408,29 @@ static const struct fa_asset *fa_find_asset(const char *name, const struct fa_pr
     return NULL;
 }
 
-/* A ticker-like topic ("KOZAL", "XU030"): 2..10 capital letters or digits, starting
- * with a letter. "Emtia" is a topic word, not a ticker. */
+/* A ticker-like topic ("KOZAL", "XU030", "TÜFE"): 2..10 bytes of capital letters or
+ * digits, starting with a letter. "Emtia" is a topic word, not a ticker. */
 static int fa_ticker(const char *s, char *out, size_t len)
 {
     size_t n = strlen(s);
 
     if (n < 2 || n > 10 || n >= len || !isupper((unsigned char)s[0]))
         return 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        /* Turkish capitals (Ç Ö Ü Ğ İ Ş) as letters: "TÜFE" is a ticker too. */
+        static const char *const tr_caps[] = { "Ç", "Ö", "Ü", "Ğ", "İ", "Ş" };
+        int tr = 0;
+
+        for (size_t k = 0; k < FA_N(tr_caps) && !tr; k++)
+            if (strncmp(s + i, tr_caps[k], 2) == 0)
+                tr = 1;
+        if (tr) {
+            i++;
+            continue;
+        }
         if (!isupper((unsigned char)s[i]) && !isdigit((unsigned char)s[i]))
             return 0;
+    }
     memcpy(out, s, n + 1);
     return 1;
 }

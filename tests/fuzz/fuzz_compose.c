@@ -10,7 +10,8 @@
  * character that may end a line but the template's own "\n" (no other ASCII or
  * C1 control, no U+2028, U+2029), so data cannot forge a line: "Konu: " starts
  * one line at most, "Şu mesaja cevap ver: " one line when there is a target and
- * none otherwise, the line "Emoji kullanma." is in the system prompt exactly when
+ * none otherwise, "» " (the target marked in the transcript) one line at most
+ * and only with a target, the line "Emoji kullanma." is in the system prompt exactly when
  * style.emojis is false, and the system prompt never starts with the guard's or
  * memorize's markers. The sampling stays in its documented ranges. */
 #include "common/utf8.h"
@@ -78,6 +79,8 @@ static void check(const struct compose_in *in, int emojis)
 	check_chars(user);
 	FUZZ_ASSERT(lines(user, "Konu: ", 0) <= 1);
 	FUZZ_ASSERT(lines(user, "Şu mesaja cevap ver: ", 0) == (in->target ? 1 : 0));
+	/* The mark of the reply target in the transcript: data cannot forge it. */
+	FUZZ_ASSERT(lines(user, "» ", 0) <= (in->target ? 1 : 0));
 	FUZZ_ASSERT(lines(sys, "Emoji kullanma.", 1) == (emojis == 0 ? 1 : 0));
 	FUZZ_ASSERT(strncmp(sys, "TUTARLILIK DENETİMİ", strlen("TUTARLILIK DENETİMİ")) != 0);
 	FUZZ_ASSERT(strncmp(sys, "HAFIZA ÖZETİ", strlen("HAFIZA ÖZETİ")) != 0);

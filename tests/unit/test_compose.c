@@ -366,12 +366,25 @@ START_TEST(topic_and_target_lines)
 	ck_assert_int_eq(lines_starting(u, "Konu: FX\n"), 1);
 	ck_assert_int_eq(lines_starting(u, "Konu: "), 1); /* the newline in forged is flattened */
 	ck_assert_int_eq(lines_starting(u, "Odak: "), 0); /* no focus, no line */
-	ck_assert_int_eq(lines_starting(u, "Şu mesaja cevap ver: [ayse]: Dolar ne olur?\n"), 1);
+	/* The target is in the transcript: marked there, pointed at, not quoted again
+	 * (issue 16, item 6). */
+	ck_assert_int_eq(lines_starting(u, "» [ayse]: Dolar ne olur?\n"), 1);
+	ck_assert_int_eq(lines_starting(u, "» "), 1);
+	ck_assert_int_eq(lines_starting(u, "Şu mesaja cevap ver: » ile işaretli mesaj.\n"), 1);
 	ck_assert_int_eq(lines_starting(u, "Şu mesaja cevap ver: "), 1);
+	ck_assert_int_eq(count(u, "Dolar ne olur?"), 1);
 	ck_assert_int_eq(lines_starting(u, "Mesaja @ayse diye başla.\n"), 1);
 	ck_assert_int_eq(lines_starting(u, "Şu an öğle"), 1);
 	ck_assert(ends_with(u, "\nSadece mesajın metnini yaz.\n"));
 	free(u);
+
+	/* A target not among the transcript's lines is quoted on the task line. */
+	in.nhistory = 1;
+	u = compose_user(&in);
+	ck_assert_int_eq(lines_starting(u, "Şu mesaja cevap ver: [ayse]: Dolar ne olur?\n"), 1);
+	ck_assert_int_eq(lines_starting(u, "» "), 0);
+	free(u);
+	in.nhistory = 2;
 
 	/* The persona's own symbol on the topic, right under it (issue 16, item 4). */
 	in.focus = "USDTRY";
@@ -387,6 +400,53 @@ START_TEST(topic_and_target_lines)
 	ck_assert_int_eq(lines_starting(u, "Konu: "), 0);
 	ck_assert_int_eq(lines_starting(u, "Şu mesaja cevap ver: "), 0);
 	ck_assert_int_eq(count(u, "@"), 0); /* no target, no mention */
+	free(u);
+}
+END_TEST
+
+/* Issue 16, item 6: of the last 15 messages the newest 5 are whole, the older
+ * ones cut at a word's end within COMPOSE_CAP_OLD bytes; the reply target is
+ * whole wherever it is, and found by its Telegram id. */
+START_TEST(older_lines_cut_target_whole)
+{
+	static const char long_text[] =
+		"Dolar bugün yine sakin ama akşam saatlerinde hareket hızlanabilir, veri "
+		"takvimine bakınca yarınki enflasyon rakamı çok önemli, ben temkinliyim "
+		"açıkçası";
+	struct convo_msg hist[20], target;
+	struct compose_in in = { .bot_name = "B", .history = hist, .nhistory = 20 };
+	char *u, *line;
+	size_t whole = 0, cut = 0;
+
+	for (int i = 0; i < 20; i++) {
+		hist[i] = at("ali", long_text, 20 - i, 0);
+		hist[i].tg_id = 100 + i;
+	}
+	target = hist[8]; /* the 4th of the 15 lines: an old one */
+	in.target = &target;
+	u = compose_user(&in);
+	for (line = strstr(u, "[ali]: "); line; line = strstr(line + 1, "[ali]: ")) {
+		size_t len = (size_t)(strchr(line, '\n') - line) - strlen("[ali]: ");
+
+		if (strncmp(line + strlen("[ali]: "), long_text, strlen(long_text)) == 0 &&
+		    len == strlen(long_text)) {
+			whole++;
+			continue;
+		}
+		cut++;
+		len -= strlen("…");
+		ck_assert_uint_le(len, COMPOSE_CAP_OLD);
+		/* a prefix of the text that ends where a word does */
+		ck_assert_int_eq(strncmp(line + strlen("[ali]: "), long_text, len), 0);
+		ck_assert_int_eq(long_text[len], ' ');
+		ck_assert_int_eq(strncmp(line + strlen("[ali]: ") + len, "…\n", strlen("…\n")), 0);
+	}
+	ck_assert_uint_eq(whole, COMPOSE_HISTORY_FULL + 1);
+	ck_assert_uint_eq(cut, COMPOSE_HISTORY - COMPOSE_HISTORY_FULL - 1);
+	ck_assert_int_eq(lines_starting(u, "» [ali]: "), 1);
+	ck_assert_int_eq(lines_starting(u, "Şu mesaja cevap ver: » ile işaretli mesaj.\n"), 1);
+	ck_assert_ptr_nonnull(strstr(u, "[ali]: Dolar bugün yine sakin ama akşam saatlerinde hareket "
+					"hızlanabilir, veri takvimine bakınca…\n"));
 	free(u);
 }
 END_TEST
@@ -810,6 +870,7 @@ static Suite *compose_suite(void)
 	suite_add_tcase(s, g);
 	tcase_add_test(c, emoji_contract);
 	tcase_add_test(c, topic_and_target_lines);
+	tcase_add_test(c, older_lines_cut_target_whole);
 	tcase_add_test(c, separators_cannot_forge_lines);
 	tcase_add_test(c, bot_name_is_quoted_as_a_name);
 	tcase_add_test(c, no_empty_headings);

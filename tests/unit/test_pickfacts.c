@@ -24,7 +24,9 @@
  *
  * Copied as it was (only pick_fold, pick_score, pick_target, pick_topic and
  * pick_mentions_user renamed ref_*, made static, and what they do not use left
- * out). Do not "fix" it along with pick.c: it is what pick.c must agree with. */
+ * out). Do not "fix" it along with pick.c: it is what pick.c must agree with.
+ * The word lists are data and follow pick.c's (session 9 added tickers and the
+ * whole-word keywords of a topic, kw_fx_whole). */
 
 /* ---- word lists ---- */
 
@@ -36,28 +38,34 @@ static const char *const default_topics[] = { "BIST", "FX", "Kripto", "Makro" };
 
 static const char *const kw_bist[] = { "bist",  "borsa", "hisse", "endeks", "xu100", "xu030",
 				       "thyao", "garan", "asels", "akbnk",  "eregl", "kchol",
-				       "tuprs", "bimas", "sahol", "ykbnk",  "froto", NULL };
+				       "tuprs", "bimas", "sahol", "ykbnk",  "froto", "sasa",
+				       "isctr", "pgsus", "tcell", "kozal",  "hekts", NULL };
 /* döviz */
-static const char *const kw_fx[] = { "dolar",  "euro",    "avro", "kur",    "tl",
-				     "doviz",  "usd",     "eur",  "usdtry", "eurtry",
-				     "parite", "sterlin", NULL };
-static const char *const kw_kripto[] = { "bitcoin", "btc",     "eth",     "ethereum",   "kripto",
-					 "coin",    "altcoin", "binance", "blockchain", NULL };
-/* merkez bankası, büyüme, işsizlik, cari açık */
-static const char *const kw_makro[] = { "faiz", "enflasyon", "merkez bankasi",
-					"fed",  "tcmb",      "buyume",
-					"gsyh", "issizlik",  "cari acik",
-					"ppk",  NULL };
+static const char *const kw_fx[] = { "dolar",  "euro",    "avro",   "kur",        "tl",
+				     "doviz",  "usd",     "eur",    "usdtry",     "eurtry",
+				     "parite", "sterlin", "xauusd", "gram altin", NULL };
+/* Whole words only: "altında" (below) is no gold. */
+static const char *const kw_fx_whole[] = { "altin", NULL };
+/* "sol" is whole words only (3 bytes): Solana, and now and then "left" */
+static const char *const kw_kripto[] = { "bitcoin", "btc",     "eth",       "ethereum",   "kripto",
+					 "coin",    "altcoin", "binance",   "blockchain", "sol",
+					 "solana",  "avax",    "avalanche", "xrp",        "bnb",
+					 "doge",    NULL };
+/* merkez bankası, büyüme, işsizlik, cari açık, TÜFE */
+static const char *const kw_makro[] = { "faiz",      "enflasyon", "merkez bankasi", "fed",
+					"tcmb",      "buyume",    "gsyh",           "issizlik",
+					"cari acik", "ppk",       "tufe",           NULL };
 
-/* A default topic, the (folded) names it goes by, and its keywords. */
+/* A default topic, the (folded) names it goes by, its keywords and those that
+ * match as whole words only (never with a suffix), or NULL. */
 static const struct {
 	const char *names[3];
-	const char *const *kw;
+	const char *const *kw, *const *whole;
 } topic_table[] = {
-	{ { "bist", "borsa", NULL }, kw_bist },
-	{ { "fx", "doviz", NULL }, kw_fx },
-	{ { "kripto", "crypto", NULL }, kw_kripto },
-	{ { "makro", "ekonomi", NULL }, kw_makro },
+	{ { "bist", "borsa", NULL }, kw_bist, NULL },
+	{ { "fx", "doviz", NULL }, kw_fx, kw_fx_whole },
+	{ { "kripto", "crypto", NULL }, kw_kripto, NULL },
+	{ { "makro", "ekonomi", NULL }, kw_makro, NULL },
 };
 
 /* Whole words only: "neden" must not match "nedeniyle" (because of).
@@ -296,17 +304,21 @@ static int has_any(const struct scan *sc, const char *const *list, int whole_onl
 struct topic_key {
 	char t[WORD_MAX];
 	size_t n;
-	const char *const *kw; /* the keywords of a default topic it names, or NULL */
+	const char *const *kw;    /* the keywords of a default topic it names, or NULL */
+	const char *const *whole; /* ... and its whole-word ones, or NULL */
 };
 
 static void topic_key(struct topic_key *k, const char *topic)
 {
 	k->n = ref_fold(topic, k->t, sizeof k->t);
 	k->kw = NULL;
+	k->whole = NULL;
 	for (size_t i = 0; i < NELEM(topic_table) && !k->kw; i++)
 		for (size_t j = 0; topic_table[i].names[j] && !k->kw; j++)
-			if (strcmp(topic_table[i].names[j], k->t) == 0)
+			if (strcmp(topic_table[i].names[j], k->t) == 0) {
 				k->kw = topic_table[i].kw;
+				k->whole = topic_table[i].whole;
+			}
 }
 
 /* A message's metadata topic, folded; has is 0 when it has none. */
@@ -329,7 +341,7 @@ static int detects(const struct scan *sc, const struct msg_topic *mt, const stru
 		return 1;
 	if (scan_has(sc, k->t, SUFFIX_MIN))
 		return 1;
-	return k->kw && has_any(sc, k->kw, 0);
+	return (k->kw && has_any(sc, k->kw, 0)) || (k->whole && has_any(sc, k->whole, 1));
 }
 
 /* ---- the bot (reference) ---- */

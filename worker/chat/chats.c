@@ -385,6 +385,11 @@ void chats_sent(struct chats *c, int64_t chat_id, const struct convo_msg *m)
 	notice_add(c, chat_id, 0);
 }
 
+void chats_forget(struct chats *c, int64_t chat_id)
+{
+	lcache_invalidate(c->cache, chat_id);
+}
+
 void chats_written(struct chats *c, int64_t chat_id, int urgent)
 {
 	lcache_invalidate(c->cache, chat_id);

@@ -60,6 +60,9 @@ void chats_get(struct chats *c, int64_t chat_id, chats_cb cb, void *arg);
  * the chat's other writes of the next 100 ms (urgent: a human's message, told
  * at once, which they drop at once too). */
 void chats_written(struct chats *c, int64_t chat_id, int urgent);
+/* Drop this worker's cached context of chat_id (the next chats_get reads it),
+ * telling no one: for a reader that misses a message it knows was written. */
+void chats_forget(struct chats *c, int64_t chat_id);
 /* One of our bots' messages was committed: m (copied) goes into the cached
  * context in place, in id order, instead of a reload; the others are told. */
 void chats_sent(struct chats *c, int64_t chat_id, const struct convo_msg *m);

@@ -113,10 +113,11 @@ static enum ch char_kind(const unsigned char *p, size_t n, int quoted)
  * trailing blanks trimmed, anything that may end a line as a space, malformed
  * bytes left out, never cut inside a character; with quoted, '"' as '\''.
  * Returns the bytes of s rendered (0 = nothing was written). */
-static size_t put_text(struct sb *b, const char *s, size_t cap, int quoted)
+static size_t put_text_at(struct sb *b, const char *s, size_t cap, int quoted, int at_word)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t out = 0, pending = 0; /* spaces held back until a visible character */
+	size_t out = 0, pending = 0;         /* spaces held back until a visible character */
+	size_t space_len = 0, space_out = 0; /* where the last space was written */
 
 	if (!s)
 		return 0;
@@ -130,10 +131,18 @@ static size_t put_text(struct sb *b, const char *s, size_t cap, int quoted)
 			continue;
 		}
 		if (out + (pending ? 1 : 0) + n > cap) {
+			if (at_word && !pending && space_len) { /* no half word before "…" */
+				b->len = space_len;
+				if (b->p)
+					b->p[space_len] = 0;
+				out = space_out;
+			}
 			sb_puts(b, "…");
 			break;
 		}
 		if (pending) {
+			space_len = b->len;
+			space_out = out;
 			sb_add(b, " ", 1);
 			out++;
 			pending = 0;
@@ -149,6 +158,11 @@ static size_t put_text(struct sb *b, const char *s, size_t cap, int quoted)
 		p += n;
 	}
 	return out;
+}
+
+static size_t put_text(struct sb *b, const char *s, size_t cap, int quoted)
+{
+	return put_text_at(b, s, cap, quoted, 0);
 }
 
 static size_t put_data(struct sb *b, const char *s, size_t cap)
@@ -491,35 +505,20 @@ static void part(struct sb *b)
 		sb_puts(b, "\n");
 }
 
+/* The persona summary: the name and the persona's tone. Risk profile, mood and
+ * watchlist are in the system prompt word for word: said again here they cost
+ * some 20 tokens a draft and told the model nothing new (issue 16, item 6). */
 static void user_summary(struct sb *b, const struct compose_in *in)
 {
-	static const struct {
-		const char *key, *label;
-	} fields[] = { { "tone", "üslup" }, { "risk_profile", "risk profili" } };
-	const char *sep = "", *watch[3];
-	size_t nw = strs_of(in->persona, "watchlist", watch, 3);
+	const char *sep = "", *tone = str_of(in->persona, "tone");
 	size_t start = b->len;
 
 	sb_puts(b, "Karakterin: ");
 	if (put_quoted(b, in->bot_name, COMPOSE_CAP_WORD))
 		sep = "; ";
-	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-		const char *v = str_of(in->persona, fields[i].key);
-
-		if (!v)
-			continue;
-		sb_printf(b, "%s%s: ", sep, fields[i].label);
-		put_data(b, v, COMPOSE_CAP_WORD);
-		sep = "; ";
-	}
-	if (str_of(in->emotion, "tone")) {
-		sb_printf(b, "%sruh hali: ", sep);
-		put_data(b, str_of(in->emotion, "tone"), COMPOSE_CAP_WORD);
-		sep = "; ";
-	}
-	if (nw) {
-		sb_printf(b, "%stakip ettiklerin: ", sep);
-		put_list(b, watch, nw, ", ", 0, COMPOSE_CAP_WORD);
+	if (tone) {
+		sb_printf(b, "%süslup: ", sep);
+		put_data(b, tone, COMPOSE_CAP_WORD);
 		sep = "; ";
 	}
 	if (!*sep) { /* nothing known: no line at all */
@@ -604,7 +603,7 @@ static void user_holdings(struct sb *b, const struct compose_in *in)
 		}
 		if (json_is_number(avg)) {
 			sb_puts(b, sep);
-			sb_puts(b, "ortalama maliyet ");
+			sb_puts(b, "maliyet ");
 			put_num(b, json_number_value(avg));
 			sep = ", ";
 		}
@@ -656,26 +655,72 @@ static void user_memories(struct sb *b, const struct compose_in *in)
 	}
 }
 
-/* "[speaker]: text" */
-static void put_line(struct sb *b, const struct convo_msg *m, size_t cap)
+/* "[speaker]: text"; a text cut at a word's end with at_word. */
+static void put_line_at(struct sb *b, const struct convo_msg *m, size_t cap, int at_word)
 {
 	sb_puts(b, "[");
 	if (!put_data(b, m->speaker, COMPOSE_CAP_WORD))
 		sb_puts(b, "?");
 	sb_puts(b, "]: ");
-	put_data(b, m->text, cap);
+	put_text_at(b, m->text, cap, 0, at_word);
 }
 
+static void put_line(struct sb *b, const struct convo_msg *m, size_t cap)
+{
+	put_line_at(b, m, cap, 0);
+}
+
+static int same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The transcript line (an index into history) that is the reply target, or -1
+ * when the target is not among the lines rendered. */
+static long target_line(const struct compose_in *in, size_t start)
+{
+	const struct convo_msg *t = in->target;
+
+	for (size_t i = in->nhistory; t && in->history && i-- > start;) {
+		const struct convo_msg *m = &in->history[i];
+
+		if (!has_text(m->text))
+			continue;
+		if (m == t || (t->tg_id && m->tg_id == t->tg_id) ||
+		    (!t->tg_id && same_str(m->speaker, t->speaker) && same_str(m->text, t->text)))
+			return (long)i;
+	}
+	return -1;
+}
+
+static size_t history_start(const struct compose_in *in)
+{
+	return in->nhistory > COMPOSE_HISTORY ? in->nhistory - COMPOSE_HISTORY : 0;
+}
+
+/* The last 15 messages. The newest COMPOSE_HISTORY_FULL are given whole (up to
+ * COMPOSE_CAP_TEXT), the older ones their start (COMPOSE_CAP_OLD): they tell the
+ * model what the talk was about, and their full text was a third of a draft's
+ * prompt (issue 16, item 6). The reply target, whole, is marked with "» ", so the
+ * task line points at it instead of quoting it again. */
 static void user_history(struct sb *b, const struct compose_in *in)
 {
-	size_t start = in->nhistory > COMPOSE_HISTORY ? in->nhistory - COMPOSE_HISTORY : 0;
+	size_t start = history_start(in);
+	long target = target_line(in, start);
 	int head = 0;
 
 	for (size_t i = start; in->history && i < in->nhistory; i++) {
+		size_t cap = in->nhistory - i <= COMPOSE_HISTORY_FULL ? COMPOSE_CAP_TEXT
+								      : COMPOSE_CAP_OLD;
+
 		if (!has_text(in->history[i].text))
 			continue;
 		heading(b, "Son mesajlar:", &head);
-		put_line(b, &in->history[i], COMPOSE_CAP_TEXT);
+		if ((long)i == target) {
+			sb_puts(b, "» ");
+			cap = COMPOSE_CAP_TARGET;
+		}
+		put_line_at(b, &in->history[i], cap, cap == COMPOSE_CAP_OLD);
 		sb_puts(b, "\n");
 	}
 }
@@ -726,7 +771,10 @@ static void user_task(struct sb *b, const struct compose_in *in)
 	}
 	if (in->target) {
 		sb_puts(b, "Şu mesaja cevap ver: ");
-		put_line(b, in->target, COMPOSE_CAP_TARGET);
+		if (target_line(in, history_start(in)) >= 0)
+			sb_puts(b, "» ile işaretli mesaj.");
+		else
+			put_line(b, in->target, COMPOSE_CAP_TARGET);
 		sb_puts(b, "\n");
 		if (in->answering_human)
 			sb_puts(b, "Bu mesajı grupta bir insan yazdı; ona doğrudan ve ilgiyle cevap ver.\n");

@@ -40,7 +40,9 @@
 #define COMPOSE_CAP_ITEM 200   /* a never_do item, a phrase, a holding note */
 #define COMPOSE_CAP_TEXT 400   /* a stance, a memory, a past message, a transcript line */
 #define COMPOSE_CAP_TARGET 600 /* the message answered, the news headline */
+#define COMPOSE_CAP_OLD 100    /* a transcript line older than the newest ..._FULL */
 #define COMPOSE_HISTORY 15     /* transcript lines rendered */
+#define COMPOSE_HISTORY_FULL 5 /* the newest of them, rendered up to COMPOSE_CAP_TEXT */
 #define COMPOSE_STANCES 6
 #define COMPOSE_HOLDINGS 6
 #define COMPOSE_MEMORIES 8
@@ -89,13 +91,15 @@ struct compose_params {
 char *compose_system(const struct compose_in *in);
 
 /* The user prompt: malloc'd, NULL on OOM or a NULL in. Parts in this order, each
- * only when there is something to say: persona summary (quoted name, tone, risk,
- * emotion's tone, 3 symbols),
- * stances (6, with confidence), holdings (6), own past messages (3), memories (8),
- * the last 15 messages as "[speaker]: text", "Konu: X", the reply target or the
- * opening instruction, the news line, the mention instruction, the length hint,
- * the time of day, the persona refresh note, "Sadece mesajın metnini yaz."
- * (always). */
+ * only when there is something to say: persona summary (quoted name, tone; the
+ * rest of the persona is in the system prompt), stances (6, with confidence),
+ * holdings (6), own past messages (3), memories (8), the last 15 messages as
+ * "[speaker]: text" (the older 10 cut at COMPOSE_CAP_OLD; the reply target
+ * whole and marked "» "), "Konu: X", "Odak: S", the reply target ("Şu mesaja
+ * cevap ver: » ile işaretli mesaj." when it is among those lines, else the
+ * line itself) or the opening instruction, the news line, the mention
+ * instruction, the length hint, the time of day, the persona refresh note,
+ * "Sadece mesajın metnini yaz." (always). */
 char *compose_user(const struct compose_in *in);
 
 /* Sampling for this request:

@@ -24,28 +24,34 @@ static const char *const default_topics[] = { "BIST", "FX", "Kripto", "Makro" };
 
 static const char *const kw_bist[] = { "bist",  "borsa", "hisse", "endeks", "xu100", "xu030",
 				       "thyao", "garan", "asels", "akbnk",  "eregl", "kchol",
-				       "tuprs", "bimas", "sahol", "ykbnk",  "froto", NULL };
+				       "tuprs", "bimas", "sahol", "ykbnk",  "froto", "sasa",
+				       "isctr", "pgsus", "tcell", "kozal",  "hekts", NULL };
 /* döviz */
-static const char *const kw_fx[] = { "dolar",  "euro",    "avro", "kur",    "tl",
-				     "doviz",  "usd",     "eur",  "usdtry", "eurtry",
-				     "parite", "sterlin", NULL };
-static const char *const kw_kripto[] = { "bitcoin", "btc",     "eth",     "ethereum",   "kripto",
-					 "coin",    "altcoin", "binance", "blockchain", NULL };
-/* merkez bankası, büyüme, işsizlik, cari açık */
-static const char *const kw_makro[] = { "faiz", "enflasyon", "merkez bankasi",
-					"fed",  "tcmb",      "buyume",
-					"gsyh", "issizlik",  "cari acik",
-					"ppk",  NULL };
+static const char *const kw_fx[] = { "dolar",  "euro",    "avro",   "kur",        "tl",
+				     "doviz",  "usd",     "eur",    "usdtry",     "eurtry",
+				     "parite", "sterlin", "xauusd", "gram altin", NULL };
+/* Whole words only: "altında" (below) is no gold. */
+static const char *const kw_fx_whole[] = { "altin", NULL };
+/* "sol" is whole words only (3 bytes): Solana, and now and then "left" */
+static const char *const kw_kripto[] = { "bitcoin", "btc",     "eth",       "ethereum",   "kripto",
+					 "coin",    "altcoin", "binance",   "blockchain", "sol",
+					 "solana",  "avax",    "avalanche", "xrp",        "bnb",
+					 "doge",    NULL };
+/* merkez bankası, büyüme, işsizlik, cari açık, TÜFE */
+static const char *const kw_makro[] = { "faiz",      "enflasyon", "merkez bankasi", "fed",
+					"tcmb",      "buyume",    "gsyh",           "issizlik",
+					"cari acik", "ppk",       "tufe",           NULL };
 
-/* A default topic, the (folded) names it goes by, and its keywords. */
+/* A default topic, the (folded) names it goes by, its keywords and those that
+ * match as whole words only (never with a suffix), or NULL. */
 static const struct {
 	const char *names[3];
-	const char *const *kw;
+	const char *const *kw, *const *whole;
 } topic_table[] = {
-	{ { "bist", "borsa", NULL }, kw_bist },
-	{ { "fx", "doviz", NULL }, kw_fx },
-	{ { "kripto", "crypto", NULL }, kw_kripto },
-	{ { "makro", "ekonomi", NULL }, kw_makro },
+	{ { "bist", "borsa", NULL }, kw_bist, NULL },
+	{ { "fx", "doviz", NULL }, kw_fx, kw_fx_whole },
+	{ { "kripto", "crypto", NULL }, kw_kripto, NULL },
+	{ { "makro", "ekonomi", NULL }, kw_makro, NULL },
 };
 
 /* Whole words only: "neden" must not match "nedeniyle" (because of).
@@ -83,8 +89,8 @@ static const char *const positive[] = { "yukseldi", "yukselis", "artti",   "reko
 					"yesil",    "📈",        "🚀",       NULL };
 
 /* Every list above, for the test that they are stored folded. */
-static const char *const *const folded_lists[] = { kw_bist,   kw_fx,    kw_kripto, kw_makro,
-						   curiosity, negative, positive };
+static const char *const *const folded_lists[] = { kw_bist,  kw_fx,     kw_fx_whole, kw_kripto,
+						   kw_makro, curiosity, negative,    positive };
 
 /* Tickers worth storing even when no watchlist names them. */
 static const char *const known_symbols[] = {
@@ -316,17 +322,21 @@ static int count_any(const struct scan *sc, const char *const *list)
 struct topic_key {
 	char t[WORD_MAX];
 	size_t n;
-	const char *const *kw; /* the keywords of a default topic it names, or NULL */
+	const char *const *kw;    /* the keywords of a default topic it names, or NULL */
+	const char *const *whole; /* ... and its whole-word ones, or NULL */
 };
 
 static void topic_key(struct topic_key *k, const char *topic)
 {
 	k->n = pick_fold(topic, k->t, sizeof k->t);
 	k->kw = NULL;
+	k->whole = NULL;
 	for (size_t i = 0; i < NELEM(topic_table) && !k->kw; i++)
 		for (size_t j = 0; topic_table[i].names[j] && !k->kw; j++)
-			if (strcmp(topic_table[i].names[j], k->t) == 0)
+			if (strcmp(topic_table[i].names[j], k->t) == 0) {
 				k->kw = topic_table[i].kw;
+				k->whole = topic_table[i].whole;
+			}
 }
 
 /* A message's metadata topic, folded; has is 0 when it has none. */
@@ -349,7 +359,7 @@ static int detects(const struct scan *sc, const struct msg_topic *mt, const stru
 		return 1;
 	if (scan_has(sc, k->t, SUFFIX_MIN))
 		return 1;
-	return k->kw && has_any(sc, k->kw, 0);
+	return (k->kw && has_any(sc, k->kw, 0)) || (k->whole && has_any(sc, k->whole, 1));
 }
 
 /* ---- the bot ---- */
@@ -1178,12 +1188,16 @@ int pick_symbols(const char *text, const json_t *watchlist, const char **out, in
 		max = PICK_MAX_SYMBOLS;
 	if (!text || !out || max <= 0)
 		return 0;
-	scan_init(&sc, upper, ascii_upper(text, upper, sizeof upper));
+	/* The watchlist's symbols folded, against the text folded: a symbol in
+	 * Turkish letters is written in any case ("ALTIN" is "gram altın",
+	 * "TÜFE" "tüfe"), whole words only ("altında" is no ALTIN). */
+	scan_init(&sc, upper, pick_fold(text, upper, sizeof upper));
 	for (size_t i = 0; i < nw && n < max; i++) {
-		ascii_upper(watch[i], sym, sizeof sym);
+		pick_fold(watch[i], sym, sizeof sym);
 		if (scan_has(&sc, sym, WHOLE))
 			n = add_symbol(out, n, watch[i]);
 	}
+	scan_init(&sc, upper, ascii_upper(text, upper, sizeof upper));
 	for (size_t i = 0; known_symbols[i] && n < max; i++)
 		if (scan_has(&sc, known_symbols[i], WHOLE))
 			n = add_symbol(out, n, known_symbols[i]);

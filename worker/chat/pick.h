@@ -211,7 +211,8 @@ size_t pick_topic_weights(const json_t *chat_topics, const json_t *stances, cons
  * none does (or topic is NULL or ""). A pointer into watchlist. */
 const char *pick_focus(const json_t *watchlist, const char *topic, uint64_t *rng);
 
-/* Symbols for a bot message's metadata: the watchlist's (strings) then well-known
+/* Symbols for a bot message's metadata: the watchlist's (strings; matched folded,
+ * as whole words: "gram altın" names ALTIN, "tüfe" TÜFE) then well-known
  * tickers (THYAO, GARAN, ... XU100, BTC, ETH, USDTRY, ...) found in text, without
  * duplicates, at most min(max, PICK_MAX_SYMBOLS). out[] points into watchlist or
  * at static strings. Returns how many were stored. */

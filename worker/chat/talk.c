@@ -91,6 +91,7 @@ struct talk_job {
 	uint64_t emb_gen; /* its breaker's generation */
 	uint64_t emb_t0;  /* when it was asked (uv_now) */
 	int reused;       /* the draft is an earlier attempt's, kept with the job */
+	int reread;       /* the chat's context was read again for the target */
 };
 
 static void decide(struct talk_job *k);
@@ -556,6 +557,18 @@ static void decide(struct talk_job *k)
 		/* A reply asked for (a human's mention, an operator's job). */
 		k->reply_to = json_integer_value(rt);
 		k->target = find_tg(c, k->reply_to);
+		if (k->target < 0 && !k->reread) {
+			/* The job can come before the notice of the human's message
+			 * (the demo answered one on the chat's topic, not the
+			 * question's): read the chat once more. */
+			k->reread = 1;
+			chatctx_unref(k->chat);
+			k->chat = NULL;
+			k->loading = 1;
+			chats_forget(k->tk->d.chats, task_job(t)->chat_id);
+			chats_get(k->tk->d.chats, task_job(t)->chat_id, on_chat, t);
+			return;
+		}
 	} else if (pick_mode(pp, newest, rng) == PICK_REPLY) {
 		k->target = pick_open_target(k, &pb, now);
 		if (k->target >= 0)
@@ -582,9 +595,14 @@ static void decide(struct talk_job *k)
 						    c->msgs, c->nmsgs, now, rng);
 		snprintf(k->topic, sizeof k->topic, "%s", tp ? tp : "");
 	}
-	/* Not for a human: the answer keeps to the human's own words. */
+	/* Not the watchlist's for a human: the answer keeps to the human's own
+	 * words, and names the symbol they asked about when they named one. */
 	if (!k->answering_human)
 		k->focus = pick_focus(json_object_get(k->persona, "watchlist"), k->topic, rng);
+	else if (k->target >= 0 &&
+		 pick_symbols(c->msgs[k->target].text, json_object_get(k->persona, "watchlist"),
+			      &k->focus, 1) < 1)
+		k->focus = NULL;
 	if (k->target < 0 && k->tk->d.news && backoff_uniform(rng) < s->news_trigger_probability &&
 	    news_headline(k->tk->d.news, k->topic, now, rng, k->news, sizeof k->news) < 0)
 		k->news[0] = '\0';
@@ -979,24 +997,85 @@ static void on_guard(struct task *t, char *answer)
 	finalize(k);
 }
 
+/* 1 when the stance's topic is the job's topic or one the draft speaks of (f:
+ * the draft's facts over the stances' topics); a stance without a topic is
+ * about anything. */
+static int stance_in_play(const char *topic, const char *job_topic, const struct pick_msg_facts *f)
+{
+	char a[64], b[64];
+
+	if (!topic || !*topic)
+		return 1;
+	pick_fold(topic, a, sizeof a);
+	pick_fold(job_topic, b, sizeof b);
+	if (strcmp(a, b) == 0)
+		return 1;
+	for (size_t j = 0; f->topics && j < f->topics->n; j++) {
+		if (!(f->topic_bits & (1u << j)))
+			continue;
+		pick_fold(f->topics->names[j], b, sizeof b);
+		if (strcmp(a, b) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The guard checks a draft against the bot's stances on the topics it speaks
+ * of: the job's topic and those the draft's words name (as pick detects them).
+ * A stance on another topic cannot be contradicted by it, and carrying all of
+ * them was about half of the guard's prompt; a draft on no such topic needs no
+ * guard at all (issue 16, item 6). */
 static void guard(struct talk_job *k)
 {
 	struct llmw_params par = { 0.3, 1.0, 0, 0, 20 };
-	char stances[2048], *sys, *user = NULL;
-	size_t off = 0, i;
-	json_t *st;
+	char stances[2048], *sys, *user = NULL, *buf;
+	size_t off = 0, i, used = 0;
+	json_t *st, *names;
+	struct pick_topics ts;
+	struct pick_msg_facts f;
+	struct convo_msg m = { .text = k->draft };
 
 	if (!S(k)->consistency_guard_enabled || json_array_size(k->stances) == 0) {
 		finalize(k);
 		return;
 	}
+	/* The stances' topics as a topic list, so pick tells which the draft names. */
+	names = json_array();
+	buf = malloc(pick_facts_size(k->draft));
+	if (!names || !buf) {
+		json_decref(names);
+		free(buf);
+		task_retry(k->t, -1);
+		return;
+	}
+	json_array_foreach(k->stances, i, st) {
+		const char *topic = json_string_value(json_object_get(st, "topic"));
+
+		if (i >= 6)
+			break;
+		if (topic && *topic)
+			json_array_append_new(names, json_string(topic));
+	}
+	pick_topics_init(&ts, names);
+	pick_msg_facts(&f, &m, &ts, buf, pick_facts_size(k->draft));
 	stances[0] = '\0';
 	json_array_foreach(k->stances, i, st) {
+		const char *topic = json_string_value(json_object_get(st, "topic"));
+
 		if (i >= 6 || off >= sizeof stances - 1)
 			break;
+		if (!stance_in_play(topic, k->topic, &f))
+			continue;
 		off += (size_t)snprintf(stances + off, sizeof stances - off, "- %s: %s\n",
-					json_string_value(json_object_get(st, "topic")) ?: "?",
+					topic ? topic : "?",
 					json_string_value(json_object_get(st, "stance_text")) ?: "");
+		used++;
+	}
+	free(buf);
+	json_decref(names);
+	if (used == 0) {
+		finalize(k);
+		return;
 	}
 	sys = strdup("TUTARLILIK DENETİMİ. Bir piyasa sohbetindeki bir kişinin görüşleri ve "
 		     "yazmak üzere olduğu mesaj verilecek. Mesaj bu görüşlerle çelişiyorsa "
@@ -1096,6 +1175,29 @@ static int typing_ms(struct talk_job *k)
 	return (int)(secs * mult * 1000.0 / scale);
 }
 
+/* What the human asked about, as the worker read it (a human's message row
+ * carries no topic): question_topic (null when it names none of the chat's
+ * topics) and question_symbols, so scripts/chat-report can tell an answer on
+ * the question's topic from one on the chat's (issue 16). */
+static void question_meta(struct talk_job *k, json_t *meta)
+{
+	const struct convo_msg *q = &k->chat->msgs[k->target];
+	const char *syms[PICK_MAX_SYMBOLS];
+	int n = pick_symbols(q->text, json_object_get(k->persona, "watchlist"), syms, PICK_MAX_SYMBOLS);
+	json_t *arr = json_array();
+	char topic[64];
+
+	for (int i = 0; arr && i < n; i++)
+		json_array_append_new(arr, json_string(syms[i]));
+	if (arr)
+		json_object_set_new(meta, "question_symbols", arr);
+	if (q->topic)
+		snprintf(topic, sizeof topic, "%s", q->topic);
+	else if (!topic_in(k->chat, q, topic, sizeof topic))
+		topic[0] = '\0';
+	json_object_set_new(meta, "question_topic", *topic ? json_string(topic) : json_null());
+}
+
 static void add_meta(struct talk_job *k)
 {
 	struct task *t = k->t;
@@ -1115,8 +1217,10 @@ static void add_meta(struct talk_job *k)
 		json_object_set_new(meta, "news", json_string(k->news));
 		shm_count(task_slot(t), SHM_C_NEWS_USED, 1);
 	}
-	if (k->answering_human && k->target >= 0)
+	if (k->answering_human && k->target >= 0) {
 		json_object_set_new(meta, "answered_human", json_integer(k->reply_to));
+		question_meta(k, meta);
+	}
 	if (k->attempts < 0)
 		json_object_set_new(meta, "reaction", json_true());
 }
