@@ -110,13 +110,25 @@ START_TEST(check_refuses_what_workers_refuse)
 			      "-t on %s said: %s", bad[i][0], out);
 		free(out);
 	}
-	/* A missing token key. */
+	/* A missing token key: none at all (-t then looks where the unit's
+	 * LoadCredential= would take it from, so only where piyasa is not
+	 * installed: a package test beside this one installs it for a while) ... */
 	write_conf("workers = 2\n");
+	if (access("/etc/piyasa/token_key", F_OK) != 0) {
+		out = sh(&st,
+			 "env -u PIYASA_TOKEN_KEY -u PIYASA_TOKEN_KEY_FILE -u CREDENTIALS_DIRECTORY "
+			 "%s/supervisor -t --config %s 2>&1",
+			 bin(), conf);
+		ck_assert_msg(st == 1 && strstr(out, "token key"), "%s", out);
+		free(out);
+	}
+	/* ... and a named file that is not there. */
+	write_conf("workers = 2\ntoken_key_file = /nonexistent/piyasa-token-key\n");
 	out = sh(&st,
 		 "env -u PIYASA_TOKEN_KEY -u PIYASA_TOKEN_KEY_FILE -u CREDENTIALS_DIRECTORY %s/supervisor -t "
 		 "--config %s 2>&1",
 		 bin(), conf);
-	ck_assert_msg(st == 1 && strstr(out, "token key"), "%s", out);
+	ck_assert_msg(st == 1 && strstr(out, "token_key_file"), "%s", out);
 	free(out);
 	/* A good file passes, and -T prints it with its secrets masked. */
 	write_conf("redis_url = redis://app:hunter2@[::1]:6379/1\n"
