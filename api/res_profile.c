@@ -27,6 +27,10 @@ static int bot_id_ok(struct call *c)
 	return 0;
 }
 
+/* Every write below also moves the bot's updated_at (the CTE t): stances,
+ * holdings and memories are in its prompt, and a draft kept with a job is
+ * dropped when its bot's updated_at has moved on since (PERSONAS.md "A draft
+ * is paid for once"). */
 static void on_done(PGresult *res, const char *err, void *arg)
 {
 	struct call *c = arg;
@@ -107,7 +111,8 @@ void res_stance_put(struct call *c)
 		"  RETURNING *),"
 		" a AS (INSERT INTO audit (actor, action, target, before, after, addr)"
 		"  SELECT $3, 'bot.stance.put', 'bot:' || up.bot_id, (SELECT o FROM old),"
-		"  to_jsonb(up) - 'bot_id', $4 FROM up)"
+		"  to_jsonb(up) - 'bot_id', $4 FROM up),"
+		" t AS (UPDATE bots SET updated_at = now() WHERE id IN (SELECT bot_id FROM up))"
 		" SELECT topic, stance_text, confidence, cooldown_until::text FROM up";
 	put_checked(c, "topic", cast_check_stance, sql);
 }
@@ -125,7 +130,8 @@ void res_holding_put(struct call *c)
 		"  size = EXCLUDED.size, note = EXCLUDED.note RETURNING *),"
 		" a AS (INSERT INTO audit (actor, action, target, before, after, addr)"
 		"  SELECT $3, 'bot.holding.put', 'bot:' || up.bot_id, (SELECT o FROM old),"
-		"  to_jsonb(up) - 'bot_id', $4 FROM up)"
+		"  to_jsonb(up) - 'bot_id', $4 FROM up),"
+		" t AS (UPDATE bots SET updated_at = now() WHERE id IN (SELECT bot_id FROM up))"
 		" SELECT symbol, avg_price, size, note FROM up";
 	put_checked(c, "symbol", cast_check_holding, sql);
 }
@@ -140,7 +146,8 @@ void res_memory_add(struct call *c)
 		"  FROM v RETURNING *),"
 		" a AS (INSERT INTO audit (actor, action, target, before, after, addr)"
 		"  SELECT $3, 'bot.memory.add', 'bot:' || ins.bot_id, NULL, to_jsonb(ins) - 'bot_id', $4"
-		"  FROM ins)"
+		"  FROM ins),"
+		" t AS (UPDATE bots SET updated_at = now() WHERE id IN (SELECT bot_id FROM ins))"
 		" SELECT id, memory_type, content, relevance_score, usage_count FROM ins";
 	char *body;
 	const char *p[4];
@@ -170,7 +177,8 @@ void res_stance_delete(struct call *c)
 	       " RETURNING *),"
 	       " a AS (INSERT INTO audit (actor, action, target, before, after, addr)"
 	       "  SELECT $3, 'bot.stance.delete', 'bot:' || d.bot_id, to_jsonb(d) - 'bot_id', NULL, $4"
-	       "  FROM d)"
+	       "  FROM d),"
+	       " t AS (UPDATE bots SET updated_at = now() WHERE id IN (SELECT bot_id FROM d))"
 	       " SELECT topic, true AS deleted FROM d");
 }
 
@@ -180,7 +188,8 @@ void res_holding_delete(struct call *c)
 	       " RETURNING *),"
 	       " a AS (INSERT INTO audit (actor, action, target, before, after, addr)"
 	       "  SELECT $3, 'bot.holding.delete', 'bot:' || d.bot_id, to_jsonb(d) - 'bot_id', NULL,"
-	       "  $4 FROM d)"
+	       "  $4 FROM d),"
+	       " t AS (UPDATE bots SET updated_at = now() WHERE id IN (SELECT bot_id FROM d))"
 	       " SELECT symbol, true AS deleted FROM d");
 }
 
@@ -196,6 +205,7 @@ void res_memory_delete(struct call *c)
 	       " RETURNING *),"
 	       " a AS (INSERT INTO audit (actor, action, target, before, after, addr)"
 	       "  SELECT $3, 'bot.memory.delete', 'bot:' || d.bot_id, to_jsonb(d) - 'bot_id', NULL,"
-	       "  $4 FROM d)"
+	       "  $4 FROM d),"
+	       " t AS (UPDATE bots SET updated_at = now() WHERE id IN (SELECT bot_id FROM d))"
 	       " SELECT id, true AS deleted FROM d");
 }

@@ -257,7 +257,10 @@ static const char stances_put[] =
 	" (s->>'cooldown_until')::timestamptz FROM jsonb_array_elements($2::jsonb) s"
 	" ON CONFLICT (bot_id, topic) DO UPDATE SET stance_text = EXCLUDED.stance_text,"
 	" confidence = EXCLUDED.confidence,"
-	" cooldown_until = COALESCE(EXCLUDED.cooldown_until, bot_stances.cooldown_until)";
+	" cooldown_until = COALESCE(EXCLUDED.cooldown_until, bot_stances.cooldown_until)"
+	" WHERE (bot_stances.stance_text, bot_stances.confidence, bot_stances.cooldown_until)"
+	" IS DISTINCT FROM (EXCLUDED.stance_text, EXCLUDED.confidence,"
+	" COALESCE(EXCLUDED.cooldown_until, bot_stances.cooldown_until))";
 static const char holdings_drop[] = "DELETE FROM bot_holdings WHERE bot_id = $1 AND symbol NOT IN"
 				    " (SELECT h->>'symbol' FROM jsonb_array_elements($2::jsonb) h)";
 static const char holdings_put[] =
@@ -265,7 +268,9 @@ static const char holdings_put[] =
 	" SELECT $1, h->>'symbol', (h->>'avg_price')::numeric, (h->>'size')::numeric, h->>'note'"
 	" FROM jsonb_array_elements($2::jsonb) h"
 	" ON CONFLICT (bot_id, symbol) DO UPDATE SET avg_price = EXCLUDED.avg_price,"
-	" size = EXCLUDED.size, note = EXCLUDED.note";
+	" size = EXCLUDED.size, note = EXCLUDED.note"
+	" WHERE (bot_holdings.avg_price, bot_holdings.size, bot_holdings.note)"
+	" IS DISTINCT FROM (EXCLUDED.avg_price, EXCLUDED.size, EXCLUDED.note)";
 static const char memories_add[] =
 	"INSERT INTO bot_memories (bot_id, memory_type, content, relevance_score, usage_count)"
 	" SELECT $1, x->>'memory_type', x->>'content',"
@@ -307,16 +312,24 @@ static int bot_chats(struct imp *m, const json_t *b, const char *id, char *err, 
 	return 0;
 }
 
+/* The bot's updated_at moves when its stances, holdings or memories changed:
+ * they are in its prompt, and a draft kept with a job is dropped when its
+ * bot's updated_at has moved on (PERSONAS.md "A draft is paid for once"). */
+static const char bot_touch[] = "UPDATE bots SET updated_at = now() WHERE id = $1";
+
 static int bot_children(struct imp *m, const json_t *b, const char *id, char *err, size_t el)
 {
-	long added = 0;
+	long added = 0, n[4] = { 0 };
+	const char *p[1] = { id };
 
-	if (run_list(m, stances_drop, id, b, "stances", NULL, err, el) < 0 ||
-	    run_list(m, stances_put, id, b, "stances", NULL, err, el) < 0 ||
-	    run_list(m, holdings_drop, id, b, "holdings", NULL, err, el) < 0 ||
-	    run_list(m, holdings_put, id, b, "holdings", NULL, err, el) < 0 ||
+	if (run_list(m, stances_drop, id, b, "stances", &n[0], err, el) < 0 ||
+	    run_list(m, stances_put, id, b, "stances", &n[1], err, el) < 0 ||
+	    run_list(m, holdings_drop, id, b, "holdings", &n[2], err, el) < 0 ||
+	    run_list(m, holdings_put, id, b, "holdings", &n[3], err, el) < 0 ||
 	    run_list(m, memories_add, id, b, "memories", &added, err, el) < 0)
 		return -1;
+	if (n[0] + n[1] + n[2] + n[3] + added > 0 && ctl_x(m->db, bot_touch, 1, p, err, el) < 0)
+		return fail_at(m, err, el, NULL);
 	m->st.stances += (int)json_array_size(json_object_get(b, "stances"));
 	m->st.holdings += (int)json_array_size(json_object_get(b, "holdings"));
 	m->st.memories += (int)json_array_size(json_object_get(b, "memories"));

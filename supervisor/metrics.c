@@ -80,7 +80,8 @@ static const struct {
 	{ "piyasa_drafts_reused_total", "Later attempts that reused a kept draft (no LLM call).",
 	  SHM_C_DRAFTS_REUSED },
 	{ "piyasa_drafts_stale_total",
-	  "Kept drafts dropped because the chat moved on (draft_max_age_s, draft_max_messages).",
+	  "Kept drafts dropped because the chat moved on (draft_max_age_s, draft_max_messages) "
+	  "or their bot was edited since.",
 	  SHM_C_DRAFTS_STALE },
 	{ "piyasa_llm_budget_waits_total",
 	  "LLM calls held because a daily token budget (provider, bot, chat) was spent.",

@@ -22,26 +22,34 @@
 static uint64_t fa_llm_counter;
 
 /* The ring of /_prompts: each entry the request's messages as JSON text (text,
- * not a json_t, so no jansson value is shared between the server's threads). */
+ * not a json_t, so no jansson value is shared between the server's threads)
+ * and the content answered (NULL: none), so a test can tell which prompt a
+ * sent message was drafted from. */
 static struct fa_llm_prompt {
     uint64_t seq;
     char model[64];
     char *messages;
+    char *answer;
 } fa_llm_ring[FA_LLM_PROMPTS];
 static uint64_t fa_llm_ring_seq;
 static pthread_mutex_t fa_llm_ring_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static void fa_llm_keep_prompt(const char *model, json_t *messages)
+static void fa_llm_keep_prompt(const char *model, json_t *messages, const char *answer)
 {
     char *text = json_dumps(messages, JSON_COMPACT);
+    char *ans = answer ? strdup(answer) : NULL;
     struct fa_llm_prompt *p;
 
-    if (!text)
+    if (!text) {
+        free(ans);
         return;
+    }
     pthread_mutex_lock(&fa_llm_ring_mu);
     p = &fa_llm_ring[fa_llm_ring_seq % FA_LLM_PROMPTS];
     free(p->messages);
+    free(p->answer);
     p->messages = text;
+    p->answer = ans;
     p->seq = ++fa_llm_ring_seq;
     snprintf(p->model, sizeof p->model, "%s", model ? model : "");
     pthread_mutex_unlock(&fa_llm_ring_mu);
@@ -58,8 +66,9 @@ json_t *fa_llm_prompts_json(void)
         json_t *m = p->messages ? json_loads(p->messages, 0, NULL) : NULL;
 
         if (m)
-            json_array_append_new(list, json_pack("{s:I, s:s, s:o}", "seq", (json_int_t)p->seq,
-                                                  "model", p->model, "messages", m));
+            json_array_append_new(list,
+                                  json_pack("{s:I, s:s, s:o, s:s?}", "seq", (json_int_t)p->seq,
+                                            "model", p->model, "messages", m, "answer", p->answer));
     }
     pthread_mutex_unlock(&fa_llm_ring_mu);
     return json_pack("{s:o}", "prompts", list);
@@ -70,7 +79,9 @@ void fa_llm_prompts_reset(void)
     pthread_mutex_lock(&fa_llm_ring_mu);
     for (size_t i = 0; i < FA_LLM_PROMPTS; i++) {
         free(fa_llm_ring[i].messages);
+        free(fa_llm_ring[i].answer);
         fa_llm_ring[i].messages = NULL;
+        fa_llm_ring[i].answer = NULL;
     }
     fa_llm_ring_seq = 0;
     pthread_mutex_unlock(&fa_llm_ring_mu);
@@ -213,8 +224,11 @@ static int fa_llm_chat(struct fa_llm_call *c)
                      "invalid_request_error", NULL);
         return 0;
     }
-    fa_llm_keep_prompt(c->model, messages);
     j = fa_llm_completion(c, messages);
+    fa_llm_keep_prompt(
+        c->model, messages,
+        json_string_value(json_object_get(
+            json_object_get(json_array_get(json_object_get(j, "choices"), 0), "message"), "content")));
     fa_answer_json(&c->req->ans, j ? 200 : 500, j);
     return 0;
 }

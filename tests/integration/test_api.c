@@ -918,6 +918,13 @@ static long long bot_fingerprint(void)
 			    " updated_at::text) FROM bots WHERE id = 1");
 }
 
+/* bots.updated_at of bot 1 in microseconds (what a kept draft records). */
+static long long bot1_version(void)
+{
+	return itest_pg_int("SELECT (extract(epoch FROM updated_at) * 1000000)::bigint FROM bots"
+			    " WHERE id = 1");
+}
+
 START_TEST(bad_persona_refused_with_its_path)
 {
 	static const struct {
@@ -933,7 +940,7 @@ START_TEST(bad_persona_refused_with_its_path)
 		{ "{\"enabled\": true, \"token\": \"1:x\"}", "token" },
 	};
 	char *cast = itest_write_cast(2, CHAT);
-	long long before;
+	long long before, v0, v1;
 	struct ans a;
 
 	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
@@ -993,6 +1000,7 @@ START_TEST(bad_persona_refused_with_its_path)
 				      " AND after::text NOT LIKE '%gizli%'"),
 			 1);
 	/* Stances, holdings, memories: the same checks, the same refusal. */
+	v0 = bot1_version();
 	a = call("PUT", "/api/v1/bots/1/stances/FX", "{\"stance_text\": \"x\", \"confidence\": 2}",
 		 key_operator, NULL, NULL);
 	ck_assert_int_eq(a.status, 422);
@@ -1006,13 +1014,18 @@ START_TEST(bad_persona_refused_with_its_path)
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM bot_stances") +
 				 itest_pg_int("SELECT count(*) FROM bot_memories"),
 			 0);
+	ck_assert_int_eq(bot1_version(), v0);
 	a = call("PUT", "/api/v1/bots/1/stances/FX", "{\"stance_text\": \"dolar yukari\"}",
 		 key_operator, NULL, NULL);
 	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
 	ans_free(&a);
+	/* A stance is in the bot's prompt: its change moves the bot's version,
+	 * which a draft kept with a job is checked against. */
+	ck_assert_int_gt(v1 = bot1_version(), v0);
 	a = call("DELETE", "/api/v1/bots/1/stances/FX", NULL, key_operator, NULL, NULL);
 	ck_assert_int_eq(a.status, 200);
 	ans_free(&a);
+	ck_assert_int_gt(bot1_version(), v1);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM audit WHERE action LIKE 'bot.stance.%'"),
 			 2);
 	/* Chats go through import's checks the same way. */
@@ -1250,6 +1263,7 @@ static int speak_with(const char *marker, int sent_before)
 START_TEST(persona_edit_reaches_the_next_prompt)
 {
 	char *cast = itest_write_cast(2, CHAT), api_mark[48], ctl_mark[48], body[512], path[64];
+	long long v, v1;
 	int ms;
 	struct ans a;
 	FILE *f;
@@ -1283,6 +1297,117 @@ START_TEST(persona_edit_reaches_the_next_prompt)
 	fprintf(stderr, "persona edited through piyasactl: in the next prompt after %d ms\n", ms);
 	ck_assert_msg(ms >= 0 && ms < 5000, "the imported persona did not reach the prompt (%d ms)",
 		      ms);
+	/* The bot's version (what a kept draft is checked against) moves with
+	 * what is in its prompt, stances too, and only when it changed. */
+	v = bot1_version();
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fprintf(f, "{\"bots\": [{\"name\": \"bot01\", \"stances\": [{\"topic\": \"FX\","
+		   " \"stance_text\": \"dolar yukari\"}]}]}\n");
+	fclose(f);
+	ck_assert_int_eq(itest_ctl("import", path, NULL), 0);
+	ck_assert_int_gt(v1 = bot1_version(), v);
+	ck_assert_int_eq(itest_ctl("import", path, NULL), 0);
+	ck_assert_int_eq(bot1_version(), v1);
+	unlink(path);
+}
+END_TEST
+
+static int bot1_send_failed(void *arg)
+{
+	(void)arg;
+	return itest_pg_int("SELECT count(*) FROM messages WHERE bot_id = 1 AND status = 'retry'") > 0;
+}
+
+/* The fake's answer to the last completion whose prompt holds marker
+ * (/_prompts), malloc'd; NULL when there is none. */
+static char *answer_to(const char *marker)
+{
+	long st;
+	char *body = itest_http_get(itest_fake_port(), "/_prompts", &st), *ans = NULL, *m;
+	json_t *j = body && st == 200 ? json_loads(body, 0, NULL) : NULL, *p;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "prompts"), i, p) {
+		const char *a = json_string_value(json_object_get(p, "answer"));
+		if (!a || !(m = json_dumps(json_object_get(p, "messages"), JSON_COMPACT)))
+			continue;
+		if (strstr(m, marker)) {
+			free(ans);
+			ans = strdup(a);
+		}
+		free(m);
+	}
+	json_decref(j);
+	free(body);
+	return ans;
+}
+
+/* 1 when every word of answer with a digit in it (the fake's price levels:
+ * the humanisers leave them alone) is in text, and there is one. */
+static int numbers_of(const char *answer, const char *text)
+{
+	char *copy = strdup(answer), *save = NULL, *w;
+	int n = 0, all = 1;
+
+	for (w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save))
+		if (strpbrk(w, "0123456789")) {
+			w[strcspn(w, ".!?")] = '\0';
+			n++;
+			all &= strstr(text, w) != NULL;
+		}
+	free(copy);
+	return n > 0 && all;
+}
+
+/* A job whose send failed after its draft was kept, retried after an edit of
+ * its bot's persona, sends a draft of the new persona: the kept one is stale
+ * (issue 15: the next message of that bot is built from the new persona). */
+START_TEST(persona_edit_drops_a_kept_draft)
+{
+	char *cast = itest_write_cast(2, CHAT), mark[48], body[512], chat[32], *ans, *text;
+	double kept0, stale0;
+	json_t *r;
+	struct ans a;
+
+	ck_assert_int_eq(itest_ctl("import", cast, NULL), 0);
+	free(cast);
+	/* The first message puts bot 1 into its worker's cache (10 minutes). */
+	ck_assert(speak_with("orta", 0) >= 0);
+	kept0 = sup_metric("piyasa_drafts_kept_total");
+	stale0 = sup_metric("piyasa_drafts_stale_total");
+	/* Telegram refuses every send: the job keeps its draft and is nacked. */
+	r = itest_fake_post("/_control/faults", "{\"fault_5xx\": 1, \"fault_scope\": \"telegram\"}");
+	ck_assert_ptr_nonnull(r);
+	json_decref(r);
+	snprintf(chat, sizeof chat, "%d", CHAT);
+	ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--bot", "1", NULL), 0);
+	ck_assert_msg(itest_wait_for(bot1_send_failed, NULL, 20000), "the send never failed");
+	ck_assert_double_eq(sup_metric("piyasa_drafts_kept_total"), kept0 + 1);
+	/* The persona edited meanwhile; an attempt under way meets the faults. */
+	snprintf(mark, sizeof mark, "keptmark%d", (int)getpid());
+	snprintf(body, sizeof body,
+		 "{\"persona_profile\": {\"tone\": \"samimi\", \"risk_profile\": \"%s\"}}", mark);
+	a = call("PATCH", "/api/v1/bots/1", body, key_operator, NULL, NULL);
+	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
+	ans_free(&a);
+	usleep(500000);
+	r = itest_fake_post("/_control/faults", "{\"fault_5xx\": 0}");
+	ck_assert_ptr_nonnull(r);
+	json_decref(r);
+	ck_assert_msg(itest_wait_for(bot1_sent, (void *)(intptr_t)2, 60000),
+		      "bot 1's second message was not sent");
+	/* Sent: a draft of the new persona, the old one counted stale once. */
+	ans = answer_to(mark);
+	text = itest_pg_text("SELECT text FROM messages WHERE bot_id = 1 AND status = 'sent'"
+			     " ORDER BY id DESC LIMIT 1");
+	fprintf(stderr, "kept draft after a persona edit: sent \"%s\", drafted as \"%s\"\n",
+		text ? text : "(none)", ans ? ans : "(no prompt with the marker)");
+	ck_assert_msg(ans, "no draft was made from the edited persona");
+	ck_assert_ptr_nonnull(text);
+	ck_assert_msg(numbers_of(ans, text), "the message sent is not the new persona's draft");
+	ck_assert_double_eq(sup_metric("piyasa_drafts_stale_total"), stale0 + 1);
+	free(ans);
+	free(text);
 }
 END_TEST
 
@@ -1407,6 +1532,7 @@ static Suite *api_suite(void)
 	add(s, "stream_live_and_resumed", stream_live_and_resumed);
 	add(s, "slow_clients_are_bounded", slow_clients_are_bounded);
 	add(s, "persona_edit_reaches_the_next_prompt", persona_edit_reaches_the_next_prompt);
+	add(s, "persona_edit_drops_a_kept_draft", persona_edit_drops_a_kept_draft);
 	add(s, "chat_edit_reaches_the_workers_at_once", chat_edit_reaches_the_workers_at_once);
 	add(s, "message_stats_per_minute", message_stats_per_minute);
 	return s;

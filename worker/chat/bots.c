@@ -121,6 +121,7 @@ static struct bot *bot_from_row(struct bots *bs, PGresult *res, char *err, size_
 	b->stances = parse_array(bs, PQgetvalue(res, 0, 9));
 	b->holdings = parse_array(bs, PQgetvalue(res, 0, 10));
 	b->memories = parse_array(bs, PQgetvalue(res, 0, 11));
+	b->updated_us = strtoll(PQgetvalue(res, 0, 12), NULL, 10);
 	return b;
 }
 
@@ -162,7 +163,9 @@ static void load_bot(struct lcache *c, int64_t id, void *owner)
 		"'content', content, 'relevance_score', relevance_score, 'usage_count', "
 		"usage_count) ORDER BY relevance_score DESC, id DESC), '[]') FROM "
 		"(SELECT * FROM bot_memories WHERE bot_id = b.id "
-		"ORDER BY relevance_score DESC, id DESC LIMIT 8) mm)::text "
+		"ORDER BY relevance_score DESC, id DESC LIMIT 8) mm)::text, "
+		/* exact: extract gives a numeric since PostgreSQL 14 */
+		"(extract(epoch FROM updated_at) * 1000000)::bigint "
 		"FROM bots b WHERE id = $1";
 	struct bots *bs = owner;
 	struct bot_load *ld = malloc(sizeof *ld);

@@ -38,6 +38,11 @@ struct bot {
 	json_t *stances;  /* [{topic, stance_text, confidence, cooldown_until}] */
 	json_t *holdings; /* [{symbol, avg_price, size, note}] */
 	json_t *memories; /* the 8 most relevant: [{id, memory_type, content, ...}] */
+	/* bots.updated_at in microseconds since the epoch: the row's version. Every
+	 * operator's edit of what a prompt is built from moves it (the profiles,
+	 * stances, holdings, memories: docs/PERSONAS.md); a kept draft records it
+	 * and is dropped when the bot has moved on (talk.c reuse). */
+	int64_t updated_us;
 };
 
 /* bot is a const struct bot *, NULL when err is set or the bot does not exist

@@ -91,6 +91,7 @@ struct talk_job {
 	uint64_t emb_gen; /* its breaker's generation */
 	uint64_t emb_t0;  /* when it was asked (uv_now) */
 	int reused;       /* the draft is an earlier attempt's, kept with the job */
+	int64_t bot_us;   /* the version (updated_at) of the bot row this attempt read */
 	int reread;       /* the chat's context was read again for the target */
 };
 
@@ -313,6 +314,7 @@ static void on_bot(const void *val, const char *err, void *arg)
 	k->memories = ref_or(b->memories, json_array);
 	k->speed = ref_or(b->speed, json_object);
 	snprintf(k->username, sizeof k->username, "%s", b->username);
+	k->bot_us = b->updated_us;
 	k->scheduled = json_is_true(json_object_get(task_job(t)->payload, "scheduled"));
 	if (k->scheduled && !S(k)->simulation_active) {
 		skip(k, -1, "the simulation is off");
@@ -423,12 +425,29 @@ static int pick_open_target(struct talk_job *k, const struct pick_bot *pb, int64
 	return r;
 }
 
+/* 1 when the bot row this attempt read is not the one the kept draft d was
+ * drafted from: an operator edited the persona (or stances, holdings,
+ * memories) since. The draft records the row's version (bot_us), so the
+ * comparison needs no clock and holds after a restart or a resize; a draft
+ * kept before it recorded one is compared by its time. */
+static int bot_changed(const struct talk_job *k, const json_t *d)
+{
+	json_t *v = json_object_get(d, "bot_us");
+
+	if (json_is_integer(v))
+		return json_integer_value(v) != k->bot_us;
+	return json_integer_value(json_object_get(d, "at")) < k->bot_us / 1000;
+}
+
 /* An earlier attempt's checked draft, kept with the job (task_keep): sent as
  * it is, after the caps, unless the chat has moved on (draft_max_age_seconds,
  * draft_max_messages). A stale one is dropped and counted: scheduled chatter
  * gives its turn up; a job someone asked for (an answer to a human, an
  * operator's enqueue) is drafted again, as it still owes a message, and ends
- * in its outbox row like any other (GUARANTEES.md). */
+ * in its outbox row like any other (GUARANTEES.md). A draft made before its
+ * bot was last edited is stale too, and every job drafts again then: the
+ * moment has not passed, only the persona changed, and the next message must
+ * be the new persona's. */
 static void reuse(struct talk_job *k)
 {
 	struct task *t = k->t;
@@ -439,6 +458,7 @@ static void reuse(struct talk_job *k)
 	const char *topic = json_string_value(json_object_get(d, "topic"));
 	const char *news = json_string_value(json_object_get(d, "news"));
 	size_t after = 0;
+	int again = !k->scheduled;
 	char why[128];
 
 	for (size_t i = 0; i < k->chat->nmsgs; i++)
@@ -453,11 +473,15 @@ static void reuse(struct talk_job *k)
 		snprintf(why, sizeof why,
 			 "%zu messages came after its kept draft (draft_max_messages %d)", after,
 			 s->draft_max_messages);
+	else if (bot_changed(k, d)) {
+		snprintf(why, sizeof why, "its bot was edited after its kept draft");
+		again = 1;
+	}
 	if (*why) {
 		struct log_ctx c = task_log_ctx(t);
 		shm_count(task_slot(t), SHM_C_DRAFTS_STALE, 1);
 		json_object_del(payload, "draft");
-		if (!k->scheduled) {
+		if (again) {
 			log_msg(LOG_INFO, &c, "kept draft dropped, drafting again: %s", why);
 			decide(k);
 		} else
@@ -975,10 +999,11 @@ static void on_kept(struct task *t)
  * they must see the chat and the stances of the attempt that sends. */
 static void checked(struct talk_job *k)
 {
-	json_t *d = json_pack("{s:s, s:I, s:I, s:b, s:b, s:s, s:s, s:i}", "text", k->draft, "at",
-			      (json_int_t)job_now_ms(), "reply_to", (json_int_t)k->reply_to,
-			      "mention", k->mention, "human", k->answering_human, "topic", k->topic,
-			      "news", k->news, "length", (int)k->length);
+	json_t *d =
+		json_pack("{s:s, s:I, s:I, s:b, s:b, s:s, s:s, s:i, s:I}", "text", k->draft, "at",
+			  (json_int_t)job_now_ms(), "reply_to", (json_int_t)k->reply_to, "mention",
+			  k->mention, "human", k->answering_human, "topic", k->topic, "news",
+			  k->news, "length", (int)k->length, "bot_us", (json_int_t)k->bot_us);
 	task_keep(k->t, d, on_kept);
 }
 
