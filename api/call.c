@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/net/pgpool.h"
 #include "common/net/ra.h"
+#include "common/utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -66,25 +67,49 @@ void call_json(struct call *c, unsigned status, json_t *j)
 	free(text);
 }
 
+/* A copy of s as well-formed UTF-8 (malloc'd; NULL without memory). */
+static char *clean_copy(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = malloc(n);
+
+	if (d)
+		utf8_cut(d, n, s);
+	return d;
+}
+
 void call_problem(struct call *c, unsigned status, const char *title, const char *field,
 		  const char *fmt, ...)
 {
-	char detail[1024], *text;
+	static const char internal[] =
+		"{\"type\":\"about:blank\",\"title\":\"Internal error\",\"status\":500,"
+		"\"detail\":\"the answer could not be encoded\"}";
+	char detail[1024], *text, *instance, *fld;
 	va_list ap;
 	json_t *j;
 
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
+	/* The detail and the instance echo the path, its arguments, the body's
+	 * keys: bytes that are not UTF-8 (%ff in a path) or a character cut by
+	 * the buffer would make jansson refuse the whole document. */
+	utf8_cut(detail, sizeof detail, detail);
+	instance = clean_copy(req_path(c->rq));
+	fld = field ? clean_copy(field) : NULL;
 	limit_headers(c);
-	j = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", "about:blank", "title", title, "status",
-		      (int)status, "detail", detail, "instance", req_path(c->rq));
-	if (j && field)
-		json_object_set_new(j, "field", json_string(field));
+	j = instance && (fld || !field)
+		    ? json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", "about:blank", "title", title,
+				"status", (int)status, "detail", detail, "instance", instance)
+		    : NULL;
+	if (j && fld)
+		json_object_set_new(j, "field", json_string(fld));
+	free(instance);
+	free(fld);
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!text) {
-		srv_reply(c->rq, 500, "application/problem+json", "{\"status\":500}", 14);
+		srv_reply(c->rq, 500, "application/problem+json", internal, sizeof internal - 1);
 		return;
 	}
 	srv_reply(c->rq, status, "application/problem+json", text, strlen(text));

@@ -27,7 +27,8 @@
  *   - a JSON answer is valid UTF-8 and valid JSON; header values hold no CR, LF
  *     or invalid UTF-8;
  *   - a refusal (4xx) is a problem document: application/problem+json with
- *     title, detail and a status equal to the answer's; a 422 names its field;
+ *     title, detail and a status equal to the answer's; the refusal of a field
+ *     (422 Invalid value, Wrong type, ...; 400 Bad query argument) names it;
  *   - a 5xx only once the request reached a service (which failed here). */
 #include "api/access.h"
 #include "api/app.h"
@@ -257,6 +258,14 @@ const char *req_arg(const struct req *rq, const char *key)
 	return kv_get_exact(rq->args, key);
 }
 
+const char *req_bad_arg(const struct req *rq)
+{
+	for (const struct kv *a = rq->args; a; a = a->next)
+		if (!utf8_valid(a->k, strlen(a->k)) || !utf8_valid(a->v, strlen(a->v)))
+			return a->k;
+	return NULL;
+}
+
 const char *req_header(const struct req *rq, const char *name)
 {
 	return kv_get(rq->headers, name);
@@ -452,6 +461,19 @@ static void fail(const struct req *rq, const char *why)
 	abort();
 }
 
+/* The refusals of one field (a 422 may also be about the whole body: "Nothing
+ * to change", "One change at a time"). */
+static int names_field(const char *title)
+{
+	static const char *const t[] = { "Invalid value", "Wrong type",         "Missing field",
+					 "Unknown field", "Bad query argument", NULL };
+
+	for (int i = 0; t[i]; i++)
+		if (!strcmp(title, t[i]))
+			return 1;
+	return 0;
+}
+
 static void check_answer(const struct req *rq)
 {
 	int json = rq->ctype && (!strcmp(rq->ctype, "application/json") ||
@@ -484,10 +506,11 @@ static void check_answer(const struct req *rq)
 		    !json_is_string(json_object_get(doc, "type")))
 			fail(rq, "a problem without type, title, detail or its status");
 		field = json_object_get(doc, "field");
-		if (field && (!json_is_string(field) || !json_string_length(field)))
+		/* "" is a name: {"": 1} has a field of that name. */
+		if (field && !json_is_string(field))
 			fail(rq, "a problem's field that is no name");
-		if (rq->status == 422 && !field)
-			fail(rq, "a 422 that names no field");
+		if (!field && names_field(json_string_value(json_object_get(doc, "title"))))
+			fail(rq, "a refusal of a field that names no field");
 	}
 	json_decref(doc);
 }
@@ -495,7 +518,6 @@ static void check_answer(const struct req *rq)
 /* --- the process: one app, as piyasa-api has --- */
 
 static struct cfg cfg;
-static struct shm_slot slot;
 static uv_loop_t loop; /* never run: the live stream's timers wait on it */
 static struct apictx ctx;
 static struct app *app;
@@ -503,6 +525,7 @@ static struct app *app;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct req *rq;
+	char err[256];
 
 	if (!app) {
 		cfg_defaults(&cfg);
@@ -514,7 +537,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		ctx.loop = &loop;
 		ctx.cfg = &cfg;
-		ctx.slot = &slot;
+		/* Under a supervisor: the shared segment, the API's slot in it. */
+		if (!(ctx.shm = shm_create(SHM_NSLOTS, err, sizeof err)) ||
+		    !(ctx.slot = shm_slot(ctx.shm, SHM_API_SLOT)))
+			abort();
 		ctx.have_token_key = 1;
 		if (!(ctx.hub = hub_new(&ctx)) || !(app = app_new(&ctx)))
 			abort();
