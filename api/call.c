@@ -238,6 +238,72 @@ int call_arg_int(struct call *c, const char *name, long long dflt, long long lo,
 	return 0;
 }
 
+/* n digits at *s as a number in lo..hi, *s moved past them; -1 when not. */
+static int digits(const char **s, int n, int lo, int hi)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++, (*s)++) {
+		if (**s < '0' || **s > '9')
+			return -1;
+		v = v * 10 + (**s - '0');
+	}
+	return v >= lo && v <= hi ? v : -1;
+}
+
+/* The shapes call_arg_time takes, each field in its range (PostgreSQL refuses
+ * 2026-02-30 or 25:00 with an error the caller would see as a 500). */
+static int time_ok(const char *s)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, m, d;
+
+	if ((y = digits(&s, 4, 1, 9999)) < 0 || *s++ != '-' || (m = digits(&s, 2, 1, 12)) < 0 ||
+	    *s++ != '-' || (d = digits(&s, 2, 1, mdays[m - 1])) < 0)
+		return 0;
+	if (m == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400)))
+		return 0;
+	if (!*s)
+		return 1;
+	if ((*s != 'T' && *s != ' ') || (s++, digits(&s, 2, 0, 23)) < 0 || *s++ != ':' ||
+	    digits(&s, 2, 0, 59) < 0)
+		return 0;
+	if (*s == ':') {
+		s++;
+		if (digits(&s, 2, 0, 59) < 0)
+			return 0;
+		if (*s == '.') {
+			size_t n = strspn(++s, "0123456789");
+			if (n < 1 || n > 9)
+				return 0;
+			s += n;
+		}
+	}
+	if (*s == 'Z')
+		return !s[1];
+	if (*s == '+' || *s == '-') {
+		s++;
+		if (digits(&s, 2, 0, 15) < 0)
+			return 0;
+		if (*s == ':')
+			s++;
+		return !*s || (digits(&s, 2, 0, 59) >= 0 && !*s);
+	}
+	return !*s;
+}
+
+int call_arg_time(struct call *c, const char *name, const char **out)
+{
+	const char *v = req_arg(c->rq, name);
+
+	*out = v && *v ? v : NULL;
+	if (!*out || time_ok(v))
+		return 0;
+	call_problem(c, 400, "Bad query argument", name,
+		     "%s: an ISO 8601 time, e.g. 2026-12-07T10:00:00Z", name);
+	return -1;
+}
+
 /* PostgreSQL type oids (pg_type.h) */
 #define OID_BOOL 16
 #define OID_INT8 20

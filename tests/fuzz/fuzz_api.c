@@ -29,7 +29,10 @@
  *   - a refusal (4xx) is a problem document: application/problem+json with
  *     title, detail and a status equal to the answer's; the refusal of a field
  *     (422 Invalid value, Wrong type, ...; 400 Bad query argument) names it;
- *   - a 5xx only once the request reached a service (which failed here). */
+ *   - a 5xx only once the request reached a service (which failed here);
+ *   - what a query would send, PostgreSQL would take: UTF-8 text, and each
+ *     parameter the statement casts ($1::bigint, ::int, ::boolean, ::jsonb,
+ *     ::timestamptz) a value of that type, else the caller's mistake is a 500. */
 #include "api/access.h"
 #include "api/app.h"
 #include "api/call.h"
@@ -44,8 +47,11 @@
 #include "common/utf8.h"
 #include "tests/fuzz/fuzz.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <strings.h>
+#include <time.h>
 
 struct kv {
 	char *k, *v;
@@ -101,18 +107,87 @@ int __wrap_pgpool_up(const struct pgpool *p)
 	return 1;
 }
 
+static int int_ok(const char *v, long long lo, long long hi)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	return *v && !*end && !errno && n >= lo && n <= hi;
+}
+
+static int bool_ok(const char *v)
+{
+	static const char *const w[] = { "true", "false", "t", "f", "yes", "no",
+					 "on",   "off",   "1", "0", NULL };
+
+	for (int i = 0; w[i]; i++)
+		if (!strcasecmp(v, w[i]))
+			return 1;
+	return 0;
+}
+
+/* A date as PostgreSQL reads it (YYYY-MM-DD, a real day), then a time in range. */
+static int time_ok(const char *v)
+{
+	struct tm tm = { 0 }, back;
+	int y, m, d, h = 0, mi = 0, sec = 0, n = 0;
+	time_t t;
+
+	if (sscanf(v, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10)
+		return 0;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d;
+	back = tm;
+	t = timegm(&back);
+	gmtime_r(&t, &back);
+	if (y < 1 || back.tm_year != tm.tm_year || back.tm_mon != tm.tm_mon || back.tm_mday != tm.tm_mday)
+		return 0;
+	if (v[10] && sscanf(v + 11, "%2d:%2d:%2d", &h, &mi, &sec) < 2)
+		return 0;
+	return h < 24 && mi < 60 && sec < 60;
+}
+
+/* Each parameter as the statement casts it ("$2::bigint"): a value PostgreSQL
+ * would refuse is a caller's mistake the handler should have answered 4xx (it
+ * would be a 500, "the database refused the request"). */
+static void check_param(const char *sql, int i, const char *v)
+{
+	char pat[16];
+	json_t *j;
+
+	/* Text: well-formed UTF-8 (else 22021). */
+	FUZZ_ASSERT(utf8_valid(v, strlen(v)));
+	snprintf(pat, sizeof pat, "$%d::", i + 1);
+	for (const char *p = strstr(sql, pat); p; p = strstr(p + 1, pat)) {
+		const char *t = p + strlen(pat);
+
+		if (!strncmp(t, "bigint", 6))
+			FUZZ_ASSERT(int_ok(v, INT64_MIN, INT64_MAX));
+		else if (!strncmp(t, "int", 3))
+			FUZZ_ASSERT(int_ok(v, INT32_MIN, INT32_MAX));
+		else if (!strncmp(t, "boolean", 7))
+			FUZZ_ASSERT(bool_ok(v));
+		else if (!strncmp(t, "timestamptz", 11))
+			FUZZ_ASSERT(time_ok(v));
+		else if (!strncmp(t, "jsonb", 5)) {
+			FUZZ_ASSERT((j = json_loads(v, JSON_DECODE_ANY, NULL)));
+			json_decref(j);
+		}
+	}
+}
+
 int __wrap_pgc_query(struct pgc *c, const char *sql, int n, const char *const *params, pgc_cb cb,
 		     void *arg)
 {
 	(void)c;
-	(void)sql;
 	(void)cb;
 	(void)arg;
-	/* What the handler would send: every text parameter is valid UTF-8 (PostgreSQL
-	 * refuses anything else with 22021, a 500 to the caller). */
 	for (int i = 0; i < n; i++)
 		if (params[i])
-			FUZZ_ASSERT(utf8_valid(params[i], strlen(params[i])));
+			check_param(sql, i, params[i]);
 	reached = 1;
 	return -1;
 }

@@ -185,7 +185,13 @@ add("api",
     # (the problem could not be encoded; PostgreSQL refused the text), a detail cut
     # inside a character likewise.
     req("GET /api/v1/audit?actor=%ff&action=%c4"), req("GET /api/v1/bots?q=a%e2%82"),
-    req("GET /api/v1/settings/" + "ş" * 600))
+    req("GET /api/v1/settings/" + "ş" * 600),
+    # since= passed a character filter and PostgreSQL refused it (a 500); audit's had none.
+    req("GET /api/v1/dead?since=2026-02-30"), req("GET /api/v1/messages?since=1"),
+    req("GET /api/v1/audit?since=yesterday"),
+    req("GET /api/v1/messages?since=2026-12-07T10:00:00.000Z&humans=false"),
+    # A dead job's id of 20 digits passed strtoll (clamped) and PostgreSQL refused it.
+    req("DELETE /api/v1/dead/744444444444444444444"), req("GET /api/v1/dead/%205"))
 for name, items in seeds.items():
     d = os.path.join(root, name)
     os.makedirs(d, exist_ok=True)
