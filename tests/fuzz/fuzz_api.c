@@ -32,7 +32,9 @@
  *   - a 5xx only once the request reached a service (which failed here);
  *   - what a query would send, PostgreSQL would take: UTF-8 text, and each
  *     parameter the statement casts ($1::bigint, ::int, ::boolean, ::jsonb,
- *     ::timestamptz) a value of that type, else the caller's mistake is a 500. */
+ *     ::timestamptz) a value of that type, else the caller's mistake is a 500;
+ *   - no secret of the request (a password, a token, a key, a session id) in
+ *     the answer or its headers. */
 #include "api/access.h"
 #include "api/app.h"
 #include "api/call.h"
@@ -64,6 +66,8 @@ struct req {
 	char addr[64];
 	char *body;
 	size_t len;
+	const char *raw; /* the input */
+	size_t raw_len;
 	struct kv *args, *headers, *cookies, *out;
 	int answers;
 	unsigned status;
@@ -464,6 +468,8 @@ static struct req *make_req(const uint8_t *data, size_t size)
 	if (!rq)
 		abort();
 	snprintf(rq->addr, sizeof rq->addr, "192.0.2.1");
+	rq->raw = (const char *)data;
+	rq->raw_len = size;
 	nl = memchr(s, '\n', size);
 	nl = nl ? nl : end;
 	sp = memchr(s, ' ', (size_t)(nl - s));
@@ -549,6 +555,67 @@ static int names_field(const char *title)
 	return 0;
 }
 
+/* A secret of the request (a body's password or token, the key after Bearer,
+ * the session cookie) is never in the answer: not in an error's detail, not in
+ * a header. Short ones are skipped ("x" is in every answer); one the answer
+ * still holds when the request carries another secret in its place is the
+ * answer's own text ("application/json"), or the request says it elsewhere. */
+static struct req *make_req(const uint8_t *data, size_t size);
+static void free_req(struct req *rq);
+static struct app *app;
+
+static int holds(const struct req *rq, const char *secret)
+{
+	if (strstr(rq->text, secret))
+		return 1;
+	for (const struct kv *h = rq->out; h; h = h->next)
+		if (strstr(h->v, secret))
+			return 1;
+	return 0;
+}
+
+static void check_secret(const struct req *rq, const char *secret)
+{
+	size_t n = secret ? strlen(secret) : 0;
+	char *other, *p;
+	struct req *again;
+	int was = reached, still;
+
+	const char *first;
+
+	if (n < 12 || !holds(rq, secret))
+		return;
+	first = memmem(rq->raw, rq->raw_len, secret, n);
+	if (first && memmem(first + 1, rq->raw_len - (size_t)(first + 1 - rq->raw), secret, n))
+		return;
+	if (!(other = malloc(rq->raw_len)))
+		abort();
+	memcpy(other, rq->raw, rq->raw_len);
+	for (p = other; (p = memmem(p, rq->raw_len - (size_t)(p - other), secret, n)); p += n)
+		memset(p, secret[0] == 'q' ? 'z' : 'q', n);
+	again = make_req((const uint8_t *)other, rq->raw_len);
+	app_handle(again, app);
+	still = again->answers && holds(again, secret);
+	free_req(again);
+	free(other);
+	reached = was;
+	if (!still)
+		fail(rq, "a secret of the request in the answer");
+}
+
+static void check_secrets(const struct req *rq)
+{
+	const char *auth = kv_get(rq->headers, "Authorization");
+	json_t *body = json_loadb(rq->body, rq->len, 0, NULL);
+
+	if (auth && !strncasecmp(auth, "Bearer ", 7))
+		check_secret(rq, auth + 7);
+	check_secret(rq, kv_get_exact(rq->cookies, ACCESS_COOKIE));
+	check_secret(rq, json_string_value(json_object_get(body, "password")));
+	check_secret(rq, json_string_value(json_object_get(body, "token")));
+	json_decref(body);
+}
+
 static void check_answer(const struct req *rq)
 {
 	int json = rq->ctype && (!strcmp(rq->ctype, "application/json") ||
@@ -588,6 +655,7 @@ static void check_answer(const struct req *rq)
 			fail(rq, "a refusal of a field that names no field");
 	}
 	json_decref(doc);
+	check_secrets(rq);
 }
 
 /* --- the process: one app, as piyasa-api has --- */
@@ -595,7 +663,6 @@ static void check_answer(const struct req *rq)
 static struct cfg cfg;
 static uv_loop_t loop; /* never run: the live stream's timers wait on it */
 static struct apictx ctx;
-static struct app *app;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -191,7 +191,11 @@ add("api",
     req("GET /api/v1/audit?since=yesterday"),
     req("GET /api/v1/messages?since=2026-12-07T10:00:00.000Z&humans=false"),
     # A dead job's id of 20 digits passed strtoll (clamped) and PostgreSQL refused it.
-    req("DELETE /api/v1/dead/744444444444444444444"), req("GET /api/v1/dead/%205"))
+    req("DELETE /api/v1/dead/744444444444444444444"), req("GET /api/v1/dead/%205"),
+    # Secrets never echoed: a weak password, a malformed token, a key.
+    req("POST /api/v1/users", '{"name":"n","password":"short-secret-pw","role":"viewer"}'),
+    req("POST /api/v1/bots", '{"name": "b", "token": "secret-token-not-valid"}'),
+    req("GET /api/v1/me", role=None, headers=["Authorization: Bearer piy_secret-key-0123456789"]))
 for name, items in seeds.items():
     d = os.path.join(root, name)
     os.makedirs(d, exist_ok=True)
