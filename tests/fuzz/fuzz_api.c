@@ -566,7 +566,7 @@ static struct app *app;
 
 static int holds(const struct req *rq, const char *secret)
 {
-	if (strstr(rq->text, secret))
+	if (rq->text && strstr(rq->text, secret)) /* a stream has no text */
 		return 1;
 	for (const struct kv *h = rq->out; h; h = h->next)
 		if (strstr(h->v, secret))
