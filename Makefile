@@ -99,6 +99,14 @@ fuzz-build: $(FUZZ_BIN)
 build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(LIBWORKER) $(LIBCOMMON)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+# fuzz_api stands in for api/srv.c (no sockets) and wraps each call that would
+# leave the process (PostgreSQL, Redis, HTTP, the thread pool; who is calling).
+FUZZ_API_WRAP := pgpool_pick pgpool_up pgc_query ra_up ra_cmd ra_eval ra_eval_src httpc_request \
+                 uv_queue_work access_resolve
+build/fuzz/fuzz_api: build/fuzz/tests/fuzz/fuzz_api.o \
+                     $(patsubst %.c,$(B)/%.o,$(filter-out api/srv.c,$(API_SRC))) $(LIBCONSOLE) $(LIBCOMMON)
+	$(CC) $(ALL_LDFLAGS) $(FUZZ_API_WRAP:%=-Wl,--wrap=%) -o $@ $^ $(LIBS)
+
 tests: $(UNIT_BIN) $(ITEST_BIN) $(BENCH_BIN)
 
 $(B)/%.o: %.c

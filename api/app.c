@@ -17,6 +17,7 @@
 #include "common/net/pgpool.h"
 #include "common/net/ra.h"
 #include "common/shm.h"
+#include "common/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,6 +246,28 @@ static int parse_body(struct call *c)
 	return 0;
 }
 
+/* The path and the query arguments as PostgreSQL will take them: well-formed
+ * UTF-8 (MHD has %-decoded them; "%ff" or a lone "%c4" would otherwise reach a
+ * query as text and be refused there, a 500). No resource has such a name. */
+static int text_ok(struct call *c)
+{
+	const char *path = req_path(c->rq), *bad;
+
+	if (!utf8_valid(path, strlen(path))) {
+		call_problem(c, 404, "Not found", NULL, "no resource at %s", path);
+		return 0;
+	}
+	if ((bad = req_bad_arg(c->rq)) && !utf8_valid(bad, strlen(bad))) {
+		call_problem(c, 400, "Bad query string", NULL, "an argument's name is not UTF-8 text");
+		return 0;
+	}
+	if (bad) {
+		call_problem(c, 400, "Bad query argument", bad, "%s: not UTF-8 text", bad);
+		return 0;
+	}
+	return 1;
+}
+
 /* The numbers the answer will carry: the bucket with less left. */
 static void set_limit(struct call *c, const struct rlim_result *r)
 {
@@ -324,7 +347,7 @@ void app_handle(struct req *rq, void *arg)
 		too_many(c, &ra);
 		return;
 	}
-	if (res_console(c))
+	if (res_console(c) || !text_ok(c))
 		return;
 	if (!(r = find_route(c)) || parse_body(c) < 0)
 		return;

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/net/pgpool.h"
 #include "common/net/ra.h"
+#include "common/utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -66,25 +67,49 @@ void call_json(struct call *c, unsigned status, json_t *j)
 	free(text);
 }
 
+/* A copy of s as well-formed UTF-8 (malloc'd; NULL without memory). */
+static char *clean_copy(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = malloc(n);
+
+	if (d)
+		utf8_cut(d, n, s);
+	return d;
+}
+
 void call_problem(struct call *c, unsigned status, const char *title, const char *field,
 		  const char *fmt, ...)
 {
-	char detail[1024], *text;
+	static const char internal[] =
+		"{\"type\":\"about:blank\",\"title\":\"Internal error\",\"status\":500,"
+		"\"detail\":\"the answer could not be encoded\"}";
+	char detail[1024], *text, *instance, *fld;
 	va_list ap;
 	json_t *j;
 
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
+	/* The detail and the instance echo the path, its arguments, the body's
+	 * keys: bytes that are not UTF-8 (%ff in a path) or a character cut by
+	 * the buffer would make jansson refuse the whole document. */
+	utf8_cut(detail, sizeof detail, detail);
+	instance = clean_copy(req_path(c->rq));
+	fld = field ? clean_copy(field) : NULL;
 	limit_headers(c);
-	j = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", "about:blank", "title", title, "status",
-		      (int)status, "detail", detail, "instance", req_path(c->rq));
-	if (j && field)
-		json_object_set_new(j, "field", json_string(field));
+	j = instance && (fld || !field)
+		    ? json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", "about:blank", "title", title,
+				"status", (int)status, "detail", detail, "instance", instance)
+		    : NULL;
+	if (j && fld)
+		json_object_set_new(j, "field", json_string(fld));
+	free(instance);
+	free(fld);
 	text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!text) {
-		srv_reply(c->rq, 500, "application/problem+json", "{\"status\":500}", 14);
+		srv_reply(c->rq, 500, "application/problem+json", internal, sizeof internal - 1);
 		return;
 	}
 	srv_reply(c->rq, status, "application/problem+json", text, strlen(text));
@@ -211,6 +236,72 @@ int call_arg_int(struct call *c, const char *name, long long dflt, long long lo,
 	}
 	*out = n;
 	return 0;
+}
+
+/* n digits at *s as a number in lo..hi, *s moved past them; -1 when not. */
+static int digits(const char **s, int n, int lo, int hi)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++, (*s)++) {
+		if (**s < '0' || **s > '9')
+			return -1;
+		v = v * 10 + (**s - '0');
+	}
+	return v >= lo && v <= hi ? v : -1;
+}
+
+/* The shapes call_arg_time takes, each field in its range (PostgreSQL refuses
+ * 2026-02-30 or 25:00 with an error the caller would see as a 500). */
+static int time_ok(const char *s)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, m, d;
+
+	if ((y = digits(&s, 4, 1, 9999)) < 0 || *s++ != '-' || (m = digits(&s, 2, 1, 12)) < 0 ||
+	    *s++ != '-' || (d = digits(&s, 2, 1, mdays[m - 1])) < 0)
+		return 0;
+	if (m == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400)))
+		return 0;
+	if (!*s)
+		return 1;
+	if ((*s != 'T' && *s != ' ') || (s++, digits(&s, 2, 0, 23)) < 0 || *s++ != ':' ||
+	    digits(&s, 2, 0, 59) < 0)
+		return 0;
+	if (*s == ':') {
+		s++;
+		if (digits(&s, 2, 0, 59) < 0)
+			return 0;
+		if (*s == '.') {
+			size_t n = strspn(++s, "0123456789");
+			if (n < 1 || n > 9)
+				return 0;
+			s += n;
+		}
+	}
+	if (*s == 'Z')
+		return !s[1];
+	if (*s == '+' || *s == '-') {
+		s++;
+		if (digits(&s, 2, 0, 15) < 0)
+			return 0;
+		if (*s == ':')
+			s++;
+		return !*s || (digits(&s, 2, 0, 59) >= 0 && !*s);
+	}
+	return !*s;
+}
+
+int call_arg_time(struct call *c, const char *name, const char **out)
+{
+	const char *v = req_arg(c->rq, name);
+
+	*out = v && *v ? v : NULL;
+	if (!*out || time_ok(v))
+		return 0;
+	call_problem(c, 400, "Bad query argument", name,
+		     "%s: an ISO 8601 time, e.g. 2026-12-07T10:00:00Z", name);
+	return -1;
 }
 
 /* PostgreSQL type oids (pg_type.h) */

@@ -105,6 +105,12 @@ int call_fields(struct call *c, const char *const *spec);
 int call_arg_int(struct call *c, const char *name, long long dflt, long long lo, long long hi,
 		 long long *out);
 
+/* A query argument as a time PostgreSQL takes as timestamptz: RFC 3339 as
+ * the console sends it (2026-12-07T10:00:00.000Z), or a date, with a space for
+ * the T and the zone (Z, +03, +03:00) optional; *out is the argument, NULL when
+ * absent or empty. A bad one is answered 400 naming it, and -1 returned. */
+int call_arg_time(struct call *c, const char *name, const char **out);
+
 /* A result's row as a JSON object, columns by name, values by type: integers
  * and numerics as numbers, booleans, json/jsonb parsed, NULL as null, the rest
  * as strings. call_rows: every row, as an array. */

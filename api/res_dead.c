@@ -8,6 +8,8 @@
 #include "common/net/ra.h"
 #include "common/rq.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +44,7 @@ void res_dead_list(struct call *c)
 				  " AND ($8::bigint IS NULL OR id < $8::bigint)"
 				  " ORDER BY id DESC LIMIT $7::int";
 	long long limit, bot, chat, before;
-	const char *state = req_arg(c->rq, "state"), *since = req_arg(c->rq, "since");
+	const char *state = req_arg(c->rq, "state"), *since;
 	char lim[24], b[24], ch[24], bf[24];
 	const char *p[8];
 
@@ -56,11 +58,8 @@ void res_dead_list(struct call *c)
 		call_problem(c, 400, "Bad query argument", "state", "state: open, retried or all");
 		return;
 	}
-	if (since && strspn(since, "0123456789-:TZ.+ ") != strlen(since)) {
-		call_problem(c, 400, "Bad query argument", "since",
-			     "since: an ISO 8601 time, e.g. 2026-12-07T10:00:00Z");
+	if (call_arg_time(c, "since", &since) < 0)
 		return;
-	}
 	snprintf(lim, sizeof lim, "%lld", limit);
 	snprintf(b, sizeof b, "%lld", bot);
 	snprintf(ch, sizeof ch, "%lld", chat);
@@ -81,8 +80,11 @@ static int path_id(struct call *c, long long *id)
 {
 	char *end;
 
+	/* Digits only, in range: the text goes to PostgreSQL as $1::bigint, which
+	 * would refuse 20 digits with an error (a 500). */
+	errno = 0;
 	*id = strtoll(c->params[0], &end, 10);
-	if (*end || *id < 1) {
+	if (*end || *id < 1 || errno || !isdigit((unsigned char)c->params[0][0])) {
 		call_problem(c, 404, "Not found", "id", "no dead job %.40s", c->params[0]);
 		return -1;
 	}

@@ -39,8 +39,7 @@ void res_messages_list(struct call *c)
 	static const char *const statuses[] = { "sending", "sent",     "retry", "unknown",
 						"failed",  "received", NULL };
 	long long limit, chat, bot, before;
-	const char *st = req_arg(c->rq, "status"), *hum = req_arg(c->rq, "humans"),
-		   *since = req_arg(c->rq, "since");
+	const char *st = req_arg(c->rq, "status"), *hum = req_arg(c->rq, "humans"), *since;
 	char lim[24], ch[24], bt[24], bf[24];
 	const char *p[7];
 	int ok = !st;
@@ -61,11 +60,8 @@ void res_messages_list(struct call *c)
 		call_problem(c, 400, "Bad query argument", "humans", "humans: true or false");
 		return;
 	}
-	if (since && strspn(since, "0123456789-:TZ.+ ") != strlen(since)) {
-		call_problem(c, 400, "Bad query argument", "since",
-			     "since: an ISO 8601 time, e.g. 2026-12-07T10:00:00Z");
+	if (call_arg_time(c, "since", &since) < 0)
 		return;
-	}
 	snprintf(lim, sizeof lim, "%lld", limit);
 	snprintf(ch, sizeof ch, "%lld", chat);
 	snprintf(bt, sizeof bt, "%lld", bot);

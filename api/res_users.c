@@ -70,10 +70,10 @@ void res_audit_list(struct call *c)
 	char lim[24];
 	const char *p[4];
 
-	if (call_arg_int(c, "limit", 100, 1, 1000, &limit) < 0 || list_as(c, "audit") < 0)
+	if (call_arg_int(c, "limit", 100, 1, 1000, &limit) < 0 ||
+	    call_arg_time(c, "since", &p[0]) < 0 || list_as(c, "audit") < 0)
 		return;
 	snprintf(lim, sizeof lim, "%lld", limit);
-	p[0] = req_arg(c->rq, "since");
 	p[1] = req_arg(c->rq, "actor");
 	p[2] = req_arg(c->rq, "action");
 	p[3] = lim;

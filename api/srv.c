@@ -3,6 +3,8 @@
  * soon, through a zero timer: MHD wants a run after a resume in external mode). */
 #include "api/srv.h"
 
+#include "common/utf8.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -403,6 +405,25 @@ const char *req_path(const struct req *rq)
 const char *req_arg(const struct req *rq, const char *key)
 {
 	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	const char **bad = cls;
+
+	(void)kind;
+	if (utf8_valid(key, strlen(key)) && (!value || utf8_valid(value, strlen(value))))
+		return MHD_YES;
+	*bad = key;
+	return MHD_NO;
+}
+
+const char *req_bad_arg(const struct req *rq)
+{
+	const char *bad = NULL;
+
+	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, on_arg, &bad);
+	return bad;
 }
 
 const char *req_header(const struct req *rq, const char *name)

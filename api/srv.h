@@ -55,6 +55,10 @@ const char *req_path(const struct req *rq);
 const char *req_arg(const struct req *rq, const char *key);
 const char *req_header(const struct req *rq, const char *name);
 const char *req_cookie(const struct req *rq, const char *name);
+/* The name of the first query argument whose name or value is not well-formed
+ * UTF-8 (MHD has %-decoded both), NULL when all are: the one check before any
+ * argument can reach PostgreSQL, which refuses such text. */
+const char *req_bad_arg(const struct req *rq);
 /* The client's address, numeric ("127.0.0.1", "::1"). */
 const char *req_addr(const struct req *rq);
 /* The body ("" when none); *len its length. */

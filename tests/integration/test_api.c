@@ -605,6 +605,14 @@ START_TEST(bad_input_refused)
 		{ "GET", "/api/v1/../etc/passwd", NULL, 404, NULL },
 		{ "GET", "/api/v1/nothing", NULL, 404, NULL },
 		{ "POST", "/api/v1/settings", "{}", 405, NULL },
+		/* Found by fuzz_api: each was a 500 (the problem or PostgreSQL refused
+		 * text that is not UTF-8, a time or an id PostgreSQL refused). */
+		{ "GET", "/api/v1/settings/%ff%fe", NULL, 404, NULL },
+		{ "GET", "/api/v1/messages?status=%c4", NULL, 400, "status" },
+		{ "GET", "/api/v1/dead?reason=%ff", NULL, 400, "reason" },
+		{ "GET", "/api/v1/messages?since=1", NULL, 400, "since" },
+		{ "GET", "/api/v1/dead?since=2026-02-30", NULL, 400, "since" },
+		{ "GET", "/api/v1/dead/744444444444444444444", NULL, 404, "id" },
 	};
 	struct ans a;
 	char *big;
