@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct app {
 	struct apictx *ctx;
@@ -229,7 +230,9 @@ static int parse_body(struct call *c)
 	if (!len)
 		return 0;
 	ct = req_header(c->rq, "Content-Type");
-	if (!ct || strncmp(ct, "application/json", 16)) {
+	/* application/json, with parameters (charset) or none: not a longer name */
+	if (!ct || strncasecmp(ct, "application/json", 16) ||
+	    (ct[16] && ct[16] != ';' && ct[16] != ' ' && ct[16] != '\t')) {
 		call_problem(c, 415, "Unsupported media type", NULL,
 			     "the body must be application/json");
 		return -1;

@@ -216,6 +216,13 @@ int call_fields(struct call *c, const char *const *spec)
 	return 0;
 }
 
+int call_arg_given(struct call *c, const char *name)
+{
+	const char *v = req_arg(c->rq, name);
+
+	return v && *v;
+}
+
 int call_arg_int(struct call *c, const char *name, long long dflt, long long lo, long long hi,
 		 long long *out)
 {

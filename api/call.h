@@ -100,6 +100,9 @@ void call_db_error(struct call *c, const char *err);
  * body is treated as {}. */
 int call_fields(struct call *c, const char *const *spec);
 
+/* 1 when the query argument is there and not empty ("?chat=" filters on
+ * nothing, as call_arg_int then gives its default). */
+int call_arg_given(struct call *c, const char *name);
 /* Query arguments as numbers, with bounds and a default; a bad one is answered
  * 400 naming it, and -1 returned. */
 int call_arg_int(struct call *c, const char *name, long long dflt, long long lo, long long hi,

@@ -139,10 +139,10 @@ void res_bots_list(struct call *c)
 	snprintf(ch, sizeof ch, "%lld", chat);
 	snprintf(af, sizeof af, "%lld", after);
 	p[0] = en;
-	p[1] = req_arg(c->rq, "chat") ? ch : NULL;
+	p[1] = call_arg_given(c, "chat") ? ch : NULL;
 	p[2] = req_arg(c->rq, "q");
 	p[3] = lim;
-	p[4] = req_arg(c->rq, "after") ? af : NULL;
+	p[4] = call_arg_given(c, "after") ? af : NULL;
 	if (named(c, "bots") == 0)
 		call_query(c, sql, 5, p, on_rows);
 }

@@ -64,14 +64,14 @@ void res_dead_list(struct call *c)
 	snprintf(b, sizeof b, "%lld", bot);
 	snprintf(ch, sizeof ch, "%lld", chat);
 	snprintf(bf, sizeof bf, "%lld", before);
-	p[0] = req_arg(c->rq, "bot") ? b : NULL;
-	p[1] = req_arg(c->rq, "chat") ? ch : NULL;
+	p[0] = call_arg_given(c, "bot") ? b : NULL;
+	p[1] = call_arg_given(c, "chat") ? ch : NULL;
 	p[2] = req_arg(c->rq, "kind");
 	p[3] = req_arg(c->rq, "reason");
 	p[4] = since;
 	p[5] = state;
 	p[6] = lim;
-	p[7] = req_arg(c->rq, "before") ? bf : NULL;
+	p[7] = call_arg_given(c, "before") ? bf : NULL;
 	call_query(c, sql, 8, p, on_list);
 }
 

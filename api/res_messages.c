@@ -66,13 +66,13 @@ void res_messages_list(struct call *c)
 	snprintf(ch, sizeof ch, "%lld", chat);
 	snprintf(bt, sizeof bt, "%lld", bot);
 	snprintf(bf, sizeof bf, "%lld", before);
-	p[0] = req_arg(c->rq, "chat") ? ch : NULL;
-	p[1] = req_arg(c->rq, "bot") ? bt : NULL;
+	p[0] = call_arg_given(c, "chat") ? ch : NULL;
+	p[1] = call_arg_given(c, "bot") ? bt : NULL;
 	p[2] = st;
 	p[3] = hum && !strcmp(hum, "true") ? "true" : "false";
 	p[4] = since;
 	p[5] = lim;
-	p[6] = req_arg(c->rq, "before") ? bf : NULL;
+	p[6] = call_arg_given(c, "before") ? bf : NULL;
 	call_query(c, sql, 7, p, on_list);
 }
 

@@ -119,6 +119,9 @@ static void record(const char *method, const char *path, const struct ans *a)
 }
 
 /* method path [body] with auth: "key" a Bearer key, or cookie+csrf. */
+/* The Content-Type of call's bodies (a test may change it for a while). */
+static const char *body_type = "application/json";
+
 static struct ans call(const char *method, const char *path, const char *body, const char *key,
 		       const char *cookie, const char *csrf)
 {
@@ -137,7 +140,8 @@ static struct ans call(const char *method, const char *path, const char *body, c
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		h = curl_slist_append(h, "Content-Type: application/json");
+		snprintf(line, sizeof line, "Content-Type: %s", body_type);
+		h = curl_slist_append(h, line);
 	}
 	if (key) {
 		snprintf(line, sizeof line, "Authorization: Bearer %s", key);
@@ -639,6 +643,24 @@ START_TEST(bad_input_refused)
 	free(big);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM settings"), 0);
 	ck_assert_int_eq(itest_pg_int("SELECT count(*) FROM audit"), 0);
+	/* A body is JSON by its media type, with parameters, not a longer name. */
+	body_type = "application/jsonx";
+	a = call("PUT", "/api/v1/settings/scale_factor", "{\"value\": 2}", key_operator, NULL, NULL);
+	ck_assert_int_eq(a.status, 415);
+	ans_free(&a);
+	body_type = "Application/JSON; charset=utf-8";
+	a = call("PUT", "/api/v1/settings/scale_factor", "{\"value\": 2}", key_operator, NULL, NULL);
+	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
+	ans_free(&a);
+	body_type = "application/json";
+	/* An empty filter filters on nothing (it was chat 0: no message). */
+	ck_assert_int_eq(itest_pg_exec("INSERT INTO messages (chat_id, bot_id, job_id, status,"
+				       " sent_at) VALUES (1001, 1, 'e1', 'sent', now())"),
+			 0);
+	a = call("GET", "/api/v1/messages?chat=&bot=&limit=10", NULL, key_operator, NULL, NULL);
+	ck_assert_msg(a.status == 200, "%ld %s", a.status, a.body);
+	ck_assert_int_eq(json_array_size(json_object_get(a.json, "messages")), 1);
+	ans_free(&a);
 }
 END_TEST
 
