@@ -77,9 +77,9 @@ static int checked(struct call *c, const char *key, const char *value,
 	return *out ? 0 : -1;
 }
 
-/* A stance or holding put: the body, with the path's key (params[1]) added,
- * checked as `piyasactl import` checks it, then sql with $1 bot id, $2 the
- * checked JSON, $3 actor, $4 address. */
+/* A stance or holding put, a memory added: the body, with the path's key
+ * (params[1]) added when key is given, checked as `piyasactl import` checks it,
+ * then sql with $1 bot id, $2 the checked JSON, $3 actor, $4 address. */
 static void put_checked(struct call *c, const char *key,
 			int (*fn)(const json_t *, const char *, char *, size_t), const char *sql)
 {
@@ -149,17 +149,8 @@ void res_memory_add(struct call *c)
 		"  FROM ins),"
 		" t AS (UPDATE bots SET updated_at = now() WHERE id IN (SELECT bot_id FROM ins))"
 		" SELECT id, memory_type, content, relevance_score, usage_count FROM ins";
-	char *body;
-	const char *p[4];
 
-	if (!bot_id_ok(c) || checked(c, NULL, NULL, cast_check_memory, &body) < 0)
-		return;
-	p[0] = c->params[0];
-	p[1] = body;
-	p[2] = c->actor;
-	p[3] = req_addr(c->rq);
-	call_query(c, sql, 4, p, on_done);
-	free(body);
+	put_checked(c, NULL, cast_check_memory, sql);
 }
 
 /* DELETE of one row of table by its key column; the row goes to the audit. */
