@@ -373,6 +373,34 @@ char *itest_http_get(int port, const char *path, long *status)
 	return http(port, path, NULL, status);
 }
 
+double itest_metric(const char *series)
+{
+	long status;
+	char *m = itest_http_get(itest_http_port(), "/metrics", &status), *p;
+	char want[256];
+	double v = -1;
+
+	snprintf(want, sizeof want, "\n%s ", series);
+	if (m && (p = strstr(m, want)))
+		v = strtod(p + strlen(want), NULL);
+	free(m);
+	return v;
+}
+
+int itest_log_count(const char *what)
+{
+	const char *path = getenv("PIYASA_ITEST_LOG");
+	char line[4096];
+	int n = 0;
+	FILE *f = path ? fopen(path, "r") : NULL;
+
+	while (f && fgets(line, sizeof line, f))
+		n += strstr(line, what) != NULL;
+	if (f)
+		fclose(f);
+	return n;
+}
+
 json_t *itest_fake_post(const char *path, const char *json)
 {
 	long st;

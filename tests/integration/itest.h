@@ -54,6 +54,11 @@ json_t *itest_fake_post(const char *path, const char *json);
 
 /* HTTP GET on loopback; body malloc'd (NULL when no answer), status out. */
 char *itest_http_get(int port, const char *path, long *status);
+/* A series of the supervisor's /metrics, by its exact name with its labels
+ * (`piyasa_jobs_total{kind="speak",outcome="sent"}`); -1 when absent. */
+double itest_metric(const char *series);
+/* Lines of the children's log (PIYASA_ITEST_LOG) holding what. */
+int itest_log_count(const char *what);
 
 /* Messages in a terminal status (sent, unknown, failed). */
 long long itest_terminal(void);

@@ -522,21 +522,6 @@ START_TEST(sessions_csrf_logout)
 }
 END_TEST
 
-/* A series of the supervisor's /metrics (the API's slot is in it); -1 when absent. */
-static double sup_metric(const char *series)
-{
-	long status;
-	char *m = itest_http_get(itest_http_port(), "/metrics", &status), *p;
-	char want[160];
-	double v = -1;
-
-	snprintf(want, sizeof want, "\n%s ", series);
-	if (m && (p = strstr(m, want)))
-		v = atof(p + strlen(want));
-	free(m);
-	return v;
-}
-
 START_TEST(login_throttled)
 {
 	struct ans a = { 0 };
@@ -560,12 +545,12 @@ START_TEST(login_throttled)
 	ck_assert(hdr(&a, "X-RateLimit-Reset", v, sizeof v));
 	ans_free(&a);
 	/* The operator sees it in the supervisor's /metrics. */
-	ck_assert_double_ge(sup_metric("piyasa_api_logins_total{result=\"failed\"}"), 5);
-	ck_assert_double_ge(sup_metric("piyasa_api_rate_limited_total"), 1);
-	ck_assert_double_ge(sup_metric("piyasa_api_requests_total{code=\"4xx\"}"), 6);
-	ck_assert_double_ge(sup_metric("piyasa_api_requests_total{code=\"2xx\"}"), 1);
-	ck_assert_double_ge(sup_metric("piyasa_api_request_duration_seconds_count"), 7);
-	ck_assert_double_eq(sup_metric("piyasa_api_up"), 1);
+	ck_assert_double_ge(itest_metric("piyasa_api_logins_total{result=\"failed\"}"), 5);
+	ck_assert_double_ge(itest_metric("piyasa_api_rate_limited_total"), 1);
+	ck_assert_double_ge(itest_metric("piyasa_api_requests_total{code=\"4xx\"}"), 6);
+	ck_assert_double_ge(itest_metric("piyasa_api_requests_total{code=\"2xx\"}"), 1);
+	ck_assert_double_ge(itest_metric("piyasa_api_request_duration_seconds_count"), 7);
+	ck_assert_double_eq(itest_metric("piyasa_api_up"), 1);
 }
 END_TEST
 
@@ -1403,8 +1388,8 @@ START_TEST(persona_edit_drops_a_kept_draft)
 	free(cast);
 	/* The first message puts bot 1 into its worker's cache (10 minutes). */
 	ck_assert(speak_with("orta", 0) >= 0);
-	kept0 = sup_metric("piyasa_drafts_kept_total");
-	stale0 = sup_metric("piyasa_drafts_stale_total");
+	kept0 = itest_metric("piyasa_drafts_kept_total");
+	stale0 = itest_metric("piyasa_drafts_stale_total");
 	/* Telegram refuses every send: the job keeps its draft and is nacked. */
 	r = itest_fake_post("/_control/faults", "{\"fault_5xx\": 1, \"fault_scope\": \"telegram\"}");
 	ck_assert_ptr_nonnull(r);
@@ -1412,7 +1397,7 @@ START_TEST(persona_edit_drops_a_kept_draft)
 	snprintf(chat, sizeof chat, "%d", CHAT);
 	ck_assert_int_eq(itest_ctl("enqueue", "--chat", chat, "--bot", "1", NULL), 0);
 	ck_assert_msg(itest_wait_for(bot1_send_failed, NULL, 20000), "the send never failed");
-	ck_assert_double_eq(sup_metric("piyasa_drafts_kept_total"), kept0 + 1);
+	ck_assert_double_eq(itest_metric("piyasa_drafts_kept_total"), kept0 + 1);
 	/* The persona edited meanwhile; an attempt under way meets the faults. */
 	snprintf(mark, sizeof mark, "keptmark%d", (int)getpid());
 	snprintf(body, sizeof body,
@@ -1435,7 +1420,7 @@ START_TEST(persona_edit_drops_a_kept_draft)
 	ck_assert_msg(ans, "no draft was made from the edited persona");
 	ck_assert_ptr_nonnull(text);
 	ck_assert_msg(numbers_of(ans, text), "the message sent is not the new persona's draft");
-	ck_assert_double_eq(sup_metric("piyasa_drafts_stale_total"), stale0 + 1);
+	ck_assert_double_eq(itest_metric("piyasa_drafts_stale_total"), stale0 + 1);
 	free(ans);
 	free(text);
 }
@@ -1443,7 +1428,7 @@ END_TEST
 
 static int speak_skipped(void *n)
 {
-	return sup_metric("piyasa_jobs_total{kind=\"speak\",outcome=\"skipped\"}") >=
+	return itest_metric("piyasa_jobs_total{kind=\"speak\",outcome=\"skipped\"}") >=
 	       (double)(intptr_t)n;
 }
 

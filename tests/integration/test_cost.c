@@ -97,20 +97,10 @@ static char *write_cast(int nchats, int nbots, json_t *settings)
 	return path;
 }
 
-/* A metric's value from the supervisor's /metrics (the exact series name with
- * its labels), -1 when missing. */
+/* Counts here are whole numbers. */
 static long long metric(const char *series)
 {
-	long status;
-	char *m = itest_http_get(itest_http_port(), "/metrics", &status), *p;
-	char want[160];
-	long long v = -1;
-
-	snprintf(want, sizeof want, "\n%s ", series);
-	if (m && (p = strstr(m, want)))
-		v = atoll(p + strlen(want));
-	free(m);
-	return v;
+	return (long long)itest_metric(series);
 }
 
 static pid_t some_worker(void)
@@ -329,20 +319,6 @@ static int progress_stopped(void *arg)
 	return itest_now_ms() - since > 4000;
 }
 
-static int log_count(const char *what)
-{
-	const char *path = getenv("PIYASA_ITEST_LOG");
-	char line[2048];
-	int n = 0;
-	FILE *f = path ? fopen(path, "r") : NULL;
-
-	while (f && fgets(line, sizeof line, f))
-		n += strstr(line, what) != NULL;
-	if (f)
-		fclose(f);
-	return n;
-}
-
 /* A provider's daily_tokens N with 4 workers, one of them kill -9'ed on the
  * way: the fleet stops at N, counted by the fake, the operator is told once. */
 #define BUDGET 40000
@@ -403,7 +379,8 @@ START_TEST(a_provider_budget_holds_across_four_workers_and_a_kill)
 		tokens, BUDGET, (double)(itest_now_ms() - t0) / 1000.0, killed,
 		stat_at(st, "calls", "chat.completions"),
 		itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'"),
-		metric("piyasa_llm_budget_waits_total"), log_count("LLM budget spent for today"));
+		metric("piyasa_llm_budget_waits_total"),
+		itest_log_count("LLM budget spent for today"));
 	json_decref(st);
 	ck_assert_int_eq(killed, 1);
 	ck_assert_int_le(tokens, BUDGET + ONE_CALL);
@@ -413,7 +390,7 @@ START_TEST(a_provider_budget_holds_across_four_workers_and_a_kill)
 	ck_assert_int_ge(tokens, BUDGET / 2);
 	ck_assert_int_lt(itest_pg_int("SELECT count(*) FROM messages WHERE status = 'sent'"), 600);
 	ck_assert_int_gt(metric("piyasa_llm_budget_waits_total"), 0);
-	ck_assert_int_eq(log_count("LLM budget spent for today"), 1);
+	ck_assert_int_eq(itest_log_count("LLM budget spent for today"), 1);
 	/* The operator's view of it. */
 	ck_assert_int_eq(itest_ctl("spend", NULL), 0);
 	unlink(cast);

@@ -37,20 +37,6 @@ static void teardown(void)
 	itest_env_teardown();
 }
 
-static int log_count(const char *what)
-{
-	const char *path = getenv("PIYASA_ITEST_LOG");
-	char line[4096];
-	int n = 0;
-	FILE *f = path ? fopen(path, "r") : NULL;
-
-	while (f && fgets(line, sizeof line, f))
-		n += strstr(line, what) != NULL;
-	if (f)
-		fclose(f);
-	return n;
-}
-
 static long long bot1;
 
 static int memorized(void *arg)
@@ -158,8 +144,8 @@ START_TEST(memorize_store_recall_fade_remove_cap)
 	ck_assert_int_lt(q("SELECT count(*) FROM bot_memories WHERE bot_id = %lld AND content LIKE "
 			   "'seed fresh %%'"),
 			 46);
-	ck_assert_int_eq(log_count("40P01"), 0);
-	ck_assert_int_eq(log_count("deadlock"), 0);
+	ck_assert_int_eq(itest_log_count("40P01"), 0);
+	ck_assert_int_eq(itest_log_count("deadlock"), 0);
 	unlink(cast);
 	free(cast);
 }

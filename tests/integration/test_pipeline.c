@@ -118,16 +118,7 @@ END_TEST
 
 static long long metric(const char *name)
 {
-	long status;
-	char *m = itest_http_get(itest_http_port(), "/metrics", &status), *p;
-	char want[128];
-	long long v = -1;
-
-	snprintf(want, sizeof want, "\n%s ", name);
-	if (m && (p = strstr(m, want)))
-		v = atoll(p + strlen(want));
-	free(m);
-	return v;
+	return (long long)itest_metric(name);
 }
 
 static int queues_empty(void *arg)
